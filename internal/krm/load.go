@@ -1,0 +1,313 @@
+package krm
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/pkgserver/pkgserver/internal/result"
+)
+
+// KptfileName is the name of the file that makes a directory a package.
+const KptfileName = "Kptfile"
+
+// Checks reported by the loader.
+const (
+	CheckYAML    = "yaml"
+	CheckLimits  = "limits"
+	CheckPath    = "path"
+	CheckNested  = "nested-package"
+	CheckKptfile = "kptfile"
+)
+
+// File is one file of a package.
+type File struct {
+	// Path is slash-separated and relative to the package root.
+	Path string
+	// Data is the file's content; nil for a symlink or a file not read
+	// because it exceeded a limit.
+	Data []byte
+	// Symlink is set for a symbolic link; Target is where it points.
+	Symlink bool
+	Target  string
+}
+
+// Resource is one YAML document of a package that parsed into a mapping.
+type Resource struct {
+	// File is the path of the file holding the resource, relative to the
+	// package root; Index is the document's position in that file.
+	File  string
+	Index int
+	// Node is the document's mapping node, for line numbers.
+	Node *yaml.Node
+	// Object is the document as JSON-compatible values.
+	Object map[string]any
+
+	APIVersion, Kind, Name, Namespace string
+}
+
+// Line returns the line of the resource's first key.
+func (r *Resource) Line() int { return r.Node.Line }
+
+// LineOf returns the line of a field of the resource (see LineOf).
+func (r *Resource) LineOf(fieldPath string) int { return LineOf(r.Node, fieldPath) }
+
+// Ref identifies the resource in findings.
+func (r *Resource) Ref() *result.ResourceRef {
+	return &result.ResourceRef{APIVersion: r.APIVersion, Kind: r.Kind, Name: r.Name, Namespace: r.Namespace}
+}
+
+// Package is a package read from a file system.
+type Package struct {
+	// Files are all files of the package, sorted by path, except those of
+	// nested packages.
+	Files []*File
+	// Resources are the YAML documents that parsed, in file and document
+	// order. The root Kptfile is among them.
+	Resources []*Resource
+	// Kptfile is the root Kptfile's file, nil when the package has none.
+	Kptfile *File
+	// Findings are the problems met while reading.
+	Findings []result.Result
+}
+
+// Resource returns the first resource read from a file, or nil.
+func (p *Package) Resource(file string) *Resource {
+	for _, r := range p.Resources {
+		if r.File == file {
+			return r
+		}
+	}
+	return nil
+}
+
+// IsYAMLFile tells whether a file of a package is read as KRM resources:
+// *.yaml, *.yml and the Kptfile. Other files are content.
+func IsYAMLFile(name string) bool {
+	base := path.Base(name)
+	return base == KptfileName || strings.HasSuffix(base, ".yaml") || strings.HasSuffix(base, ".yml")
+}
+
+// Load reads the package rooted at the top of fsys. It never fails: every
+// problem is a finding in the returned package.
+func Load(fsys fs.FS, limits Limits) *Package {
+	l := &loader{fsys: fsys, limits: limits, pkg: &Package{}}
+	l.walk(".")
+	for _, f := range l.pkg.Files {
+		if f.Data != nil && IsYAMLFile(f.Path) {
+			l.parse(f)
+		}
+		if f.Path == KptfileName && !f.Symlink {
+			l.pkg.Kptfile = f
+		}
+	}
+	if l.pkg.Kptfile == nil {
+		l.finding(result.Error, CheckKptfile, KptfileName, 0, "not a package: the directory has no Kptfile")
+	}
+	return l.pkg
+}
+
+type loader struct {
+	fsys   fs.FS
+	limits Limits
+	pkg    *Package
+	bytes  int64
+	full   bool // a package limit was reached: stop reading
+}
+
+func (l *loader) finding(sev result.Severity, check, file string, line int, msg string) {
+	r := result.Result{Severity: sev, Check: check, Message: msg}
+	if file != "" {
+		r.File = &result.File{Path: file, Line: line}
+	}
+	l.pkg.Findings = append(l.pkg.Findings, r)
+}
+
+// validName reports whether a directory entry's name is a single path
+// element. fs.FS implementations backed by git trees hand names through as
+// stored, and a crafted tree can hold "..", "a/b" or NUL.
+func validName(name string) bool {
+	return name != "" && name != "." && name != ".." &&
+		!strings.ContainsAny(name, "/\x00") && fs.ValidPath(name)
+}
+
+func (l *loader) walk(dir string) {
+	entries, err := fs.ReadDir(l.fsys, dir)
+	if err != nil {
+		l.finding(result.Error, CheckPath, dirFile(dir), 0, fmt.Sprintf("cannot read directory: %v", err))
+		return
+	}
+	for _, e := range entries {
+		if l.full {
+			return
+		}
+		name := e.Name()
+		if !validName(name) {
+			l.finding(result.Error, CheckPath, dirFile(dir), 0,
+				fmt.Sprintf("file name %q escapes the package or is not a valid path element", name))
+			continue
+		}
+		p := path.Join(dir, name)
+		switch {
+		case e.Type()&fs.ModeSymlink != 0:
+			l.symlink(p)
+		case e.IsDir():
+			if name == ".git" {
+				continue
+			}
+			if _, err := fs.Stat(l.fsys, path.Join(p, KptfileName)); err == nil {
+				l.finding(result.Error, CheckNested, path.Join(p, KptfileName), 1,
+					"nested package: a Kptfile below the package root; packages cannot contain packages")
+				continue
+			}
+			l.walk(p)
+		case e.Type().IsRegular():
+			l.file(p, e)
+		default:
+			l.finding(result.Error, CheckPath, p, 0, "not a regular file, directory or symlink")
+		}
+	}
+}
+
+func dirFile(dir string) string {
+	if dir == "." {
+		return ""
+	}
+	return dir
+}
+
+func (l *loader) addFile(f *File) bool {
+	if len(l.pkg.Files) >= l.limits.PackageFiles {
+		l.finding(result.Error, CheckLimits, f.Path, 0,
+			fmt.Sprintf("package holds more than %d files; the rest were not read", l.limits.PackageFiles))
+		l.full = true
+		return false
+	}
+	l.pkg.Files = append(l.pkg.Files, f)
+	return true
+}
+
+func (l *loader) symlink(p string) {
+	rl, ok := l.fsys.(fs.ReadLinkFS)
+	if !ok {
+		l.finding(result.Error, CheckPath, p, 0, "symlink cannot be checked: the file system does not expose link targets")
+		return
+	}
+	target, err := rl.ReadLink(p)
+	if err != nil {
+		l.finding(result.Error, CheckPath, p, 0, fmt.Sprintf("cannot read symlink: %v", err))
+		return
+	}
+	if escapes(path.Dir(p), target) {
+		l.finding(result.Error, CheckPath, p, 0, fmt.Sprintf("symlink points outside the package: %q", target))
+		return
+	}
+	if !l.addFile(&File{Path: p, Symlink: true, Target: target}) {
+		return
+	}
+	if IsYAMLFile(p) {
+		l.finding(result.Info, CheckPath, p, 0, fmt.Sprintf("symlink to %q is kept as a link and not validated", target))
+	}
+}
+
+// escapes reports whether a link target, relative to the directory holding
+// the link, leaves the package root.
+func escapes(dir, target string) bool {
+	if target == "" || path.IsAbs(target) || strings.HasPrefix(target, `\`) ||
+		(len(target) > 1 && target[1] == ':') || strings.ContainsRune(target, 0) {
+		return true
+	}
+	joined := path.Join(dir, target)
+	return joined == ".." || strings.HasPrefix(joined, "../")
+}
+
+func (l *loader) file(p string, e fs.DirEntry) {
+	f := &File{Path: p}
+	if !l.addFile(f) {
+		return
+	}
+	if info, err := e.Info(); err == nil && info.Size() > l.limits.FileBytes {
+		l.finding(result.Error, CheckLimits, p, 0,
+			fmt.Sprintf("file is %d bytes, more than the limit of %d", info.Size(), l.limits.FileBytes))
+		return
+	}
+	data, err := l.read(p)
+	if err != nil {
+		var le *limitError
+		if errors.As(err, &le) {
+			l.finding(result.Error, CheckLimits, p, 0, le.msg)
+		} else {
+			l.finding(result.Error, CheckPath, p, 0, fmt.Sprintf("cannot read file: %v", err))
+		}
+		return
+	}
+	f.Data = data
+}
+
+type limitError struct{ msg string }
+
+func (e *limitError) Error() string { return e.msg }
+
+// read reads a file without trusting the size its directory entry claimed.
+func (l *loader) read(p string) ([]byte, error) {
+	fh, err := l.fsys.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	data, err := io.ReadAll(io.LimitReader(fh, l.limits.FileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > l.limits.FileBytes {
+		return nil, &limitError{fmt.Sprintf("file is more than the limit of %d bytes", l.limits.FileBytes)}
+	}
+	l.bytes += int64(len(data))
+	if l.bytes > l.limits.PackageBytes {
+		l.full = true
+		return nil, &limitError{fmt.Sprintf("package holds more than %d bytes; the rest was not read", l.limits.PackageBytes)}
+	}
+	return data, nil
+}
+
+func (l *loader) parse(f *File) {
+	docs, problems := ParseDocuments(f.Data, l.limits)
+	for _, p := range problems {
+		check := CheckYAML
+		if p.Limit {
+			check = CheckLimits
+		}
+		l.finding(result.Error, check, f.Path, p.Line, p.Message)
+	}
+	for _, d := range docs {
+		if d.Node.Kind != yaml.MappingNode {
+			l.finding(result.Error, CheckYAML, f.Path, d.Node.Line,
+				"YAML document is not a mapping, so it cannot be a KRM resource")
+			continue
+		}
+		obj, err := ToObject(d.Node)
+		if err != nil {
+			var ce *ConvertError
+			line := d.Node.Line
+			msg := err.Error()
+			if errors.As(err, &ce) {
+				line, msg = ce.Line, ce.Message
+			}
+			l.finding(result.Error, CheckYAML, f.Path, line, msg)
+			continue
+		}
+		r := &Resource{File: f.Path, Index: d.Index, Node: d.Node, Object: obj}
+		r.APIVersion, _ = obj["apiVersion"].(string)
+		r.Kind, _ = obj["kind"].(string)
+		if md, ok := obj["metadata"].(map[string]any); ok {
+			r.Name, _ = md["name"].(string)
+			r.Namespace, _ = md["namespace"].(string)
+		}
+		l.pkg.Resources = append(l.pkg.Resources, r)
+	}
+}
