@@ -58,7 +58,11 @@ func ParseDocuments(data []byte, limits Limits) ([]Document, []*ParseError) {
 			break
 		}
 		if index >= limits.DocumentsPerFile {
-			problems = append(problems, &ParseError{Line: doc.Line, Limit: true,
+			line := doc.Line
+			if len(doc.Content) > 0 {
+				line = doc.Content[0].Line
+			}
+			problems = append(problems, &ParseError{Line: line, Limit: true,
 				Message: fmt.Sprintf("file holds more than %d YAML documents", limits.DocumentsPerFile)})
 			break
 		}
@@ -82,6 +86,11 @@ func syntaxError(err error) *ParseError {
 	msg := err.Error()
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
+		// The YAML parser's own errors ("did not find expected ...") carry a
+		// 0-based line, its scanner's errors a 1-based one.
+		if strings.HasPrefix(m[2], "did not find expected") {
+			line++
+		}
 		return &ParseError{Line: line, Message: "invalid YAML: " + m[2]}
 	}
 	return &ParseError{Message: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}

@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	celtypes "github.com/google/cel-go/common/types"
@@ -193,20 +194,11 @@ func (m matchInput) matches(mr *admissionv1.MatchResources) bool {
 
 func (m matchInput) anyRule(list []admissionv1.NamedRuleWithOperations) bool {
 	for _, r := range list {
-		if len(r.ResourceNames) > 0 && !contains(r.ResourceNames, m.obj.GetName()) {
+		if len(r.ResourceNames) > 0 && !slices.Contains(r.ResourceNames, m.obj.GetName()) {
 			continue
 		}
 		rm := rules.Matcher{Rule: r.RuleWithOperations, Attr: m.attr}
 		if rm.Matches() {
-			return true
-		}
-	}
-	return false
-}
-
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
 			return true
 		}
 	}
@@ -256,4 +248,3 @@ func labelsMatch(sel *metav1.LabelSelector, l map[string]string) bool {
 	}
 	return s.Matches(labels.Set(l))
 }
-

@@ -8,6 +8,7 @@ import (
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	k8sschema "k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/kube-openapi/pkg/validation/strfmt"
 )
 
 // builtinJSON holds the OpenAPI schemas of the built-in Kubernetes kinds,
@@ -37,6 +38,8 @@ type Builtin struct {
 	loadErr  error
 	version  string
 	kinds    map[k8sschema.GroupVersionKind]*builtinKind
+	groups   map[string]bool
+	formats  strfmt.Registry
 
 	mu       sync.Mutex // guards resolver
 	resolver *resolver
@@ -62,7 +65,10 @@ func (b *Builtin) load() error {
 		}
 		b.version = f.KubernetesVersion
 		b.kinds = make(map[k8sschema.GroupVersionKind]*builtinKind, len(f.Kinds))
+		b.groups = map[string]bool{"extensions": true} // served until Kubernetes 1.22
+		b.formats = builtinFormats()
 		for _, k := range f.Kinds {
+			b.groups[k.Group] = true
 			gvk := k8sschema.GroupVersionKind{Group: k.Group, Version: k.Version, Kind: k.Kind}
 			b.kinds[gvk] = &builtinKind{
 				kind:       Kind{GVK: gvk, Resource: k.Resource, Namespaced: k.Namespaced},
@@ -94,6 +100,12 @@ func (b *Builtin) Kind(gvk k8sschema.GroupVersionKind) (Kind, bool) {
 	return bk.kind, true
 }
 
+// HasGroup tells whether an API group is one of Kubernetes itself, now or
+// in the past.
+func (b *Builtin) HasGroup(group string) bool {
+	return b.load() == nil && b.groups[group]
+}
+
 // Lookup returns the schema of a built-in kind, compiling it on first use.
 func (b *Builtin) Lookup(gvk k8sschema.GroupVersionKind) (*Schema, bool, error) {
 	if err := b.load(); err != nil {
@@ -111,7 +123,7 @@ func (b *Builtin) Lookup(gvk k8sschema.GroupVersionKind) (*Schema, bool, error) 
 			bk.err = err
 			return
 		}
-		bk.schema, bk.err = compile(bk.kind, "kubernetes "+b.version, props)
+		bk.schema, bk.err = compile(bk.kind, "kubernetes "+b.version, props, b.formats)
 	})
 	return bk.schema, true, bk.err
 }

@@ -83,7 +83,7 @@ func FromCRD(ctx context.Context, obj map[string]any, source string) ([]*Schema,
 		if v.Schema != nil && v.Schema.OpenAPIV3Schema != nil {
 			props = v.Schema.OpenAPIV3Schema
 		}
-		s, err := compile(kind, source, props)
+		s, err := compile(kind, source, props, nil)
 		if err != nil {
 			return nil, []FieldError{{Field: fmt.Sprintf("spec.versions[%s].schema", v.Name), Message: err.Error()}}
 		}

@@ -2,6 +2,7 @@ package schema
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"strings"
 
@@ -18,6 +19,9 @@ import (
 	k8sschema "k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
+	"k8s.io/kube-openapi/pkg/validation/spec"
+	"k8s.io/kube-openapi/pkg/validation/strfmt"
+	"k8s.io/kube-openapi/pkg/validation/validate"
 )
 
 // Kind describes a kind: its group, version and kind, the plural resource it
@@ -64,8 +68,10 @@ func (e FieldError) String() string {
 }
 
 // compile builds a Schema from an OpenAPI schema with every reference
-// resolved, in the form CustomResourceDefinitions use.
-func compile(kind Kind, source string, v1props *apiextensionsv1.JSONSchemaProps) (*Schema, error) {
+// resolved, in the form CustomResourceDefinitions use. With formats nil,
+// string formats are those the API server supports for custom resources;
+// else formats is the registry to check them with.
+func compile(kind Kind, source string, v1props *apiextensionsv1.JSONSchemaProps, formats strfmt.Registry) (*Schema, error) {
 	var props apiextensions.JSONSchemaProps
 	if err := apiextensionsv1.Convert_v1_JSONSchemaProps_To_apiextensions_JSONSchemaProps(v1props, &props, nil); err != nil {
 		return nil, fmt.Errorf("convert schema of %s: %w", kind.GVK, err)
@@ -74,9 +80,18 @@ func compile(kind Kind, source string, v1props *apiextensionsv1.JSONSchemaProps)
 	if err != nil {
 		return nil, fmt.Errorf("schema of %s is not structural: %w", kind.GVK, err)
 	}
-	v, _, err := validation.NewSchemaValidator(&props)
-	if err != nil {
-		return nil, fmt.Errorf("schema of %s: %w", kind.GVK, err)
+	var v validation.SchemaValidator
+	if formats == nil {
+		v, _, err = validation.NewSchemaValidator(&props)
+		if err != nil {
+			return nil, fmt.Errorf("schema of %s: %w", kind.GVK, err)
+		}
+	} else {
+		var openapi spec.Schema
+		if err := validation.ConvertJSONSchemaPropsWithPostProcess(&props, &openapi, nil); err != nil {
+			return nil, fmt.Errorf("schema of %s: %w", kind.GVK, err)
+		}
+		v = openapiValidator{validate.NewSchemaValidator(&openapi, nil, "", formats)}
 	}
 	s := &Schema{
 		Kind:            kind,
@@ -90,6 +105,31 @@ func compile(kind Kind, source string, v1props *apiextensionsv1.JSONSchemaProps)
 		s.cel = apiextensionscel.NewValidator(ss, true, celconfig.PerCallLimit)
 	}
 	return s, nil
+}
+
+// openapiValidator adapts the OpenAPI validator to the interface of the
+// custom resource validation functions.
+type openapiValidator struct{ *validate.SchemaValidator }
+
+func (v openapiValidator) Validate(obj any, _ ...validation.ValidationOption) *validate.Result {
+	return v.SchemaValidator.Validate(obj)
+}
+
+func (v openapiValidator) ValidateUpdate(obj, _ any, _ ...validation.ValidationOption) *validate.Result {
+	return v.SchemaValidator.Validate(obj)
+}
+
+// builtinFormats returns the string formats of the built-in kinds: those of
+// custom resources, except that a base64 ("byte") string may be empty, as
+// Kubernetes decodes []byte fields (a Secret's data values).
+func builtinFormats() strfmt.Registry {
+	formats := strfmt.NewFormats()
+	b64 := strfmt.Base64(nil)
+	formats.Add("byte", &b64, func(s string) bool {
+		_, err := base64.StdEncoding.DecodeString(s)
+		return err == nil
+	})
+	return formats
 }
 
 // nameValidator returns the rule the API server applies to the names of a

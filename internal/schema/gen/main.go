@@ -223,7 +223,6 @@ func clean(v any) any {
 		if ref, ok := out["$ref"].(string); ok {
 			out["$ref"] = ref[strings.LastIndex(ref, "/")+1:]
 		}
-		mendByteFormat(out)
 		return out
 	case []any:
 		out := make([]any, len(t))
@@ -233,18 +232,6 @@ func clean(v any) any {
 		return out
 	default:
 		return v
-	}
-}
-
-// mendByteFormat lets a base64 ("byte") string be empty, as Kubernetes does
-// for []byte fields (a Secret's data values).
-func mendByteFormat(s map[string]any) {
-	if s["format"] == "byte" && s["type"] == "string" {
-		delete(s, "format")
-		s["anyOf"] = []any{
-			map[string]any{"format": "byte"},
-			map[string]any{"maxLength": 0},
-		}
 	}
 }
 

@@ -1,0 +1,58 @@
+# pkgserver — a git-native package server for KRM packages.
+#
+#   make run    build and run pkgserver with its embedded defaults
+#   make test   everything CI checks: gofmt, go vet, staticcheck, go test -race
+#   make bench  the benchmarks of test/bench (results go to BENCHMARKS.md by hand)
+
+GO          ?= go
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS     := -X main.version=$(VERSION)
+BIN         := bin/pkgserver
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: all build run test fmt fmt-check vet lint staticcheck unit fuzz bench generate clean
+
+all: build
+
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/pkgserver
+
+# Until the server lands, run validates the example packages and shows the report.
+run: build
+	./$(BIN) validate examples
+
+test: fmt-check vet staticcheck unit fuzz
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+staticcheck:
+	$(GO) run $(STATICCHECK) ./...
+
+lint: vet staticcheck
+
+unit:
+	$(GO) test -race ./...
+
+# The fuzz targets run briefly on their seed corpus plus a few seconds of
+# new inputs each; `go test -fuzz` takes one target at a time.
+FUZZTIME ?= 5s
+fuzz:
+	$(GO) test ./internal/krm -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/krm -run '^$$' -fuzz '^FuzzParseKptfile$$' -fuzztime $(FUZZTIME)
+
+bench: build
+	bash test/bench/validate.sh
+
+generate:
+	$(GO) run ./internal/schema/gen
+
+clean:
+	rm -rf bin test/bench/out
