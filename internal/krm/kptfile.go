@@ -150,7 +150,11 @@ func ParseKptfile(data []byte) (*Kptfile, []FieldError) {
 	if err == nil {
 		var extra yaml.Node
 		if dec.Decode(&extra) == nil {
-			return &kf, []FieldError{{Line: extra.Line, Message: "Kptfile must hold exactly one YAML document"}}
+			line := extra.Line
+			if len(extra.Content) > 0 {
+				line = extra.Content[0].Line
+			}
+			return &kf, []FieldError{{Line: line, Message: "Kptfile must hold exactly one YAML document"}}
 		}
 		return &kf, nil
 	}
