@@ -49,6 +49,7 @@ fuzz:
 	$(GO) test ./internal/krm -run '^$$' -fuzz '^FuzzParseKptfile$$' -fuzztime $(FUZZTIME)
 
 bench: build
+	$(GO) test -run '^$$' -bench . -benchmem ./...
 	bash test/bench/validate.sh
 
 generate:

@@ -1,6 +1,7 @@
 package krm
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -236,7 +237,11 @@ func (l *loader) file(p string, e fs.DirEntry) {
 			fmt.Sprintf("file is %d bytes, more than the limit of %d", info.Size(), l.limits.FileBytes))
 		return
 	}
-	data, err := l.read(p)
+	var size int64
+	if info, err := e.Info(); err == nil {
+		size = info.Size()
+	}
+	data, err := l.read(p, size)
 	if err != nil {
 		var le *limitError
 		if errors.As(err, &le) {
@@ -253,17 +258,20 @@ type limitError struct{ msg string }
 
 func (e *limitError) Error() string { return e.msg }
 
-// read reads a file without trusting the size its directory entry claimed.
-func (l *loader) read(p string) ([]byte, error) {
+// read reads a file without trusting the size its directory entry claimed:
+// the size only sizes the buffer.
+func (l *loader) read(p string, size int64) ([]byte, error) {
 	fh, err := l.fsys.Open(p)
 	if err != nil {
 		return nil, err
 	}
 	defer fh.Close()
-	data, err := io.ReadAll(io.LimitReader(fh, l.limits.FileBytes+1))
+	buf := bytes.NewBuffer(make([]byte, 0, min(size, l.limits.FileBytes)+1))
+	_, err = buf.ReadFrom(io.LimitReader(fh, l.limits.FileBytes+1))
 	if err != nil {
 		return nil, err
 	}
+	data := buf.Bytes()
 	if int64(len(data)) > l.limits.FileBytes {
 		return nil, &limitError{fmt.Sprintf("file is more than the limit of %d bytes", l.limits.FileBytes)}
 	}

@@ -107,59 +107,65 @@ type measure struct {
 // size of an anchored subtree is remembered, so a "billion laughs" document
 // costs as much to measure as its text.
 func checkSize(root *yaml.Node, limits Limits) *ParseError {
-	memo := map[*yaml.Node]measure{}
-	visiting := map[*yaml.Node]bool{}
-	m, cyclic := measureNode(root, memo, visiting, limits.NodesPerDocument+1)
+	m := &measurer{memo: map[*yaml.Node]measure{}, visiting: map[*yaml.Node]bool{}, ceiling: limits.NodesPerDocument + 1}
+	size, cyclic := m.node(root)
 	switch {
 	case cyclic:
 		return &ParseError{Line: root.Line, Limit: true, Message: "YAML alias refers to a node that contains it"}
-	case m.nodes > limits.NodesPerDocument:
+	case size.nodes > limits.NodesPerDocument:
 		return &ParseError{Line: root.Line, Limit: true,
 			Message: fmt.Sprintf("document expands to more than %d YAML nodes (aliases counted expanded)", limits.NodesPerDocument)}
-	case m.depth > limits.Depth:
+	case size.depth > limits.Depth:
 		return &ParseError{Line: root.Line, Limit: true,
 			Message: fmt.Sprintf("document nests deeper than %d levels (aliases counted expanded)", limits.Depth)}
 	}
 	return nil
 }
 
-func measureNode(n *yaml.Node, memo map[*yaml.Node]measure, visiting map[*yaml.Node]bool, ceiling int64) (measure, bool) {
-	if m, ok := memo[n]; ok {
-		return m, false
+type measurer struct {
+	// memo and visiting hold anchored nodes only: only they can be
+	// reached more than once, through aliases.
+	memo     map[*yaml.Node]measure
+	visiting map[*yaml.Node]bool
+	ceiling  int64
+}
+
+func (m *measurer) node(n *yaml.Node) (measure, bool) {
+	anchored := n.Anchor != ""
+	if anchored {
+		if size, ok := m.memo[n]; ok {
+			return size, false
+		}
+		if m.visiting[n] {
+			return measure{}, true
+		}
+		m.visiting[n] = true
+		defer delete(m.visiting, n)
 	}
-	if visiting[n] {
-		return measure{}, true
-	}
-	visiting[n] = true
-	defer delete(visiting, n)
-	var m measure
-	switch n.Kind {
-	case yaml.AliasNode:
+	var size measure
+	if n.Kind == yaml.AliasNode {
 		if n.Alias == nil {
 			return measure{nodes: 1}, false
 		}
-		target, cyclic := measureNode(n.Alias, memo, visiting, ceiling)
+		return m.node(n.Alias)
+	}
+	size.nodes = 1
+	deepest := 0
+	for _, c := range n.Content {
+		cs, cyclic := m.node(c)
 		if cyclic {
 			return measure{}, true
 		}
-		m = target
-	default:
-		m.nodes = 1
-		deepest := 0
-		for _, c := range n.Content {
-			cm, cyclic := measureNode(c, memo, visiting, ceiling)
-			if cyclic {
-				return measure{}, true
-			}
-			m.nodes = saturatingAdd(m.nodes, cm.nodes, ceiling)
-			deepest = max(deepest, cm.depth)
-		}
-		if n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode {
-			m.depth = deepest + 1
-		}
+		size.nodes = saturatingAdd(size.nodes, cs.nodes, m.ceiling)
+		deepest = max(deepest, cs.depth)
 	}
-	memo[n] = m
-	return m, false
+	if n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode {
+		size.depth = deepest + 1
+	}
+	if anchored {
+		m.memo[n] = size
+	}
+	return size, false
 }
 
 func saturatingAdd(a, b, ceiling int64) int64 {

@@ -14,7 +14,7 @@ import (
 	"github.com/pkgserver/pkgserver/internal/krm"
 )
 
-func object(t *testing.T, doc string) map[string]any {
+func object(t testing.TB, doc string) map[string]any {
 	t.Helper()
 	n, err := yaml.Parse(doc)
 	if err != nil {
