@@ -38,3 +38,16 @@ spec:
 		}
 	}
 }
+
+// BenchmarkBillionLaughs is the cost of refusing an alias bomb of 387
+// million nodes: it must not depend on the expanded size.
+func BenchmarkBillionLaughs(b *testing.B) {
+	data := []byte(billionLaughs)
+	limits := DefaultLimits()
+	b.ReportAllocs()
+	for b.Loop() {
+		if docs, problems := ParseDocuments(data, limits); len(docs) != 0 || len(problems) != 1 {
+			b.Fatal(problems)
+		}
+	}
+}

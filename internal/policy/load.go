@@ -117,37 +117,40 @@ type sourced[T any] struct {
 
 func (s *Sources) parse() (*parsed, error) {
 	p := &parsed{}
-	seen := map[string]string{}
+	seen := map[string]string{} // kind/name -> source
+	var err error
 	for _, d := range s.docs {
 		apiVersion, _ := d.obj["apiVersion"].(string)
 		kind, _ := d.obj["kind"].(string)
 		switch {
 		case apiVersion == admissionAPIVersion && kind == "ValidatingAdmissionPolicy":
-			var pol admissionv1.ValidatingAdmissionPolicy
-			if err := decodeStrict(d, &pol); err != nil {
-				return nil, err
-			}
-			if prev, dup := seen["p/"+pol.Name]; dup {
-				return nil, fmt.Errorf("%s: ValidatingAdmissionPolicy %q is already defined at %s", d.source, pol.Name, prev)
-			}
-			seen["p/"+pol.Name] = d.source
-			p.policies = append(p.policies, sourced[admissionv1.ValidatingAdmissionPolicy]{d.source, pol})
+			p.policies, err = appendUnique(p.policies, d, kind, seen, func(o *admissionv1.ValidatingAdmissionPolicy) string { return o.Name })
 		case apiVersion == admissionAPIVersion && kind == "ValidatingAdmissionPolicyBinding":
-			var b admissionv1.ValidatingAdmissionPolicyBinding
-			if err := decodeStrict(d, &b); err != nil {
-				return nil, err
-			}
-			if prev, dup := seen["b/"+b.Name]; dup {
-				return nil, fmt.Errorf("%s: ValidatingAdmissionPolicyBinding %q is already defined at %s", d.source, b.Name, prev)
-			}
-			seen["b/"+b.Name] = d.source
-			p.bindings = append(p.bindings, sourced[admissionv1.ValidatingAdmissionPolicyBinding]{d.source, b})
+			p.bindings, err = appendUnique(p.bindings, d, kind, seen, func(o *admissionv1.ValidatingAdmissionPolicyBinding) string { return o.Name })
 		case strings.HasPrefix(apiVersion, "admissionregistration.k8s.io/") &&
 			slices.Contains([]string{"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}, kind):
-			return nil, fmt.Errorf("%s: %s %s is not supported; use %s", d.source, apiVersion, kind, admissionAPIVersion)
+			err = fmt.Errorf("%s: %s %s is not supported; use %s", d.source, apiVersion, kind, admissionAPIVersion)
 		default:
 			p.params = append(p.params, d)
 		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	return p, nil
+}
+
+// appendUnique decodes a document strictly and appends it, refusing a
+// second object of the same kind and name.
+func appendUnique[T any](list []sourced[T], d document, kind string, seen map[string]string, name func(*T) string) ([]sourced[T], error) {
+	var obj T
+	if err := decodeStrict(d, &obj); err != nil {
+		return nil, err
+	}
+	key := kind + "/" + name(&obj)
+	if prev, dup := seen[key]; dup {
+		return nil, fmt.Errorf("%s: %s %q is already defined at %s", d.source, kind, name(&obj), prev)
+	}
+	seen[key] = d.source
+	return append(list, sourced[T]{d.source, obj}), nil
 }

@@ -7,25 +7,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	k8sschema "k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/pkgserver/pkgserver/internal/krm"
+	"github.com/pkgserver/pkgserver/internal/krm/krmtest"
 	"github.com/pkgserver/pkgserver/internal/result"
 	"github.com/pkgserver/pkgserver/policies"
 )
-
-func object(t *testing.T, doc string) map[string]any {
-	t.Helper()
-	n, err := yaml.Parse(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	obj, err := krm.ToObject(n.YNode())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return obj
-}
 
 func defaults(t *testing.T) *Set {
 	t.Helper()
@@ -128,7 +115,7 @@ spec:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := set.Evaluate(context.Background(), Input{Object: object(t, tt.doc), GVK: tt.gvk, Resource: tt.res, Namespaced: true})
+			got := set.Evaluate(context.Background(), Input{Object: krmtest.Object(t, tt.doc), GVK: tt.gvk, Resource: tt.res, Namespaced: true})
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("findings (-want +got):\n%s", diff)
 			}
@@ -171,7 +158,7 @@ spec:
 
 func TestPolicyFeatures(t *testing.T) {
 	deploy := func(replicas string, labels string) map[string]any {
-		return object(t, "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, labels: {"+labels+"}}\nspec: {replicas: "+replicas+"}\n")
+		return krmtest.Object(t, "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, labels: {"+labels+"}}\nspec: {replicas: "+replicas+"}\n")
 	}
 	for _, tc := range []struct {
 		actions  string
@@ -243,8 +230,8 @@ data: {max: "3"}
 	if err != nil {
 		t.Fatal(err)
 	}
-	obj := object(t, "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec: {replicas: 4}\n")
-	prodNS := object(t, "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {env: prod}}\n")
+	obj := krmtest.Object(t, "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec: {replicas: 4}\n")
+	prodNS := krmtest.Object(t, "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {env: prod}}\n")
 	in := Input{Object: obj, GVK: deploymentGVK, Resource: "deployments", Namespaced: true}
 	if got := set.Evaluate(context.Background(), in); len(got) != 0 {
 		t.Errorf("namespace not labelled prod: got %v", got)
@@ -268,7 +255,7 @@ spec:
   validations:
   - expression: "object.spec.replicas > 0"
 `
-	obj := object(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
+	obj := krmtest.Object(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
 	in := Input{Object: obj, GVK: k8sschema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}, Resource: "configmaps", Namespaced: true}
 	set, err := compileOne(t, strings.Replace(doc, "%s", "Fail", 1))
 	if err != nil {
@@ -306,6 +293,8 @@ spec:
 		{"bad action", strings.Replace(base, "metadata: {name: p}", "metadata: {name: p, annotations: {pkg.pkgserver.dev/validation-actions: Block}}", 1) +
 			"  validations:\n  - expression: \"true\"\n", `unknown validation action "Block"`},
 		{"orphan binding", base + "  validations:\n  - expression: \"true\"\n---\napiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicyBinding\nmetadata: {name: b}\nspec: {policyName: other, validationActions: [Deny]}\n", `binds policy "other", which is not loaded`},
+		{"same policy twice", base + "  validations:\n  - expression: \"true\"\n---\n" + base + "  validations:\n  - expression: \"true\"\n",
+			`test.yaml:11: ValidatingAdmissionPolicy "p" is already defined at test.yaml:1`},
 		{"beta policy", strings.Replace(base, "/v1", "/v1beta1", 1) + "  validations:\n  - expression: \"true\"\n", "is not supported"},
 	}
 	for _, tt := range tests {
@@ -340,7 +329,7 @@ spec:
 		}
 		items.WriteString("1")
 	}
-	obj := object(t, "apiVersion: example.com/v1\nkind: Thing\nmetadata: {name: t}\nitems: ["+items.String()+"]\n")
+	obj := krmtest.Object(t, "apiVersion: example.com/v1\nkind: Thing\nmetadata: {name: t}\nitems: ["+items.String()+"]\n")
 	got := set.Evaluate(context.Background(), Input{Object: obj, GVK: k8sschema.GroupVersionKind{Group: "example.com", Version: "v1", Kind: "Thing"}, Resource: "things"})
 	if len(got) != 1 || !strings.Contains(got[0].Message, "cost") {
 		t.Errorf("got %+v, want one finding about the cost limit", got)

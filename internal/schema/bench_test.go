@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	k8sschema "k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/pkgserver/pkgserver/internal/krm/krmtest"
 )
 
 const benchDeployment = `apiVersion: apps/v1
@@ -33,7 +35,7 @@ func BenchmarkValidateDeployment(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	obj := object(b, benchDeployment)
+	obj := krmtest.Object(b, benchDeployment)
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {

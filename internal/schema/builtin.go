@@ -17,17 +17,21 @@ import (
 //go:embed builtin.json
 var builtinJSON []byte
 
+// BuiltinKind is an entry of the kind index of builtin.json: a kind, the
+// resource it is served as, its scope, and its schema's definition name.
+type BuiltinKind struct {
+	Group      string `json:"group"`
+	Version    string `json:"version"`
+	Kind       string `json:"kind"`
+	Resource   string `json:"resource"`
+	Namespaced bool   `json:"namespaced"`
+	Definition string `json:"definition"`
+}
+
 type builtinFile struct {
-	KubernetesVersion string `json:"kubernetesVersion"`
-	Kinds             []struct {
-		Group      string `json:"group"`
-		Version    string `json:"version"`
-		Kind       string `json:"kind"`
-		Resource   string `json:"resource"`
-		Namespaced bool   `json:"namespaced"`
-		Definition string `json:"definition"`
-	} `json:"kinds"`
-	Definitions map[string]*apiextensionsv1.JSONSchemaProps `json:"definitions"`
+	KubernetesVersion string                                      `json:"kubernetesVersion"`
+	Kinds             []BuiltinKind                               `json:"kinds"`
+	Definitions       map[string]*apiextensionsv1.JSONSchemaProps `json:"definitions"`
 }
 
 // Builtin holds the schemas of the built-in Kubernetes kinds. It reads the

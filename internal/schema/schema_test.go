@@ -9,23 +9,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	k8sschema "k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/pkgserver/pkgserver/internal/krm"
+	"github.com/pkgserver/pkgserver/internal/krm/krmtest"
 )
-
-func object(t testing.TB, doc string) map[string]any {
-	t.Helper()
-	n, err := yaml.Parse(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	obj, err := krm.ToObject(n.YNode())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return obj
-}
 
 func gvkOf(obj map[string]any) k8sschema.GroupVersionKind {
 	return k8sschema.FromAPIVersionAndKind(obj["apiVersion"].(string), obj["kind"].(string))
@@ -161,7 +148,7 @@ spec:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			obj := object(t, tt.doc)
+			obj := krmtest.Object(t, tt.doc)
 			s, err := set.Lookup(gvkOf(obj))
 			if err != nil || s == nil {
 				t.Fatalf("Lookup: %v, %v", s, err)
@@ -207,7 +194,7 @@ spec:
 
 func TestCRD(t *testing.T) {
 	ctx := context.Background()
-	schemas, errs := FromCRD(ctx, object(t, widgetCRD), "crd.yaml")
+	schemas, errs := FromCRD(ctx, krmtest.Object(t, widgetCRD), "crd.yaml")
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
@@ -231,7 +218,7 @@ func TestCRD(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			obj := object(t, "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n"+tt.doc+"\n")
+			obj := krmtest.Object(t, "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n"+tt.doc+"\n")
 			s, err := set.Lookup(gvkOf(obj))
 			if err != nil || s == nil {
 				t.Fatalf("Lookup: %v, %v", s, err)
@@ -256,7 +243,7 @@ func TestInvalidCRD(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			doc := strings.Replace(widgetCRD, tt.from, tt.to, 1)
-			schemas, errs := FromCRD(context.Background(), object(t, doc), "crd.yaml")
+			schemas, errs := FromCRD(context.Background(), krmtest.Object(t, doc), "crd.yaml")
 			if schemas != nil {
 				t.Errorf("got schemas from an invalid CRD")
 			}

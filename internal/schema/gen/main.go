@@ -16,6 +16,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/pkgserver/pkgserver/internal/schema"
 )
 
 // The definitions Kubernetes decodes with custom JSON marshalling that
@@ -40,20 +42,10 @@ var dropped = []string{
 	"x-kubernetes-unions", "x-kubernetes-group-version-kind", "discriminator",
 }
 
-// Kind is one entry of the kind index.
-type Kind struct {
-	Group      string `json:"group"`
-	Version    string `json:"version"`
-	Kind       string `json:"kind"`
-	Resource   string `json:"resource"`
-	Namespaced bool   `json:"namespaced"`
-	Definition string `json:"definition"`
-}
-
 // Output is the generated file.
 type Output struct {
 	KubernetesVersion string                     `json:"kubernetesVersion"`
-	Kinds             []Kind                     `json:"kinds"`
+	Kinds             []schema.BuiltinKind       `json:"kinds"`
 	Definitions       map[string]json.RawMessage `json:"definitions"`
 }
 
@@ -118,7 +110,7 @@ func generate(dir string) (*Output, error) {
 		return nil, err
 	}
 	defs := map[string]any{}
-	kinds := map[string]Kind{}
+	kinds := map[string]schema.BuiltinKind{}
 	defOf := map[string]string{} // group/version/kind -> definition
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -153,7 +145,7 @@ func generate(dir string) (*Output, error) {
 				// A namespaced kind is also listed across namespaces, at a path
 				// without {namespace}: any namespaced path makes it namespaced.
 				key := op.GVK.Group + "/" + op.GVK.Version + "/" + op.GVK.Kind
-				kinds[key] = Kind{
+				kinds[key] = schema.BuiltinKind{
 					Group: op.GVK.Group, Version: op.GVK.Version, Kind: op.GVK.Kind,
 					Resource:   p[strings.LastIndex(p, "/")+1:],
 					Namespaced: kinds[key].Namespaced || strings.Contains(p, "/namespaces/{namespace}/"),
@@ -169,7 +161,7 @@ func generate(dir string) (*Output, error) {
 		}
 		o.Kinds = append(o.Kinds, k)
 	}
-	slices.SortFunc(o.Kinds, func(a, b Kind) int {
+	slices.SortFunc(o.Kinds, func(a, b schema.BuiltinKind) int {
 		return strings.Compare(a.Group+"/"+a.Version+"/"+a.Kind, b.Group+"/"+b.Version+"/"+b.Kind)
 	})
 	for name, s := range defs {
