@@ -1,0 +1,212 @@
+package gitrepo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// Credentials authenticate to a remote repository. At most one kind is set.
+type Credentials struct {
+	// Token is sent as the password of HTTP basic authentication, as
+	// GitHub, GitLab and Gitea accept access tokens; Username defaults to
+	// "x-access-token".
+	Token string
+	// Username and Password are HTTP basic authentication.
+	Username string
+	Password string
+	// SSHKey is a private key in OpenSSH or PEM form; KnownHosts lists the
+	// host keys to accept, in known_hosts form, and is required with it.
+	SSHKey     []byte
+	KnownHosts []byte
+}
+
+// secrets returns the strings that must never appear in an error.
+func (c *Credentials) secrets() []string {
+	if c == nil {
+		return nil
+	}
+	var s []string
+	for _, v := range []string{c.Token, c.Password} {
+		if v != "" {
+			s = append(s, v)
+		}
+	}
+	return s
+}
+
+func (c *Credentials) authMethod(remote string) (transport.AuthMethod, error) {
+	if c == nil {
+		return nil, nil
+	}
+	ep, err := transport.NewEndpoint(remote)
+	if err != nil {
+		return nil, fmt.Errorf("invalid repository URL %s", SanitizeURL(remote))
+	}
+	switch {
+	case len(c.SSHKey) > 0:
+		if ep.Protocol != "ssh" {
+			return nil, fmt.Errorf("an SSH key cannot authenticate to a %s URL", ep.Protocol)
+		}
+		if len(c.KnownHosts) == 0 {
+			return nil, errors.New("SSH credentials need known hosts: without them the server cannot be authenticated")
+		}
+		keys, err := gitssh.NewPublicKeys(ep.User, c.SSHKey, "")
+		if err != nil {
+			return nil, errors.New("invalid SSH private key")
+		}
+		cb, err := knownHostsCallback(c.KnownHosts)
+		if err != nil {
+			return nil, err
+		}
+		keys.HostKeyCallback = cb
+		return keys, nil
+	case c.Token != "" || c.Username != "" || c.Password != "":
+		if ep.Protocol != "http" && ep.Protocol != "https" {
+			return nil, fmt.Errorf("a token or password cannot authenticate to a %s URL", ep.Protocol)
+		}
+		user, pass := c.Username, c.Password
+		if c.Token != "" {
+			pass = c.Token
+			if user == "" {
+				user = "x-access-token"
+			}
+		}
+		return &githttp.BasicAuth{Username: user, Password: pass}, nil
+	}
+	return nil, nil
+}
+
+// knownHostsCallback accepts exactly the host keys listed, in known_hosts
+// form (hashed host names and markers included). Host keys are public: they
+// go through a temporary file because that is what the parser reads.
+func knownHostsCallback(data []byte) (ssh.HostKeyCallback, error) {
+	f, err := os.CreateTemp("", "pkgserver-known-hosts-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f.Name())
+	_, werr := f.Write(data)
+	cerr := f.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		return nil, err
+	}
+	cb, err := knownhosts.New(f.Name())
+	if err != nil {
+		return nil, fmt.Errorf("invalid known hosts: %v", err)
+	}
+	return cb, nil
+}
+
+var userinfoRE = regexp.MustCompile(`(?i)^([a-z][a-z0-9+.-]*://)[^/@]*@`)
+
+// SanitizeURL removes credentials from a repository URL: the user info of
+// URLs with a scheme and query parameters that commonly carry tokens.
+// scp-like SSH addresses (git@host:path) keep their user, which is not a
+// secret.
+func SanitizeURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err == nil && u.Scheme != "" && u.Host != "" {
+		if u.User != nil {
+			if u.Scheme == "ssh" && !hasPassword(u.User) {
+				u.User = url.User(u.User.Username())
+			} else {
+				u.User = nil
+			}
+		}
+		if u.RawQuery != "" {
+			u.RawQuery = "redacted"
+		}
+		return u.String()
+	}
+	return userinfoRE.ReplaceAllString(raw, "${1}")
+}
+
+func hasPassword(u *url.Userinfo) bool {
+	_, ok := u.Password()
+	return ok
+}
+
+// redact removes credentials from an error message.
+func redact(msg, remote string, creds *Credentials) string {
+	if remote != "" {
+		msg = strings.ReplaceAll(msg, remote, SanitizeURL(remote))
+	}
+	for _, s := range creds.secrets() {
+		msg = strings.ReplaceAll(msg, s, "[redacted]")
+	}
+	if u, err := url.Parse(remote); err == nil && u.User != nil {
+		if p, ok := u.User.Password(); ok && p != "" {
+			msg = strings.ReplaceAll(msg, p, "[redacted]")
+		}
+	}
+	return msg
+}
+
+// mirrorRefSpecs copy the remote's branches and tags to the same names, so
+// that the mirror's refs are the remote's.
+var mirrorRefSpecs = []config.RefSpec{
+	"+refs/heads/*:refs/heads/*",
+	"+refs/tags/*:refs/tags/*",
+}
+
+// SyncMirror brings the bare mirror in dir up to date with the remote
+// repository: the first call creates it and fetches everything, later calls
+// fetch only what changed. Refs deleted on the remote are deleted in the
+// mirror. Errors never carry the credentials.
+func SyncMirror(ctx context.Context, dir, remote string, creds *Credentials) (*Repo, error) {
+	fail := func(err error) (*Repo, error) {
+		return nil, errors.New(redact(fmt.Sprintf("sync mirror of %s: %v", remote, err), remote, creds))
+	}
+	auth, err := creds.authMethod(remote)
+	if err != nil {
+		return fail(err)
+	}
+	r, err := git.PlainOpen(dir)
+	if errors.Is(err, git.ErrRepositoryNotExists) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fail(err)
+		}
+		r, err = git.PlainInit(dir, true)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	cfg, err := r.Config()
+	if err != nil {
+		return fail(err)
+	}
+	want := &config.RemoteConfig{Name: "origin", URLs: []string{remote}, Fetch: mirrorRefSpecs}
+	if have, ok := cfg.Remotes["origin"]; !ok || len(have.URLs) != 1 || have.URLs[0] != remote {
+		cfg.Remotes["origin"] = want
+		if err := r.SetConfig(cfg); err != nil {
+			return fail(err)
+		}
+	}
+	err = r.FetchContext(ctx, &git.FetchOptions{
+		RemoteName: "origin",
+		RefSpecs:   mirrorRefSpecs,
+		Auth:       auth,
+		Prune:      true,
+		Force:      true,
+		Tags:       git.NoTags, // the refspecs fetch every tag already
+	})
+	switch {
+	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate), errors.Is(err, transport.ErrEmptyRemoteRepository):
+	default:
+		return fail(err)
+	}
+	return Open(dir)
+}

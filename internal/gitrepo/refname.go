@@ -1,0 +1,62 @@
+package gitrepo
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ValidateRefName checks a full ref name (refs/heads/x) with git's own
+// rules (git check-ref-format) and refuses control characters and
+// non-UTF-8 bytes: ref names come from remote repositories and pushes, and
+// end up in paths, logs and API objects.
+func ValidateRefName(name string) error {
+	if !strings.HasPrefix(name, "refs/") {
+		return errors.New("ref name must start with refs/")
+	}
+	if len(name) > 1024 {
+		return errors.New("ref name is longer than 1024 bytes")
+	}
+	if strings.HasSuffix(name, "/") || strings.HasSuffix(name, ".") || strings.HasSuffix(name, ".lock") {
+		return fmt.Errorf("ref name %q must not end with /, . or .lock", name)
+	}
+	for _, bad := range []string{"..", "//", "@{", "/."} {
+		if strings.Contains(name, bad) {
+			return fmt.Errorf("ref name %q must not contain %q", name, bad)
+		}
+	}
+	if name == "@" {
+		return errors.New(`ref name must not be "@"`)
+	}
+	for _, r := range name {
+		switch {
+		case r == '\uFFFD':
+			return fmt.Errorf("ref name %q is not valid UTF-8", name)
+		case r < 0x20 || r == 0x7f:
+			return fmt.Errorf("ref name %q contains a control character", name)
+		case strings.ContainsRune(" ~^:?*[\\", r):
+			return fmt.Errorf("ref name %q contains %q", name, r)
+		}
+	}
+	for _, seg := range strings.Split(name, "/") {
+		if seg == "" || strings.HasPrefix(seg, ".") || strings.HasSuffix(seg, ".lock") {
+			return fmt.Errorf("ref name %q has an invalid component %q", name, seg)
+		}
+	}
+	return nil
+}
+
+// ValidatePathElement checks one name of a tree entry: a single path element
+// without control characters, so that it can be joined into a path and sent
+// to git line by line.
+func ValidatePathElement(name string) error {
+	if name == "" || name == "." || name == ".." {
+		return fmt.Errorf("invalid file name %q", name)
+	}
+	for _, r := range name {
+		if r == '/' || r == '\\' || r < 0x20 || r == 0x7f || r == '\uFFFD' {
+			return fmt.Errorf("invalid file name %q", name)
+		}
+	}
+	return nil
+}

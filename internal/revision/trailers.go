@@ -1,0 +1,118 @@
+package revision
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+)
+
+// Publish trailers: pkgserver ends the message of a publish commit (and of
+// the annotated tags it creates) with
+//
+//	Package: <full path>
+//	Workspace: <workspace>
+//	Revision: v<N>
+//
+// A message may name several packages; each Package: line starts a group.
+const (
+	TrailerPackage   = "Package"
+	TrailerWorkspace = "Workspace"
+	TrailerRevision  = "Revision"
+)
+
+// PublishTrailers formats the trailers of one publication.
+func PublishTrailers(full, workspace string, n int) string {
+	return TrailerPackage + ": " + full + "\n" + TrailerWorkspace + ": " + workspace + "\n" + TrailerRevision + ": " + FormatRevision(n) + "\n"
+}
+
+// PublishedWorkspace returns the workspace that publish records in the given
+// messages (an annotated tag's, then its commit's) name for the package at
+// full path at revision v<n>, or "": pkgserver's trailers first, then the
+// "kpt:" annotation line Porch writes in its approval commits. A record
+// counts only for the package and revision it names.
+func PublishedWorkspace(messages []string, full string, n int) string {
+	rev := FormatRevision(n)
+	for _, m := range messages {
+		for _, g := range trailerGroups(m) {
+			if g[TrailerPackage] == full && (g[TrailerRevision] == "" || g[TrailerRevision] == rev) && IsLabel(g[TrailerWorkspace]) {
+				return g[TrailerWorkspace]
+			}
+		}
+	}
+	for _, m := range messages {
+		if ws := porchWorkspace(m, full, n); ws != "" {
+			return ws
+		}
+	}
+	return ""
+}
+
+// trailerGroups reads the Package/Workspace/Revision trailers of a message's
+// last paragraph.
+func trailerGroups(msg string) []map[string]string {
+	paras := strings.Split(strings.TrimSpace(strings.ReplaceAll(msg, "\r\n", "\n")), "\n\n")
+	last := paras[len(paras)-1]
+	var groups []map[string]string
+	for _, line := range strings.Split(last, "\n") {
+		key, val, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		key, val = strings.TrimSpace(key), strings.TrimSpace(val)
+		switch {
+		case strings.EqualFold(key, TrailerPackage):
+			groups = append(groups, map[string]string{TrailerPackage: val})
+		case strings.EqualFold(key, TrailerWorkspace) && len(groups) > 0:
+			groups[len(groups)-1][TrailerWorkspace] = val
+		case strings.EqualFold(key, TrailerRevision) && len(groups) > 0:
+			groups[len(groups)-1][TrailerRevision] = val
+		}
+	}
+	return groups
+}
+
+// porchAnnotation is the JSON of a "kpt:" line. Porch wrote the revision
+// as "v1" before it numbered revisions, as 1 after.
+type porchAnnotation struct {
+	Package       string          `json:"package"`
+	WorkspaceName string          `json:"workspaceName"`
+	Revision      json.RawMessage `json:"revision"`
+}
+
+func porchWorkspace(msg, full string, n int) string {
+	for _, line := range strings.Split(msg, "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "kpt:") {
+			continue
+		}
+		var a porchAnnotation
+		if json.Unmarshal([]byte(strings.TrimPrefix(line, "kpt:")), &a) != nil {
+			continue
+		}
+		if a.Package != full || !IsLabel(a.WorkspaceName) || porchRevision(a.Revision) != n {
+			continue
+		}
+		return a.WorkspaceName
+	}
+	return ""
+}
+
+// porchRevision reads a kpt: line's revision, "v<N>" or N.
+func porchRevision(raw json.RawMessage) int {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		if n := ParseRevisionNumber(s); n > 0 {
+			return n
+		}
+		n, err := strconv.Atoi(s)
+		if err == nil && n > 0 {
+			return n
+		}
+		return 0
+	}
+	var n int
+	if json.Unmarshal(raw, &n) == nil && n > 0 {
+		return n
+	}
+	return 0
+}
