@@ -1,0 +1,81 @@
+// Package v1alpha1 is the config.pkg.pkgserver.dev/v1alpha1 API: repositories.
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Group and version of this API.
+const (
+	Group      = "config.pkg.pkgserver.dev"
+	Version    = "v1alpha1"
+	APIVersion = Group + "/" + Version
+)
+
+// Repository providers.
+const (
+	ProviderGit    = "git"
+	ProviderHosted = "hosted"
+	ProviderGitHub = "github"
+	ProviderGitLab = "gitlab"
+)
+
+// Repository registers a git repository with pkgserver.
+type Repository struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   RepositorySpec   `json:"spec"`
+	Status RepositoryStatus `json:"status,omitempty"`
+}
+
+// RepositorySpec is what the user asks for.
+type RepositorySpec struct {
+	// Type is the repository's type; "git" is the only one.
+	Type string `json:"type,omitempty"`
+	// Deployment marks a repository of deployable packages rather than
+	// blueprints.
+	Deployment bool `json:"deployment,omitempty"`
+	// Provider says how pkgserver learns of changes: git (polling or the
+	// standalone hook), hosted (its own git host), github, gitlab.
+	Provider string  `json:"provider,omitempty"`
+	Git      GitSpec `json:"git"`
+	Sync     *Sync   `json:"sync,omitempty"`
+}
+
+// GitSpec locates the packages in git.
+type GitSpec struct {
+	// URL is the repository's URL, or a local path.
+	URL string `json:"url"`
+	// Branch is the repository branch; default main.
+	Branch string `json:"branch,omitempty"`
+	// Directory is where the packages are in the repository; default its
+	// root.
+	Directory string `json:"directory,omitempty"`
+	// Credentials names the stored secret to authenticate with.
+	Credentials string `json:"credentials,omitempty"`
+}
+
+// Sync says how often to look for changes without being told.
+type Sync struct {
+	Interval metav1.Duration `json:"interval,omitempty"`
+}
+
+// RepositoryStatus is what pkgserver observed.
+type RepositoryStatus struct {
+	Conditions   []metav1.Condition `json:"conditions,omitempty"`
+	LastSyncTime *metav1.Time       `json:"lastSyncTime,omitempty"`
+	PackageCount int                `json:"packageCount"`
+	// Commit is the head of the repository branch when last indexed.
+	Commit string `json:"commit,omitempty"`
+	// Problems lists refs and packages that could not be indexed, and why.
+	Problems []string `json:"problems,omitempty"`
+}
+
+// BranchOrDefault returns the repository branch.
+func (s GitSpec) BranchOrDefault() string {
+	if s.Branch == "" {
+		return "main"
+	}
+	return s.Branch
+}

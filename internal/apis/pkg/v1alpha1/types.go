@@ -1,0 +1,55 @@
+// Package v1alpha1 is the pkg.pkgserver.dev/v1alpha1 API: package revisions
+// and their resources.
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Group and version of this API.
+const (
+	Group      = "pkg.pkgserver.dev"
+	Version    = "v1alpha1"
+	APIVersion = Group + "/" + Version
+)
+
+// LatestRevisionLabel marks the highest published revision of a package.
+const LatestRevisionLabel = "pkg.pkgserver.dev/latest-revision"
+
+// PackageRevision is one revision of a package.
+type PackageRevision struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   PackageRevisionSpec   `json:"spec"`
+	Status PackageRevisionStatus `json:"status,omitempty"`
+}
+
+// PackageRevisionSpec identifies the revision.
+type PackageRevisionSpec struct {
+	PackageName   string `json:"packageName"`
+	Repository    string `json:"repository"`
+	WorkspaceName string `json:"workspaceName"`
+	// Revision is v<N>, another tag's last segment, the branch name for
+	// the revision at the head of the branch, or "" for drafts and
+	// proposals.
+	Revision  string `json:"revision"`
+	Lifecycle string `json:"lifecycle"`
+}
+
+// PackageRevisionStatus is what git says of the revision.
+type PackageRevisionStatus struct {
+	// Commit is the commit the revision's ref leads to.
+	Commit string `json:"commit,omitempty"`
+	// PublishedBy and PublishTimestamp are the tagger of an annotated tag,
+	// else the committer of the commit.
+	PublishedBy      string       `json:"publishedBy,omitempty"`
+	PublishTimestamp *metav1.Time `json:"publishTimestamp,omitempty"`
+}
+
+// PackageRevisionList is a list of package revisions.
+type PackageRevisionList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []PackageRevision `json:"items"`
+}

@@ -1,0 +1,531 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	configv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/config/v1alpha1"
+	"github.com/pkgserver/pkgserver/internal/revision"
+	"github.com/pkgserver/pkgserver/internal/store"
+)
+
+const refColumns = `name, target, contract, kind, package, workspace, revision, number, commit_id, tree_id, problem, published_by, published_at, published_workspace`
+
+func scanRef(row interface{ Scan(...any) error }) (store.RefRecord, error) {
+	var r store.RefRecord
+	var contract, kind int
+	var at int64
+	o := &r.Observation
+	err := row.Scan(&r.Name, &r.Target, &contract, &kind, &o.Package, &o.Workspace, &o.Revision, &o.Number,
+		&o.Commit, &o.Tree, &r.Problem, &o.By, &at, &o.PublishedWorkspace)
+	r.Contract = contract == 1
+	o.Kind = revision.Kind(kind)
+	o.Ref = r.Name
+	o.At = timeOrZero(at)
+	o.Problem = r.Problem
+	return r, err
+}
+
+// Refs returns the refs last indexed for a repository.
+func (s *Store) Refs(ctx context.Context, repoID int64) ([]store.RefRecord, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+refColumns+` FROM refs WHERE repository_id = ? ORDER BY name`), repoID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.RefRecord
+	for rows.Next() {
+		r, err := scanRef(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// RefsHash returns the digest of the refs stored with the last update.
+func (s *Store) RefsHash(ctx context.Context, repoID int64) (string, error) {
+	var h string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT refs_hash FROM repositories WHERE id = ?`), repoID).Scan(&h)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", store.ErrNotFound
+	}
+	return h, err
+}
+
+// Observations returns the observations of the given packages. Branch
+// observations carry the package, commit, tree, problem, publisher and
+// time; the caller knows the branch and fills in the rest of the source.
+func (s *Store) Observations(ctx context.Context, repoID int64, packages []string) ([]revision.Observation, error) {
+	var out []revision.Observation
+	for _, chunk := range chunks(packages, 400) {
+		qargs := append([]any{repoID}, args(chunk)...)
+		rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+refColumns+` FROM refs
+			WHERE repository_id = ? AND contract = 1 AND package IN (`+placeholders(len(chunk))+`)`), qargs...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			r, err := scanRef(rows)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out = append(out, r.Observation)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		branch, err := s.branchRows(ctx, `AND package IN (`+placeholders(len(chunk))+`)`, qargs...)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, branch...)
+	}
+	return out, nil
+}
+
+// BranchPackages returns the head of the branch and its packages.
+func (s *Store) BranchPackages(ctx context.Context, repoID int64) (string, []revision.Observation, error) {
+	var commit string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT branch_commit FROM repositories WHERE id = ?`), repoID).Scan(&commit)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil, store.ErrNotFound
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	obs, err := s.branchRows(ctx, "", repoID)
+	return commit, obs, err
+}
+
+func (s *Store) branchRows(ctx context.Context, where string, qargs ...any) ([]revision.Observation, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT package, commit_id, tree_id, problem, published_by, published_at
+		FROM branch_packages WHERE repository_id = ? `+where+` ORDER BY package`), qargs...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []revision.Observation
+	for rows.Next() {
+		o := revision.Observation{Source: revision.Source{Kind: revision.KindBranch}}
+		var at int64
+		if err := rows.Scan(&o.Package, &o.Commit, &o.Tree, &o.Problem, &o.By, &at); err != nil {
+			return nil, err
+		}
+		o.At = timeOrZero(at)
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// MissingTrees returns the tree ids whose files the index does not hold.
+func (s *Store) MissingTrees(ctx context.Context, ids []string) ([]string, error) {
+	return s.missing(ctx, `SELECT DISTINCT tree_id FROM tree_files WHERE tree_id IN `, ids)
+}
+
+// MissingBlobs returns the blob ids whose content the index does not hold.
+func (s *Store) MissingBlobs(ctx context.Context, ids []string) ([]string, error) {
+	return s.missing(ctx, `SELECT id FROM blobs WHERE id IN `, ids)
+}
+
+func (s *Store) missing(ctx context.Context, query string, ids []string) ([]string, error) {
+	have := map[string]bool{}
+	for _, chunk := range chunks(ids, 400) {
+		rows, err := s.db.QueryContext(ctx, s.q(query+`(`+placeholders(len(chunk))+`)`), args(chunk)...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			have[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	var out []string
+	for _, id := range ids {
+		if !have[id] {
+			out = append(out, id)
+			have[id] = true // once, even if asked twice
+		}
+	}
+	return out, nil
+}
+
+// UpdateIndex applies an update in one transaction.
+func (s *Store) UpdateIndex(ctx context.Context, repoID int64, u *store.IndexUpdate) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		w := &indexWriter{s: s, ctx: ctx, tx: tx, repoID: repoID}
+		return w.apply(u)
+	})
+}
+
+type indexWriter struct {
+	s      *Store
+	ctx    context.Context
+	tx     *sql.Tx
+	repoID int64
+	rv     int64
+	// oldTrees are trees that revisions stopped using: garbage unless
+	// another revision uses them.
+	oldTrees []string
+}
+
+func (w *indexWriter) exec(query string, a ...any) error {
+	_, err := w.tx.ExecContext(w.ctx, w.s.q(query), a...)
+	return err
+}
+
+func (w *indexWriter) apply(u *store.IndexUpdate) error {
+	var namespace, repoName string
+	var objData string
+	err := w.tx.QueryRowContext(w.ctx, w.s.q(`SELECT namespace, name, object FROM repositories WHERE id = ?`), w.repoID).Scan(&namespace, &repoName, &objData)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("repository %d: %w", w.repoID, store.ErrNotFound)
+	}
+	if err != nil {
+		return err
+	}
+	if w.rv, err = w.s.nextResourceVersion(w.ctx, w.tx); err != nil {
+		return err
+	}
+	if u.Full {
+		if w.oldTrees, err = w.s.repositoryTrees(w.ctx, w.tx, w.repoID); err != nil {
+			return err
+		}
+		for _, table := range []string{"revisions", "packages", "refs", "branch_packages"} {
+			if err := w.exec(`DELETE FROM `+table+` WHERE repository_id = ?`, w.repoID); err != nil {
+				return err
+			}
+		}
+	}
+	if err := w.refs(u); err != nil {
+		return err
+	}
+	if err := w.branch(u); err != nil {
+		return err
+	}
+	if err := w.trees(u.Trees); err != nil {
+		return err
+	}
+	if u.Blobs != nil {
+		stmt, err := w.tx.PrepareContext(w.ctx, w.s.q(`INSERT INTO blobs (id, data) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`))
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		if err := u.Blobs(func(id string, data []byte) error {
+			if data == nil {
+				data = []byte{}
+			}
+			_, err := stmt.ExecContext(w.ctx, id, data)
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	for _, pkg := range slices.Sorted(maps.Keys(u.Packages)) {
+		if err := w.packageRevisions(namespace, repoName, pkg, u.Packages[pkg]); err != nil {
+			return err
+		}
+	}
+	if err := w.s.collectGarbage(w.ctx, w.tx, w.oldTrees); err != nil {
+		return err
+	}
+	return w.status(u, objData)
+}
+
+func (w *indexWriter) refs(u *store.IndexUpdate) error {
+	for _, name := range u.DeletedRefs {
+		if err := w.exec(`DELETE FROM refs WHERE repository_id = ? AND name = ?`, w.repoID, name); err != nil {
+			return err
+		}
+	}
+	if len(u.Refs) == 0 {
+		return nil
+	}
+	stmt, err := w.tx.PrepareContext(w.ctx, w.s.q(`INSERT INTO refs (repository_id, `+refColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (repository_id, name) DO UPDATE SET target = excluded.target, contract = excluded.contract,
+		kind = excluded.kind, package = excluded.package, workspace = excluded.workspace, revision = excluded.revision,
+		number = excluded.number, commit_id = excluded.commit_id, tree_id = excluded.tree_id, problem = excluded.problem,
+		published_by = excluded.published_by, published_at = excluded.published_at, published_workspace = excluded.published_workspace`))
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for _, r := range u.Refs {
+		o := r.Observation
+		if _, err := stmt.ExecContext(w.ctx, w.repoID, r.Name, r.Target, boolInt(r.Contract), int(o.Kind), o.Package, o.Workspace,
+			o.Revision, o.Number, o.Commit, o.Tree, r.Problem, o.By, unixOrZero(o.At), o.PublishedWorkspace); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *indexWriter) branch(u *store.IndexUpdate) error {
+	if u.BranchCommit != "" || u.Full {
+		if err := w.exec(`UPDATE repositories SET branch_commit = ? WHERE id = ?`, u.BranchCommit, w.repoID); err != nil {
+			return err
+		}
+	}
+	for _, pkg := range u.DeletedBranch {
+		if err := w.exec(`DELETE FROM branch_packages WHERE repository_id = ? AND package = ?`, w.repoID, pkg); err != nil {
+			return err
+		}
+	}
+	if len(u.Branch) == 0 {
+		return nil
+	}
+	stmt, err := w.tx.PrepareContext(w.ctx, w.s.q(`INSERT INTO branch_packages (repository_id, package, commit_id, tree_id, problem, published_by, published_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (repository_id, package) DO UPDATE SET commit_id = excluded.commit_id, tree_id = excluded.tree_id,
+		problem = excluded.problem, published_by = excluded.published_by, published_at = excluded.published_at`))
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for _, o := range u.Branch {
+		if _, err := stmt.ExecContext(w.ctx, w.repoID, o.Package, o.Commit, o.Tree, o.Problem, o.By, unixOrZero(o.At)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *indexWriter) trees(trees []store.Tree) error {
+	if len(trees) == 0 {
+		return nil
+	}
+	stmt, err := w.tx.PrepareContext(w.ctx, w.s.q(`INSERT INTO tree_files (tree_id, path, mode, blob_id) VALUES (?, ?, ?, ?)
+		ON CONFLICT (tree_id, path) DO NOTHING`))
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for _, t := range trees {
+		for _, f := range t.Files {
+			if _, err := stmt.ExecContext(w.ctx, t.ID, f.Path, int64(f.Mode), f.BlobID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+const revisionColumns = `name, package, workspace, revision, number, lifecycle, ref, deletion_ref, commit_id, tree_id, published_by, published_at, latest`
+
+type storedRevision struct {
+	id int64
+	r  revision.Revision
+}
+
+// packageRevisions makes the revisions of one package the given ones:
+// unchanged rows keep their resource version, changed and new ones get the
+// transaction's.
+func (w *indexWriter) packageRevisions(namespace, repoName, pkg string, revs []revision.Revision) error {
+	rows, err := w.tx.QueryContext(w.ctx, w.s.q(`SELECT id, `+revisionColumns+` FROM revisions WHERE repository_id = ? AND package = ?`), w.repoID, pkg)
+	if err != nil {
+		return err
+	}
+	existing := map[string]storedRevision{}
+	for rows.Next() {
+		var sr storedRevision
+		r := &sr.r
+		var at int64
+		var latest int
+		var lifecycle string
+		if err := rows.Scan(&sr.id, &r.Name, &r.Package, &r.Workspace, &r.Revision, &r.Number, &lifecycle, &r.Ref, &r.DeletionRef,
+			&r.Commit, &r.Tree, &r.PublishedBy, &at, &latest); err != nil {
+			rows.Close()
+			return err
+		}
+		r.Lifecycle, r.PublishedAt, r.Latest = revision.Lifecycle(lifecycle), timeOrZero(at), latest == 1
+		existing[r.Name] = sr
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+
+	var pkgID int64
+	if len(revs) > 0 {
+		if err := w.exec(`INSERT INTO packages (repository_id, path) VALUES (?, ?) ON CONFLICT (repository_id, path) DO NOTHING`, w.repoID, pkg); err != nil {
+			return err
+		}
+		if err := w.tx.QueryRowContext(w.ctx, w.s.q(`SELECT id FROM packages WHERE repository_id = ? AND path = ?`), w.repoID, pkg).Scan(&pkgID); err != nil {
+			return err
+		}
+	}
+	for _, r := range revs {
+		old, ok := existing[r.Name]
+		delete(existing, r.Name)
+		switch {
+		case ok && sameRevision(old.r, r):
+			continue
+		case ok:
+			if old.r.Tree != r.Tree {
+				w.oldTrees = append(w.oldTrees, old.r.Tree)
+			}
+			if err := w.exec(`UPDATE revisions SET workspace = ?, revision = ?, number = ?, lifecycle = ?, ref = ?, deletion_ref = ?,
+				commit_id = ?, tree_id = ?, published_by = ?, published_at = ?, latest = ?, resource_version = ? WHERE id = ?`,
+				r.Workspace, r.Revision, r.Number, string(r.Lifecycle), r.Ref, r.DeletionRef, r.Commit, r.Tree, r.PublishedBy,
+				unixOrZero(r.PublishedAt), boolInt(r.Latest), w.rv, old.id); err != nil {
+				return err
+			}
+		default:
+			if err := w.exec(`INSERT INTO revisions (repository_id, package_id, namespace, repository, `+revisionColumns+`, resource_version)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				w.repoID, pkgID, namespace, repoName, r.Name, pkg, r.Workspace, r.Revision, r.Number, string(r.Lifecycle), r.Ref,
+				r.DeletionRef, r.Commit, r.Tree, r.PublishedBy, unixOrZero(r.PublishedAt), boolInt(r.Latest), w.rv); err != nil {
+				if isUniqueViolation(err) {
+					return fmt.Errorf("revision %s/%s: %w", namespace, r.Name, store.ErrExists)
+				}
+				return err
+			}
+		}
+	}
+	for _, old := range existing {
+		w.oldTrees = append(w.oldTrees, old.r.Tree)
+		if err := w.exec(`DELETE FROM revisions WHERE id = ?`, old.id); err != nil {
+			return err
+		}
+	}
+	if len(revs) == 0 {
+		return w.exec(`DELETE FROM packages WHERE repository_id = ? AND path = ?`, w.repoID, pkg)
+	}
+	return nil
+}
+
+func sameRevision(a, b revision.Revision) bool {
+	a.PublishedAt, b.PublishedAt = a.PublishedAt.Truncate(time.Second).UTC(), b.PublishedAt.Truncate(time.Second).UTC()
+	return a == b
+}
+
+// status records the sync in the repository's status.
+func (w *indexWriter) status(u *store.IndexUpdate, objData string) error {
+	var obj configv1alpha1.Repository
+	if err := json.Unmarshal([]byte(objData), &obj); err != nil {
+		return err
+	}
+	var count int
+	if err := w.tx.QueryRowContext(w.ctx, w.s.q(`SELECT COUNT(*) FROM packages WHERE repository_id = ?`), w.repoID).Scan(&count); err != nil {
+		return err
+	}
+	st := &obj.Status
+	st.PackageCount = count
+	if u.BranchCommit != "" || u.Full {
+		st.Commit = u.BranchCommit
+	}
+	if u.Problems != nil {
+		st.Problems = u.Problems
+		if len(st.Problems) == 0 {
+			st.Problems = nil
+		}
+	}
+	if !u.SyncedAt.IsZero() {
+		t := metav1.NewTime(u.SyncedAt.UTC().Truncate(time.Second))
+		st.LastSyncTime = &t
+	}
+	obj.ResourceVersion = strconv.FormatInt(w.rv, 10)
+	data, err := json.Marshal(obj)
+	if err != nil {
+		return err
+	}
+	return w.exec(`UPDATE repositories SET object = ?, resource_version = ?, refs_hash = ? WHERE id = ?`, string(data), w.rv, u.RefsHash, w.repoID)
+}
+
+// repositoryTrees returns the trees a repository's revisions use.
+func (s *Store) repositoryTrees(ctx context.Context, tx *sql.Tx, repoID int64) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT DISTINCT tree_id FROM revisions WHERE repository_id = ?`), repoID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// collectGarbage deletes the files of trees no revision uses any more, and
+// the blobs no remaining tree uses.
+func (s *Store) collectGarbage(ctx context.Context, tx *sql.Tx, trees []string) error {
+	slices.Sort(trees)
+	trees = slices.Compact(trees)
+	for _, chunk := range chunks(trees, 400) {
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT DISTINCT tree_id FROM revisions WHERE tree_id IN (`+placeholders(len(chunk))+`)`), args(chunk)...)
+		if err != nil {
+			return err
+		}
+		used := map[string]bool{}
+		for rows.Next() {
+			var t string
+			if err := rows.Scan(&t); err != nil {
+				rows.Close()
+				return err
+			}
+			used[t] = true
+		}
+		rows.Close()
+		var unused []string
+		for _, t := range chunk {
+			if !used[t] {
+				unused = append(unused, t)
+			}
+		}
+		if len(unused) == 0 {
+			continue
+		}
+		// The blobs of the unused trees, then the trees, then the blobs no
+		// other tree holds.
+		brows, err := tx.QueryContext(ctx, s.q(`SELECT DISTINCT blob_id FROM tree_files WHERE tree_id IN (`+placeholders(len(unused))+`)`), args(unused)...)
+		if err != nil {
+			return err
+		}
+		var blobs []string
+		for brows.Next() {
+			var b string
+			if err := brows.Scan(&b); err != nil {
+				brows.Close()
+				return err
+			}
+			blobs = append(blobs, b)
+		}
+		brows.Close()
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM tree_files WHERE tree_id IN (`+placeholders(len(unused))+`)`), args(unused)...); err != nil {
+			return err
+		}
+		for _, bchunk := range chunks(blobs, 400) {
+			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM blobs WHERE id IN (`+placeholders(len(bchunk))+`)
+				AND NOT EXISTS (SELECT 1 FROM tree_files WHERE tree_files.blob_id = blobs.id)`), args(bchunk)...); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,98 @@
+-- The index: repositories, refs as last seen, package revisions, and the
+-- files of package trees with their content stored once per blob.
+-- {{id}} and {{blob}} are replaced by the dialect's types.
+
+CREATE TABLE counters (
+  name  TEXT PRIMARY KEY,
+  value BIGINT NOT NULL
+);
+INSERT INTO counters (name, value) VALUES ('resource_version', 0);
+
+CREATE TABLE repositories (
+  id               {{id}},
+  namespace        TEXT NOT NULL,
+  name             TEXT NOT NULL,
+  object           TEXT NOT NULL,
+  resource_version BIGINT NOT NULL,
+  created_at       BIGINT NOT NULL,
+  branch_commit    TEXT NOT NULL DEFAULT '',
+  refs_hash        TEXT NOT NULL DEFAULT '',
+  UNIQUE (namespace, name)
+);
+
+CREATE TABLE refs (
+  repository_id       BIGINT NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+  name                TEXT NOT NULL,
+  target              TEXT NOT NULL,
+  contract            INTEGER NOT NULL,
+  kind                INTEGER NOT NULL,
+  package             TEXT NOT NULL,
+  workspace           TEXT NOT NULL,
+  revision            TEXT NOT NULL,
+  number              INTEGER NOT NULL,
+  commit_id           TEXT NOT NULL,
+  tree_id             TEXT NOT NULL,
+  problem             TEXT NOT NULL,
+  published_by        TEXT NOT NULL,
+  published_at        BIGINT NOT NULL,
+  published_workspace TEXT NOT NULL,
+  PRIMARY KEY (repository_id, name)
+);
+CREATE INDEX refs_package ON refs (repository_id, package);
+
+CREATE TABLE branch_packages (
+  repository_id BIGINT NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+  package       TEXT NOT NULL,
+  commit_id     TEXT NOT NULL,
+  tree_id       TEXT NOT NULL,
+  problem       TEXT NOT NULL,
+  published_by  TEXT NOT NULL,
+  published_at  BIGINT NOT NULL,
+  PRIMARY KEY (repository_id, package)
+);
+
+CREATE TABLE packages (
+  id            {{id}},
+  repository_id BIGINT NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+  path          TEXT NOT NULL,
+  UNIQUE (repository_id, path)
+);
+
+CREATE TABLE revisions (
+  id               {{id}},
+  repository_id    BIGINT NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+  package_id       BIGINT NOT NULL REFERENCES packages (id) ON DELETE CASCADE,
+  namespace        TEXT NOT NULL,
+  repository       TEXT NOT NULL,
+  name             TEXT NOT NULL,
+  package          TEXT NOT NULL,
+  workspace        TEXT NOT NULL,
+  revision         TEXT NOT NULL,
+  number           INTEGER NOT NULL,
+  lifecycle        TEXT NOT NULL,
+  ref              TEXT NOT NULL,
+  deletion_ref     TEXT NOT NULL,
+  commit_id        TEXT NOT NULL,
+  tree_id          TEXT NOT NULL,
+  published_by     TEXT NOT NULL,
+  published_at     BIGINT NOT NULL,
+  latest           INTEGER NOT NULL,
+  resource_version BIGINT NOT NULL,
+  UNIQUE (namespace, name)
+);
+CREATE INDEX revisions_package ON revisions (repository_id, package);
+CREATE INDEX revisions_tree ON revisions (tree_id);
+
+CREATE TABLE tree_files (
+  tree_id TEXT NOT NULL,
+  path    TEXT NOT NULL,
+  mode    INTEGER NOT NULL,
+  blob_id TEXT NOT NULL,
+  PRIMARY KEY (tree_id, path)
+);
+CREATE INDEX tree_files_blob ON tree_files (blob_id);
+
+CREATE TABLE blobs (
+  id   TEXT PRIMARY KEY,
+  data {{blob}} NOT NULL
+);

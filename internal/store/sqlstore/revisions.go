@@ -1,0 +1,143 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/pkgserver/pkgserver/internal/revision"
+	"github.com/pkgserver/pkgserver/internal/store"
+)
+
+const revisionListColumns = `namespace, repository, resource_version, ` + revisionColumns
+
+func scanRevision(row interface{ Scan(...any) error }) (store.Revision, error) {
+	var sr store.Revision
+	r := &sr.Revision
+	var at int64
+	var latest int
+	var lifecycle string
+	err := row.Scan(&sr.Namespace, &sr.Repository, &sr.ResourceVersion, &r.Name, &r.Package, &r.Workspace, &r.Revision, &r.Number,
+		&lifecycle, &r.Ref, &r.DeletionRef, &r.Commit, &r.Tree, &r.PublishedBy, &at, &latest)
+	r.Lifecycle, r.PublishedAt, r.Latest = revision.Lifecycle(lifecycle), timeOrZero(at), latest == 1
+	return sr, err
+}
+
+// continueToken encodes the position after a row of the stable order.
+func continueToken(namespace, name string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(namespace + "\x00" + name))
+}
+
+// ErrBadContinue is returned for a continue token this store did not issue.
+var ErrBadContinue = errors.New("invalid continue token")
+
+func parseContinue(tok string) (string, string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil {
+		return "", "", ErrBadContinue
+	}
+	ns, name, ok := strings.Cut(string(b), "\x00")
+	if !ok {
+		return "", "", ErrBadContinue
+	}
+	return ns, name, nil
+}
+
+// ListRevisions lists revisions ordered by namespace and name.
+func (s *Store) ListRevisions(ctx context.Context, opts store.ListOptions) ([]store.Revision, string, error) {
+	var where []string
+	var qargs []any
+	eq := func(col, val string) {
+		if val != "" {
+			where = append(where, col+" = ?")
+			qargs = append(qargs, val)
+		}
+	}
+	eq("namespace", opts.Namespace)
+	eq("repository", opts.Repository)
+	eq("package", opts.Package)
+	eq("workspace", opts.Workspace)
+	eq("revision", opts.Revision)
+	eq("lifecycle", opts.Lifecycle)
+	if opts.Latest != nil {
+		where = append(where, "latest = ?")
+		qargs = append(qargs, boolInt(*opts.Latest))
+	}
+	if opts.Continue != "" {
+		ns, name, err := parseContinue(opts.Continue)
+		if err != nil {
+			return nil, "", err
+		}
+		where = append(where, "(namespace > ? OR (namespace = ? AND name > ?))")
+		qargs = append(qargs, ns, ns, name)
+	}
+	query := `SELECT ` + revisionListColumns + ` FROM revisions`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	query += ` ORDER BY namespace, name`
+	if opts.Limit > 0 {
+		query += fmt.Sprintf(` LIMIT %d`, opts.Limit+1)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(query), qargs...)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	var out []store.Revision
+	for rows.Next() {
+		r, err := scanRevision(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if opts.Limit > 0 && len(out) > opts.Limit {
+		out = out[:opts.Limit]
+		last := out[len(out)-1]
+		next = continueToken(last.Namespace, last.Name)
+	}
+	return out, next, nil
+}
+
+// GetRevision returns one revision.
+func (s *Store) GetRevision(ctx context.Context, namespace, name string) (*store.Revision, error) {
+	r, err := scanRevision(s.db.QueryRowContext(ctx, s.q(`SELECT `+revisionListColumns+` FROM revisions WHERE namespace = ? AND name = ?`), namespace, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("package revision %s/%s: %w", namespace, name, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// Resources returns the files of a revision with their content.
+func (s *Store) Resources(ctx context.Context, namespace, name string) (map[string][]byte, error) {
+	r, err := s.GetRevision(ctx, namespace, name)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT f.path, b.data FROM tree_files f JOIN blobs b ON b.id = f.blob_id WHERE f.tree_id = ?`), r.Tree)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string][]byte{}
+	for rows.Next() {
+		var path string
+		var data []byte
+		if err := rows.Scan(&path, &data); err != nil {
+			return nil, err
+		}
+		out[path] = data
+	}
+	return out, rows.Err()
+}

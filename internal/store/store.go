@@ -1,0 +1,165 @@
+// Package store is pkgserver's index: registered repositories, and the
+// package revisions and their files derived from git. The revisions are a
+// cache of git that can be rebuilt at any time; repositories are the index's
+// own data. Implementations: sqlstore (SQLite embedded, PostgreSQL).
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	configv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/config/v1alpha1"
+	"github.com/pkgserver/pkgserver/internal/revision"
+)
+
+// Errors of the store.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrExists   = errors.New("already exists")
+	// ErrConflict is returned for a write whose expected resource version is
+	// not the object's current one.
+	ErrConflict = errors.New("conflict: the object has been modified")
+)
+
+// Repository is a registered repository.
+type Repository struct {
+	ID int64
+	// Object is the Repository as the API shows it; its metadata's
+	// resourceVersion and creationTimestamp are the store's.
+	Object configv1alpha1.Repository
+}
+
+// Config returns the git contract's view of the repository.
+func (r *Repository) Config() revision.Config {
+	return revision.Config{
+		Repository: r.Object.Name,
+		Directory:  r.Object.Spec.Git.Directory,
+		Branch:     r.Object.Spec.Git.BranchOrDefault(),
+	}.Normalize()
+}
+
+// Revision is an indexed package revision.
+type Revision struct {
+	revision.Revision
+	Namespace       string
+	Repository      string
+	ResourceVersion int64
+}
+
+// RefRecord is a ref as last indexed: its target and, for refs of the git
+// contract, the observation of its package.
+type RefRecord struct {
+	Name   string
+	Target string
+	// Contract is false for refs the git contract does not cover; they are
+	// kept to notice changes.
+	Contract    bool
+	Observation revision.Observation
+	// Problem says why a ref of the contract is not a revision.
+	Problem string
+}
+
+// File is one file of a package tree.
+type File struct {
+	Path   string
+	Mode   uint32
+	BlobID string
+}
+
+// Tree is the file list of a package tree, by tree id.
+type Tree struct {
+	ID    string
+	Files []File
+}
+
+// BlobPut stores one blob's content.
+type BlobPut func(id string, data []byte) error
+
+// IndexUpdate is one repository's change to the index, written in one
+// transaction.
+type IndexUpdate struct {
+	// Full replaces everything indexed for the repository.
+	Full bool
+	// Refs are upserted; DeletedRefs removed.
+	Refs        []RefRecord
+	DeletedRefs []string
+	// BranchCommit is the head of the repository branch.
+	BranchCommit string
+	// Branch are upserted observations of packages at the head of the
+	// branch; DeletedBranch the package paths no longer there.
+	Branch        []revision.Observation
+	DeletedBranch []string
+	// Trees are new package trees.
+	Trees []Tree
+	// Blobs writes the content of new blobs with put, inside the
+	// transaction; it may stream them from git.
+	Blobs func(put BlobPut) error
+	// Packages holds, for every package whose revisions may have changed,
+	// its complete set of revisions. Packages absent from the map are left
+	// alone; a package mapped to nothing loses its revisions.
+	Packages map[string][]revision.Revision
+	// Problems replaces the repository's list of problems when not nil.
+	Problems []string
+	// RefsHash is a digest of all the repository's refs, to tell cheaply
+	// whether anything changed since.
+	RefsHash string
+	// SyncedAt is when git was read.
+	SyncedAt time.Time
+}
+
+// ListOptions filter and page revision lists.
+type ListOptions struct {
+	Namespace  string // "" for all namespaces
+	Repository string
+	Package    string
+	Workspace  string
+	Revision   string
+	Lifecycle  string
+	// Latest selects only (true) or no (false) latest revisions when set.
+	Latest *bool
+	// Limit is the page size, 0 for all; Continue is the token returned
+	// with the previous page.
+	Limit    int
+	Continue string
+}
+
+// Store is the index.
+type Store interface {
+	// CreateRepository registers a repository; it sets the ID and the
+	// object's resource version and creation time.
+	CreateRepository(ctx context.Context, r *Repository) error
+	GetRepository(ctx context.Context, namespace, name string) (*Repository, error)
+	ListRepositories(ctx context.Context, namespace string) ([]*Repository, error)
+	// UpdateRepository writes the object if its resource version is the
+	// stored one (ErrConflict otherwise) and sets the new one.
+	UpdateRepository(ctx context.Context, r *Repository) error
+	// DeleteRepository removes a repository and everything indexed for it.
+	DeleteRepository(ctx context.Context, namespace, name string) error
+
+	// Refs returns the refs last indexed for a repository, with their
+	// observations.
+	Refs(ctx context.Context, repoID int64) ([]RefRecord, error)
+	// RefsHash returns the digest of refs stored with the last update.
+	RefsHash(ctx context.Context, repoID int64) (string, error)
+	// Observations returns every observation of the given packages: their
+	// refs of the contract and their state at the head of the branch.
+	Observations(ctx context.Context, repoID int64, packages []string) ([]revision.Observation, error)
+	// BranchPackages returns the observations of all packages at the head of
+	// the branch, and that head.
+	BranchPackages(ctx context.Context, repoID int64) (commit string, obs []revision.Observation, err error)
+	// MissingTrees and MissingBlobs return the ids the index does not hold.
+	MissingTrees(ctx context.Context, ids []string) ([]string, error)
+	MissingBlobs(ctx context.Context, ids []string) ([]string, error)
+	// UpdateIndex applies an update in one transaction: all of it or none.
+	UpdateIndex(ctx context.Context, repoID int64, u *IndexUpdate) error
+
+	// ListRevisions lists revisions in a stable order (namespace, name)
+	// and returns the token of the next page, "" after the last.
+	ListRevisions(ctx context.Context, opts ListOptions) ([]Revision, string, error)
+	GetRevision(ctx context.Context, namespace, name string) (*Revision, error)
+	// Resources returns the files of a revision with their content.
+	Resources(ctx context.Context, namespace, name string) (map[string][]byte, error)
+
+	Close() error
+}

@@ -1,0 +1,441 @@
+// Package storetest is the test suite every implementation of store.Store
+// must pass: run it with a constructor of empty stores.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	configv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/config/v1alpha1"
+	"github.com/pkgserver/pkgserver/internal/revision"
+	"github.com/pkgserver/pkgserver/internal/store"
+)
+
+// Run runs the suite; newStore returns an empty store, closed by the suite.
+func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"Repositories", testRepositories},
+		{"IndexUpdates", testIndexUpdates},
+		{"FailedUpdateChangesNothing", testFailedUpdate},
+		{"ListAndPaginate", testList},
+		{"FullReplaceAndGarbage", testFullReplace},
+		{"DeleteRepositoryRemovesIndex", testDeleteRepository},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStore(t)
+			defer s.Close()
+			tt.fn(t, s)
+		})
+	}
+}
+
+// NewRepository returns a repository object to register.
+func NewRepository(namespace, name string) *store.Repository {
+	return &store.Repository{Object: configv1alpha1.Repository{
+		TypeMeta:   metav1.TypeMeta{APIVersion: configv1alpha1.APIVersion, Kind: "Repository"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
+		Spec:       configv1alpha1.RepositorySpec{Type: "git", Git: configv1alpha1.GitSpec{URL: "https://example.com/" + name + ".git"}},
+	}}
+}
+
+func mustCreate(t *testing.T, s store.Store, ns, name string) *store.Repository {
+	t.Helper()
+	r := NewRepository(ns, name)
+	if err := s.CreateRepository(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func testRepositories(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	a := mustCreate(t, s, "default", "catalog")
+	if a.ID == 0 || a.Object.ResourceVersion == "" || a.Object.UID == "" || a.Object.CreationTimestamp.IsZero() {
+		t.Fatalf("created repository lacks store fields: %+v", a.Object.ObjectMeta)
+	}
+	if err := s.CreateRepository(ctx, NewRepository("default", "catalog")); !errors.Is(err, store.ErrExists) {
+		t.Errorf("second create: %v, want ErrExists", err)
+	}
+	mustCreate(t, s, "other", "catalog")
+	mustCreate(t, s, "default", "deploy")
+
+	got, err := s.GetRepository(ctx, "default", "catalog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(a.Object, got.Object); diff != "" {
+		t.Errorf("get (-created +got):\n%s", diff)
+	}
+	if _, err := s.GetRepository(ctx, "default", "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("get missing: %v", err)
+	}
+	list, err := s.ListRepositories(ctx, "default")
+	if err != nil || len(list) != 2 || list[0].Object.Name != "catalog" || list[1].Object.Name != "deploy" {
+		t.Errorf("list default = %v, %v", list, err)
+	}
+	all, _ := s.ListRepositories(ctx, "")
+	if len(all) != 3 {
+		t.Errorf("list all: %d", len(all))
+	}
+
+	// Optimistic concurrency.
+	stale := *got
+	got.Object.Spec.Deployment = true
+	if err := s.UpdateRepository(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Object.ResourceVersion == stale.Object.ResourceVersion {
+		t.Error("update kept the resource version")
+	}
+	stale.Object.Spec.Git.Branch = "dev"
+	if err := s.UpdateRepository(ctx, &stale); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("stale update: %v, want ErrConflict", err)
+	}
+	after, _ := s.GetRepository(ctx, "default", "catalog")
+	if !after.Object.Spec.Deployment || after.Object.Spec.Git.Branch != "" {
+		t.Errorf("stale update changed the object: %+v", after.Object.Spec)
+	}
+	if err := s.DeleteRepository(ctx, "default", "catalog"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteRepository(ctx, "default", "catalog"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("second delete: %v", err)
+	}
+}
+
+var at = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+
+func rev(repo, pkg, ws string, lc revision.Lifecycle, n int, tree string) revision.Revision {
+	r := revision.Revision{Name: revision.ObjectName(repo, pkg, ws), Package: pkg, Workspace: ws, Lifecycle: lc, Number: n,
+		Commit: "c-" + tree, Tree: tree, Ref: "refs/x/" + pkg + "/" + ws}
+	if lc == revision.Published {
+		r.Revision, r.PublishedBy, r.PublishedAt = revision.FormatRevision(n), "Jane <jane@example.com>", at
+	}
+	return r
+}
+
+func blobs(m map[string]string) func(store.BlobPut) error {
+	return func(put store.BlobPut) error {
+		for id, data := range m {
+			if err := put(id, []byte(data)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+func revisionNames(t *testing.T, s store.Store, opts store.ListOptions) map[string]int64 {
+	t.Helper()
+	list, _, err := s.ListRevisions(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int64{}
+	for _, r := range list {
+		out[r.Name] = r.ResourceVersion
+	}
+	return out
+}
+
+func testIndexUpdates(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	repo := mustCreate(t, s, "default", "cat")
+	v1 := rev("cat", "nginx", "v1", revision.Published, 1, "t1")
+	draft := rev("cat", "nginx", "ws", revision.Draft, 0, "t2")
+	redis := rev("cat", "redis", "v1", revision.Published, 1, "t3")
+	redis.Latest = true
+	obs := revision.Observation{Source: revision.Source{Kind: revision.KindTag, Ref: "refs/tags/nginx/v1", Package: "nginx", Revision: "v1", Number: 1},
+		Commit: "c1", Tree: "t1", By: "Jane <jane@example.com>", At: at, PublishedWorkspace: "w"}
+	branchObs := revision.Observation{Source: revision.Source{Kind: revision.KindBranch, Package: "nginx"}, Commit: "c9", Tree: "t1", By: "Joe", At: at}
+	err := s.UpdateIndex(ctx, repo.ID, &store.IndexUpdate{
+		Refs: []store.RefRecord{
+			{Name: "refs/tags/nginx/v1", Target: "c1", Contract: true, Observation: obs},
+			{Name: "refs/heads/feature", Target: "c7"},
+		},
+		BranchCommit: "c9",
+		Branch:       []revision.Observation{branchObs},
+		Trees: []store.Tree{
+			{ID: "t1", Files: []store.File{{Path: "Kptfile", Mode: 0o100644, BlobID: "b1"}, {Path: "svc/a.yaml", Mode: 0o100644, BlobID: "b2"}}},
+			{ID: "t2", Files: []store.File{{Path: "Kptfile", Mode: 0o100644, BlobID: "b1"}}},
+			{ID: "t3", Files: []store.File{{Path: "Kptfile", Mode: 0o100644, BlobID: "b3"}}},
+		},
+		Blobs:    blobs(map[string]string{"b1": "kind: Kptfile\n", "b2": "kind: Service\n", "b3": "redis\n"}),
+		Packages: map[string][]revision.Revision{"nginx": {v1, draft}, "redis": {redis}},
+		Problems: []string{"refs/heads/drafts/x: bad"},
+		RefsHash: "h1",
+		SyncedAt: at,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs, err := s.Refs(ctx, repo.ID)
+	if err != nil || len(refs) != 2 {
+		t.Fatalf("refs = %v, %v", refs, err)
+	}
+	if diff := cmp.Diff(obs, refs[1].Observation); diff != "" || !refs[1].Contract || refs[0].Contract {
+		t.Errorf("stored observation (-want +got):\n%s", diff)
+	}
+	if h, _ := s.RefsHash(ctx, repo.ID); h != "h1" {
+		t.Errorf("refs hash = %q", h)
+	}
+	gotObs, err := s.Observations(ctx, repo.ID, []string{"nginx"})
+	if err != nil || len(gotObs) != 2 {
+		t.Fatalf("observations = %v, %v", gotObs, err)
+	}
+	commit, branch, err := s.BranchPackages(ctx, repo.ID)
+	if err != nil || commit != "c9" || len(branch) != 1 || branch[0].Tree != "t1" || branch[0].By != "Joe" || !branch[0].At.Equal(at) {
+		t.Errorf("branch = %s %+v %v", commit, branch, err)
+	}
+	r, err := s.GetRevision(ctx, "default", "cat.nginx.v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(v1, r.Revision); diff != "" || r.Namespace != "default" || r.Repository != "cat" {
+		t.Errorf("revision (-want +got):\n%s", diff)
+	}
+	res, err := s.Resources(ctx, "default", "cat.nginx.v1")
+	if diff := cmp.Diff(map[string][]byte{"Kptfile": []byte("kind: Kptfile\n"), "svc/a.yaml": []byte("kind: Service\n")}, res); diff != "" || err != nil {
+		t.Errorf("resources (-want +got): %v\n%s", err, diff)
+	}
+	missing, _ := s.MissingTrees(ctx, []string{"t1", "t9", "t9"})
+	if diff := cmp.Diff([]string{"t9"}, missing); diff != "" {
+		t.Errorf("missing trees: %s", diff)
+	}
+	missing, _ = s.MissingBlobs(ctx, []string{"b1", "b4"})
+	if diff := cmp.Diff([]string{"b4"}, missing); diff != "" {
+		t.Errorf("missing blobs: %s", diff)
+	}
+	got, _ := s.GetRepository(ctx, "default", "cat")
+	if st := got.Object.Status; st.PackageCount != 2 || st.Commit != "c9" || len(st.Problems) != 1 || st.LastSyncTime == nil {
+		t.Errorf("status = %+v", st)
+	}
+
+	// A second update touching only nginx: the draft changes, v1 does not,
+	// redis is left alone.
+	before := revisionNames(t, s, store.ListOptions{Namespace: "default"})
+	draft2 := draft
+	draft2.Tree, draft2.Commit = "t4", "c-t4"
+	err = s.UpdateIndex(ctx, repo.ID, &store.IndexUpdate{
+		Refs:        []store.RefRecord{{Name: "refs/heads/drafts/nginx/ws", Target: "c4", Contract: true}},
+		DeletedRefs: []string{"refs/heads/feature"},
+		Trees:       []store.Tree{{ID: "t4", Files: []store.File{{Path: "Kptfile", Mode: 0o100644, BlobID: "b4"}}}},
+		Blobs:       blobs(map[string]string{"b4": "new\n"}),
+		Packages:    map[string][]revision.Revision{"nginx": {v1, draft2}},
+		RefsHash:    "h2",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := revisionNames(t, s, store.ListOptions{Namespace: "default"})
+	if after["cat.nginx.v1"] != before["cat.nginx.v1"] || after["cat.redis.v1"] != before["cat.redis.v1"] {
+		t.Errorf("unchanged revisions got new resource versions: %v -> %v", before, after)
+	}
+	if after["cat.nginx.ws"] <= before["cat.nginx.ws"] {
+		t.Errorf("changed revision kept its resource version: %v -> %v", before, after)
+	}
+	// t2 is no longer used: its files go, b1 stays (t1 uses it).
+	if m, _ := s.MissingTrees(ctx, []string{"t2"}); len(m) != 1 {
+		t.Error("unused tree t2 was kept")
+	}
+	if m, _ := s.MissingBlobs(ctx, []string{"b1"}); len(m) != 0 {
+		t.Error("blob b1, still used by t1, was deleted")
+	}
+	refs, _ = s.Refs(ctx, repo.ID)
+	if len(refs) != 2 || refs[0].Name != "refs/heads/drafts/nginx/ws" {
+		t.Errorf("refs after update: %v", refs)
+	}
+
+	// Removing every revision of a package removes the package.
+	if err := s.UpdateIndex(ctx, repo.ID, &store.IndexUpdate{Packages: map[string][]revision.Revision{"redis": nil}}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.GetRepository(ctx, "default", "cat")
+	if got.Object.Status.PackageCount != 1 {
+		t.Errorf("package count = %d", got.Object.Status.PackageCount)
+	}
+	if m, _ := s.MissingBlobs(ctx, []string{"b3"}); len(m) != 1 {
+		t.Error("blob b3 of the removed package was kept")
+	}
+}
+
+func testFailedUpdate(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	repo := mustCreate(t, s, "default", "cat")
+	before, _ := s.GetRepository(ctx, "default", "cat")
+	err := s.UpdateIndex(ctx, repo.ID, &store.IndexUpdate{
+		Refs:  []store.RefRecord{{Name: "refs/tags/a/v1", Target: "c1", Contract: true}},
+		Trees: []store.Tree{{ID: "t1", Files: []store.File{{Path: "Kptfile", BlobID: "b1"}}}},
+		Blobs: func(put store.BlobPut) error {
+			if err := put("b1", []byte("x")); err != nil {
+				return err
+			}
+			return errors.New("git went away")
+		},
+		Packages: map[string][]revision.Revision{"a": {rev("cat", "a", "v1", revision.Published, 1, "t1")}},
+	})
+	if err == nil {
+		t.Fatal("update succeeded")
+	}
+	refs, _ := s.Refs(ctx, repo.ID)
+	list, _, _ := s.ListRevisions(ctx, store.ListOptions{})
+	missingT, _ := s.MissingTrees(ctx, []string{"t1"})
+	missingB, _ := s.MissingBlobs(ctx, []string{"b1"})
+	after, _ := s.GetRepository(ctx, "default", "cat")
+	if len(refs) != 0 || len(list) != 0 || len(missingT) != 1 || len(missingB) != 1 || after.Object.ResourceVersion != before.Object.ResourceVersion {
+		t.Errorf("a failed update left traces: refs %v, revisions %v, trees %v, blobs %v, rv %s -> %s",
+			refs, list, missingT, missingB, before.Object.ResourceVersion, after.Object.ResourceVersion)
+	}
+}
+
+func testList(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	for _, ns := range []string{"a", "b"} {
+		repo := mustCreate(t, s, ns, "cat")
+		pkgs := map[string][]revision.Revision{}
+		for i := range 5 {
+			pkg := fmt.Sprintf("p%d", i)
+			v1 := rev("cat", pkg, "v1", revision.Published, 1, "t")
+			v2 := rev("cat", pkg, "v2", revision.Published, 2, "t")
+			v2.Latest = true
+			pkgs[pkg] = []revision.Revision{v1, v2, rev("cat", pkg, "draft", revision.Draft, 0, "t")}
+		}
+		if err := s.UpdateIndex(ctx, repo.ID, &store.IndexUpdate{Packages: pkgs,
+			Trees: []store.Tree{{ID: "t", Files: []store.File{{Path: "Kptfile", BlobID: "b"}}}}, Blobs: blobs(map[string]string{"b": "x"})}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	yes := true
+	for _, tc := range []struct {
+		opts store.ListOptions
+		want int
+	}{
+		{store.ListOptions{}, 30},
+		{store.ListOptions{Namespace: "a"}, 15},
+		{store.ListOptions{Namespace: "a", Package: "p3"}, 3},
+		{store.ListOptions{Lifecycle: "Draft"}, 10},
+		{store.ListOptions{Namespace: "b", Revision: "v2"}, 5},
+		{store.ListOptions{Namespace: "b", Workspace: "draft", Package: "p0"}, 1},
+		{store.ListOptions{Latest: &yes}, 10},
+		{store.ListOptions{Repository: "nope"}, 0},
+	} {
+		list, _, err := s.ListRevisions(ctx, tc.opts)
+		if err != nil || len(list) != tc.want {
+			t.Errorf("%+v: %d revisions (%v), want %d", tc.opts, len(list), err, tc.want)
+		}
+	}
+	// Pages of 7 cover everything once, in order.
+	var seen []string
+	opts := store.ListOptions{Limit: 7}
+	for page := 0; ; page++ {
+		list, next, err := s.ListRevisions(ctx, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range list {
+			seen = append(seen, r.Namespace+"/"+r.Name)
+		}
+		if next == "" {
+			break
+		}
+		if page > 10 {
+			t.Fatal("pagination does not end")
+		}
+		opts.Continue = next
+	}
+	if len(seen) != 30 {
+		t.Fatalf("paginated %d revisions, want 30", len(seen))
+	}
+	for i := 1; i < len(seen); i++ {
+		if seen[i-1] >= seen[i] {
+			t.Fatalf("order broken at %s, %s", seen[i-1], seen[i])
+		}
+	}
+	if _, _, err := s.ListRevisions(ctx, store.ListOptions{Continue: "!!"}); err == nil {
+		t.Error("a forged continue token was accepted")
+	}
+	if _, err := s.GetRevision(ctx, "a", "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("get missing: %v", err)
+	}
+}
+
+func testFullReplace(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	repo := mustCreate(t, s, "default", "cat")
+	first := &store.IndexUpdate{
+		Refs:     []store.RefRecord{{Name: "refs/tags/a/v1", Target: "c1", Contract: true}},
+		Branch:   []revision.Observation{{Source: revision.Source{Kind: revision.KindBranch, Package: "a"}, Tree: "t1"}},
+		Trees:    []store.Tree{{ID: "t1", Files: []store.File{{Path: "Kptfile", BlobID: "b1"}}}},
+		Blobs:    blobs(map[string]string{"b1": "x"}),
+		Packages: map[string][]revision.Revision{"a": {rev("cat", "a", "v1", revision.Published, 1, "t1")}},
+	}
+	if err := s.UpdateIndex(ctx, repo.ID, first); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateIndex(ctx, repo.ID, &store.IndexUpdate{
+		Full:     true,
+		Refs:     []store.RefRecord{{Name: "refs/tags/b/v1", Target: "c2", Contract: true}},
+		Trees:    []store.Tree{{ID: "t2", Files: []store.File{{Path: "Kptfile", BlobID: "b2"}}}},
+		Blobs:    blobs(map[string]string{"b2": "y"}),
+		Packages: map[string][]revision.Revision{"b": {rev("cat", "b", "v1", revision.Published, 1, "t2")}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	names := revisionNames(t, s, store.ListOptions{})
+	if len(names) != 1 || names["cat.b.v1"] == 0 {
+		t.Errorf("after a full replace: %v", names)
+	}
+	refs, _ := s.Refs(ctx, repo.ID)
+	_, branch, _ := s.BranchPackages(ctx, repo.ID)
+	if len(refs) != 1 || refs[0].Name != "refs/tags/b/v1" || len(branch) != 0 {
+		t.Errorf("refs %v, branch %v", refs, branch)
+	}
+	if m, _ := s.MissingBlobs(ctx, []string{"b1", "b2"}); len(m) != 1 || m[0] != "b1" {
+		t.Errorf("missing blobs %v, want b1 collected", m)
+	}
+}
+
+func testDeleteRepository(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	a := mustCreate(t, s, "default", "a")
+	b := mustCreate(t, s, "default", "b")
+	shared := store.Tree{ID: "t", Files: []store.File{{Path: "Kptfile", BlobID: "b"}}}
+	for _, repo := range []*store.Repository{a, b} {
+		if err := s.UpdateIndex(ctx, repo.ID, &store.IndexUpdate{
+			Refs:  []store.RefRecord{{Name: "refs/tags/p/v1", Target: "c", Contract: true}},
+			Trees: []store.Tree{shared}, Blobs: blobs(map[string]string{"b": "x"}),
+			Packages: map[string][]revision.Revision{"p": {rev(repo.Object.Name, "p", "v1", revision.Published, 1, "t")}},
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.DeleteRepository(ctx, "default", "a"); err != nil {
+		t.Fatal(err)
+	}
+	names := revisionNames(t, s, store.ListOptions{})
+	if len(names) != 1 || names["b.p.v1"] == 0 {
+		t.Errorf("revisions after delete: %v", names)
+	}
+	if m, _ := s.MissingTrees(ctx, []string{"t"}); len(m) != 0 {
+		t.Error("a tree still used by another repository was collected")
+	}
+	if _, err := s.Refs(ctx, a.ID); err != nil {
+		t.Error(err)
+	}
+	if err := s.DeleteRepository(ctx, "default", "b"); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := s.MissingBlobs(ctx, []string{"b"}); len(m) != 1 {
+		t.Error("the last user's blob was kept")
+	}
+}
