@@ -23,6 +23,8 @@ var ErrObjectNotFound = errors.New("object not found")
 type Object struct {
 	ID   string
 	Type string
+	Size int64
+	// Data is the content; nil from a batch-check process.
 	Data []byte
 }
 
@@ -167,13 +169,13 @@ func (b *Batch) next(spec string) (*Object, error) {
 	if len(f) != 3 {
 		return nil, fmt.Errorf("git cat-file: unexpected header %q", header)
 	}
-	obj := &Object{ID: f[0], Type: f[1]}
-	if b.check {
-		return obj, nil
-	}
 	size, err := strconv.Atoi(f[2])
 	if err != nil || size < 0 {
 		return nil, fmt.Errorf("git cat-file: unexpected header %q", header)
+	}
+	obj := &Object{ID: f[0], Type: f[1], Size: int64(size)}
+	if b.check {
+		return obj, nil
 	}
 	obj.Data = make([]byte, size+1)
 	if _, err := io.ReadFull(b.out, obj.Data); err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -69,8 +70,17 @@ func (r Ref) Annotated() bool { return r.Type == "tag" }
 // Refs lists the repository's branches and tags, each peeled to its commit.
 // Refs whose names git would not accept are returned too: callers validate.
 func (r *Repo) Refs(ctx context.Context) ([]Ref, error) {
-	out, err := output(ctx, r.gitDir, "for-each-ref",
-		"--format=%(objectname) %(objecttype) %(*objectname) %(*objecttype) %(refname)", "refs/heads", "refs/tags")
+	return r.refs(ctx, "refs/heads", "refs/tags")
+}
+
+func (r *Repo) refs(ctx context.Context, patterns ...string) ([]Ref, error) {
+	for _, p := range patterns {
+		if strings.HasPrefix(p, "-") {
+			return nil, fmt.Errorf("invalid ref pattern %q", p)
+		}
+	}
+	args := append([]string{"for-each-ref", "--format=%(objectname) %(objecttype) %(*objectname) %(*objecttype) %(refname)", "--"}, patterns...)
+	out, err := output(ctx, r.gitDir, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -103,4 +113,45 @@ func (r *Repo) Refs(ctx context.Context) ([]Ref, error) {
 func Exists(dir string) bool {
 	_, err := os.Stat(filepath.Join(dir, "HEAD"))
 	return err == nil
+}
+
+// RefsNamed lists the named refs (full names) that exist.
+func (r *Repo) RefsNamed(ctx context.Context, names []string) ([]Ref, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	var out []Ref
+	// for-each-ref matches patterns by prefix up to a slash: filter exactly.
+	for start := 0; start < len(names); start += 200 {
+		end := min(start+200, len(names))
+		refs, err := r.refs(ctx, names[start:end]...)
+		if err != nil {
+			return nil, err
+		}
+		for _, ref := range refs {
+			if want[ref.Name] {
+				out = append(out, ref)
+				delete(want, ref.Name)
+			}
+		}
+	}
+	return out, nil
+}
+
+// IsAncestor reports whether commit a is an ancestor of (or is) commit b.
+func (r *Repo) IsAncestor(ctx context.Context, a, b string) (bool, error) {
+	cmd := command(ctx, r.gitDir, "merge-base", "--is-ancestor", a, b)
+	err := cmd.Run()
+	if err == nil {
+		return true, nil
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.ExitCode() == 1 {
+		return false, nil
+	}
+	return false, fmt.Errorf("git merge-base: %w", err)
 }

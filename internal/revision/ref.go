@@ -105,7 +105,7 @@ func (c Config) ParseRef(name string) (src Source, ok bool, err error) {
 		if src.Kind == KindTag {
 			return src, false, nil // a release tag of the git repository
 		}
-		return src, true, fmt.Errorf("%s: expected <package>/<%s>", name, lastSegmentName(src.Kind))
+		return src, true, fmt.Errorf("expected <package>/<%s> after the prefix", lastSegmentName(src.Kind))
 	}
 	full, last := rest[:slash], rest[slash+1:]
 	pkg, inside := c.packageOf(full)
@@ -113,19 +113,19 @@ func (c Config) ParseRef(name string) (src Source, ok bool, err error) {
 		return src, false, nil // another registration's directory
 	}
 	if err := ValidatePackagePath(pkg); err != nil {
-		return src, true, fmt.Errorf("%s: %v", name, err)
+		return src, true, err
 	}
 	src.Package = pkg
 	switch src.Kind {
 	case KindDraft, KindProposed:
 		if !IsLabel(last) {
-			return src, true, fmt.Errorf("%s: workspace %q is not an RFC 1123 label (lower-case letters, digits and '-')", name, last)
+			return src, true, fmt.Errorf("workspace %q is not an RFC 1123 label (lower-case letters, digits and '-')", last)
 		}
 		src.Workspace = last
 	case KindDeletionProposed:
 		src.Number = ParseRevisionNumber(last)
 		if src.Number == 0 {
-			return src, true, fmt.Errorf("%s: a deletion proposal names a revision v<N>, not %q", name, last)
+			return src, true, fmt.Errorf("a deletion proposal names a revision v<N>, not %q", last)
 		}
 		src.Revision = last
 	case KindTag:

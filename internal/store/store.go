@@ -99,10 +99,12 @@ type IndexUpdate struct {
 	// its complete set of revisions. Packages absent from the map are left
 	// alone; a package mapped to nothing loses its revisions.
 	Packages map[string][]revision.Revision
-	// Problems replaces the repository's list of problems when not nil.
-	Problems []string
-	// RefsHash is a digest of all the repository's refs, to tell cheaply
-	// whether anything changed since.
+	// Problems replaces the problems recorded for each package it maps:
+	// refs of the package that are not revisions, and why. Problems of refs
+	// that name no package go under "".
+	Problems map[string][]revision.Problem
+	// RefsHash is a digest of all the repository's refs (see
+	// reconcile.RefsHash), to tell cheaply whether anything changed since.
 	RefsHash string
 	// SyncedAt is when git was read.
 	SyncedAt time.Time
@@ -138,8 +140,8 @@ type Store interface {
 	DeleteRepository(ctx context.Context, namespace, name string) error
 
 	// Refs returns the refs last indexed for a repository, with their
-	// observations.
-	Refs(ctx context.Context, repoID int64) ([]RefRecord, error)
+	// observations: all of them, or those named.
+	Refs(ctx context.Context, repoID int64, names ...string) ([]RefRecord, error)
 	// RefsHash returns the digest of refs stored with the last update.
 	RefsHash(ctx context.Context, repoID int64) (string, error)
 	// Observations returns every observation of the given packages: their

@@ -35,9 +35,24 @@ func scanRef(row interface{ Scan(...any) error }) (store.RefRecord, error) {
 	return r, err
 }
 
-// Refs returns the refs last indexed for a repository.
-func (s *Store) Refs(ctx context.Context, repoID int64) ([]store.RefRecord, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+refColumns+` FROM refs WHERE repository_id = ? ORDER BY name`), repoID)
+// Refs returns the refs last indexed for a repository, all or those named.
+func (s *Store) Refs(ctx context.Context, repoID int64, names ...string) ([]store.RefRecord, error) {
+	if len(names) == 0 {
+		return s.refs(ctx, ``, repoID)
+	}
+	var out []store.RefRecord
+	for _, chunk := range chunks(names, 400) {
+		refs, err := s.refs(ctx, `AND name IN (`+placeholders(len(chunk))+`)`, append([]any{repoID}, args(chunk)...)...)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, refs...)
+	}
+	return out, nil
+}
+
+func (s *Store) refs(ctx context.Context, where string, qargs ...any) ([]store.RefRecord, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+refColumns+` FROM refs WHERE repository_id = ? `+where+` ORDER BY name`), qargs...)
 	if err != nil {
 		return nil, err
 	}
@@ -211,7 +226,7 @@ func (w *indexWriter) apply(u *store.IndexUpdate) error {
 		if w.oldTrees, err = w.s.repositoryTrees(w.ctx, w.tx, w.repoID); err != nil {
 			return err
 		}
-		for _, table := range []string{"revisions", "packages", "refs", "branch_packages"} {
+		for _, table := range []string{"revisions", "packages", "refs", "branch_packages", "problems"} {
 			if err := w.exec(`DELETE FROM `+table+` WHERE repository_id = ?`, w.repoID); err != nil {
 				return err
 			}
@@ -240,6 +255,16 @@ func (w *indexWriter) apply(u *store.IndexUpdate) error {
 			return err
 		}); err != nil {
 			return err
+		}
+	}
+	for _, pkg := range slices.Sorted(maps.Keys(u.Problems)) {
+		if err := w.exec(`DELETE FROM problems WHERE repository_id = ? AND package = ?`, w.repoID, pkg); err != nil {
+			return err
+		}
+		for _, p := range u.Problems[pkg] {
+			if err := w.exec(`INSERT INTO problems (repository_id, package, ref, message) VALUES (?, ?, ?, ?)`, w.repoID, pkg, p.Ref, p.Message); err != nil {
+				return err
+			}
 		}
 	}
 	for _, pkg := range slices.Sorted(maps.Keys(u.Packages)) {
@@ -436,12 +461,11 @@ func (w *indexWriter) status(u *store.IndexUpdate, objData string) error {
 	if u.BranchCommit != "" || u.Full {
 		st.Commit = u.BranchCommit
 	}
-	if u.Problems != nil {
-		st.Problems = u.Problems
-		if len(st.Problems) == 0 {
-			st.Problems = nil
-		}
+	problems, err := w.problems()
+	if err != nil {
+		return err
 	}
+	st.Problems = problems
 	if !u.SyncedAt.IsZero() {
 		t := metav1.NewTime(u.SyncedAt.UTC().Truncate(time.Second))
 		st.LastSyncTime = &t
@@ -452,6 +476,36 @@ func (w *indexWriter) status(u *store.IndexUpdate, objData string) error {
 		return err
 	}
 	return w.exec(`UPDATE repositories SET object = ?, resource_version = ?, refs_hash = ? WHERE id = ?`, string(data), w.rv, u.RefsHash, w.repoID)
+}
+
+// maxStatusProblems caps the problems listed in a repository's status.
+const maxStatusProblems = 100
+
+func (w *indexWriter) problems() ([]string, error) {
+	// Problems of packages, and of refs that name no package.
+	rows, err := w.tx.QueryContext(w.ctx, w.s.q(`SELECT ref, message FROM (
+		SELECT package, ref, message FROM problems WHERE repository_id = ?
+		UNION ALL SELECT '' AS package, name AS ref, problem AS message FROM refs WHERE repository_id = ? AND package = '' AND problem <> ''
+		) AS p ORDER BY package, ref, message`), w.repoID, w.repoID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	n := 0
+	for rows.Next() {
+		var p revision.Problem
+		if err := rows.Scan(&p.Ref, &p.Message); err != nil {
+			return nil, err
+		}
+		if n++; n <= maxStatusProblems {
+			out = append(out, p.String())
+		}
+	}
+	if n > maxStatusProblems {
+		out = append(out, fmt.Sprintf("... and %d more", n-maxStatusProblems))
+	}
+	return out, rows.Err()
 }
 
 // repositoryTrees returns the trees a repository's revisions use.

@@ -160,7 +160,7 @@ func (s *Store) DeleteRepository(ctx context.Context, namespace, name string) er
 		if err != nil {
 			return err
 		}
-		for _, table := range []string{"revisions", "packages", "refs", "branch_packages"} {
+		for _, table := range []string{"revisions", "packages", "refs", "branch_packages", "problems"} {
 			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM `+table+` WHERE repository_id = ?`), id); err != nil {
 				return err
 			}

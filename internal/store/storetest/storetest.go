@@ -172,7 +172,7 @@ func testIndexUpdates(t *testing.T, s store.Store) {
 		},
 		Blobs:    blobs(map[string]string{"b1": "kind: Kptfile\n", "b2": "kind: Service\n", "b3": "redis\n"}),
 		Packages: map[string][]revision.Revision{"nginx": {v1, draft}, "redis": {redis}},
-		Problems: []string{"refs/heads/drafts/x: bad"},
+		Problems: map[string][]revision.Problem{"x": {{Ref: "refs/heads/drafts/x/ws", Package: "x", Message: "bad"}}},
 		RefsHash: "h1",
 		SyncedAt: at,
 	})
@@ -217,7 +217,8 @@ func testIndexUpdates(t *testing.T, s store.Store) {
 		t.Errorf("missing blobs: %s", diff)
 	}
 	got, _ := s.GetRepository(ctx, "default", "cat")
-	if st := got.Object.Status; st.PackageCount != 2 || st.Commit != "c9" || len(st.Problems) != 1 || st.LastSyncTime == nil {
+	if st := got.Object.Status; st.PackageCount != 2 || st.Commit != "c9" || st.LastSyncTime == nil ||
+		!cmp.Equal(st.Problems, []string{"refs/heads/drafts/x/ws: bad"}) {
 		t.Errorf("status = %+v", st)
 	}
 
@@ -256,13 +257,15 @@ func testIndexUpdates(t *testing.T, s store.Store) {
 		t.Errorf("refs after update: %v", refs)
 	}
 
-	// Removing every revision of a package removes the package.
-	if err := s.UpdateIndex(ctx, repo.ID, &store.IndexUpdate{Packages: map[string][]revision.Revision{"redis": nil}}); err != nil {
+	// Removing every revision of a package removes the package; problems
+	// are replaced per package.
+	if err := s.UpdateIndex(ctx, repo.ID, &store.IndexUpdate{Packages: map[string][]revision.Revision{"redis": nil},
+		Problems: map[string][]revision.Problem{"x": nil}}); err != nil {
 		t.Fatal(err)
 	}
 	got, _ = s.GetRepository(ctx, "default", "cat")
-	if got.Object.Status.PackageCount != 1 {
-		t.Errorf("package count = %d", got.Object.Status.PackageCount)
+	if got.Object.Status.PackageCount != 1 || got.Object.Status.Problems != nil {
+		t.Errorf("status = %+v", got.Object.Status)
 	}
 	if m, _ := s.MissingBlobs(ctx, []string{"b3"}); len(m) != 1 {
 		t.Error("blob b3 of the removed package was kept")

@@ -51,6 +51,16 @@ CREATE TABLE branch_packages (
   PRIMARY KEY (repository_id, package)
 );
 
+-- Why refs and package paths are not indexed, replaced per package on
+-- every update of it.
+CREATE TABLE problems (
+  repository_id BIGINT NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+  package       TEXT NOT NULL,
+  ref           TEXT NOT NULL,
+  message       TEXT NOT NULL
+);
+CREATE INDEX problems_package ON problems (repository_id, package);
+
 CREATE TABLE packages (
   id            {{id}},
   repository_id BIGINT NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,

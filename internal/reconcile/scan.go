@@ -1,0 +1,545 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/pkgserver/pkgserver/internal/gitrepo"
+	"github.com/pkgserver/pkgserver/internal/revision"
+	"github.com/pkgserver/pkgserver/internal/store"
+)
+
+// MaxBlobBytes is the largest file the index stores. A package holding a
+// larger one is not indexed (validation refuses files over 2 MiB long
+// before: this bounds what a repository pushed around validation can cost).
+const MaxBlobBytes = 8 << 20
+
+// scanner reads what the reconciler needs from one repository, with one
+// `cat-file --batch` and one `--batch-check` process started on first use
+// and fed many requests at a time.
+type scanner struct {
+	ctx   context.Context
+	repo  *gitrepo.Repo
+	cfg   revision.Config
+	batch *gitrepo.Batch
+	check *gitrepo.Batch
+	// trees caches tree objects read, by id.
+	trees map[string][]gitrepo.TreeEntry
+	// commits caches commit metadata, by id.
+	commits map[string]*object.Commit
+}
+
+func newScanner(ctx context.Context, repo *gitrepo.Repo, cfg revision.Config) *scanner {
+	return &scanner{ctx: ctx, repo: repo, cfg: cfg, trees: map[string][]gitrepo.TreeEntry{}, commits: map[string]*object.Commit{}}
+}
+
+func (s *scanner) close() {
+	if s.batch != nil {
+		s.batch.Close()
+	}
+	if s.check != nil {
+		s.check.Close()
+	}
+}
+
+func (s *scanner) getBatch() (*gitrepo.Batch, error) {
+	if s.batch == nil {
+		b, err := s.repo.NewBatch(s.ctx)
+		if err != nil {
+			return nil, err
+		}
+		s.batch = b
+	}
+	return s.batch, nil
+}
+
+func (s *scanner) getCheck() (*gitrepo.Batch, error) {
+	if s.check == nil {
+		b, err := s.repo.NewBatchCheck(s.ctx)
+		if err != nil {
+			return nil, err
+		}
+		s.check = b
+	}
+	return s.check, nil
+}
+
+// resolve returns, for each <commit>:<path>, the id of the tree there, or
+// "" where there is none.
+func (s *scanner) resolve(specs []string) ([]string, error) {
+	out := make([]string, len(specs))
+	if len(specs) == 0 {
+		return out, nil
+	}
+	check, err := s.getCheck()
+	if err != nil {
+		return nil, err
+	}
+	err = check.ReadAll(specs, func(i int, obj *gitrepo.Object) error {
+		if obj != nil && obj.Type == "tree" {
+			out[i] = obj.ID
+		}
+		return nil
+	})
+	return out, err
+}
+
+// readTrees reads the trees not yet cached.
+func (s *scanner) readTrees(ids []string) error {
+	var want []string
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if _, ok := s.trees[id]; !ok && id != "" && !seen[id] {
+			want = append(want, id)
+			seen[id] = true
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	b, err := s.getBatch()
+	if err != nil {
+		return err
+	}
+	return b.ReadAll(want, func(i int, obj *gitrepo.Object) error {
+		if obj == nil || obj.Type != "tree" {
+			return fmt.Errorf("tree %s: %w", want[i], gitrepo.ErrObjectNotFound)
+		}
+		entries, err := gitrepo.ParseTree(obj.Data)
+		if err != nil {
+			return fmt.Errorf("tree %s: %w", want[i], err)
+		}
+		s.trees[want[i]] = entries
+		return nil
+	})
+}
+
+// readCommits reads commits and annotated tags not yet cached, so that
+// their metadata is at hand. Tags are returned by id.
+func (s *scanner) readObjects(commits, tags []string) (map[string]*object.Tag, error) {
+	var want []string
+	seen := map[string]bool{}
+	for _, id := range commits {
+		if _, ok := s.commits[id]; !ok && id != "" && !seen[id] {
+			want = append(want, id)
+			seen[id] = true
+		}
+	}
+	for _, id := range tags {
+		if id != "" && !seen[id] {
+			want = append(want, id)
+			seen[id] = true
+		}
+	}
+	out := map[string]*object.Tag{}
+	if len(want) == 0 {
+		return out, nil
+	}
+	b, err := s.getBatch()
+	if err != nil {
+		return nil, err
+	}
+	err = b.ReadAll(want, func(i int, obj *gitrepo.Object) error {
+		if obj == nil {
+			return fmt.Errorf("object %s: %w", want[i], gitrepo.ErrObjectNotFound)
+		}
+		switch obj.Type {
+		case "commit":
+			c, err := gitrepo.ParseCommit(obj)
+			if err != nil {
+				return err
+			}
+			s.commits[obj.ID] = c
+		case "tag":
+			t, err := gitrepo.ParseTag(obj)
+			if err != nil {
+				return err
+			}
+			out[obj.ID] = t
+		}
+		return nil
+	})
+	return out, err
+}
+
+func signature(name, email string) string {
+	if email == "" {
+		return name
+	}
+	return name + " <" + email + ">"
+}
+
+func hasKptfile(entries []gitrepo.TreeEntry) bool {
+	for _, e := range entries {
+		if e.Name == "Kptfile" && e.IsBlob() {
+			return true
+		}
+	}
+	return false
+}
+
+// dirSpec names the repository directory at a commit.
+func (s *scanner) dirSpec(commit string) string {
+	if s.cfg.Directory == "" {
+		return commit + "^{tree}"
+	}
+	return commit + ":" + s.cfg.Directory
+}
+
+// observeRefs resolves refs of the contract, other than the branch, into
+// observations.
+func (s *scanner) observeRefs(items []refSource) ([]revision.Observation, error) {
+	specs := make([]string, len(items))
+	var commits, tags []string
+	for i, it := range items {
+		if it.ref.Commit != "" {
+			specs[i] = it.ref.Commit + ":" + s.cfg.Full(it.src.Package)
+			commits = append(commits, it.ref.Commit)
+		} else {
+			specs[i] = "" // resolved to nothing below
+		}
+		if it.ref.Annotated() {
+			tags = append(tags, it.ref.Target)
+		}
+	}
+	var resolvable []string
+	var index []int
+	for i, sp := range specs {
+		if sp != "" {
+			resolvable = append(resolvable, sp)
+			index = append(index, i)
+		}
+	}
+	resolved, err := s.resolve(resolvable)
+	if err != nil {
+		return nil, err
+	}
+	treeOf := make([]string, len(items))
+	for j, i := range index {
+		treeOf[i] = resolved[j]
+	}
+	tagObjs, err := s.readObjects(commits, tags)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]revision.Observation, len(items))
+	for i, it := range items {
+		o := revision.Observation{Source: it.src, Commit: it.ref.Commit}
+		if it.ref.Commit == "" {
+			o.Problem = fmt.Sprintf("the ref points at a %s, not a commit", it.ref.Type)
+			out[i] = o
+			continue
+		}
+		// A candidate: the caller checks that the tree is a package.
+		o.Tree = treeOf[i]
+		var messages []string
+		if it.ref.Annotated() {
+			if tag := tagObjs[it.ref.Target]; tag != nil {
+				o.By, o.At = signature(tag.Tagger.Name, tag.Tagger.Email), tag.Tagger.When
+				messages = append(messages, tag.Message)
+			}
+		}
+		if c := s.commits[it.ref.Commit]; c != nil {
+			if o.By == "" {
+				o.By, o.At = signature(c.Committer.Name, c.Committer.Email), c.Committer.When
+			}
+			messages = append(messages, c.Message)
+		}
+		if it.src.Kind == revision.KindTag && it.src.Number > 0 {
+			o.PublishedWorkspace = revision.PublishedWorkspace(messages, s.cfg.Full(it.src.Package), it.src.Number)
+		}
+		if it.src.Kind != revision.KindTag {
+			o.By, o.At = "", time.Time{} // drafts and proposals are not published
+		}
+		out[i] = o
+	}
+	return out, nil
+}
+
+// refSource is a ref with what its name says.
+type refSource struct {
+	ref gitrepo.Ref
+	src revision.Source
+}
+
+// branchPackages finds the packages at a commit of the branch: the
+// outermost directories below the repository directory holding a Kptfile.
+// Directories whose path is not a valid package path are returned as
+// problems, keyed by path.
+func (s *scanner) branchPackages(commit string) (map[string]string, map[string]string, error) {
+	root, err := s.resolve([]string{s.dirSpec(commit)})
+	if err != nil {
+		return nil, nil, err
+	}
+	pkgs, problems := map[string]string{}, map[string]string{}
+	if root[0] == "" {
+		return pkgs, problems, nil // no such directory at that commit
+	}
+	err = s.walkPackages(root[0], "", pkgs, problems)
+	return pkgs, problems, err
+}
+
+// walkPackages walks a tree breadth first, reading each level in one batch.
+func (s *scanner) walkPackages(tree, prefix string, pkgs, problems map[string]string) error {
+	type node struct{ tree, path string }
+	level := []node{{tree, prefix}}
+	for len(level) > 0 {
+		ids := make([]string, len(level))
+		for i, n := range level {
+			ids[i] = n.tree
+		}
+		if err := s.readTrees(ids); err != nil {
+			return err
+		}
+		var next []node
+		for _, n := range level {
+			entries := s.trees[n.tree]
+			if hasKptfile(entries) {
+				switch {
+				case n.path == "":
+					problems[""] = fmt.Sprintf("a Kptfile at the repository directory %q: packages are directories below it", "/"+s.cfg.Directory)
+				default:
+					if err := revision.ValidatePackagePath(n.path); err != nil {
+						problems[n.path] = err.Error()
+					} else {
+						pkgs[n.path] = n.tree
+					}
+				}
+				continue
+			}
+			for _, e := range entries {
+				if e.IsTree() {
+					next = append(next, node{e.ID, path.Join(n.path, e.Name)})
+				}
+			}
+		}
+		level = next
+	}
+	return nil
+}
+
+// diffBranch compares the branch at two commits, descending only into
+// trees whose ids differ, and returns the paths of packages (and of invalid
+// package directories) that were added, removed or changed.
+func (s *scanner) diffBranch(oldCommit, newCommit string) (map[string]bool, error) {
+	roots, err := s.resolve([]string{s.dirSpec(oldCommit), s.dirSpec(newCommit)})
+	if err != nil {
+		return nil, err
+	}
+	changed := map[string]bool{}
+	type pair struct{ old, new, path string }
+	level := []pair{{roots[0], roots[1], ""}}
+	for len(level) > 0 {
+		var ids []string
+		for _, p := range level {
+			ids = append(ids, p.old, p.new)
+		}
+		if err := s.readTrees(ids); err != nil {
+			return nil, err
+		}
+		var next []pair
+		for _, p := range level {
+			if p.old == p.new {
+				continue
+			}
+			oldE, newE := s.trees[p.old], s.trees[p.new]
+			oldPkg, newPkg := hasKptfile(oldE), hasKptfile(newE)
+			if oldPkg || newPkg {
+				changed[p.path] = true
+				// Packages below a directory that became (or stopped being)
+				// a package appear or disappear with it.
+				for _, side := range []struct {
+					tree  string
+					isPkg bool
+				}{{p.old, oldPkg}, {p.new, newPkg}} {
+					if side.tree == "" || side.isPkg {
+						continue
+					}
+					pkgs, problems := map[string]string{}, map[string]string{}
+					if err := s.walkPackages(side.tree, p.path, pkgs, problems); err != nil {
+						return nil, err
+					}
+					for k := range pkgs {
+						changed[k] = true
+					}
+					for k := range problems {
+						changed[k] = true
+					}
+				}
+				continue
+			}
+			subtrees := func(entries []gitrepo.TreeEntry) map[string]string {
+				m := map[string]string{}
+				for _, e := range entries {
+					if e.IsTree() {
+						m[e.Name] = e.ID
+					}
+				}
+				return m
+			}
+			o, n := subtrees(oldE), subtrees(newE)
+			for name := range o {
+				next = append(next, pair{o[name], n[name], path.Join(p.path, name)})
+			}
+			for name := range n {
+				if _, both := o[name]; !both {
+					next = append(next, pair{"", n[name], path.Join(p.path, name)})
+				}
+			}
+		}
+		level = next
+	}
+	return changed, nil
+}
+
+// lastChanges finds, for each package, the newest first-parent commit of the
+// branch that changed it: from tip, not reaching exclude. Packages not
+// changed in that range are left out.
+func (s *scanner) lastChanges(tip string, exclude []string, pkgs []string) (map[string]string, error) {
+	want := map[string]bool{}
+	for _, p := range pkgs {
+		want[p] = true
+	}
+	found := map[string]string{}
+	prefix := ""
+	if s.cfg.Directory != "" {
+		prefix = s.cfg.Directory + "/"
+	}
+	err := s.repo.Log(s.ctx, tip, exclude, s.cfg.Directory, func(commit string, paths []string) bool {
+		for _, p := range paths {
+			rel := strings.TrimPrefix(p, prefix)
+			// The package holding the path: its longest prefix among the
+			// packages looked for.
+			for dir := path.Dir(rel); ; dir = path.Dir(dir) {
+				if want[dir] {
+					if _, done := found[dir]; !done {
+						found[dir] = commit
+					}
+					break
+				}
+				if dir == "." || dir == "/" {
+					break
+				}
+			}
+		}
+		return len(found) < len(want)
+	})
+	return found, err
+}
+
+// packageTree is what a package tree holds.
+type packageTree struct {
+	files []store.File
+	// kptfile is whether the tree has a Kptfile at its root: whether it is a
+	// package at all.
+	kptfile bool
+	problem string
+}
+
+// packageTrees lists the files of package trees, reading their subtrees a
+// level at a time, and says why a tree cannot be indexed: a Kptfile below
+// the root (a nested package), a name git should not have accepted, a
+// submodule.
+func (s *scanner) packageTrees(ids []string) (map[string]*packageTree, error) {
+	out := map[string]*packageTree{}
+	type node struct{ root, tree, path string }
+	var level []node
+	for _, id := range ids {
+		if _, ok := out[id]; !ok {
+			out[id] = &packageTree{}
+			level = append(level, node{id, id, ""})
+		}
+	}
+	for len(level) > 0 {
+		var treeIDs []string
+		for _, n := range level {
+			treeIDs = append(treeIDs, n.tree)
+		}
+		if err := s.readTrees(treeIDs); err != nil {
+			return nil, err
+		}
+		var next []node
+		for _, n := range level {
+			pt := out[n.root]
+			for _, e := range s.trees[n.tree] {
+				p := path.Join(n.path, e.Name)
+				if err := gitrepo.ValidatePathElement(e.Name); err != nil {
+					pt.setProblem(fmt.Sprintf("%v in %s", err, n.path))
+					continue
+				}
+				switch {
+				case e.IsTree():
+					next = append(next, node{n.root, e.ID, p})
+				case e.Mode == gitrepo.ModeGitlink:
+					pt.setProblem(fmt.Sprintf("%s is a submodule; packages cannot hold submodules", p))
+				case e.IsBlob():
+					if e.Name == "Kptfile" && n.path != "" {
+						pt.setProblem(fmt.Sprintf("nested package: a Kptfile below the package root (%s)", p))
+					}
+					if e.Name == "Kptfile" && n.path == "" {
+						pt.kptfile = true
+					}
+					pt.files = append(pt.files, store.File{Path: p, Mode: e.Mode, BlobID: e.ID})
+				default:
+					pt.setProblem(fmt.Sprintf("%s has an unknown file mode %o", p, e.Mode))
+				}
+			}
+		}
+		level = next
+	}
+	for _, pt := range out {
+		slices.SortFunc(pt.files, func(a, b store.File) int { return strings.Compare(a.Path, b.Path) })
+	}
+	return out, nil
+}
+
+func (pt *packageTree) setProblem(p string) {
+	if pt.problem == "" {
+		pt.problem = p
+	}
+}
+
+// oversizedBlobs returns the blobs larger than MaxBlobBytes.
+func (s *scanner) oversizedBlobs(ids []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	check, err := s.getCheck()
+	if err != nil {
+		return nil, err
+	}
+	err = check.ReadAll(ids, func(i int, obj *gitrepo.Object) error {
+		if obj == nil {
+			return fmt.Errorf("blob %s: %w", ids[i], gitrepo.ErrObjectNotFound)
+		}
+		if obj.Size > MaxBlobBytes {
+			out[ids[i]] = true
+		}
+		return nil
+	})
+	return out, err
+}
+
+// readBlobs streams the content of blobs to put.
+func (s *scanner) readBlobs(ids []string, put store.BlobPut) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	b, err := s.getBatch()
+	if err != nil {
+		return err
+	}
+	return b.ReadAll(ids, func(i int, obj *gitrepo.Object) error {
+		if obj == nil {
+			return fmt.Errorf("blob %s: %w", ids[i], gitrepo.ErrObjectNotFound)
+		}
+		return put(ids[i], obj.Data)
+	})
+}

@@ -1,0 +1,105 @@
+package reconcile
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strings"
+
+	"github.com/pkgserver/pkgserver/internal/gitrepo"
+	"github.com/pkgserver/pkgserver/internal/store"
+)
+
+// Source opens the git repository behind a registration, bringing it up to
+// date first when it is a mirror.
+type Source interface {
+	Open(ctx context.Context, repo *store.Repository) (*gitrepo.Repo, error)
+}
+
+// CredentialsFunc returns the credentials a repository names, or nil.
+type CredentialsFunc func(ctx context.Context, namespace, secret string) (*gitrepo.Credentials, error)
+
+// GitSource reads local repositories in place and remote ones through
+// mirrors kept below MirrorDir.
+type GitSource struct {
+	MirrorDir   string
+	Credentials CredentialsFunc
+}
+
+// Open returns the repository, fetching into its mirror when it is remote.
+func (s *GitSource) Open(ctx context.Context, repo *store.Repository) (*gitrepo.Repo, error) {
+	u := repo.Object.Spec.Git.URL
+	if p, ok := LocalPath(u); ok {
+		return gitrepo.Open(p)
+	}
+	var creds *gitrepo.Credentials
+	if name := repo.Object.Spec.Git.Credentials; name != "" {
+		if s.Credentials == nil {
+			return nil, fmt.Errorf("repository %s/%s names credentials %q, but no credentials are available", repo.Object.Namespace, repo.Object.Name, name)
+		}
+		c, err := s.Credentials(ctx, repo.Object.Namespace, name)
+		if err != nil {
+			return nil, err
+		}
+		creds = c
+	}
+	return gitrepo.SyncMirror(ctx, s.mirrorPath(repo), u, creds)
+}
+
+// mirrorPath is the mirror's directory: namespace and name are RFC 1123
+// labels, and a digest of the URL keeps a changed URL from mixing objects
+// of two repositories.
+func (s *GitSource) mirrorPath(repo *store.Repository) string {
+	sum := sha256.Sum256([]byte(gitrepo.SanitizeURL(repo.Object.Spec.Git.URL)))
+	return filepath.Join(s.MirrorDir, repo.Object.Namespace, repo.Object.Name+"-"+hex.EncodeToString(sum[:6])+".git")
+}
+
+// LocalPath returns the path of a repository URL that names a local
+// directory: an absolute or relative path, or a file:// URL.
+func LocalPath(raw string) (string, bool) {
+	if strings.HasPrefix(raw, "file://") {
+		u, err := url.Parse(raw)
+		if err != nil {
+			return "", false
+		}
+		return u.Path, true
+	}
+	if strings.Contains(raw, "://") {
+		return "", false
+	}
+	// scp-like SSH addresses: [user@]host:path, with no slash before the colon.
+	if i := strings.IndexByte(raw, ':'); i > 0 && !strings.ContainsRune(raw[:i], '/') {
+		return "", false
+	}
+	return raw, raw != ""
+}
+
+// RefsHash is a digest of a repository's refs: the XOR of a SHA-256 per
+// ref and target. It does not depend on order, and is updated ref by ref,
+// so an incremental update keeps it exact without listing every ref.
+type RefsHash [sha256.Size]byte
+
+// Toggle adds a ref to the digest or, given the same ref and target again,
+// removes it.
+func (h *RefsHash) Toggle(name, target string) {
+	sum := sha256.Sum256([]byte(name + " " + target))
+	for i := range h {
+		h[i] ^= sum[i]
+	}
+}
+
+// String is the digest in hex.
+func (h RefsHash) String() string { return hex.EncodeToString(h[:]) }
+
+// ParseRefsHash reads a digest written by String; an empty or malformed one
+// is the digest of no refs.
+func ParseRefsHash(s string) RefsHash {
+	var h RefsHash
+	if b, err := hex.DecodeString(s); err == nil && len(b) == len(h) {
+		copy(h[:], b)
+	}
+	return h
+}
