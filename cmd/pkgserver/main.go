@@ -33,7 +33,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCmd(), newValidateCmd())
+	root.AddCommand(newVersionCmd(), newValidateCmd(), newRevisionsCmd(), newReindexCmd())
 	return root
 }
 

@@ -552,3 +552,37 @@ func (p *pass) checkTrees() error {
 	p.missingBlobs = missingBlobs
 	return nil
 }
+
+// ReindexAll rebuilds the index of every registered repository, a few at a
+// time, and reports each one's outcome through report (called from one
+// goroutine at a time). It returns the first error met, after finishing
+// the others.
+func (r *Reconciler) ReindexAll(ctx context.Context, parallel int, report func(repo *store.Repository, res *Result, err error)) error {
+	repos, err := r.store.ListRepositories(ctx, "")
+	if err != nil {
+		return err
+	}
+	var (
+		mu    sync.Mutex
+		first error
+		wg    sync.WaitGroup
+	)
+	sem := make(chan struct{}, max(parallel, 1))
+	for _, repo := range repos {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			res, err := r.Reindex(ctx, repo.Object.Namespace, repo.Object.Name)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && first == nil {
+				first = err
+			}
+			report(repo, res, err)
+		}()
+	}
+	wg.Wait()
+	return first
+}
