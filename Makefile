@@ -51,6 +51,7 @@ fuzz:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	bash test/bench/validate.sh
+	bash test/bench/index.sh
 
 generate:
 	$(GO) run ./internal/schema/gen

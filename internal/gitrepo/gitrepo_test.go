@@ -66,8 +66,8 @@ func TestRefsAndBatch(t *testing.T) {
 		if ref.Commit != c1 {
 			t.Errorf("%s peels to %s, want %s", ref.Name, ref.Commit, c1)
 		}
-		if ref.Annotated() != (ref.Name == "refs/tags/annotated") {
-			t.Errorf("%s: annotated = %v", ref.Name, ref.Annotated())
+		if ref.Annotated != (ref.Name == "refs/tags/annotated") {
+			t.Errorf("%s: annotated = %v", ref.Name, ref.Annotated)
 		}
 	}
 	if diff := cmp.Diff([]string{"refs/heads/main", "refs/heads/other", "refs/tags/annotated", "refs/tags/light"}, names); diff != "" {

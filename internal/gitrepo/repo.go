@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/go-git/go-git/v5"
@@ -56,16 +57,14 @@ func (r *Repo) GitDir() string { return r.gitDir }
 // Ref is a ref and what it points at.
 type Ref struct {
 	Name string
-	// Target is the object the ref points at; Type is that object's type.
+	// Target is the object the ref points at.
 	Target string
-	Type   string
-	// Commit is the commit a tag peels to, or Target for a branch; empty
-	// when the ref does not lead to a commit.
+	// Annotated is set for an annotated tag.
+	Annotated bool
+	// Commit is what the ref leads to: the object an annotated tag peels to,
+	// else Target. Callers check that it is a commit when they read it.
 	Commit string
 }
-
-// Annotated reports whether the ref is an annotated tag.
-func (r Ref) Annotated() bool { return r.Type == "tag" }
 
 // Refs lists the repository's branches and tags, each peeled to its commit.
 // Refs whose names git would not accept are returned too: callers validate.
@@ -79,7 +78,9 @@ func (r *Repo) refs(ctx context.Context, patterns ...string) ([]Ref, error) {
 			return nil, fmt.Errorf("invalid ref pattern %q", p)
 		}
 	}
-	args := append([]string{"for-each-ref", "--format=%(objectname) %(objecttype) %(*objectname) %(*objecttype) %(refname)", "--"}, patterns...)
+	// Object types are not asked for: git would read every object. A tag
+	// that peels is annotated; what a ref leads to is checked when read.
+	args := append([]string{"for-each-ref", "--format=%(objectname) %(*objectname) %(refname)", "--"}, patterns...)
 	out, err := output(ctx, r.gitDir, args...)
 	if err != nil {
 		return nil, err
@@ -91,18 +92,15 @@ func (r *Repo) refs(ctx context.Context, patterns ...string) ([]Ref, error) {
 		if len(line) == 0 {
 			continue
 		}
-		// objectname objecttype peeledname peeledtype refname: the peeled
-		// fields are empty for anything but annotated tags.
-		f := strings.SplitN(string(line), " ", 5)
-		if len(f) != 5 {
+		// objectname peeledname refname: the peeled name is empty for
+		// anything but annotated tags.
+		f := strings.SplitN(string(line), " ", 3)
+		if len(f) != 3 {
 			return nil, fmt.Errorf("for-each-ref: unexpected line %q", line)
 		}
-		ref := Ref{Name: f[4], Target: f[0], Type: f[1]}
-		switch {
-		case f[1] == "commit":
-			ref.Commit = f[0]
-		case f[1] == "tag" && f[3] == "commit":
-			ref.Commit = f[2]
+		ref := Ref{Name: f[2], Target: f[0], Commit: f[0]}
+		if f[1] != "" {
+			ref.Annotated, ref.Commit = true, f[1]
 		}
 		refs = append(refs, ref)
 	}
@@ -154,4 +152,28 @@ func (r *Repo) IsAncestor(ctx context.Context, a, b string) (bool, error) {
 		return false, nil
 	}
 	return false, fmt.Errorf("git merge-base: %w", err)
+}
+
+// LargeBlobs lists every blob of the repository larger than limit, in one
+// pass over the object store: cheaper than asking for each blob's size when
+// most of the repository is to be read.
+func (r *Repo) LargeBlobs(ctx context.Context, limit int64) (map[string]bool, error) {
+	out, err := output(ctx, r.gitDir, "cat-file", "--batch-all-objects", "--unordered",
+		"--batch-check=%(objectname) %(objecttype) %(objectsize)")
+	if err != nil {
+		return nil, err
+	}
+	large := map[string]bool{}
+	for len(out) > 0 {
+		line, rest, _ := bytes.Cut(out, []byte{'\n'})
+		out = rest
+		f := strings.Fields(string(line))
+		if len(f) != 3 || f[1] != "blob" {
+			continue
+		}
+		if n, err := strconv.ParseInt(f[2], 10, 64); err == nil && n > limit {
+			large[f[0]] = true
+		}
+	}
+	return large, nil
 }

@@ -8,6 +8,9 @@ import (
 	"github.com/pkgserver/pkgserver/internal/store"
 )
 
+// blobReadAhead bounds the blob contents read from git and not yet written.
+const blobReadAhead = 64 << 20
+
 // missingTrees returns the trees the index lacks; without an index, all.
 func (p *pass) missingTrees(ids []string) ([]string, error) {
 	if p.r.store == nil {
@@ -93,13 +96,34 @@ func (p *pass) derive() error {
 			wanted[f.BlobID] = true
 		}
 	}
-	var blobs []string
+	blobs := 0
 	for _, b := range p.missingBlobs {
 		if wanted[b] {
-			blobs = append(blobs, b)
+			blobs++
 		}
 	}
-	p.res.TreesAdded, p.res.BlobsAdded = len(p.u.Trees), len(blobs)
-	p.u.Blobs = func(put store.BlobPut) error { return p.sc.readBlobs(blobs, put) }
+	p.res.TreesAdded, p.res.BlobsAdded = len(p.u.Trees), blobs
+	if p.readBlobs != nil {
+		p.u.Blobs = func(put store.BlobPut) error {
+			for _, id := range slices.Sorted(maps.Keys(p.readBlobs)) {
+				if wanted[id] {
+					if err := put(id, p.readBlobs[id]); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}
+	}
+	if p.blobs != nil {
+		p.u.Blobs = func(put store.BlobPut) error {
+			return p.blobs.drain(func(id string, data []byte) error {
+				if !wanted[id] {
+					return nil // of a tree no revision uses
+				}
+				return put(id, data)
+			})
+		}
+	}
 	return nil
 }

@@ -128,7 +128,11 @@ func (r *Reconciler) run(ctx context.Context, namespace, name string, m mode, up
 	if err != nil {
 		return nil, fmt.Errorf("repository %s/%s: %w", namespace, name, err)
 	}
-	if err := r.store.UpdateIndex(ctx, repo.ID, u); err != nil {
+	err = r.store.UpdateIndex(ctx, repo.ID, u)
+	if p.blobs != nil {
+		p.blobs.close()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("repository %s/%s: write index: %w", namespace, name, err)
 	}
 	p.res.Duration = time.Since(start)
@@ -163,6 +167,20 @@ type pass struct {
 	// missingBlobs the blobs of those trees the index lacks.
 	trees        map[string]*packageTree
 	missingBlobs []string
+	// large receives, when every ref is read, the blobs over the size
+	// limit; blobs is the queue of blob contents read ahead.
+	large chan largeBlobs
+	blobs *blobQueue
+	// readBlobs holds the contents read already, in an update of a few refs.
+	readBlobs map[string][]byte
+	// branchCommits are the newest commits changing the packages of an
+	// incremental branch update; nil when they are still to be found.
+	branchCommits map[string]string
+}
+
+type largeBlobs struct {
+	ids map[string]bool
+	err error
 }
 
 func (p *pass) branchRef() string { return revision.BranchesPrefix + p.cfg.Branch }
@@ -173,6 +191,15 @@ func (p *pass) plan(updates []RefUpdate) (*store.IndexUpdate, error) {
 		Problems: map[string][]revision.Problem{}}
 	p.affected, p.newObs, p.newBranch, p.removed = map[string]bool{}, map[string]revision.Observation{}, map[string]*revision.Observation{}, map[string]bool{}
 	p.branchProblems = map[string]string{}
+	if p.mode != modeNamed {
+		// Every blob may be read: learn the large ones in one pass over the
+		// object store, while refs are listed.
+		p.large = make(chan largeBlobs, 1)
+		go func() {
+			ids, err := p.git.LargeBlobs(p.ctx, MaxBlobBytes)
+			p.large <- largeBlobs{ids, err}
+		}()
+	}
 
 	current, stored, err := p.refs(updates)
 	if err != nil {
@@ -184,7 +211,8 @@ func (p *pass) plan(updates []RefUpdate) (*store.IndexUpdate, error) {
 	}
 	p.u.RefsHash = hash.String()
 
-	var items []refSource
+	p.u.Refs = make([]store.RefRecord, 0, len(current))
+	items := make([]refSource, 0, len(current))
 	branchMoved := false
 	for _, name := range slices.Sorted(maps.Keys(current)) {
 		ref := current[name]
@@ -272,7 +300,7 @@ func (p *pass) refs(updates []RefUpdate) (map[string]gitrepo.Ref, map[string]sto
 		for i, u := range updates {
 			names[i] = u.Ref
 		}
-		if gitRefs, err = p.git.RefsNamed(p.ctx, names); err != nil {
+		if gitRefs, err = p.sc.refsNamed(names); err != nil {
 			return nil, nil, err
 		}
 		storedRefs, err = p.r.store.Refs(p.ctx, p.repo.ID, names...)
@@ -325,54 +353,32 @@ func (p *pass) refsHash(current map[string]gitrepo.Ref, stored map[string]store.
 // one does not descend from it, else by comparing trees.
 func (p *pass) branch(oldCommit, newCommit string) error {
 	p.u.BranchCommit = newCommit
-	var storedPkgs []string
-	incremental := oldCommit != "" && newCommit != ""
-	if incremental {
-		ok, err := p.git.IsAncestor(p.ctx, oldCommit, newCommit)
-		if err != nil {
-			return err
-		}
-		incremental = ok
-	}
-	if !incremental && p.mode != modeFull {
-		// Everything the index has on the branch may be gone.
-		_, obs, err := p.r.store.BranchPackages(p.ctx, p.repo.ID)
-		if err != nil {
-			return err
-		}
-		for _, o := range obs {
-			storedPkgs = append(storedPkgs, o.Package)
-		}
-	}
 	trees := map[string]string{} // package -> tree at the new head, "" if gone
-	var exclude []string
-	if newCommit == "" {
-		for _, pkg := range storedPkgs {
-			trees[pkg] = ""
+	var commits map[string]string
+	var err error
+	switch {
+	case newCommit == "":
+		if err := p.storedBranchGone(trees); err != nil {
+			return err
 		}
-	} else if incremental {
-		changed, err := p.sc.diffBranch(oldCommit, newCommit)
+	case oldCommit != "":
+		done, err := p.branchSince(oldCommit, newCommit, trees)
 		if err != nil {
 			return err
 		}
-		pkgs, problems, err := p.packagesAt(newCommit, slices.Collect(maps.Keys(changed)))
-		if err != nil {
-			return err
+		if done {
+			break
 		}
-		for path := range changed {
-			trees[path] = pkgs[path]
-			if msg, bad := problems[path]; bad {
-				p.branchProblems[path] = msg
+		fallthrough
+	default:
+		if p.mode != modeFull {
+			if err := p.storedBranchGone(trees); err != nil {
+				return err
 			}
 		}
-		exclude = []string{oldCommit}
-	} else {
 		pkgs, problems, err := p.sc.branchPackages(newCommit)
 		if err != nil {
 			return err
-		}
-		for _, pkg := range storedPkgs {
-			trees[pkg] = ""
 		}
 		maps.Copy(trees, pkgs)
 		for path, msg := range problems {
@@ -395,24 +401,11 @@ func (p *pass) branch(oldCommit, newCommit string) error {
 	if len(present) == 0 {
 		return nil
 	}
-	commits, err := p.sc.lastChanges(newCommit, exclude, present)
-	if err != nil {
-		return err
-	}
-	if incremental && len(commits) < len(present) {
-		// A package changed without a first-parent commit of the push
-		// changing it: look further back.
-		var rest []string
-		for _, pkg := range present {
-			if _, ok := commits[pkg]; !ok {
-				rest = append(rest, pkg)
-			}
-		}
-		more, err := p.sc.lastChanges(newCommit, nil, rest)
-		if err != nil {
+	commits = p.branchCommits
+	if commits == nil {
+		if commits, err = p.sc.lastChanges(newCommit, nil, present); err != nil {
 			return err
 		}
-		maps.Copy(commits, more)
 	}
 	var ids []string
 	for _, c := range commits {
@@ -436,19 +429,118 @@ func (p *pass) branch(oldCommit, newCommit string) error {
 	return nil
 }
 
+// storedBranchGone marks every package the index has on the branch as
+// possibly gone.
+func (p *pass) storedBranchGone(trees map[string]string) error {
+	_, obs, err := p.r.store.BranchPackages(p.ctx, p.repo.ID)
+	if err != nil {
+		return err
+	}
+	for _, o := range obs {
+		trees[o.Package] = ""
+	}
+	return nil
+}
+
+// maxPushChain is the longest first-parent chain a push may add for the
+// branch to be compared commit by commit; longer ones go through git log.
+const maxPushChain = 200
+
+// branchSince works out the packages a move of the branch from oldCommit to
+// newCommit touched, and the newest commit touching each, when newCommit
+// descends from oldCommit. It returns false when it does not, and the
+// branch must be read whole.
+func (p *pass) branchSince(oldCommit, newCommit string, trees map[string]string) (bool, error) {
+	chain, ok, err := p.sc.firstParents(newCommit, oldCommit, maxPushChain)
+	if err != nil {
+		return false, err
+	}
+	touched := map[string]string{} // package path -> newest commit changing it
+	if ok {
+		// Each commit against its first parent, newest first, as
+		// git log --first-parent sees them.
+		for i, c := range chain {
+			parent := oldCommit
+			if i+1 < len(chain) {
+				parent = chain[i+1]
+			}
+			changed, err := p.sc.diffBranch(parent, c)
+			if err != nil {
+				return false, err
+			}
+			for path := range changed {
+				if _, seen := touched[path]; !seen {
+					touched[path] = c
+				}
+			}
+		}
+	} else {
+		ancestor, err := p.git.IsAncestor(p.ctx, oldCommit, newCommit)
+		if err != nil || !ancestor {
+			return false, err
+		}
+		changed, err := p.sc.diffBranch(oldCommit, newCommit)
+		if err != nil {
+			return false, err
+		}
+		if touched, err = p.sc.lastChanges(newCommit, []string{oldCommit}, slices.Collect(maps.Keys(changed))); err != nil {
+			return false, err
+		}
+		for path := range changed {
+			if _, ok := touched[path]; !ok {
+				touched[path] = ""
+			}
+		}
+	}
+	pkgs, problems, err := p.packagesAt(newCommit, slices.Collect(maps.Keys(touched)))
+	if err != nil {
+		return false, err
+	}
+	for path := range touched {
+		trees[path] = pkgs[path]
+		if msg, bad := problems[path]; bad {
+			p.branchProblems[path] = msg
+		}
+	}
+	p.branchCommits = map[string]string{}
+	var unknown []string
+	for path, c := range touched {
+		if pkgs[path] == "" {
+			continue
+		}
+		if c == "" {
+			unknown = append(unknown, path)
+		} else {
+			p.branchCommits[path] = c
+		}
+	}
+	if len(unknown) > 0 {
+		// Changed without a first-parent commit of the push changing it:
+		// look further back.
+		more, err := p.sc.lastChanges(newCommit, nil, unknown)
+		if err != nil {
+			return false, err
+		}
+		maps.Copy(p.branchCommits, more)
+	}
+	return true, nil
+}
+
 // packagesAt tells which of the given paths are packages at a commit, with
 // their trees, and which hold a Kptfile but are not valid package paths.
 func (p *pass) packagesAt(commit string, paths []string) (map[string]string, map[string]string, error) {
 	slices.Sort(paths)
-	specs := make([]string, len(paths))
+	commits := make([]string, len(paths))
+	fulls := make([]string, len(paths))
 	for i, path := range paths {
+		commits[i] = commit
 		if path == "" {
-			specs[i] = p.sc.dirSpec(commit)
+			fulls[i] = p.cfg.Directory
 		} else {
-			specs[i] = commit + ":" + p.cfg.Full(path)
+			fulls[i] = p.cfg.Full(path)
 		}
 	}
-	trees, err := p.sc.resolve(specs)
+	trees, err := p.sc.treePaths(commits, fulls)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -510,9 +602,28 @@ func (p *pass) checkTrees() error {
 	if err != nil {
 		return err
 	}
-	oversized, err := p.sc.oversizedBlobs(missingBlobs)
-	if err != nil {
-		return err
+	oversized := map[string]bool{}
+	if p.large != nil {
+		l := <-p.large
+		if l.err != nil {
+			return l.err
+		}
+		oversized = l.ids
+	} else if len(missingBlobs) > 0 {
+		// An update reads few blobs: read them now, which tells their
+		// sizes, and write them from memory.
+		p.readBlobs = map[string][]byte{}
+		err := p.sc.readBlobs(missingBlobs, func(id string, data []byte) error {
+			if len(data) > MaxBlobBytes {
+				oversized[id] = true
+			} else {
+				p.readBlobs[id] = data
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 	}
 	for _, pt := range read {
 		for _, f := range pt.files {
@@ -550,6 +661,14 @@ func (p *pass) checkTrees() error {
 	}
 	p.trees = read
 	p.missingBlobs = missingBlobs
+	// The raw trees read are not needed any more: free them before the
+	// index is written.
+	clear(p.sc.trees)
+	if p.r.store != nil && p.readBlobs == nil && len(missingBlobs) > 0 {
+		// Read the contents while revisions are derived and the index
+		// writes what comes before them.
+		p.blobs = p.sc.readBlobsAhead(p.ctx, missingBlobs, blobReadAhead)
+	}
 	return nil
 }
 

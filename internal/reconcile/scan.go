@@ -31,12 +31,15 @@ type scanner struct {
 	check *gitrepo.Batch
 	// trees caches tree objects read, by id.
 	trees map[string][]gitrepo.TreeEntry
-	// commits caches commit metadata, by id.
+	// commits caches commit metadata, by id; types records the type of
+	// every other object read.
 	commits map[string]*object.Commit
+	types   map[string]string
 }
 
 func newScanner(ctx context.Context, repo *gitrepo.Repo, cfg revision.Config) *scanner {
-	return &scanner{ctx: ctx, repo: repo, cfg: cfg, trees: map[string][]gitrepo.TreeEntry{}, commits: map[string]*object.Commit{}}
+	return &scanner{ctx: ctx, repo: repo, cfg: cfg, trees: map[string][]gitrepo.TreeEntry{}, commits: map[string]*object.Commit{},
+		types: map[string]string{}}
 }
 
 func (s *scanner) close() {
@@ -70,24 +73,65 @@ func (s *scanner) getCheck() (*gitrepo.Batch, error) {
 	return s.check, nil
 }
 
-// resolve returns, for each <commit>:<path>, the id of the tree there, or
-// "" where there is none.
-func (s *scanner) resolve(specs []string) ([]string, error) {
-	out := make([]string, len(specs))
-	if len(specs) == 0 {
-		return out, nil
+// commitTrees returns the root tree of each commit, reading the commits
+// not yet cached.
+func (s *scanner) commitTrees(commits []string) ([]string, error) {
+	if _, err := s.readObjects(commits, nil); err != nil {
+		return nil, err
 	}
-	check, err := s.getCheck()
+	out := make([]string, len(commits))
+	for i, c := range commits {
+		if obj := s.commits[c]; obj != nil {
+			out[i] = obj.TreeHash.String()
+		}
+	}
+	return out, nil
+}
+
+// treePaths returns the tree at each commit and path ("" for the root),
+// or "" where there is none. It walks trees itself, a level at a time with
+// each tree read once, rather than have git resolve every path: a hundred
+// thousand tags on ten commits read a few hundred trees.
+func (s *scanner) treePaths(commits, paths []string) ([]string, error) {
+	cur, err := s.commitTrees(commits)
 	if err != nil {
 		return nil, err
 	}
-	err = check.ReadAll(specs, func(i int, obj *gitrepo.Object) error {
-		if obj != nil && obj.Type == "tree" {
-			out[i] = obj.ID
+	segs := make([][]string, len(paths))
+	depth := 0
+	for i, p := range paths {
+		if p != "" {
+			segs[i] = strings.Split(p, "/")
+			depth = max(depth, len(segs[i]))
 		}
-		return nil
-	})
-	return out, err
+	}
+	for d := 0; d < depth; d++ {
+		var want []string
+		for i := range paths {
+			if d < len(segs[i]) && cur[i] != "" {
+				want = append(want, cur[i])
+			}
+		}
+		if err := s.readTrees(want); err != nil {
+			return nil, err
+		}
+		for i := range paths {
+			if d >= len(segs[i]) || cur[i] == "" {
+				continue
+			}
+			next := ""
+			for _, e := range s.trees[cur[i]] {
+				if e.Name == segs[i][d] {
+					if e.IsTree() {
+						next = e.ID
+					}
+					break
+				}
+			}
+			cur[i] = next
+		}
+	}
+	return cur, nil
 }
 
 // readTrees reads the trees not yet cached.
@@ -149,6 +193,7 @@ func (s *scanner) readObjects(commits, tags []string) (map[string]*object.Tag, e
 		if obj == nil {
 			return fmt.Errorf("object %s: %w", want[i], gitrepo.ErrObjectNotFound)
 		}
+		s.types[obj.ID] = obj.Type
 		switch obj.Type {
 		case "commit":
 			c, err := gitrepo.ParseCommit(obj)
@@ -184,45 +229,21 @@ func hasKptfile(entries []gitrepo.TreeEntry) bool {
 	return false
 }
 
-// dirSpec names the repository directory at a commit.
-func (s *scanner) dirSpec(commit string) string {
-	if s.cfg.Directory == "" {
-		return commit + "^{tree}"
-	}
-	return commit + ":" + s.cfg.Directory
-}
-
 // observeRefs resolves refs of the contract, other than the branch, into
 // observations.
 func (s *scanner) observeRefs(items []refSource) ([]revision.Observation, error) {
-	specs := make([]string, len(items))
-	var commits, tags []string
+	commits := make([]string, len(items))
+	paths := make([]string, len(items))
+	var tags []string
 	for i, it := range items {
-		if it.ref.Commit != "" {
-			specs[i] = it.ref.Commit + ":" + s.cfg.Full(it.src.Package)
-			commits = append(commits, it.ref.Commit)
-		} else {
-			specs[i] = "" // resolved to nothing below
-		}
-		if it.ref.Annotated() {
+		commits[i], paths[i] = it.ref.Commit, s.cfg.Full(it.src.Package)
+		if it.ref.Annotated {
 			tags = append(tags, it.ref.Target)
 		}
 	}
-	var resolvable []string
-	var index []int
-	for i, sp := range specs {
-		if sp != "" {
-			resolvable = append(resolvable, sp)
-			index = append(index, i)
-		}
-	}
-	resolved, err := s.resolve(resolvable)
+	treeOf, err := s.treePaths(commits, paths)
 	if err != nil {
 		return nil, err
-	}
-	treeOf := make([]string, len(items))
-	for j, i := range index {
-		treeOf[i] = resolved[j]
 	}
 	tagObjs, err := s.readObjects(commits, tags)
 	if err != nil {
@@ -231,15 +252,15 @@ func (s *scanner) observeRefs(items []refSource) ([]revision.Observation, error)
 	out := make([]revision.Observation, len(items))
 	for i, it := range items {
 		o := revision.Observation{Source: it.src, Commit: it.ref.Commit}
-		if it.ref.Commit == "" {
-			o.Problem = fmt.Sprintf("the ref points at a %s, not a commit", it.ref.Type)
+		if s.commits[it.ref.Commit] == nil {
+			o.Problem = fmt.Sprintf("the ref leads to a %s, not a commit", s.types[it.ref.Commit])
 			out[i] = o
 			continue
 		}
 		// A candidate: the caller checks that the tree is a package.
 		o.Tree = treeOf[i]
 		var messages []string
-		if it.ref.Annotated() {
+		if it.ref.Annotated {
 			if tag := tagObjs[it.ref.Target]; tag != nil {
 				o.By, o.At = signature(tag.Tagger.Name, tag.Tagger.Email), tag.Tagger.When
 				messages = append(messages, tag.Message)
@@ -273,7 +294,7 @@ type refSource struct {
 // Directories whose path is not a valid package path are returned as
 // problems, keyed by path.
 func (s *scanner) branchPackages(commit string) (map[string]string, map[string]string, error) {
-	root, err := s.resolve([]string{s.dirSpec(commit)})
+	root, err := s.treePaths([]string{commit}, []string{s.cfg.Directory})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -328,7 +349,7 @@ func (s *scanner) walkPackages(tree, prefix string, pkgs, problems map[string]st
 // trees whose ids differ, and returns the paths of packages (and of invalid
 // package directories) that were added, removed or changed.
 func (s *scanner) diffBranch(oldCommit, newCommit string) (map[string]bool, error) {
-	roots, err := s.resolve([]string{s.dirSpec(oldCommit), s.dirSpec(newCommit)})
+	roots, err := s.treePaths([]string{oldCommit, newCommit}, []string{s.cfg.Directory, s.cfg.Directory})
 	if err != nil {
 		return nil, err
 	}
@@ -338,7 +359,9 @@ func (s *scanner) diffBranch(oldCommit, newCommit string) (map[string]bool, erro
 	for len(level) > 0 {
 		var ids []string
 		for _, p := range level {
-			ids = append(ids, p.old, p.new)
+			if p.old != p.new {
+				ids = append(ids, p.old, p.new)
+			}
 		}
 		if err := s.readTrees(ids); err != nil {
 			return nil, err
@@ -385,7 +408,9 @@ func (s *scanner) diffBranch(oldCommit, newCommit string) (map[string]bool, erro
 			}
 			o, n := subtrees(oldE), subtrees(newE)
 			for name := range o {
-				next = append(next, pair{o[name], n[name], path.Join(p.path, name)})
+				if o[name] != n[name] {
+					next = append(next, pair{o[name], n[name], path.Join(p.path, name)})
+				}
 			}
 			for name := range n {
 				if _, both := o[name]; !both {
@@ -505,28 +530,6 @@ func (pt *packageTree) setProblem(p string) {
 	}
 }
 
-// oversizedBlobs returns the blobs larger than MaxBlobBytes.
-func (s *scanner) oversizedBlobs(ids []string) (map[string]bool, error) {
-	out := map[string]bool{}
-	if len(ids) == 0 {
-		return out, nil
-	}
-	check, err := s.getCheck()
-	if err != nil {
-		return nil, err
-	}
-	err = check.ReadAll(ids, func(i int, obj *gitrepo.Object) error {
-		if obj == nil {
-			return fmt.Errorf("blob %s: %w", ids[i], gitrepo.ErrObjectNotFound)
-		}
-		if obj.Size > MaxBlobBytes {
-			out[ids[i]] = true
-		}
-		return nil
-	})
-	return out, err
-}
-
 // readBlobs streams the content of blobs to put.
 func (s *scanner) readBlobs(ids []string, put store.BlobPut) error {
 	if len(ids) == 0 {
@@ -542,4 +545,73 @@ func (s *scanner) readBlobs(ids []string, put store.BlobPut) error {
 		}
 		return put(ids[i], obj.Data)
 	})
+}
+
+// refsNamed returns the named refs that exist, through the batch process
+// rather than a git command of their own: an update names a handful of refs.
+// Names git would not accept are left out.
+func (s *scanner) refsNamed(names []string) ([]gitrepo.Ref, error) {
+	var specs []string
+	for _, n := range names {
+		if gitrepo.ValidateRefName(n) == nil {
+			specs = append(specs, n)
+		}
+	}
+	if len(specs) == 0 {
+		return nil, nil
+	}
+	b, err := s.getBatch()
+	if err != nil {
+		return nil, err
+	}
+	var refs []gitrepo.Ref
+	err = b.ReadAll(specs, func(i int, obj *gitrepo.Object) error {
+		if obj == nil {
+			return nil
+		}
+		ref := gitrepo.Ref{Name: specs[i], Target: obj.ID, Commit: obj.ID}
+		switch obj.Type {
+		case "commit":
+			c, err := gitrepo.ParseCommit(obj)
+			if err != nil {
+				return err
+			}
+			s.commits[obj.ID] = c
+		case "tag":
+			t, err := gitrepo.ParseTag(obj)
+			if err != nil {
+				return err
+			}
+			ref.Annotated, ref.Commit = true, t.Target.String()
+		default:
+			s.types[obj.ID] = obj.Type
+		}
+		refs = append(refs, ref)
+		return nil
+	})
+	return refs, err
+}
+
+// firstParents returns the first-parent chain from tip down to stop,
+// excluded, newest first, reading at most limit commits. ok is false when
+// stop is not on the chain within the limit.
+func (s *scanner) firstParents(tip, stop string, limit int) (chain []string, ok bool, err error) {
+	for c := tip; len(chain) < limit; {
+		if c == stop {
+			return chain, true, nil
+		}
+		if _, err := s.readObjects([]string{c}, nil); err != nil {
+			return nil, false, err
+		}
+		obj := s.commits[c]
+		if obj == nil {
+			return nil, false, fmt.Errorf("%s is not a commit", c)
+		}
+		chain = append(chain, c)
+		if len(obj.ParentHashes) == 0 {
+			return chain, false, nil
+		}
+		c = obj.ParentHashes[0].String()
+	}
+	return chain, false, nil
 }

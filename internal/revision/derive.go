@@ -129,12 +129,12 @@ func derivePackage(cfg Config, pkg string, obs []Observation) ([]Revision, []Pro
 			deletions[o.Number] = o
 			continue
 		}
-		if o.Tree == "" {
-			report(o, "the commit %s does not contain package %s", short(o.Commit), cfg.Full(pkg))
-			continue
-		}
 		if o.Problem != "" {
 			report(o, "%s", o.Problem)
+			continue
+		}
+		if o.Tree == "" {
+			report(o, "the commit %s does not contain package %s", short(o.Commit), cfg.Full(pkg))
 			continue
 		}
 		r := Revision{Package: pkg, Ref: o.Ref, Commit: o.Commit, Tree: o.Tree}

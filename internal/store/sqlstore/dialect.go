@@ -9,7 +9,7 @@ import (
 // otherwise the same, written with ? placeholders.
 type dialect struct {
 	name string
-	// types replaces {{id}} and {{blob}} in migrations.
+	// types replaces {{id}}, {{blob}} and {{clustered}} in migrations.
 	types map[string]string
 	// numbered placeholders ($1, $2...) rather than ?.
 	numbered bool
@@ -17,12 +17,12 @@ type dialect struct {
 
 var sqliteDialect = dialect{
 	name:  "sqlite",
-	types: map[string]string{"{{id}}": "INTEGER PRIMARY KEY", "{{blob}}": "BLOB"},
+	types: map[string]string{"{{id}}": "INTEGER PRIMARY KEY", "{{blob}}": "BLOB", "{{clustered}}": "WITHOUT ROWID"},
 }
 
 var postgresDialect = dialect{
 	name:     "postgres",
-	types:    map[string]string{"{{id}}": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "{{blob}}": "BYTEA"},
+	types:    map[string]string{"{{id}}": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "{{blob}}": "BYTEA", "{{clustered}}": ""},
 	numbered: true,
 }
 

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -147,7 +148,7 @@ func (s *Store) branchRows(ctx context.Context, where string, qargs ...any) ([]r
 
 // MissingTrees returns the tree ids whose files the index does not hold.
 func (s *Store) MissingTrees(ctx context.Context, ids []string) ([]string, error) {
-	return s.missing(ctx, `SELECT DISTINCT tree_id FROM tree_files WHERE tree_id IN `, ids)
+	return s.missing(ctx, `SELECT id FROM trees WHERE id IN `, ids)
 }
 
 // MissingBlobs returns the blob ids whose content the index does not hold.
@@ -187,10 +188,16 @@ func (s *Store) missing(ctx context.Context, query string, ids []string) ([]stri
 
 // UpdateIndex applies an update in one transaction.
 func (s *Store) UpdateIndex(ctx context.Context, repoID int64, u *store.IndexUpdate) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
 		w := &indexWriter{s: s, ctx: ctx, tx: tx, repoID: repoID}
 		return w.apply(u)
 	})
+	if err == nil && (u.Full || len(u.Refs)+len(u.Packages) > 1000) {
+		// A large update may change the tables' sizes by orders of
+		// magnitude.
+		err = s.optimize(ctx)
+	}
+	return err
 }
 
 type indexWriter struct {
@@ -200,8 +207,9 @@ type indexWriter struct {
 	repoID int64
 	rv     int64
 	// oldTrees are trees that revisions stopped using: garbage unless
-	// another revision uses them.
-	oldTrees []string
+	// another revision uses them. orphanBlobs were stored for no tree.
+	oldTrees    []string
+	orphanBlobs []string
 }
 
 func (w *indexWriter) exec(query string, a ...any) error {
@@ -238,24 +246,12 @@ func (w *indexWriter) apply(u *store.IndexUpdate) error {
 	if err := w.branch(u); err != nil {
 		return err
 	}
-	if err := w.trees(u.Trees); err != nil {
+	inc, err := w.trees(u.Trees)
+	if err != nil {
 		return err
 	}
-	if u.Blobs != nil {
-		stmt, err := w.tx.PrepareContext(w.ctx, w.s.q(`INSERT INTO blobs (id, data) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`))
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		if err := u.Blobs(func(id string, data []byte) error {
-			if data == nil {
-				data = []byte{}
-			}
-			_, err := stmt.ExecContext(w.ctx, id, data)
-			return err
-		}); err != nil {
-			return err
-		}
+	if err := w.blobs(u, inc); err != nil {
+		return err
 	}
 	for _, pkg := range slices.Sorted(maps.Keys(u.Problems)) {
 		if err := w.exec(`DELETE FROM problems WHERE repository_id = ? AND package = ?`, w.repoID, pkg); err != nil {
@@ -267,12 +263,19 @@ func (w *indexWriter) apply(u *store.IndexUpdate) error {
 			}
 		}
 	}
-	for _, pkg := range slices.Sorted(maps.Keys(u.Packages)) {
-		if err := w.packageRevisions(namespace, repoName, pkg, u.Packages[pkg]); err != nil {
+	if u.Full {
+		// Nothing is left to compare with: insert everything in bulk.
+		if err := w.insertRevisions(namespace, repoName, u.Packages); err != nil {
 			return err
 		}
+	} else {
+		for _, pkg := range slices.Sorted(maps.Keys(u.Packages)) {
+			if err := w.packageRevisions(namespace, repoName, pkg, u.Packages[pkg]); err != nil {
+				return err
+			}
+		}
 	}
-	if err := w.s.collectGarbage(w.ctx, w.tx, w.oldTrees); err != nil {
+	if err := w.s.collectGarbage(w.ctx, w.tx, w.oldTrees, w.orphanBlobs); err != nil {
 		return err
 	}
 	return w.status(u, objData)
@@ -287,24 +290,19 @@ func (w *indexWriter) refs(u *store.IndexUpdate) error {
 	if len(u.Refs) == 0 {
 		return nil
 	}
-	stmt, err := w.tx.PrepareContext(w.ctx, w.s.q(`INSERT INTO refs (repository_id, `+refColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (repository_id, name) DO UPDATE SET target = excluded.target, contract = excluded.contract,
+	b := w.s.newBulkInsert(w.ctx, w.tx, `INSERT INTO refs (repository_id, `+refColumns+`)`, 15,
+		`ON CONFLICT (repository_id, name) DO UPDATE SET target = excluded.target, contract = excluded.contract,
 		kind = excluded.kind, package = excluded.package, workspace = excluded.workspace, revision = excluded.revision,
 		number = excluded.number, commit_id = excluded.commit_id, tree_id = excluded.tree_id, problem = excluded.problem,
-		published_by = excluded.published_by, published_at = excluded.published_at, published_workspace = excluded.published_workspace`))
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
+		published_by = excluded.published_by, published_at = excluded.published_at, published_workspace = excluded.published_workspace`)
 	for _, r := range u.Refs {
 		o := r.Observation
-		if _, err := stmt.ExecContext(w.ctx, w.repoID, r.Name, r.Target, boolInt(r.Contract), int(o.Kind), o.Package, o.Workspace,
+		if err := b.add(w.repoID, r.Name, r.Target, boolInt(r.Contract), int(o.Kind), o.Package, o.Workspace,
 			o.Revision, o.Number, o.Commit, o.Tree, r.Problem, o.By, unixOrZero(o.At), o.PublishedWorkspace); err != nil {
 			return err
 		}
 	}
-	return nil
+	return b.flush()
 }
 
 func (w *indexWriter) branch(u *store.IndexUpdate) error {
@@ -321,40 +319,108 @@ func (w *indexWriter) branch(u *store.IndexUpdate) error {
 	if len(u.Branch) == 0 {
 		return nil
 	}
-	stmt, err := w.tx.PrepareContext(w.ctx, w.s.q(`INSERT INTO branch_packages (repository_id, package, commit_id, tree_id, problem, published_by, published_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (repository_id, package) DO UPDATE SET commit_id = excluded.commit_id, tree_id = excluded.tree_id,
-		problem = excluded.problem, published_by = excluded.published_by, published_at = excluded.published_at`))
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
+	b := w.s.newBulkInsert(w.ctx, w.tx, `INSERT INTO branch_packages (repository_id, package, commit_id, tree_id, problem, published_by, published_at)`, 7,
+		`ON CONFLICT (repository_id, package) DO UPDATE SET commit_id = excluded.commit_id, tree_id = excluded.tree_id,
+		problem = excluded.problem, published_by = excluded.published_by, published_at = excluded.published_at`)
 	for _, o := range u.Branch {
-		if _, err := stmt.ExecContext(w.ctx, w.repoID, o.Package, o.Commit, o.Tree, o.Problem, o.By, unixOrZero(o.At)); err != nil {
+		if err := b.add(w.repoID, o.Package, o.Commit, o.Tree, o.Problem, o.By, unixOrZero(o.At)); err != nil {
 			return err
+		}
+	}
+	return b.flush()
+}
+
+// trees writes new package trees and returns, for each blob they list, how
+// many of the trees written list it: the increments of its reference count.
+func (w *indexWriter) trees(trees []store.Tree) (map[string]int64, error) {
+	rows := make([][]any, len(trees))
+	for i, t := range trees {
+		rows[i] = []any{t.ID, encodeFiles(t.Files)}
+	}
+	inserted, err := w.s.insertReturning(w.ctx, w.tx, `INSERT INTO trees (id, files)`, 2, `ON CONFLICT (id) DO NOTHING RETURNING id`, rows)
+	if err != nil {
+		return nil, err
+	}
+	isNew := map[string]bool{}
+	for _, id := range inserted {
+		isNew[id] = true
+	}
+	inc := map[string]int64{}
+	for _, t := range trees {
+		if !isNew[t.ID] {
+			continue // another repository stored it meanwhile
+		}
+		for _, f := range t.Files {
+			inc[f.BlobID]++
+		}
+	}
+	return inc, nil
+}
+
+// blobs stores the content streamed by u.Blobs and adds the references of
+// the new trees to every blob they list.
+func (w *indexWriter) blobs(u *store.IndexUpdate, inc map[string]int64) error {
+	streamed := map[string]bool{}
+	if u.Blobs != nil {
+		b := w.s.newBulkInsert(w.ctx, w.tx, `INSERT INTO blobs (id, refs, data)`, 3, `ON CONFLICT (id) DO UPDATE SET refs = blobs.refs + excluded.refs`)
+		if err := u.Blobs(func(id string, data []byte) error {
+			if streamed[id] {
+				return nil
+			}
+			streamed[id] = true
+			if data == nil {
+				data = []byte{}
+			}
+			if inc[id] == 0 {
+				w.orphanBlobs = append(w.orphanBlobs, id)
+			}
+			return b.add(id, inc[id], data)
+		}); err != nil {
+			return err
+		}
+		if err := b.flush(); err != nil {
+			return err
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(inc)) {
+		if streamed[id] {
+			continue
+		}
+		res, err := w.tx.ExecContext(w.ctx, w.s.q(`UPDATE blobs SET refs = refs + ? WHERE id = ?`), inc[id], id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("blob %s of a new tree is neither stored nor given", id)
 		}
 	}
 	return nil
 }
 
-func (w *indexWriter) trees(trees []store.Tree) error {
-	if len(trees) == 0 {
-		return nil
+// encodeFiles packs a tree's file list into one value, a line per file.
+func encodeFiles(files []store.File) string {
+	var b strings.Builder
+	for _, f := range files {
+		fmt.Fprintf(&b, "%o %s %s\n", f.Mode, f.BlobID, f.Path)
 	}
-	stmt, err := w.tx.PrepareContext(w.ctx, w.s.q(`INSERT INTO tree_files (tree_id, path, mode, blob_id) VALUES (?, ?, ?, ?)
-		ON CONFLICT (tree_id, path) DO NOTHING`))
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
-	for _, t := range trees {
-		for _, f := range t.Files {
-			if _, err := stmt.ExecContext(w.ctx, t.ID, f.Path, int64(f.Mode), f.BlobID); err != nil {
-				return err
-			}
+	return b.String()
+}
+
+func decodeFiles(s string) ([]store.File, error) {
+	var out []store.File
+	for _, line := range strings.Split(strings.TrimSuffix(s, "\n"), "\n") {
+		if line == "" {
+			continue
 		}
+		mode, rest, ok1 := strings.Cut(line, " ")
+		blob, path, ok2 := strings.Cut(rest, " ")
+		m, err := strconv.ParseUint(mode, 8, 32)
+		if !ok1 || !ok2 || err != nil {
+			return nil, fmt.Errorf("malformed tree file list line %q", line)
+		}
+		out = append(out, store.File{Path: path, Mode: uint32(m), BlobID: blob})
 	}
-	return nil
+	return out, nil
 }
 
 const revisionColumns = `name, package, workspace, revision, number, lifecycle, ref, deletion_ref, commit_id, tree_id, published_by, published_at, latest`
@@ -439,6 +505,54 @@ func (w *indexWriter) packageRevisions(namespace, repoName, pkg string, revs []r
 		return w.exec(`DELETE FROM packages WHERE repository_id = ? AND path = ?`, w.repoID, pkg)
 	}
 	return nil
+}
+
+// insertRevisions writes the revisions of packages the repository has none
+// of yet.
+func (w *indexWriter) insertRevisions(namespace, repoName string, pkgs map[string][]revision.Revision) error {
+	paths := slices.Sorted(maps.Keys(pkgs))
+	b := w.s.newBulkInsert(w.ctx, w.tx, `INSERT INTO packages (repository_id, path)`, 2, `ON CONFLICT (repository_id, path) DO NOTHING`)
+	for _, p := range paths {
+		if len(pkgs[p]) > 0 {
+			if err := b.add(w.repoID, p); err != nil {
+				return err
+			}
+		}
+	}
+	if err := b.flush(); err != nil {
+		return err
+	}
+	ids := map[string]int64{}
+	rows, err := w.tx.QueryContext(w.ctx, w.s.q(`SELECT id, path FROM packages WHERE repository_id = ?`), w.repoID)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var id int64
+		var path string
+		if err := rows.Scan(&id, &path); err != nil {
+			rows.Close()
+			return err
+		}
+		ids[path] = id
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	b = w.s.newBulkInsert(w.ctx, w.tx, `INSERT INTO revisions (repository_id, package_id, namespace, repository, `+revisionColumns+`, resource_version)`, 18, ``)
+	for _, p := range paths {
+		for _, r := range pkgs[p] {
+			if err := b.add(w.repoID, ids[p], namespace, repoName, r.Name, p, r.Workspace, r.Revision, r.Number, string(r.Lifecycle), r.Ref,
+				r.DeletionRef, r.Commit, r.Tree, r.PublishedBy, unixOrZero(r.PublishedAt), boolInt(r.Latest), w.rv); err != nil {
+				if isUniqueViolation(err) {
+					return fmt.Errorf("revision %s/%s: %w", namespace, r.Name, store.ErrExists)
+				}
+				return err
+			}
+		}
+	}
+	return b.flush()
 }
 
 func sameRevision(a, b revision.Revision) bool {
@@ -526,17 +640,18 @@ func (s *Store) repositoryTrees(ctx context.Context, tx *sql.Tx, repoID int64) (
 	return out, rows.Err()
 }
 
-// collectGarbage deletes the files of trees no revision uses any more, and
-// the blobs no remaining tree uses.
-func (s *Store) collectGarbage(ctx context.Context, tx *sql.Tx, trees []string) error {
+// collectGarbage deletes the trees no revision uses any more, releases
+// their blobs, and deletes the blobs no tree lists.
+func (s *Store) collectGarbage(ctx context.Context, tx *sql.Tx, trees, blobs []string) error {
 	slices.Sort(trees)
 	trees = slices.Compact(trees)
+	dec := map[string]int64{}
 	for _, chunk := range chunks(trees, 400) {
+		used := map[string]bool{}
 		rows, err := tx.QueryContext(ctx, s.q(`SELECT DISTINCT tree_id FROM revisions WHERE tree_id IN (`+placeholders(len(chunk))+`)`), args(chunk)...)
 		if err != nil {
 			return err
 		}
-		used := map[string]bool{}
 		for rows.Next() {
 			var t string
 			if err := rows.Scan(&t); err != nil {
@@ -555,30 +670,40 @@ func (s *Store) collectGarbage(ctx context.Context, tx *sql.Tx, trees []string) 
 		if len(unused) == 0 {
 			continue
 		}
-		// The blobs of the unused trees, then the trees, then the blobs no
-		// other tree holds.
-		brows, err := tx.QueryContext(ctx, s.q(`SELECT DISTINCT blob_id FROM tree_files WHERE tree_id IN (`+placeholders(len(unused))+`)`), args(unused)...)
+		frows, err := tx.QueryContext(ctx, s.q(`SELECT files FROM trees WHERE id IN (`+placeholders(len(unused))+`)`), args(unused)...)
 		if err != nil {
 			return err
 		}
-		var blobs []string
-		for brows.Next() {
-			var b string
-			if err := brows.Scan(&b); err != nil {
-				brows.Close()
+		for frows.Next() {
+			var files string
+			if err := frows.Scan(&files); err != nil {
+				frows.Close()
 				return err
 			}
-			blobs = append(blobs, b)
+			list, err := decodeFiles(files)
+			if err != nil {
+				frows.Close()
+				return err
+			}
+			for _, f := range list {
+				dec[f.BlobID]++
+			}
 		}
-		brows.Close()
-		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM tree_files WHERE tree_id IN (`+placeholders(len(unused))+`)`), args(unused)...); err != nil {
+		frows.Close()
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM trees WHERE id IN (`+placeholders(len(unused))+`)`), args(unused)...); err != nil {
 			return err
 		}
-		for _, bchunk := range chunks(blobs, 400) {
-			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM blobs WHERE id IN (`+placeholders(len(bchunk))+`)
-				AND NOT EXISTS (SELECT 1 FROM tree_files WHERE tree_files.blob_id = blobs.id)`), args(bchunk)...); err != nil {
-				return err
-			}
+	}
+	for _, id := range slices.Sorted(maps.Keys(dec)) {
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE blobs SET refs = refs - ? WHERE id = ?`), dec[id], id); err != nil {
+			return err
+		}
+		blobs = append(blobs, id)
+	}
+	slices.Sort(blobs)
+	for _, chunk := range chunks(slices.Compact(blobs), 400) {
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM blobs WHERE refs <= 0 AND id IN (`+placeholders(len(chunk))+`)`), args(chunk)...); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -168,6 +168,6 @@ func (s *Store) DeleteRepository(ctx context.Context, namespace, name string) er
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM repositories WHERE id = ?`), id); err != nil {
 			return err
 		}
-		return s.collectGarbage(ctx, tx, trees)
+		return s.collectGarbage(ctx, tx, trees, nil)
 	})
 }

@@ -125,19 +125,46 @@ func (s *Store) Resources(ctx context.Context, namespace, name string) (map[stri
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT f.path, b.data FROM tree_files f JOIN blobs b ON b.id = f.blob_id WHERE f.tree_id = ?`), r.Tree)
+	var packed string
+	if err := s.db.QueryRowContext(ctx, s.q(`SELECT files FROM trees WHERE id = ?`), r.Tree).Scan(&packed); err != nil {
+		return nil, fmt.Errorf("files of %s/%s: %w", namespace, name, err)
+	}
+	files, err := decodeFiles(packed)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := map[string][]byte{}
-	for rows.Next() {
-		var path string
-		var data []byte
-		if err := rows.Scan(&path, &data); err != nil {
+	byBlob := map[string][]string{}
+	for _, f := range files {
+		byBlob[f.BlobID] = append(byBlob[f.BlobID], f.Path)
+	}
+	out := make(map[string][]byte, len(files))
+	ids := make([]string, 0, len(byBlob))
+	for id := range byBlob {
+		ids = append(ids, id)
+	}
+	for _, chunk := range chunks(ids, 400) {
+		rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, data FROM blobs WHERE id IN (`+placeholders(len(chunk))+`)`), args(chunk)...)
+		if err != nil {
 			return nil, err
 		}
-		out[path] = data
+		for rows.Next() {
+			var id string
+			var data []byte
+			if err := rows.Scan(&id, &data); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			for _, p := range byBlob[id] {
+				out[p] = data
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
 	}
-	return out, rows.Err()
+	if len(out) != len(files) {
+		return nil, fmt.Errorf("files of %s/%s: %d of %d blobs are missing from the index", namespace, name, len(files)-len(out), len(files))
+	}
+	return out, nil
 }

@@ -1,6 +1,7 @@
 -- The index: repositories, refs as last seen, package revisions, and the
 -- files of package trees with their content stored once per blob.
--- {{id}} and {{blob}} are replaced by the dialect's types.
+-- {{id}}, {{blob}} and {{clustered}} are replaced by the dialect's types and
+-- table options ({{clustered}}: store the rows in primary key order).
 
 CREATE TABLE counters (
   name  TEXT PRIMARY KEY,
@@ -37,7 +38,7 @@ CREATE TABLE refs (
   published_at        BIGINT NOT NULL,
   published_workspace TEXT NOT NULL,
   PRIMARY KEY (repository_id, name)
-);
+) {{clustered}};
 CREATE INDEX refs_package ON refs (repository_id, package);
 
 CREATE TABLE branch_packages (
@@ -49,7 +50,7 @@ CREATE TABLE branch_packages (
   published_by  TEXT NOT NULL,
   published_at  BIGINT NOT NULL,
   PRIMARY KEY (repository_id, package)
-);
+) {{clustered}};
 
 -- Why refs and package paths are not indexed, replaced per package on
 -- every update of it.
@@ -93,16 +94,15 @@ CREATE TABLE revisions (
 CREATE INDEX revisions_package ON revisions (repository_id, package);
 CREATE INDEX revisions_tree ON revisions (tree_id);
 
-CREATE TABLE tree_files (
-  tree_id TEXT NOT NULL,
-  path    TEXT NOT NULL,
-  mode    INTEGER NOT NULL,
-  blob_id TEXT NOT NULL,
-  PRIMARY KEY (tree_id, path)
-);
-CREATE INDEX tree_files_blob ON tree_files (blob_id);
+-- The files of a package tree, one line each: "<mode> <blob id> <path>".
+CREATE TABLE trees (
+  id    TEXT PRIMARY KEY,
+  files TEXT NOT NULL
+) {{clustered}};
 
+-- File content, once per blob id; refs counts the trees listing the blob.
 CREATE TABLE blobs (
   id   TEXT PRIMARY KEY,
+  refs BIGINT NOT NULL,
   data {{blob}} NOT NULL
-);
+) {{clustered}};
