@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -49,7 +50,8 @@ temporary directory.`,
 						base = abs
 					}
 				}
-				base = strings.TrimSuffix(path.Base(strings.TrimRight(base, "/")), ".git")
+				base = strings.TrimSuffix(strings.TrimRight(filepath.ToSlash(base), "/"), "/.git")
+				base = strings.TrimSuffix(path.Base(base), ".git")
 				cfg.Repository = revision.LabelFrom(base)
 			}
 			if !revision.IsLabel(cfg.Repository) {
@@ -106,18 +108,21 @@ func writeRevisions(cmd *cobra.Command, output string, items []pkgv1alpha1.Packa
 	out := cmd.OutOrStdout()
 	switch output {
 	case "json", "yaml":
-		b, err := json.MarshalIndent(list{APIVersion: "v1", Kind: "List", Items: items}, "", "  ")
-		if err != nil {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(list{APIVersion: "v1", Kind: "List", Items: items}); err != nil {
 			return err
 		}
+		b := buf.Bytes()
 		if output == "yaml" {
+			var err error
 			if b, err = yaml.JSONToYAML(b); err != nil {
 				return err
 			}
-		} else {
-			b = append(b, '\n')
 		}
-		_, err = out.Write(b)
+		_, err := out.Write(b)
 		return err
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 3, ' ', 0)

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -332,5 +333,51 @@ func TestForcePushAndBranchDeletion(t *testing.T) {
 	}
 	if names := indexed(t, s); len(names) != 0 {
 		t.Errorf("revisions after the branch was deleted: %v", names)
+	}
+}
+
+func TestConcurrentSyncs(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	var repos []*gittest.Repo
+	var rec *Reconciler
+	for i, name := range []string{"one", "two"} {
+		r := gittest.New(t)
+		r.Write(gittest.Package("a", "1"))
+		r.Commit("a")
+		repos = append(repos, r)
+		rec = register(t, s, r, name)
+		_ = i
+	}
+	// Pushes to both repositories while both are synced from several
+	// goroutines: work on one repository is serialized, and the index ends
+	// where git is.
+	done := make(chan error, 16)
+	for k := range 8 {
+		go func() {
+			name := []string{"one", "two"}[k%2]
+			_, err := rec.Sync(ctx, "default", name)
+			done <- err
+		}()
+	}
+	for k := range 3 {
+		for _, r := range repos {
+			r.Write(gittest.Package("a", fmt.Sprint(k+2)))
+			r.Commit(fmt.Sprint("change ", k))
+		}
+	}
+	for range 8 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, name := range []string{"one", "two"} {
+		if _, err := rec.Sync(ctx, "default", name); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetRevision(ctx, "default", name+".a.main")
+		if err != nil || got.Commit != repos[i].Rev("main") {
+			t.Errorf("%s: %+v, %v; want the head %s", name, got, err, repos[i].Rev("main"))
+		}
 	}
 }

@@ -43,6 +43,7 @@ func main() {
 	fmt.Println("| P × R | revisions | git baseline | full index | ratio | peak RSS | index on disk | incremental p50 | p90 | max |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
 	var p50s []time.Duration
+	var notes []string
 	for _, s := range strings.Split(*sizes, ",") {
 		p, err := strconv.Atoi(s)
 		if err != nil {
@@ -51,9 +52,16 @@ func main() {
 		spec := repogen.Spec{Packages: p, Revisions: *revisions, Drafts: p / 20, Proposals: p / 40}
 		r := measure(*out, *pkgserver, spec, *runs, *pushes)
 		p50s = append(p50s, r.p50)
+		notes = append(notes, fmt.Sprintf("P=%d: baseline parts: for-each-ref %.2f s, ls-tree -r of the %d tagged commits %.2f s, ls-tree -r of %d drafts' and proposals' packages %.2f s (%.1f ms a process)",
+			p, r.parts[0].Seconds(), *revisions, r.parts[1].Seconds(), spec.Drafts+spec.Proposals, r.parts[2].Seconds(),
+			ms(r.parts[2])/float64(max(spec.Drafts+spec.Proposals, 1))))
 		fmt.Printf("| %d × %d | %d | %.2f s | %.2f s | %.1f× | %d MiB | %d MiB | %.1f ms | %.1f ms | %.1f ms |\n",
 			p, *revisions, r.revisions, r.baseline.Seconds(), r.full.Seconds(), r.full.Seconds()/r.baseline.Seconds(),
 			r.rssKB/1024, r.diskBytes>>20, ms(r.p50), ms(r.p90), ms(r.max))
+	}
+	fmt.Println()
+	for _, n := range notes {
+		fmt.Println(n)
 	}
 	if len(p50s) >= 2 {
 		fmt.Printf("\nIncremental p50 ratio, largest P / smallest P: %.2f\n", float64(p50s[len(p50s)-1])/float64(p50s[0]))
@@ -63,6 +71,7 @@ func main() {
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 type result struct {
+	parts          [3]time.Duration
 	revisions      int
 	baseline, full time.Duration
 	rssKB          int64
@@ -106,6 +115,7 @@ func measure(out, pkgserver string, spec repogen.Spec, runs, pushes int) result 
 		}
 	}
 	res.baseline, res.full = median(baselines), median(fulls)
+	_, res.parts = baselineParts(repoDir)
 	res.diskBytes = dirSize(dataDir)
 
 	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(dataDir, "index.db"))
@@ -159,6 +169,15 @@ func register(ctx context.Context, dataDir, repoDir string) {
 // tags (every package's tag points there), the package's directory for a
 // draft or proposal, whose commit carries that package alone.
 func baseline(repoDir string) time.Duration {
+	d, _ := baselineParts(repoDir)
+	return d
+}
+
+// baselineParts returns the baseline's time, and that of its parts: the
+// ref listing, the trees of the tagged commits, the drafts' and proposals'
+// packages.
+func baselineParts(repoDir string) (time.Duration, [3]time.Duration) {
+	var parts [3]time.Duration
 	start := time.Now()
 	refs := gitOut(repoDir, "for-each-ref", "--format=%(objectname) %(refname)")
 	tagged := map[string]bool{}
@@ -174,13 +193,16 @@ func baseline(repoDir string) time.Duration {
 			branches = append(branches, branch{commit, rest[:strings.LastIndex(rest, "/")]})
 		}
 	}
+	parts[0] = time.Since(start)
 	for c := range tagged {
 		gitOut(repoDir, "ls-tree", "-r", c)
 	}
+	parts[1] = time.Since(start) - parts[0]
 	for _, b := range branches {
 		gitOut(repoDir, "ls-tree", "-r", b.commit, "--", b.path)
 	}
-	return time.Since(start)
+	parts[2] = time.Since(start) - parts[0] - parts[1]
+	return time.Since(start), parts
 }
 
 func gitOut(dir string, args ...string) string {
