@@ -57,4 +57,4 @@ generate:
 	$(GO) run ./internal/schema/gen
 
 clean:
-	rm -rf bin test/bench/out
+	rm -rf bin test/bench/_out

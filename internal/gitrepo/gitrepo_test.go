@@ -73,10 +73,6 @@ func TestRefsAndBatch(t *testing.T) {
 	if diff := cmp.Diff([]string{"refs/heads/main", "refs/heads/other", "refs/tags/annotated", "refs/tags/light"}, names); diff != "" {
 		t.Errorf("refs (-want +got):\n%s", diff)
 	}
-	named, err := repo.RefsNamed(ctx, []string{"refs/heads/main", "refs/heads/gone", "refs/heads/ot"})
-	if err != nil || len(named) != 1 || named[0].Name != "refs/heads/main" {
-		t.Errorf("RefsNamed = %v, %v", named, err)
-	}
 
 	b, err := repo.NewBatch(ctx)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -105,39 +104,6 @@ func (r *Repo) refs(ctx context.Context, patterns ...string) ([]Ref, error) {
 		refs = append(refs, ref)
 	}
 	return refs, nil
-}
-
-// Exists reports whether a directory holds a repository.
-func Exists(dir string) bool {
-	_, err := os.Stat(filepath.Join(dir, "HEAD"))
-	return err == nil
-}
-
-// RefsNamed lists the named refs (full names) that exist.
-func (r *Repo) RefsNamed(ctx context.Context, names []string) ([]Ref, error) {
-	if len(names) == 0 {
-		return nil, nil
-	}
-	want := map[string]bool{}
-	for _, n := range names {
-		want[n] = true
-	}
-	var out []Ref
-	// for-each-ref matches patterns by prefix up to a slash: filter exactly.
-	for start := 0; start < len(names); start += 200 {
-		end := min(start+200, len(names))
-		refs, err := r.refs(ctx, names[start:end]...)
-		if err != nil {
-			return nil, err
-		}
-		for _, ref := range refs {
-			if want[ref.Name] {
-				out = append(out, ref)
-				delete(want, ref.Name)
-			}
-		}
-	}
-	return out, nil
 }
 
 // IsAncestor reports whether commit a is an ancestor of (or is) commit b.

@@ -32,11 +32,6 @@ type Kind struct {
 	Namespaced bool
 }
 
-// GVR returns the kind's group, version and resource.
-func (k Kind) GVR() k8sschema.GroupVersionResource {
-	return k.GVK.GroupVersion().WithResource(k.Resource)
-}
-
 // Schema validates the objects of one kind.
 type Schema struct {
 	Kind Kind

@@ -20,6 +20,9 @@ var (
 	// ErrConflict is returned for a write whose expected resource version is
 	// not the object's current one.
 	ErrConflict = errors.New("conflict: the object has been modified")
+	// ErrInvalidContinue is returned for a continue token the store did not
+	// issue.
+	ErrInvalidContinue = errors.New("invalid continue token")
 )
 
 // Repository is a registered repository.

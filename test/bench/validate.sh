@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Benchmark of `pkgserver validate` against kubectl-validate on a generated
-# corpus, side by side in one run. Writes test/bench/out/validate.md.
+# corpus, side by side in one run. Writes test/bench/_out/validate.md.
 #   PACKAGES=500 RUNS=5 bash test/bench/validate.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-out=test/bench/out
+out=test/bench/_out
 mkdir -p "$out/bin"
 if [ ! -x "$out/bin/kubectl-validate" ]; then
   echo "installing kubectl-validate v0.0.4 from the Go module proxy (a few minutes, once)"

@@ -31,17 +31,14 @@ func continueToken(namespace, name string) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(namespace + "\x00" + name))
 }
 
-// ErrBadContinue is returned for a continue token this store did not issue.
-var ErrBadContinue = errors.New("invalid continue token")
-
 func parseContinue(tok string) (string, string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(tok)
 	if err != nil {
-		return "", "", ErrBadContinue
+		return "", "", store.ErrInvalidContinue
 	}
 	ns, name, ok := strings.Cut(string(b), "\x00")
 	if !ok {
-		return "", "", ErrBadContinue
+		return "", "", store.ErrInvalidContinue
 	}
 	return ns, name, nil
 }

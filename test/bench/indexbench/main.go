@@ -29,7 +29,7 @@ import (
 )
 
 func main() {
-	out := flag.String("out", "test/bench/out/index", "working directory")
+	out := flag.String("out", "test/bench/_out/index", "working directory")
 	pkgserver := flag.String("pkgserver", "bin/pkgserver", "pkgserver binary")
 	sizes := flag.String("packages", "1000,10000", "package counts to measure")
 	revisions := flag.Int("revisions", 10, "published revisions per package")

@@ -39,7 +39,7 @@ type sample struct {
 func main() {
 	pkgserver := flag.String("pkgserver", "bin/pkgserver", "pkgserver binary")
 	kv := flag.String("kubectl-validate", "kubectl-validate", "kubectl-validate binary")
-	corpus := flag.String("corpus", "test/bench/out/corpus", "corpus written by gencorpus")
+	corpus := flag.String("corpus", "test/bench/_out/corpus", "corpus written by gencorpus")
 	runs := flag.Int("runs", 5, "runs of each tool")
 	flag.Parse()
 
