@@ -24,7 +24,6 @@ type Object struct {
 	ID   string
 	Type string
 	Size int64
-	// Data is the content; nil from a batch-check process.
 	Data []byte
 }
 
@@ -36,24 +35,13 @@ type Batch struct {
 	stdin  io.WriteCloser
 	in     *bufio.Writer
 	out    *bufio.Reader
-	check  bool // --batch-check: headers only
 	closed bool
 }
 
 // NewBatch starts `git cat-file --batch`, which returns objects with their
 // content.
 func (r *Repo) NewBatch(ctx context.Context) (*Batch, error) {
-	return r.newBatch(ctx, "--batch", false)
-}
-
-// NewBatchCheck starts `git cat-file --batch-check`, which returns only the
-// id, type and size of objects: the cheap way to resolve <commit>:<path>.
-func (r *Repo) NewBatchCheck(ctx context.Context) (*Batch, error) {
-	return r.newBatch(ctx, "--batch-check", true)
-}
-
-func (r *Repo) newBatch(ctx context.Context, mode string, check bool) (*Batch, error) {
-	cmd := command(ctx, r.gitDir, "cat-file", mode)
+	cmd := command(ctx, r.gitDir, "cat-file", "--batch")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -70,7 +58,6 @@ func (r *Repo) newBatch(ctx context.Context, mode string, check bool) (*Batch, e
 		stdin: stdin,
 		in:    bufio.NewWriterSize(stdin, 64<<10),
 		out:   bufio.NewReaderSize(stdout, 256<<10),
-		check: check,
 	}, nil
 }
 
@@ -174,9 +161,6 @@ func (b *Batch) next(spec string) (*Object, error) {
 		return nil, fmt.Errorf("git cat-file: unexpected header %q", header)
 	}
 	obj := &Object{ID: f[0], Type: f[1], Size: int64(size)}
-	if b.check {
-		return obj, nil
-	}
 	obj.Data = make([]byte, size+1)
 	if _, err := io.ReadFull(b.out, obj.Data); err != nil {
 		return nil, fmt.Errorf("git cat-file: %w", err)

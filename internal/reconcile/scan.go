@@ -21,14 +21,13 @@ import (
 const MaxBlobBytes = 8 << 20
 
 // scanner reads what the reconciler needs from one repository, with one
-// `cat-file --batch` and one `--batch-check` process started on first use
-// and fed many requests at a time.
+// `cat-file --batch` process started on first use and fed many requests at
+// a time.
 type scanner struct {
 	ctx   context.Context
 	repo  *gitrepo.Repo
 	cfg   revision.Config
 	batch *gitrepo.Batch
-	check *gitrepo.Batch
 	// trees caches tree objects read, by id.
 	trees map[string][]gitrepo.TreeEntry
 	// commits caches commit metadata, by id; types records the type of
@@ -46,9 +45,6 @@ func (s *scanner) close() {
 	if s.batch != nil {
 		s.batch.Close()
 	}
-	if s.check != nil {
-		s.check.Close()
-	}
 }
 
 func (s *scanner) getBatch() (*gitrepo.Batch, error) {
@@ -60,17 +56,6 @@ func (s *scanner) getBatch() (*gitrepo.Batch, error) {
 		s.batch = b
 	}
 	return s.batch, nil
-}
-
-func (s *scanner) getCheck() (*gitrepo.Batch, error) {
-	if s.check == nil {
-		b, err := s.repo.NewBatchCheck(s.ctx)
-		if err != nil {
-			return nil, err
-		}
-		s.check = b
-	}
-	return s.check, nil
 }
 
 // commitTrees returns the root tree of each commit, reading the commits

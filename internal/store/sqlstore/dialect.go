@@ -20,12 +20,6 @@ var sqliteDialect = dialect{
 	types: map[string]string{"{{id}}": "INTEGER PRIMARY KEY", "{{blob}}": "BLOB", "{{clustered}}": "WITHOUT ROWID"},
 }
 
-var postgresDialect = dialect{
-	name:     "postgres",
-	types:    map[string]string{"{{id}}": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "{{blob}}": "BYTEA", "{{clustered}}": ""},
-	numbered: true,
-}
-
 // q adapts a query to the dialect's placeholders.
 func (d dialect) q(query string) string {
 	if !d.numbered {
