@@ -28,12 +28,12 @@ func snapshot(t *testing.T, dataDir string) map[string]revision.Revision {
 	}
 	defer st.Close()
 	checkIntegrity(t, st)
-	list, _, err := st.ListRevisions(ctx, store.ListOptions{})
+	list, err := st.ListRevisions(ctx, store.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := map[string]revision.Revision{}
-	for _, r := range list {
+	for _, r := range list.Items {
 		out[r.Name] = r.Revision
 	}
 	return out
@@ -50,11 +50,11 @@ func checkIntegrity(t *testing.T, st *sqlstore.Store) {
 	if orphans > 0 {
 		t.Fatalf("%d revisions have no tree", orphans)
 	}
-	list, _, err := st.ListRevisions(context.Background(), store.ListOptions{Limit: 300})
+	list, err := st.ListRevisions(context.Background(), store.ListOptions{Limit: 300})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range list {
+	for _, r := range list.Items {
 		if _, err := st.Resources(context.Background(), r.Namespace, r.Name); err != nil {
 			t.Fatalf("revision %s: %v", r.Name, err)
 		}

@@ -178,12 +178,12 @@ func TestPreviewPorchLayout(t *testing.T) {
 // versions left out.
 func indexed(t *testing.T, s store.Store) map[string]revision.Revision {
 	t.Helper()
-	list, _, err := s.ListRevisions(context.Background(), store.ListOptions{})
+	list, err := s.ListRevisions(context.Background(), store.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := map[string]revision.Revision{}
-	for _, r := range list {
+	for _, r := range list.Items {
 		out[r.Name] = r.Revision
 	}
 	return out
@@ -207,9 +207,9 @@ func TestIncrementalMatchesReindex(t *testing.T) {
 	if _, err := rec.Sync(ctx, "default", "cat"); err != nil {
 		t.Fatal(err)
 	}
-	before, _, _ := s.ListRevisions(ctx, store.ListOptions{})
+	before, _ := s.ListRevisions(ctx, store.ListOptions{})
 	rvBefore := map[string]int64{}
-	for _, rv := range before {
+	for _, rv := range before.Items {
 		rvBefore[rv.Name] = rv.ResourceVersion
 	}
 

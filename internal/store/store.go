@@ -23,7 +23,56 @@ var (
 	// ErrInvalidContinue is returned for a continue token the store did not
 	// issue.
 	ErrInvalidContinue = errors.New("invalid continue token")
+	// ErrCompacted is returned for a resource version older than the
+	// oldest change the store still holds: the caller must list again.
+	ErrCompacted = errors.New("resource version too old")
 )
+
+// Role is what an API token may do in its namespace: read < write < admin.
+type Role string
+
+// The roles.
+const (
+	RoleRead  Role = "read"
+	RoleWrite Role = "write"
+	RoleAdmin Role = "admin"
+)
+
+// AllNamespaces is the namespace of a token valid in every namespace.
+const AllNamespaces = "*"
+
+// Token is an API token, of which only a hash is kept.
+type Token struct {
+	Name string
+	// Hash is the SHA-256 of the token, in hex.
+	Hash      string
+	Namespace string
+	Role      Role
+	CreatedAt time.Time
+}
+
+// Event types of a watch.
+const (
+	Added    = "ADDED"
+	Modified = "MODIFIED"
+	Deleted  = "DELETED"
+)
+
+// Event is a change of a package revision, with its state then.
+type Event struct {
+	Type     string
+	Revision Revision
+}
+
+// RevisionList is a page of revisions.
+type RevisionList struct {
+	Items []Revision
+	// Continue is the token of the next page, "" after the last.
+	Continue string
+	// ResourceVersion is the store's resource version when the page was
+	// read: a watch from it sees every later change.
+	ResourceVersion int64
+}
 
 // Repository is a registered repository.
 type Repository struct {
@@ -159,12 +208,43 @@ type Store interface {
 	// UpdateIndex applies an update in one transaction: all of it or none.
 	UpdateIndex(ctx context.Context, repoID int64, u *IndexUpdate) error
 
-	// ListRevisions lists revisions in a stable order (namespace, name)
-	// and returns the token of the next page, "" after the last.
-	ListRevisions(ctx context.Context, opts ListOptions) ([]Revision, string, error)
+	// ListRevisions lists revisions in a stable order (namespace, name).
+	ListRevisions(ctx context.Context, opts ListOptions) (*RevisionList, error)
 	GetRevision(ctx context.Context, namespace, name string) (*Revision, error)
 	// Resources returns the files of a revision with their content.
 	Resources(ctx context.Context, namespace, name string) (map[string][]byte, error)
 
+	// UpdateRepositoryStatus changes a repository's status, whatever its
+	// resource version: the status is the server's.
+	UpdateRepositoryStatus(ctx context.Context, namespace, name string, fn func(*configv1alpha1.RepositoryStatus)) error
+
+	// Events returns the changes of revisions after a resource version, in
+	// order, at most limit; ErrCompacted when changes after it are gone.
+	Events(ctx context.Context, after int64, limit int) ([]Event, error)
+	// ResourceVersion is the store's current resource version.
+	ResourceVersion(ctx context.Context) (int64, error)
+	// Changed returns a channel closed at the next change.
+	Changed() <-chan struct{}
+	// CompactEvents forgets changes older than a time.
+	CompactEvents(ctx context.Context, before time.Time) error
+
+	CreateToken(ctx context.Context, t *Token) error
+	ListTokens(ctx context.Context) ([]Token, error)
+	DeleteToken(ctx context.Context, name string) error
+	// TokenByHash returns the token with a hash, ErrNotFound if none.
+	TokenByHash(ctx context.Context, hash string) (*Token, error)
+
+	// PutSecret stores sealed credentials; GetSecret returns them.
+	PutSecret(ctx context.Context, namespace, name string, sealed []byte) error
+	GetSecret(ctx context.Context, namespace, name string) ([]byte, error)
+	DeleteSecret(ctx context.Context, namespace, name string) error
+	ListSecrets(ctx context.Context) ([]SecretRef, error)
+
 	Close() error
+}
+
+// SecretRef names a stored secret.
+type SecretRef struct {
+	Namespace, Name string
+	UpdatedAt       time.Time
 }

@@ -264,8 +264,12 @@ func (w *indexWriter) apply(u *store.IndexUpdate) error {
 		}
 	}
 	if u.Full {
-		// Nothing is left to compare with: insert everything in bulk.
+		// Nothing is left to compare with: insert everything in bulk, and
+		// let watches list again rather than replay every revision.
 		if err := w.insertRevisions(namespace, repoName, u.Packages); err != nil {
+			return err
+		}
+		if err := w.compactAll(); err != nil {
 			return err
 		}
 	} else {
@@ -477,6 +481,9 @@ func (w *indexWriter) packageRevisions(namespace, repoName, pkg string, revs []r
 			if old.r.Tree != r.Tree {
 				w.oldTrees = append(w.oldTrees, old.r.Tree)
 			}
+			if err := w.recordEvent(store.Modified, store.Revision{Revision: r, Namespace: namespace, Repository: repoName, ResourceVersion: w.rv}); err != nil {
+				return err
+			}
 			if err := w.exec(`UPDATE revisions SET workspace = ?, revision = ?, number = ?, lifecycle = ?, ref = ?, deletion_ref = ?,
 				commit_id = ?, tree_id = ?, published_by = ?, published_at = ?, latest = ?, resource_version = ? WHERE id = ?`,
 				r.Workspace, r.Revision, r.Number, string(r.Lifecycle), r.Ref, r.DeletionRef, r.Commit, r.Tree, r.PublishedBy,
@@ -493,11 +500,17 @@ func (w *indexWriter) packageRevisions(namespace, repoName, pkg string, revs []r
 				}
 				return err
 			}
+			if err := w.recordEvent(store.Added, store.Revision{Revision: r, Namespace: namespace, Repository: repoName, ResourceVersion: w.rv}); err != nil {
+				return err
+			}
 		}
 	}
 	for _, old := range existing {
 		w.oldTrees = append(w.oldTrees, old.r.Tree)
 		if err := w.exec(`DELETE FROM revisions WHERE id = ?`, old.id); err != nil {
+			return err
+		}
+		if err := w.recordEvent(store.Deleted, store.Revision{Revision: old.r, Namespace: namespace, Repository: repoName, ResourceVersion: w.rv}); err != nil {
 			return err
 		}
 	}

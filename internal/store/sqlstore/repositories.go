@@ -160,6 +160,31 @@ func (s *Store) DeleteRepository(ctx context.Context, namespace, name string) er
 		if err != nil {
 			return err
 		}
+		rv, err := s.nextResourceVersion(ctx, tx)
+		if err != nil {
+			return err
+		}
+		w := &indexWriter{s: s, ctx: ctx, tx: tx, repoID: id, rv: rv}
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT `+revisionListColumns+` FROM revisions WHERE repository_id = ?`), id)
+		if err != nil {
+			return err
+		}
+		var gone []store.Revision
+		for rows.Next() {
+			r, err := scanRevision(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			gone = append(gone, r)
+		}
+		rows.Close()
+		for _, r := range gone {
+			r.ResourceVersion = rv
+			if err := w.recordEvent(store.Deleted, r); err != nil {
+				return err
+			}
+		}
 		for _, table := range []string{"revisions", "packages", "refs", "branch_packages", "problems"} {
 			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM `+table+` WHERE repository_id = ?`), id); err != nil {
 				return err

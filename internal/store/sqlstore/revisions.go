@@ -43,8 +43,9 @@ func parseContinue(tok string) (string, string, error) {
 	return ns, name, nil
 }
 
-// ListRevisions lists revisions ordered by namespace and name.
-func (s *Store) ListRevisions(ctx context.Context, opts store.ListOptions) ([]store.Revision, string, error) {
+// ListRevisions lists revisions ordered by namespace and name, with the
+// resource version of the snapshot they were read from.
+func (s *Store) ListRevisions(ctx context.Context, opts store.ListOptions) (*store.RevisionList, error) {
 	var where []string
 	var qargs []any
 	eq := func(col, val string) {
@@ -66,7 +67,7 @@ func (s *Store) ListRevisions(ctx context.Context, opts store.ListOptions) ([]st
 	if opts.Continue != "" {
 		ns, name, err := parseContinue(opts.Continue)
 		if err != nil {
-			return nil, "", err
+			return nil, err
 		}
 		where = append(where, "(namespace > ? OR (namespace = ? AND name > ?))")
 		qargs = append(qargs, ns, ns, name)
@@ -79,29 +80,38 @@ func (s *Store) ListRevisions(ctx context.Context, opts store.ListOptions) ([]st
 	if opts.Limit > 0 {
 		query += fmt.Sprintf(` LIMIT %d`, opts.Limit+1)
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(query), qargs...)
+	// One read transaction: the resource version and the rows are of the
+	// same snapshot.
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return nil, "", err
+		return nil, err
+	}
+	defer tx.Rollback()
+	list := &store.RevisionList{}
+	if err := tx.QueryRowContext(ctx, s.q(`SELECT value FROM counters WHERE name = 'resource_version'`)).Scan(&list.ResourceVersion); err != nil {
+		return nil, err
+	}
+	rows, err := tx.QueryContext(ctx, s.q(query), qargs...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
-	var out []store.Revision
 	for rows.Next() {
 		r, err := scanRevision(rows)
 		if err != nil {
-			return nil, "", err
+			return nil, err
 		}
-		out = append(out, r)
+		list.Items = append(list.Items, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	next := ""
-	if opts.Limit > 0 && len(out) > opts.Limit {
-		out = out[:opts.Limit]
-		last := out[len(out)-1]
-		next = continueToken(last.Namespace, last.Name)
+	if opts.Limit > 0 && len(list.Items) > opts.Limit {
+		list.Items = list.Items[:opts.Limit]
+		last := list.Items[len(list.Items)-1]
+		list.Continue = continueToken(last.Namespace, last.Name)
 	}
-	return out, next, nil
+	return list, nil
 }
 
 // GetRevision returns one revision.

@@ -31,6 +31,7 @@ type Store struct {
 	// writeMu serializes write transactions where the database allows one
 	// writer (SQLite): a transaction never fails for want of the lock.
 	writeMu *sync.Mutex
+	changes broadcaster
 }
 
 var _ store.Store = (*Store)(nil)
@@ -156,7 +157,11 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		_ = tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	s.changes.notify()
+	return nil
 }
 
 // nextResourceVersion takes the next value of the store-wide, monotonic

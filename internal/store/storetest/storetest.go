@@ -29,6 +29,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ListAndPaginate", testList},
 		{"FullReplaceAndGarbage", testFullReplace},
 		{"DeleteRepositoryRemovesIndex", testDeleteRepository},
+		{"EventsAndWatchPoints", testEvents},
+		{"TokensAndSecrets", testTokensAndSecrets},
+		{"RepositoryStatus", testRepositoryStatus},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -137,12 +140,12 @@ func blobs(m map[string]string) func(store.BlobPut) error {
 
 func revisionNames(t *testing.T, s store.Store, opts store.ListOptions) map[string]int64 {
 	t.Helper()
-	list, _, err := s.ListRevisions(context.Background(), opts)
+	list, err := s.ListRevisions(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := map[string]int64{}
-	for _, r := range list {
+	for _, r := range list.Items {
 		out[r.Name] = r.ResourceVersion
 	}
 	return out
@@ -291,13 +294,13 @@ func testFailedUpdate(t *testing.T, s store.Store) {
 		t.Fatal("update succeeded")
 	}
 	refs, _ := s.Refs(ctx, repo.ID)
-	list, _, _ := s.ListRevisions(ctx, store.ListOptions{})
+	list, _ := s.ListRevisions(ctx, store.ListOptions{})
 	missingT, _ := s.MissingTrees(ctx, []string{"t1"})
 	missingB, _ := s.MissingBlobs(ctx, []string{"b1"})
 	after, _ := s.GetRepository(ctx, "default", "cat")
-	if len(refs) != 0 || len(list) != 0 || len(missingT) != 1 || len(missingB) != 1 || after.Object.ResourceVersion != before.Object.ResourceVersion {
+	if len(refs) != 0 || len(list.Items) != 0 || len(missingT) != 1 || len(missingB) != 1 || after.Object.ResourceVersion != before.Object.ResourceVersion {
 		t.Errorf("a failed update left traces: refs %v, revisions %v, trees %v, blobs %v, rv %s -> %s",
-			refs, list, missingT, missingB, before.Object.ResourceVersion, after.Object.ResourceVersion)
+			refs, list.Items, missingT, missingB, before.Object.ResourceVersion, after.Object.ResourceVersion)
 	}
 }
 
@@ -332,20 +335,21 @@ func testList(t *testing.T, s store.Store) {
 		{store.ListOptions{Latest: &yes}, 10},
 		{store.ListOptions{Repository: "nope"}, 0},
 	} {
-		list, _, err := s.ListRevisions(ctx, tc.opts)
-		if err != nil || len(list) != tc.want {
-			t.Errorf("%+v: %d revisions (%v), want %d", tc.opts, len(list), err, tc.want)
+		list, err := s.ListRevisions(ctx, tc.opts)
+		if err != nil || len(list.Items) != tc.want {
+			t.Errorf("%+v: %v, want %d revisions", tc.opts, err, tc.want)
 		}
 	}
 	// Pages of 7 cover everything once, in order.
 	var seen []string
 	opts := store.ListOptions{Limit: 7}
 	for page := 0; ; page++ {
-		list, next, err := s.ListRevisions(ctx, opts)
+		list, err := s.ListRevisions(ctx, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, r := range list {
+		next := list.Continue
+		for _, r := range list.Items {
 			seen = append(seen, r.Namespace+"/"+r.Name)
 		}
 		if next == "" {
@@ -364,7 +368,7 @@ func testList(t *testing.T, s store.Store) {
 			t.Fatalf("order broken at %s, %s", seen[i-1], seen[i])
 		}
 	}
-	if _, _, err := s.ListRevisions(ctx, store.ListOptions{Continue: "!!"}); err == nil {
+	if _, err := s.ListRevisions(ctx, store.ListOptions{Continue: "!!"}); !errors.Is(err, store.ErrInvalidContinue) {
 		t.Error("a forged continue token was accepted")
 	}
 	if _, err := s.GetRevision(ctx, "a", "nope"); !errors.Is(err, store.ErrNotFound) {
@@ -440,5 +444,155 @@ func testDeleteRepository(t *testing.T, s store.Store) {
 	}
 	if m, _ := s.MissingBlobs(ctx, []string{"b"}); len(m) != 1 {
 		t.Error("the last user's blob was kept")
+	}
+}
+
+func testEvents(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	repo := mustCreate(t, s, "default", "cat")
+	start, err := s.ResourceVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := s.Changed()
+	tree := []store.Tree{{ID: "t", Files: []store.File{{Path: "Kptfile", BlobID: "b"}}}}
+	a := rev("cat", "a", "v1", revision.Published, 1, "t")
+	b := rev("cat", "b", "v1", revision.Published, 1, "t")
+	if err := s.UpdateIndex(ctx, repo.ID, &store.IndexUpdate{Trees: tree, Blobs: blobs(map[string]string{"b": "x"}),
+		Packages: map[string][]revision.Revision{"a": {a}, "b": {b}}}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-changed:
+	default:
+		t.Error("a write did not signal a change")
+	}
+	list, err := s.ListRevisions(ctx, store.ListOptions{})
+	if err != nil || list.ResourceVersion <= start {
+		t.Fatalf("list resource version %d after %d: %v", list.ResourceVersion, start, err)
+	}
+	a2 := a
+	a2.Latest = true
+	if err := s.UpdateIndex(ctx, repo.ID, &store.IndexUpdate{Packages: map[string][]revision.Revision{"a": {a2}, "b": nil}}); err != nil {
+		t.Fatal(err)
+	}
+	events, err := s.Events(ctx, start, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range events {
+		got = append(got, e.Type+" "+e.Revision.Name)
+		if e.Revision.Namespace != "default" || e.Revision.ResourceVersion <= start {
+			t.Errorf("event %+v", e)
+		}
+	}
+	want := []string{"ADDED cat.a.v1", "ADDED cat.b.v1", "MODIFIED cat.a.v1", "DELETED cat.b.v1"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+	after, _ := s.Events(ctx, list.ResourceVersion, 0)
+	if len(after) != 2 || !after[0].Revision.Latest {
+		t.Errorf("events after the list: %+v", after)
+	}
+	// A full rebuild asks watches to list again.
+	if err := s.UpdateIndex(ctx, repo.ID, &store.IndexUpdate{Full: true, Trees: tree, Packages: map[string][]revision.Revision{"a": {a}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Events(ctx, list.ResourceVersion, 0); !errors.Is(err, store.ErrCompacted) {
+		t.Errorf("events from before a full rebuild: %v, want ErrCompacted", err)
+	}
+	now, _ := s.ResourceVersion(ctx)
+	if events, err := s.Events(ctx, now, 0); err != nil || len(events) != 0 {
+		t.Errorf("events from now: %v, %v", events, err)
+	}
+	// Deleting a repository deletes its revisions for watchers too.
+	if err := s.DeleteRepository(ctx, "default", "cat"); err != nil {
+		t.Fatal(err)
+	}
+	events, err = s.Events(ctx, now, 0)
+	if err != nil || len(events) != 1 || events[0].Type != store.Deleted {
+		t.Errorf("events of a repository deletion: %+v, %v", events, err)
+	}
+	if err := s.CompactEvents(ctx, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Events(ctx, now, 0); !errors.Is(err, store.ErrCompacted) {
+		t.Errorf("events after compaction: %v, want ErrCompacted", err)
+	}
+}
+
+func testTokensAndSecrets(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	tok := &store.Token{Name: "ci", Hash: "abc", Namespace: "team-a", Role: store.RoleWrite, CreatedAt: at}
+	if err := s.CreateToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateToken(ctx, &store.Token{Name: "ci", Hash: "def", Namespace: "x", Role: store.RoleRead, CreatedAt: at}); !errors.Is(err, store.ErrExists) {
+		t.Errorf("second token of a name: %v", err)
+	}
+	got, err := s.TokenByHash(ctx, "abc")
+	if err != nil || !cmp.Equal(*tok, *got) {
+		t.Errorf("TokenByHash = %+v, %v", got, err)
+	}
+	if _, err := s.TokenByHash(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("unknown hash: %v", err)
+	}
+	list, _ := s.ListTokens(ctx)
+	if len(list) != 1 {
+		t.Errorf("tokens: %v", list)
+	}
+	if err := s.DeleteToken(ctx, "ci"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.TokenByHash(ctx, "abc"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("revoked token still found: %v", err)
+	}
+	if err := s.DeleteToken(ctx, "ci"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("second revoke: %v", err)
+	}
+
+	if err := s.PutSecret(ctx, "default", "git", []byte("sealed-1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutSecret(ctx, "default", "git", []byte("sealed-2")); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := s.GetSecret(ctx, "default", "git"); err != nil || string(data) != "sealed-2" {
+		t.Errorf("GetSecret = %q, %v", data, err)
+	}
+	if _, err := s.GetSecret(ctx, "other", "git"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("secret of another namespace: %v", err)
+	}
+	refs, _ := s.ListSecrets(ctx)
+	if len(refs) != 1 || refs[0].Name != "git" {
+		t.Errorf("secrets: %v", refs)
+	}
+	if err := s.DeleteSecret(ctx, "default", "git"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testRepositoryStatus(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	r := mustCreate(t, s, "default", "cat")
+	stale := r.Object.ResourceVersion
+	if err := s.UpdateRepositoryStatus(ctx, "default", "cat", func(st *configv1alpha1.RepositoryStatus) {
+		st.Conditions = []metav1.Condition{{Type: "Ready", Status: metav1.ConditionTrue, Reason: "Synced"}}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.GetRepository(ctx, "default", "cat")
+	if len(got.Object.Status.Conditions) != 1 || got.Object.ResourceVersion == stale {
+		t.Errorf("status = %+v, resource version %s", got.Object.Status, got.Object.ResourceVersion)
+	}
+	// The status changed the resource version: a client holding the old
+	// one conflicts.
+	r.Object.Spec.Deployment = true
+	if err := s.UpdateRepository(ctx, r); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("update with the version before the status change: %v", err)
+	}
+	if err := s.UpdateRepositoryStatus(ctx, "default", "nope", func(*configv1alpha1.RepositoryStatus) {}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("status of a missing repository: %v", err)
 	}
 }
