@@ -33,7 +33,8 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCmd(), newValidateCmd(), newRevisionsCmd(), newReindexCmd())
+	root.AddCommand(newVersionCmd(), newValidateCmd(), newRevisionsCmd(), newReindexCmd(),
+		newServeCmd(), newTokenCmd(), newSecretCmd())
 	return root
 }
 

@@ -11,9 +11,11 @@ import (
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
+	"github.com/go-git/go-git/v5/storage/memory"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
@@ -209,4 +211,34 @@ func SyncMirror(ctx context.Context, dir, remote string, creds *Credentials) (*R
 		return fail(err)
 	}
 	return Open(dir)
+}
+
+// ListRemote lists a remote repository's branches and tags with their
+// targets, as `git ls-remote` does, without fetching anything.
+func ListRemote(ctx context.Context, remote string, creds *Credentials) ([]Ref, error) {
+	fail := func(err error) ([]Ref, error) {
+		return nil, errors.New(redact(fmt.Sprintf("list refs of %s: %v", remote, err), remote, creds))
+	}
+	auth, err := creds.authMethod(remote)
+	if err != nil {
+		return fail(err)
+	}
+	r := git.NewRemote(memory.NewStorage(), &config.RemoteConfig{Name: "origin", URLs: []string{remote}})
+	list, err := r.ListContext(ctx, &git.ListOptions{Auth: auth})
+	if errors.Is(err, transport.ErrEmptyRemoteRepository) {
+		return nil, nil
+	}
+	if err != nil {
+		return fail(err)
+	}
+	var out []Ref
+	for _, ref := range list {
+		name := ref.Name().String()
+		if ref.Type() != plumbing.HashReference || strings.HasSuffix(name, "^{}") ||
+			!(strings.HasPrefix(name, "refs/heads/") || strings.HasPrefix(name, "refs/tags/")) {
+			continue
+		}
+		out = append(out, Ref{Name: name, Target: ref.Hash().String()})
+	}
+	return out, nil
 }

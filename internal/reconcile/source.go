@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -35,18 +36,22 @@ func (s *GitSource) Open(ctx context.Context, repo *store.Repository) (*gitrepo.
 	if p, ok := LocalPath(u); ok {
 		return gitrepo.Open(p)
 	}
-	var creds *gitrepo.Credentials
-	if name := repo.Object.Spec.Git.Credentials; name != "" {
-		if s.Credentials == nil {
-			return nil, fmt.Errorf("repository %s/%s names credentials %q, but no credentials are available", repo.Object.Namespace, repo.Object.Name, name)
-		}
-		c, err := s.Credentials(ctx, repo.Object.Namespace, name)
-		if err != nil {
-			return nil, err
-		}
-		creds = c
+	creds, err := s.credentials(ctx, repo)
+	if err != nil {
+		return nil, err
 	}
 	return gitrepo.SyncMirror(ctx, s.mirrorPath(repo), u, creds)
+}
+
+func (s *GitSource) credentials(ctx context.Context, repo *store.Repository) (*gitrepo.Credentials, error) {
+	name := repo.Object.Spec.Git.Credentials
+	if name == "" {
+		return nil, nil
+	}
+	if s.Credentials == nil {
+		return nil, fmt.Errorf("repository %s/%s names credentials %q, but no credentials are available", repo.Object.Namespace, repo.Object.Name, name)
+	}
+	return s.Credentials(ctx, repo.Object.Namespace, name)
 }
 
 // mirrorPath is the mirror's directory: namespace and name are RFC 1123
@@ -102,4 +107,35 @@ func ParseRefsHash(s string) RefsHash {
 		copy(h[:], b)
 	}
 	return h
+}
+
+// RemoteRefsHash returns the digest of a remote repository's refs, listed
+// without fetching, and true; for a local repository it returns false: it
+// is read in place, as cheaply.
+func (s *GitSource) RemoteRefsHash(ctx context.Context, repo *store.Repository) (RefsHash, bool, error) {
+	var h RefsHash
+	u := repo.Object.Spec.Git.URL
+	if _, ok := LocalPath(u); ok {
+		return h, false, nil
+	}
+	creds, err := s.credentials(ctx, repo)
+	if err != nil {
+		return h, true, err
+	}
+	refs, err := gitrepo.ListRemote(ctx, u, creds)
+	if err != nil {
+		return h, true, err
+	}
+	for _, r := range refs {
+		h.Toggle(r.Name, r.Target)
+	}
+	return h, true, nil
+}
+
+// RemoveMirror deletes the mirror of a repository, if it has one.
+func (s *GitSource) RemoveMirror(repo *store.Repository) error {
+	if _, ok := LocalPath(repo.Object.Spec.Git.URL); ok || s.MirrorDir == "" {
+		return nil
+	}
+	return os.RemoveAll(s.mirrorPath(repo))
 }

@@ -68,8 +68,18 @@ func (s *Store) Events(ctx context.Context, after int64, limit int) ([]store.Eve
 	if after < compacted {
 		return nil, store.ErrCompacted
 	}
-	rows, err := tx.QueryContext(ctx, s.q(fmt.Sprintf(`SELECT type, object FROM events WHERE resource_version > ? AND kind = 'PackageRevision'
-		ORDER BY resource_version LIMIT %d`, limit)), after)
+	// Whole transactions only: a watch resumes after a resource version,
+	// so the changes of one must never be split between two answers.
+	var last sql.NullInt64
+	if err := tx.QueryRowContext(ctx, s.q(fmt.Sprintf(`SELECT MAX(resource_version) FROM (SELECT resource_version FROM events
+		WHERE resource_version > ? ORDER BY resource_version LIMIT %d) AS page`, limit)), after).Scan(&last); err != nil {
+		return nil, err
+	}
+	if !last.Valid {
+		return nil, nil
+	}
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT type, object FROM events WHERE resource_version > ? AND resource_version <= ?
+		AND kind = 'PackageRevision' ORDER BY resource_version`), after, last.Int64)
 	if err != nil {
 		return nil, err
 	}
@@ -275,3 +285,13 @@ func (s *Store) ListSecrets(ctx context.Context) ([]store.SecretRef, error) {
 	}
 	return out, rows.Err()
 }
+
+// CountRevisions returns the number of revisions indexed.
+func (s *Store) CountRevisions(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM revisions`).Scan(&n)
+	return n, err
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }

@@ -79,3 +79,10 @@ func (s GitSpec) BranchOrDefault() string {
 	}
 	return s.Branch
 }
+
+// RepositoryList is a list of repositories.
+type RepositoryList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Repository `json:"items"`
+}

@@ -53,3 +53,21 @@ type PackageRevisionList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []PackageRevision `json:"items"`
 }
+
+// PackageRevisionResources is the content of a package revision.
+type PackageRevisionResources struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec PackageRevisionResourcesSpec `json:"spec"`
+}
+
+// PackageRevisionResourcesSpec holds the files of a revision.
+type PackageRevisionResourcesSpec struct {
+	PackageName   string `json:"packageName"`
+	WorkspaceName string `json:"workspaceName"`
+	Revision      string `json:"revision"`
+	Repository    string `json:"repository"`
+	// Resources maps each file's path in the package to its text.
+	Resources map[string]string `json:"resources"`
+}

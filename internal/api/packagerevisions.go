@@ -1,0 +1,192 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+
+	pkgv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/pkg/v1alpha1"
+	"github.com/pkgserver/pkgserver/internal/store"
+)
+
+// maxListLimit bounds a page.
+const maxListLimit = 10000
+
+func revisionObject(r store.Revision) pkgv1alpha1.PackageRevision {
+	return pkgv1alpha1.FromRevision(r.Revision, r.Namespace, r.Repository, r.ResourceVersion)
+}
+
+// revisionQuery is a list or watch request, parsed.
+type revisionQuery struct {
+	opts store.ListOptions
+	// match is what the store cannot filter on.
+	labels labels.Selector
+}
+
+func (q *revisionQuery) matches(pr *pkgv1alpha1.PackageRevision) bool {
+	return q.labels == nil || q.labels.Matches(labels.Set(pr.Labels))
+}
+
+// parseQuery reads namespace, selectors and paging.
+func parseQuery(c echo.Context) (*revisionQuery, error) {
+	q := &revisionQuery{opts: store.ListOptions{Namespace: c.Param("ns")}}
+	if fs := c.QueryParam("fieldSelector"); fs != "" {
+		sel, err := fields.ParseSelector(fs)
+		if err != nil {
+			return nil, badRequest("invalid fieldSelector: %v", err)
+		}
+		for _, r := range sel.Requirements() {
+			if r.Operator != selection.Equals && r.Operator != selection.DoubleEquals {
+				return nil, badRequest("fieldSelector %q: only = and == are supported", fs)
+			}
+			var dst *string
+			switch r.Field {
+			case "metadata.namespace":
+				dst = &q.opts.Namespace
+			case "spec.repository":
+				dst = &q.opts.Repository
+			case "spec.packageName":
+				dst = &q.opts.Package
+			case "spec.workspaceName":
+				dst = &q.opts.Workspace
+			case "spec.revision":
+				dst = &q.opts.Revision
+			case "spec.lifecycle":
+				dst = &q.opts.Lifecycle
+			default:
+				return nil, badRequest("fieldSelector: field %q is not supported (metadata.namespace, spec.repository, spec.packageName, spec.workspaceName, spec.revision, spec.lifecycle)", r.Field)
+			}
+			if *dst != "" && *dst != r.Value {
+				return nil, badRequest("fieldSelector: %s is given two values", r.Field)
+			}
+			*dst = r.Value
+			if r.Value == "" {
+				return nil, badRequest("fieldSelector: %s needs a value", r.Field)
+			}
+		}
+	}
+	if ls := c.QueryParam("labelSelector"); ls != "" {
+		sel, err := labels.Parse(ls)
+		if err != nil {
+			return nil, badRequest("invalid labelSelector: %v", err)
+		}
+		q.labels = sel
+		// The latest-revision label is an indexed column: push it down
+		// when the selector pins it.
+		if reqs, ok := sel.Requirements(); ok {
+			for _, r := range reqs {
+				if r.Key() != pkgv1alpha1.LatestRevisionLabel {
+					continue
+				}
+				latest := r.Matches(labels.Set{r.Key(): "true"})
+				notLatest := r.Matches(labels.Set{})
+				if latest != notLatest {
+					q.opts.Latest = &latest
+				}
+			}
+		}
+	}
+	if l := c.QueryParam("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 0 {
+			return nil, badRequest("limit %q: want a non-negative integer", l)
+		}
+		q.opts.Limit = min(n, maxListLimit)
+	}
+	q.opts.Continue = c.QueryParam("continue")
+	return q, nil
+}
+
+func (s *Server) listRevisions(c echo.Context) error {
+	ns := c.Param("ns")
+	if ns != "" {
+		if err := checkNamespace(ns); err != nil {
+			return err
+		}
+	}
+	q, err := parseQuery(c)
+	if err != nil {
+		return err
+	}
+	if ns != "" && q.opts.Namespace != ns {
+		return badRequest("fieldSelector metadata.namespace does not match the namespace of the URL")
+	}
+	if err := authorize(c, q.opts.Namespace, store.RoleRead); err != nil {
+		return err
+	}
+	if w := c.QueryParam("watch"); w == "true" || w == "1" {
+		return s.watchRevisions(c, q)
+	}
+	list, err := s.store.ListRevisions(c.Request().Context(), q.opts)
+	if err != nil {
+		return err
+	}
+	out := pkgv1alpha1.PackageRevisionList{
+		TypeMeta: metav1.TypeMeta{APIVersion: pkgv1alpha1.APIVersion, Kind: "PackageRevisionList"},
+		ListMeta: metav1.ListMeta{ResourceVersion: strconv.FormatInt(list.ResourceVersion, 10), Continue: list.Continue},
+		Items:    make([]pkgv1alpha1.PackageRevision, 0, len(list.Items)),
+	}
+	for _, r := range list.Items {
+		pr := revisionObject(r)
+		if q.matches(&pr) {
+			out.Items = append(out.Items, pr)
+		}
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) getRevision(c echo.Context) error {
+	ns, name := c.Param("ns"), c.Param("name")
+	if err := authorize(c, ns, store.RoleRead); err != nil {
+		return err
+	}
+	r, err := s.store.GetRevision(c.Request().Context(), ns, name)
+	if isNotFound(err) {
+		return notFound("packagerevisions", name)
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, revisionObject(*r))
+}
+
+func (s *Server) getResources(c echo.Context) error {
+	ns, name := c.Param("ns"), c.Param("name")
+	if err := authorize(c, ns, store.RoleRead); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	r, err := s.store.GetRevision(ctx, ns, name)
+	if isNotFound(err) {
+		return notFound("packagerevisionresources", name)
+	}
+	if err != nil {
+		return err
+	}
+	files, err := s.store.Resources(ctx, ns, name)
+	if err != nil {
+		return err
+	}
+	res := make(map[string]string, len(files))
+	for p, data := range files {
+		if !utf8.Valid(data) {
+			return newStatus(http.StatusUnprocessableEntity, metav1.StatusReasonInvalid,
+				"file %s of %s is not text: resources are served as text", p, name)
+		}
+		res[p] = string(data)
+	}
+	return c.JSON(http.StatusOK, pkgv1alpha1.PackageRevisionResources{
+		TypeMeta:   metav1.TypeMeta{APIVersion: pkgv1alpha1.APIVersion, Kind: "PackageRevisionResources"},
+		ObjectMeta: metav1.ObjectMeta{Name: r.Name, Namespace: r.Namespace, ResourceVersion: strconv.FormatInt(r.ResourceVersion, 10)},
+		Spec: pkgv1alpha1.PackageRevisionResourcesSpec{
+			PackageName: r.Package, WorkspaceName: r.Workspace, Revision: r.Revision.Revision,
+			Repository: r.Repository, Resources: res,
+		},
+	})
+}

@@ -1,0 +1,322 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	configv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/config/v1alpha1"
+	"github.com/pkgserver/pkgserver/internal/gitrepo"
+	"github.com/pkgserver/pkgserver/internal/reconcile"
+	"github.com/pkgserver/pkgserver/internal/revision"
+	"github.com/pkgserver/pkgserver/internal/store"
+)
+
+// Bounds of a repository's sync interval.
+const (
+	minSyncInterval = 5 * time.Second
+	maxSyncInterval = 24 * time.Hour
+)
+
+func checkNamespace(ns string) error {
+	if !revision.IsLabel(ns) {
+		return badRequest("namespace %q is not an RFC 1123 label", ns)
+	}
+	return nil
+}
+
+func (s *Server) listRepositories(c echo.Context) error {
+	ns := c.Param("ns")
+	if ns != "" {
+		if err := checkNamespace(ns); err != nil {
+			return err
+		}
+	}
+	if err := authorize(c, ns, store.RoleRead); err != nil {
+		return err
+	}
+	repos, err := s.store.ListRepositories(c.Request().Context(), ns)
+	if err != nil {
+		return err
+	}
+	rv, err := s.store.ResourceVersion(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	list := configv1alpha1.RepositoryList{
+		TypeMeta: metav1.TypeMeta{APIVersion: configv1alpha1.APIVersion, Kind: "RepositoryList"},
+		ListMeta: metav1.ListMeta{ResourceVersion: strconv.FormatInt(rv, 10)},
+		Items:    make([]configv1alpha1.Repository, 0, len(repos)),
+	}
+	for _, r := range repos {
+		list.Items = append(list.Items, repositoryObject(r))
+	}
+	return c.JSON(http.StatusOK, list)
+}
+
+// repositoryObject is a repository as the API shows it.
+func repositoryObject(r *store.Repository) configv1alpha1.Repository {
+	obj := r.Object
+	obj.APIVersion, obj.Kind = configv1alpha1.APIVersion, "Repository"
+	return obj
+}
+
+func (s *Server) getRepository(c echo.Context) error {
+	ns, name := c.Param("ns"), c.Param("name")
+	if err := authorize(c, ns, store.RoleRead); err != nil {
+		return err
+	}
+	r, err := s.store.GetRepository(c.Request().Context(), ns, name)
+	if err != nil {
+		return repoErr(err, name)
+	}
+	return c.JSON(http.StatusOK, repositoryObject(r))
+}
+
+func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
+
+func repoErr(err error, name string) error {
+	if isNotFound(err) {
+		return notFound("repositories", name)
+	}
+	return err
+}
+
+func (s *Server) createRepository(c echo.Context) error {
+	ns := c.Param("ns")
+	if err := checkNamespace(ns); err != nil {
+		return err
+	}
+	if err := authorize(c, ns, store.RoleAdmin); err != nil {
+		return err
+	}
+	var obj configv1alpha1.Repository
+	if err := decode(c, &obj); err != nil {
+		return err
+	}
+	if obj.Namespace != "" && obj.Namespace != ns {
+		return badRequest("metadata.namespace %q does not match the namespace of the URL, %q", obj.Namespace, ns)
+	}
+	obj.Namespace = ns
+	if causes := validateRepository(&obj); len(causes) > 0 {
+		return invalid("Repository", obj.Name, causes)
+	}
+	// What the server owns is not the client's to set.
+	obj.ResourceVersion, obj.UID, obj.CreationTimestamp = "", "", metav1.Time{}
+	obj.Generation = 1
+	obj.Status = configv1alpha1.RepositoryStatus{Conditions: []metav1.Condition{{
+		Type: "Ready", Status: metav1.ConditionUnknown, Reason: "Syncing", Message: "the first sync is under way",
+		LastTransitionTime: metav1.NewTime(time.Now().UTC().Truncate(time.Second)),
+	}}}
+	r := &store.Repository{Object: obj}
+	if err := s.store.CreateRepository(c.Request().Context(), r); err != nil {
+		return err
+	}
+	s.syncer.Add(r)
+	return c.JSON(http.StatusCreated, repositoryObject(r))
+}
+
+func (s *Server) updateRepository(c echo.Context) error {
+	ns, name := c.Param("ns"), c.Param("name")
+	if err := authorize(c, ns, store.RoleAdmin); err != nil {
+		return err
+	}
+	var obj configv1alpha1.Repository
+	if err := decode(c, &obj); err != nil {
+		return err
+	}
+	if obj.Name != name || (obj.Namespace != "" && obj.Namespace != ns) {
+		return badRequest("the object's name and namespace must be those of the URL")
+	}
+	obj.Namespace = ns
+	causes := validateRepository(&obj)
+	if obj.ResourceVersion == "" {
+		causes = append(causes, metav1.StatusCause{Type: metav1.CauseTypeFieldValueRequired, Field: "metadata.resourceVersion",
+			Message: "must be specified for an update"})
+	}
+	if len(causes) > 0 {
+		return invalid("Repository", name, causes)
+	}
+	ctx := c.Request().Context()
+	old, err := s.store.GetRepository(ctx, ns, name)
+	if err != nil {
+		return repoErr(err, name)
+	}
+	// The status is the server's; metadata it owns is kept.
+	obj.Status, obj.UID, obj.CreationTimestamp, obj.Generation = old.Object.Status, old.Object.UID, old.Object.CreationTimestamp, old.Object.Generation
+	if !equalSpec(old.Object.Spec, obj.Spec) {
+		obj.Generation++
+	}
+	r := &store.Repository{ID: old.ID, Object: obj}
+	if err := s.store.UpdateRepository(ctx, r); err != nil {
+		return repoErr(err, name)
+	}
+	if old.Object.Spec.Git != obj.Spec.Git {
+		// Another repository, branch or directory: the index is built anew.
+		s.syncer.Reset(old, r)
+	} else {
+		s.syncer.Add(r)
+	}
+	return c.JSON(http.StatusOK, repositoryObject(r))
+}
+
+func equalSpec(a, b configv1alpha1.RepositorySpec) bool {
+	if a.Type != b.Type || a.Deployment != b.Deployment || a.Provider != b.Provider || a.Git != b.Git {
+		return false
+	}
+	ai, bi := time.Duration(0), time.Duration(0)
+	if a.Sync != nil {
+		ai = a.Sync.Interval.Duration
+	}
+	if b.Sync != nil {
+		bi = b.Sync.Interval.Duration
+	}
+	return ai == bi
+}
+
+func (s *Server) deleteRepository(c echo.Context) error {
+	ns, name := c.Param("ns"), c.Param("name")
+	if err := authorize(c, ns, store.RoleAdmin); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	r, err := s.store.GetRepository(ctx, ns, name)
+	if err != nil {
+		return repoErr(err, name)
+	}
+	if err := s.store.DeleteRepository(ctx, ns, name); err != nil {
+		return repoErr(err, name)
+	}
+	s.syncer.Remove(r)
+	return c.JSON(http.StatusOK, metav1.Status{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Status"},
+		Status:   metav1.StatusSuccess,
+		Details:  &metav1.StatusDetails{Name: name, Group: configGroup, Kind: "repositories", UID: r.Object.UID},
+	})
+}
+
+// syncRepository syncs a repository now and answers with it once synced.
+func (s *Server) syncRepository(c echo.Context) error {
+	ns, name := c.Param("ns"), c.Param("name")
+	if err := authorize(c, ns, store.RoleWrite); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	if _, err := s.store.GetRepository(ctx, ns, name); err != nil {
+		return repoErr(err, name)
+	}
+	// A failed sync is the repository's news, told by its Ready condition.
+	_ = s.syncer.SyncNow(ctx, ns, name)
+	r, err := s.store.GetRepository(ctx, ns, name)
+	if err != nil {
+		return repoErr(err, name)
+	}
+	return c.JSON(http.StatusOK, repositoryObject(r))
+}
+
+// validateRepository checks a repository and fills in its defaults.
+func validateRepository(obj *configv1alpha1.Repository) []metav1.StatusCause {
+	var errs field.ErrorList
+	if obj.APIVersion != "" && obj.APIVersion != configv1alpha1.APIVersion {
+		errs = append(errs, field.Invalid(field.NewPath("apiVersion"), obj.APIVersion, "must be "+configv1alpha1.APIVersion))
+	}
+	if obj.Kind != "" && obj.Kind != "Repository" {
+		errs = append(errs, field.Invalid(field.NewPath("kind"), obj.Kind, "must be Repository"))
+	}
+	md := field.NewPath("metadata")
+	if !revision.IsLabel(obj.Name) {
+		errs = append(errs, field.Invalid(md.Child("name"), obj.Name,
+			"must be an RFC 1123 label (lower-case letters, digits and '-', at most 63): it starts the names of the repository's package revisions"))
+	}
+	errs = append(errs, metav1validation.ValidateLabels(obj.Labels, md.Child("labels"))...)
+	errs = append(errs, apimachineryvalidation.ValidateAnnotations(obj.Annotations, md.Child("annotations"))...)
+
+	spec := field.NewPath("spec")
+	if obj.Spec.Type == "" {
+		obj.Spec.Type = "git"
+	}
+	if obj.Spec.Type != "git" {
+		errs = append(errs, field.NotSupported(spec.Child("type"), obj.Spec.Type, []string{"git"}))
+	}
+	if obj.Spec.Provider == "" {
+		obj.Spec.Provider = configv1alpha1.ProviderGit
+	}
+	switch obj.Spec.Provider {
+	case configv1alpha1.ProviderGit:
+	case configv1alpha1.ProviderHosted, configv1alpha1.ProviderGitHub, configv1alpha1.ProviderGitLab:
+		errs = append(errs, field.Invalid(spec.Child("provider"), obj.Spec.Provider, "this server does not serve that provider yet"))
+	default:
+		errs = append(errs, field.NotSupported(spec.Child("provider"), obj.Spec.Provider, []string{"git", "hosted", "github", "gitlab"}))
+	}
+	git := spec.Child("git")
+	if msg := checkURL(obj.Spec.Git.URL); msg != "" {
+		errs = append(errs, field.Invalid(git.Child("url"), gitrepo.SanitizeURL(obj.Spec.Git.URL), msg))
+	}
+	if obj.Spec.Git.Branch == "" {
+		obj.Spec.Git.Branch = "main"
+	}
+	if err := gitrepo.ValidateRefName(revision.BranchesPrefix + obj.Spec.Git.Branch); err != nil {
+		errs = append(errs, field.Invalid(git.Child("branch"), obj.Spec.Git.Branch, "not a valid branch name"))
+	}
+	obj.Spec.Git.Directory = strings.Trim(obj.Spec.Git.Directory, "/")
+	if d := obj.Spec.Git.Directory; d != "" {
+		for _, seg := range strings.Split(d, "/") {
+			if gitrepo.ValidatePathElement(seg) != nil {
+				errs = append(errs, field.Invalid(git.Child("directory"), d, "must be a relative path of plain names"))
+				break
+			}
+		}
+	}
+	if cr := obj.Spec.Git.Credentials; cr != "" && !revision.IsLabel(cr) {
+		errs = append(errs, field.Invalid(git.Child("credentials"), cr, "must name a secret: an RFC 1123 label"))
+	}
+	if sy := obj.Spec.Sync; sy != nil {
+		if d := sy.Interval.Duration; d != 0 && (d < minSyncInterval || d > maxSyncInterval) {
+			errs = append(errs, field.Invalid(spec.Child("sync", "interval"), d.String(),
+				fmt.Sprintf("must be between %s and %s", minSyncInterval, maxSyncInterval)))
+		}
+	}
+	var causes []metav1.StatusCause
+	for _, e := range errs {
+		causes = append(causes, metav1.StatusCause{Type: metav1.CauseType(e.Type), Field: e.Field, Message: e.ErrorBody()})
+	}
+	return causes
+}
+
+// checkURL says what is wrong with a repository URL, or "".
+func checkURL(raw string) string {
+	switch {
+	case raw == "":
+		return "is required"
+	case strings.ContainsAny(raw, "\x00\n\r\t "):
+		return "must not contain spaces or control characters"
+	}
+	if p, ok := reconcile.LocalPath(raw); ok {
+		if !path.IsAbs(p) {
+			return "a local repository must be given by its absolute path"
+		}
+		return ""
+	}
+	if u, err := url.Parse(raw); err == nil && u.Scheme != "" {
+		switch u.Scheme {
+		case "http", "https", "ssh", "git":
+			if u.Host == "" {
+				return "has no host"
+			}
+			return ""
+		}
+		return "scheme " + u.Scheme + " is not supported (http, https, ssh, git, file)"
+	}
+	return "" // scp-like SSH address, user@host:path
+}

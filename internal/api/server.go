@@ -1,0 +1,212 @@
+// Package api is pkgserver's HTTP API, in the conventions of Kubernetes so
+// that kubectl-minded users and client-go's discovery and dynamic clients
+// work with it: config.pkg.pkgserver.dev/v1alpha1 repositories,
+// pkg.pkgserver.dev/v1alpha1 package revisions and their resources, lists
+// with selectors and pages, watches, discovery, OpenAPI, errors as Status.
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/pkgserver/pkgserver/internal/auth"
+	"github.com/pkgserver/pkgserver/internal/store"
+)
+
+// MaxBodyBytes is the largest request body accepted.
+const MaxBodyBytes = 1 << 20
+
+// Syncer keeps repositories in step with git.
+type Syncer interface {
+	// Add starts syncing a repository (or restarts, with its new spec).
+	Add(repo *store.Repository)
+	// Reset rebuilds the index of a repository whose git location changed.
+	Reset(old, updated *store.Repository)
+	// Remove stops syncing a repository and drops its mirror.
+	Remove(repo *store.Repository)
+	// SyncNow syncs a repository and waits for the outcome.
+	SyncNow(ctx context.Context, namespace, name string) error
+}
+
+// Config is what the server is built from.
+type Config struct {
+	Store    store.Store
+	Auth     *auth.Authenticator
+	Syncer   Syncer
+	Log      *slog.Logger
+	Registry *prometheus.Registry
+	// Ready reports whether the server can serve (for /readyz).
+	Ready func(ctx context.Context) error
+}
+
+// Server is the HTTP API.
+type Server struct {
+	store   store.Store
+	auth    *auth.Authenticator
+	syncer  Syncer
+	log     *slog.Logger
+	ready   func(ctx context.Context) error
+	metrics *httpMetrics
+	openapi openAPI
+	e       *echo.Echo
+}
+
+// New returns the API server.
+func New(cfg Config) *Server {
+	s := &Server{store: cfg.Store, auth: cfg.Auth, syncer: cfg.Syncer, log: cfg.Log, ready: cfg.Ready,
+		metrics: newHTTPMetrics(cfg.Registry)}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.errorHandler
+	e.Use(s.metrics.middleware)
+	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{Registry: cfg.Registry})))
+
+	a := e.Group("", s.authenticate)
+	a.GET("/api", s.legacyAPI)
+	a.GET("/apis", s.apiGroupList)
+	a.GET("/apis/:group", s.apiGroup)
+	a.GET("/apis/:group/:version", s.apiResourceList)
+	a.GET("/openapi/v3", s.openAPIIndex)
+	a.GET("/openapi/v3/apis/:group/:version", s.openAPIDocument)
+
+	repos := "/apis/" + configGroup + "/" + version
+	a.GET(repos+"/repositories", s.listRepositories)
+	a.GET(repos+"/namespaces/:ns/repositories", s.listRepositories)
+	a.POST(repos+"/namespaces/:ns/repositories", s.createRepository)
+	a.GET(repos+"/namespaces/:ns/repositories/:name", s.getRepository)
+	a.PUT(repos+"/namespaces/:ns/repositories/:name", s.updateRepository)
+	a.DELETE(repos+"/namespaces/:ns/repositories/:name", s.deleteRepository)
+	a.POST(repos+"/namespaces/:ns/repositories/:name/sync", s.syncRepository)
+
+	pkgs := "/apis/" + pkgGroup + "/" + version
+	a.GET(pkgs+"/packagerevisions", s.listRevisions)
+	a.GET(pkgs+"/namespaces/:ns/packagerevisions", s.listRevisions)
+	a.GET(pkgs+"/namespaces/:ns/packagerevisions/:name", s.getRevision)
+	a.GET(pkgs+"/namespaces/:ns/packagerevisionresources/:name", s.getResources)
+	s.e = e
+	return s
+}
+
+// Handler returns the server as an http.Handler.
+func (s *Server) Handler() http.Handler { return s.e }
+
+func (s *Server) readyz(c echo.Context) error {
+	if s.ready != nil {
+		if err := s.ready(c.Request().Context()); err != nil {
+			return c.String(http.StatusServiceUnavailable, "not ready: "+err.Error())
+		}
+	}
+	return c.String(http.StatusOK, "ok")
+}
+
+// tokenKey is where the authenticated token is kept in a request's context.
+const tokenKey = "pkgserver.token"
+
+// authenticate requires a valid bearer token.
+func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Request().Header.Get("Authorization")
+		tok, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok {
+			return newStatus(http.StatusUnauthorized, "Unauthorized", "a bearer token is required")
+		}
+		t, err := s.auth.Authenticate(c.Request().Context(), strings.TrimSpace(tok))
+		if errors.Is(err, auth.ErrUnauthenticated) {
+			return newStatus(http.StatusUnauthorized, "Unauthorized", "the bearer token is not valid")
+		}
+		if err != nil {
+			return err
+		}
+		c.Set(tokenKey, t)
+		return next(c)
+	}
+}
+
+// authorize requires the request's token to hold a role in a namespace (""
+// for all namespaces).
+func authorize(c echo.Context, namespace string, need store.Role) error {
+	t, _ := c.Get(tokenKey).(*store.Token)
+	if auth.Allowed(t, namespace, need) {
+		return nil
+	}
+	where := "namespace " + namespace
+	if namespace == "" {
+		where = "all namespaces"
+	}
+	return newStatus(http.StatusForbidden, "Forbidden", "token %q may not %s in %s", t.Name, verb(need), where)
+}
+
+func verb(r store.Role) string {
+	switch r {
+	case store.RoleRead:
+		return "read"
+	case store.RoleWrite:
+		return "write"
+	}
+	return "administer"
+}
+
+// decode reads a JSON request body strictly: a bounded size, no unknown
+// fields, nothing after the object.
+func decode(c echo.Context, into any) error {
+	if ct := c.Request().Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return newStatus(http.StatusUnsupportedMediaType, "UnsupportedMediaType", "content type %q is not supported: send application/json", ct)
+	}
+	body, err := io.ReadAll(io.LimitReader(c.Request().Body, MaxBodyBytes+1))
+	if err != nil {
+		return badRequest("read body: %v", err)
+	}
+	if len(body) > MaxBodyBytes {
+		return newStatus(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "the request body is larger than %d bytes", MaxBodyBytes)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(into); err != nil {
+		return badRequest("invalid JSON body: %v", err)
+	}
+	if dec.More() {
+		return badRequest("invalid JSON body: data after the object")
+	}
+	return nil
+}
+
+// Serve serves on a listener until ctx ends, then shuts down gracefully:
+// no new connections, requests under way finish (within the timeout).
+func (s *Server) Serve(ctx context.Context, ln net.Listener, shutdownTimeout time.Duration) error {
+	srv := &http.Server{
+		Handler:           s.e,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	return err
+}

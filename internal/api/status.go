@@ -1,0 +1,106 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/pkgserver/pkgserver/internal/store"
+)
+
+// statusError is an error answered as a Kubernetes Status.
+type statusError struct {
+	status metav1.Status
+}
+
+func (e *statusError) Error() string { return e.status.Message }
+
+func newStatus(code int32, reason metav1.StatusReason, format string, args ...any) *statusError {
+	return &statusError{status: metav1.Status{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Status"},
+		Status:   metav1.StatusFailure,
+		Code:     code,
+		Reason:   reason,
+		Message:  fmt.Sprintf(format, args...),
+	}}
+}
+
+func badRequest(format string, args ...any) error {
+	return newStatus(http.StatusBadRequest, metav1.StatusReasonBadRequest, format, args...)
+}
+
+func notFound(kind, name string) error {
+	e := newStatus(http.StatusNotFound, metav1.StatusReasonNotFound, "%s %q not found", kind, name)
+	e.status.Details = &metav1.StatusDetails{Name: name, Kind: kind}
+	return e
+}
+
+func invalid(kind, name string, causes []metav1.StatusCause) error {
+	msg := fmt.Sprintf("%s %q is invalid", kind, name)
+	for i, c := range causes {
+		if i == 0 {
+			msg += ": "
+		} else {
+			msg += ", "
+		}
+		if c.Field != "" {
+			msg += c.Field + ": "
+		}
+		msg += c.Message
+	}
+	e := newStatus(http.StatusUnprocessableEntity, metav1.StatusReasonInvalid, "%s", msg)
+	e.status.Details = &metav1.StatusDetails{Name: name, Kind: kind, Causes: causes}
+	return e
+}
+
+// toStatus translates any error into the Status answered for it; errors
+// that are not the caller's fault are logged and answered generically.
+func toStatus(err error, log *slog.Logger, route string) metav1.Status {
+	var se *statusError
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &se):
+		return se.status
+	case errors.As(err, &he):
+		code := int32(he.Code)
+		reason := metav1.StatusReasonUnknown
+		switch he.Code {
+		case http.StatusNotFound:
+			reason = metav1.StatusReasonNotFound
+		case http.StatusMethodNotAllowed:
+			reason = metav1.StatusReasonMethodNotAllowed
+		case http.StatusRequestEntityTooLarge:
+			reason = metav1.StatusReasonRequestEntityTooLarge
+		case http.StatusUnauthorized:
+			reason = metav1.StatusReasonUnauthorized
+		case http.StatusBadRequest:
+			reason = metav1.StatusReasonBadRequest
+		}
+		return newStatus(code, reason, "%s", http.StatusText(he.Code)).status
+	case errors.Is(err, store.ErrNotFound):
+		return newStatus(http.StatusNotFound, metav1.StatusReasonNotFound, "%v", err).status
+	case errors.Is(err, store.ErrConflict):
+		return newStatus(http.StatusConflict, metav1.StatusReasonConflict, "%v", err).status
+	case errors.Is(err, store.ErrExists):
+		return newStatus(http.StatusConflict, metav1.StatusReasonAlreadyExists, "%v", err).status
+	case errors.Is(err, store.ErrInvalidContinue):
+		return newStatus(http.StatusBadRequest, metav1.StatusReasonBadRequest, "invalid continue token").status
+	case errors.Is(err, store.ErrCompacted):
+		return newStatus(http.StatusGone, metav1.StatusReasonExpired, "the resource version is too old: list again").status
+	}
+	log.Error("request failed", "route", route, "err", err)
+	return newStatus(http.StatusInternalServerError, metav1.StatusReasonInternalError, "internal error").status
+}
+
+// errorHandler answers every error as a Status.
+func (s *Server) errorHandler(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	st := toStatus(err, s.log, c.Path())
+	_ = c.JSON(int(st.Code), st)
+}

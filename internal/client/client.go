@@ -1,0 +1,188 @@
+// Package client is the HTTP client of pkgserver's API that the command line
+// uses: repositories and package revisions, with errors as the server
+// reported them.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	configv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/config/v1alpha1"
+	pkgv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/pkg/v1alpha1"
+)
+
+// Client talks to one server with one token.
+type Client struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+// New returns a client of the server at base (http://host:port).
+func New(base, token string) *Client {
+	return &Client{base: strings.TrimRight(base, "/"), token: token, http: &http.Client{Timeout: 10 * time.Minute}}
+}
+
+// Error is an error answered by the server, as a Status.
+type Error struct {
+	Status metav1.Status
+}
+
+func (e *Error) Error() string {
+	if e.Status.Message != "" {
+		return e.Status.Message
+	}
+	return fmt.Sprintf("the server answered %d", e.Status.Code)
+}
+
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	u := c.base + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 300 {
+		var st metav1.Status
+		if json.Unmarshal(data, &st) != nil || st.Kind != "Status" {
+			st = metav1.Status{Code: int32(resp.StatusCode), Message: strings.TrimSpace(string(data))}
+		}
+		return &Error{Status: st}
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(data, out)
+}
+
+const (
+	reposBase = "/apis/" + configv1alpha1.APIVersion
+	pkgsBase  = "/apis/" + pkgv1alpha1.APIVersion
+)
+
+func reposPath(ns string) string {
+	return reposBase + "/namespaces/" + url.PathEscape(ns) + "/repositories"
+}
+
+// CreateRepository registers a repository.
+func (c *Client) CreateRepository(ctx context.Context, r *configv1alpha1.Repository) (*configv1alpha1.Repository, error) {
+	var out configv1alpha1.Repository
+	return &out, c.do(ctx, http.MethodPost, reposPath(r.Namespace), nil, r, &out)
+}
+
+// GetRepository reads a repository.
+func (c *Client) GetRepository(ctx context.Context, ns, name string) (*configv1alpha1.Repository, error) {
+	var out configv1alpha1.Repository
+	return &out, c.do(ctx, http.MethodGet, reposPath(ns)+"/"+url.PathEscape(name), nil, nil, &out)
+}
+
+// ListRepositories lists repositories of a namespace, or of all with "".
+func (c *Client) ListRepositories(ctx context.Context, ns string) (*configv1alpha1.RepositoryList, error) {
+	p := reposBase + "/repositories"
+	if ns != "" {
+		p = reposPath(ns)
+	}
+	var out configv1alpha1.RepositoryList
+	return &out, c.do(ctx, http.MethodGet, p, nil, nil, &out)
+}
+
+// DeleteRepository unregisters a repository.
+func (c *Client) DeleteRepository(ctx context.Context, ns, name string) error {
+	return c.do(ctx, http.MethodDelete, reposPath(ns)+"/"+url.PathEscape(name), nil, nil, nil)
+}
+
+// SyncRepository syncs a repository now and returns it afterwards.
+func (c *Client) SyncRepository(ctx context.Context, ns, name string) (*configv1alpha1.Repository, error) {
+	var out configv1alpha1.Repository
+	return &out, c.do(ctx, http.MethodPost, reposPath(ns)+"/"+url.PathEscape(name)+"/sync", nil, nil, &out)
+}
+
+// RevisionFilter selects package revisions.
+type RevisionFilter struct {
+	Namespace  string // "" for all
+	Repository string
+	Package    string
+	Workspace  string
+	Lifecycle  string
+	Revision   string
+	Labels     string
+}
+
+// ListRevisions lists the revisions a filter selects, every page of them.
+func (c *Client) ListRevisions(ctx context.Context, f RevisionFilter) ([]pkgv1alpha1.PackageRevision, error) {
+	p := pkgsBase + "/packagerevisions"
+	if f.Namespace != "" {
+		p = pkgsBase + "/namespaces/" + url.PathEscape(f.Namespace) + "/packagerevisions"
+	}
+	var fs []string
+	for k, v := range map[string]string{"spec.repository": f.Repository, "spec.packageName": f.Package,
+		"spec.workspaceName": f.Workspace, "spec.lifecycle": f.Lifecycle, "spec.revision": f.Revision} {
+		if v != "" {
+			fs = append(fs, k+"="+v)
+		}
+	}
+	q := url.Values{"limit": {"1000"}}
+	if len(fs) > 0 {
+		q.Set("fieldSelector", strings.Join(fs, ","))
+	}
+	if f.Labels != "" {
+		q.Set("labelSelector", f.Labels)
+	}
+	var all []pkgv1alpha1.PackageRevision
+	for {
+		var page pkgv1alpha1.PackageRevisionList
+		if err := c.do(ctx, http.MethodGet, p, q, nil, &page); err != nil {
+			return nil, err
+		}
+		all = append(all, page.Items...)
+		if page.Continue == "" {
+			return all, nil
+		}
+		q.Set("continue", page.Continue)
+	}
+}
+
+// GetRevision reads a package revision.
+func (c *Client) GetRevision(ctx context.Context, ns, name string) (*pkgv1alpha1.PackageRevision, error) {
+	var out pkgv1alpha1.PackageRevision
+	return &out, c.do(ctx, http.MethodGet, pkgsBase+"/namespaces/"+url.PathEscape(ns)+"/packagerevisions/"+url.PathEscape(name), nil, nil, &out)
+}
+
+// GetResources reads the files of a package revision.
+func (c *Client) GetResources(ctx context.Context, ns, name string) (*pkgv1alpha1.PackageRevisionResources, error) {
+	var out pkgv1alpha1.PackageRevisionResources
+	return &out, c.do(ctx, http.MethodGet, pkgsBase+"/namespaces/"+url.PathEscape(ns)+"/packagerevisionresources/"+url.PathEscape(name), nil, nil, &out)
+}

@@ -1,0 +1,270 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	configv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/config/v1alpha1"
+	"github.com/pkgserver/pkgserver/internal/store"
+)
+
+// DefaultSyncInterval is how often a repository is synced without being
+// told of a change, when its registration does not say.
+const DefaultSyncInterval = 60 * time.Second
+
+// Observer is told of the scheduler's work, for metrics.
+type Observer interface {
+	ObserveReconcile(d time.Duration, err error)
+	QueueDepth(n int)
+}
+
+// Scheduler keeps every registered repository synced: at start, on its
+// interval (with 10 % jitter), and on demand. A failing repository is marked
+// not Ready and retried on its interval; it never holds up the others.
+type Scheduler struct {
+	rec     *Reconciler
+	store   store.Store
+	source  *GitSource
+	log     *slog.Logger
+	obs     Observer
+	workers int
+
+	mu      sync.Mutex
+	loops   map[key]context.CancelFunc
+	pending map[key]*job
+	queue   chan key
+	ctx     context.Context
+	wg      sync.WaitGroup
+}
+
+type key struct{ namespace, name string }
+
+// job is a queued sync; done is closed when it has run.
+type job struct {
+	force   bool // fetch even if the remote's refs look unchanged
+	reindex bool // rebuild the index from nothing
+	done    chan struct{}
+	err     error
+}
+
+// NewScheduler returns a scheduler; Run starts it.
+func NewScheduler(rec *Reconciler, st store.Store, src *GitSource, log *slog.Logger, obs Observer, workers int) *Scheduler {
+	return &Scheduler{rec: rec, store: st, source: src, log: log, obs: obs, workers: max(workers, 1),
+		loops: map[key]context.CancelFunc{}, pending: map[key]*job{}, queue: make(chan key, 4096)}
+}
+
+// Run syncs the registered repositories until ctx ends, then waits for the
+// work under way.
+func (s *Scheduler) Run(ctx context.Context) error {
+	s.mu.Lock()
+	s.ctx = ctx
+	s.mu.Unlock()
+	repos, err := s.store.ListRepositories(ctx, "")
+	if err != nil {
+		return err
+	}
+	for range s.workers {
+		s.wg.Add(1)
+		go s.worker(ctx)
+	}
+	for _, r := range repos {
+		s.Add(r)
+	}
+	<-ctx.Done()
+	s.wg.Wait()
+	return nil
+}
+
+// Add starts (or restarts, with a new interval) the periodic sync of a
+// repository, beginning with one now.
+func (s *Scheduler) Add(repo *store.Repository) { s.add(repo, false) }
+
+// Reset drops what was read from a repository's old location and rebuilds
+// its index from the new one.
+func (s *Scheduler) Reset(old, updated *store.Repository) {
+	if err := s.source.RemoveMirror(old); err != nil {
+		s.log.Warn("remove mirror", "repo", old.Object.Namespace+"/"+old.Object.Name, "err", err)
+	}
+	s.add(updated, true)
+}
+
+func (s *Scheduler) add(repo *store.Repository, reindex bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx == nil {
+		return
+	}
+	k := key{repo.Object.Namespace, repo.Object.Name}
+	if cancel, ok := s.loops[k]; ok {
+		cancel()
+	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	s.loops[k] = cancel
+	interval := DefaultSyncInterval
+	if sy := repo.Object.Spec.Sync; sy != nil && sy.Interval.Duration > 0 {
+		interval = sy.Interval.Duration
+	}
+	j := s.enqueueLocked(k, true)
+	j.reindex = j.reindex || reindex
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for {
+			jitter := time.Duration((rand.Float64()*0.2 - 0.1) * float64(interval))
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(interval + jitter):
+				s.mu.Lock()
+				s.enqueueLocked(k, false)
+				s.mu.Unlock()
+			}
+		}
+	}()
+}
+
+// Remove stops syncing a repository and deletes its mirror.
+func (s *Scheduler) Remove(repo *store.Repository) {
+	s.mu.Lock()
+	k := key{repo.Object.Namespace, repo.Object.Name}
+	if cancel, ok := s.loops[k]; ok {
+		cancel()
+		delete(s.loops, k)
+	}
+	s.mu.Unlock()
+	if err := s.source.RemoveMirror(repo); err != nil {
+		s.log.Warn("remove mirror", "repo", k.namespace+"/"+k.name, "err", err)
+	}
+}
+
+// SyncNow syncs a repository, fetching whatever the remote has, and waits
+// for the outcome.
+func (s *Scheduler) SyncNow(ctx context.Context, namespace, name string) error {
+	s.mu.Lock()
+	if s.ctx == nil {
+		s.mu.Unlock()
+		return errors.New("the scheduler is not running")
+	}
+	j := s.enqueueLocked(key{namespace, name}, true)
+	s.mu.Unlock()
+	select {
+	case <-j.done:
+		return j.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// enqueueLocked queues a sync, or joins the one already queued.
+func (s *Scheduler) enqueueLocked(k key, force bool) *job {
+	if j, ok := s.pending[k]; ok {
+		j.force = j.force || force
+		return j
+	}
+	j := &job{force: force, done: make(chan struct{})}
+	s.pending[k] = j
+	s.obs.QueueDepth(len(s.pending))
+	select {
+	case s.queue <- k:
+	default:
+		// The queue is full: the job stays pending and is picked up by
+		// the next worker that drains it.
+		ctx := s.ctx
+		go func() {
+			select {
+			case s.queue <- k:
+			case <-ctx.Done():
+			}
+		}()
+	}
+	return j
+}
+
+func (s *Scheduler) worker(ctx context.Context) {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case k := <-s.queue:
+			s.mu.Lock()
+			j := s.pending[k]
+			delete(s.pending, k)
+			s.obs.QueueDepth(len(s.pending))
+			s.mu.Unlock()
+			if j == nil {
+				continue
+			}
+			j.err = s.sync(ctx, k, j.force, j.reindex)
+			close(j.done)
+		}
+	}
+}
+
+// sync brings one repository up to date and records the outcome in its
+// Ready condition. Unless forced, a remote repository whose refs did not
+// change is not fetched.
+func (s *Scheduler) sync(ctx context.Context, k key, force, reindex bool) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("sync panicked", "repo", k.namespace+"/"+k.name, "panic", p)
+			err = errors.New("internal error while syncing")
+		}
+	}()
+	start := time.Now()
+	repo, err := s.store.GetRepository(ctx, k.namespace, k.name)
+	if errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if err == nil && !force {
+		var unchanged bool
+		if unchanged, err = s.unchanged(ctx, repo); err == nil && unchanged {
+			return s.setReady(ctx, k, nil, time.Now())
+		}
+	}
+	switch {
+	case err == nil && reindex:
+		_, err = s.rec.Reindex(ctx, k.namespace, k.name)
+	case err == nil:
+		_, err = s.rec.Sync(ctx, k.namespace, k.name)
+	}
+	s.obs.ObserveReconcile(time.Since(start), err)
+	if err != nil {
+		s.log.Warn("sync failed", "repo", k.namespace+"/"+k.name, "err", err)
+	}
+	if serr := s.setReady(ctx, k, err, time.Time{}); serr != nil && !errors.Is(serr, store.ErrNotFound) {
+		s.log.Error("record sync status", "repo", k.namespace+"/"+k.name, "err", serr)
+	}
+	return err
+}
+
+// unchanged tells whether a remote repository's refs are those indexed.
+func (s *Scheduler) unchanged(ctx context.Context, repo *store.Repository) (bool, error) {
+	h, remote, err := s.source.RemoteRefsHash(ctx, repo)
+	if err != nil || !remote {
+		return false, err
+	}
+	stored, err := s.store.RefsHash(ctx, repo.ID)
+	return err == nil && stored == h.String(), err
+}
+
+func (s *Scheduler) setReady(ctx context.Context, k key, syncErr error, syncedAt time.Time) error {
+	return s.store.UpdateRepositoryStatus(ctx, k.namespace, k.name, func(st *configv1alpha1.RepositoryStatus) {
+		c := metav1.Condition{Type: "Ready", Status: metav1.ConditionTrue, Reason: "Synced", Message: "the index is up to date with git"}
+		if syncErr != nil {
+			c = metav1.Condition{Type: "Ready", Status: metav1.ConditionFalse, Reason: "SyncFailed", Message: syncErr.Error()}
+		}
+		meta.SetStatusCondition(&st.Conditions, c)
+		if !syncedAt.IsZero() {
+			t := metav1.NewTime(syncedAt.UTC().Truncate(time.Second))
+			st.LastSyncTime = &t
+		}
+	})
+}
