@@ -34,7 +34,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newVersionCmd(), newValidateCmd(), newRevisionsCmd(), newReindexCmd(),
-		newServeCmd(), newTokenCmd(), newSecretCmd())
+		newServeCmd(), newTokenCmd(), newSecretCmd(), newRepoCmd(), newRpkgCmd())
 	return root
 }
 

@@ -61,12 +61,15 @@ type Server struct {
 	metrics *httpMetrics
 	openapi openAPI
 	e       *echo.Echo
+	// stopping is closed when shutdown begins: watches end then, so that
+	// they do not hold shutdown up.
+	stopping chan struct{}
 }
 
 // New returns the API server.
 func New(cfg Config) *Server {
 	s := &Server{store: cfg.Store, auth: cfg.Auth, syncer: cfg.Syncer, log: cfg.Log, ready: cfg.Ready,
-		metrics: newHTTPMetrics(cfg.Registry)}
+		metrics: newHTTPMetrics(cfg.Registry), stopping: make(chan struct{})}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
@@ -185,15 +188,18 @@ func decode(c echo.Context, into any) error {
 }
 
 // Serve serves on a listener until ctx ends, then shuts down gracefully:
-// no new connections, requests under way finish (within the timeout).
+// no new connections, watches end, other requests under way finish (within
+// the timeout, after which their contexts are cancelled).
 func (s *Server) Serve(ctx context.Context, ln net.Listener, shutdownTimeout time.Duration) error {
+	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
 	srv := &http.Server{
 		Handler:           s.e,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+		BaseContext:       func(net.Listener) context.Context { return base },
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -202,6 +208,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, shutdownTimeout tim
 		return err
 	case <-ctx.Done():
 	}
+	close(s.stopping)
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	err := srv.Shutdown(sctx)

@@ -125,6 +125,8 @@ func (s *Server) watchRevisions(c echo.Context, q *revisionQuery) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-s.stopping:
+			return nil
 		case <-deadline:
 			return nil
 		case <-changed:
