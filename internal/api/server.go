@@ -78,7 +78,9 @@ func New(cfg Config) *Server {
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{Registry: cfg.Registry})))
 
-	a := e.Group("", s.authenticate)
+	// Authentication is per route (not a group's middleware) so that the
+	// router answers 405 to a method a path does not take.
+	a := authenticated{e: e, mw: s.authenticate}
 	a.GET("/api", s.legacyAPI)
 	a.GET("/apis", s.apiGroupList)
 	a.GET("/apis/:group", s.apiGroup)
@@ -103,6 +105,16 @@ func New(cfg Config) *Server {
 	s.e = e
 	return s
 }
+
+type authenticated struct {
+	e  *echo.Echo
+	mw echo.MiddlewareFunc
+}
+
+func (a authenticated) GET(path string, h echo.HandlerFunc)    { a.e.GET(path, h, a.mw) }
+func (a authenticated) POST(path string, h echo.HandlerFunc)   { a.e.POST(path, h, a.mw) }
+func (a authenticated) PUT(path string, h echo.HandlerFunc)    { a.e.PUT(path, h, a.mw) }
+func (a authenticated) DELETE(path string, h echo.HandlerFunc) { a.e.DELETE(path, h, a.mw) }
 
 // Handler returns the server as an http.Handler.
 func (s *Server) Handler() http.Handler { return s.e }

@@ -32,6 +32,7 @@ type Store struct {
 	// writer (SQLite): a transaction never fails for want of the lock.
 	writeMu *sync.Mutex
 	changes broadcaster
+	path    string
 }
 
 var _ store.Store = (*Store)(nil)
@@ -47,7 +48,7 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, d: sqliteDialect, writeMu: &sync.Mutex{}}
+	s := &Store{db: db, d: sqliteDialect, writeMu: &sync.Mutex{}, path: path}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open index %s: %w", path, err)
@@ -69,6 +70,9 @@ func (s *Store) optimize(ctx context.Context) error {
 	_, err := s.db.ExecContext(ctx, `PRAGMA optimize=0x10002`)
 	return err
 }
+
+// Path is the file of a SQLite index.
+func (s *Store) Path() string { return s.path }
 
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
