@@ -39,6 +39,11 @@ type Scheduler struct {
 	mu      sync.Mutex
 	loops   map[key]context.CancelFunc
 	pending map[key]*job
+	// running holds the repositories being synced; a job for one of them
+	// waits (deferred) until that sync ends, so a repository is never
+	// synced twice at once.
+	running  map[key]bool
+	deferred map[key]bool
 	queue   chan key
 	ctx     context.Context
 	wg      sync.WaitGroup
@@ -57,7 +62,8 @@ type job struct {
 // NewScheduler returns a scheduler; Run starts it.
 func NewScheduler(rec *Reconciler, st store.Store, src *GitSource, log *slog.Logger, obs Observer, workers int) *Scheduler {
 	return &Scheduler{rec: rec, store: st, source: src, log: log, obs: obs, workers: max(workers, 1),
-		loops: map[key]context.CancelFunc{}, pending: map[key]*job{}, queue: make(chan key, 4096)}
+		loops: map[key]context.CancelFunc{}, pending: map[key]*job{},
+		running: map[key]bool{}, deferred: map[key]bool{}, queue: make(chan key, 4096)}
 }
 
 // Run syncs the registered repositories until ctx ends, then waits for the
@@ -75,7 +81,12 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		go s.worker(ctx)
 	}
 	for _, r := range repos {
-		s.Add(r)
+		s.mu.Lock()
+		_, added := s.loops[key{r.Object.Namespace, r.Object.Name}]
+		s.mu.Unlock()
+		if !added { // registered (and added) while the list was read
+			s.Add(r)
+		}
 	}
 	<-ctx.Done()
 	s.wg.Wait()
@@ -171,11 +182,17 @@ func (s *Scheduler) enqueueLocked(k key, force bool) *job {
 	j := &job{force: force, done: make(chan struct{})}
 	s.pending[k] = j
 	s.obs.QueueDepth(len(s.pending))
+	s.sendLocked(k)
+	return j
+}
+
+// sendLocked puts a repository with a pending job on the queue.
+func (s *Scheduler) sendLocked(k key) {
 	select {
 	case s.queue <- k:
 	default:
-		// The queue is full: the job stays pending and is picked up by
-		// the next worker that drains it.
+		// The queue is full: the job stays pending and is queued as soon
+		// as there is room.
 		ctx := s.ctx
 		go func() {
 			select {
@@ -184,7 +201,6 @@ func (s *Scheduler) enqueueLocked(k key, force bool) *job {
 			}
 		}()
 	}
-	return j
 }
 
 func (s *Scheduler) worker(ctx context.Context) {
@@ -195,14 +211,31 @@ func (s *Scheduler) worker(ctx context.Context) {
 			return
 		case k := <-s.queue:
 			s.mu.Lock()
+			if s.running[k] {
+				s.deferred[k] = true
+				s.mu.Unlock()
+				continue
+			}
 			j := s.pending[k]
 			delete(s.pending, k)
 			s.obs.QueueDepth(len(s.pending))
+			if j != nil {
+				s.running[k] = true
+			}
 			s.mu.Unlock()
 			if j == nil {
 				continue
 			}
 			j.err = s.sync(ctx, k, j.force, j.reindex)
+			s.mu.Lock()
+			delete(s.running, k)
+			if s.deferred[k] {
+				delete(s.deferred, k)
+				if _, ok := s.pending[k]; ok {
+					s.sendLocked(k)
+				}
+			}
+			s.mu.Unlock()
 			close(j.done)
 		}
 	}
