@@ -17,9 +17,10 @@ all: build
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/pkgserver
 
-# Until the server lands, run validates the example packages and shows the report.
+# run starts the server with its defaults: data in .pkgserver, the API on
+# http://127.0.0.1:7007 (PKGSERVER_DATA, PKGSERVER_HTTP to change them).
 run: build
-	./$(BIN) validate examples
+	./$(BIN) serve
 
 test: fmt-check vet staticcheck unit fuzz
 
