@@ -188,6 +188,7 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 		{"body over the limit", "POST", reposPath, big, 413, metav1.StatusReasonRequestEntityTooLarge, "larger than"},
 		{"relative path", "POST", reposPath, repo("x", "repos/x"), 422, metav1.StatusReasonInvalid, "absolute path"},
 		{"unsupported scheme", "POST", reposPath, repo("x", "ftp://host/x"), 422, metav1.StatusReasonInvalid, "scheme ftp"},
+		{"password in URL", "POST", reposPath, repo("x", "https://ci:hunter2@git.example.com/x.git"), 422, metav1.StatusReasonInvalid, "must not hold a password"},
 		{"no URL", "POST", reposPath, repo("x", ""), 422, metav1.StatusReasonInvalid, "spec.git.url"},
 		{"provider not served", "POST", reposPath, `{"metadata":{"name":"x"},"spec":{"provider":"github","git":{"url":"/x"}}}`, 422, metav1.StatusReasonInvalid, "spec.provider"},
 		{"unknown provider", "POST", reposPath, `{"metadata":{"name":"x"},"spec":{"provider":"svn","git":{"url":"/x"}}}`, 422, metav1.StatusReasonInvalid, "spec.provider"},
@@ -379,7 +380,7 @@ func TestWatch(t *testing.T) {
 	// From the start (no resource version): one ADDED per revision.
 	w = h.watch(revsPath + "?watch=1&fieldSelector=spec.lifecycle%3DPublished,spec.packageName%3Dnginx")
 	var added []string
-	for range 4 {
+	for range 4 { // main, v1, v2, v3
 		e := w.next(t)
 		if e.Type != "ADDED" {
 			t.Errorf("initial event %s", e.Type)
@@ -390,6 +391,37 @@ func TestWatch(t *testing.T) {
 		t.Errorf("initial events: %v", added)
 	}
 	w.close()
+
+	// Revisions leave and enter a selection as their labels and
+	// lifecycles change: the client sees DELETED and ADDED.
+	latest := h.watch(revsPath + "?watch=true&fieldSelector=spec.packageName%3Dnginx&labelSelector=" +
+		url.QueryEscape(pkgv1alpha1.LatestRevisionLabel+"=true"))
+	if e := latest.next(t); e.Type != "ADDED" || e.Object.Name != "blueprints.nginx.v3" {
+		t.Fatalf("initial event %s %s", e.Type, e.Object.Name)
+	}
+	drafts := h.watch(revsPath + "?watch=true&fieldSelector=spec.lifecycle%3DDraft")
+	if e := drafts.next(t); e.Type != "ADDED" || e.Object.Name != "blueprints.nginx.tuning" {
+		t.Fatalf("initial event %s %s", e.Type, e.Object.Name)
+	}
+	g.Git("branch", "-m", "drafts/nginx/tuning", "proposed/nginx/tuning")
+	g.Write(gittest.Package("nginx", "4"))
+	g.Tag("nginx/v4", g.Commit("nginx 4"), "")
+	if code, body := h.do("POST", reposPath+"/blueprints/sync", "writer", nil); code != 200 {
+		t.Fatalf("sync: %d %s", code, body)
+	}
+	got = map[string]string{}
+	for len(got) < 2 {
+		e := latest.next(t)
+		got[e.Type+" "+e.Object.Name] = e.Object.Labels[pkgv1alpha1.LatestRevisionLabel]
+	}
+	if want := map[string]string{"DELETED blueprints.nginx.v3": "", "ADDED blueprints.nginx.v4": "true"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("latest events = %v, want %v", got, want)
+	}
+	if e := drafts.next(t); e.Type != "DELETED" || e.Object.Name != "blueprints.nginx.tuning" || e.Object.Spec.Lifecycle != "Proposed" {
+		t.Errorf("draft proposed: %s %s %s", e.Type, e.Object.Name, e.Object.Spec.Lifecycle)
+	}
+	latest.close()
+	drafts.close()
 
 	// Deleting the repository deletes its revisions.
 	h.get(revsPath, "reader", &l)

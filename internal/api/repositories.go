@@ -314,6 +314,9 @@ func checkURL(raw string) string {
 			if u.Host == "" {
 				return "has no host"
 			}
+			if _, ok := u.User.Password(); ok {
+				return "must not hold a password: store it with pkgserver secret set and name it in spec.git.credentials"
+			}
 			return ""
 		}
 		return "scheme " + u.Scheme + " is not supported (http, https, ssh, git, file)"

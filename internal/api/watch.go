@@ -81,9 +81,16 @@ func (s *Server) watchRevisions(c echo.Context, q *revisionQuery) error {
 		resp.Flush()
 		return nil
 	}
+	// seen tracks what the client holds, to send an object that enters
+	// the selection as ADDED and one that leaves it as DELETED, as the
+	// Kubernetes API server does. After an initial list it is exact; a
+	// watch resumed from a resource version does not know what matched
+	// then, and treats every name it has not seen as possibly held.
+	seen := newSeen(initial)
 	for _, r := range initialItems {
 		pr := revisionObject(r)
-		if q.matches(&pr) {
+		if q.matches(&pr) && q.wants(r) {
+			seen.set(pr.Name, true)
 			if err := send(store.Added, pr); err != nil {
 				return nil
 			}
@@ -108,14 +115,15 @@ func (s *Server) watchRevisions(c echo.Context, q *revisionQuery) error {
 		}
 		for _, e := range events {
 			from = max(from, e.Revision.ResourceVersion)
-			if !q.wants(e.Revision) {
-				continue
+			if !q.identifies(e.Revision) {
+				continue // never in the selection: its name says so
 			}
 			pr := revisionObject(e.Revision)
-			if !q.matches(&pr) {
+			typ, ok := seen.translate(e.Type, pr.Name, q.wants(e.Revision) && q.matches(&pr))
+			if !ok {
 				continue
 			}
-			if err := send(e.Type, pr); err != nil {
+			if err := send(typ, pr); err != nil {
 				return nil
 			}
 		}
@@ -133,6 +141,53 @@ func (s *Server) watchRevisions(c echo.Context, q *revisionQuery) error {
 		case <-time.After(watchPoll):
 		}
 	}
+}
+
+// seenSet is what a watch's client holds.
+type seenSet struct {
+	exact bool
+	held  map[string]bool // name -> held; absent: unknown unless exact
+}
+
+func newSeen(exact bool) *seenSet { return &seenSet{exact: exact, held: map[string]bool{}} }
+
+func (s *seenSet) set(name string, held bool) { s.held[name] = held }
+
+// translate turns a change into the event the client must see, if any:
+// matches says whether the revision is in the selection after the change.
+func (s *seenSet) translate(typ, name string, matches bool) (string, bool) {
+	held, known := s.held[name]
+	if !known && s.exact {
+		known = true
+	}
+	switch {
+	case typ == store.Deleted:
+		s.set(name, false)
+		return store.Deleted, matches || held || !known
+	case matches:
+		s.set(name, true)
+		if known && !held {
+			return store.Added, true
+		}
+		return typ, true
+	default: // no longer in the selection
+		s.set(name, false)
+		if held || !known {
+			return store.Deleted, true
+		}
+		return "", false
+	}
+}
+
+// identifies reports whether a revision meets the query's conditions on
+// what its name is made of (namespace, repository, package, workspace):
+// those never change for a name.
+func (q *revisionQuery) identifies(r store.Revision) bool {
+	o := q.opts
+	return (o.Namespace == "" || o.Namespace == r.Namespace) &&
+		(o.Repository == "" || o.Repository == r.Repository) &&
+		(o.Package == "" || o.Package == r.Package) &&
+		(o.Workspace == "" || o.Workspace == r.Workspace)
 }
 
 // wants reports whether a revision meets the query's field conditions.
