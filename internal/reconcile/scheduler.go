@@ -122,7 +122,9 @@ func (s *Scheduler) add(repo *store.Repository, reindex bool) {
 	if sy := repo.Object.Spec.Sync; sy != nil && sy.Interval.Duration > 0 {
 		interval = sy.Interval.Duration
 	}
-	j := s.enqueueLocked(k, true)
+	// Not forced: if the refs are those indexed (a restart), there is
+	// nothing to do.
+	j := s.enqueueLocked(k, false)
 	j.reindex = j.reindex || reindex
 	s.wg.Add(1)
 	go func() {
@@ -256,7 +258,7 @@ func (s *Scheduler) sync(ctx context.Context, k key, force, reindex bool) (err e
 	if errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	if err == nil && !force {
+	if err == nil && !force && !reindex {
 		var unchanged bool
 		if unchanged, err = s.unchanged(ctx, repo); err == nil && unchanged {
 			return s.setReady(ctx, k, nil, time.Now())
@@ -278,10 +280,10 @@ func (s *Scheduler) sync(ctx context.Context, k key, force, reindex bool) (err e
 	return err
 }
 
-// unchanged tells whether a remote repository's refs are those indexed.
+// unchanged tells whether a repository's refs are those indexed.
 func (s *Scheduler) unchanged(ctx context.Context, repo *store.Repository) (bool, error) {
-	h, remote, err := s.source.RemoteRefsHash(ctx, repo)
-	if err != nil || !remote {
+	h, err := s.source.RefsHash(ctx, repo)
+	if err != nil {
 		return false, err
 	}
 	stored, err := s.store.RefsHash(ctx, repo.ID)

@@ -130,7 +130,7 @@ func (h *schedHarness) has(name string) bool {
 func TestSchedulerPollsRemote(t *testing.T) {
 	g := gittest.New(t)
 	g.Write(gittest.Package("nginx", "1"))
-	g.Tag("nginx/v1", g.Commit("nginx"), "")
+	g.Tag("nginx/v1", g.Commit("nginx"), "Release nginx v1") // annotated: listed unpeeled
 	base := gittest.ServeDaemon(t, filepath.Dir(g.Dir))
 	h := newScheduler(t, nil)
 	h.register("blueprints", base+"/"+filepath.Base(g.Dir), 100*time.Millisecond, "")
@@ -234,5 +234,53 @@ func TestSchedulerCredentials(t *testing.T) {
 	}
 	if !h.has("open.nginx.v2") {
 		t.Error("SyncNow returned before the push was indexed")
+	}
+}
+
+// TestSchedulerRestart: a server restarted over an index that is up to date
+// with its local repositories compares refs and reconciles nothing.
+func TestSchedulerRestart(t *testing.T) {
+	g := gittest.New(t)
+	g.Write(gittest.Package("nginx", "1"))
+	g.Tag("nginx/v1", g.Commit("nginx"), "Release nginx v1")
+	g.Git("branch", "drafts/nginx/edit")
+	st := newStore(t)
+	run := func() (*countingObserver, func()) {
+		src := &GitSource{MirrorDir: t.TempDir()}
+		obs := &countingObserver{}
+		s := NewScheduler(New(st, src, quiet()), st, src, quiet(), obs, 2)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- s.Run(ctx) }()
+		return obs, func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	r := storetest.NewRepository("default", "local")
+	r.Object.Spec.Git.URL = g.Dir
+	if err := st.CreateRepository(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	h := &schedHarness{t: t, st: st}
+	obs, stop := run()
+	h.waitFor("the first sync", func() bool { c := h.ready("local"); return c != nil && c.Status == metav1.ConditionTrue })
+	if n, _ := obs.counts(); n != 1 {
+		t.Errorf("first start: %d reconciles", n)
+	}
+	stop()
+	before, _ := st.GetRepository(context.Background(), "default", "local")
+	time.Sleep(1100 * time.Millisecond) // lastSyncTime has a resolution of a second
+
+	obs, stop = run()
+	defer stop()
+	h.waitFor("the check at restart", func() bool {
+		r, _ := st.GetRepository(context.Background(), "default", "local")
+		return r.Object.Status.LastSyncTime.After(before.Object.Status.LastSyncTime.Time)
+	})
+	if n, _ := obs.counts(); n != 0 {
+		t.Errorf("restart over an up-to-date index: %d reconciles", n)
 	}
 }

@@ -109,27 +109,33 @@ func ParseRefsHash(s string) RefsHash {
 	return h
 }
 
-// RemoteRefsHash returns the digest of a remote repository's refs, listed
-// without fetching, and true; for a local repository it returns false: it
-// is read in place, as cheaply.
-func (s *GitSource) RemoteRefsHash(ctx context.Context, repo *store.Repository) (RefsHash, bool, error) {
+// RefsHash returns the digest of a repository's refs: for a remote one,
+// listed without fetching; for a local one, read in place.
+func (s *GitSource) RefsHash(ctx context.Context, repo *store.Repository) (RefsHash, error) {
 	var h RefsHash
+	var refs []gitrepo.Ref
 	u := repo.Object.Spec.Git.URL
-	if _, ok := LocalPath(u); ok {
-		return h, false, nil
-	}
-	creds, err := s.credentials(ctx, repo)
-	if err != nil {
-		return h, true, err
-	}
-	refs, err := gitrepo.ListRemote(ctx, u, creds)
-	if err != nil {
-		return h, true, err
+	if p, ok := LocalPath(u); ok {
+		g, err := gitrepo.Open(p)
+		if err != nil {
+			return h, err
+		}
+		if refs, err = g.Refs(ctx); err != nil {
+			return h, err
+		}
+	} else {
+		creds, err := s.credentials(ctx, repo)
+		if err != nil {
+			return h, err
+		}
+		if refs, err = gitrepo.ListRemote(ctx, u, creds); err != nil {
+			return h, err
+		}
 	}
 	for _, r := range refs {
 		h.Toggle(r.Name, r.Target)
 	}
-	return h, true, nil
+	return h, nil
 }
 
 // RemoveMirror deletes the mirror of a repository, if it has one.

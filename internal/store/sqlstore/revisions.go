@@ -69,8 +69,18 @@ func (s *Store) ListRevisions(ctx context.Context, opts store.ListOptions) (*sto
 		if err != nil {
 			return nil, err
 		}
-		where = append(where, "(namespace > ? OR (namespace = ? AND name > ?))")
-		qargs = append(qargs, ns, ns, name)
+		// Written so that the index on (namespace, name) seeks to the
+		// position rather than scanning up to it.
+		if opts.Namespace != "" {
+			if ns != opts.Namespace {
+				return nil, store.ErrInvalidContinue // a token of another list
+			}
+			where = append(where, "name > ?")
+			qargs = append(qargs, name)
+		} else {
+			where = append(where, "(namespace, name) > (?, ?)")
+			qargs = append(qargs, ns, name)
+		}
 	}
 	query := `SELECT ` + revisionListColumns + ` FROM revisions`
 	if len(where) > 0 {
@@ -78,7 +88,16 @@ func (s *Store) ListRevisions(ctx context.Context, opts store.ListOptions) (*sto
 	}
 	query += ` ORDER BY namespace, name`
 	if opts.Limit > 0 {
-		query += fmt.Sprintf(` LIMIT %d`, opts.Limit+1)
+		query += ` LIMIT ?`
+		qargs = append(qargs, opts.Limit+1)
+	}
+	listStmt, err := s.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	rvStmt, err := s.stmt(ctx, `SELECT value FROM counters WHERE name = 'resource_version'`)
+	if err != nil {
+		return nil, err
 	}
 	// One read transaction: the resource version and the rows are of the
 	// same snapshot.
@@ -88,10 +107,10 @@ func (s *Store) ListRevisions(ctx context.Context, opts store.ListOptions) (*sto
 	}
 	defer tx.Rollback()
 	list := &store.RevisionList{}
-	if err := tx.QueryRowContext(ctx, s.q(`SELECT value FROM counters WHERE name = 'resource_version'`)).Scan(&list.ResourceVersion); err != nil {
+	if err := tx.StmtContext(ctx, rvStmt).QueryRowContext(ctx).Scan(&list.ResourceVersion); err != nil {
 		return nil, err
 	}
-	rows, err := tx.QueryContext(ctx, s.q(query), qargs...)
+	rows, err := tx.StmtContext(ctx, listStmt).QueryContext(ctx, qargs...)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +135,11 @@ func (s *Store) ListRevisions(ctx context.Context, opts store.ListOptions) (*sto
 
 // GetRevision returns one revision.
 func (s *Store) GetRevision(ctx context.Context, namespace, name string) (*store.Revision, error) {
-	r, err := scanRevision(s.db.QueryRowContext(ctx, s.q(`SELECT `+revisionListColumns+` FROM revisions WHERE namespace = ? AND name = ?`), namespace, name))
+	st, err := s.stmt(ctx, `SELECT `+revisionListColumns+` FROM revisions WHERE namespace = ? AND name = ?`)
+	if err != nil {
+		return nil, err
+	}
+	r, err := scanRevision(st.QueryRowContext(ctx, namespace, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("package revision %s/%s: %w", namespace, name, store.ErrNotFound)
 	}

@@ -8,8 +8,10 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,13 +28,20 @@ var migrations embed.FS
 
 // Store is the SQL implementation of store.Store.
 type Store struct {
-	db *sql.DB
-	d  dialect
+	// db serves reads; wdb holds the connection writes go through.
+	db  *sql.DB
+	wdb *sql.DB
+	d   dialect
 	// writeMu serializes write transactions where the database allows one
 	// writer (SQLite): a transaction never fails for want of the lock.
 	writeMu *sync.Mutex
 	changes broadcaster
 	path    string
+
+	// stmts holds the read queries prepared on db, by text: preparing
+	// (parsing and planning) costs as much as running a small query.
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt
 }
 
 var _ store.Store = (*Store)(nil)
@@ -40,21 +49,38 @@ var _ store.Store = (*Store)(nil)
 // OpenSQLite opens (creating it if needed) the SQLite index at path, in WAL
 // mode with full synchronous commits, and applies pending migrations.
 func OpenSQLite(ctx context.Context, path string) (*Store, error) {
-	// A page cache of 64 MiB per connection keeps a full index of 100,000
-	// revisions from rereading pages it just wrote.
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)" +
-		"&_pragma=busy_timeout(10000)&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)"
-	db, err := sql.Open("sqlite", dsn)
+		"&_pragma=busy_timeout(10000)&_pragma=temp_store(MEMORY)"
+	// One connection writes (SQLite allows one writer), with a page cache
+	// of 64 MiB so that a full index of 100,000 revisions does not reread
+	// pages it just wrote; it is closed after a minute idle, giving the
+	// cache back.
+	wdb, err := sql.Open("sqlite", dsn+"&_pragma=cache_size(-65536)")
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, d: sqliteDialect, writeMu: &sync.Mutex{}, path: path}
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxIdleTime(time.Minute)
+	// Readers run in parallel (WAL), each on a connection of its own with
+	// an 8 MiB cache, kept open: opening one parses the schema and loads
+	// the planner's statistics, which costs more than a query. They are
+	// read-only, so a mistake cannot write past the writer's lock.
+	db, err := sql.Open("sqlite", dsn+"&_pragma=cache_size(-8192)&_pragma=query_only(1)")
+	if err != nil {
+		wdb.Close()
+		return nil, err
+	}
+	readers := max(8, 4*runtime.GOMAXPROCS(0))
+	db.SetMaxOpenConns(readers)
+	db.SetMaxIdleConns(readers)
+	s := &Store{db: db, wdb: wdb, d: sqliteDialect, writeMu: &sync.Mutex{}, path: path, stmts: map[string]*sql.Stmt{}}
 	if err := s.migrate(ctx); err != nil {
-		db.Close()
+		s.Close()
 		return nil, fmt.Errorf("open index %s: %w", path, err)
 	}
 	if err := s.optimize(ctx); err != nil {
-		db.Close()
+		s.Close()
 		return nil, fmt.Errorf("open index %s: %w", path, err)
 	}
 	return s, nil
@@ -67,7 +93,7 @@ func (s *Store) optimize(ctx context.Context) error {
 	if s.d.name != "sqlite" {
 		return nil
 	}
-	_, err := s.db.ExecContext(ctx, `PRAGMA optimize=0x10002`)
+	_, err := s.wdb.ExecContext(ctx, `PRAGMA optimize=0x10002`)
 	return err
 }
 
@@ -75,7 +101,35 @@ func (s *Store) optimize(ctx context.Context) error {
 func (s *Store) Path() string { return s.path }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.stmtMu.Lock()
+	for _, st := range s.stmts {
+		st.Close()
+	}
+	s.stmts = nil
+	s.stmtMu.Unlock()
+	return errors.Join(s.db.Close(), s.wdb.Close())
+}
+
+// stmt returns a read query prepared on db. Callers pass a bounded set of
+// query texts (values are always parameters).
+func (s *Store) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	query = s.q(query)
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	if st, ok := s.stmts[query]; ok {
+		return st, nil
+	}
+	if s.stmts == nil {
+		return nil, errors.New("the index is closed")
+	}
+	st, err := s.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	s.stmts[query] = st
+	return st, nil
+}
 
 // DB exposes the database to tests of this package's users.
 func (s *Store) DB() *sql.DB { return s.db }
@@ -85,7 +139,7 @@ func (s *Store) q(query string) string { return s.d.q(query) }
 // migrate applies, in order and each in its own transaction, the migrations
 // not yet applied.
 func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+	if _, err := s.wdb.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
 		return err
 	}
 	names, err := fs.Glob(migrations, "migrations/*.sql")
@@ -153,7 +207,7 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		s.writeMu.Lock()
 		defer s.writeMu.Unlock()
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
