@@ -43,11 +43,11 @@ func apiGroup(name string) metav1.APIGroup {
 
 // legacyAPI answers /api: pkgserver serves no core group.
 func (s *Server) legacyAPI(c echo.Context) error {
-	return c.JSON(http.StatusOK, metav1.APIVersions{TypeMeta: metav1.TypeMeta{Kind: "APIVersions"}, Versions: []string{}})
+	return writeJSON(c, http.StatusOK, metav1.APIVersions{TypeMeta: metav1.TypeMeta{Kind: "APIVersions"}, Versions: []string{}})
 }
 
 func (s *Server) apiGroupList(c echo.Context) error {
-	return c.JSON(http.StatusOK, metav1.APIGroupList{
+	return writeJSON(c, http.StatusOK, metav1.APIGroupList{
 		TypeMeta: metav1.TypeMeta{Kind: "APIGroupList", APIVersion: "v1"},
 		Groups:   []metav1.APIGroup{apiGroup(configGroup), apiGroup(pkgGroup)},
 	})
@@ -58,7 +58,7 @@ func (s *Server) apiGroup(c echo.Context) error {
 	if _, ok := resources[g]; !ok {
 		return notFound("APIGroup", g)
 	}
-	return c.JSON(http.StatusOK, apiGroup(g))
+	return writeJSON(c, http.StatusOK, apiGroup(g))
 }
 
 func (s *Server) apiResourceList(c echo.Context) error {
@@ -67,7 +67,7 @@ func (s *Server) apiResourceList(c echo.Context) error {
 	if !ok || v != version {
 		return notFound("APIResourceList", g+"/"+v)
 	}
-	return c.JSON(http.StatusOK, metav1.APIResourceList{
+	return writeJSON(c, http.StatusOK, metav1.APIResourceList{
 		TypeMeta:     metav1.TypeMeta{Kind: "APIResourceList", APIVersion: "v1"},
 		GroupVersion: g + "/" + v,
 		APIResources: res,

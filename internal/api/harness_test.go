@@ -255,7 +255,6 @@ func blueprints(t *testing.T) *gittest.Repo {
 	return r
 }
 
-
 // watcher reads a watch stream line by line.
 type watcher struct {
 	resp   *http.Response

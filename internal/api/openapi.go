@@ -22,7 +22,7 @@ func (s *Server) openAPIIndex(c echo.Context) error {
 	for _, g := range []string{configGroup, pkgGroup} {
 		paths["apis/"+g+"/"+version] = map[string]string{"serverRelativeURL": "/openapi/v3/apis/" + g + "/" + version}
 	}
-	return c.JSON(http.StatusOK, map[string]any{"paths": paths})
+	return writeJSON(c, http.StatusOK, map[string]any{"paths": paths})
 }
 
 // openAPI builds the documents on first use.
@@ -37,7 +37,7 @@ func (s *Server) openAPIDocument(c echo.Context) error {
 	if !ok {
 		return notFound("OpenAPI document", c.Param("group")+"/"+c.Param("version"))
 	}
-	return c.JSON(http.StatusOK, doc)
+	return writeJSON(c, http.StatusOK, doc)
 }
 
 // apiObject describes one resource of a group for the documents.

@@ -138,7 +138,7 @@ func (s *Server) listRevisions(c echo.Context) error {
 			out.Items = append(out.Items, pr)
 		}
 	}
-	return c.JSON(http.StatusOK, out)
+	return writeJSON(c, http.StatusOK, out)
 }
 
 func (s *Server) getRevision(c echo.Context) error {
@@ -153,7 +153,7 @@ func (s *Server) getRevision(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, revisionObject(*r))
+	return writeJSON(c, http.StatusOK, revisionObject(*r))
 }
 
 func (s *Server) getResources(c echo.Context) error {
@@ -181,7 +181,7 @@ func (s *Server) getResources(c echo.Context) error {
 		}
 		res[p] = string(data)
 	}
-	return c.JSON(http.StatusOK, pkgv1alpha1.PackageRevisionResources{
+	return writeJSON(c, http.StatusOK, pkgv1alpha1.PackageRevisionResources{
 		TypeMeta:   metav1.TypeMeta{APIVersion: pkgv1alpha1.APIVersion, Kind: "PackageRevisionResources"},
 		ObjectMeta: metav1.ObjectMeta{Name: r.Name, Namespace: r.Namespace, ResourceVersion: strconv.FormatInt(r.ResourceVersion, 10)},
 		Spec: pkgv1alpha1.PackageRevisionResourcesSpec{

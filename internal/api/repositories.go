@@ -62,7 +62,7 @@ func (s *Server) listRepositories(c echo.Context) error {
 	for _, r := range repos {
 		list.Items = append(list.Items, repositoryObject(r))
 	}
-	return c.JSON(http.StatusOK, list)
+	return writeJSON(c, http.StatusOK, list)
 }
 
 // repositoryObject is a repository as the API shows it.
@@ -81,7 +81,7 @@ func (s *Server) getRepository(c echo.Context) error {
 	if err != nil {
 		return repoErr(err, name)
 	}
-	return c.JSON(http.StatusOK, repositoryObject(r))
+	return writeJSON(c, http.StatusOK, repositoryObject(r))
 }
 
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
@@ -124,7 +124,7 @@ func (s *Server) createRepository(c echo.Context) error {
 		return err
 	}
 	s.syncer.Add(r)
-	return c.JSON(http.StatusCreated, repositoryObject(r))
+	return writeJSON(c, http.StatusCreated, repositoryObject(r))
 }
 
 func (s *Server) updateRepository(c echo.Context) error {
@@ -168,7 +168,7 @@ func (s *Server) updateRepository(c echo.Context) error {
 	} else {
 		s.syncer.Add(r)
 	}
-	return c.JSON(http.StatusOK, repositoryObject(r))
+	return writeJSON(c, http.StatusOK, repositoryObject(r))
 }
 
 func equalSpec(a, b configv1alpha1.RepositorySpec) bool {
@@ -199,7 +199,7 @@ func (s *Server) deleteRepository(c echo.Context) error {
 		return repoErr(err, name)
 	}
 	s.syncer.Remove(r)
-	return c.JSON(http.StatusOK, metav1.Status{
+	return writeJSON(c, http.StatusOK, metav1.Status{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Status"},
 		Status:   metav1.StatusSuccess,
 		Details:  &metav1.StatusDetails{Name: name, Group: configGroup, Kind: "repositories", UID: r.Object.UID},
@@ -222,7 +222,7 @@ func (s *Server) syncRepository(c echo.Context) error {
 	if err != nil {
 		return repoErr(err, name)
 	}
-	return c.JSON(http.StatusOK, repositoryObject(r))
+	return writeJSON(c, http.StatusOK, repositoryObject(r))
 }
 
 // validateRepository checks a repository and fills in its defaults.

@@ -1,10 +1,12 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -102,5 +104,17 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		return
 	}
 	st := toStatus(err, s.log, c.Path())
-	_ = c.JSON(int(st.Code), st)
+	_ = writeJSON(c, int(st.Code), st)
+}
+
+// writeJSON answers with an object as JSON, with its length: one buffer,
+// written at once, rather than a stream in chunks.
+func writeJSON(c echo.Context, code int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	c.Response().Header().Set(echo.HeaderContentLength, strconv.Itoa(len(b)))
+	return c.Blob(code, echo.MIMEApplicationJSON, b)
 }

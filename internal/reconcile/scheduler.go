@@ -44,9 +44,9 @@ type Scheduler struct {
 	// synced twice at once.
 	running  map[key]bool
 	deferred map[key]bool
-	queue   chan key
-	ctx     context.Context
-	wg      sync.WaitGroup
+	queue    chan key
+	ctx      context.Context
+	wg       sync.WaitGroup
 }
 
 type key struct{ namespace, name string }
