@@ -53,6 +53,7 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	bash test/bench/validate.sh
 	bash test/bench/index.sh
+	bash test/bench/serve.sh
 
 generate:
 	$(GO) run ./internal/schema/gen

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +18,8 @@ import (
 
 	configv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/config/v1alpha1"
 	pkgv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/pkg/v1alpha1"
+	"github.com/pkgserver/pkgserver/internal/auth"
+	"github.com/pkgserver/pkgserver/internal/gitrepo"
 	"github.com/pkgserver/pkgserver/internal/gitrepo/gittest"
 )
 
@@ -521,5 +525,67 @@ func TestShutdown(t *testing.T) {
 	}
 	if err := h.store.Ping(context.Background()); err == nil {
 		t.Error("the index is still open")
+	}
+}
+
+// TestCredentials registers a repository behind basic authentication, served
+// by git http-backend, with a secret stored as `pkgserver secret set` stores
+// it: the server opens it and fetches; a repository naming a secret of
+// another namespace cannot use it.
+func TestCredentials(t *testing.T) {
+	h := start(t)
+	g := blueprints(t)
+	base := gittest.ServeHTTP(t, filepath.Dir(g.Dir), "ci", "hunter2-pa55")
+	keys, err := auth.LoadKeyring(h.dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := keys.Seal("default", "git-ci", gitrepo.Credentials{Username: "ci", Password: "hunter2-pa55"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.store.PutSecret(context.Background(), "default", "git-ci", sealed); err != nil {
+		t.Fatal(err)
+	}
+	url := base + "/" + filepath.Base(g.Dir)
+	r := h.addRepo("private", url, func(r *configv1alpha1.Repository) { r.Spec.Git.Credentials = "git-ci" })
+	if c := meta.FindStatusCondition(r.Status.Conditions, "Ready"); c.Status != metav1.ConditionTrue || r.Status.PackageCount != 2 {
+		t.Fatalf("Ready = %+v, %d packages", c, r.Status.PackageCount)
+	}
+	if got := h.revisions("?fieldSelector=spec.repository%3Dprivate"); len(got) != 7 {
+		t.Errorf("revisions = %v", got)
+	}
+	// The same secret name in another namespace does not exist.
+	other := &configv1alpha1.Repository{ObjectMeta: metav1.ObjectMeta{Name: "private"},
+		Spec: configv1alpha1.RepositorySpec{Git: configv1alpha1.GitSpec{URL: url, Credentials: "git-ci"}}}
+	code, body := h.do("POST", "/apis/config.pkg.pkgserver.dev/v1alpha1/namespaces/other/repositories", "admin", other)
+	if code != 201 {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var r configv1alpha1.Repository
+		h.get("/apis/config.pkg.pkgserver.dev/v1alpha1/namespaces/other/repositories/private", "admin", &r)
+		if c := meta.FindStatusCondition(r.Status.Conditions, "Ready"); c != nil && c.Status != metav1.ConditionUnknown {
+			if c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "no such secret in namespace other") {
+				t.Errorf("Ready = %+v", c)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("not synced")
+		}
+	}
+	// Nothing the server answers or stores in the clear holds the password.
+	_, body = h.do("GET", "/apis/config.pkg.pkgserver.dev/v1alpha1/repositories", "admin", nil)
+	if strings.Contains(string(body), "hunter2") {
+		t.Error("the repository list shows the password")
+	}
+	db, err := os.ReadFile(filepath.Join(h.dataDir, "index.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wal, _ := os.ReadFile(filepath.Join(h.dataDir, "index.db-wal"))
+	if strings.Contains(string(db)+string(wal), "hunter2") {
+		t.Error("the index holds the password in the clear")
 	}
 }
