@@ -200,11 +200,8 @@ func writeResourceList(out, errw io.Writer, files map[string]string) error {
 			continue
 		}
 		nodes = append(nodes, &kio.ByteReader{
-			Reader: bytes.NewBufferString(files[p]),
-			SetAnnotations: map[string]string{
-				kioutil.PathAnnotation:       p,
-				kioutil.LegacyPathAnnotation: p,
-			},
+			Reader:         bytes.NewBufferString(files[p]),
+			SetAnnotations: map[string]string{kioutil.PathAnnotation: p},
 		})
 	}
 	inputs := make([]kio.Reader, len(nodes))
