@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path"
@@ -11,7 +9,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/yaml"
 
 	pkgv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/pkg/v1alpha1"
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
@@ -108,22 +105,7 @@ func writeRevisions(cmd *cobra.Command, output string, items []pkgv1alpha1.Packa
 	out := cmd.OutOrStdout()
 	switch output {
 	case "json", "yaml":
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(list{APIVersion: "v1", Kind: "List", Items: items}); err != nil {
-			return err
-		}
-		b := buf.Bytes()
-		if output == "yaml" {
-			var err error
-			if b, err = yaml.JSONToYAML(b); err != nil {
-				return err
-			}
-		}
-		_, err := out.Write(b)
-		return err
+		return writeObject(out, output, list{APIVersion: "v1", Kind: "List", Items: items})
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 3, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tPACKAGE\tWORKSPACE\tREVISION\tLIFECYCLE\tLATEST\tCOMMIT")

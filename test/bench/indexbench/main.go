@@ -25,6 +25,7 @@ import (
 	"github.com/pkgserver/pkgserver/internal/reconcile"
 	"github.com/pkgserver/pkgserver/internal/store/sqlstore"
 	"github.com/pkgserver/pkgserver/internal/store/storetest"
+	"github.com/pkgserver/pkgserver/test/bench/benchutil"
 	"github.com/pkgserver/pkgserver/test/bench/repogen"
 )
 
@@ -39,7 +40,7 @@ func main() {
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("Machine: %d cores (%s). Median of %d runs; incremental figures over %d pushes.\n\n", runtime.NumCPU(), cpuModel(), *runs, *pushes)
+	fmt.Printf("Machine: %d cores (%s). Median of %d runs; incremental figures over %d pushes.\n\n", runtime.NumCPU(), benchutil.CPUModel(), *runs, *pushes)
 	fmt.Println("| P × R | revisions | git baseline | full index | ratio | peak RSS | index on disk | incremental p50 | p90 | max |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
 	var p50s []time.Duration
@@ -54,10 +55,10 @@ func main() {
 		p50s = append(p50s, r.p50)
 		notes = append(notes, fmt.Sprintf("P=%d: baseline parts: for-each-ref %.2f s, ls-tree -r of the %d tagged commits %.2f s, ls-tree -r of %d drafts' and proposals' packages %.2f s (%.1f ms a process)",
 			p, r.parts[0].Seconds(), *revisions, r.parts[1].Seconds(), spec.Drafts+spec.Proposals, r.parts[2].Seconds(),
-			ms(r.parts[2])/float64(max(spec.Drafts+spec.Proposals, 1))))
+			benchutil.Ms(r.parts[2])/float64(max(spec.Drafts+spec.Proposals, 1))))
 		fmt.Printf("| %d × %d | %d | %.2f s | %.2f s | %.1f× | %d MiB | %d MiB | %.1f ms | %.1f ms | %.1f ms |\n",
 			p, *revisions, r.revisions, r.baseline.Seconds(), r.full.Seconds(), r.full.Seconds()/r.baseline.Seconds(),
-			r.rssKB/1024, r.diskBytes>>20, ms(r.p50), ms(r.p90), ms(r.max))
+			r.rssKB/1024, r.diskBytes>>20, benchutil.Ms(r.p50), benchutil.Ms(r.p90), benchutil.Ms(r.max))
 	}
 	fmt.Println()
 	for _, n := range notes {
@@ -67,8 +68,6 @@ func main() {
 		fmt.Printf("\nIncremental p50 ratio, largest P / smallest P: %.2f\n", float64(p50s[len(p50s)-1])/float64(p50s[0]))
 	}
 }
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 type result struct {
 	parts          [3]time.Duration
@@ -114,9 +113,9 @@ func measure(out, pkgserver string, spec repogen.Spec, runs, pushes int) result 
 			os.RemoveAll(dataDir)
 		}
 	}
-	res.baseline, res.full = median(baselines), median(fulls)
+	res.baseline, res.full = benchutil.Median(baselines), benchutil.Median(fulls)
 	_, res.parts = baselineParts(repoDir)
-	res.diskBytes = dirSize(dataDir)
+	res.diskBytes = benchutil.DirSize(dataDir)
 
 	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(dataDir, "index.db"))
 	if err != nil {
@@ -212,34 +211,4 @@ func gitOut(dir string, args ...string) string {
 		log.Fatalf("git %v: %v", args, err)
 	}
 	return string(out)
-}
-
-func median(d []time.Duration) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
-func dirSize(dir string) int64 {
-	var n int64
-	_ = filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
-		if err == nil && !info.IsDir() {
-			n += info.Size()
-		}
-		return nil
-	})
-	return n
-}
-
-func cpuModel() string {
-	data, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return "unknown CPU"
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "model name") {
-			return strings.TrimSpace(line[strings.Index(line, ":")+1:])
-		}
-	}
-	return "unknown CPU"
 }

@@ -36,6 +36,7 @@ import (
 	pkgv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/pkg/v1alpha1"
 	"github.com/pkgserver/pkgserver/internal/store/sqlstore"
 	"github.com/pkgserver/pkgserver/internal/store/storetest"
+	"github.com/pkgserver/pkgserver/test/bench/benchutil"
 	"github.com/pkgserver/pkgserver/test/bench/repogen"
 )
 
@@ -76,9 +77,9 @@ func main() {
 		}
 	}
 	fmt.Printf("Machine: %d cores (%s). Server `pkgserver serve` and this load process on the same machine, over loopback; %d connections, %s per phase after 1 s of warm-up.\n\n",
-		runtime.NumCPU(), cpuModel(), *concurrency, *duration)
+		runtime.NumCPU(), benchutil.CPUModel(), *concurrency, *duration)
 	fmt.Printf("Index: %d packages × %d revisions, %d package revisions (SQLite, %d MiB on disk). Sync at start (refs compared with the index, nothing changed): %.2f s.\n\n",
-		*packages, *revisions, len(names), dirSize(dataDir)>>20, startSync.Seconds())
+		*packages, *revisions, len(names), benchutil.DirSize(dataDir)>>20, startSync.Seconds())
 
 	pkgs := make([]string, 0, *packages)
 	for i := range *packages {
@@ -144,15 +145,13 @@ func main() {
 			ratio = fmt.Sprintf(", %.2f× healthz", m.rps/healthz)
 		}
 		fmt.Printf("| %s | %.0f (%s%s) | %.2f ms | %.2f ms | %.2f ms | %d | %d MiB |\n", ph.name, m.rps, strings.Join(all, ", "), ratio,
-			ms(m.p50), ms(m.p99), ms(m.max), errs, peaks[i]>>10)
+			benchutil.Ms(m.p50), benchutil.Ms(m.p99), benchutil.Ms(m.max), errs, peaks[i]>>10)
 	}
 	fmt.Printf("\nFull paginated list (%d revisions, pages of %d, one connection): %.2f s median of 3 (%s).\n",
-		len(names), *pageSize, median(listTimes).Seconds(), joinDurations(listTimes))
+		len(names), *pageSize, benchutil.Median(listTimes).Seconds(), joinDurations(listTimes))
 	fmt.Printf("\nServer RSS: %d MiB idle after the start-up sync, %d MiB peak under load; VmHWM (peak since start, start-up sync included) %d MiB.\n",
 		idleRSS>>10, peak>>10, srv.hwm()>>10)
 }
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // prepare generates the repository and indexes it once; later runs reuse
 // the data directory.
@@ -532,40 +531,10 @@ func (rc *rawConn) get(path string) (int, error) {
 	return 0, errors.New("an answer without a length")
 }
 
-func median(d []time.Duration) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
 func joinDurations(ds []time.Duration) string {
 	parts := make([]string, len(ds))
 	for i, d := range ds {
 		parts[i] = fmt.Sprintf("%.2f s", d.Seconds())
 	}
 	return strings.Join(parts, ", ")
-}
-
-func dirSize(dir string) int64 {
-	var n int64
-	_ = filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
-		if err == nil && !info.IsDir() {
-			n += info.Size()
-		}
-		return nil
-	})
-	return n
-}
-
-func cpuModel() string {
-	data, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return "unknown CPU"
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "model name") {
-			return strings.TrimSpace(line[strings.Index(line, ":")+1:])
-		}
-	}
-	return "unknown CPU"
 }

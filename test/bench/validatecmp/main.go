@@ -22,6 +22,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/pkgserver/pkgserver/test/bench/benchutil"
 )
 
 type tool struct {
@@ -65,7 +67,7 @@ func main() {
 	theirs := kubectlValidateErrors(tools[2].out, *corpus)
 
 	fmt.Printf("Corpus: %d packages, %d resources (one per file), %d injected schema defects. Machine: %d cores (%s).\n\n",
-		countPackages(pkgs), resources, len(defects), runtime.NumCPU(), cpuModel())
+		countPackages(pkgs), resources, len(defects), runtime.NumCPU(), benchutil.CPUModel())
 	fmt.Printf("| tool | median wall | median CPU (user+sys) | peak RSS | resources/s (wall) |\n|---|---|---|---|---|\n")
 	base := median(tools[2].runs).wall
 	for _, t := range tools {
@@ -151,19 +153,6 @@ func countPackages(dir string) int {
 		log.Fatal(err)
 	}
 	return len(entries)
-}
-
-func cpuModel() string {
-	data, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return "unknown CPU"
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "model name") {
-			return strings.TrimSpace(line[strings.Index(line, ":")+1:])
-		}
-	}
-	return "unknown CPU"
 }
 
 type set map[string]bool
