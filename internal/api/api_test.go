@@ -349,6 +349,25 @@ func TestGetRevisionAndResources(t *testing.T) {
 	}
 	code, body := h.do("GET", resPath+"/blueprints.nginx.v1", "otherreader", nil)
 	h.status(code, body, 403)
+
+	// A revision read again after a sync is read as it is now, not as it
+	// was answered before: v2 is no longer the latest once v3 is tagged.
+	g.Checkout("-q", "main")
+	g.Write(gittest.Package("nginx", "3"))
+	g.Tag("nginx/v3", g.Commit("nginx 3"), "")
+	if code, body := h.do("POST", reposPath+"/blueprints/sync", "writer", nil); code != 200 {
+		t.Fatalf("sync: %d %s", code, body)
+	}
+	var again pkgv1alpha1.PackageRevision
+	h.get(revsPath+"/blueprints.nginx.v2", "reader", &again)
+	if again.Labels[pkgv1alpha1.LatestRevisionLabel] != "" || again.ResourceVersion == pr.ResourceVersion {
+		t.Errorf("v2 after v3 was tagged: labels %v, resourceVersion %s (was %s)", again.Labels, again.ResourceVersion, pr.ResourceVersion)
+	}
+	if code, body := h.do("DELETE", reposPath+"/blueprints", "admin", nil); code != 200 {
+		t.Fatalf("delete: %d %s", code, body)
+	}
+	code, body = h.do("GET", revsPath+"/blueprints.nginx.v2", "reader", nil)
+	h.status(code, body, 404)
 }
 
 // TestWatch follows revisions across a push and a sync, resumes from a

@@ -141,10 +141,17 @@ func (s *Server) listRevisions(c echo.Context) error {
 	return writeJSON(c, http.StatusOK, out)
 }
 
+// getRevision answers a revision by name, from the cache when it was read
+// since revisions last changed.
 func (s *Server) getRevision(c echo.Context) error {
 	ns, name := c.Param("ns"), c.Param("name")
 	if err := authorize(c, ns, store.RoleRead); err != nil {
 		return err
+	}
+	key := ns + "/" + name
+	gen := s.store.RevisionGeneration()
+	if b, ok := s.revisions.get(gen, key); ok {
+		return writeJSONBytes(c, http.StatusOK, b)
 	}
 	r, err := s.store.GetRevision(c.Request().Context(), ns, name)
 	if isNotFound(err) {
@@ -153,7 +160,14 @@ func (s *Server) getRevision(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(c, http.StatusOK, revisionObject(*r))
+	b, err := marshalJSON(revisionObject(*r))
+	if err != nil {
+		return err
+	}
+	if s.store.RevisionGeneration() == gen {
+		s.revisions.put(gen, key, b)
+	}
+	return writeJSONBytes(c, http.StatusOK, b)
 }
 
 func (s *Server) getResources(c echo.Context) error {

@@ -53,14 +53,15 @@ type Config struct {
 
 // Server is the HTTP API.
 type Server struct {
-	store   store.Store
-	auth    *auth.Authenticator
-	syncer  Syncer
-	log     *slog.Logger
-	ready   func(ctx context.Context) error
-	metrics *httpMetrics
-	openapi openAPI
-	e       *echo.Echo
+	store     store.Store
+	auth      *auth.Authenticator
+	syncer    Syncer
+	log       *slog.Logger
+	ready     func(ctx context.Context) error
+	metrics   *httpMetrics
+	openapi   openAPI
+	e         *echo.Echo
+	revisions *revisionCache
 	// stopping is closed when shutdown begins: watches end then, so that
 	// they do not hold shutdown up.
 	stopping chan struct{}
@@ -69,7 +70,8 @@ type Server struct {
 // New returns the API server.
 func New(cfg Config) *Server {
 	s := &Server{store: cfg.Store, auth: cfg.Auth, syncer: cfg.Syncer, log: cfg.Log, ready: cfg.Ready,
-		metrics: newHTTPMetrics(cfg.Registry), stopping: make(chan struct{})}
+		metrics: newHTTPMetrics(cfg.Registry), stopping: make(chan struct{}),
+		revisions: newRevisionCache(revisionCacheBytes)}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler

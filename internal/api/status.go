@@ -110,11 +110,20 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 // writeJSON answers with an object as JSON, with its length: one buffer,
 // written at once, rather than a stream in chunks.
 func writeJSON(c echo.Context, code int, v any) error {
-	b, err := json.Marshal(v)
+	b, err := marshalJSON(v)
 	if err != nil {
 		return err
 	}
-	b = append(b, '\n')
+	return writeJSONBytes(c, code, b)
+}
+
+// marshalJSON is an object's JSON answer, ending with a newline.
+func marshalJSON(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	return append(b, '\n'), err
+}
+
+func writeJSONBytes(c echo.Context, code int, b []byte) error {
 	c.Response().Header().Set(echo.HeaderContentLength, strconv.Itoa(len(b)))
 	return c.Blob(code, echo.MIMEApplicationJSON, b)
 }

@@ -225,6 +225,11 @@ type Store interface {
 	ResourceVersion(ctx context.Context) (int64, error)
 	// Changed returns a channel closed at the next change.
 	Changed() <-chan struct{}
+	// RevisionGeneration changes whenever package revisions change: at
+	// once for changes made through this Store, and within a fraction of a
+	// second for changes another process made to the same database. What
+	// was read of revisions in one generation stays true until it ends.
+	RevisionGeneration() uint64
 	// CompactEvents forgets changes older than a time.
 	CompactEvents(ctx context.Context, before time.Time) error
 

@@ -192,6 +192,9 @@ func (s *Store) UpdateIndex(ctx context.Context, repoID int64, u *store.IndexUpd
 		w := &indexWriter{s: s, ctx: ctx, tx: tx, repoID: repoID}
 		return w.apply(u)
 	})
+	if err == nil {
+		s.revisionsChanged()
+	}
 	if err == nil && (u.Full || len(u.Refs)+len(u.Packages) > 1000) {
 		// A large update may change the tables' sizes by orders of
 		// magnitude.

@@ -147,6 +147,7 @@ func (s *Store) UpdateRepository(ctx context.Context, r *store.Repository) error
 
 // DeleteRepository removes a repository and its index.
 func (s *Store) DeleteRepository(ctx context.Context, namespace, name string) error {
+	defer s.revisionsChanged()
 	return s.write(ctx, func(tx *sql.Tx) error {
 		var id int64
 		err := tx.QueryRowContext(ctx, s.q(`SELECT id FROM repositories WHERE namespace = ? AND name = ?`), namespace, name).Scan(&id)

@@ -42,6 +42,8 @@ type Store struct {
 	// (parsing and planning) costs as much as running a small query.
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt
+
+	gen generation
 }
 
 var _ store.Store = (*Store)(nil)
@@ -63,13 +65,13 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	wdb.SetMaxIdleConns(1)
 	wdb.SetConnMaxIdleTime(time.Minute)
 	// Readers run in parallel (WAL), each on a connection of its own with
-	// a 16 MiB cache, kept open: opening one parses the schema and loads
+	// an 8 MiB cache, kept open: opening one parses the schema and loads
 	// the planner's statistics, which costs more than a query. They are
 	// read-only, so a mistake cannot write past the writer's lock. The
 	// caches are per connection (SQLite's shared cache would pin one read
 	// snapshot for all, and memory-mapping counts the file once per
 	// connection), so there are few: twice the cores, at least 4.
-	db, err := sql.Open("sqlite", dsn+"&_pragma=cache_size(-16384)&_pragma=query_only(1)")
+	db, err := sql.Open("sqlite", dsn+"&_pragma=cache_size(-8192)&_pragma=query_only(1)")
 	if err != nil {
 		wdb.Close()
 		return nil, err
@@ -86,6 +88,8 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("open index %s: %w", path, err)
 	}
+	s.gen.stop, s.gen.done = make(chan struct{}), make(chan struct{})
+	go s.pollExternal()
 	return s, nil
 }
 
@@ -119,6 +123,11 @@ func (s *Store) Path() string { return s.path }
 
 // Close closes the database.
 func (s *Store) Close() error {
+	if s.gen.stop != nil {
+		close(s.gen.stop)
+		<-s.gen.done
+		s.gen.stop = nil
+	}
 	s.stmtMu.Lock()
 	for _, st := range s.stmts {
 		st.Close()

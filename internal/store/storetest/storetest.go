@@ -228,6 +228,9 @@ func testIndexUpdates(t *testing.T, s store.Store) {
 	// A second update touching only nginx: the draft changes, v1 does not,
 	// redis is left alone.
 	before := revisionNames(t, s, store.ListOptions{Namespace: "default"})
+	if r, err := s.GetRevision(ctx, "default", "cat.nginx.ws"); err != nil || r.Tree != "t2" {
+		t.Fatalf("draft = %+v, %v", r, err)
+	}
 	draft2 := draft
 	draft2.Tree, draft2.Commit = "t4", "c-t4"
 	err = s.UpdateIndex(ctx, repo.ID, &store.IndexUpdate{
@@ -240,6 +243,10 @@ func testIndexUpdates(t *testing.T, s store.Store) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A revision read before the update is read anew after it.
+	if r, err := s.GetRevision(ctx, "default", "cat.nginx.ws"); err != nil || r.Tree != "t4" {
+		t.Errorf("revision after update: %+v, %v", r, err)
 	}
 	after := revisionNames(t, s, store.ListOptions{Namespace: "default"})
 	if after["cat.nginx.v1"] != before["cat.nginx.v1"] || after["cat.redis.v1"] != before["cat.redis.v1"] {
@@ -426,8 +433,14 @@ func testDeleteRepository(t *testing.T, s store.Store) {
 			t.Fatal(err)
 		}
 	}
+	if _, err := s.GetRevision(ctx, "default", "a.p.v1"); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.DeleteRepository(ctx, "default", "a"); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := s.GetRevision(ctx, "default", "a.p.v1"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a revision of the deleted repository: %v", err)
 	}
 	names := revisionNames(t, s, store.ListOptions{})
 	if len(names) != 1 || names["b.p.v1"] == 0 {

@@ -1,0 +1,59 @@
+package sqlstore
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+)
+
+// The generation of package revisions ends whenever revisions change: at
+// once for changes made through this Store, and within externalPoll for
+// changes made by another process on the same database (`pkgserver
+// reindex` beside a server, another replica), which a poller notices in the
+// change log. Readers cache what they read for a generation.
+const externalPoll = 250 * time.Millisecond
+
+type generation struct {
+	n    atomic.Uint64
+	stop chan struct{}
+	done chan struct{}
+}
+
+// revisionsChanged ends the generation: called after a commit that changed
+// revisions.
+func (s *Store) revisionsChanged() { s.gen.n.Add(1) }
+
+// RevisionGeneration is the current generation of package revisions.
+func (s *Store) RevisionGeneration() uint64 { return s.gen.n.Load() }
+
+// pollExternal ends the generation, and wakes watchers, when the change
+// log shows changes this Store did not make.
+func (s *Store) pollExternal() {
+	defer close(s.gen.done)
+	var last [2]int64
+	read := func() ([2]int64, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var v [2]int64
+		err := s.db.QueryRowContext(ctx, s.q(`SELECT (SELECT COALESCE(MAX(resource_version), 0) FROM events), `+
+			`(SELECT value FROM counters WHERE name = 'events_compacted')`)).Scan(&v[0], &v[1])
+		return v, err
+	}
+	last, _ = read()
+	t := time.NewTicker(externalPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.gen.stop:
+			return
+		case <-t.C:
+			v, err := read()
+			if err != nil || v == last {
+				continue
+			}
+			last = v
+			s.revisionsChanged()
+			s.changes.notify()
+		}
+	}
+}
