@@ -355,9 +355,7 @@ func TestGetRevisionAndResources(t *testing.T) {
 	g.Checkout("-q", "main")
 	g.Write(gittest.Package("nginx", "3"))
 	g.Tag("nginx/v3", g.Commit("nginx 3"), "")
-	if code, body := h.do("POST", reposPath+"/blueprints/sync", "writer", nil); code != 200 {
-		t.Fatalf("sync: %d %s", code, body)
-	}
+	h.sync("blueprints")
 	var again pkgv1alpha1.PackageRevision
 	h.get(revsPath+"/blueprints.nginx.v2", "reader", &again)
 	if again.Labels[pkgv1alpha1.LatestRevisionLabel] != "" || again.ResourceVersion == pr.ResourceVersion {
@@ -383,9 +381,7 @@ func TestWatch(t *testing.T) {
 	g.Checkout("-q", "main")
 	g.Write(gittest.Package("nginx", "3"))
 	g.Tag("nginx/v3", g.Commit("nginx 3"), "")
-	if code, body := h.do("POST", reposPath+"/blueprints/sync", "writer", nil); code != 200 {
-		t.Fatalf("sync: %d %s", code, body)
-	}
+	h.sync("blueprints")
 	got := map[string]string{}
 	for len(got) < 3 {
 		e := w.next(t)
@@ -429,9 +425,7 @@ func TestWatch(t *testing.T) {
 	g.Git("branch", "-m", "drafts/nginx/tuning", "proposed/nginx/tuning")
 	g.Write(gittest.Package("nginx", "4"))
 	g.Tag("nginx/v4", g.Commit("nginx 4"), "")
-	if code, body := h.do("POST", reposPath+"/blueprints/sync", "writer", nil); code != 200 {
-		t.Fatalf("sync: %d %s", code, body)
-	}
+	h.sync("blueprints")
 	got = map[string]string{}
 	for len(got) < 2 {
 		e := latest.next(t)

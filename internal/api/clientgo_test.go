@@ -3,7 +3,6 @@ package api_test
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 	"slices"
 	"testing"
 	"time"
@@ -117,9 +116,7 @@ func TestClientGo(t *testing.T) {
 	}
 	defer w.Stop()
 	g.Tag("redis/v2", g.Rev("proposed/redis/upgrade"), "")
-	if code, body := h.do(http.MethodPost, reposPath+"/blueprints/sync", "writer", nil); code != 200 {
-		t.Fatalf("sync: %d %s", code, body)
-	}
+	h.sync("blueprints")
 	got := map[string]bool{}
 	for len(got) < 2 {
 		select {

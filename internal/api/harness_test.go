@@ -170,6 +170,14 @@ func (h *harness) get(path, token string, out any) {
 	}
 }
 
+// sync asks for a sync of a repository and waits for it.
+func (h *harness) sync(repo string) {
+	h.t.Helper()
+	if code, body := h.do(http.MethodPost, reposPath+"/"+repo+"/sync", "writer", nil); code != http.StatusOK {
+		h.t.Fatalf("sync %s: %d %s", repo, code, body)
+	}
+}
+
 // status decodes a Status answer and checks its code.
 func (h *harness) status(code int, body []byte, want int) metav1.Status {
 	h.t.Helper()
