@@ -16,6 +16,7 @@ all: build
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/pkgserver
+	$(GO) build -o bin/pkgserver-hook ./cmd/pkgserver-hook
 
 # run starts the server with its defaults: data in .pkgserver, the API on
 # http://127.0.0.1:7007 (PKGSERVER_DATA, PKGSERVER_HTTP to change them).

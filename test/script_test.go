@@ -24,11 +24,13 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binDir = dir
-	build := exec.Command("go", "build", "-o", filepath.Join(dir, "pkgserver"), "../cmd/pkgserver")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		os.RemoveAll(dir)
-		panic("build pkgserver: " + err.Error())
+	for _, name := range []string{"pkgserver", "pkgserver-hook"} {
+		build := exec.Command("go", "build", "-o", filepath.Join(dir, name), "../cmd/"+name)
+		build.Stdout, build.Stderr = os.Stdout, os.Stderr
+		if err := build.Run(); err != nil {
+			os.RemoveAll(dir)
+			panic("build " + name + ": " + err.Error())
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -56,6 +58,11 @@ func TestScripts(t *testing.T) {
 			ln.Close()
 			env.Setenv("PKGSERVER_HTTP", addr)
 			env.Setenv("PKGSERVER_SERVER", "http://"+addr)
+			if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+				return err
+			}
+			env.Setenv("PKGSERVER_SSH", ln.Addr().String())
+			ln.Close()
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

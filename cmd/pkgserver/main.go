@@ -33,8 +33,8 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCmd(), newValidateCmd(), newRevisionsCmd(), newReindexCmd(),
-		newServeCmd(), newTokenCmd(), newSecretCmd(), newRepoCmd(), newRpkgCmd())
+	root.AddCommand(newVersionCmd(), newValidateCmd(), newHookCmd(), newRevisionsCmd(), newReindexCmd(),
+		newServeCmd(), newTokenCmd(), newUserCmd(), newSecretCmd(), newRepoCmd(), newRpkgCmd())
 	return root
 }
 

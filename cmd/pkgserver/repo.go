@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -30,30 +31,40 @@ func newRepoAddCmd(cf *clientFlags) *cobra.Command {
 		spec    configv1alpha1.RepositorySpec
 		timeout time.Duration
 		noWait  bool
+		hosted  bool
 	)
 	var interval time.Duration
 	cmd := &cobra.Command{
-		Use:   "add NAME URL",
+		Use:   "add NAME URL | add NAME --hosted",
 		Short: "Register a git repository and wait for its first sync",
 		Long: `Register a git repository with the server, which indexes its package
 revisions and keeps them in step with git. URL is an http(s), ssh or git URL,
 user@host:path, or a local path (made absolute here: the server must see the
-same file system). The command waits for the first sync unless --no-wait.`,
-		Args: cobra.ExactArgs(2),
+same file system). With --hosted, the server creates the repository and
+hosts it: clone it and push to it over SSH or HTTP at the URLs printed.
+The command waits for the first sync unless --no-wait.`,
+		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if hosted != (len(args) == 1) {
+				return usageError("give a URL, or --hosted for a repository the server hosts")
+			}
 			c, err := cf.client()
 			if err != nil {
 				return err
 			}
-			url := args[1]
-			if p, ok := reconcile.LocalPath(url); ok {
-				abs, err := filepath.Abs(p)
-				if err != nil {
-					return usageError("%v", err)
+			if hosted {
+				spec.Provider = configv1alpha1.ProviderHosted
+			} else {
+				url := args[1]
+				if p, ok := reconcile.LocalPath(url); ok {
+					abs, err := filepath.Abs(p)
+					if err != nil {
+						return usageError("%v", err)
+					}
+					url = abs
 				}
-				url = abs
+				spec.Git.URL = url
 			}
-			spec.Git.URL = url
 			if interval != 0 {
 				spec.Sync = &configv1alpha1.Sync{Interval: metav1.Duration{Duration: interval}}
 			}
@@ -78,6 +89,7 @@ same file system). The command waits for the first sync unless --no-wait.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&spec.Git.Branch, "branch", "main", "branch whose head holds the packages")
+	f.BoolVar(&hosted, "hosted", false, "create the repository on the server's git host")
 	f.StringVar(&spec.Git.Directory, "directory", "", "directory of the packages in the repository (default its root)")
 	f.StringVar(&spec.Git.Credentials, "credentials", "", "name of the stored secret to fetch with (pkgserver secret set)")
 	f.BoolVar(&spec.Deployment, "deployment", false, "a deployment repository (instantiated packages) rather than a catalog")
@@ -124,6 +136,13 @@ func reportSync(w io.Writer, r *configv1alpha1.Repository, did string) error {
 		fmt.Fprintf(w, " at %s", shortCommit(r.Status.Commit))
 	}
 	fmt.Fprintln(w)
+	if u := r.Status.CloneURLs; u != nil {
+		for _, a := range []string{u.SSH, u.HTTP} {
+			if a != "" {
+				fmt.Fprintf(w, "clone: git clone %s\n", a)
+			}
+		}
+	}
 	for _, p := range r.Status.Problems {
 		fmt.Fprintf(w, "warning: %s\n", p)
 	}
@@ -207,8 +226,12 @@ func repoTable(w io.Writer, items []configv1alpha1.Repository, withNamespace boo
 		if r.Status.LastSyncTime != nil {
 			synced = age(r.Status.LastSyncTime.Time, now)
 		}
+		address := r.Spec.Git.URL
+		if u := r.Status.CloneURLs; u != nil {
+			address = cmp.Or(u.SSH, u.HTTP)
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%d\t%s\t%s\n", r.Name, r.Spec.Type, r.Spec.Deployment, ready,
-			r.Status.PackageCount, synced, r.Spec.Git.URL)
+			r.Status.PackageCount, synced, address)
 	}
 	return tw.Flush()
 }

@@ -86,7 +86,7 @@ func start(t *testing.T) *harness {
 	}
 	h.url = "http://" + ln.Addr().String()
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
+	go func() { done <- srv.Serve(ctx, ln, nil) }()
 	stopped := false
 	h.stop = func() {
 		if stopped {

@@ -60,15 +60,20 @@ func (s *Server) listRepositories(c echo.Context) error {
 		Items:    make([]configv1alpha1.Repository, 0, len(repos)),
 	}
 	for _, r := range repos {
-		list.Items = append(list.Items, repositoryObject(r))
+		list.Items = append(list.Items, s.repositoryObject(r))
 	}
 	return writeJSON(c, http.StatusOK, list)
 }
 
-// repositoryObject is a repository as the API shows it.
-func repositoryObject(r *store.Repository) configv1alpha1.Repository {
+// repositoryObject is a repository as the API shows it: for a hosted one,
+// with the URLs it is cloned from.
+func (s *Server) repositoryObject(r *store.Repository) configv1alpha1.Repository {
 	obj := r.Object
 	obj.APIVersion, obj.Kind = configv1alpha1.APIVersion, "Repository"
+	if obj.Spec.Provider == configv1alpha1.ProviderHosted && s.hosted != nil {
+		urls := s.hosted.CloneURLs(obj.Namespace, obj.Name)
+		obj.Status.CloneURLs = &urls
+	}
 	return obj
 }
 
@@ -81,7 +86,7 @@ func (s *Server) getRepository(c echo.Context) error {
 	if err != nil {
 		return repoErr(err, name)
 	}
-	return writeJSON(c, http.StatusOK, repositoryObject(r))
+	return writeJSON(c, http.StatusOK, s.repositoryObject(r))
 }
 
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
@@ -109,7 +114,7 @@ func (s *Server) createRepository(c echo.Context) error {
 		return badRequest("metadata.namespace %q does not match the namespace of the URL, %q", obj.Namespace, ns)
 	}
 	obj.Namespace = ns
-	if causes := validateRepository(&obj); len(causes) > 0 {
+	if causes := s.validateRepository(&obj); len(causes) > 0 {
 		return invalid("Repository", obj.Name, causes)
 	}
 	// What the server owns is not the client's to set.
@@ -120,11 +125,22 @@ func (s *Server) createRepository(c echo.Context) error {
 		LastTransitionTime: metav1.NewTime(time.Now().UTC().Truncate(time.Second)),
 	}}}
 	r := &store.Repository{Object: obj}
-	if err := s.store.CreateRepository(c.Request().Context(), r); err != nil {
+	ctx := c.Request().Context()
+	if _, err := s.store.GetRepository(ctx, ns, obj.Name); err == nil {
+		return s.store.CreateRepository(ctx, r) // answers AlreadyExists
+	}
+	if obj.Spec.Provider == configv1alpha1.ProviderHosted {
+		// The git repository first: a Repository in the index always has
+		// its git. One left from an earlier registration is adopted.
+		if err := s.hosted.Create(ctx, ns, obj.Name, obj.Spec.Git.Branch); err != nil {
+			return err
+		}
+	}
+	if err := s.store.CreateRepository(ctx, r); err != nil {
 		return err
 	}
 	s.syncer.Add(r)
-	return writeJSON(c, http.StatusCreated, repositoryObject(r))
+	return writeJSON(c, http.StatusCreated, s.repositoryObject(r))
 }
 
 func (s *Server) updateRepository(c echo.Context) error {
@@ -140,7 +156,7 @@ func (s *Server) updateRepository(c echo.Context) error {
 		return badRequest("the object's name and namespace must be those of the URL")
 	}
 	obj.Namespace = ns
-	causes := validateRepository(&obj)
+	causes := s.validateRepository(&obj)
 	if obj.ResourceVersion == "" {
 		causes = append(causes, metav1.StatusCause{Type: metav1.CauseTypeFieldValueRequired, Field: "metadata.resourceVersion",
 			Message: "must be specified for an update"})
@@ -152,6 +168,10 @@ func (s *Server) updateRepository(c echo.Context) error {
 	old, err := s.store.GetRepository(ctx, ns, name)
 	if err != nil {
 		return repoErr(err, name)
+	}
+	if old.Object.Spec.Provider != obj.Spec.Provider {
+		return invalid("Repository", name, []metav1.StatusCause{{Type: metav1.CauseTypeFieldValueInvalid, Field: "spec.provider",
+			Message: fmt.Sprintf("cannot be changed (from %s to %s): register the repository anew", old.Object.Spec.Provider, obj.Spec.Provider)}})
 	}
 	// The status is the server's; metadata it owns is kept.
 	obj.Status, obj.UID, obj.CreationTimestamp, obj.Generation = old.Object.Status, old.Object.UID, old.Object.CreationTimestamp, old.Object.Generation
@@ -168,7 +188,7 @@ func (s *Server) updateRepository(c echo.Context) error {
 	} else {
 		s.syncer.Add(r)
 	}
-	return writeJSON(c, http.StatusOK, repositoryObject(r))
+	return writeJSON(c, http.StatusOK, s.repositoryObject(r))
 }
 
 func equalSpec(a, b configv1alpha1.RepositorySpec) bool {
@@ -222,11 +242,11 @@ func (s *Server) syncRepository(c echo.Context) error {
 	if err != nil {
 		return repoErr(err, name)
 	}
-	return writeJSON(c, http.StatusOK, repositoryObject(r))
+	return writeJSON(c, http.StatusOK, s.repositoryObject(r))
 }
 
 // validateRepository checks a repository and fills in its defaults.
-func validateRepository(obj *configv1alpha1.Repository) []metav1.StatusCause {
+func (s *Server) validateRepository(obj *configv1alpha1.Repository) []metav1.StatusCause {
 	var errs field.ErrorList
 	if obj.APIVersion != "" && obj.APIVersion != configv1alpha1.APIVersion {
 		errs = append(errs, field.Invalid(field.NewPath("apiVersion"), obj.APIVersion, "must be "+configv1alpha1.APIVersion))
@@ -252,16 +272,27 @@ func validateRepository(obj *configv1alpha1.Repository) []metav1.StatusCause {
 	if obj.Spec.Provider == "" {
 		obj.Spec.Provider = configv1alpha1.ProviderGit
 	}
+	git := spec.Child("git")
 	switch obj.Spec.Provider {
 	case configv1alpha1.ProviderGit:
-	case configv1alpha1.ProviderHosted, configv1alpha1.ProviderGitHub, configv1alpha1.ProviderGitLab:
+		if msg := checkURL(obj.Spec.Git.URL); msg != "" {
+			errs = append(errs, field.Invalid(git.Child("url"), gitrepo.SanitizeURL(obj.Spec.Git.URL), msg))
+		}
+	case configv1alpha1.ProviderHosted:
+		if s.hosted == nil {
+			errs = append(errs, field.Invalid(spec.Child("provider"), obj.Spec.Provider, "this server does not host git repositories"))
+		}
+		if obj.Spec.Git.URL != "" {
+			errs = append(errs, field.Invalid(git.Child("url"), gitrepo.SanitizeURL(obj.Spec.Git.URL),
+				"a hosted repository lives on this server: leave the URL empty (status.cloneURLs tells where to clone it)"))
+		}
+		if obj.Spec.Git.Credentials != "" {
+			errs = append(errs, field.Invalid(git.Child("credentials"), obj.Spec.Git.Credentials, "a hosted repository needs no credentials"))
+		}
+	case configv1alpha1.ProviderGitHub, configv1alpha1.ProviderGitLab:
 		errs = append(errs, field.Invalid(spec.Child("provider"), obj.Spec.Provider, "this server does not serve that provider yet"))
 	default:
 		errs = append(errs, field.NotSupported(spec.Child("provider"), obj.Spec.Provider, []string{"git", "hosted", "github", "gitlab"}))
-	}
-	git := spec.Child("git")
-	if msg := checkURL(obj.Spec.Git.URL); msg != "" {
-		errs = append(errs, field.Invalid(git.Child("url"), gitrepo.SanitizeURL(obj.Spec.Git.URL), msg))
 	}
 	if obj.Spec.Git.Branch == "" {
 		obj.Spec.Git.Branch = "main"

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	configv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/config/v1alpha1"
 	"github.com/pkgserver/pkgserver/internal/auth"
 	"github.com/pkgserver/pkgserver/internal/store"
 )
@@ -40,8 +41,20 @@ type Syncer interface {
 	SyncNow(ctx context.Context, namespace, name string) error
 }
 
+// Hosted creates the git repositories of hosted Repositories and says
+// where they are cloned from.
+type Hosted interface {
+	Create(ctx context.Context, namespace, name, branch string) error
+	CloneURLs(namespace, name string) configv1alpha1.CloneURLs
+}
+
 // Config is what the server is built from.
 type Config struct {
+	// Hosted is nil when the server hosts no git repositories.
+	Hosted Hosted
+	// Handlers serve paths below their prefixes (ending in "/") beside the
+	// API, with its metrics: git's smart HTTP, the hooks.
+	Handlers map[string]http.Handler
 	Store    store.Store
 	Auth     *auth.Authenticator
 	Syncer   Syncer
@@ -62,6 +75,7 @@ type Server struct {
 	openapi   openAPI
 	e         *echo.Echo
 	revisions *revisionCache
+	hosted    Hosted
 	// stopping is closed when shutdown begins: watches end then, so that
 	// they do not hold shutdown up.
 	stopping chan struct{}
@@ -71,7 +85,7 @@ type Server struct {
 func New(cfg Config) *Server {
 	s := &Server{store: cfg.Store, auth: cfg.Auth, syncer: cfg.Syncer, log: cfg.Log, ready: cfg.Ready,
 		metrics: newHTTPMetrics(cfg.Registry), stopping: make(chan struct{}),
-		revisions: newRevisionCache(revisionCacheBytes)}
+		revisions: newRevisionCache(revisionCacheBytes), hosted: cfg.Hosted}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
@@ -104,6 +118,9 @@ func New(cfg Config) *Server {
 	a.GET(pkgs+"/namespaces/:ns/packagerevisions", s.listRevisions)
 	a.GET(pkgs+"/namespaces/:ns/packagerevisions/:name", s.getRevision)
 	a.GET(pkgs+"/namespaces/:ns/packagerevisionresources/:name", s.getResources)
+	for prefix, h := range cfg.Handlers {
+		e.Any(prefix+"*", echo.WrapHandler(h))
+	}
 	s.e = e
 	return s
 }

@@ -61,10 +61,17 @@ func rank(r store.Role) int {
 // stands for every namespace at once (a list across namespaces), which only
 // tokens of all namespaces may do.
 func Allowed(t *store.Token, namespace string, need store.Role) bool {
-	if t == nil || rank(t.Role) < rank(need) {
+	return t != nil && granted(t.Namespace, t.Role, namespace, need)
+}
+
+// granted applies a grant of a role in a namespace (or in all) to an
+// action: tokens' and users' grants mean the same. A role it does not know
+// grants nothing.
+func granted(grantNamespace string, grantRole store.Role, namespace string, need store.Role) bool {
+	if rank(grantRole) == 0 || rank(grantRole) < rank(need) {
 		return false
 	}
-	return t.Namespace == store.AllNamespaces || (namespace != "" && t.Namespace == namespace)
+	return grantNamespace == store.AllNamespaces || (namespace != "" && grantNamespace == namespace)
 }
 
 // ErrUnauthenticated is returned for a missing or unknown token.

@@ -27,21 +27,46 @@ type Object struct {
 	Data []byte
 }
 
-// Batch reads objects through one `git cat-file` process. Requests are
-// names git understands: an object id, or <commit>:<path>. A Batch is not
-// safe for concurrent use; use one per goroutine.
+// Batch reads objects through one `git cat-file --batch` process, and
+// answers Info through a `git cat-file --batch-check` process started when
+// first needed. Requests are names git understands: an object id, or
+// <commit>:<path>. A Batch is not safe for concurrent use; use one per
+// goroutine.
 type Batch struct {
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	in     *bufio.Writer
-	out    *bufio.Reader
-	closed bool
+	*catFile // the --batch process
+	closed   bool
+
+	// check answers Info, without the objects' content: a second process,
+	// `git cat-file --batch-check`, started by the first Info.
+	check    *catFile
+	newCheck func() *exec.Cmd
+
+	// repo is where the Batch reads, for TreeFS to refuse another
+	// repository's Batch; fsMu serializes the file systems reading through
+	// the Batch.
+	repo repoID
+	fsMu sync.Mutex
 }
 
-// NewBatch starts `git cat-file --batch`, which returns objects with their
-// content.
-func (r *Repo) NewBatch(ctx context.Context) (*Batch, error) {
-	cmd := command(ctx, r.gitDir, "cat-file", "--batch")
+// repoID tells which repository, and which objects, git commands read.
+type repoID struct {
+	gitDir string
+	env    string
+}
+
+func (r *Repo) id() repoID {
+	return repoID{gitDir: r.gitDir, env: strings.Join(r.env, "\x00")}
+}
+
+// catFile is a running `git cat-file --batch*` process.
+type catFile struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	in    *bufio.Writer
+	out   *bufio.Reader
+}
+
+func startCatFile(cmd *exec.Cmd, outBuf int) (*catFile, error) {
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -53,23 +78,46 @@ func (r *Repo) NewBatch(ctx context.Context) (*Batch, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start git cat-file: %w", err)
 	}
-	return &Batch{
+	return &catFile{
 		cmd:   cmd,
 		stdin: stdin,
 		in:    bufio.NewWriterSize(stdin, 64<<10),
-		out:   bufio.NewReaderSize(stdout, 256<<10),
+		out:   bufio.NewReaderSize(stdout, outBuf),
 	}, nil
 }
 
-// Close ends the process.
+func (c *catFile) close() error {
+	c.stdin.Close()
+	_, _ = io.Copy(io.Discard, c.out)
+	return c.cmd.Wait()
+}
+
+// NewBatch starts `git cat-file --batch`, which returns objects with their
+// content. The processes of the Batch live until Close, or until ctx ends.
+func (r *Repo) NewBatch(ctx context.Context) (*Batch, error) {
+	c, err := startCatFile(r.command(ctx, "cat-file", "--batch"), 256<<10)
+	if err != nil {
+		return nil, err
+	}
+	return &Batch{
+		catFile:  c,
+		newCheck: func() *exec.Cmd { return r.command(ctx, "cat-file", "--batch-check") },
+		repo:     r.id(),
+	}, nil
+}
+
+// Close ends the processes.
 func (b *Batch) Close() error {
 	if b.closed {
 		return nil
 	}
 	b.closed = true
-	b.stdin.Close()
-	_, _ = io.Copy(io.Discard, b.out)
-	return b.cmd.Wait()
+	var cerr error
+	if b.check != nil {
+		cerr = b.check.close()
+		b.check = nil
+	}
+	return errors.Join(b.catFile.close(), cerr)
 }
 
 func validSpec(spec string) error {
@@ -91,6 +139,33 @@ func (b *Batch) Read(spec string) (*Object, error) {
 		return nil, err
 	}
 	return b.next(spec)
+}
+
+// Info returns an object's id, type and size without its content, as
+// `git cat-file --batch-check` does: what a caller asks before reading a
+// blob that may be too large to hold; the Object has no Data. A missing
+// object or path is ErrObjectNotFound.
+func (b *Batch) Info(spec string) (*Object, error) {
+	if err := validSpec(spec); err != nil {
+		return nil, err
+	}
+	if b.closed {
+		return nil, errors.New("git cat-file: batch is closed")
+	}
+	if b.check == nil {
+		c, err := startCatFile(b.newCheck(), 4<<10)
+		if err != nil {
+			return nil, err
+		}
+		b.check = c
+	}
+	if _, err := b.check.in.WriteString(spec + "\n"); err != nil {
+		return nil, err
+	}
+	if err := b.check.in.Flush(); err != nil {
+		return nil, err
+	}
+	return readHeader(b.check.out, spec)
 }
 
 // ReadAll reads many objects with the requests written while the answers
@@ -137,6 +212,10 @@ func (b *Batch) ReadAll(specs []string, fn func(i int, obj *Object) error) error
 		_ = b.cmd.Process.Kill()
 		wg.Wait()
 		_ = b.cmd.Wait()
+		if b.check != nil {
+			_ = b.check.close()
+			b.check = nil
+		}
 		return err
 	}
 	wg.Wait()
@@ -144,7 +223,22 @@ func (b *Batch) ReadAll(specs []string, fn func(i int, obj *Object) error) error
 }
 
 func (b *Batch) next(spec string) (*Object, error) {
-	header, err := b.out.ReadString('\n')
+	obj, err := readHeader(b.out, spec)
+	if err != nil {
+		return nil, err
+	}
+	obj.Data = make([]byte, obj.Size+1)
+	if _, err := io.ReadFull(b.out, obj.Data); err != nil {
+		return nil, fmt.Errorf("git cat-file: %w", err)
+	}
+	obj.Data = obj.Data[:obj.Size]
+	return obj, nil
+}
+
+// readHeader reads the line cat-file answers a request with: id, type and
+// size, or "missing".
+func readHeader(out *bufio.Reader, spec string) (*Object, error) {
+	header, err := out.ReadString('\n')
 	if err != nil {
 		return nil, fmt.Errorf("git cat-file: %w", err)
 	}
@@ -156,17 +250,11 @@ func (b *Batch) next(spec string) (*Object, error) {
 	if len(f) != 3 {
 		return nil, fmt.Errorf("git cat-file: unexpected header %q", header)
 	}
-	size, err := strconv.Atoi(f[2])
+	size, err := strconv.ParseInt(f[2], 10, 64)
 	if err != nil || size < 0 {
 		return nil, fmt.Errorf("git cat-file: unexpected header %q", header)
 	}
-	obj := &Object{ID: f[0], Type: f[1], Size: int64(size)}
-	obj.Data = make([]byte, size+1)
-	if _, err := io.ReadFull(b.out, obj.Data); err != nil {
-		return nil, fmt.Errorf("git cat-file: %w", err)
-	}
-	obj.Data = obj.Data[:size]
-	return obj, nil
+	return &Object{ID: f[0], Type: f[1], Size: size}, nil
 }
 
 // TreeEntry is one entry of a tree object.
@@ -266,7 +354,7 @@ func (r *Repo) Log(ctx context.Context, tip string, exclude []string, dir string
 	if dir != "" {
 		args = append(args, dir)
 	}
-	cmd := command(ctx, r.gitDir, args...)
+	cmd := r.command(ctx, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()

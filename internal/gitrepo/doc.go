@@ -8,4 +8,12 @@
 // and `log` — because they are several times faster than reading object by
 // object (see docs/index.md). Every git subprocess gets a clean environment
 // and an explicit repository; nothing of the caller's environment reaches it.
+// The one exception is explicit: a Repo made by WithQuarantine passes a
+// pre-receive hook's quarantine variables, checked to stay inside the
+// repository, to every subprocess, so that a hook reads the objects of a
+// push not yet accepted.
+//
+// TreeFS presents a tree as an io/fs file system, read lazily through a
+// Batch, so that packages are validated straight from git without a
+// checkout.
 package gitrepo

@@ -28,18 +28,20 @@ func gitEnv() []string {
 	}
 }
 
-// command returns a git command on the repository at gitDir.
-func command(ctx context.Context, gitDir string, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, "git", append([]string{"--git-dir=" + gitDir}, args...)...)
-	cmd.Env = gitEnv()
-	cmd.Dir = gitDir
+// command returns a git command on the repository: the clean environment
+// plus the repository's own variables (a push's quarantine), so that every
+// subprocess sees the same objects.
+func (r *Repo) command(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, "git", append([]string{"--git-dir=" + r.gitDir}, args...)...)
+	cmd.Env = append(gitEnv(), r.env...)
+	cmd.Dir = r.gitDir
 	return cmd
 }
 
 // output runs git and returns its standard output; a failure carries git's
 // message.
-func output(ctx context.Context, gitDir string, args ...string) ([]byte, error) {
-	cmd := command(ctx, gitDir, args...)
+func (r *Repo) output(ctx context.Context, args ...string) ([]byte, error) {
+	cmd := r.command(ctx, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

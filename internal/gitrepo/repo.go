@@ -20,6 +20,9 @@ var ErrNotRepository = errors.New("not a git repository")
 // Repo is a git repository on local disk, bare or not.
 type Repo struct {
 	gitDir string
+	// env is added to the environment of every git subprocess: the
+	// variables of a push's quarantine (see WithQuarantine).
+	env []string
 }
 
 // Open opens the repository at path: a bare repository, a work tree, or its
@@ -80,7 +83,7 @@ func (r *Repo) refs(ctx context.Context, patterns ...string) ([]Ref, error) {
 	// Object types are not asked for: git would read every object. A tag
 	// that peels is annotated; what a ref leads to is checked when read.
 	args := append([]string{"for-each-ref", "--format=%(objectname) %(*objectname) %(refname)", "--"}, patterns...)
-	out, err := output(ctx, r.gitDir, args...)
+	out, err := r.output(ctx, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +111,7 @@ func (r *Repo) refs(ctx context.Context, patterns ...string) ([]Ref, error) {
 
 // IsAncestor reports whether commit a is an ancestor of (or is) commit b.
 func (r *Repo) IsAncestor(ctx context.Context, a, b string) (bool, error) {
-	cmd := command(ctx, r.gitDir, "merge-base", "--is-ancestor", a, b)
+	cmd := r.command(ctx, "merge-base", "--is-ancestor", a, b)
 	err := cmd.Run()
 	if err == nil {
 		return true, nil
@@ -124,7 +127,7 @@ func (r *Repo) IsAncestor(ctx context.Context, a, b string) (bool, error) {
 // pass over the object store: cheaper than asking for each blob's size when
 // most of the repository is to be read.
 func (r *Repo) LargeBlobs(ctx context.Context, limit int64) (map[string]bool, error) {
-	out, err := output(ctx, r.gitDir, "cat-file", "--batch-all-objects", "--unordered",
+	out, err := r.output(ctx, "cat-file", "--batch-all-objects", "--unordered",
 		"--batch-check=%(objectname) %(objecttype) %(objectsize)")
 	if err != nil {
 		return nil, err
@@ -142,4 +145,48 @@ func (r *Repo) LargeBlobs(ctx context.Context, limit int64) (map[string]bool, er
 		}
 	}
 	return large, nil
+}
+
+// RefsNamed returns those of the named refs that exist.
+func (r *Repo) RefsNamed(ctx context.Context, names ...string) ([]Ref, error) {
+	refs, err := r.refs(ctx, names...)
+	if err != nil {
+		return nil, err
+	}
+	// for-each-ref patterns match prefixes by path component: keep exact
+	// names only.
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	out := refs[:0]
+	for _, ref := range refs {
+		if want[ref.Name] {
+			out = append(out, ref)
+		}
+	}
+	return out, nil
+}
+
+// RefsUnder returns the refs below a prefix ending in "/".
+func (r *Repo) RefsUnder(ctx context.Context, prefix string) ([]Ref, error) {
+	if !strings.HasSuffix(prefix, "/") {
+		return nil, fmt.Errorf("ref prefix %q must end with /", prefix)
+	}
+	return r.refs(ctx, prefix)
+}
+
+// MergeBase returns the best common ancestor of two commits, "" if they
+// have none.
+func (r *Repo) MergeBase(ctx context.Context, a, b string) (string, error) {
+	cmd := r.command(ctx, "merge-base", a, b)
+	out, err := cmd.Output()
+	if err == nil {
+		return strings.TrimSpace(string(out)), nil
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.ExitCode() == 1 {
+		return "", nil
+	}
+	return "", fmt.Errorf("git merge-base: %w", err)
 }

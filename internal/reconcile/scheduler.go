@@ -175,6 +175,22 @@ func (s *Scheduler) SyncNow(ctx context.Context, namespace, name string) error {
 	}
 }
 
+// Apply indexes the ref updates a push reported, at once, and records the
+// outcome as a sync would. The reconciler serializes it with any sync of
+// the same repository.
+func (s *Scheduler) Apply(ctx context.Context, namespace, name string, updates []RefUpdate) error {
+	start := time.Now()
+	_, err := s.rec.Sync(ctx, namespace, name, updates...)
+	s.obs.ObserveReconcile(time.Since(start), err)
+	if err != nil {
+		s.log.Warn("indexing a push failed", "repo", namespace+"/"+name, "err", err)
+	}
+	if serr := s.setReady(ctx, key{namespace, name}, err, time.Time{}); serr != nil && !errors.Is(serr, store.ErrNotFound) {
+		s.log.Error("record sync status", "repo", namespace+"/"+name, "err", serr)
+	}
+	return err
+}
+
 // enqueueLocked queues a sync, or joins the one already queued.
 func (s *Scheduler) enqueueLocked(k key, force bool) *job {
 	if j, ok := s.pending[k]; ok {

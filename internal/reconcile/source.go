@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	configv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/config/v1alpha1"
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
 	"github.com/pkgserver/pkgserver/internal/store"
 )
@@ -26,14 +27,29 @@ type CredentialsFunc func(ctx context.Context, namespace, secret string) (*gitre
 // GitSource reads local repositories in place and remote ones through
 // mirrors kept below MirrorDir.
 type GitSource struct {
-	MirrorDir   string
+	MirrorDir string
+	// HostedDir holds the bare repositories of hosted Repositories, at
+	// <HostedDir>/<namespace>/<name>.git.
+	HostedDir   string
 	Credentials CredentialsFunc
+}
+
+// localPath returns the path of a repository read in place: a hosted one,
+// or one whose URL names a local directory.
+func (s *GitSource) localPath(repo *store.Repository) (string, bool) {
+	if repo.Object.Spec.Provider == configv1alpha1.ProviderHosted {
+		if s.HostedDir == "" {
+			return "", false
+		}
+		return filepath.Join(s.HostedDir, repo.Object.Namespace, repo.Object.Name+".git"), true
+	}
+	return LocalPath(repo.Object.Spec.Git.URL)
 }
 
 // Open returns the repository, fetching into its mirror when it is remote.
 func (s *GitSource) Open(ctx context.Context, repo *store.Repository) (*gitrepo.Repo, error) {
 	u := repo.Object.Spec.Git.URL
-	if p, ok := LocalPath(u); ok {
+	if p, ok := s.localPath(repo); ok {
 		return gitrepo.Open(p)
 	}
 	creds, err := s.credentials(ctx, repo)
@@ -115,7 +131,7 @@ func (s *GitSource) RefsHash(ctx context.Context, repo *store.Repository) (RefsH
 	var h RefsHash
 	var refs []gitrepo.Ref
 	u := repo.Object.Spec.Git.URL
-	if p, ok := LocalPath(u); ok {
+	if p, ok := s.localPath(repo); ok {
 		g, err := gitrepo.Open(p)
 		if err != nil {
 			return h, err
@@ -140,7 +156,7 @@ func (s *GitSource) RefsHash(ctx context.Context, repo *store.Repository) (RefsH
 
 // RemoveMirror deletes the mirror of a repository, if it has one.
 func (s *GitSource) RemoveMirror(repo *store.Repository) error {
-	if _, ok := LocalPath(repo.Object.Spec.Git.URL); ok || s.MirrorDir == "" {
+	if _, ok := s.localPath(repo); ok || s.MirrorDir == "" {
 		return nil
 	}
 	return os.RemoveAll(s.mirrorPath(repo))

@@ -10,21 +10,29 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/pkgserver/pkgserver/hooks"
 	"github.com/pkgserver/pkgserver/internal/api"
+	configv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/config/v1alpha1"
 	"github.com/pkgserver/pkgserver/internal/auth"
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
+	"github.com/pkgserver/pkgserver/internal/gitserver"
+	"github.com/pkgserver/pkgserver/internal/krm"
 	"github.com/pkgserver/pkgserver/internal/reconcile"
+	"github.com/pkgserver/pkgserver/internal/schema"
 	"github.com/pkgserver/pkgserver/internal/store"
 	"github.com/pkgserver/pkgserver/internal/store/sqlstore"
+	"github.com/pkgserver/pkgserver/internal/validate"
 )
 
 // AdminTokenFile is where the first admin token is written, in the data
@@ -45,7 +53,18 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// EventRetention is how far back watches can resume (default 1 h).
 	EventRetention time.Duration
+	// HookCommand is what hosted repositories' hooks run, the hook's name
+	// appended (default DefaultHookCommand).
+	HookCommand []string
+	// GitLimits bound the git host (default DefaultGitLimits).
+	GitLimits gitserver.Limits
+	// SSH configures the SSH front end; its host key defaults to
+	// <DataDir>/ssh_host_ed25519_key.
+	SSH gitserver.SSHConfig
 }
+
+// DefaultGitLimits are the git host's limits unless configured.
+var DefaultGitLimits = gitserver.Limits{MaxPushBytes: 512 << 20, IdleSeconds: 120}
 
 // Server is pkgserver's service.
 type Server struct {
@@ -53,6 +72,8 @@ type Server struct {
 	store *sqlstore.Store
 	sched *reconcile.Scheduler
 	api   *api.Server
+	host  *gitserver.Host
+	repos *hostedRepos
 	// AdminToken is the token created at first start, "" otherwise.
 	AdminToken string
 }
@@ -80,22 +101,66 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	registerIndexMetrics(reg, st)
 
-	src := &reconcile.GitSource{MirrorDir: filepath.Join(cfg.DataDir, "mirrors"), Credentials: credentialsFrom(st, keys)}
+	if cfg.HookCommand == nil {
+		if cfg.HookCommand, err = DefaultHookCommand(); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.GitLimits == (gitserver.Limits{}) {
+		cfg.GitLimits = DefaultGitLimits
+	}
+	if cfg.SSH.HostKeyPath == "" {
+		cfg.SSH.HostKeyPath = filepath.Join(cfg.DataDir, "ssh_host_ed25519_key")
+	}
+	// Paths handed to git are absolute: git runs in the repository.
+	root, err := filepath.Abs(filepath.Join(cfg.DataDir, "repos"))
+	if err != nil {
+		return nil, err
+	}
+	hosting := &gitserver.Hosting{Root: root, Hook: cfg.HookCommand}
+	src := &reconcile.GitSource{MirrorDir: filepath.Join(cfg.DataDir, "mirrors"), HostedDir: hosting.Root, Credentials: credentialsFrom(st, keys)}
 	rec := reconcile.New(st, src, log)
 	sched := reconcile.NewScheduler(rec, st, src, log, reconcile.NewMetrics(reg), 2*runtime.GOMAXPROCS(0))
+	tokens := auth.NewAuthenticator(st)
+	host := &gitserver.Host{Store: st, Hosting: hosting, Pushes: gitserver.NewPushes(), Keys: auth.NewKeyAuthenticator(st),
+		Tokens: tokens, Limits: cfg.GitLimits, Log: log}
+	checker := &hooks.Checker{Engines: &hooks.EngineCache{Base: validate.Config{Limits: krm.DefaultLimits()}, Builtin: schema.NewBuiltin()}}
+	repos := &hostedRepos{hosting: hosting}
 	srv := api.New(api.Config{
-		Store: st, Auth: auth.NewAuthenticator(st), Syncer: sched, Log: log, Registry: reg,
-		Ready: st.Ping,
+		Store: st, Auth: tokens, Syncer: sched, Log: log, Registry: reg,
+		Ready: st.Ping, Hosted: repos,
+		Handlers: map[string]http.Handler{
+			gitserver.HTTPPrefix: host.HTTPHandler(),
+			gitserver.HookPrefix: host.HookHandler(checker, sched),
+		},
 	})
-	return &Server{cfg: cfg, store: st, sched: sched, api: srv, AdminToken: tok}, nil
+	return &Server{cfg: cfg, store: st, sched: sched, api: srv, host: host, repos: repos, AdminToken: tok}, nil
 }
 
-// Serve serves the API on ln and syncs repositories until ctx ends; then it
-// stops accepting, lets work under way finish and closes the index.
-func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+// Serve serves the API (and git's smart HTTP) on ln, git over SSH on sshLn
+// unless it is nil, and syncs repositories until ctx ends; then it stops
+// accepting, lets work under way finish and closes the index.
+func (s *Server) Serve(ctx context.Context, ln, sshLn net.Listener) error {
 	defer s.store.Close()
+	var sshSrv *gitserver.SSHServer
+	if sshLn != nil {
+		var err error
+		if sshSrv, err = gitserver.NewSSHServer(s.host, s.cfg.SSH); err != nil {
+			return err
+		}
+		s.repos.listen(ln.Addr(), sshLn.Addr())
+	} else {
+		s.repos.listen(ln.Addr(), nil)
+	}
+	s.host.HookURL = "http://" + loopback(ln.Addr()) + strings.TrimSuffix(gitserver.HookPrefix, "/")
+	if err := s.refreshHooks(ctx); err != nil {
+		return err
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.api.Serve(gctx, ln, s.cfg.ShutdownTimeout) })
+	if sshSrv != nil {
+		g.Go(func() error { return sshSrv.Serve(gctx, sshLn, s.cfg.ShutdownTimeout) })
+	}
 	g.Go(func() error { return s.sched.Run(gctx) })
 	g.Go(func() error {
 		t := time.NewTicker(time.Minute)
@@ -112,6 +177,29 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 	})
 	return g.Wait()
+}
+
+// refreshHooks installs the current hooks into every hosted repository:
+// the hook program's path changes when pkgserver is installed elsewhere.
+func (s *Server) refreshHooks(ctx context.Context) error {
+	repos, err := s.store.ListRepositories(ctx, "")
+	if err != nil {
+		return err
+	}
+	for _, r := range repos {
+		if r.Object.Spec.Provider != configv1alpha1.ProviderHosted {
+			continue
+		}
+		dir := s.host.Hosting.Path(r.Object.Namespace, r.Object.Name)
+		if _, err := os.Stat(dir); err != nil {
+			s.cfg.Log.Error("hosted repository missing on disk", "repo", r.Object.Namespace+"/"+r.Object.Name, "dir", dir)
+			continue
+		}
+		if err := s.host.Hosting.InstallHooks(dir); err != nil {
+			return fmt.Errorf("install hooks of %s/%s: %w", r.Object.Namespace, r.Object.Name, err)
+		}
+	}
+	return nil
 }
 
 func bootstrapAdminToken(ctx context.Context, st store.Store, dir string, log *slog.Logger) (string, error) {

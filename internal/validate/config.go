@@ -3,6 +3,7 @@ package validate
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -19,10 +20,21 @@ type Config struct {
 	// PolicyPaths are files, or directories searched for YAML files, holding
 	// ValidatingAdmissionPolicies, their bindings and params.
 	PolicyPaths []string
+	// PolicyFS are further sources of policies read from file systems, such
+	// as the .pkgserver/policies directory of a repository's branch.
+	PolicyFS []PolicyFS
 	// NoDefaultPolicies leaves out the policies embedded from policies/.
 	NoDefaultPolicies bool
 	// Limits bound the reading of packages and of the files above.
 	Limits krm.Limits
+}
+
+// PolicyFS is a directory of policy files in a file system; Name is how
+// findings and errors name it.
+type PolicyFS struct {
+	FS   fs.FS
+	Dir  string
+	Name string
 }
 
 // Build reads the schemas and policies of a configuration and returns an
@@ -62,6 +74,11 @@ func Build(ctx context.Context, cfg Config, builtin *schema.Builtin) (*Engine, e
 		}
 		if err2 != nil {
 			return nil, fmt.Errorf("--policy: %w", err2)
+		}
+	}
+	for _, p := range cfg.PolicyFS {
+		if err := src.AddFS(p.FS, p.Dir, p.Name); err != nil {
+			return nil, fmt.Errorf("policies of %s: %w", p.Name, err)
 		}
 	}
 	set, err := src.Compile()

@@ -73,6 +73,20 @@ func (r *Repo) Write(files map[string]string) {
 	}
 }
 
+// Symlink creates a symbolic link at path (relative to the work tree)
+// pointing at target, and stages it.
+func (r *Repo) Symlink(path, target string) {
+	r.t.Helper()
+	full := filepath.Join(r.Dir, path)
+	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		r.t.Fatal(err)
+	}
+	if err := os.Symlink(target, full); err != nil {
+		r.t.Fatal(err)
+	}
+	r.Git("add", "--", path)
+}
+
 // Remove deletes paths from the work tree and the index.
 func (r *Repo) Remove(paths ...string) {
 	r.t.Helper()

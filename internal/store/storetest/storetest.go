@@ -31,6 +31,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"DeleteRepositoryRemovesIndex", testDeleteRepository},
 		{"EventsAndWatchPoints", testEvents},
 		{"TokensAndSecrets", testTokensAndSecrets},
+		{"Users", testUsers},
 		{"RepositoryStatus", testRepositoryStatus},
 	}
 	for _, tt := range tests {
@@ -583,6 +584,80 @@ func testTokensAndSecrets(t *testing.T, s store.Store) {
 	}
 	if err := s.DeleteSecret(ctx, "default", "git"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func sshKey(fp string) store.SSHKey {
+	return store.SSHKey{Fingerprint: "SHA256:" + fp, AuthorizedKey: "ssh-ed25519 AAAA" + fp, Comment: fp + "@example.com"}
+}
+
+func testUsers(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	bob := &store.User{Name: "bob", Namespace: store.AllNamespaces, Role: store.RoleAdmin, CreatedAt: at,
+		Keys: []store.SSHKey{sshKey("b2"), sshKey("b1")}}
+	alice := &store.User{Name: "alice", Namespace: "team-a", Role: store.RoleWrite, CreatedAt: at,
+		Keys: []store.SSHKey{sshKey("a1")}}
+	for _, u := range []*store.User{bob, alice} {
+		if err := s.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CreateUser(ctx, &store.User{Name: "alice", Namespace: "x", Role: store.RoleRead, CreatedAt: at,
+		Keys: []store.SSHKey{sshKey("a2")}}); !errors.Is(err, store.ErrExists) {
+		t.Errorf("second user of a name: %v", err)
+	}
+	// A key identifies one user: carol, who reuses one of bob's, is refused
+	// whole, her other key with her.
+	if err := s.CreateUser(ctx, &store.User{Name: "carol", Namespace: "x", Role: store.RoleRead, CreatedAt: at,
+		Keys: []store.SSHKey{sshKey("c1"), sshKey("b1")}}); !errors.Is(err, store.ErrExists) {
+		t.Errorf("a user with another's key: %v", err)
+	}
+	if _, err := s.UserByKey(ctx, "SHA256:c1"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("key of a refused user: %v", err)
+	}
+	if _, err := s.UserByKey(ctx, "SHA256:a2"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("key of a refused duplicate name: %v", err)
+	}
+
+	wantBob := store.User{Name: "bob", Namespace: store.AllNamespaces, Role: store.RoleAdmin, CreatedAt: at,
+		Keys: []store.SSHKey{sshKey("b1"), sshKey("b2")}}
+	got, err := s.UserByKey(ctx, "SHA256:b2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(wantBob, *got); diff != "" {
+		t.Errorf("UserByKey (-want +got):\n%s", diff)
+	}
+	if _, err := s.UserByKey(ctx, "SHA256:nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("unknown key: %v", err)
+	}
+	list, err := s.ListUsers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]store.User{*alice, wantBob}, list); diff != "" {
+		t.Errorf("ListUsers (-want +got):\n%s", diff)
+	}
+
+	if err := s.DeleteUser(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	for _, fp := range []string{"SHA256:b1", "SHA256:b2"} {
+		if _, err := s.UserByKey(ctx, fp); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("key %s of a deleted user: %v", fp, err)
+		}
+	}
+	if err := s.DeleteUser(ctx, "bob"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("second delete: %v", err)
+	}
+	// The keys went with the user: they may be a new user's.
+	if err := s.CreateUser(ctx, &store.User{Name: "carol", Namespace: "x", Role: store.RoleRead, CreatedAt: at,
+		Keys: []store.SSHKey{sshKey("b1")}}); err != nil {
+		t.Errorf("a deleted user's key for a new user: %v", err)
+	}
+	list, _ = s.ListUsers(ctx)
+	if len(list) != 2 || list[0].Name != "alice" || list[1].Name != "carol" {
+		t.Errorf("users after delete: %+v", list)
 	}
 }
 

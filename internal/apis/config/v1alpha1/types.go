@@ -70,6 +70,14 @@ type RepositoryStatus struct {
 	Commit string `json:"commit,omitempty"`
 	// Problems lists refs and packages that could not be indexed, and why.
 	Problems []string `json:"problems,omitempty"`
+	// CloneURLs are where a hosted repository is cloned from and pushed to.
+	CloneURLs *CloneURLs `json:"cloneURLs,omitempty"`
+}
+
+// CloneURLs are the addresses of a hosted repository.
+type CloneURLs struct {
+	SSH  string `json:"ssh,omitempty"`
+	HTTP string `json:"http,omitempty"`
 }
 
 // BranchOrDefault returns the repository branch.

@@ -1,0 +1,589 @@
+package hooks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/pkgserver/pkgserver/hooks/forward"
+	"github.com/pkgserver/pkgserver/internal/gitrepo"
+	"github.com/pkgserver/pkgserver/internal/result"
+	"github.com/pkgserver/pkgserver/internal/revision"
+	"github.com/pkgserver/pkgserver/internal/store"
+	"github.com/pkgserver/pkgserver/internal/validate"
+)
+
+// zeroID is the object id git gives for a ref that does not exist (before
+// a creation, after a deletion).
+const zeroID = "0000000000000000000000000000000000000000"
+
+// PoliciesDir is where a repository keeps its own policies, on its branch.
+// Changing them takes the admin role.
+const PoliciesDir = ".pkgserver/policies"
+
+// Update is one ref update of a push.
+type Update = forward.Update
+
+// Push is what a pre-receive hook decides on.
+type Push struct {
+	// Repo reads the repository through the push's quarantine.
+	Repo   *gitrepo.Repo
+	Config revision.Config
+	// Role is the pusher's role in the repository's namespace.
+	Role    store.Role
+	Updates []Update
+}
+
+// Decision is the outcome: whether every update of the push may go on, and
+// what to tell the pusher, line by line.
+type Decision struct {
+	Accept bool
+	Lines  []string
+	// Validated counts the packages validated.
+	Validated int
+}
+
+// Engines gives the validation engine for a repository's policies: the
+// files of the tree at PoliciesDir on its branch (tree "" when there are
+// none).
+type Engines interface {
+	Engine(ctx context.Context, repo *gitrepo.Repo, b *gitrepo.Batch, policiesTree string) (*validate.Engine, error)
+}
+
+// Checker applies the push policy.
+type Checker struct {
+	Engines Engines
+}
+
+// check is one push being decided.
+type check struct {
+	*Checker
+	ctx   context.Context
+	push  *Push
+	cfg   revision.Config
+	batch *gitrepo.Batch
+	// refused holds the rules a push broke, one line each.
+	refused []string
+	notes   []string
+	// pkgs are the packages to validate, by tree id.
+	pkgs  map[string]*pkgToValidate
+	order []string
+	// branchTip is the repository branch after the push.
+	branchTip string
+}
+
+type pkgToValidate struct {
+	full     string
+	tree     string
+	refs     []string
+	previous string // tree of the previous published revision, or ""
+}
+
+// Check decides on a push. An error means the push could not be checked
+// (and must be refused); a refusal is a Decision with Accept false.
+func (c *Checker) Check(ctx context.Context, p *Push) (*Decision, error) {
+	b, err := p.Repo.NewBatch(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	k := &check{Checker: c, ctx: ctx, push: p, cfg: p.Config.Normalize(), batch: b, pkgs: map[string]*pkgToValidate{}}
+	return k.run()
+}
+
+func (k *check) refuse(ref, format string, args ...any) {
+	k.refused = append(k.refused, fmt.Sprintf("pkgserver: refused %s: %s", ref, fmt.Sprintf(format, args...)))
+}
+
+func (k *check) run() (*Decision, error) {
+	branchRef := revision.BranchesPrefix + k.cfg.Branch
+	current, err := k.push.Repo.RefsNamed(k.ctx, branchRef)
+	if err != nil {
+		return nil, err
+	}
+	k.branchTip = ""
+	if len(current) == 1 {
+		k.branchTip = current[0].Commit
+	}
+	for _, u := range k.push.Updates {
+		if u.Ref == branchRef {
+			k.branchTip = u.New
+			if u.New == zeroID {
+				k.branchTip = ""
+			}
+		}
+	}
+	var tags []tagUpdate
+	for _, u := range k.push.Updates {
+		if err := gitrepo.ValidateRefName(u.Ref); err != nil {
+			k.refuse(u.Ref, "%v", err)
+			continue
+		}
+		src, ok, err := k.cfg.ParseRef(u.Ref)
+		switch {
+		case err != nil:
+			k.refuse(u.Ref, "%v", err)
+		case !ok:
+			if err := k.otherRef(u); err != nil {
+				return nil, err
+			}
+		case src.Kind == revision.KindBranch:
+			if err := k.branch(u); err != nil {
+				return nil, err
+			}
+		case src.Kind == revision.KindDraft || src.Kind == revision.KindProposed:
+			if err := k.workspace(u, src); err != nil {
+				return nil, err
+			}
+		case src.Kind == revision.KindDeletionProposed:
+			tags = append(tags, tagUpdate{Update: u, src: src, deletionProposal: true})
+		case src.Kind == revision.KindTag:
+			tags = append(tags, tagUpdate{Update: u, src: src})
+		}
+	}
+	if err := k.tags(tags); err != nil {
+		return nil, err
+	}
+	d := &Decision{}
+	if len(k.refused) == 0 && len(k.pkgs) > 0 {
+		lines, errs, n, err := k.validate()
+		if err != nil {
+			return nil, err
+		}
+		d.Lines, d.Validated = append(d.Lines, lines...), n
+		if errs > 0 {
+			k.refused = append(k.refused, fmt.Sprintf("pkgserver: refused: %s in the pushed packages; nothing was updated", plural(errs, "validation error")))
+		}
+	}
+	d.Lines = append(d.Lines, k.notes...)
+	d.Lines = append(d.Lines, k.refused...)
+	d.Accept = len(k.refused) == 0
+	return d, nil
+}
+
+// otherRef handles refs outside the git contract: other branches have the
+// packages they change validated; other refs pass.
+func (k *check) otherRef(u Update) error {
+	if !strings.HasPrefix(u.Ref, revision.BranchesPrefix) || u.New == zeroID {
+		return nil
+	}
+	base := u.Old
+	if base == zeroID {
+		base = ""
+		if k.branchTip != "" {
+			mb, err := k.push.Repo.MergeBase(k.ctx, k.branchTip, u.New)
+			if err != nil {
+				return err
+			}
+			base = mb
+		}
+	}
+	return k.changedPackages(u.Ref, base, u.New)
+}
+
+// branch handles the repository branch: never deleted, rewritten only by
+// admins, its policies changed only by admins, and every package it adds
+// or changes validated.
+func (k *check) branch(u Update) error {
+	if u.New == zeroID {
+		k.refuse(u.Ref, "the repository branch %s cannot be deleted", k.cfg.Branch)
+		return nil
+	}
+	if u.Old != zeroID {
+		ff, err := k.push.Repo.IsAncestor(k.ctx, u.Old, u.New)
+		if err != nil {
+			return err
+		}
+		if !ff && k.push.Role != store.RoleAdmin {
+			k.refuse(u.Ref, "not a fast-forward: rewriting the repository branch takes the admin role (published revisions are commits of it)")
+			return nil
+		}
+		oldPol, err := k.treeID(u.Old, PoliciesDir)
+		if err != nil {
+			return err
+		}
+		newPol, err := k.treeID(u.New, PoliciesDir)
+		if err != nil {
+			return err
+		}
+		if oldPol != newPol && k.push.Role != store.RoleAdmin {
+			k.refuse(u.Ref, "changing %s takes the admin role", PoliciesDir)
+			return nil
+		}
+	}
+	base := u.Old
+	if base == zeroID {
+		base = ""
+	}
+	return k.changedPackages(u.Ref, base, u.New)
+}
+
+// workspace handles a draft or proposal branch: it must hold the package it
+// names, which is validated when it changed.
+func (k *check) workspace(u Update, src revision.Source) error {
+	if u.New == zeroID {
+		return nil
+	}
+	full := k.cfg.Full(src.Package)
+	tree, err := k.packageTree(u.New, full)
+	if err != nil {
+		return err
+	}
+	if tree == "" {
+		k.refuse(u.Ref, "the branch names package %s, but its commit has no %s/Kptfile", full, full)
+		return nil
+	}
+	if u.Old != zeroID {
+		if old, err := k.treeID(u.Old, full); err == nil && old == tree {
+			return nil // the package did not change
+		} else if err != nil {
+			return err
+		}
+	}
+	prev, err := k.latestPublished(full, 0)
+	if err != nil {
+		return err
+	}
+	k.addPackage(full, tree, u.Ref, prev)
+	return nil
+}
+
+type tagUpdate struct {
+	Update
+	src              revision.Source
+	deletionProposal bool
+}
+
+// tags handles published tags and deletion proposals: tags never move and
+// are deleted only by admins; a new v<N> takes exactly the next N, sits on
+// the repository branch and holds a valid package; a deletion proposal
+// names a published revision.
+func (k *check) tags(updates []tagUpdate) error {
+	created := map[string][]tagUpdate{} // new v<N> tags by package
+	for _, t := range updates {
+		full := k.cfg.Full(t.src.Package)
+		switch {
+		case t.deletionProposal:
+			if t.New == zeroID {
+				continue
+			}
+			tag := revision.TagsPrefix + full + "/" + t.src.Revision
+			exists, err := k.tagExists(tag, updates)
+			if err != nil {
+				return err
+			}
+			if !exists {
+				k.refuse(t.Ref, "proposes deleting %s/%s, which is not published", full, t.src.Revision)
+			}
+		case t.New == zeroID:
+			if k.push.Role != store.RoleAdmin {
+				k.refuse(t.Ref, "published revisions are deleted only by admins, by approving a deletion proposal")
+			}
+		case t.Old != zeroID:
+			if k.push.Role != store.RoleAdmin {
+				k.refuse(t.Ref, "published revisions are immutable: the tag cannot be moved")
+				continue
+			}
+			k.notes = append(k.notes, fmt.Sprintf("pkgserver: warning: %s moved by an admin", t.Ref))
+			if err := k.taggedPackage(t, 0); err != nil {
+				return err
+			}
+		case t.src.Number == 0:
+			// A tag of another shape (v1.2.0, latest): listed, never
+			// counted; its package is validated.
+			if err := k.taggedPackage(t, 0); err != nil {
+				return err
+			}
+		default:
+			created[full] = append(created[full], t)
+		}
+	}
+	for _, full := range slices.Sorted(maps.Keys(created)) {
+		ts := created[full]
+		sort.Slice(ts, func(i, j int) bool { return ts[i].src.Number < ts[j].src.Number })
+		existing, err := k.push.Repo.RefsUnder(k.ctx, revision.TagsPrefix+full+"/")
+		if err != nil {
+			return err
+		}
+		var nums []int
+		for _, r := range existing {
+			if rest := strings.TrimPrefix(r.Name, revision.TagsPrefix+full+"/"); !strings.Contains(rest, "/") {
+				if n := revision.ParseRevisionNumber(rest); n > 0 {
+					nums = append(nums, n)
+				}
+			}
+		}
+		next := revision.NextRevision(nums)
+		for _, t := range ts {
+			if t.src.Number != next {
+				k.refuse(t.Ref, "the next revision of %s is v%d, not v%d", full, next, t.src.Number)
+				continue
+			}
+			if err := k.taggedPackage(t, next-1); err != nil {
+				return err
+			}
+			next++
+		}
+	}
+	return nil
+}
+
+// taggedPackage checks what a tag points at: a commit of the repository
+// branch holding the package, which is then validated. prevN is the
+// revision whose resources policies see as old ones (0: the latest).
+func (k *check) taggedPackage(t tagUpdate, prevN int) error {
+	full := k.cfg.Full(t.src.Package)
+	commit, err := k.peel(t.New)
+	if err != nil {
+		k.refuse(t.Ref, "%v", err)
+		return nil
+	}
+	if k.branchTip == "" {
+		k.refuse(t.Ref, "the repository branch %s does not exist", k.cfg.Branch)
+		return nil
+	}
+	on, err := k.push.Repo.IsAncestor(k.ctx, commit, k.branchTip)
+	if err != nil {
+		return err
+	}
+	if !on {
+		k.refuse(t.Ref, "a published revision is a commit of the repository branch %s; push the commit to %s first (or with the tag)", k.cfg.Branch, k.cfg.Branch)
+		return nil
+	}
+	tree, err := k.packageTree(commit, full)
+	if err != nil {
+		return err
+	}
+	if tree == "" {
+		k.refuse(t.Ref, "the tagged commit has no package %s (no %s/Kptfile)", full, full)
+		return nil
+	}
+	prev, err := k.latestPublished(full, prevN)
+	if err != nil {
+		return err
+	}
+	k.addPackage(full, tree, t.Ref, prev)
+	return nil
+}
+
+// peel returns the commit an object leads to, through annotated tags.
+func (k *check) peel(id string) (string, error) {
+	for range 10 {
+		obj, err := k.batch.Read(id)
+		if err != nil {
+			return "", err
+		}
+		switch obj.Type {
+		case "commit":
+			return id, nil
+		case "tag":
+			tag, err := gitrepo.ParseTag(obj)
+			if err != nil {
+				return "", err
+			}
+			id = tag.Target.String()
+		default:
+			return "", fmt.Errorf("a published revision must point at a commit, not a %s", obj.Type)
+		}
+	}
+	return "", errors.New("too many nested tags")
+}
+
+// tagExists tells whether a tag exists, or is created by this push.
+func (k *check) tagExists(tag string, updates []tagUpdate) (bool, error) {
+	for _, t := range updates {
+		if t.Ref == tag {
+			return t.New != zeroID, nil
+		}
+	}
+	refs, err := k.push.Repo.RefsNamed(k.ctx, tag)
+	return len(refs) == 1, err
+}
+
+// latestPublished returns the tree of a package's published revision v<n>
+// (n 0: the highest), "" if there is none.
+func (k *check) latestPublished(full string, n int) (string, error) {
+	refs, err := k.push.Repo.RefsUnder(k.ctx, revision.TagsPrefix+full+"/")
+	if err != nil {
+		return "", err
+	}
+	best, commit := 0, ""
+	for _, r := range refs {
+		m := revision.ParseRevisionNumber(strings.TrimPrefix(r.Name, revision.TagsPrefix+full+"/"))
+		if m > 0 && ((n == 0 && m > best) || m == n) {
+			best, commit = m, r.Commit
+		}
+	}
+	if commit == "" {
+		return "", nil
+	}
+	return k.packageTree(commit, full)
+}
+
+// changedPackages queues the packages whose trees differ between two
+// commits (base "" : every package of head). Work is proportional to the
+// change: unchanged subtrees are not entered.
+func (k *check) changedPackages(ref, base, head string) error {
+	root := k.cfg.Directory
+	var baseTree string
+	if base != "" {
+		var err error
+		if baseTree, err = k.treeID(base, root); err != nil {
+			return err
+		}
+	}
+	headTree, err := k.treeID(head, root)
+	if err != nil || headTree == "" {
+		return err
+	}
+	return k.walkChanged(ref, root, baseTree, headTree)
+}
+
+// walkChanged descends two trees in step: a directory holding a Kptfile is
+// a package (validated whole when its tree changed); others are entered
+// only where they differ.
+func (k *check) walkChanged(ref, dir, baseTree, headTree string) error {
+	if baseTree == headTree {
+		return nil
+	}
+	headEntries, err := k.entries(headTree)
+	if err != nil {
+		return err
+	}
+	isPkg := slices.ContainsFunc(headEntries, func(e gitrepo.TreeEntry) bool { return e.Name == "Kptfile" && e.IsBlob() })
+	if isPkg && dir != k.cfg.Directory {
+		prev, err := k.latestPublished(dir, 0)
+		if err != nil {
+			return err
+		}
+		k.addPackage(dir, headTree, ref, prev)
+		return nil
+	}
+	var baseEntries []gitrepo.TreeEntry
+	if baseTree != "" {
+		if baseEntries, err = k.entries(baseTree); err != nil {
+			return err
+		}
+	}
+	old := map[string]string{}
+	for _, e := range baseEntries {
+		if e.IsTree() {
+			old[e.Name] = e.ID
+		}
+	}
+	for _, e := range headEntries {
+		if !e.IsTree() || (dir == "" && strings.HasPrefix(e.Name, ".")) {
+			continue
+		}
+		if err := k.walkChanged(ref, joinPath(dir, e.Name), old[e.Name], e.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func joinPath(dir, name string) string {
+	if dir == "" {
+		return name
+	}
+	return dir + "/" + name
+}
+
+func (k *check) entries(tree string) ([]gitrepo.TreeEntry, error) {
+	obj, err := k.batch.Read(tree)
+	if err != nil {
+		return nil, err
+	}
+	if obj.Type != "tree" {
+		return nil, fmt.Errorf("object %s is a %s, not a tree", tree, obj.Type)
+	}
+	return gitrepo.ParseTree(obj.Data)
+}
+
+// treeID returns the id of the tree at path in a commit, "" if there is
+// none.
+func (k *check) treeID(commit, path string) (string, error) {
+	id, err := k.batch.TreeID(commit, path)
+	if errors.Is(err, gitrepo.ErrObjectNotFound) {
+		return "", nil
+	}
+	return id, err
+}
+
+// packageTree returns the tree of a package in a commit, "" if the commit
+// has no Kptfile there.
+func (k *check) packageTree(commit, full string) (string, error) {
+	tree, err := k.treeID(commit, full)
+	if err != nil || tree == "" {
+		return "", err
+	}
+	entries, err := k.entries(tree)
+	if err != nil {
+		return "", err
+	}
+	if !slices.ContainsFunc(entries, func(e gitrepo.TreeEntry) bool { return e.Name == "Kptfile" && e.IsBlob() }) {
+		return "", nil
+	}
+	return tree, nil
+}
+
+func (k *check) addPackage(full, tree, ref, previous string) {
+	key := full + "\x00" + tree
+	if p, ok := k.pkgs[key]; ok {
+		p.refs = append(p.refs, ref)
+		return
+	}
+	k.pkgs[key] = &pkgToValidate{full: full, tree: tree, refs: []string{ref}, previous: previous}
+	k.order = append(k.order, key)
+}
+
+// validate runs the engine over the queued packages with the repository's
+// policies as of the branch after the push.
+func (k *check) validate() (lines []string, errs, n int, err error) {
+	policies := ""
+	if k.branchTip != "" {
+		if policies, err = k.treeID(k.branchTip, PoliciesDir); err != nil {
+			return nil, 0, 0, err
+		}
+	}
+	engine, err := k.Engines.Engine(k.ctx, k.push.Repo, k.batch, policies)
+	if err != nil {
+		return []string{"pkgserver: " + err.Error()}, 1, 0, nil
+	}
+	var pkgs []validate.Package
+	for _, key := range k.order {
+		p := k.pkgs[key]
+		fsys, err := k.push.Repo.TreeFS(k.batch, p.tree)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		vp := validate.Package{Path: p.full, FS: fsys}
+		if p.previous != "" && p.previous != p.tree {
+			if vp.Previous, err = k.push.Repo.TreeFS(k.batch, p.previous); err != nil {
+				return nil, 0, 0, err
+			}
+		}
+		pkgs = append(pkgs, vp)
+	}
+	report := engine.ValidateAll(k.ctx, pkgs)
+	for _, r := range report.Results {
+		if r.Severity == result.Error {
+			errs++
+		}
+		lines = append(lines, validate.Line(r))
+	}
+	e, w, _ := report.Counts()
+	lines = append(lines, fmt.Sprintf("pkgserver: validated %s: %s, %s", plural(len(pkgs), "package"), plural(e, "error"), plural(w, "warning")))
+	return lines, errs, len(pkgs), nil
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}

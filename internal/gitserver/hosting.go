@@ -1,0 +1,177 @@
+package gitserver
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// Hosting keeps the bare repositories of hosted Repositories below Root, at
+// <Root>/<namespace>/<name>.git. Namespaces and names are RFC 1123 labels,
+// checked by the API before they reach here, so a path never leaves Root.
+type Hosting struct {
+	Root string
+	// Hook is the command line the hooks run, the hook's name appended:
+	// the small forwarding binary, or `pkgserver hook`.
+	Hook []string
+}
+
+// Path is the git directory of a hosted repository.
+func (h *Hosting) Path(namespace, name string) string {
+	return filepath.Join(h.Root, namespace, name+".git")
+}
+
+// hookNames are the hooks pkgserver installs: only those that do work, as
+// each costs a process start on every push.
+var hookNames = []string{"pre-receive", "post-receive"}
+
+// Create makes the bare repository of a hosted Repository with its branch
+// holding one empty commit, so that a clone has the branch to work from.
+// A repository already there (registered before, then deleted from the
+// index, which never touches git) is kept and adopted; its hooks are
+// brought up to date.
+func (h *Hosting) Create(ctx context.Context, namespace, name, branch string) error {
+	dir := h.Path(namespace, name)
+	if _, err := os.Stat(filepath.Join(dir, "HEAD")); err == nil {
+		return h.InstallHooks(dir)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o750); err != nil {
+		return err
+	}
+	// Built aside and renamed into place: a crash never leaves half a
+	// repository where a hosted one is expected.
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), "."+name+".git.tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	steps := [][]string{
+		{"init", "--quiet", "--bare", "--initial-branch=" + branch, tmp},
+		{"--git-dir=" + tmp, "config", "receive.fsckObjects", "true"},
+		{"--git-dir=" + tmp, "config", "core.logAllRefUpdates", "always"},
+		{"--git-dir=" + tmp, "config", "uploadpack.allowFilter", "true"},
+		{"--git-dir=" + tmp, "config", "http.receivepack", "true"},
+	}
+	for _, args := range steps {
+		if _, err := runGit(ctx, "", args...); err != nil {
+			return err
+		}
+	}
+	emptyTree, err := runGit(ctx, "", "--git-dir="+tmp, "hash-object", "-w", "-t", "tree", "/dev/null")
+	if err != nil {
+		return err
+	}
+	commit, err := runGit(ctx, "", "--git-dir="+tmp, "commit-tree", emptyTree, "-m", "Initialize repository")
+	if err != nil {
+		return err
+	}
+	if _, err := runGit(ctx, "", "--git-dir="+tmp, "update-ref", "refs/heads/"+branch, commit, ""); err != nil {
+		return err
+	}
+	if err := h.InstallHooks(tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return fmt.Errorf("create hosted repository: %w", err)
+	}
+	return nil
+}
+
+// InstallHooks writes pkgserver's hooks into a git directory, replacing
+// what was there under those names.
+func (h *Hosting) InstallHooks(gitDir string) error {
+	return InstallHooks(gitDir, h.Hook)
+}
+
+// InstallHooks writes a pre-receive and a post-receive hook that run
+// command with the hook's name appended, passing standard input and the
+// environment through.
+func InstallHooks(gitDir string, command []string) error {
+	return InstallHookScripts(gitDir, command, hookNames)
+}
+
+// InstallHookScripts writes the named hooks, each running command with a
+// hook subcommand: the hook's name is inserted after the command's first
+// word or words given (["pkgserver","hook"] runs `pkgserver hook
+// pre-receive`) and before any flags that follow them (words starting with
+// "-").
+func InstallHookScripts(gitDir string, command []string, names []string) error {
+	if len(command) == 0 {
+		return errors.New("no hook command")
+	}
+	dir := filepath.Join(gitDir, "hooks")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	split := len(command)
+	for i, a := range command {
+		if strings.HasPrefix(a, "-") {
+			split = i
+			break
+		}
+	}
+	for _, name := range names {
+		var b strings.Builder
+		b.WriteString("#!/bin/sh\n# Installed by pkgserver: validates pushes and tells the server of them.\nexec")
+		words := append(append(append([]string{}, command[:split]...), name), command[split:]...)
+		for _, arg := range words {
+			b.WriteString(" " + shellQuote(arg))
+		}
+		b.WriteString("\n")
+		path := filepath.Join(dir, name)
+		tmp := path + ".tmp"
+		if err := os.WriteFile(tmp, []byte(b.String()), 0o755); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// shellQuote quotes a word for sh.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// runGit runs git with a clean environment and returns its output, trimmed.
+func runGit(ctx context.Context, dir string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Env = append(baseEnv(), "GIT_AUTHOR_NAME=pkgserver", "GIT_AUTHOR_EMAIL=pkgserver@localhost",
+		"GIT_COMMITTER_NAME=pkgserver", "GIT_COMMITTER_EMAIL=pkgserver@localhost")
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("git %s: %w: %s", args[0], err, strings.TrimSpace(stderr.String()))
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// baseEnv is the whole environment of git processes the host starts: no
+// system or user configuration, no prompts. Nothing of a client's
+// environment is ever added but the protocol version, checked first.
+func baseEnv() []string {
+	path := os.Getenv("PATH")
+	if path == "" {
+		path = "/usr/local/bin:/usr/bin:/bin"
+	}
+	return []string{
+		"PATH=" + path,
+		"HOME=/nonexistent",
+		"GIT_CONFIG_NOSYSTEM=1",
+		"GIT_CONFIG_GLOBAL=/dev/null",
+		"GIT_TERMINAL_PROMPT=0",
+		"GIT_NO_REPLACE_OBJECTS=1",
+	}
+}

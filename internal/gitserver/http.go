@@ -1,0 +1,139 @@
+package gitserver
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/cgi"
+	"os/exec"
+	"strings"
+
+	"github.com/pkgserver/pkgserver/internal/auth"
+	"github.com/pkgserver/pkgserver/internal/store"
+)
+
+// HTTPPrefix is where smart HTTP is served: <prefix><ns>/<repo>.git/...
+const HTTPPrefix = "/git/"
+
+// HTTPHandler serves git's smart HTTP protocol through `git http-backend`,
+// with HTTP basic authentication whose password is an API token (the user
+// name is not checked). Only the smart protocol's three endpoints are
+// served.
+func (h *Host) HTTPHandler() http.Handler {
+	gitPath, err := exec.LookPath("git")
+	if err != nil {
+		gitPath = "git"
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.serveHTTP(w, r, gitPath)
+	})
+}
+
+func (h *Host) serveHTTP(w http.ResponseWriter, r *http.Request, gitPath string) {
+	rest, ok := strings.CutPrefix(r.URL.Path, HTTPPrefix)
+	i := strings.Index(rest, ".git/")
+	if !ok || i < 0 {
+		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	repoPath, endpoint := rest[:i+len(".git")], rest[i+len(".git/"):]
+	var service string
+	switch {
+	case endpoint == "info/refs" && r.Method == http.MethodGet:
+		service = r.URL.Query().Get("service")
+	case endpoint == "git-upload-pack" && r.Method == http.MethodPost:
+		service = "git-upload-pack"
+	case endpoint == "git-receive-pack" && r.Method == http.MethodPost:
+		service = "git-receive-pack"
+	}
+	if service != "git-upload-pack" && service != "git-receive-pack" {
+		http.Error(w, "only git's smart HTTP protocol is served", http.StatusNotFound)
+		return
+	}
+	ns, name, err := parseRepoPath(repoPath)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	}
+	_, password, ok := r.BasicAuth()
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Basic realm="pkgserver", charset="UTF-8"`)
+		http.Error(w, "authentication required: use an API token as the password", http.StatusUnauthorized)
+		return
+	}
+	tok, err := h.Tokens.Authenticate(r.Context(), password)
+	if errors.Is(err, auth.ErrUnauthenticated) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="pkgserver", charset="UTF-8"`)
+		http.Error(w, "the token is not valid", http.StatusUnauthorized)
+		return
+	}
+	if err != nil {
+		h.Log.Error("git http: authenticate", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	pusher := Pusher{Name: tok.Name, Namespace: tok.Namespace, Role: tok.Role}
+	if !allowed(pusher, ns, store.RoleRead) {
+		http.Error(w, fmt.Sprintf("token %q may not read in namespace %s", tok.Name, ns), http.StatusForbidden)
+		return
+	}
+	gitDir, err := h.resolve(r.Context(), ns, name)
+	if errors.Is(err, errNotFound) {
+		http.Error(w, fmt.Sprintf("repository %s/%s not found", ns, name), http.StatusNotFound)
+		return
+	}
+	if err != nil {
+		h.Log.Error("git http: resolve repository", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	protocol := r.Header.Get("Git-Protocol")
+	var env []string
+	if service == "git-receive-pack" {
+		if !allowed(pusher, ns, store.RoleWrite) {
+			http.Error(w, fmt.Sprintf("token %q may not push to %s/%s: pushing needs the write role in namespace %s", tok.Name, ns, name, ns), http.StatusForbidden)
+			return
+		}
+		if endpoint == "git-receive-pack" {
+			token, end := h.Pushes.Begin(&Push{Namespace: ns, Repository: name, GitDir: gitDir, Pusher: pusher})
+			defer end()
+			env = serviceEnv(h.Limits, protocol, gitDir, h.HookURL, token)
+		}
+	}
+	if env == nil {
+		env = serviceEnv(h.Limits, protocol, gitDir, "", "")
+	}
+	env = append(env,
+		"GIT_PROJECT_ROOT="+h.Hosting.Root+"/"+ns,
+		"GIT_HTTP_EXPORT_ALL=1",
+		"REMOTE_USER="+tok.Name,
+		"GIT_HTTP_MAX_REQUEST_BUFFER=10M",
+	)
+	if h.Limits.MaxPushBytes > 0 && service == "git-receive-pack" && r.Method == http.MethodPost {
+		r.Body = http.MaxBytesReader(w, r.Body, h.Limits.MaxPushBytes+1<<20)
+	}
+	// The CGI handler passes the request's headers as HTTP_* variables,
+	// as CGI does (git reads HTTP_GIT_PROTOCOL and the content type);
+	// it drops Proxy. Nothing of the server's own environment is
+	// inherited: Env is the whole of it.
+	handler := &cgi.Handler{
+		Path:       gitPath,
+		Args:       []string{"http-backend"},
+		Root:       HTTPPrefix + ns,
+		Dir:        gitDir,
+		Env:        env,
+		InheritEnv: nil,
+		Stderr:     logWriter{h},
+	}
+	handler.ServeHTTP(w, r)
+}
+
+// logWriter sends http-backend's standard error to the log.
+type logWriter struct{ h *Host }
+
+func (l logWriter) Write(p []byte) (int, error) {
+	if msg := strings.TrimSpace(string(p)); msg != "" {
+		l.h.Log.Warn("git http-backend", "stderr", msg)
+	}
+	return len(p), nil
+}

@@ -1,0 +1,118 @@
+package gitserver
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"regexp"
+	"strconv"
+	"sync"
+
+	"github.com/pkgserver/pkgserver/internal/store"
+)
+
+// Environment of the hooks: where the server is, and the push's token.
+const (
+	EnvHookURL   = "PKGSERVER_HOOK_URL"
+	EnvHookToken = "PKGSERVER_HOOK_TOKEN"
+)
+
+// Pusher is who runs a receive-pack: a user over SSH or a token over HTTP,
+// with the grant that let them in.
+type Pusher struct {
+	// Name is the user's or token's name, for messages and logs.
+	Name string
+	// Namespace and Role are the pusher's grant (Namespace may be
+	// store.AllNamespaces).
+	Namespace string
+	Role      store.Role
+}
+
+// Push is one receive-pack session on a hosted repository.
+type Push struct {
+	Namespace  string
+	Repository string
+	GitDir     string
+	Pusher     Pusher
+}
+
+// Pushes hands out the tokens hooks present: one per receive-pack, valid
+// from its start to its end, kept in memory (hooks only run while their
+// receive-pack does) and looked up by hash.
+type Pushes struct {
+	mu sync.Mutex
+	m  map[[32]byte]*Push
+}
+
+// NewPushes returns an empty registry.
+func NewPushes() *Pushes { return &Pushes{m: map[[32]byte]*Push{}} }
+
+// Begin registers a push and returns its token and the function that ends
+// it.
+func (p *Pushes) Begin(push *Push) (token string, end func()) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on supported systems
+	}
+	token = "pkh_" + base64.RawURLEncoding.EncodeToString(b[:])
+	h := sha256.Sum256([]byte(token))
+	p.mu.Lock()
+	p.m[h] = push
+	p.mu.Unlock()
+	return token, func() {
+		p.mu.Lock()
+		delete(p.m, h)
+		p.mu.Unlock()
+	}
+}
+
+// Lookup returns the push a token belongs to. The token is found by its
+// hash: a guess learns nothing from timing but whether it exists.
+func (p *Pushes) Lookup(token string) (*Push, bool) {
+	if len(token) > 128 {
+		return nil, false
+	}
+	h := sha256.Sum256([]byte(token))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	push, ok := p.m[h]
+	return push, ok
+}
+
+// Limits of the git host.
+type Limits struct {
+	// MaxPushBytes bounds the pack a push may send (receive.maxInputSize).
+	MaxPushBytes int64
+	// IdleSeconds ends an upload-pack that neither reads nor writes for
+	// that long.
+	IdleSeconds int
+}
+
+// gitProtocol is the only form of GIT_PROTOCOL passed on to git: the
+// client asks for a protocol version, nothing else.
+var gitProtocol = regexp.MustCompile(`^version=[0-2]$`)
+
+// serviceEnv is the environment of a git service process on gitDir: the
+// clean base, the limits, the protocol version the client asked for if well
+// formed, and for receive-pack what its hooks need to reach the server. The
+// repository is marked safe: pkgserver resolved its path itself, and the
+// data directory may belong to another user than the server.
+func serviceEnv(limits Limits, protocol, gitDir, hookURL, hookToken string) []string {
+	env := baseEnv()
+	config := [][2]string{{"safe.directory", gitDir}}
+	if limits.MaxPushBytes > 0 {
+		config = append(config, [2]string{"receive.maxInputSize", strconv.FormatInt(limits.MaxPushBytes, 10)})
+	}
+	env = append(env, "GIT_CONFIG_COUNT="+strconv.Itoa(len(config)))
+	for i, kv := range config {
+		env = append(env, fmt.Sprintf("GIT_CONFIG_KEY_%d=%s", i, kv[0]), fmt.Sprintf("GIT_CONFIG_VALUE_%d=%s", i, kv[1]))
+	}
+	if gitProtocol.MatchString(protocol) {
+		env = append(env, "GIT_PROTOCOL="+protocol)
+	}
+	if hookToken != "" {
+		env = append(env, EnvHookURL+"="+hookURL, EnvHookToken+"="+hookToken)
+	}
+	return env
+}

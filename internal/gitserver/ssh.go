@@ -1,0 +1,284 @@
+package gitserver
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/gliderlabs/ssh"
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/pkgserver/pkgserver/internal/store"
+)
+
+// SSHConfig configures the SSH front end.
+type SSHConfig struct {
+	// HostKeyPath is the server's private key, generated on first start.
+	HostKeyPath string
+	// MaxConnections bounds connections open at once; more are closed at
+	// once.
+	MaxConnections int
+	// LoginTimeout bounds the time from connecting to running a command:
+	// the handshake, authentication and the session request.
+	LoginTimeout time.Duration
+	// IdleTimeout closes a connection without traffic for that long.
+	IdleTimeout time.Duration
+}
+
+// Defaults of the SSH front end.
+const (
+	DefaultMaxConnections = 64
+	DefaultLoginTimeout   = 30 * time.Second
+	DefaultIdleTimeout    = 2 * time.Minute
+)
+
+// SSHServer serves git-upload-pack and git-receive-pack over SSH.
+type SSHServer struct {
+	host  *Host
+	srv   *ssh.Server
+	conns atomic.Int64
+	max   int64
+	login time.Duration
+}
+
+// loggedInKey marks, in a connection's context, that a command started.
+type loggedInKey struct{}
+
+// NewSSHServer returns the SSH front end, loading or creating its host key.
+func NewSSHServer(host *Host, cfg SSHConfig) (*SSHServer, error) {
+	if cfg.MaxConnections == 0 {
+		cfg.MaxConnections = DefaultMaxConnections
+	}
+	if cfg.LoginTimeout == 0 {
+		cfg.LoginTimeout = DefaultLoginTimeout
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	signer, err := loadHostKey(cfg.HostKeyPath)
+	if err != nil {
+		return nil, err
+	}
+	s := &SSHServer{host: host, max: int64(cfg.MaxConnections), login: cfg.LoginTimeout}
+	s.srv = &ssh.Server{
+		Handler:          s.session,
+		HostSigners:      []ssh.Signer{signer},
+		Version:          "pkgserver",
+		PublicKeyHandler: s.publicKey,
+		ConnCallback:     s.connect,
+		IdleTimeout:      cfg.IdleTimeout,
+		// Only sessions: no port forwarding, no agent, no subsystems.
+		ChannelHandlers: map[string]ssh.ChannelHandler{"session": ssh.DefaultSessionHandler},
+	}
+	return s, nil
+}
+
+// HostKey returns the server's public host key.
+func (s *SSHServer) HostKey() gossh.PublicKey { return s.srv.HostSigners[0].PublicKey() }
+
+// Serve serves SSH on ln until ctx ends, then closes the listener and waits
+// for sessions under way up to the timeout.
+func (s *SSHServer) Serve(ctx context.Context, ln net.Listener, shutdownTimeout time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := s.srv.Shutdown(sctx); err != nil {
+		s.srv.Close()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, ssh.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// connect admits a connection within the limit and gives it LoginTimeout to
+// start a command.
+func (s *SSHServer) connect(ctx ssh.Context, conn net.Conn) net.Conn {
+	if s.conns.Add(1) > s.max {
+		s.conns.Add(-1)
+		s.host.Log.Warn("ssh: too many connections", "remote", conn.RemoteAddr().String())
+		conn.Close()
+		return conn
+	}
+	loggedIn := &atomic.Bool{}
+	ctx.SetValue(loggedInKey{}, loggedIn)
+	timer := time.AfterFunc(s.login, func() {
+		if !loggedIn.Load() {
+			conn.Close()
+		}
+	})
+	go func() {
+		<-ctx.Done()
+		timer.Stop()
+		s.conns.Add(-1)
+	}()
+	return conn
+}
+
+// publicKey accepts keys that belong to a user. Which user a connection is
+// is decided later, from the key that completed authentication
+// (sess.PublicKey), never from a key that was only offered.
+func (s *SSHServer) publicKey(ctx ssh.Context, key ssh.PublicKey) bool {
+	_, err := s.host.Keys.Authenticate(ctx, key)
+	return err == nil
+}
+
+func (s *SSHServer) session(sess ssh.Session) {
+	if b, ok := sess.Context().Value(loggedInKey{}).(*atomic.Bool); ok {
+		b.Store(true)
+	}
+	code := s.run(sess)
+	_ = sess.Exit(code)
+}
+
+func (s *SSHServer) run(sess ssh.Session) int {
+	ctx := sess.Context()
+	fail := func(format string, args ...any) int {
+		fmt.Fprintf(sess.Stderr(), "pkgserver: "+format+"\n", args...)
+		return 1
+	}
+	user, err := s.host.Keys.Authenticate(ctx, sess.PublicKey())
+	if err != nil {
+		return fail("permission denied")
+	}
+	pusher := Pusher{Name: user.Name, Namespace: user.Namespace, Role: user.Role}
+	args := sess.Command()
+	if len(args) == 0 {
+		return fail("hi %s: this server runs git-upload-pack and git-receive-pack only, no shell", user.Name)
+	}
+	service, path, err := parseCommand(sess.RawCommand())
+	if err != nil {
+		return fail("%v", err)
+	}
+	ns, name, err := parseRepoPath(path)
+	if err != nil {
+		return fail("%v", err)
+	}
+	if !allowed(pusher, ns, store.RoleRead) {
+		return fail("repository %s/%s not found", ns, name)
+	}
+	gitDir, err := s.host.resolve(ctx, ns, name)
+	if errors.Is(err, errNotFound) {
+		return fail("repository %s/%s not found", ns, name)
+	}
+	if err != nil {
+		s.host.Log.Error("ssh: resolve repository", "err", err)
+		return fail("internal error")
+	}
+	protocol := ""
+	for _, kv := range sess.Environ() {
+		if v, ok := strings.CutPrefix(kv, "GIT_PROTOCOL="); ok {
+			protocol = v
+		}
+	}
+	var cmd *exec.Cmd
+	switch service {
+	case "git-upload-pack":
+		cmd = exec.CommandContext(ctx, "git", "upload-pack", "--strict",
+			fmt.Sprintf("--timeout=%d", max(s.host.Limits.IdleSeconds, 1)), gitDir)
+		cmd.Env = serviceEnv(s.host.Limits, protocol, gitDir, "", "")
+	case "git-receive-pack":
+		if !allowed(pusher, ns, store.RoleWrite) {
+			return fail("user %s may not push to %s/%s: pushing needs the write role in namespace %s", user.Name, ns, name, ns)
+		}
+		token, end := s.host.Pushes.Begin(&Push{Namespace: ns, Repository: name, GitDir: gitDir, Pusher: pusher})
+		defer end()
+		cmd = exec.CommandContext(ctx, "git", "receive-pack", gitDir)
+		cmd.Env = serviceEnv(s.host.Limits, protocol, gitDir, s.host.HookURL, token)
+	}
+	cmd.Dir = gitDir
+	cmd.Stdout, cmd.Stderr = sess, sess.Stderr()
+	cmd.WaitDelay = 5 * time.Second
+	// Standard input is copied here rather than by exec: its copy would
+	// block Wait on reading the session until the client closes it, even
+	// after git has exited. This one ends when the session does.
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return fail("internal error")
+	}
+	start := time.Now()
+	if err = cmd.Start(); err == nil {
+		go func() {
+			_, _ = io.Copy(stdin, sess)
+			stdin.Close()
+		}()
+		err = cmd.Wait()
+	}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		s.host.Log.Info("ssh", "user", user.Name, "service", service, "repo", ns+"/"+name, "duration", time.Since(start))
+		return 0
+	case errors.As(err, &ee):
+		s.host.Log.Info("ssh", "user", user.Name, "service", service, "repo", ns+"/"+name, "exit", ee.ExitCode())
+		return max(ee.ExitCode(), 1)
+	default:
+		s.host.Log.Warn("ssh: git failed", "service", service, "repo", ns+"/"+name, "err", err)
+		return 1
+	}
+}
+
+// parseCommand reads what git clients send: `git-upload-pack '/ns/repo.git'`
+// (the path single-quoted, as git quotes it, or bare).
+func parseCommand(raw string) (service, path string, err error) {
+	service, arg, ok := strings.Cut(strings.TrimSpace(raw), " ")
+	if !ok || (service != "git-upload-pack" && service != "git-receive-pack") {
+		return "", "", errors.New("this server runs git-upload-pack and git-receive-pack only")
+	}
+	arg = strings.TrimSpace(arg)
+	if len(arg) >= 2 && arg[0] == '\'' && arg[len(arg)-1] == '\'' {
+		arg = arg[1 : len(arg)-1]
+	}
+	if arg == "" || strings.ContainsAny(arg, "'\"\\ \t\n\x00") {
+		return "", "", fmt.Errorf("invalid repository path %q", arg)
+	}
+	return service, arg, nil
+}
+
+// loadHostKey reads the host key, or creates an Ed25519 one readable by its
+// owner only.
+func loadHostKey(path string) (ssh.Signer, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		block, err := gossh.MarshalPrivateKey(priv, "pkgserver host key")
+		if err != nil {
+			return nil, err
+		}
+		data = pem.EncodeToMemory(block)
+		tmp := path + ".tmp"
+		if err := os.WriteFile(tmp, data, 0o600); err != nil {
+			return nil, err
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return nil, err
+		}
+	} else if err != nil {
+		return nil, err
+	}
+	signer, err := gossh.ParsePrivateKey(data)
+	if err != nil {
+		return nil, fmt.Errorf("ssh host key %s: %w", path, err)
+	}
+	return signer, nil
+}
