@@ -209,7 +209,8 @@ func localPostReceive(ctx context.Context, f *hookFlags, stdin io.Reader, stderr
 }
 
 // registration returns the namespace and name the repository is
-// registered under.
+// registered under on the server: --repository, or the git directory's
+// name in namespace default.
 func (f *hookFlags) registration(gitDir string) (namespace, name string, err error) {
 	namespace, name = "default", f.repository
 	if ns, n, ok := strings.Cut(f.repository, "/"); ok {
@@ -217,6 +218,14 @@ func (f *hookFlags) registration(gitDir string) (namespace, name string, err err
 	}
 	if name == "" {
 		name = strings.TrimSuffix(filepath.Base(filepath.Clean(gitDir)), ".git")
+		if !revision.IsLabel(name) {
+			if f.server == "" {
+				// Without a server the name only prefixes revision names
+				// nobody sees.
+				return namespace, "repository", nil
+			}
+			return "", "", fmt.Errorf("the git directory's name %q is not an RFC 1123 label: name the repository's registration with --repository [NAMESPACE/]NAME", name)
+		}
 	}
 	if !revision.IsLabel(namespace) || !revision.IsLabel(name) {
 		return "", "", fmt.Errorf("--repository %q: want [NAMESPACE/]NAME, RFC 1123 labels", f.repository)
@@ -250,6 +259,9 @@ are not replaced unless --force.`,
 			if f.tokenFile != "" {
 				if f.tokenFile, err = filepath.Abs(f.tokenFile); err != nil {
 					return err
+				}
+				if _, err := os.ReadFile(f.tokenFile); err != nil {
+					return usageError("--token-file: %v", err)
 				}
 			}
 			for i, p := range f.cfg.PolicyPaths {
@@ -288,6 +300,16 @@ are not replaced unless --force.`,
 			command := append([]string{self, "hook"}, f.args()...)
 			if err := gitserver.InstallHookScripts(repo.GitDir(), command, names); err != nil {
 				return err
+			}
+			if f.server == "" {
+				// A post-receive left from an install with --server would
+				// go on telling that server, with other flags.
+				path := filepath.Join(repo.GitDir(), "hooks", "post-receive")
+				if data, err := os.ReadFile(path); err == nil && bytes.Contains(data, []byte("Installed by pkgserver")) {
+					if err := os.Remove(path); err != nil {
+						return err
+					}
+				}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "installed %s into %s\n", strings.Join(names, " and "), repo.GitDir())
 			return nil
