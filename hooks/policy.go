@@ -74,6 +74,12 @@ type check struct {
 	order []string
 	// branchTip is the repository branch after the push.
 	branchTip string
+	// policiesChanged is set when the push changes the policies of the
+	// repository branch: they are compiled even if no package changed.
+	policiesChanged bool
+	// pushedTags holds the package trees of the v<N> tags this push
+	// creates, by <full>/v<N>: the previous revision of the next one.
+	pushedTags map[string]string
 }
 
 type pkgToValidate struct {
@@ -91,7 +97,7 @@ func (c *Checker) Check(ctx context.Context, p *Push) (*Decision, error) {
 		return nil, err
 	}
 	defer b.Close()
-	k := &check{Checker: c, ctx: ctx, push: p, cfg: p.Config.Normalize(), batch: b, pkgs: map[string]*pkgToValidate{}}
+	k := &check{Checker: c, ctx: ctx, push: p, cfg: p.Config.Normalize(), batch: b, pkgs: map[string]*pkgToValidate{}, pushedTags: map[string]string{}}
 	return k.run()
 }
 
@@ -149,7 +155,7 @@ func (k *check) run() (*Decision, error) {
 		return nil, err
 	}
 	d := &Decision{}
-	if len(k.refused) == 0 && len(k.pkgs) > 0 {
+	if len(k.refused) == 0 && (len(k.pkgs) > 0 || k.policiesChanged) {
 		lines, errs, n, err := k.validate()
 		if err != nil {
 			return nil, err
@@ -193,6 +199,7 @@ func (k *check) branch(u Update) error {
 		k.refuse(u.Ref, "the repository branch %s cannot be deleted", k.cfg.Branch)
 		return nil
 	}
+	oldPol := ""
 	if u.Old != zeroID {
 		ff, err := k.push.Repo.IsAncestor(k.ctx, u.Old, u.New)
 		if err != nil {
@@ -202,18 +209,22 @@ func (k *check) branch(u Update) error {
 			k.refuse(u.Ref, "not a fast-forward: rewriting the repository branch takes the admin role (published revisions are commits of it)")
 			return nil
 		}
-		oldPol, err := k.treeID(u.Old, PoliciesDir)
-		if err != nil {
+		if oldPol, err = k.treeID(u.Old, PoliciesDir); err != nil {
 			return err
 		}
-		newPol, err := k.treeID(u.New, PoliciesDir)
-		if err != nil {
-			return err
-		}
-		if oldPol != newPol && k.push.Role != store.RoleAdmin {
+	}
+	newPol, err := k.treeID(u.New, PoliciesDir)
+	if err != nil {
+		return err
+	}
+	if oldPol != newPol {
+		// Creating the branch (the first push of a repository) does not
+		// take the admin role; its policies are compiled all the same.
+		if u.Old != zeroID && k.push.Role != store.RoleAdmin {
 			k.refuse(u.Ref, "changing %s takes the admin role", PoliciesDir)
 			return nil
 		}
+		k.policiesChanged = true
 	}
 	base := u.Old
 	if base == zeroID {
@@ -279,6 +290,9 @@ func (k *check) tags(updates []tagUpdate) error {
 			if !exists {
 				k.refuse(t.Ref, "proposes deleting %s/%s, which is not published", full, t.src.Revision)
 			}
+		case t.src.Number == 0 && !k.isPackageTag(t):
+			// A tag with a slash that names no package (release/2024-01):
+			// not a revision, not pkgserver's to judge.
 		case t.New == zeroID:
 			if k.push.Role != store.RoleAdmin {
 				k.refuse(t.Ref, "published revisions are deleted only by admins, by approving a deletion proposal")
@@ -362,12 +376,33 @@ func (k *check) taggedPackage(t tagUpdate, prevN int) error {
 		k.refuse(t.Ref, "the tagged commit has no package %s (no %s/Kptfile)", full, full)
 		return nil
 	}
-	prev, err := k.latestPublished(full, prevN)
-	if err != nil {
-		return err
+	prev, ok := k.pushedTags[full+"/"+revision.FormatRevision(prevN)]
+	if !ok {
+		if prev, err = k.latestPublished(full, prevN); err != nil {
+			return err
+		}
+	}
+	if t.Old == zeroID && t.src.Number > 0 {
+		k.pushedTags[full+"/"+t.src.Revision] = tree
 	}
 	k.addPackage(full, tree, t.Ref, prev)
 	return nil
+}
+
+// isPackageTag tells whether a tag of another shape than v<N> names a
+// package: its commit (the new one, or the old one of a deletion) holds
+// <full>/Kptfile.
+func (k *check) isPackageTag(t tagUpdate) bool {
+	id := t.New
+	if id == zeroID {
+		id = t.Old
+	}
+	commit, err := k.peel(id)
+	if err != nil {
+		return false
+	}
+	tree, err := k.packageTree(commit, k.cfg.Full(t.src.Package))
+	return err == nil && tree != ""
 }
 
 // peel returns the commit an object leads to, through annotated tags.
