@@ -59,6 +59,7 @@ bench: build
 	bash test/bench/validate.sh
 	bash test/bench/index.sh
 	bash test/bench/serve.sh
+	bash test/bench/push.sh
 
 generate:
 	$(GO) run ./internal/schema/gen
