@@ -80,6 +80,12 @@ type check struct {
 	// pushedTags holds the package trees of the v<N> tags this push
 	// creates, by <full>/v<N>: the previous revision of the next one.
 	pushedTags map[string]string
+	// tagCache holds the tags of packages by <full>, all of them once
+	// allTags; ancestors whether commits are on the branch.
+	tagCache   map[string][]gitrepo.Ref
+	allTags    bool
+	tagLookups int
+	ancestors  map[string]bool
 }
 
 type pkgToValidate struct {
@@ -97,7 +103,8 @@ func (c *Checker) Check(ctx context.Context, p *Push) (*Decision, error) {
 		return nil, err
 	}
 	defer b.Close()
-	k := &check{Checker: c, ctx: ctx, push: p, cfg: p.Config.Normalize(), batch: b, pkgs: map[string]*pkgToValidate{}, pushedTags: map[string]string{}}
+	k := &check{Checker: c, ctx: ctx, push: p, cfg: p.Config.Normalize(), batch: b, pkgs: map[string]*pkgToValidate{}, pushedTags: map[string]string{},
+		tagCache: map[string][]gitrepo.Ref{}, ancestors: map[string]bool{}}
 	return k.run()
 }
 
@@ -107,13 +114,14 @@ func (k *check) refuse(ref, format string, args ...any) {
 
 func (k *check) run() (*Decision, error) {
 	branchRef := revision.BranchesPrefix + k.cfg.Branch
-	current, err := k.push.Repo.RefsNamed(k.ctx, branchRef)
-	if err != nil {
+	// Through the batch already open: a ref resolves like an object name.
+	switch tip, err := k.batch.Info(branchRef); {
+	case errors.Is(err, gitrepo.ErrObjectNotFound):
+		k.branchTip = ""
+	case err != nil:
 		return nil, err
-	}
-	k.branchTip = ""
-	if len(current) == 1 {
-		k.branchTip = current[0].Commit
+	default:
+		k.branchTip = tip.ID
 	}
 	for _, u := range k.push.Updates {
 		if u.Ref == branchRef {
@@ -319,7 +327,7 @@ func (k *check) tags(updates []tagUpdate) error {
 	for _, full := range slices.Sorted(maps.Keys(created)) {
 		ts := created[full]
 		sort.Slice(ts, func(i, j int) bool { return ts[i].src.Number < ts[j].src.Number })
-		existing, err := k.push.Repo.RefsUnder(k.ctx, revision.TagsPrefix+full+"/")
+		existing, err := k.tagRefs(full)
 		if err != nil {
 			return err
 		}
@@ -360,7 +368,7 @@ func (k *check) taggedPackage(t tagUpdate, prevN int) error {
 		k.refuse(t.Ref, "the repository branch %s does not exist", k.cfg.Branch)
 		return nil
 	}
-	on, err := k.push.Repo.IsAncestor(k.ctx, commit, k.branchTip)
+	on, err := k.onBranch(commit)
 	if err != nil {
 		return err
 	}
@@ -435,14 +443,69 @@ func (k *check) tagExists(tag string, updates []tagUpdate) (bool, error) {
 			return t.New != zeroID, nil
 		}
 	}
-	refs, err := k.push.Repo.RefsNamed(k.ctx, tag)
-	return len(refs) == 1, err
+	_, err := k.batch.Info(tag)
+	if errors.Is(err, gitrepo.ErrObjectNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// bulkTagLookups is how many packages' tags are listed one package at a
+// time; past it, every tag of the repository is listed once (a push of
+// many packages would otherwise start a git process per package).
+const bulkTagLookups = 8
+
+// tagRefs returns the tags of a package, refs/tags/<full>/<name>.
+func (k *check) tagRefs(full string) ([]gitrepo.Ref, error) {
+	if refs, ok := k.tagCache[full]; ok || k.allTags {
+		return refs, nil
+	}
+	prefix := revision.TagsPrefix + full + "/"
+	if k.tagLookups++; k.tagLookups > bulkTagLookups {
+		all, err := k.push.Repo.RefsUnder(k.ctx, revision.TagsPrefix)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range all {
+			rest := strings.TrimPrefix(r.Name, revision.TagsPrefix)
+			if i := strings.LastIndexByte(rest, '/'); i > 0 {
+				k.tagCache[rest[:i]] = append(k.tagCache[rest[:i]], r)
+			}
+		}
+		k.allTags = true
+		return k.tagCache[full], nil
+	}
+	refs, err := k.push.Repo.RefsUnder(k.ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	var direct []gitrepo.Ref
+	for _, r := range refs {
+		if !strings.Contains(strings.TrimPrefix(r.Name, prefix), "/") {
+			direct = append(direct, r)
+		}
+	}
+	k.tagCache[full] = direct
+	return direct, nil
+}
+
+// onBranch tells whether a commit is on the repository branch after the
+// push; many tags of one push share a commit, which is asked about once.
+func (k *check) onBranch(commit string) (bool, error) {
+	if on, ok := k.ancestors[commit]; ok {
+		return on, nil
+	}
+	on, err := k.push.Repo.IsAncestor(k.ctx, commit, k.branchTip)
+	if err == nil {
+		k.ancestors[commit] = on
+	}
+	return on, err
 }
 
 // latestPublished returns the tree of a package's published revision v<n>
 // (n 0: the highest), "" if there is none.
 func (k *check) latestPublished(full string, n int) (string, error) {
-	refs, err := k.push.Repo.RefsUnder(k.ctx, revision.TagsPrefix+full+"/")
+	refs, err := k.tagRefs(full)
 	if err != nil {
 		return "", err
 	}

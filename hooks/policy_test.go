@@ -1382,3 +1382,46 @@ func TestEngineCache(t *testing.T) {
 		t.Errorf("broken policy: err = %v, want one naming .pkgserver/policies/broken.yaml:1", err)
 	}
 }
+
+// TestManyTags: past a few packages, the tags of the whole repository are
+// listed once instead of per package; the rules come out the same.
+func TestManyTags(t *testing.T) {
+	many := func(r *gittest.Repo) (string, []hooks.Update) {
+		files := map[string]string{}
+		for i := range 12 {
+			for p, c := range gittest.Package(fmt.Sprintf("app%02d", i), "1") {
+				files[p] = c
+			}
+		}
+		for p, c := range gittest.Package("nginx", "2") {
+			files[p] = c
+		}
+		c := commit(r, files)
+		updates := []hooks.Update{upd(r.Rev("main"), c, "refs/heads/main")}
+		for i := range 12 {
+			updates = append(updates, upd(zero, c, fmt.Sprintf("refs/tags/app%02d/v1", i)))
+		}
+		return c, updates
+	}
+	runPushTests(t, []pushTest{
+		{
+			name: "thirteen packages published at once",
+			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+				c, updates := many(r)
+				return append(updates, upd(zero, c, "refs/tags/nginx/v2"))
+			},
+			role: store.RoleWrite, accept: true,
+			lines:     []string{summary(13, 0, 0)},
+			validated: 13,
+		},
+		{
+			name: "one of many skips a number",
+			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+				c, updates := many(r)
+				return append(updates, upd(zero, c, "refs/tags/nginx/v3"), upd(zero, c, "refs/heads/deletionProposed/nginx/v1"))
+			},
+			role:  store.RoleWrite,
+			lines: []string{"pkgserver: refused refs/tags/nginx/v3: the next revision of nginx is v2, not v3"},
+		},
+	})
+}

@@ -8,14 +8,23 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/pkgserver/pkgserver/hooks/forward"
 )
 
 func main() {
-	if len(os.Args) != 2 {
+	// Installed as a repository's hooks/pre-receive and hooks/post-receive
+	// (symbolic links, so that git starts no shell), it is told which hook
+	// it is by its name.
+	hook := filepath.Base(os.Args[0])
+	switch len(os.Args) {
+	case 1:
+	case 2:
+		hook = os.Args[1]
+	default:
 		fmt.Fprintln(os.Stderr, "usage: pkgserver-hook pre-receive|post-receive")
 		os.Exit(2)
 	}
-	os.Exit(forward.Run(os.Args[1], os.Stdin, os.Stderr, os.Getenv))
+	os.Exit(forward.Run(hook, os.Stdin, os.Stderr, os.Getenv))
 }

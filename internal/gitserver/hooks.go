@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -59,8 +60,14 @@ func (h *Host) HookHandler(checker *hooks.Checker, applier Applier) http.Handler
 		} else {
 			resp = h.postReceive(r.Context(), push, &req, applier)
 		}
+		data, err := json.Marshal(resp)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(resp)
+		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+		_, _ = w.Write(data)
 	})
 }
 
@@ -113,6 +120,7 @@ func (h *Host) postReceive(ctx context.Context, push *Push, req *forward.Request
 		updates = append(updates, reconcile.RefUpdate{Ref: u.Ref, Old: u.Old, New: u.New})
 	}
 	start := time.Now()
+	defer h.upkeep(push.GitDir)
 	if err := applier.Apply(ctx, push.Namespace, push.Repository, updates); err != nil {
 		return &forward.Response{Accept: true, Messages: []string{
 			fmt.Sprintf("pkgserver: the push is in git, but indexing it failed (%v); the next sync retries", err)}}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
@@ -28,6 +29,15 @@ type Host struct {
 	Log     *slog.Logger
 	// HookURL is the base URL hooks post to (the HTTP API's address).
 	HookURL string
+
+	maintOnce sync.Once
+	maint     *maintenance
+}
+
+// upkeep asks for the upkeep of a repository after a push.
+func (h *Host) upkeep(gitDir string) {
+	h.maintOnce.Do(func() { h.maint = newMaintenance() })
+	h.maint.request(gitDir)
 }
 
 // errNotFound is answered for a repository that is not there or that the

@@ -39,7 +39,7 @@ var hookNames = []string{"pre-receive", "post-receive"}
 func (h *Hosting) Create(ctx context.Context, namespace, name, branch string) error {
 	dir := h.Path(namespace, name)
 	if _, err := os.Stat(filepath.Join(dir, "HEAD")); err == nil {
-		return h.InstallHooks(dir)
+		return h.Refresh(ctx, dir)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
@@ -59,6 +59,9 @@ func (h *Hosting) Create(ctx context.Context, namespace, name, branch string) er
 		{"--git-dir=" + tmp, "config", "core.logAllRefUpdates", "always"},
 		{"--git-dir=" + tmp, "config", "uploadpack.allowFilter", "true"},
 		{"--git-dir=" + tmp, "config", "http.receivepack", "true"},
+		// The server packs refs and objects after pushes, in the
+		// background, instead of receive-pack before it answers.
+		{"--git-dir=" + tmp, "config", "receive.autogc", "false"},
 	}
 	for _, args := range steps {
 		if _, err := runGit(ctx, "", args...); err != nil {
@@ -85,24 +88,52 @@ func (h *Hosting) Create(ctx context.Context, namespace, name, branch string) er
 	return nil
 }
 
+// Refresh brings an existing hosted repository up to date: its hooks, and
+// the configuration later versions of pkgserver set at creation.
+func (h *Hosting) Refresh(ctx context.Context, gitDir string) error {
+	// The file, not the repository: git would check the directory's owner.
+	if _, err := runGit(ctx, "", "config", "--file", filepath.Join(gitDir, "config"), "receive.autogc", "false"); err != nil {
+		return err
+	}
+	return h.InstallHooks(gitDir)
+}
+
 // InstallHooks writes pkgserver's hooks into a git directory, replacing
 // what was there under those names.
 func (h *Hosting) InstallHooks(gitDir string) error {
-	return InstallHooks(gitDir, h.Hook)
+	if len(h.Hook) == 1 {
+		return LinkHooks(gitDir, h.Hook[0])
+	}
+	return InstallHookScripts(gitDir, h.Hook, hookNames)
 }
 
-// InstallHooks writes a pre-receive and a post-receive hook that run
-// command with the hook's name appended, passing standard input and the
-// environment through.
-func InstallHooks(gitDir string, command []string) error {
-	return InstallHookScripts(gitDir, command, hookNames)
+// LinkHooks makes the pre-receive and post-receive hooks symbolic links to
+// program, which tells the hooks apart by the name it is run as: git then
+// starts the program itself, not a shell first.
+func LinkHooks(gitDir, program string) error {
+	dir := filepath.Join(gitDir, "hooks")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, name := range hookNames {
+		path := filepath.Join(dir, name)
+		tmp := path + ".tmp"
+		_ = os.Remove(tmp)
+		if err := os.Symlink(program, tmp); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// InstallHookScripts writes the named hooks, each running command with a
-// hook subcommand: the hook's name is inserted after the command's first
-// word or words given (["pkgserver","hook"] runs `pkgserver hook
-// pre-receive`) and before any flags that follow them (words starting with
-// "-").
+// InstallHookScripts writes the named hooks, each a shell script running
+// command with a hook subcommand: the hook's name is inserted after the
+// command's words and before any flags that follow them (words starting
+// with "-"), so ["pkgserver","hook","--policy=p"] runs `pkgserver hook
+// pre-receive --policy=p`.
 func InstallHookScripts(gitDir string, command []string, names []string) error {
 	if len(command) == 0 {
 		return errors.New("no hook command")

@@ -161,6 +161,7 @@ func (s *Server) Serve(ctx context.Context, ln, sshLn net.Listener) error {
 	if sshSrv != nil {
 		g.Go(func() error { return sshSrv.Serve(gctx, sshLn, s.cfg.ShutdownTimeout) })
 	}
+	g.Go(func() error { s.host.RunMaintenance(gctx); return nil })
 	g.Go(func() error { return s.sched.Run(gctx) })
 	g.Go(func() error {
 		t := time.NewTicker(time.Minute)
@@ -195,7 +196,7 @@ func (s *Server) refreshHooks(ctx context.Context) error {
 			s.cfg.Log.Error("hosted repository missing on disk", "repo", r.Object.Namespace+"/"+r.Object.Name, "dir", dir)
 			continue
 		}
-		if err := s.host.Hosting.InstallHooks(dir); err != nil {
+		if err := s.host.Hosting.Refresh(ctx, dir); err != nil {
 			return fmt.Errorf("install hooks of %s/%s: %w", r.Object.Namespace, r.Object.Name, err)
 		}
 	}
