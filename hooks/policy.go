@@ -86,6 +86,8 @@ type check struct {
 	allTags    bool
 	tagLookups int
 	ancestors  map[string]bool
+	eng        *validate.Engine
+	engErr     error
 }
 
 type pkgToValidate struct {
@@ -505,6 +507,9 @@ func (k *check) onBranch(commit string) (bool, error) {
 // latestPublished returns the tree of a package's published revision v<n>
 // (n 0: the highest), "" if there is none.
 func (k *check) latestPublished(full string, n int) (string, error) {
+	if !k.needPrevious() {
+		return "", nil
+	}
 	refs, err := k.tagRefs(full)
 	if err != nil {
 		return "", err
@@ -639,16 +644,33 @@ func (k *check) addPackage(full, tree, ref, previous string) {
 	k.order = append(k.order, key)
 }
 
+// engine returns the engine of the repository's policies as of the branch
+// after the push; an error is a problem of those policies.
+func (k *check) engine() (*validate.Engine, error) {
+	if k.eng == nil && k.engErr == nil {
+		policies := ""
+		if k.branchTip != "" {
+			if policies, k.engErr = k.treeID(k.branchTip, PoliciesDir); k.engErr != nil {
+				return nil, k.engErr
+			}
+		}
+		k.eng, k.engErr = k.Engines.Engine(k.ctx, k.push.Repo, k.batch, policies)
+	}
+	return k.eng, k.engErr
+}
+
+// needPrevious tells whether previous revisions matter to validation:
+// only policies that look at oldObject or tell updates from creations
+// make them worth looking up.
+func (k *check) needPrevious() bool {
+	e, err := k.engine()
+	return err != nil || e.UsesPrevious()
+}
+
 // validate runs the engine over the queued packages with the repository's
 // policies as of the branch after the push.
 func (k *check) validate() (lines []string, errs, n int, err error) {
-	policies := ""
-	if k.branchTip != "" {
-		if policies, err = k.treeID(k.branchTip, PoliciesDir); err != nil {
-			return nil, 0, 0, err
-		}
-	}
-	engine, err := k.Engines.Engine(k.ctx, k.push.Repo, k.batch, policies)
+	engine, err := k.engine()
 	if err != nil {
 		return []string{"pkgserver: " + err.Error()}, 1, 0, nil
 	}

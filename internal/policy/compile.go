@@ -288,3 +288,66 @@ func (b *binding) paramObjects(ns string) ([]runtime.Object, bool) {
 	}
 	return out, len(out) > 0
 }
+
+// UsesOldObject tells whether what the policies decide can depend on the
+// previous state of a resource: an expression that names oldObject or the
+// request, or a rule that tells CREATE from UPDATE. When none does, callers
+// need not look the previous state up.
+func (s *Set) UsesOldObject() bool {
+	for _, p := range s.policies {
+		var exprs []string
+		for _, v := range p.spec.Validations {
+			exprs = append(exprs, v.Expression, v.MessageExpression)
+		}
+		for _, c := range p.spec.MatchConditions {
+			exprs = append(exprs, c.Expression)
+		}
+		for _, v := range p.spec.Variables {
+			exprs = append(exprs, v.Expression)
+		}
+		for _, a := range p.spec.AuditAnnotations {
+			exprs = append(exprs, a.ValueExpression)
+		}
+		for _, e := range exprs {
+			if strings.Contains(e, "oldObject") || strings.Contains(e, "request") {
+				return true
+			}
+		}
+		if operationSensitive(p.spec.MatchConstraints) {
+			return true
+		}
+		for _, b := range p.bindings {
+			if operationSensitive(b.match) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// operationSensitive tells whether match rules apply to creations and
+// updates differently.
+func operationSensitive(m *admissionv1.MatchResources) bool {
+	if m == nil {
+		return false
+	}
+	for _, list := range [][]admissionv1.NamedRuleWithOperations{m.ResourceRules, m.ExcludeResourceRules} {
+		for _, r := range list {
+			var create, update bool
+			for _, op := range r.Operations {
+				switch op {
+				case admissionv1.OperationAll:
+					create, update = true, true
+				case admissionv1.Create:
+					create = true
+				case admissionv1.Update:
+					update = true
+				}
+			}
+			if create != update {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/google/go-cmp/cmp"
 	k8sschema "k8s.io/apimachinery/pkg/runtime/schema"
@@ -333,5 +334,48 @@ spec:
 	got := set.Evaluate(context.Background(), Input{Object: obj, GVK: k8sschema.GroupVersionKind{Group: "example.com", Version: "v1", Kind: "Thing"}, Resource: "things"})
 	if len(got) != 1 || !strings.Contains(got[0].Message, "cost") {
 		t.Errorf("got %+v, want one finding about the cost limit", got)
+	}
+}
+
+func TestUsesOldObject(t *testing.T) {
+	if defaults(t).UsesOldObject() {
+		t.Error("the default policies look at oldObject or tell updates from creations")
+	}
+	policy := func(ops, expr string) string {
+		return `apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: p}
+spec:
+  matchConstraints:
+    resourceRules:
+    - apiGroups: ["apps"]
+      apiVersions: ["v1"]
+      operations: ` + ops + `
+      resources: ["deployments"]
+  validations:
+  - expression: "` + expr + `"
+`
+	}
+	for _, tc := range []struct {
+		ops, expr string
+		want      bool
+	}{
+		{`["CREATE", "UPDATE"]`, "object.spec.replicas <= 5", false},
+		{`["*"]`, "object.spec.replicas <= 5", false},
+		{`["CREATE", "UPDATE"]`, "oldObject == null || object.spec.replicas >= oldObject.spec.replicas", true},
+		{`["CREATE", "UPDATE"]`, "request.operation == 'CREATE'", true},
+		{`["UPDATE"]`, "object.spec.replicas <= 5", true},
+	} {
+		src := NewSources(krm.DefaultLimits())
+		if err := src.AddFS(fstest.MapFS{"p.yaml": {Data: []byte(policy(tc.ops, tc.expr))}}, "p.yaml", "p.yaml"); err != nil {
+			t.Fatal(err)
+		}
+		set, err := src.Compile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := set.UsesOldObject(); got != tc.want {
+			t.Errorf("operations %s, %q: UsesOldObject = %v, want %v", tc.ops, tc.expr, got, tc.want)
+		}
 	}
 }

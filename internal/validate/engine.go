@@ -242,3 +242,7 @@ func (c *pkgCheck) checkPolicies(ctx context.Context, r *krm.Resource, kind sche
 		c.add(r, f.Severity, checkPolicyPrefix+f.Policy, "", f.Message)
 	}
 }
+
+// UsesPrevious tells whether findings can depend on Package.Previous: when
+// not, callers need not look previous revisions up.
+func (e *Engine) UsesPrevious() bool { return e.policies.UsesOldObject() }
