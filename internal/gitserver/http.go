@@ -7,6 +7,7 @@ import (
 	"net/http/cgi"
 	"os/exec"
 	"strings"
+	"time"
 
 	"github.com/pkgserver/pkgserver/internal/auth"
 	"github.com/pkgserver/pkgserver/internal/store"
@@ -125,7 +126,11 @@ func (h *Host) serveHTTP(w http.ResponseWriter, r *http.Request, gitPath string)
 		InheritEnv: nil,
 		Stderr:     logWriter{h},
 	}
+	start := time.Now()
 	handler.ServeHTTP(w, r)
+	if r.Method == http.MethodPost {
+		h.Log.Info("http", "token", tok.Name, "service", service, "repo", ns+"/"+name, "duration", time.Since(start))
+	}
 }
 
 // logWriter sends http-backend's standard error to the log.

@@ -121,22 +121,11 @@ func main() {
 	hookLine := hookCommand(filepath.Join(dataDir, "repos", "default", repos[0].name+".git"))
 	runSeries(srv, g, repos, "drafts", *pushes, *seed)
 	runSeries(srv, g, repos, "main", *pushes, *seed)
-	// What packed refs would give: the drafts series again after `git
-	// pack-refs --all` in the hosted repositories, which pkgserver does
-	// not run (git's gc --auto after a push packs them only when it finds
-	// enough loose objects).
-	canPack := true
-	for _, r := range repos {
-		hostedDir := filepath.Join(dataDir, "repos", "default", r.name+".git")
-		if _, err := os.Stat(filepath.Join(hostedDir, "HEAD")); err != nil {
-			canPack = false
-			break
-		}
-		g.run("", "--git-dir="+hostedDir, "pack-refs", "--all")
-	}
-	if canPack {
-		runSeries(srv, g, repos, "packed", *pushes, *seed)
-	}
+	// The drafts series again over smart HTTP, a token as the password:
+	// the same push without an SSH connection. (The server packs refs
+	// itself after pushes, so both series above already have them packed
+	// but for the latest few.)
+	runSeries(srv, g, repos, "http", *pushes, *seed)
 
 	// An SSH session alone: the server answers a session without a
 	// command with a greeting and exit status 1.
@@ -224,7 +213,7 @@ func firstPush(srv *server, g *gitClient, bin, dir string, r *hosted) setup {
 	if !s.visible {
 		log.Fatalf("%s: after the first push the API has %d packages and %d revisions of %s", r.name, n, len(revs), last)
 	}
-	pre, idx, _ := pushEvents(srv, mark, r)
+	pre, idx, _ := pushEvents(srv, mark, r, "ssh")
 	s.validated, s.pre, s.idx = pre.int("validated"), pre.duration("duration"), idx.duration("duration")
 
 	r.clone = filepath.Join(dir, "clone-"+r.name)
@@ -234,8 +223,8 @@ func firstPush(srv *server, g *gitClient, bin, dir string, r *hosted) setup {
 	// The baseline's repositories: bare, configured as the hosted ones
 	// are, filled by the same first push over the local transport — which
 	// leaves a loose file per ref, as on the server — and a second one
-	// whose refs are then packed (git pack-refs, which pkgserver does not
-	// run).
+	// whose refs are then packed (git pack-refs, which pkgserver runs on
+	// hosted repositories after pushes that leave many loose refs).
 	r.loose = filepath.Join(dir, "loose-"+r.name+".git")
 	r.packed = filepath.Join(dir, "packed-"+r.name+".git")
 	for _, b := range []string{r.loose, r.packed} {
@@ -267,15 +256,16 @@ func firstPush(srv *server, g *gitClient, bin, dir string, r *hosted) setup {
 }
 
 // pushEvents are the server's log lines of the last push to r: its
-// pre-receive decision, its indexing and its receive-pack over SSH.
-func pushEvents(srv *server, mark int, r *hosted) (pre, idx, ssh event) {
+// pre-receive decision, its indexing and its receive-pack over SSH or
+// smart HTTP (transport "ssh" or "http").
+func pushEvents(srv *server, mark int, r *hosted, transport string) (pre, idx, ssh event) {
 	repo := "default/" + r.name
 	var ok [3]bool
 	pre, ok[0] = srv.log.wait(mark, "pre-receive", 10*time.Second, "repo", repo)
 	idx, ok[1] = srv.log.wait(mark, "reconciled", 10*time.Second, "repo", repo)
-	ssh, ok[2] = srv.log.wait(mark, "ssh", 10*time.Second, "repo", repo, "service", "git-receive-pack")
+	ssh, ok[2] = srv.log.wait(mark, transport, 10*time.Second, "repo", repo, "service", "git-receive-pack")
 	if ok != [3]bool{true, true, true} {
-		log.Fatalf("%s: the server's log lacks lines of the push (pre-receive, reconciled, ssh found: %v)", r.name, ok)
+		log.Fatalf("%s: the server's log lacks lines of the push (pre-receive, reconciled, %s found: %v)", r.name, transport, ok)
 	}
 	return pre, idx, ssh
 }
@@ -294,7 +284,7 @@ type push struct {
 
 // runSeries pushes one package at a time to every repository in turn,
 // after one warm-up push each: "drafts" to a new branch drafts/<pkg>/w<i>,
-// "packed" the same to drafts/<pkg>/p<i>, "main" a commit on main with a
+// "http" the same to drafts/<pkg>/h<i> over smart HTTP, "main" a commit on main with a
 // new tag <pkg>/v2.
 func runSeries(srv *server, g *gitClient, repos []*hosted, kind string, n int, seed uint64) {
 	picks := map[*hosted][]int{}
@@ -327,7 +317,11 @@ func runSeries(srv *server, g *gitClient, repos []*hosted, kind string, n int, s
 				refs = []string{"main", "refs/tags/" + pkg + "/v2"}
 				visible = func(v revision) bool { return v.Spec.Revision == "v2" && v.Spec.Lifecycle == "Published" }
 			}
-			p := measurePush(srv, g, r, refs, pkg, visible)
+			remote := "origin"
+			if kind == "http" {
+				remote = "http://bench:" + srv.token + "@" + srv.httpAddr + "/git/default/" + r.name + ".git"
+			}
+			p := measurePush(srv, g, r, remote, refs, pkg, visible)
 			// The baselines, right after: an SSH connection running
 			// upload-pack, and git alone (the same push into local bare
 			// copies, refs loose and packed).
@@ -351,10 +345,10 @@ func runSeries(srv *server, g *gitClient, repos []*hosted, kind string, n int, s
 
 // measurePush pushes refs, then reads the package's revisions until one is
 // visible, and collects the push's lines of the server's log.
-func measurePush(srv *server, g *gitClient, r *hosted, refs []string, pkg string, visible func(revision) bool) push {
+func measurePush(srv *server, g *gitClient, r *hosted, remote string, refs []string, pkg string, visible func(revision) bool) push {
 	mark := srv.log.mark()
 	start := time.Now()
-	_, stderr, err := g.try(r.clone, nil, append([]string{"push", "-q", "origin"}, refs...)...)
+	_, stderr, err := g.try(r.clone, nil, append([]string{"push", "-q", remote}, refs...)...)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -380,7 +374,11 @@ func measurePush(srv *server, g *gitClient, r *hosted, refs []string, pkg string
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	pre, idx, ssh := pushEvents(srv, mark, r)
+	transport := "ssh"
+	if strings.HasPrefix(remote, "http") {
+		transport = "http"
+	}
+	pre, idx, ssh := pushEvents(srv, mark, r, transport)
 	p.validated, p.pre, p.idx, p.receivePack = pre.int("validated"), pre.duration("duration"), idx.duration("duration"), ssh.duration("duration")
 	return p
 }

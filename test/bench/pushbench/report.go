@@ -17,13 +17,13 @@ const goal = 300 * time.Millisecond
 var seriesNames = map[string]string{
 	"drafts": "drafts: a new branch `drafts/<pkg>/w<i>`",
 	"main":   "main: a commit on `main` and a new tag `<pkg>/v2`",
-	"packed": "drafts again, `drafts/<pkg>/p<i>`, after `git pack-refs --all` in the hosted repository",
+	"http":   "drafts again, `drafts/<pkg>/h<i>`, over smart HTTP (a token as the password)",
 }
 
 // kinds are the series measured, in the order they ran.
 func kinds(repos []*hosted) []string {
 	var ks []string
-	for _, k := range []string{"drafts", "main", "packed"} {
+	for _, k := range []string{"drafts", "main", "http"} {
 		if _, ok := repos[0].series[k]; ok {
 			ks = append(ks, k)
 		}
@@ -119,8 +119,8 @@ func report(repos []*hosted, hookCmds []*hookStart, hookLine string, sshAlone ti
 			met = "not met"
 		}
 		fmt.Printf("- Goal: drafts push to visible p50 under %d ms at P = %d: %s (%s).", goal.Milliseconds(), r.packages, met, ms(d))
-		if pk, ok := p50["packed"][r.packages]; ok {
-			fmt.Printf(" With the refs packed: %s.", ms(pk.p50))
+		if pk, ok := p50["http"][r.packages]; ok {
+			fmt.Printf(" Over smart HTTP: %s.", ms(pk.p50))
 		}
 		fmt.Println()
 	}
@@ -128,7 +128,7 @@ func report(repos []*hosted, hookCmds []*hookStart, hookLine string, sshAlone ti
 
 	fmt.Println("### Where the time of a push goes (p50 of each part)")
 	fmt.Println()
-	fmt.Println("From the server's log: receive-pack is the `git-receive-pack` process the SSH server runs (`msg=ssh … duration`), pre-receive the server's decision (`msg=pre-receive … duration`); post-receive is the time the server reports to the pusher (`remote: pkgserver: indexed … in N ms`, whole milliseconds), of which the reconcile of the pushed refs (`msg=reconciled … duration`). The rest of receive-pack is git's own work (ref advertisement, receiving and checking the pack, the connectivity check, moving the objects out of quarantine, updating the refs) plus starting the two hook processes and their HTTP requests. Outside receive-pack: the client's git, the SSH connection and its authentication. Medians of each part, so they add up only roughly.")
+	fmt.Println("From the server's log: receive-pack is the `git-receive-pack` the SSH server runs (`msg=ssh … duration`), or the `git http-backend` request that runs it (`msg=http … duration`), pre-receive the server's decision (`msg=pre-receive … duration`); post-receive is the time the server reports to the pusher (`remote: pkgserver: indexed … in N ms`, whole milliseconds), of which the reconcile of the pushed refs (`msg=reconciled … duration`). The rest of receive-pack is git's own work (ref advertisement, receiving and checking the pack, the connectivity check, moving the objects out of quarantine, updating the refs) plus starting the two hook processes and their HTTP requests. Outside receive-pack: the client's git, the SSH connection and its authentication (or the HTTP requests before the pack's). Medians of each part, so they add up only roughly.")
 	fmt.Println()
 	fmt.Println("| series | P | to visible | `git push` | outside receive-pack | receive-pack | pre-receive | post-receive | of which reconcile | rest of receive-pack | API read after return |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|")
