@@ -56,7 +56,7 @@ func parseKeyLine(line string) (store.SSHKey, error) {
 	if _, ok := pub.(*gossh.Certificate); ok {
 		return store.SSHKey{}, fmt.Errorf("%s: certificates are not supported: give the bare key", pub.Type())
 	}
-	if pub.Type() == gossh.InsecureKeyAlgoDSA {
+	if pub.Type() == keyAlgoDSA {
 		return store.SSHKey{}, errors.New("ssh-dss: DSA keys are insecure and not accepted; use ed25519")
 	}
 	if ck, ok := pub.(gossh.CryptoPublicKey); ok {
@@ -160,3 +160,7 @@ func storedKey(u *store.User, fp string) ([]byte, error) {
 	}
 	return nil, nil
 }
+
+// keyAlgoDSA is the name of DSA keys (x/crypto's constant for it is
+// deprecated, as is DSA itself).
+const keyAlgoDSA = "ssh-dss"

@@ -93,7 +93,7 @@ func TestParseAuthorizedKeysRefused(t *testing.T) {
 	dsa := gossh.Marshal(struct {
 		Name       string
 		P, Q, G, Y *big.Int
-	}{gossh.InsecureKeyAlgoDSA, new(big.Int).Add(new(big.Int).Lsh(one, 1023), one),
+	}{"ssh-dss", new(big.Int).Add(new(big.Int).Lsh(one, 1023), one),
 		new(big.Int).Add(new(big.Int).Lsh(one, 159), one), big.NewInt(2), big.NewInt(3)})
 
 	cert := &gossh.Certificate{Key: ed, CertType: gossh.UserCert, ValidPrincipals: []string{"alice"}, ValidBefore: gossh.CertTimeInfinity}

@@ -37,10 +37,9 @@ func DefaultHookCommand() ([]string, error) {
 type hostedRepos struct {
 	hosting *gitserver.Hosting
 
-	mu        sync.RWMutex
-	sshBase   string // ssh://git@host:port
-	httpBase  string // http://host:port
-	listening bool
+	mu       sync.RWMutex
+	sshBase  string // ssh://git@host:port
+	httpBase string // http://host:port
 }
 
 func (h *hostedRepos) Create(ctx context.Context, namespace, name, branch string) error {
