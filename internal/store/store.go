@@ -279,7 +279,39 @@ type Store interface {
 	DeleteSecret(ctx context.Context, namespace, name string) error
 	ListSecrets(ctx context.Context) ([]SecretRef, error)
 
+	// AddDelivery stores a webhook delivery, durably, unless its forge's
+	// id is there already; it reports whether the delivery was new.
+	AddDelivery(ctx context.Context, d *Delivery) (bool, error)
+	// PendingDeliveries returns deliveries not processed yet, oldest
+	// first.
+	PendingDeliveries(ctx context.Context, limit int) ([]Delivery, error)
+	// FinishDelivery records an attempt: done, or failed (left pending)
+	// with a reason.
+	FinishDelivery(ctx context.Context, id int64, done bool, reason string) error
+	GetDelivery(ctx context.Context, forge, deliveryID string) (*Delivery, error)
+
 	Close() error
+}
+
+// Delivery is a webhook delivery from a forge, stored before it is
+// acknowledged.
+type Delivery struct {
+	ID int64
+	// Forge is "github" or "gitlab"; DeliveryID the forge's id of the
+	// delivery, unique per forge.
+	Forge      string
+	DeliveryID string
+	Namespace  string
+	Repository string
+	// Event is the forge's event name (X-GitHub-Event, X-Gitlab-Event).
+	Event      string
+	Payload    []byte
+	ReceivedAt time.Time
+	// Attempts counts processing attempts; Done is set once processed;
+	// Error says why the last attempt failed.
+	Attempts int
+	Done     bool
+	Error    string
 }
 
 // SecretRef names a stored secret.

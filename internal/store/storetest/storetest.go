@@ -33,6 +33,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"TokensAndSecrets", testTokensAndSecrets},
 		{"Users", testUsers},
 		{"RepositoryStatus", testRepositoryStatus},
+		{"Deliveries", testDeliveries},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -682,5 +683,56 @@ func testRepositoryStatus(t *testing.T, s store.Store) {
 	}
 	if err := s.UpdateRepositoryStatus(ctx, "default", "nope", func(*configv1alpha1.RepositoryStatus) {}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("status of a missing repository: %v", err)
+	}
+}
+
+func testDeliveries(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	at := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	d := func(forge, id string) *store.Delivery {
+		return &store.Delivery{Forge: forge, DeliveryID: id, Namespace: "default", Repository: "cat", Event: "push",
+			Payload: []byte(`{"ref":"refs/heads/main"}`), ReceivedAt: at}
+	}
+	for _, tc := range []struct {
+		d    *store.Delivery
+		want bool
+	}{
+		{d("github", "a"), true},
+		{d("github", "a"), false}, // a redelivery
+		{d("gitlab", "a"), true},  // ids are per forge
+		{d("github", "b"), true},
+	} {
+		added, err := s.AddDelivery(ctx, tc.d)
+		if err != nil || added != tc.want {
+			t.Errorf("AddDelivery(%s %s) = %v, %v; want %v", tc.d.Forge, tc.d.DeliveryID, added, err, tc.want)
+		}
+	}
+	pending, err := s.PendingDeliveries(ctx, 10)
+	if err != nil || len(pending) != 3 {
+		t.Fatalf("pending: %+v, %v", pending, err)
+	}
+	first := pending[0]
+	if first.Forge != "github" || first.DeliveryID != "a" || string(first.Payload) != `{"ref":"refs/heads/main"}` || !first.ReceivedAt.Equal(at) {
+		t.Errorf("first pending delivery: %+v", first)
+	}
+	if err := s.FinishDelivery(ctx, first.ID, false, "the forge answered 500"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishDelivery(ctx, pending[1].ID, true, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishDelivery(ctx, 1<<40, true, ""); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("finishing an unknown delivery: %v", err)
+	}
+	pending, err = s.PendingDeliveries(ctx, 10)
+	if err != nil || len(pending) != 2 || pending[0].DeliveryID != "a" || pending[0].Attempts != 1 || pending[1].DeliveryID != "b" {
+		t.Errorf("pending after one failure and one success: %+v, %v", pending, err)
+	}
+	got, err := s.GetDelivery(ctx, "gitlab", "a")
+	if err != nil || !got.Done || got.Attempts != 1 {
+		t.Errorf("GetDelivery: %+v, %v", got, err)
+	}
+	if _, err := s.GetDelivery(ctx, "gitlab", "zz"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetDelivery of an unknown delivery: %v", err)
 	}
 }

@@ -1,0 +1,89 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/pkgserver/pkgserver/internal/store"
+)
+
+// AddDelivery stores a webhook delivery unless one with its forge and id is
+// there; it reports whether it was new. The write is committed (durable)
+// when it returns.
+func (s *Store) AddDelivery(ctx context.Context, d *store.Delivery) (bool, error) {
+	added := false
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO deliveries (forge, delivery_id, namespace, repository, event, payload, received_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (forge, delivery_id) DO NOTHING`),
+			d.Forge, d.DeliveryID, d.Namespace, d.Repository, d.Event, d.Payload, d.ReceivedAt.UnixMilli())
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		added = n == 1
+		return err
+	})
+	return added, err
+}
+
+// PendingDeliveries returns deliveries not processed yet, oldest first.
+func (s *Store) PendingDeliveries(ctx context.Context, limit int) ([]store.Delivery, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, forge, delivery_id, namespace, repository, event, payload, received_at, attempts
+		FROM deliveries WHERE done = 0 ORDER BY id LIMIT ?`), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Delivery
+	for rows.Next() {
+		var d store.Delivery
+		var at int64
+		if err := rows.Scan(&d.ID, &d.Forge, &d.DeliveryID, &d.Namespace, &d.Repository, &d.Event, &d.Payload, &at, &d.Attempts); err != nil {
+			return nil, err
+		}
+		d.ReceivedAt = time.UnixMilli(at).UTC()
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// FinishDelivery records the outcome of processing a delivery: done, or
+// failed with a reason and left pending for another attempt.
+func (s *Store) FinishDelivery(ctx context.Context, id int64, done bool, reason string) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		flag := 0
+		if done {
+			flag = 1
+		}
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE deliveries SET done = ?, attempts = attempts + 1, error = ?, processed_at = ? WHERE id = ?`),
+			flag, reason, time.Now().UnixMilli(), id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return store.ErrNotFound
+		}
+		return nil
+	})
+}
+
+// GetDelivery returns a delivery by its forge's id.
+func (s *Store) GetDelivery(ctx context.Context, forge, deliveryID string) (*store.Delivery, error) {
+	var d store.Delivery
+	var at, done int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT id, forge, delivery_id, namespace, repository, event, payload, received_at, attempts, done, error
+		FROM deliveries WHERE forge = ? AND delivery_id = ?`), forge, deliveryID).
+		Scan(&d.ID, &d.Forge, &d.DeliveryID, &d.Namespace, &d.Repository, &d.Event, &d.Payload, &at, &d.Attempts, &done, &d.Error)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	d.ReceivedAt, d.Done = time.UnixMilli(at).UTC(), done == 1
+	return &d, nil
+}
