@@ -74,6 +74,9 @@ func (s *Server) repositoryObject(r *store.Repository) configv1alpha1.Repository
 		urls := s.hosted.CloneURLs(obj.Namespace, obj.Name)
 		obj.Status.CloneURLs = &urls
 	}
+	if s.webhookURL != nil {
+		obj.Status.WebhookURL = s.webhookURL(&obj)
+	}
 	return obj
 }
 
@@ -191,8 +194,16 @@ func (s *Server) updateRepository(c echo.Context) error {
 	return writeJSON(c, http.StatusOK, s.repositoryObject(r))
 }
 
+func equalPtr[T comparable](a, b *T) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
 func equalSpec(a, b configv1alpha1.RepositorySpec) bool {
-	if a.Type != b.Type || a.Deployment != b.Deployment || a.Provider != b.Provider || a.Git != b.Git {
+	if a.Type != b.Type || a.Deployment != b.Deployment || a.Provider != b.Provider || a.Git != b.Git ||
+		a.WebhookSecret != b.WebhookSecret || !equalPtr(a.GitHub, b.GitHub) || !equalPtr(a.GitLab, b.GitLab) {
 		return false
 	}
 	ai, bi := time.Duration(0), time.Duration(0)
@@ -290,7 +301,13 @@ func (s *Server) validateRepository(obj *configv1alpha1.Repository) []metav1.Sta
 			errs = append(errs, field.Invalid(git.Child("credentials"), obj.Spec.Git.Credentials, "a hosted repository needs no credentials"))
 		}
 	case configv1alpha1.ProviderGitHub, configv1alpha1.ProviderGitLab:
-		errs = append(errs, field.Invalid(spec.Child("provider"), obj.Spec.Provider, "this server does not serve that provider yet"))
+		if msg := checkURL(obj.Spec.Git.URL); msg != "" {
+			errs = append(errs, field.Invalid(git.Child("url"), gitrepo.SanitizeURL(obj.Spec.Git.URL), msg))
+		}
+		if ws := obj.Spec.WebhookSecret; !revision.IsLabel(ws) {
+			errs = append(errs, field.Invalid(spec.Child("webhookSecret"), ws, "must name a stored secret (pkgserver secret set NAME --token-file F): an RFC 1123 label"))
+		}
+		errs = append(errs, validateForge(spec, obj)...)
 	default:
 		errs = append(errs, field.NotSupported(spec.Child("provider"), obj.Spec.Provider, []string{"git", "hosted", "github", "gitlab"}))
 	}
@@ -323,6 +340,49 @@ func (s *Server) validateRepository(obj *configv1alpha1.Repository) []metav1.Sta
 		causes = append(causes, metav1.StatusCause{Type: metav1.CauseType(e.Type), Field: e.Field, Message: e.ErrorBody()})
 	}
 	return causes
+}
+
+// validateForge checks the forge coordinates of a github or gitlab
+// repository, and that the other forge's are absent.
+func validateForge(spec *field.Path, obj *configv1alpha1.Repository) field.ErrorList {
+	var errs field.ErrorList
+	checkBase := func(p *field.Path, raw string) {
+		if raw == "" {
+			return
+		}
+		if u, err := url.Parse(raw); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+			errs = append(errs, field.Invalid(p, raw, "must be an http(s) URL without credentials"))
+		}
+	}
+	name := func(p *field.Path, v string) {
+		if v == "" || len(v) > 100 || strings.ContainsAny(v, "/ \t\n?#%") {
+			errs = append(errs, field.Invalid(p, v, "must be a name on the forge"))
+		}
+	}
+	switch obj.Spec.Provider {
+	case configv1alpha1.ProviderGitHub:
+		if obj.Spec.GitHub == nil {
+			return append(errs, field.Required(spec.Child("github"), "owner and repo of the repository on GitHub"))
+		}
+		name(spec.Child("github", "owner"), obj.Spec.GitHub.Owner)
+		name(spec.Child("github", "repo"), obj.Spec.GitHub.Repo)
+		checkBase(spec.Child("github", "baseURL"), obj.Spec.GitHub.BaseURL)
+		if obj.Spec.GitLab != nil {
+			errs = append(errs, field.Forbidden(spec.Child("gitlab"), "a github repository has no gitlab coordinates"))
+		}
+	case configv1alpha1.ProviderGitLab:
+		if obj.Spec.GitLab == nil {
+			return append(errs, field.Required(spec.Child("gitlab"), "the project's path or id on GitLab"))
+		}
+		if p := obj.Spec.GitLab.Project; p == "" || len(p) > 255 || strings.ContainsAny(p, " \t\n?#%") || strings.Contains(p, "..") {
+			errs = append(errs, field.Invalid(spec.Child("gitlab", "project"), p, "must be a project path (group/project) or id"))
+		}
+		checkBase(spec.Child("gitlab", "baseURL"), obj.Spec.GitLab.BaseURL)
+		if obj.Spec.GitHub != nil {
+			errs = append(errs, field.Forbidden(spec.Child("github"), "a gitlab repository has no github coordinates"))
+		}
+	}
+	return errs
 }
 
 // checkURL says what is wrong with a repository URL, or "".

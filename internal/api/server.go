@@ -52,6 +52,9 @@ type Hosted interface {
 type Config struct {
 	// Hosted is nil when the server hosts no git repositories.
 	Hosted Hosted
+	// WebhookURL says where a repository's forge sends webhooks ("" for
+	// none); nil when the server receives none.
+	WebhookURL func(*configv1alpha1.Repository) string
 	// Handlers serve paths below their prefixes (ending in "/") beside the
 	// API, with its metrics: git's smart HTTP, the hooks.
 	Handlers map[string]http.Handler
@@ -66,16 +69,17 @@ type Config struct {
 
 // Server is the HTTP API.
 type Server struct {
-	store     store.Store
-	auth      *auth.Authenticator
-	syncer    Syncer
-	log       *slog.Logger
-	ready     func(ctx context.Context) error
-	metrics   *httpMetrics
-	openapi   openAPI
-	e         *echo.Echo
-	revisions *revisionCache
-	hosted    Hosted
+	store      store.Store
+	auth       *auth.Authenticator
+	syncer     Syncer
+	log        *slog.Logger
+	ready      func(ctx context.Context) error
+	metrics    *httpMetrics
+	openapi    openAPI
+	e          *echo.Echo
+	revisions  *revisionCache
+	hosted     Hosted
+	webhookURL func(*configv1alpha1.Repository) string
 	// stopping is closed when shutdown begins: watches end then, so that
 	// they do not hold shutdown up.
 	stopping chan struct{}
@@ -85,7 +89,7 @@ type Server struct {
 func New(cfg Config) *Server {
 	s := &Server{store: cfg.Store, auth: cfg.Auth, syncer: cfg.Syncer, log: cfg.Log, ready: cfg.Ready,
 		metrics: newHTTPMetrics(cfg.Registry), stopping: make(chan struct{}),
-		revisions: newRevisionCache(revisionCacheBytes), hosted: cfg.Hosted}
+		revisions: newRevisionCache(revisionCacheBytes), hosted: cfg.Hosted, webhookURL: cfg.WebhookURL}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler

@@ -59,6 +59,13 @@ func (h *hostedRepos) CloneURLs(namespace, name string) configv1alpha1.CloneURLs
 	return u
 }
 
+// base is the server's advertised HTTP URL, "" before it listens.
+func (h *hostedRepos) base() string {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.httpBase
+}
+
 func (h *hostedRepos) listen(httpAddr, sshAddr net.Addr) {
 	h.mu.Lock()
 	defer h.mu.Unlock()

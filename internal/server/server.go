@@ -33,6 +33,7 @@ import (
 	"github.com/pkgserver/pkgserver/internal/store"
 	"github.com/pkgserver/pkgserver/internal/store/sqlstore"
 	"github.com/pkgserver/pkgserver/internal/validate"
+	"github.com/pkgserver/pkgserver/webhooks"
 )
 
 // AdminTokenFile is where the first admin token is written, in the data
@@ -68,12 +69,13 @@ var DefaultGitLimits = gitserver.Limits{MaxPushBytes: 512 << 20, IdleSeconds: 12
 
 // Server is pkgserver's service.
 type Server struct {
-	cfg   Config
-	store *sqlstore.Store
-	sched *reconcile.Scheduler
-	api   *api.Server
-	host  *gitserver.Host
-	repos *hostedRepos
+	cfg      Config
+	store    *sqlstore.Store
+	sched    *reconcile.Scheduler
+	api      *api.Server
+	host     *gitserver.Host
+	repos    *hostedRepos
+	webhooks *webhooks.Processor
 	// AdminToken is the token created at first start, "" otherwise.
 	AdminToken string
 }
@@ -126,15 +128,19 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Tokens: tokens, Limits: cfg.GitLimits, Log: log}
 	checker := &hooks.Checker{Engines: &hooks.EngineCache{Base: validate.Config{Limits: krm.DefaultLimits()}, Builtin: schema.NewBuiltin()}}
 	repos := &hostedRepos{hosting: hosting}
+	processor := webhooks.NewProcessor(st, sched, log)
+	receiver := &webhooks.Receiver{Store: st, Secret: webhookSecretFrom(st, keys), Log: log, Stored: processor.Notify}
 	srv := api.New(api.Config{
 		Store: st, Auth: tokens, Syncer: sched, Log: log, Registry: reg,
 		Ready: st.Ping, Hosted: repos,
+		WebhookURL: func(r *configv1alpha1.Repository) string { return webhooks.URL(repos.base(), r) },
 		Handlers: map[string]http.Handler{
 			gitserver.HTTPPrefix: host.HTTPHandler(),
 			gitserver.HookPrefix: host.HookHandler(checker, sched),
+			webhooks.Prefix:      receiver.Handler(),
 		},
 	})
-	return &Server{cfg: cfg, store: st, sched: sched, api: srv, host: host, repos: repos, AdminToken: tok}, nil
+	return &Server{cfg: cfg, store: st, sched: sched, api: srv, host: host, repos: repos, webhooks: processor, AdminToken: tok}, nil
 }
 
 // Serve serves the API (and git's smart HTTP) on ln, git over SSH on sshLn
@@ -162,6 +168,7 @@ func (s *Server) Serve(ctx context.Context, ln, sshLn net.Listener) error {
 		g.Go(func() error { return sshSrv.Serve(gctx, sshLn, s.cfg.ShutdownTimeout) })
 	}
 	g.Go(func() error { s.host.RunMaintenance(gctx); return nil })
+	g.Go(func() error { s.webhooks.Run(gctx); return nil })
 	g.Go(func() error { return s.sched.Run(gctx) })
 	g.Go(func() error {
 		t := time.NewTicker(time.Minute)
@@ -235,6 +242,22 @@ func credentialsFrom(st store.Store, keys *auth.Keyring) reconcile.CredentialsFu
 			return nil, err
 		}
 		return keys.Open(namespace, name, sealed)
+	}
+}
+
+// webhookSecretFrom reads the secret webhooks of a repository are verified
+// with: the token of a stored secret.
+func webhookSecretFrom(st store.Store, keys *auth.Keyring) webhooks.SecretFunc {
+	creds := credentialsFrom(st, keys)
+	return func(ctx context.Context, namespace, name string) (string, error) {
+		c, err := creds(ctx, namespace, name)
+		if err != nil {
+			return "", err
+		}
+		if c == nil || c.Token == "" {
+			return "", fmt.Errorf("secret %q holds no token (pkgserver secret set %s --token-file F)", name, name)
+		}
+		return c.Token, nil
 	}
 }
 

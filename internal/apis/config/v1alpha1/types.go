@@ -41,6 +41,28 @@ type RepositorySpec struct {
 	Provider string  `json:"provider,omitempty"`
 	Git      GitSpec `json:"git"`
 	Sync     *Sync   `json:"sync,omitempty"`
+	// WebhookSecret names the stored secret the forge's webhooks are
+	// verified with (provider github or gitlab).
+	WebhookSecret string `json:"webhookSecret,omitempty"`
+	// GitHub and GitLab locate the repository on its forge.
+	GitHub *GitHubSpec `json:"github,omitempty"`
+	GitLab *GitLabSpec `json:"gitlab,omitempty"`
+}
+
+// GitHubSpec is a repository on GitHub or GitHub Enterprise.
+type GitHubSpec struct {
+	Owner string `json:"owner"`
+	Repo  string `json:"repo"`
+	// BaseURL is the API's URL; default https://api.github.com/.
+	BaseURL string `json:"baseURL,omitempty"`
+}
+
+// GitLabSpec is a project on GitLab.
+type GitLabSpec struct {
+	// Project is the project's path (group/project) or numeric id.
+	Project string `json:"project"`
+	// BaseURL is the API's URL; default https://gitlab.com/api/v4/.
+	BaseURL string `json:"baseURL,omitempty"`
 }
 
 // GitSpec locates the packages in git.
@@ -72,6 +94,9 @@ type RepositoryStatus struct {
 	Problems []string `json:"problems,omitempty"`
 	// CloneURLs are where a hosted repository is cloned from and pushed to.
 	CloneURLs *CloneURLs `json:"cloneURLs,omitempty"`
+	// WebhookURL is where the forge of a github or gitlab repository sends
+	// its webhooks.
+	WebhookURL string `json:"webhookURL,omitempty"`
 }
 
 // CloneURLs are the addresses of a hosted repository.

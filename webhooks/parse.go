@@ -1,0 +1,125 @@
+package webhooks
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/google/go-github/v75/github"
+	gitlab "gitlab.com/gitlab-org/api/client-go"
+)
+
+// Forges.
+const (
+	GitHub = "github"
+	GitLab = "gitlab"
+)
+
+// Hint is what a delivery tells pkgserver, in its own terms.
+type Hint struct {
+	// Sync is set when git may have changed: the repository is fetched
+	// and reconciled.
+	Sync bool
+	// Refs are the refs the delivery names, with old and new targets where
+	// it gives them (hints: git is read for the truth).
+	Refs []RefChange
+	// Ping is a forge's test delivery.
+	Ping bool
+}
+
+// RefChange is a ref a delivery says changed.
+type RefChange struct {
+	Ref      string
+	Old, New string
+}
+
+// Parse reads a delivery's payload. Events pkgserver does not act on give
+// an empty Hint and no error; a malformed payload of an event it acts on
+// is an error.
+func Parse(forge, event string, payload []byte) (*Hint, error) {
+	switch forge {
+	case GitHub:
+		return parseGitHub(event, payload)
+	case GitLab:
+		return parseGitLab(event, payload)
+	}
+	return nil, fmt.Errorf("unknown forge %q", forge)
+}
+
+func parseGitHub(event string, payload []byte) (*Hint, error) {
+	switch event {
+	case "ping", "push", "create", "delete", "pull_request":
+	default:
+		return &Hint{}, nil
+	}
+	ev, err := github.ParseWebHook(event, payload)
+	if err != nil {
+		return nil, fmt.Errorf("%s payload: %w", event, err)
+	}
+	switch e := ev.(type) {
+	case *github.PingEvent:
+		return &Hint{Ping: true}, nil
+	case *github.PushEvent:
+		if e.GetRef() == "" {
+			return nil, fmt.Errorf("push payload without a ref")
+		}
+		return &Hint{Sync: true, Refs: []RefChange{{Ref: e.GetRef(), Old: e.GetBefore(), New: e.GetAfter()}}}, nil
+	case *github.CreateEvent:
+		return &Hint{Sync: true, Refs: []RefChange{{Ref: githubRef(e.GetRefType(), e.GetRef())}}}, nil
+	case *github.DeleteEvent:
+		return &Hint{Sync: true, Refs: []RefChange{{Ref: githubRef(e.GetRefType(), e.GetRef())}}}, nil
+	case *github.PullRequestEvent:
+		pr := e.GetPullRequest()
+		if pr == nil {
+			return nil, fmt.Errorf("pull_request payload without a pull request")
+		}
+		return &Hint{Sync: true, Refs: []RefChange{{Ref: "refs/heads/" + pr.GetHead().GetRef(), New: pr.GetHead().GetSHA()}}}, nil
+	}
+	return &Hint{}, nil
+}
+
+// githubRef makes a full ref name of create and delete events' short ones.
+func githubRef(refType, ref string) string {
+	if strings.HasPrefix(ref, "refs/") {
+		return ref
+	}
+	if refType == "tag" {
+		return "refs/tags/" + ref
+	}
+	return "refs/heads/" + ref
+}
+
+func parseGitLab(event string, payload []byte) (*Hint, error) {
+	switch gitlab.EventType(event) {
+	case gitlab.EventTypePush, gitlab.EventTypeTagPush, gitlab.EventTypeMergeRequest:
+	default:
+		return &Hint{}, nil
+	}
+	if !json.Valid(payload) {
+		return nil, fmt.Errorf("%s payload is not JSON", event)
+	}
+	ev, err := gitlab.ParseWebhook(gitlab.EventType(event), payload)
+	if err != nil {
+		return nil, fmt.Errorf("%s payload: %w", event, err)
+	}
+	switch e := ev.(type) {
+	case *gitlab.PushEvent:
+		if e.Ref == "" {
+			return nil, fmt.Errorf("push payload without a ref")
+		}
+		return &Hint{Sync: true, Refs: []RefChange{{Ref: e.Ref, Old: e.Before, New: e.After}}}, nil
+	case *gitlab.TagEvent:
+		if e.Ref == "" {
+			return nil, fmt.Errorf("tag push payload without a ref")
+		}
+		return &Hint{Sync: true, Refs: []RefChange{{Ref: e.Ref, Old: e.Before, New: e.After}}}, nil
+	case *gitlab.MergeEvent:
+		attrs := e.ObjectAttributes
+		h := &Hint{Sync: true}
+		if attrs.SourceBranch != "" {
+			h.Refs = append(h.Refs, RefChange{Ref: "refs/heads/" + attrs.SourceBranch})
+		}
+		return h, nil
+	}
+	return &Hint{}, nil
+}

@@ -1,0 +1,165 @@
+package webhooks
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/go-github/v75/github"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	configv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/config/v1alpha1"
+	"github.com/pkgserver/pkgserver/internal/store"
+)
+
+// Prefix is where webhooks are received: <Prefix><forge>/<ns>/<repo>.
+const Prefix = "/webhooks/"
+
+// Limits of a delivery.
+const (
+	// MaxPayloadBytes is the largest body accepted: GitHub caps payloads
+	// at 25 MB.
+	MaxPayloadBytes = 25 << 20
+	// ReadTimeout bounds reading a body.
+	ReadTimeout = 10 * time.Second
+	// maxDeliveryID bounds a delivery id header.
+	maxDeliveryID = 200
+)
+
+// SecretFunc returns the webhook secret a repository names.
+type SecretFunc func(ctx context.Context, namespace, name string) (string, error)
+
+// Receiver verifies and stores deliveries.
+type Receiver struct {
+	Store  store.Store
+	Secret SecretFunc
+	Log    *slog.Logger
+	// Stored is called after a delivery is stored, to wake processing.
+	Stored func()
+}
+
+// Handler serves the webhook URLs.
+func (rc *Receiver) Handler() http.Handler {
+	return http.HandlerFunc(rc.serve)
+}
+
+func answer(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]string{"message": msg})
+}
+
+func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		answer(w, http.StatusMethodNotAllowed, "webhooks are POSTed")
+		return
+	}
+	parts := strings.Split(strings.TrimPrefix(r.URL.Path, Prefix), "/")
+	if len(parts) != 3 || (parts[0] != GitHub && parts[0] != GitLab) {
+		answer(w, http.StatusNotFound, "want "+Prefix+"{github|gitlab}/{namespace}/{repository}")
+		return
+	}
+	forge, ns, name := parts[0], parts[1], parts[2]
+	if len(validation.IsDNS1123Label(ns)) > 0 || len(validation.IsDNS1123Label(name)) > 0 {
+		answer(w, http.StatusNotFound, "no such repository")
+		return
+	}
+	ctx := r.Context()
+	repo, err := rc.Store.GetRepository(ctx, ns, name)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && repo.Object.Spec.Provider != forge) {
+		answer(w, http.StatusNotFound, fmt.Sprintf("no %s repository %s/%s", forge, ns, name))
+		return
+	}
+	if err != nil {
+		rc.Log.Error("webhook: read repository", "err", err)
+		answer(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	if r.ContentLength > MaxPayloadBytes {
+		answer(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a delivery is at most %d bytes", MaxPayloadBytes))
+		return
+	}
+	// The whole body is read, within a size and a time limit, before
+	// anything is checked: the signature covers all of it.
+	rctl := http.NewResponseController(w)
+	_ = rctl.SetReadDeadline(time.Now().Add(ReadTimeout))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxPayloadBytes))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		answer(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a delivery is at most %d bytes", MaxPayloadBytes))
+		return
+	case err != nil:
+		answer(w, http.StatusBadRequest, "reading the delivery: "+err.Error())
+		return
+	}
+	secret, err := rc.Secret(ctx, ns, repo.Object.Spec.WebhookSecret)
+	if err != nil || secret == "" {
+		rc.Log.Warn("webhook: no secret to verify with", "repo", ns+"/"+name, "err", err)
+		answer(w, http.StatusUnauthorized, "the repository's webhook secret is not available")
+		return
+	}
+	var event, id, payload = "", "", body
+	switch forge {
+	case GitHub:
+		sig := r.Header.Get(github.SHA256SignatureHeader)
+		if sig == "" {
+			answer(w, http.StatusUnauthorized, "X-Hub-Signature-256 is required")
+			return
+		}
+		// HMAC-SHA256 of the body, compared in constant time; a form-encoded
+		// delivery's JSON is its payload field.
+		if payload, err = github.ValidatePayloadFromBody(r.Header.Get("Content-Type"), bytes.NewReader(body), sig, []byte(secret)); err != nil {
+			answer(w, http.StatusUnauthorized, "the signature does not match the delivery")
+			return
+		}
+		event, id = github.WebHookType(r), github.DeliveryID(r)
+	case GitLab:
+		tok := r.Header.Get("X-Gitlab-Token")
+		if subtle.ConstantTimeCompare([]byte(tok), []byte(secret)) != 1 {
+			answer(w, http.StatusUnauthorized, "X-Gitlab-Token does not match the repository's webhook secret")
+			return
+		}
+		event, id = r.Header.Get("X-Gitlab-Event"), r.Header.Get("X-Gitlab-Event-UUID")
+	}
+	if k := r.Header.Get("Idempotency-Key"); k != "" {
+		id = k
+	}
+	if id == "" || len(id) > maxDeliveryID || event == "" || len(event) > 100 {
+		answer(w, http.StatusBadRequest, "a delivery needs its event and delivery id headers")
+		return
+	}
+	added, err := rc.Store.AddDelivery(ctx, &store.Delivery{Forge: forge, DeliveryID: id, Namespace: ns, Repository: name,
+		Event: event, Payload: payload, ReceivedAt: time.Now().UTC()})
+	if err != nil {
+		rc.Log.Error("webhook: store delivery", "err", err)
+		answer(w, http.StatusInternalServerError, "the delivery could not be stored; deliver it again")
+		return
+	}
+	if !added {
+		answer(w, http.StatusOK, "delivery "+id+" was received before")
+		return
+	}
+	if rc.Stored != nil {
+		rc.Stored()
+	}
+	answer(w, http.StatusAccepted, "delivery "+id+" accepted")
+}
+
+// URL is where a repository's forge sends its webhooks, below base.
+func URL(base string, repo *configv1alpha1.Repository) string {
+	switch repo.Spec.Provider {
+	case GitHub, GitLab:
+		return strings.TrimSuffix(base, "/") + Prefix + repo.Spec.Provider + "/" + repo.Namespace + "/" + repo.Name
+	}
+	return ""
+}
