@@ -53,6 +53,8 @@ FUZZTIME ?= 3000x
 fuzz:
 	$(GO) test ./internal/krm -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/krm -run '^$$' -fuzz '^FuzzParseKptfile$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./webhooks -run '^$$' -fuzz '^FuzzParseGitHub$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./webhooks -run '^$$' -fuzz '^FuzzParseGitLab$$' -fuzztime $(FUZZTIME)
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
