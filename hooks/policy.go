@@ -133,6 +133,7 @@ func (k *check) run() (*Decision, error) {
 			}
 		}
 	}
+	k.conflicts()
 	var tags []tagUpdate
 	for _, u := range k.push.Updates {
 		if err := gitrepo.ValidateRefName(u.Ref); err != nil {
@@ -179,6 +180,39 @@ func (k *check) run() (*Decision, error) {
 	d.Lines = append(d.Lines, k.refused...)
 	d.Accept = len(k.refused) == 0
 	return d, nil
+}
+
+// conflicts refuses pushes git would apply only in part: git updates refs
+// one by one, so a ref named twice, or a ref that is a directory of
+// another (refs/tags/p/v2 and refs/tags/p/v2/x), would fail alone while
+// the rest landed, and the rules were checked for the whole.
+func (k *check) conflicts() {
+	seen := map[string]bool{}
+	for _, u := range k.push.Updates {
+		if seen[u.Ref] {
+			k.refuse(u.Ref, "the ref is updated twice in one push")
+		}
+		seen[u.Ref] = true
+	}
+	for _, u := range k.push.Updates {
+		for i := len("refs/"); i < len(u.Ref); i++ {
+			if u.Ref[i] == '/' && seen[u.Ref[:i]] {
+				k.refuse(u.Ref, "%s, pushed with it, would be its directory", u.Ref[:i])
+			}
+		}
+		if u.Old != zeroID || u.New == zeroID {
+			continue
+		}
+		// A new ref below an existing one, or an existing ref's directory.
+		for i := len("refs/heads/"); i < len(u.Ref); i++ {
+			if u.Ref[i] != '/' {
+				continue
+			}
+			if _, err := k.batch.Info(u.Ref[:i]); err == nil && !seen[u.Ref[:i]] {
+				k.refuse(u.Ref, "the ref %s exists and would be its directory", u.Ref[:i])
+			}
+		}
+	}
 }
 
 // otherRef handles refs outside the git contract: other branches have the
@@ -300,6 +334,9 @@ func (k *check) tags(updates []tagUpdate) error {
 			if !exists {
 				k.refuse(t.Ref, "proposes deleting %s/%s, which is not published", full, t.src.Revision)
 			}
+		case t.New != zeroID && k.push.Role != store.RoleAdmin && revisionLikeSegment(t.src.Package):
+			// refs/tags/p/v2/x would keep p/v2 from ever being published.
+			k.refuse(t.Ref, "a tag's package path must not have a segment like a revision (v<N>)")
 		case t.src.Number == 0 && !k.isPackageTag(t):
 			// A tag with a slash that names no package (release/2024-01):
 			// not a revision, not pkgserver's to judge.
@@ -342,7 +379,15 @@ func (k *check) tags(updates []tagUpdate) error {
 			}
 		}
 		next := revision.NextRevision(nums)
+		below, err := k.push.Repo.RefsUnder(k.ctx, revision.TagsPrefix+full+"/")
+		if err != nil {
+			return err
+		}
 		for _, t := range ts {
+			if i := slices.IndexFunc(below, func(r gitrepo.Ref) bool { return strings.HasPrefix(r.Name, t.Ref+"/") }); i >= 0 {
+				k.refuse(t.Ref, "the ref %s exists below it: an admin must delete it first", below[i].Name)
+				continue
+			}
 			if t.src.Number != next {
 				k.refuse(t.Ref, "the next revision of %s is v%d, not v%d", full, next, t.src.Number)
 				continue
@@ -400,19 +445,32 @@ func (k *check) taggedPackage(t tagUpdate, prevN int) error {
 }
 
 // isPackageTag tells whether a tag of another shape than v<N> names a
-// package: its commit (the new one, or the old one of a deletion) holds
-// <full>/Kptfile.
+// package: its old or its new commit holds <full>/Kptfile.
 func (k *check) isPackageTag(t tagUpdate) bool {
-	id := t.New
-	if id == zeroID {
-		id = t.Old
+	full := k.cfg.Full(t.src.Package)
+	for _, id := range []string{t.Old, t.New} {
+		if id == zeroID {
+			continue
+		}
+		commit, err := k.peel(id)
+		if err != nil {
+			continue
+		}
+		if tree, err := k.packageTree(commit, full); err == nil && tree != "" {
+			return true // it names a package before or after: the rules hold
+		}
 	}
-	commit, err := k.peel(id)
-	if err != nil {
-		return false
+	return false
+}
+
+// revisionLikeSegment tells whether a package path has a segment v<N>.
+func revisionLikeSegment(pkg string) bool {
+	for _, seg := range strings.Split(pkg, "/") {
+		if revision.ParseRevisionNumber(seg) > 0 {
+			return true
+		}
 	}
-	tree, err := k.packageTree(commit, k.cfg.Full(t.src.Package))
-	return err == nil && tree != ""
+	return false
 }
 
 // peel returns the commit an object leads to, through annotated tags.

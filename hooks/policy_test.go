@@ -577,8 +577,11 @@ func TestMalformedRefs(t *testing.T) {
 					upd(zero, r.Rev("main"), "refs/heads/drafts/nginx"),
 				}
 			},
-			role:  store.RoleAdmin,
-			lines: []string{"pkgserver: refused refs/heads/drafts/nginx: expected <package>/<workspace> after the prefix"},
+			role: store.RoleAdmin,
+			lines: []string{
+				"pkgserver: refused refs/heads/drafts/nginx/ws1: refs/heads/drafts/nginx, pushed with it, would be its directory",
+				"pkgserver: refused refs/heads/drafts/nginx: expected <package>/<workspace> after the prefix",
+			},
 		},
 		{
 			name: "refs outside the contract pass",
@@ -1422,6 +1425,74 @@ func TestManyTags(t *testing.T) {
 			},
 			role:  store.RoleWrite,
 			lines: []string{"pkgserver: refused refs/tags/nginx/v3: the next revision of nginx is v2, not v3"},
+		},
+	})
+}
+
+// TestPartialPushes: pushes git would apply only in part are refused, so
+// that what the rules checked is what lands.
+func TestPartialPushes(t *testing.T) {
+	runPushTests(t, []pushTest{
+		{
+			name: "the repository branch twice",
+			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+				main := r.Rev("main")
+				b := commit(r, gittest.Package("nginx", "2"))
+				r.Checkout("-q", "--detach", main)
+				c := commit(r, gittest.Package("nginx", "3"))
+				return []hooks.Update{upd(main, b, "refs/heads/main"), upd(main, c, "refs/heads/main"), upd(zero, c, "refs/tags/nginx/v2")}
+			},
+			role:  store.RoleWrite,
+			lines: []string{"pkgserver: refused refs/heads/main: the ref is updated twice in one push"},
+		},
+		{
+			name: "a tag below the next revision, pushed with it",
+			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+				c := onMain(r, gittest.Package("nginx", "2"))
+				return []hooks.Update{upd(zero, c, "refs/tags/nginx/v2/x"), upd(zero, c, "refs/tags/nginx/v2"), upd(zero, c, "refs/tags/nginx/v3")}
+			},
+			role: store.RoleWrite,
+			lines: []string{
+				"pkgserver: refused refs/tags/nginx/v2/x: refs/tags/nginx/v2, pushed with it, would be its directory",
+				"pkgserver: refused refs/tags/nginx/v2/x: a tag's package path must not have a segment like a revision (v<N>)",
+			},
+		},
+		{
+			name: "a tag below the next revision, pushed before it",
+			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+				return []hooks.Update{upd(zero, r.Rev("main"), "refs/tags/nginx/v2/x")}
+			},
+			role:  store.RoleWrite,
+			lines: []string{"pkgserver: refused refs/tags/nginx/v2/x: a tag's package path must not have a segment like a revision (v<N>)"},
+		},
+		{
+			name: "the next revision when a ref exists below it",
+			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+				r.Tag("nginx/v2/x", r.Rev("main"), "")
+				c := onMain(r, gittest.Package("nginx", "2"))
+				return []hooks.Update{upd(zero, c, "refs/tags/nginx/v2")}
+			},
+			role:  store.RoleWrite,
+			lines: []string{"pkgserver: refused refs/tags/nginx/v2: the ref refs/tags/nginx/v2/x exists below it: an admin must delete it first"},
+		},
+		{
+			name: "a new ref below an existing one",
+			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+				r.Git("branch", "feature", "main")
+				return []hooks.Update{upd(zero, r.Rev("main"), "refs/heads/feature/x")}
+			},
+			role:  store.RoleWrite,
+			lines: []string{"pkgserver: refused refs/heads/feature/x: the ref refs/heads/feature exists and would be its directory"},
+		},
+		{
+			name: "a package tag moved away from its package",
+			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+				r.Tag("nginx/v1.2.0", r.Rev("main"), "")
+				empty := r.Git("commit-tree", "4b825dc642cb6eb9a060e54bf8d69288fbee4904", "-m", "empty")
+				return []hooks.Update{upd(r.Rev("main"), empty, "refs/tags/nginx/v1.2.0")}
+			},
+			role:  store.RoleWrite,
+			lines: []string{"pkgserver: refused refs/tags/nginx/v1.2.0: published revisions are immutable: the tag cannot be moved"},
 		},
 	})
 }

@@ -197,6 +197,7 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 		{"github without coordinates", "POST", reposPath, `{"metadata":{"name":"x"},"spec":{"provider":"github","git":{"url":"/x"},"webhookSecret":"s"}}`, 422, metav1.StatusReasonInvalid, "spec.github"},
 		{"github without a webhook secret", "POST", reposPath, `{"metadata":{"name":"x"},"spec":{"provider":"github","git":{"url":"/x"},"github":{"owner":"o","repo":"r"}}}`, 422, metav1.StatusReasonInvalid, "spec.webhookSecret"},
 		{"gitlab with a bad base URL", "POST", reposPath, `{"metadata":{"name":"x"},"spec":{"provider":"gitlab","git":{"url":"/x"},"webhookSecret":"s","gitlab":{"project":"g/p","baseURL":"ftp://x"}}}`, 422, metav1.StatusReasonInvalid, "spec.gitlab.baseURL"},
+		{"local path in the data directory", "POST", reposPath, repo("x", h.dataDir+"/repos/other/secret.git"), 422, metav1.StatusReasonInvalid, "inside the server's data directory"},
 		{"hosted with a URL", "POST", reposPath, `{"metadata":{"name":"x"},"spec":{"provider":"hosted","git":{"url":"/x"}}}`, 422, metav1.StatusReasonInvalid, "spec.git.url"},
 		{"unknown provider", "POST", reposPath, `{"metadata":{"name":"x"},"spec":{"provider":"svn","git":{"url":"/x"}}}`, 422, metav1.StatusReasonInvalid, "spec.provider"},
 		{"interval too short", "POST", reposPath, `{"metadata":{"name":"x"},"spec":{"git":{"url":"/x"},"sync":{"interval":"1s"}}}`, 422, metav1.StatusReasonInvalid, "spec.sync.interval"},
@@ -236,7 +237,13 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 			}
 		})
 	}
-	code, resp := h.do("POST", reposPath, "admin", repo("x", "/x"))
+	// A local path reads the server's disk: only an admin of every
+	// namespace registers one.
+	code, resp := h.do("POST", reposPath, "nsadmin", repo("x", "/x"))
+	if st := h.status(code, resp, 403); !strings.Contains(st.Message, "admin token of every namespace") {
+		t.Errorf("a local path by a namespace's admin: %s", st.Message)
+	}
+	code, resp = h.do("POST", reposPath, "admin", repo("x", "/x"))
 	req, _ := http.NewRequest("POST", h.url+reposPath, strings.NewReader(repo("x", "/x")))
 	req.Header.Set("Authorization", "Bearer "+h.tokens["admin"])
 	req.Header.Set("Content-Type", "application/yaml")

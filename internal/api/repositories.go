@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -120,6 +121,9 @@ func (s *Server) createRepository(c echo.Context) error {
 	if causes := s.validateRepository(&obj); len(causes) > 0 {
 		return invalid("Repository", obj.Name, causes)
 	}
+	if err := s.checkLocal(c, &obj); err != nil {
+		return err
+	}
 	// What the server owns is not the client's to set.
 	obj.ResourceVersion, obj.UID, obj.CreationTimestamp = "", "", metav1.Time{}
 	obj.Generation = 1
@@ -171,6 +175,11 @@ func (s *Server) updateRepository(c echo.Context) error {
 	old, err := s.store.GetRepository(ctx, ns, name)
 	if err != nil {
 		return repoErr(err, name)
+	}
+	if old.Object.Spec.Git.URL != obj.Spec.Git.URL {
+		if err := s.checkLocal(c, &obj); err != nil {
+			return err
+		}
 	}
 	if old.Object.Spec.Provider != obj.Spec.Provider {
 		return invalid("Repository", name, []metav1.StatusCause{{Type: metav1.CauseTypeFieldValueInvalid, Field: "spec.provider",
@@ -340,6 +349,42 @@ func (s *Server) validateRepository(obj *configv1alpha1.Repository) []metav1.Sta
 		causes = append(causes, metav1.StatusCause{Type: metav1.CauseType(e.Type), Field: e.Field, Message: e.ErrorBody()})
 	}
 	return causes
+}
+
+// checkLocal guards repositories read from the server's own disk: a local
+// path may name any repository there, other namespaces' hosted ones and
+// mirrors included, so only an admin of every namespace may register one,
+// and never one inside the data directory.
+func (s *Server) checkLocal(c echo.Context, obj *configv1alpha1.Repository) error {
+	p, ok := reconcile.LocalPath(obj.Spec.Git.URL)
+	if !ok || obj.Spec.Provider == configv1alpha1.ProviderHosted {
+		return nil
+	}
+	if t, _ := c.Get(tokenKey).(*store.Token); t == nil || t.Namespace != store.AllNamespaces || t.Role != store.RoleAdmin {
+		return newStatus(http.StatusForbidden, "Forbidden", "a local path reads the server's disk: registering one takes an admin token of every namespace")
+	}
+	if s.dataDir == "" {
+		return nil
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return badRequest("spec.git.url: %v", err)
+	}
+	if resolved, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = resolved
+	}
+	data, err := filepath.Abs(s.dataDir)
+	if err != nil {
+		return err
+	}
+	if resolved, err := filepath.EvalSymlinks(data); err == nil {
+		data = resolved
+	}
+	if rel, err := filepath.Rel(data, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+		return invalid("Repository", obj.Name, []metav1.StatusCause{{Type: metav1.CauseTypeFieldValueInvalid, Field: "spec.git.url",
+			Message: "is inside the server's data directory: register hosted repositories with provider hosted"}})
+	}
+	return nil
 }
 
 // validateForge checks the forge coordinates of a github or gitlab

@@ -50,6 +50,9 @@ type Hosted interface {
 
 // Config is what the server is built from.
 type Config struct {
+	// DataDir is the server's data directory: no local repository may be
+	// registered inside it.
+	DataDir string
 	// Hosted is nil when the server hosts no git repositories.
 	Hosted Hosted
 	// WebhookURL says where a repository's forge sends webhooks ("" for
@@ -80,6 +83,7 @@ type Server struct {
 	revisions  *revisionCache
 	hosted     Hosted
 	webhookURL func(*configv1alpha1.Repository) string
+	dataDir    string
 	// stopping is closed when shutdown begins: watches end then, so that
 	// they do not hold shutdown up.
 	stopping chan struct{}
@@ -89,7 +93,7 @@ type Server struct {
 func New(cfg Config) *Server {
 	s := &Server{store: cfg.Store, auth: cfg.Auth, syncer: cfg.Syncer, log: cfg.Log, ready: cfg.Ready,
 		metrics: newHTTPMetrics(cfg.Registry), stopping: make(chan struct{}),
-		revisions: newRevisionCache(revisionCacheBytes), hosted: cfg.Hosted, webhookURL: cfg.WebhookURL}
+		revisions: newRevisionCache(revisionCacheBytes), hosted: cfg.Hosted, webhookURL: cfg.WebhookURL, dataDir: cfg.DataDir}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler

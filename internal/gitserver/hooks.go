@@ -99,6 +99,9 @@ func (h *Host) preReceive(ctx context.Context, push *Push, req *forward.Request,
 		log.Warn("pre-receive: open repository", "err", err)
 		return refuse("the push's objects could not be read: " + err.Error())
 	}
+	if err := h.Pushes.Lock(ctx, push); err != nil {
+		return refuse(err.Error())
+	}
 	role := effectiveRole(push.Pusher, push.Namespace)
 	d, err := checker.Check(ctx, &hooks.Push{Repo: g, Config: repo.Config(), Role: role, Updates: req.Updates})
 	if err != nil {
@@ -121,6 +124,8 @@ func (h *Host) postReceive(ctx context.Context, push *Push, req *forward.Request
 	}
 	start := time.Now()
 	defer h.upkeep(push.GitDir)
+	// The refs are written: the next push may be checked against them.
+	defer h.Pushes.Unlock(push)
 	if err := applier.Apply(ctx, push.Namespace, push.Repository, updates); err != nil {
 		return &forward.Response{Accept: true, Messages: []string{
 			fmt.Sprintf("pkgserver: the push is in git, but indexing it failed (%v); the next sync retries", err)}}

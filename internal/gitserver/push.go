@@ -1,6 +1,7 @@
 package gitserver
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -35,18 +36,58 @@ type Push struct {
 	Repository string
 	GitDir     string
 	Pusher     Pusher
+
+	mu   sync.Mutex
+	lock chan struct{} // the repository's push lock while held
 }
 
 // Pushes hands out the tokens hooks present: one per receive-pack, valid
 // from its start to its end, kept in memory (hooks only run while their
 // receive-pack does) and looked up by hash.
 type Pushes struct {
-	mu sync.Mutex
-	m  map[[32]byte]*Push
+	mu    sync.Mutex
+	m     map[[32]byte]*Push
+	locks map[string]chan struct{}
 }
 
 // NewPushes returns an empty registry.
-func NewPushes() *Pushes { return &Pushes{m: map[[32]byte]*Push{}} }
+func NewPushes() *Pushes {
+	return &Pushes{m: map[[32]byte]*Push{}, locks: map[string]chan struct{}{}}
+}
+
+// Lock holds the repository's push lock for a push, from its pre-receive
+// until its refs are indexed (Unlock) or it ends. pre-receive reads refs
+// the push does not update (the branch a tag must sit on, the tags that
+// number the next revision); no other push may move them until this one's
+// refs are written.
+func (p *Pushes) Lock(ctx context.Context, push *Push) error {
+	p.mu.Lock()
+	l, ok := p.locks[push.GitDir]
+	if !ok {
+		l = make(chan struct{}, 1)
+		p.locks[push.GitDir] = l
+	}
+	p.mu.Unlock()
+	select {
+	case l <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("another push to %s/%s is under way: %w", push.Namespace, push.Repository, ctx.Err())
+	}
+	push.mu.Lock()
+	push.lock = l
+	push.mu.Unlock()
+	return nil
+}
+
+// Unlock releases the push's hold on its repository, if it has one.
+func (p *Pushes) Unlock(push *Push) {
+	push.mu.Lock()
+	defer push.mu.Unlock()
+	if push.lock != nil {
+		<-push.lock
+		push.lock = nil
+	}
+}
 
 // Begin registers a push and returns its token and the function that ends
 // it.
@@ -64,6 +105,7 @@ func (p *Pushes) Begin(push *Push) (token string, end func()) {
 		p.mu.Lock()
 		delete(p.m, h)
 		p.mu.Unlock()
+		p.Unlock(push)
 	}
 }
 

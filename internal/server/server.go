@@ -132,7 +132,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	receiver := &webhooks.Receiver{Store: st, Secret: webhookSecretFrom(st, keys), Log: log, Stored: processor.Notify}
 	srv := api.New(api.Config{
 		Store: st, Auth: tokens, Syncer: sched, Log: log, Registry: reg,
-		Ready: st.Ping, Hosted: repos,
+		Ready: st.Ping, Hosted: repos, DataDir: cfg.DataDir,
 		WebhookURL: func(r *configv1alpha1.Repository) string { return webhooks.URL(repos.base(), r) },
 		Handlers: map[string]http.Handler{
 			gitserver.HTTPPrefix: host.HTTPHandler(),
