@@ -48,6 +48,7 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("PATH", binDir+string(os.PathListSeparator)+env.Getenv("PATH"))
 			env.Setenv("EXAMPLES", examples)
+			env.Setenv("PKGSERVER_BIN_DIR", binDir)
 			// A server a script starts listens on a free port; the
 			// client commands find it through the environment.
 			ln, err := net.Listen("tcp", "127.0.0.1:0")

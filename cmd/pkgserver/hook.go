@@ -89,15 +89,20 @@ accepted pushes.`,
 }
 
 func newHookRunCmd(hook string) *cobra.Command {
-	var f hookFlags
+	var (
+		f   hookFlags
+		fwd bool
+	)
 	cmd := &cobra.Command{
 		Use:   hook,
 		Short: "Run the " + hook + " hook (git runs it)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			stderr := cmd.ErrOrStderr()
-			if os.Getenv(forward.EnvURL) != "" {
-				// Under pkgserver's own git host: the server decides.
+			if fwd {
+				// Under pkgserver's own git host: the server decides. The
+				// mode is the installed script's, never the environment's:
+				// a pusher may be able to set variables.
 				if code := forward.Run(hook, cmd.InOrStdin(), stderr, os.Getenv); code != 0 {
 					return &exitError{code: code, err: errors.New("")}
 				}
@@ -119,6 +124,7 @@ func newHookRunCmd(hook string) *cobra.Command {
 		},
 	}
 	f.add(cmd)
+	cmd.Flags().BoolVar(&fwd, "forward", false, "forward the push to the pkgserver whose git host runs this hook (set by the host)")
 	return cmd
 }
 

@@ -243,7 +243,7 @@ func (h *host) gitWithSSH(sshCommand, dir string, args ...string) (string, error
 func TestLimits(t *testing.T) {
 	h := startHost(t, options{
 		limits: gitserver.Limits{MaxPushBytes: 64 << 10, IdleSeconds: 10},
-		ssh:    gitserver.SSHConfig{MaxConnections: 2, LoginTimeout: 500 * time.Millisecond},
+		ssh:    gitserver.SSHConfig{MaxConnections: 2, LoginTimeout: 500 * time.Millisecond, SessionsPerConnection: 4},
 	})
 	alice := h.addUser("alice", "default", store.RoleWrite)
 	h.hosted("catalog")
@@ -273,6 +273,42 @@ func TestLimits(t *testing.T) {
 	if _, _, err := sshRun(t, h, "git-upload-pack '/default/catalog.git'", nil, alice.signer); err != nil {
 		t.Errorf("after the idle connections were closed: %v", err)
 	}
+
+	// Sessions on one connection are bounded too: four upload-packs wait
+	// for their client, the fifth is refused.
+	client, err := gossh.Dial("tcp", h.sshAddr, &gossh.ClientConfig{User: "git", Auth: []gossh.AuthMethod{gossh.PublicKeys(alice.signer)},
+		HostKeyCallback: gossh.FixedHostKey(h.hostKey), Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	for i := range 5 {
+		sess, err := client.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sess.Close()
+		var stderr bytes.Buffer
+		sess.Stderr = &stderr
+		stdout, _ := sess.StdoutPipe()
+		if _, err := sess.StdinPipe(); err != nil { // kept open: git waits
+			t.Fatal(err)
+		}
+		if err := sess.Start("git-upload-pack '/default/catalog.git'"); err != nil {
+			t.Fatal(err)
+		}
+		if i < 4 {
+			// The ref advertisement arrives: the session runs.
+			if _, err := stdout.Read(make([]byte, 4)); err != nil {
+				t.Fatalf("session %d: %v %s", i, err, stderr.String())
+			}
+			continue
+		}
+		if err := sess.Wait(); err == nil || !strings.Contains(stderr.String(), "at most 4 sessions at once on one connection") {
+			t.Errorf("fifth session: %v %q", err, stderr.String())
+		}
+	}
+	client.Close()
 
 	// A pack over 64 KiB is refused by git itself; nothing changes.
 	work := t.TempDir()

@@ -25,10 +25,27 @@ func (h *Host) HTTPHandler() http.Handler {
 	if err != nil {
 		gitPath = "git"
 	}
+	busy := make(chan struct{}, MaxHTTPRequests)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case busy <- struct{}{}:
+			defer func() { <-busy }()
+		default:
+			w.Header().Set("Retry-After", "5")
+			http.Error(w, "the server is busy, try again", http.StatusServiceUnavailable)
+			return
+		}
 		h.serveHTTP(w, r, gitPath)
 	})
 }
+
+// Limits of smart HTTP: requests running git at once, and how long one
+// may take to send its pack or to read the answer (the API's own read
+// timeout, 30 s, is lifted for them).
+const (
+	MaxHTTPRequests = 64
+	HTTPGitTimeout  = time.Hour
+)
 
 func (h *Host) serveHTTP(w http.ResponseWriter, r *http.Request, gitPath string) {
 	rest, ok := strings.CutPrefix(r.URL.Path, HTTPPrefix)
@@ -126,6 +143,9 @@ func (h *Host) serveHTTP(w http.ResponseWriter, r *http.Request, gitPath string)
 		InheritEnv: nil,
 		Stderr:     logWriter{h},
 	}
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(HTTPGitTimeout))
+	_ = rc.SetWriteDeadline(time.Now().Add(HTTPGitTimeout))
 	start := time.Now()
 	handler.ServeHTTP(w, r)
 	if r.Method == http.MethodPost {

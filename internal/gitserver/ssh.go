@@ -34,6 +34,15 @@ type SSHConfig struct {
 	LoginTimeout time.Duration
 	// IdleTimeout closes a connection without traffic for that long.
 	IdleTimeout time.Duration
+	// MaxDuration closes a connection that lasted that long, however busy:
+	// a client that sends keepalives but never reads cannot hold a git
+	// process for ever.
+	MaxDuration time.Duration
+	// MaxSessions bounds the git commands running at once over SSH, and
+	// SessionsPerConnection those of one connection (a client may open
+	// many sessions on one connection).
+	MaxSessions           int
+	SessionsPerConnection int
 }
 
 // Defaults of the SSH front end.
@@ -41,16 +50,24 @@ const (
 	DefaultMaxConnections = 64
 	DefaultLoginTimeout   = 30 * time.Second
 	DefaultIdleTimeout    = 2 * time.Minute
+	DefaultMaxDuration    = time.Hour
+	DefaultMaxSessions    = 64
+	DefaultPerConnection  = 4
 )
 
 // SSHServer serves git-upload-pack and git-receive-pack over SSH.
 type SSHServer struct {
-	host  *Host
-	srv   *ssh.Server
-	conns atomic.Int64
-	max   int64
-	login time.Duration
+	host     *Host
+	srv      *ssh.Server
+	conns    atomic.Int64
+	max      int64
+	login    time.Duration
+	sessions chan struct{}
+	perConn  int32
 }
+
+// sessionsKey holds, in a connection's context, its sessions running.
+type sessionsKey struct{}
 
 // loggedInKey marks, in a connection's context, that a command started.
 type loggedInKey struct{}
@@ -66,11 +83,21 @@ func NewSSHServer(host *Host, cfg SSHConfig) (*SSHServer, error) {
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = DefaultIdleTimeout
 	}
+	if cfg.MaxDuration == 0 {
+		cfg.MaxDuration = DefaultMaxDuration
+	}
+	if cfg.MaxSessions == 0 {
+		cfg.MaxSessions = DefaultMaxSessions
+	}
+	if cfg.SessionsPerConnection == 0 {
+		cfg.SessionsPerConnection = DefaultPerConnection
+	}
 	signer, err := loadHostKey(cfg.HostKeyPath)
 	if err != nil {
 		return nil, err
 	}
-	s := &SSHServer{host: host, max: int64(cfg.MaxConnections), login: cfg.LoginTimeout}
+	s := &SSHServer{host: host, max: int64(cfg.MaxConnections), login: cfg.LoginTimeout,
+		sessions: make(chan struct{}, cfg.MaxSessions), perConn: int32(cfg.SessionsPerConnection)}
 	s.srv = &ssh.Server{
 		Handler:          s.session,
 		HostSigners:      []ssh.Signer{signer},
@@ -78,6 +105,7 @@ func NewSSHServer(host *Host, cfg SSHConfig) (*SSHServer, error) {
 		PublicKeyHandler: s.publicKey,
 		ConnCallback:     s.connect,
 		IdleTimeout:      cfg.IdleTimeout,
+		MaxTimeout:       cfg.MaxDuration,
 		// Only sessions: no port forwarding, no agent, no subsystems.
 		ChannelHandlers: map[string]ssh.ChannelHandler{"session": ssh.DefaultSessionHandler},
 	}
@@ -119,6 +147,7 @@ func (s *SSHServer) connect(ctx ssh.Context, conn net.Conn) net.Conn {
 	}
 	loggedIn := &atomic.Bool{}
 	ctx.SetValue(loggedInKey{}, loggedIn)
+	ctx.SetValue(sessionsKey{}, &atomic.Int32{})
 	timer := time.AfterFunc(s.login, func() {
 		if !loggedIn.Load() {
 			conn.Close()
@@ -143,6 +172,22 @@ func (s *SSHServer) publicKey(ctx ssh.Context, key ssh.PublicKey) bool {
 func (s *SSHServer) session(sess ssh.Session) {
 	if b, ok := sess.Context().Value(loggedInKey{}).(*atomic.Bool); ok {
 		b.Store(true)
+	}
+	if n, ok := sess.Context().Value(sessionsKey{}).(*atomic.Int32); ok {
+		defer n.Add(-1)
+		if n.Add(1) > s.perConn {
+			fmt.Fprintf(sess.Stderr(), "pkgserver: at most %d sessions at once on one connection\n", s.perConn)
+			_ = sess.Exit(1)
+			return
+		}
+	}
+	select {
+	case s.sessions <- struct{}{}:
+		defer func() { <-s.sessions }()
+	default:
+		fmt.Fprintln(sess.Stderr(), "pkgserver: the server is busy, try again")
+		_ = sess.Exit(1)
+		return
 	}
 	code := s.run(sess)
 	_ = sess.Exit(code)

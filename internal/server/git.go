@@ -29,7 +29,7 @@ func DefaultHookCommand() ([]string, error) {
 	if info, err := os.Stat(small); err == nil && info.Mode().IsRegular() && info.Mode()&0o111 != 0 {
 		return []string{small}, nil
 	}
-	return []string{self, "hook"}, nil
+	return []string{self, "hook", "--forward"}, nil
 }
 
 // hostedRepos is the API's view of the git host: it creates repositories
