@@ -9,10 +9,10 @@ import (
 	"strings"
 )
 
-// gitEnv is the whole environment of a git subprocess: no configuration
+// CleanEnv is the whole environment of a git subprocess: no configuration
 // but the repository's own, no prompts, a fixed locale. The caller's
 // environment (GIT_DIR, GIT_CONFIG_*, credentials helpers...) never leaks in.
-func gitEnv() []string {
+func CleanEnv() []string {
 	path := os.Getenv("PATH")
 	if path == "" {
 		path = "/usr/local/bin:/usr/bin:/bin"
@@ -33,7 +33,7 @@ func gitEnv() []string {
 // subprocess sees the same objects.
 func (r *Repo) command(ctx context.Context, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, "git", append([]string{"--git-dir=" + r.gitDir}, args...)...)
-	cmd.Env = append(gitEnv(), r.env...)
+	cmd.Env = append(CleanEnv(), r.env...)
 	cmd.Dir = r.gitDir
 	return cmd
 }

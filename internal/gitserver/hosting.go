@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/pkgserver/pkgserver/internal/gitrepo"
 )
 
 // Hosting keeps the bare repositories of hosted Repositories below Root, at
@@ -189,20 +191,7 @@ func runGit(ctx context.Context, dir string, args ...string) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
-// baseEnv is the whole environment of git processes the host starts: no
-// system or user configuration, no prompts. Nothing of a client's
-// environment is ever added but the protocol version, checked first.
-func baseEnv() []string {
-	path := os.Getenv("PATH")
-	if path == "" {
-		path = "/usr/local/bin:/usr/bin:/bin"
-	}
-	return []string{
-		"PATH=" + path,
-		"HOME=/nonexistent",
-		"GIT_CONFIG_NOSYSTEM=1",
-		"GIT_CONFIG_GLOBAL=/dev/null",
-		"GIT_TERMINAL_PROMPT=0",
-		"GIT_NO_REPLACE_OBJECTS=1",
-	}
-}
+// baseEnv is the whole environment of git processes the host starts
+// (gitrepo.CleanEnv): nothing of a client's environment is ever added but
+// the protocol version, checked first.
+func baseEnv() []string { return gitrepo.CleanEnv() }
