@@ -44,6 +44,8 @@ type Receiver struct {
 	Log    *slog.Logger
 	// Stored is called after a delivery is stored, to wake processing.
 	Stored func()
+
+	batch batcher
 }
 
 // Handler serves the webhook URLs.
@@ -138,7 +140,7 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request) {
 		answer(w, http.StatusBadRequest, "a delivery needs its event and delivery id headers")
 		return
 	}
-	added, err := rc.Store.AddDelivery(ctx, &store.Delivery{Forge: forge, DeliveryID: id, Namespace: ns, Repository: name,
+	added, err := rc.batch.add(ctx, rc.Store, &store.Delivery{Forge: forge, DeliveryID: id, Namespace: ns, Repository: name,
 		Event: event, Payload: payload, ReceivedAt: time.Now().UTC()})
 	if err != nil {
 		rc.Log.Error("webhook: store delivery", "err", err)

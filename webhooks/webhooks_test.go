@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -305,4 +307,37 @@ func TestProcessedAfterRestart(t *testing.T) {
 	f.store, f.url, f.stop = startServer(t, f.dir)
 	f.waitDone(webhooks.GitHub, "d-late")
 	f.waitRevision("gh.nginx.late")
+}
+
+// TestConcurrentDeliveries: deliveries arriving together are stored
+// together, each once; a redelivery racing its original is stored once.
+func TestConcurrentDeliveries(t *testing.T) {
+	f := setup(t)
+	body := []byte(`{"action":"opened","issue":{"number":1,"title":"t"},"repository":{"full_name":"acme/blueprints"}}`)
+	const n = 60
+	codes := make(chan int, 2*n)
+	var wg sync.WaitGroup
+	for i := range 2 * n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprintf("c-%d", i%n) // every id twice
+			codes <- f.deliver("/webhooks/github/default/gh", body, githubHeaders("issues", id, body, secret))
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	count := map[int]int{}
+	for c := range codes {
+		count[c]++
+	}
+	if count[http.StatusAccepted] != n || count[http.StatusOK] != n {
+		t.Errorf("answers %v, want %d × 202 and %d × 200", count, n, n)
+	}
+	for i := range n {
+		d := f.waitDone(webhooks.GitHub, fmt.Sprintf("c-%d", i))
+		if d.Attempts != 1 {
+			t.Errorf("delivery c-%d processed %d times", i, d.Attempts)
+		}
+	}
 }

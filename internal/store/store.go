@@ -282,6 +282,9 @@ type Store interface {
 	// AddDelivery stores a webhook delivery, durably, unless its forge's
 	// id is there already; it reports whether the delivery was new.
 	AddDelivery(ctx context.Context, d *Delivery) (bool, error)
+	// AddDeliveries stores deliveries in one transaction and reports
+	// which were new; a delivery id twice in ds is new once.
+	AddDeliveries(ctx context.Context, ds []*Delivery) ([]bool, error)
 	// PendingDeliveries returns deliveries not processed yet, oldest
 	// first.
 	PendingDeliveries(ctx context.Context, limit int) ([]Delivery, error)

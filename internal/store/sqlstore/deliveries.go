@@ -13,19 +13,41 @@ import (
 // there; it reports whether it was new. The write is committed (durable)
 // when it returns.
 func (s *Store) AddDelivery(ctx context.Context, d *store.Delivery) (bool, error) {
-	added := false
+	added, err := s.AddDeliveries(ctx, []*store.Delivery{d})
+	if err != nil {
+		return false, err
+	}
+	return added[0], nil
+}
+
+// AddDeliveries stores deliveries in one transaction — one commit, one
+// sync to disk, for many — and reports which were new.
+func (s *Store) AddDeliveries(ctx context.Context, ds []*store.Delivery) ([]bool, error) {
+	added := make([]bool, len(ds))
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO deliveries (forge, delivery_id, namespace, repository, event, payload, received_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (forge, delivery_id) DO NOTHING`),
-			d.Forge, d.DeliveryID, d.Namespace, d.Repository, d.Event, d.Payload, d.ReceivedAt.UnixMilli())
+		stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO deliveries (forge, delivery_id, namespace, repository, event, payload, received_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (forge, delivery_id) DO NOTHING`))
 		if err != nil {
 			return err
 		}
-		n, err := res.RowsAffected()
-		added = n == 1
-		return err
+		defer stmt.Close()
+		for i, d := range ds {
+			res, err := stmt.ExecContext(ctx, d.Forge, d.DeliveryID, d.Namespace, d.Repository, d.Event, d.Payload, d.ReceivedAt.UnixMilli())
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			added[i] = n == 1
+		}
+		return nil
 	})
-	return added, err
+	if err != nil {
+		return nil, err
+	}
+	return added, nil
 }
 
 // PendingDeliveries returns deliveries not processed yet, oldest first.

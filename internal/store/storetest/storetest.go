@@ -707,8 +707,12 @@ func testDeliveries(t *testing.T, s store.Store) {
 			t.Errorf("AddDelivery(%s %s) = %v, %v; want %v", tc.d.Forge, tc.d.DeliveryID, added, err, tc.want)
 		}
 	}
+	batch, err := s.AddDeliveries(ctx, []*store.Delivery{d("github", "c"), d("github", "a"), d("github", "c")})
+	if err != nil || fmt.Sprint(batch) != "[true false false]" {
+		t.Errorf("AddDeliveries = %v, %v; want [true false false]", batch, err)
+	}
 	pending, err := s.PendingDeliveries(ctx, 10)
-	if err != nil || len(pending) != 3 {
+	if err != nil || len(pending) != 4 {
 		t.Fatalf("pending: %+v, %v", pending, err)
 	}
 	first := pending[0]
@@ -725,7 +729,7 @@ func testDeliveries(t *testing.T, s store.Store) {
 		t.Errorf("finishing an unknown delivery: %v", err)
 	}
 	pending, err = s.PendingDeliveries(ctx, 10)
-	if err != nil || len(pending) != 2 || pending[0].DeliveryID != "a" || pending[0].Attempts != 1 || pending[1].DeliveryID != "b" {
+	if err != nil || len(pending) != 3 || pending[0].DeliveryID != "a" || pending[0].Attempts != 1 || pending[1].DeliveryID != "b" || pending[2].DeliveryID != "c" {
 		t.Errorf("pending after one failure and one success: %+v, %v", pending, err)
 	}
 	got, err := s.GetDelivery(ctx, "gitlab", "a")
