@@ -62,6 +62,7 @@ bench: build
 	bash test/bench/index.sh
 	bash test/bench/serve.sh
 	bash test/bench/push.sh
+	bash test/bench/webhook.sh
 
 generate:
 	$(GO) run ./internal/schema/gen

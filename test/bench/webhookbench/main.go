@@ -1,0 +1,170 @@
+// Command webhookbench measures how fast `pkgserver serve` receives GitHub
+// webhooks, from a separate load process on loopback: a burst of signed
+// deliveries with unique ids over keep-alive connections, then some of
+// them again (answered 200, stored once), then a smaller burst of pushes
+// that sync the repository. After processing has drained it reads the
+// server's deliveries table to check that every accepted delivery is there
+// once and was processed exactly once. It prints a Markdown report.
+package main
+
+import (
+	"context"
+	_ "embed"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pkgserver/pkgserver/test/bench/benchutil"
+	"github.com/pkgserver/pkgserver/test/bench/repogen"
+)
+
+//go:embed issues.json
+var issuesPayload string
+
+const (
+	repoName   = "gh"
+	secretName = "hooks"
+	// secret is what deliveries are signed with.
+	secret = "bench-webhook-secret-5f0c1e"
+)
+
+func main() {
+	out := flag.String("out", "test/bench/_out/webhook", "working directory (emptied first)")
+	pkgserver := flag.String("pkgserver", "bin/pkgserver", "pkgserver binary")
+	deliveries := flag.Int("deliveries", 10000, "issues deliveries of the burst")
+	resend := flag.Int("resend", 500, "deliveries of the burst sent again")
+	pushes := flag.Int("pushes", 1000, "push deliveries of the second burst")
+	conns := flag.Int("concurrency", 16, "concurrent keep-alive connections")
+	pushPayload := flag.String("push-payload", "webhooks/testdata/github-push.json", "push payload template (REF, AFTER)")
+	flag.Parse()
+	log.SetFlags(0)
+	ctx := context.Background()
+
+	if err := os.RemoveAll(*out); err != nil {
+		log.Fatal(err)
+	}
+	dataDir := filepath.Join(*out, "data")
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		log.Fatal(err)
+	}
+	repoDir, err := filepath.Abs(filepath.Join(*out, "blueprints.git"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	spec := repogen.Spec{Packages: 20, Revisions: 3}
+	if err := repogen.Generate(repoDir, spec); err != nil {
+		log.Fatal(err)
+	}
+	head, err := exec.Command("git", "-C", repoDir, "rev-parse", "refs/heads/main").Output()
+	if err != nil {
+		log.Fatalf("rev-parse: %v", err)
+	}
+	pushTmpl, err := os.ReadFile(*pushPayload)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	setSecret(*pkgserver, dataDir, secretName, secret)
+	srv := startServer(*pkgserver, dataDir, filepath.Join(*out, "serve.log"))
+	srv.register(repoName, repoDir, secretName)
+
+	// Every request is signed and framed before the clock starts.
+	path := "/webhooks/github/default/" + repoName
+	issues := make([]delivery, *deliveries)
+	for i := range issues {
+		body := strings.ReplaceAll(issuesPayload, "NUMBER", strconv.Itoa(i+1))
+		issues[i] = newDelivery(srv.host, path, secret, "issues", []byte(body))
+	}
+	again := make([]delivery, 0, *resend)
+	for i := range min(*resend, *deliveries) {
+		again = append(again, issues[i**deliveries / *resend])
+	}
+	pushBody := strings.NewReplacer("REF", "refs/heads/main", "AFTER", strings.TrimSpace(string(head)),
+		`"created": true`, `"created": false`).Replace(string(pushTmpl))
+	pushDs := make([]delivery, *pushes)
+	for i := range pushDs {
+		pushDs[i] = newDelivery(srv.host, path, secret, "push", []byte(pushBody))
+	}
+
+	burst := send(srv.host, issues, *conns)
+	repeat := send(srv.host, again, *conns)
+	pushStart := time.Now()
+	push := send(srv.host, pushDs, *conns)
+	pushAnswered := time.Now()
+
+	db, err := openIndex(filepath.Join(dataDir, "index.db"))
+	if err != nil {
+		srv.stop()
+		log.Fatal(err)
+	}
+	drained, err := waitDrained(ctx, db, *deliveries+*pushes, 5*time.Minute)
+	db.Close()
+	srv.stop()
+	if err != nil {
+		log.Fatalf("processing did not drain: %v", err)
+	}
+	syncs := countSyncs(srv.log)
+
+	// The table is read again once the server has stopped and closed it.
+	accepted := map[string]bool{}
+	sent := map[string]bool{}
+	for i, d := range issues {
+		sent[d.id] = true
+		if burst.codes[i] == 202 {
+			accepted[d.id] = true
+		}
+	}
+	for i, d := range pushDs {
+		sent[d.id] = true
+		if push.codes[i] == 202 {
+			accepted[d.id] = true
+		}
+	}
+	db, err = openIndex(filepath.Join(dataDir, "index.db"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, err := verify(ctx, db, accepted, sent)
+	db.Close()
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	r := report{
+		deliveries: *deliveries, pushes: *pushes, conns: *conns,
+		issueBytes: len(issuesPayload), pushBytes: len(pushBody),
+		burst: burst, repeat: repeat, push: push, check: c, syncs: syncs,
+		drainPush: drained.Sub(pushAnswered), pushSpan: drained.Sub(pushStart),
+	}
+	r.print(os.Stdout)
+	if !r.correct() {
+		os.Exit(1)
+	}
+}
+
+// countSyncs counts the syncs the server's log reports webhooks caused.
+func countSyncs(logPath string) int {
+	b, err := os.ReadFile(logPath)
+	if err != nil {
+		return -1
+	}
+	n := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, "msg=webhook ") && strings.Contains(line, "action=sync") {
+			n++
+		}
+	}
+	return n
+}
+
+// machine describes where the bench ran.
+func machine() string {
+	return fmt.Sprintf("%d cores (%s)", runtime.NumCPU(), benchutil.CPUModel())
+}
