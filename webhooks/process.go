@@ -61,65 +61,89 @@ func (p *Processor) Run(ctx context.Context) {
 }
 
 // drain processes every pending delivery; it reports whether some failed
-// and wait for another attempt.
+// and wait for another attempt. Deliveries are taken 100 at a time, and a
+// repository that several of them name is synced once for all of them.
 func (p *Processor) drain(ctx context.Context) bool {
 	failed := false
 	for ctx.Err() == nil {
-		pending, err := p.Store.PendingDeliveries(ctx, 100)
+		pending, err := p.Store.PendingDeliveries(ctx, batchSize)
 		if err != nil {
 			if ctx.Err() == nil {
 				p.Log.Error("webhooks: read pending deliveries", "err", err)
 			}
 			return true
 		}
-		progress := false
-		for _, d := range pending {
-			if ctx.Err() != nil {
-				return failed
-			}
-			err := p.process(ctx, &d)
-			done := err == nil || d.Attempts+1 >= maxAttempts || errors.Is(err, errMalformed)
-			reason := ""
-			if err != nil {
-				reason = err.Error()
-				p.Log.Warn("webhook delivery failed", "forge", d.Forge, "delivery", d.DeliveryID, "attempt", d.Attempts+1, "err", err, "given_up", done)
-				failed = failed || !done
-			}
-			if ctx.Err() != nil {
-				return failed // not recorded: processed again after the restart
-			}
-			if err := p.Store.FinishDelivery(ctx, d.ID, done, reason); err != nil {
-				p.Log.Error("webhooks: record delivery", "err", err)
-				return true
-			}
-			progress = progress || done
+		outcomes := p.processBatch(ctx, pending)
+		if ctx.Err() != nil {
+			return failed // not recorded: processed again after the restart
 		}
-		if len(pending) < 100 || !progress {
+		progress := false
+		for i, o := range outcomes {
+			if !o.Done {
+				failed = true
+				p.Log.Warn("webhook delivery failed", "forge", pending[i].Forge, "delivery", pending[i].DeliveryID,
+					"attempt", pending[i].Attempts+1, "err", o.Reason)
+			}
+			progress = progress || o.Done
+		}
+		if err := p.Store.FinishDeliveries(ctx, outcomes); err != nil {
+			p.Log.Error("webhooks: record deliveries", "err", err)
+			return true
+		}
+		if len(pending) < batchSize || !progress {
 			return failed
 		}
 	}
 	return failed
 }
 
-var errMalformed = errors.New("malformed payload")
+const batchSize = 100
 
-// process acts on one delivery: a delivery that may mean git changed syncs
-// the repository, which fetches what the forge has.
-func (p *Processor) process(ctx context.Context, d *store.Delivery) error {
-	hint, err := Parse(d.Forge, d.Event, d.Payload)
-	if err != nil {
-		return errors.Join(errMalformed, err)
+// processBatch acts on deliveries: each repository that some of them say
+// changed is synced once, in the order they arrived.
+func (p *Processor) processBatch(ctx context.Context, ds []store.Delivery) []store.DeliveryOutcome {
+	type repoKey struct{ ns, name string }
+	errs := make([]error, len(ds))
+	var order []repoKey
+	wants := map[repoKey][]int{}
+	for i := range ds {
+		d := &ds[i]
+		hint, err := Parse(d.Forge, d.Event, d.Payload)
+		switch {
+		case err != nil:
+			errs[i] = errors.Join(errMalformed, err)
+		case hint.Sync:
+			k := repoKey{d.Namespace, d.Repository}
+			if _, ok := wants[k]; !ok {
+				order = append(order, k)
+			}
+			wants[k] = append(wants[k], i)
+		}
 	}
-	if !hint.Sync {
-		p.Log.Info("webhook", "forge", d.Forge, "event", d.Event, "delivery", d.DeliveryID, "repo", d.Namespace+"/"+d.Repository, "action", "none")
-		return nil
+	for _, k := range order {
+		if ctx.Err() != nil {
+			break
+		}
+		start := time.Now()
+		err := p.Syncer.SyncNow(ctx, k.ns, k.name)
+		if errors.Is(err, store.ErrNotFound) {
+			err = nil // the repository was deleted since
+		}
+		p.Log.Info("webhook sync", "repo", k.ns+"/"+k.name, "deliveries", len(wants[k]), "duration", time.Since(start), "err", err)
+		for _, i := range wants[k] {
+			errs[i] = err
+		}
 	}
-	start := time.Now()
-	err = p.Syncer.SyncNow(ctx, d.Namespace, d.Repository)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil // the repository was deleted since
+	outcomes := make([]store.DeliveryOutcome, len(ds))
+	for i, err := range errs {
+		o := store.DeliveryOutcome{ID: ds[i].ID, Done: true}
+		if err != nil {
+			o.Reason = err.Error()
+			o.Done = ds[i].Attempts+1 >= maxAttempts || errors.Is(err, errMalformed)
+		}
+		outcomes[i] = o
 	}
-	p.Log.Info("webhook", "forge", d.Forge, "event", d.Event, "delivery", d.DeliveryID, "repo", d.Namespace+"/"+d.Repository,
-		"action", "sync", "duration", time.Since(start), "err", err)
-	return err
+	return outcomes
 }
+
+var errMalformed = errors.New("malformed payload")

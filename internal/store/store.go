@@ -291,6 +291,9 @@ type Store interface {
 	// FinishDelivery records an attempt: done, or failed (left pending)
 	// with a reason.
 	FinishDelivery(ctx context.Context, id int64, done bool, reason string) error
+	// FinishDeliveries records attempts of many deliveries in one
+	// transaction.
+	FinishDeliveries(ctx context.Context, outcomes []DeliveryOutcome) error
 	GetDelivery(ctx context.Context, forge, deliveryID string) (*Delivery, error)
 
 	Close() error
@@ -315,6 +318,13 @@ type Delivery struct {
 	Attempts int
 	Done     bool
 	Error    string
+}
+
+// DeliveryOutcome is the result of an attempt to process a delivery.
+type DeliveryOutcome struct {
+	ID     int64
+	Done   bool
+	Reason string
 }
 
 // SecretRef names a stored secret.

@@ -74,20 +74,34 @@ func (s *Store) PendingDeliveries(ctx context.Context, limit int) ([]store.Deliv
 // FinishDelivery records the outcome of processing a delivery: done, or
 // failed with a reason and left pending for another attempt.
 func (s *Store) FinishDelivery(ctx context.Context, id int64, done bool, reason string) error {
+	return s.FinishDeliveries(ctx, []store.DeliveryOutcome{{ID: id, Done: done, Reason: reason}})
+}
+
+// FinishDeliveries records the outcomes of many deliveries in one
+// transaction; ErrNotFound if one of them is not there (and nothing is
+// recorded).
+func (s *Store) FinishDeliveries(ctx context.Context, outcomes []store.DeliveryOutcome) error {
+	now := time.Now().UnixMilli()
 	return s.write(ctx, func(tx *sql.Tx) error {
-		flag := 0
-		if done {
-			flag = 1
-		}
-		res, err := tx.ExecContext(ctx, s.q(`UPDATE deliveries SET done = ?, attempts = attempts + 1, error = ?, processed_at = ? WHERE id = ?`),
-			flag, reason, time.Now().UnixMilli(), id)
+		stmt, err := tx.PrepareContext(ctx, s.q(`UPDATE deliveries SET done = ?, attempts = attempts + 1, error = ?, processed_at = ? WHERE id = ?`))
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return store.ErrNotFound
+		defer stmt.Close()
+		for _, o := range outcomes {
+			flag := 0
+			if o.Done {
+				flag = 1
+			}
+			res, err := stmt.ExecContext(ctx, flag, o.Reason, now, o.ID)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 0 {
+				return store.ErrNotFound
+			}
 		}
 		return nil
 	})

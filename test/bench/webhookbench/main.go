@@ -149,7 +149,8 @@ func main() {
 	}
 }
 
-// countSyncs counts the syncs the server's log reports webhooks caused.
+// countSyncs counts the syncs the server's log reports webhooks caused
+// (one per repository per batch of deliveries it processes).
 func countSyncs(logPath string) int {
 	b, err := os.ReadFile(logPath)
 	if err != nil {
@@ -157,7 +158,7 @@ func countSyncs(logPath string) int {
 	}
 	n := 0
 	for _, line := range strings.Split(string(b), "\n") {
-		if strings.Contains(line, "msg=webhook ") && strings.Contains(line, "action=sync") {
+		if strings.Contains(line, `msg="webhook sync"`) {
 			n++
 		}
 	}

@@ -61,7 +61,7 @@ func (r report) print(w io.Writer) {
 	fmt.Fprintf(w, "Machine: %s. Server `pkgserver serve` (SQLite index, synchronous=FULL) and this load process on the same machine, over loopback, %d keep-alive connections speaking raw HTTP/1.1; every request signed (X-Hub-Signature-256) and framed before the clock starts.\n\n",
 		machine(), r.conns)
 	fmt.Fprintf(w, "Command: `bash test/bench/webhook.sh` (`go run ./test/bench/webhookbench -deliveries %d -pushes %d -concurrency %d`).\n\n", r.deliveries, r.pushes, r.conns)
-	fmt.Fprintf(w, "Repository `default/gh`, provider github, a local bare repository of 20 packages. Payloads: `issues` (opened, %d bytes; stored, ignored when processed) and `push` to refs/heads/main (%d bytes; each one syncs the repository).\n\n",
+	fmt.Fprintf(w, "Repository `default/gh`, provider github, a local bare repository of 20 packages. Payloads: `issues` (opened, %d bytes; stored, ignored when processed) and `push` to refs/heads/main (%d bytes; pushes processed together sync the repository once).\n\n",
 		r.issueBytes, r.pushBytes)
 	fmt.Fprintln(w, "| phase | deliveries | answers | per second | p50 | p99 | max | transport errors |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
@@ -74,7 +74,7 @@ func (r report) print(w io.Writer) {
 	row(fmt.Sprintf("%d of the same ids again", len(r.repeat.codes)), r.repeat)
 	row("burst of `push` deliveries", r.push)
 	fmt.Fprintf(w, "\nBurst: %d accepted in %.2f s, %.0f accepted/s.\n", r.burst.count(202), r.burst.elapsed.Seconds(), r.acceptedRate())
-	fmt.Fprintf(w, "\nProcessing: every delivery done %.2f s after the last push was answered (%.2f s after the first push was sent); the server logged %d webhook syncs for %d pushes.\n",
+	fmt.Fprintf(w, "\nProcessing: every delivery done %.2f s after the last push was answered (%.2f s after the first push was sent); the server logged %d webhook syncs for %d pushes (one per repository per batch of up to 100 deliveries).\n",
 		r.drainPush.Seconds(), r.pushSpan.Seconds(), r.syncs, r.pushes)
 	c := r.check
 	fmt.Fprintf(w, "\nDeliveries table after the server stopped: %d rows (%d issues, %d push), %d distinct ids, %d not done, %d processed more than once (attempts > 1), %d done without an attempt, %d with an error, %d ids the bench did not send; %d of the ids answered 202 missing.\n",
