@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/pkgserver/pkgserver/internal/reconcile"
 	"github.com/pkgserver/pkgserver/internal/store"
 )
 
@@ -20,6 +21,8 @@ type Processor struct {
 	Syncer Syncer
 	Log    *slog.Logger
 	wake   chan struct{}
+	// next holds when failed deliveries may be tried again.
+	next map[int64]time.Time
 }
 
 // maxAttempts is how often a delivery whose processing fails is tried;
@@ -31,7 +34,7 @@ const (
 
 // NewProcessor returns a processor; Run starts it.
 func NewProcessor(st store.Store, syncer Syncer, log *slog.Logger) *Processor {
-	return &Processor{Store: st, Syncer: syncer, Log: log, wake: make(chan struct{}, 1)}
+	return &Processor{Store: st, Syncer: syncer, Log: log, wake: make(chan struct{}, 1), next: map[int64]time.Time{}}
 }
 
 // Notify wakes the processor: a delivery was stored.
@@ -65,8 +68,9 @@ func (p *Processor) Run(ctx context.Context) {
 // repository that several of them name is synced once for all of them.
 func (p *Processor) drain(ctx context.Context) bool {
 	failed := false
+	var after int64
 	for ctx.Err() == nil {
-		pending, err := p.Store.PendingDeliveries(ctx, batchSize)
+		pending, err := p.Store.PendingDeliveries(ctx, after, batchSize)
 		if err != nil {
 			if ctx.Err() == nil {
 				p.Log.Error("webhooks: read pending deliveries", "err", err)
@@ -77,37 +81,58 @@ func (p *Processor) drain(ctx context.Context) bool {
 		if ctx.Err() != nil {
 			return failed // not recorded: processed again after the restart
 		}
-		progress := false
-		for i, o := range outcomes {
-			if !o.Done {
-				failed = true
-				p.Log.Warn("webhook delivery failed", "forge", pending[i].Forge, "delivery", pending[i].DeliveryID,
-					"attempt", pending[i].Attempts+1, "err", o.Reason)
+		byID := map[int64]store.Delivery{}
+		for _, d := range pending {
+			byID[d.ID] = d
+		}
+		for _, o := range outcomes {
+			d := byID[o.ID]
+			if o.Done {
+				delete(p.next, o.ID)
+				continue
 			}
-			progress = progress || o.Done
+			failed = true
+			// Backoff: 5 s, 10 s, 20 s, 40 s between the attempts.
+			p.next[o.ID] = time.Now().Add(retryDelay << min(d.Attempts, 4))
+			p.Log.Warn("webhook delivery failed", "forge", d.Forge, "delivery", d.DeliveryID, "attempt", d.Attempts+1, "err", o.Reason)
 		}
-		if err := p.Store.FinishDeliveries(ctx, outcomes); err != nil {
-			p.Log.Error("webhooks: record deliveries", "err", err)
-			return true
+		if len(outcomes) < len(pending) {
+			failed = true // some wait for their next attempt
 		}
-		if len(pending) < batchSize || !progress {
+		if len(outcomes) > 0 {
+			if err := p.Store.FinishDeliveries(ctx, outcomes); err != nil {
+				p.Log.Error("webhooks: record deliveries", "err", err)
+				return true
+			}
+		}
+		if len(pending) < batchSize {
 			return failed
 		}
+		// On past this page: deliveries waiting for their next attempt
+		// do not hold up those behind them.
+		after = pending[len(pending)-1].ID
 	}
 	return failed
 }
 
 const batchSize = 100
 
-// processBatch acts on deliveries: each repository that some of them say
-// changed is synced once, in the order they arrived.
+// processBatch acts on the deliveries that are due: each repository that
+// some of them say changed is synced once, in the order they arrived. It
+// returns the outcomes of those it tried.
 func (p *Processor) processBatch(ctx context.Context, ds []store.Delivery) []store.DeliveryOutcome {
 	type repoKey struct{ ns, name string }
 	errs := make([]error, len(ds))
 	var order []repoKey
 	wants := map[repoKey][]int{}
+	now := time.Now()
+	skip := make([]bool, len(ds))
 	for i := range ds {
 		d := &ds[i]
+		if t, ok := p.next[d.ID]; ok && now.Before(t) {
+			skip[i] = true // not due yet
+			continue
+		}
 		hint, err := Parse(d.Forge, d.Event, d.Payload)
 		switch {
 		case err != nil:
@@ -129,19 +154,30 @@ func (p *Processor) processBatch(ctx context.Context, ds []store.Delivery) []sto
 		if errors.Is(err, store.ErrNotFound) {
 			err = nil // the repository was deleted since
 		}
+		if errors.Is(err, reconcile.ErrNotRunning) {
+			// Not an attempt: the server is starting or stopping.
+			for _, i := range wants[k] {
+				skip[i] = true
+				p.next[ds[i].ID] = time.Now().Add(time.Second)
+			}
+			continue
+		}
 		p.Log.Info("webhook sync", "repo", k.ns+"/"+k.name, "deliveries", len(wants[k]), "duration", time.Since(start), "err", err)
 		for _, i := range wants[k] {
 			errs[i] = err
 		}
 	}
-	outcomes := make([]store.DeliveryOutcome, len(ds))
+	var outcomes []store.DeliveryOutcome
 	for i, err := range errs {
+		if skip[i] {
+			continue
+		}
 		o := store.DeliveryOutcome{ID: ds[i].ID, Done: true}
 		if err != nil {
 			o.Reason = err.Error()
 			o.Done = ds[i].Attempts+1 >= maxAttempts || errors.Is(err, errMalformed)
 		}
-		outcomes[i] = o
+		outcomes = append(outcomes, o)
 	}
 	return outcomes
 }

@@ -1,7 +1,7 @@
 package webhooks
 
 import (
-	"bytes"
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -9,8 +9,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
+	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-github/v75/github"
@@ -28,7 +31,8 @@ const (
 	// MaxPayloadBytes is the largest body accepted: GitHub caps payloads
 	// at 25 MB.
 	MaxPayloadBytes = 25 << 20
-	// ReadTimeout bounds reading a body.
+	// ReadTimeout bounds the wait for a turn to read a body; reading a
+	// whole request is bounded by the API server's 30 s.
 	ReadTimeout = 10 * time.Second
 	// maxDeliveryID bounds a delivery id header.
 	maxDeliveryID = 200
@@ -45,7 +49,17 @@ type Receiver struct {
 	// Stored is called after a delivery is stored, to wake processing.
 	Stored func()
 
-	batch batcher
+	batch     batcher
+	readOnce  sync.Once
+	readSlots chan struct{}
+}
+
+// MaxReading bounds the deliveries whose bodies are read at once.
+const MaxReading = 32
+
+func (rc *Receiver) reading() chan struct{} {
+	rc.readOnce.Do(func() { rc.readSlots = make(chan struct{}, MaxReading) })
+	return rc.readSlots
 }
 
 // Handler serves the webhook URLs.
@@ -86,42 +100,22 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request) {
 		answer(w, http.StatusInternalServerError, "internal error")
 		return
 	}
-	if r.ContentLength > MaxPayloadBytes {
-		answer(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a delivery is at most %d bytes", MaxPayloadBytes))
-		return
-	}
-	// The whole body is read, within a size and a time limit, before
-	// anything is checked: the signature covers all of it.
-	rctl := http.NewResponseController(w)
-	_ = rctl.SetReadDeadline(time.Now().Add(ReadTimeout))
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxPayloadBytes))
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		answer(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a delivery is at most %d bytes", MaxPayloadBytes))
-		return
-	case err != nil:
-		answer(w, http.StatusBadRequest, "reading the delivery: "+err.Error())
-		return
-	}
+	// Everything that can be checked before the body is: the secret, the
+	// token or the signature header's form, the size. A body is read only
+	// for a request that could be genuine, and only so many at once.
 	secret, err := rc.Secret(ctx, ns, repo.Object.Spec.WebhookSecret)
 	if err != nil || secret == "" {
 		rc.Log.Warn("webhook: no secret to verify with", "repo", ns+"/"+name, "err", err)
 		answer(w, http.StatusUnauthorized, "the repository's webhook secret is not available")
 		return
 	}
-	var event, id, payload = "", "", body
+	var event, id, sig string
 	switch forge {
 	case GitHub:
-		sig := r.Header.Get(github.SHA256SignatureHeader)
-		if sig == "" {
-			answer(w, http.StatusUnauthorized, "X-Hub-Signature-256 is required")
-			return
-		}
-		// HMAC-SHA256 of the body, compared in constant time; a form-encoded
-		// delivery's JSON is its payload field.
-		if payload, err = github.ValidatePayloadFromBody(r.Header.Get("Content-Type"), bytes.NewReader(body), sig, []byte(secret)); err != nil {
-			answer(w, http.StatusUnauthorized, "the signature does not match the delivery")
+		// HMAC-SHA256 only: go-github would take the hash from the
+		// header's prefix, SHA-1 included.
+		if sig = r.Header.Get(github.SHA256SignatureHeader); !strings.HasPrefix(sig, "sha256=") {
+			answer(w, http.StatusUnauthorized, "X-Hub-Signature-256 with an HMAC-SHA256 (sha256=...) is required")
 			return
 		}
 		event, id = github.WebHookType(r), github.DeliveryID(r)
@@ -131,10 +125,58 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request) {
 			answer(w, http.StatusUnauthorized, "X-Gitlab-Token does not match the repository's webhook secret")
 			return
 		}
-		event, id = r.Header.Get("X-Gitlab-Event"), r.Header.Get("X-Gitlab-Event-UUID")
+		// The webhook's own id per delivery where GitLab sends it; the
+		// event's id is shared by the events one hook fires at once.
+		event, id = r.Header.Get("X-Gitlab-Event"), cmp.Or(r.Header.Get("X-Gitlab-Webhook-UUID"), r.Header.Get("X-Gitlab-Event-UUID"))
 	}
 	if k := r.Header.Get("Idempotency-Key"); k != "" {
 		id = k
+	}
+	if r.ContentLength > MaxPayloadBytes {
+		answer(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a delivery is at most %d bytes", MaxPayloadBytes))
+		return
+	}
+	// Bodies are read MaxReading at a time; a request waits its turn
+	// (its body unread) a few seconds at most.
+	wait := time.NewTimer(ReadTimeout)
+	select {
+	case rc.reading() <- struct{}{}:
+		wait.Stop()
+	case <-wait.C:
+		w.Header().Set("Retry-After", "1")
+		answer(w, http.StatusServiceUnavailable, "too many deliveries at once; deliver it again")
+		return
+	case <-ctx.Done():
+		wait.Stop()
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxPayloadBytes))
+	<-rc.reading()
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		answer(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a delivery is at most %d bytes", MaxPayloadBytes))
+		return
+	case err != nil:
+		answer(w, http.StatusBadRequest, "reading the delivery: "+err.Error())
+		return
+	}
+	payload := body
+	if forge == GitHub {
+		// The HMAC covers the raw body, compared in constant time; a
+		// form-encoded delivery's JSON is its payload field.
+		if err := github.ValidateSignature(sig, body, []byte(secret)); err != nil {
+			answer(w, http.StatusUnauthorized, "the signature does not match the delivery")
+			return
+		}
+		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" {
+			form, err := url.ParseQuery(string(body))
+			if err != nil {
+				answer(w, http.StatusBadRequest, "a form-encoded delivery that does not parse")
+				return
+			}
+			payload = []byte(form.Get("payload"))
+		}
 	}
 	if id == "" || len(id) > maxDeliveryID || event == "" || len(event) > 100 {
 		answer(w, http.StatusBadRequest, "a delivery needs its event and delivery id headers")

@@ -57,7 +57,7 @@ func start(t *testing.T) *harness {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, nil))
 	}
-	srv, err := server.New(ctx, server.Config{DataDir: dir, Store: st, Log: log, ShutdownTimeout: 5 * time.Second})
+	srv, err := server.New(ctx, server.Config{DataDir: dir, Store: st, Log: log, ShutdownTimeout: 15 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

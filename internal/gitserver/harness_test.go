@@ -79,7 +79,7 @@ func startHost(t *testing.T, opts options) *host {
 	}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
-	srv, err := server.New(ctx, server.Config{DataDir: dir, Store: st, Log: log, ShutdownTimeout: 5 * time.Second,
+	srv, err := server.New(ctx, server.Config{DataDir: dir, Store: st, Log: log, ShutdownTimeout: 15 * time.Second,
 		HookCommand: []string{hookBin}, GitLimits: opts.limits, SSH: opts.ssh})
 	if err != nil {
 		t.Fatal(err)

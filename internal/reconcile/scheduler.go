@@ -157,13 +157,16 @@ func (s *Scheduler) Remove(repo *store.Repository) {
 	}
 }
 
+// ErrNotRunning is returned by SyncNow before Run starts or after it ends.
+var ErrNotRunning = errors.New("the scheduler is not running")
+
 // SyncNow syncs a repository, fetching whatever the remote has, and waits
 // for the outcome.
 func (s *Scheduler) SyncNow(ctx context.Context, namespace, name string) error {
 	s.mu.Lock()
 	if s.ctx == nil {
 		s.mu.Unlock()
-		return errors.New("the scheduler is not running")
+		return ErrNotRunning
 	}
 	j := s.enqueueLocked(key{namespace, name}, true)
 	s.mu.Unlock()

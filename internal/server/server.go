@@ -64,6 +64,10 @@ type Config struct {
 	SSH gitserver.SSHConfig
 }
 
+// DeliveryRetention is how long processed webhook deliveries are kept: their
+// ids answer redeliveries (forges redeliver for days at most).
+const DeliveryRetention = 7 * 24 * time.Hour
+
 // DefaultGitLimits are the git host's limits unless configured.
 var DefaultGitLimits = gitserver.Limits{MaxPushBytes: 512 << 20, IdleSeconds: 120}
 
@@ -180,6 +184,9 @@ func (s *Server) Serve(ctx context.Context, ln, sshLn net.Listener) error {
 			case <-t.C:
 				if err := s.store.CompactEvents(gctx, time.Now().Add(-s.cfg.EventRetention)); err != nil && gctx.Err() == nil {
 					s.cfg.Log.Error("compact events", "err", err)
+				}
+				if err := s.store.CompactDeliveries(gctx, time.Now().Add(-DeliveryRetention)); err != nil && gctx.Err() == nil {
+					s.cfg.Log.Error("compact webhook deliveries", "err", err)
 				}
 			}
 		}

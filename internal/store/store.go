@@ -286,8 +286,8 @@ type Store interface {
 	// which were new; a delivery id twice in ds is new once.
 	AddDeliveries(ctx context.Context, ds []*Delivery) ([]bool, error)
 	// PendingDeliveries returns deliveries not processed yet, oldest
-	// first.
-	PendingDeliveries(ctx context.Context, limit int) ([]Delivery, error)
+	// first, after the one with ID after (0 from the start).
+	PendingDeliveries(ctx context.Context, after int64, limit int) ([]Delivery, error)
 	// FinishDelivery records an attempt: done, or failed (left pending)
 	// with a reason.
 	FinishDelivery(ctx context.Context, id int64, done bool, reason string) error
@@ -295,6 +295,8 @@ type Store interface {
 	// transaction.
 	FinishDeliveries(ctx context.Context, outcomes []DeliveryOutcome) error
 	GetDelivery(ctx context.Context, forge, deliveryID string) (*Delivery, error)
+	// CompactDeliveries forgets deliveries processed before a time.
+	CompactDeliveries(ctx context.Context, before time.Time) error
 
 	Close() error
 }

@@ -26,7 +26,7 @@ func (s *Store) AddDeliveries(ctx context.Context, ds []*store.Delivery) ([]bool
 	added := make([]bool, len(ds))
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO deliveries (forge, delivery_id, namespace, repository, event, payload, received_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (forge, delivery_id) DO NOTHING`))
+			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (forge, namespace, repository, delivery_id) DO NOTHING`))
 		if err != nil {
 			return err
 		}
@@ -50,10 +50,11 @@ func (s *Store) AddDeliveries(ctx context.Context, ds []*store.Delivery) ([]bool
 	return added, nil
 }
 
-// PendingDeliveries returns deliveries not processed yet, oldest first.
-func (s *Store) PendingDeliveries(ctx context.Context, limit int) ([]store.Delivery, error) {
+// PendingDeliveries returns deliveries not processed yet, oldest first,
+// after the one with ID after.
+func (s *Store) PendingDeliveries(ctx context.Context, after int64, limit int) ([]store.Delivery, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, forge, delivery_id, namespace, repository, event, payload, received_at, attempts
-		FROM deliveries WHERE done = 0 ORDER BY id LIMIT ?`), limit)
+		FROM deliveries WHERE done = 0 AND id > ? ORDER BY id LIMIT ?`), after, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -107,12 +108,21 @@ func (s *Store) FinishDeliveries(ctx context.Context, outcomes []store.DeliveryO
 	})
 }
 
-// GetDelivery returns a delivery by its forge's id.
+// CompactDeliveries forgets deliveries processed before a time: their ids
+// no longer stop a redelivery, and their payloads take no space.
+func (s *Store) CompactDeliveries(ctx context.Context, before time.Time) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.q(`DELETE FROM deliveries WHERE done = 1 AND processed_at < ?`), before.UnixMilli())
+		return err
+	})
+}
+
+// GetDelivery returns a delivery by its forge's id (in any repository).
 func (s *Store) GetDelivery(ctx context.Context, forge, deliveryID string) (*store.Delivery, error) {
 	var d store.Delivery
 	var at, done int64
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT id, forge, delivery_id, namespace, repository, event, payload, received_at, attempts, done, error
-		FROM deliveries WHERE forge = ? AND delivery_id = ?`), forge, deliveryID).
+		FROM deliveries WHERE forge = ? AND delivery_id = ? ORDER BY id LIMIT 1`), forge, deliveryID).
 		Scan(&d.ID, &d.Forge, &d.DeliveryID, &d.Namespace, &d.Repository, &d.Event, &d.Payload, &at, &d.Attempts, &done, &d.Error)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound

@@ -700,6 +700,7 @@ func testDeliveries(t *testing.T, s store.Store) {
 		{d("github", "a"), true},
 		{d("github", "a"), false}, // a redelivery
 		{d("gitlab", "a"), true},  // ids are per forge
+		{&store.Delivery{Forge: "github", DeliveryID: "a", Namespace: "default", Repository: "other", Event: "push", Payload: []byte(`{}`), ReceivedAt: at}, true}, // and per repository
 		{d("github", "b"), true},
 	} {
 		added, err := s.AddDelivery(ctx, tc.d)
@@ -711,8 +712,8 @@ func testDeliveries(t *testing.T, s store.Store) {
 	if err != nil || fmt.Sprint(batch) != "[true false false]" {
 		t.Errorf("AddDeliveries = %v, %v; want [true false false]", batch, err)
 	}
-	pending, err := s.PendingDeliveries(ctx, 10)
-	if err != nil || len(pending) != 4 {
+	pending, err := s.PendingDeliveries(ctx, 0, 10)
+	if err != nil || len(pending) != 5 {
 		t.Fatalf("pending: %+v, %v", pending, err)
 	}
 	first := pending[0]
@@ -728,8 +729,8 @@ func testDeliveries(t *testing.T, s store.Store) {
 	if err := s.FinishDelivery(ctx, 1<<40, true, ""); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("finishing an unknown delivery: %v", err)
 	}
-	pending, err = s.PendingDeliveries(ctx, 10)
-	if err != nil || len(pending) != 3 || pending[0].DeliveryID != "a" || pending[0].Attempts != 1 || pending[1].DeliveryID != "b" || pending[2].DeliveryID != "c" {
+	pending, err = s.PendingDeliveries(ctx, 0, 10)
+	if err != nil || len(pending) != 4 || pending[0].DeliveryID != "a" || pending[0].Attempts != 1 || pending[1].Repository != "other" || pending[2].DeliveryID != "b" || pending[3].DeliveryID != "c" {
 		t.Errorf("pending after one failure and one success: %+v, %v", pending, err)
 	}
 	got, err := s.GetDelivery(ctx, "gitlab", "a")
@@ -738,5 +739,15 @@ func testDeliveries(t *testing.T, s store.Store) {
 	}
 	if _, err := s.GetDelivery(ctx, "gitlab", "zz"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("GetDelivery of an unknown delivery: %v", err)
+	}
+	// Compaction forgets what was processed before a time, nothing else.
+	if err := s.CompactDeliveries(ctx, time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetDelivery(ctx, "gitlab", "a"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a processed delivery survived compaction: %v", err)
+	}
+	if pending, err := s.PendingDeliveries(ctx, 0, 10); err != nil || len(pending) != 4 {
+		t.Errorf("compaction took pending deliveries: %d, %v", len(pending), err)
 	}
 }
