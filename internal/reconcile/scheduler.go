@@ -74,6 +74,9 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	s.mu.Unlock()
 	repos, err := s.store.ListRepositories(ctx, "")
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
 		return err
 	}
 	for range s.workers {

@@ -164,6 +164,9 @@ func (s *Server) Serve(ctx context.Context, ln, sshLn net.Listener) error {
 	}
 	s.host.HookURL = "http://" + loopback(ln.Addr()) + strings.TrimSuffix(gitserver.HookPrefix, "/")
 	if err := s.refreshHooks(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
 		return err
 	}
 	g, gctx := errgroup.WithContext(ctx)
