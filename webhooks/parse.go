@@ -25,6 +25,11 @@ type Hint struct {
 	Refs []RefChange
 	// Ping is a forge's test delivery.
 	Ping bool
+	// Repository is the forge repository the payload names: owner/repo on
+	// GitHub, the project's path on GitLab ("" when it names none); Project
+	// is GitLab's project id.
+	Repository string
+	Project    int
 }
 
 // RefChange is a ref a delivery says changed.
@@ -63,17 +68,19 @@ func parseGitHub(event string, payload []byte) (*Hint, error) {
 		if e.GetRef() == "" {
 			return nil, fmt.Errorf("push payload without a ref")
 		}
-		return &Hint{Sync: true, Refs: []RefChange{{Ref: e.GetRef(), Old: e.GetBefore(), New: e.GetAfter()}}}, nil
+		return &Hint{Sync: true, Repository: e.GetRepo().GetFullName(),
+			Refs: []RefChange{{Ref: e.GetRef(), Old: e.GetBefore(), New: e.GetAfter()}}}, nil
 	case *github.CreateEvent:
-		return &Hint{Sync: true, Refs: []RefChange{{Ref: githubRef(e.GetRefType(), e.GetRef())}}}, nil
+		return &Hint{Sync: true, Repository: e.GetRepo().GetFullName(), Refs: []RefChange{{Ref: githubRef(e.GetRefType(), e.GetRef())}}}, nil
 	case *github.DeleteEvent:
-		return &Hint{Sync: true, Refs: []RefChange{{Ref: githubRef(e.GetRefType(), e.GetRef())}}}, nil
+		return &Hint{Sync: true, Repository: e.GetRepo().GetFullName(), Refs: []RefChange{{Ref: githubRef(e.GetRefType(), e.GetRef())}}}, nil
 	case *github.PullRequestEvent:
 		pr := e.GetPullRequest()
 		if pr == nil {
 			return nil, fmt.Errorf("pull_request payload without a pull request")
 		}
-		return &Hint{Sync: true, Refs: []RefChange{{Ref: "refs/heads/" + pr.GetHead().GetRef(), New: pr.GetHead().GetSHA()}}}, nil
+		return &Hint{Sync: true, Repository: e.GetRepo().GetFullName(),
+			Refs: []RefChange{{Ref: "refs/heads/" + pr.GetHead().GetRef(), New: pr.GetHead().GetSHA()}}}, nil
 	}
 	return &Hint{}, nil
 }
@@ -107,15 +114,17 @@ func parseGitLab(event string, payload []byte) (*Hint, error) {
 		if e.Ref == "" {
 			return nil, fmt.Errorf("push payload without a ref")
 		}
-		return &Hint{Sync: true, Refs: []RefChange{{Ref: e.Ref, Old: e.Before, New: e.After}}}, nil
+		return &Hint{Sync: true, Repository: projectPath(e.Project.PathWithNamespace), Project: int(e.ProjectID),
+			Refs: []RefChange{{Ref: e.Ref, Old: e.Before, New: e.After}}}, nil
 	case *gitlab.TagEvent:
 		if e.Ref == "" {
 			return nil, fmt.Errorf("tag push payload without a ref")
 		}
-		return &Hint{Sync: true, Refs: []RefChange{{Ref: e.Ref, Old: e.Before, New: e.After}}}, nil
+		return &Hint{Sync: true, Repository: projectPath(e.Project.PathWithNamespace), Project: int(e.ProjectID),
+			Refs: []RefChange{{Ref: e.Ref, Old: e.Before, New: e.After}}}, nil
 	case *gitlab.MergeEvent:
 		attrs := e.ObjectAttributes
-		h := &Hint{Sync: true}
+		h := &Hint{Sync: true, Repository: projectPath(e.Project.PathWithNamespace), Project: int(e.Project.ID)}
 		if attrs.SourceBranch != "" {
 			h.Refs = append(h.Refs, RefChange{Ref: "refs/heads/" + attrs.SourceBranch})
 		}
@@ -123,3 +132,5 @@ func parseGitLab(event string, payload []byte) (*Hint, error) {
 	}
 	return &Hint{}, nil
 }
+
+func projectPath(p string) string { return strings.Trim(p, "/") }

@@ -3,7 +3,10 @@ package webhooks
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pkgserver/pkgserver/internal/reconcile"
@@ -138,6 +141,13 @@ func (p *Processor) processBatch(ctx context.Context, ds []store.Delivery) []sto
 		case err != nil:
 			errs[i] = errors.Join(errMalformed, err)
 		case hint.Sync:
+			if reason := p.otherRepository(ctx, d, hint); reason != "" {
+				// Signed with this repository's secret but about another
+				// forge repository (a secret shared, or a body replayed):
+				// recorded, not acted on.
+				errs[i] = errors.Join(errMalformed, errors.New(reason))
+				continue
+			}
 			k := repoKey{d.Namespace, d.Repository}
 			if _, ok := wants[k]; !ok {
 				order = append(order, k)
@@ -182,4 +192,33 @@ func (p *Processor) processBatch(ctx context.Context, ds []store.Delivery) []sto
 	return outcomes
 }
 
-var errMalformed = errors.New("malformed payload")
+var errMalformed = errors.New("not acted on")
+
+// otherRepository says why a delivery names another forge repository than
+// the registered one, or "".
+func (p *Processor) otherRepository(ctx context.Context, d *store.Delivery, h *Hint) string {
+	if h.Repository == "" && h.Project == 0 {
+		return ""
+	}
+	repo, err := p.Store.GetRepository(ctx, d.Namespace, d.Repository)
+	if err != nil {
+		return "" // deleted since, or unreadable: the sync decides
+	}
+	spec := repo.Object.Spec
+	switch {
+	case d.Forge == GitHub && spec.GitHub != nil:
+		if want := spec.GitHub.Owner + "/" + spec.GitHub.Repo; h.Repository != "" && !strings.EqualFold(h.Repository, want) {
+			return fmt.Sprintf("the payload is about %s, not %s", h.Repository, want)
+		}
+	case d.Forge == GitLab && spec.GitLab != nil:
+		want := strings.Trim(spec.GitLab.Project, "/")
+		if id, err := strconv.Atoi(want); err == nil {
+			if h.Project != 0 && h.Project != id {
+				return fmt.Sprintf("the payload is about project %d, not %d", h.Project, id)
+			}
+		} else if h.Repository != "" && !strings.EqualFold(h.Repository, want) {
+			return fmt.Sprintf("the payload is about %s, not %s", h.Repository, want)
+		}
+	}
+	return ""
+}

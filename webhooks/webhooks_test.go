@@ -219,6 +219,16 @@ func TestGitHubPush(t *testing.T) {
 	if err != nil || again.Attempts != d.Attempts || again.Attempts != 1 {
 		t.Errorf("the redelivery was processed again: %+v, %v", again, err)
 	}
+	// A delivery signed with this repository's secret but about another
+	// forge repository is recorded and not acted on.
+	other := bytes.ReplaceAll(payload(t, "github-push.json", "refs/heads/drafts/nginx/other", commit), []byte("acme/blueprints"), []byte("acme/elsewhere"))
+	if code := f.deliver(path, other, githubHeaders("push", "d-other", other, secret)); code != http.StatusAccepted {
+		t.Fatalf("delivery about another repository: %d", code)
+	}
+	if d := f.waitDone(webhooks.GitHub, "d-other"); !strings.Contains(d.Error, "the payload is about acme/elsewhere, not acme/blueprints") {
+		t.Errorf("delivery about another repository: %+v", d)
+	}
+
 	// A ping is stored, and processed as nothing to do.
 	ping := []byte(`{"zen":"Keep it logically awesome.","hook_id":1,"hook":{"type":"Repository","id":1,"active":true,"events":["push"]}}`)
 	if code := f.deliver(path, ping, githubHeaders("ping", "d-ping", ping, secret)); code != http.StatusAccepted {
