@@ -10,7 +10,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -474,61 +473,7 @@ func (rc *rawConn) get(path string) (int, error) {
 	if _, err := io.WriteString(rc.c, rc.prefix+path+rc.suffix); err != nil {
 		return 0, err
 	}
-	line, err := rc.r.ReadSlice('\n')
-	if err != nil {
-		return 0, err
-	}
-	if len(line) < 12 || !strings.HasPrefix(string(line), "HTTP/1.1 ") {
-		return 0, fmt.Errorf("bad status line %q", line)
-	}
-	code, err := strconv.Atoi(string(line[9:12]))
-	if err != nil {
-		return 0, err
-	}
-	length, chunked := -1, false
-	for {
-		h, err := rc.r.ReadSlice('\n')
-		if err != nil {
-			return 0, err
-		}
-		hs := strings.TrimRight(string(h), "\r\n")
-		if hs == "" {
-			break
-		}
-		name, value, _ := strings.Cut(hs, ":")
-		switch strings.ToLower(name) {
-		case "content-length":
-			length, err = strconv.Atoi(strings.TrimSpace(value))
-			if err != nil {
-				return 0, err
-			}
-		case "transfer-encoding":
-			chunked = strings.Contains(strings.ToLower(value), "chunked")
-		}
-	}
-	switch {
-	case chunked:
-		for {
-			sl, err := rc.r.ReadSlice('\n')
-			if err != nil {
-				return 0, err
-			}
-			size, err := strconv.ParseInt(strings.TrimSpace(strings.SplitN(string(sl), ";", 2)[0]), 16, 64)
-			if err != nil {
-				return 0, err
-			}
-			if _, err := rc.r.Discard(int(size) + 2); err != nil {
-				return 0, err
-			}
-			if size == 0 {
-				return code, nil
-			}
-		}
-	case length >= 0:
-		_, err := rc.r.Discard(length)
-		return code, err
-	}
-	return 0, errors.New("an answer without a length")
+	return benchutil.ReadResponse(rc.r)
 }
 
 func joinDurations(ds []time.Duration) string {

@@ -6,15 +6,15 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pkgserver/pkgserver/test/bench/benchutil"
 )
 
 // delivery is one signed webhook request, written out in full before the
@@ -156,59 +156,5 @@ func (rc *rawConn) do(req []byte) (int, error) {
 	if _, err := rc.c.Write(req); err != nil {
 		return 0, err
 	}
-	line, err := rc.r.ReadSlice('\n')
-	if err != nil {
-		return 0, err
-	}
-	if len(line) < 12 || !strings.HasPrefix(string(line), "HTTP/1.1 ") {
-		return 0, fmt.Errorf("bad status line %q", line)
-	}
-	code, err := strconv.Atoi(string(line[9:12]))
-	if err != nil {
-		return 0, err
-	}
-	length, chunked := -1, false
-	for {
-		h, err := rc.r.ReadSlice('\n')
-		if err != nil {
-			return 0, err
-		}
-		hs := strings.TrimRight(string(h), "\r\n")
-		if hs == "" {
-			break
-		}
-		name, value, _ := strings.Cut(hs, ":")
-		switch strings.ToLower(name) {
-		case "content-length":
-			length, err = strconv.Atoi(strings.TrimSpace(value))
-			if err != nil {
-				return 0, err
-			}
-		case "transfer-encoding":
-			chunked = strings.Contains(strings.ToLower(value), "chunked")
-		}
-	}
-	switch {
-	case chunked:
-		for {
-			sl, err := rc.r.ReadSlice('\n')
-			if err != nil {
-				return 0, err
-			}
-			size, err := strconv.ParseInt(strings.TrimSpace(strings.SplitN(string(sl), ";", 2)[0]), 16, 64)
-			if err != nil {
-				return 0, err
-			}
-			if _, err := rc.r.Discard(int(size) + 2); err != nil {
-				return 0, err
-			}
-			if size == 0 {
-				return code, nil
-			}
-		}
-	case length >= 0:
-		_, err := rc.r.Discard(length)
-		return code, err
-	}
-	return 0, errors.New("an answer without a length")
+	return benchutil.ReadResponse(rc.r)
 }
