@@ -43,8 +43,13 @@ type Push struct {
 type Decision struct {
 	Accept bool
 	Lines  []string
-	// Validated counts the packages validated.
+	// Validated counts the packages validated; Packages are their paths,
+	// Results the findings, with file paths from the repository's root.
 	Validated int
+	Packages  []string
+	Results   []result.Result
+	// Refused holds the rules the push broke, one line each.
+	Refused []string
 }
 
 // Engines gives the validation engine for a repository's policies: the
@@ -88,6 +93,8 @@ type check struct {
 	ancestors  map[string]bool
 	eng        *validate.Engine
 	engErr     error
+	// noPrevious is set when packages are only listed, not validated.
+	noPrevious bool
 }
 
 type pkgToValidate struct {
@@ -167,7 +174,7 @@ func (k *check) run() (*Decision, error) {
 	}
 	d := &Decision{}
 	if len(k.refused) == 0 && (len(k.pkgs) > 0 || k.policiesChanged) {
-		lines, errs, n, err := k.validate()
+		lines, errs, n, err := k.validate(d)
 		if err != nil {
 			return nil, err
 		}
@@ -178,6 +185,7 @@ func (k *check) run() (*Decision, error) {
 	}
 	d.Lines = append(d.Lines, k.notes...)
 	d.Lines = append(d.Lines, k.refused...)
+	d.Refused = k.refused
 	d.Accept = len(k.refused) == 0
 	return d, nil
 }
@@ -565,7 +573,7 @@ func (k *check) onBranch(commit string) (bool, error) {
 // latestPublished returns the tree of a package's published revision v<n>
 // (n 0: the highest), "" if there is none.
 func (k *check) latestPublished(full string, n int) (string, error) {
-	if !k.needPrevious() {
+	if k.noPrevious || !k.needPrevious() {
 		return "", nil
 	}
 	refs, err := k.tagRefs(full)
@@ -727,9 +735,10 @@ func (k *check) needPrevious() bool {
 
 // validate runs the engine over the queued packages with the repository's
 // policies as of the branch after the push.
-func (k *check) validate() (lines []string, errs, n int, err error) {
+func (k *check) validate(d *Decision) (lines []string, errs, n int, err error) {
 	engine, err := k.engine()
 	if err != nil {
+		d.Results = append(d.Results, result.Result{Severity: result.Error, Message: err.Error(), File: &result.File{Path: PoliciesDir}, Check: "policies"})
 		return []string{"pkgserver: " + err.Error()}, 1, 0, nil
 	}
 	var pkgs []validate.Package
@@ -746,8 +755,10 @@ func (k *check) validate() (lines []string, errs, n int, err error) {
 			}
 		}
 		pkgs = append(pkgs, vp)
+		d.Packages = append(d.Packages, p.full)
 	}
 	report := engine.ValidateAll(k.ctx, pkgs)
+	d.Results = append(d.Results, report.Results...)
 	for _, r := range report.Results {
 		if r.Severity == result.Error {
 			errs++
@@ -764,4 +775,63 @@ func plural(n int, word string) string {
 		return "1 " + word
 	}
 	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// ChangedPackages returns the paths (from the repository's root) of the
+// packages whose trees differ between base and head ("" base: every
+// package of head), in the order found.
+func ChangedPackages(ctx context.Context, repo *gitrepo.Repo, cfg revision.Config, base, head string) ([]string, error) {
+	b, err := repo.NewBatch(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	k := &check{ctx: ctx, push: &Push{Repo: repo, Config: cfg}, cfg: cfg.Normalize(), batch: b, pkgs: map[string]*pkgToValidate{},
+		tagCache: map[string][]gitrepo.Ref{}, ancestors: map[string]bool{}, noPrevious: true}
+	if err := k.changedPackages("", base, head); err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, key := range k.order {
+		out = append(out, k.pkgs[key].full)
+	}
+	return out, nil
+}
+
+// ValidateAt validates packages (paths from the repository's root) as a
+// commit holds them, with the repository's policies as of branchTip; those
+// the commit does not hold are left out.
+func (c *Checker) ValidateAt(ctx context.Context, repo *gitrepo.Repo, cfg revision.Config, branchTip, commit string, fulls []string) (*Decision, error) {
+	b, err := repo.NewBatch(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	k := &check{Checker: c, ctx: ctx, push: &Push{Repo: repo, Config: cfg, Role: store.RoleAdmin}, cfg: cfg.Normalize(), batch: b,
+		pkgs: map[string]*pkgToValidate{}, pushedTags: map[string]string{}, tagCache: map[string][]gitrepo.Ref{}, ancestors: map[string]bool{},
+		branchTip: branchTip}
+	for _, full := range fulls {
+		tree, err := k.packageTree(commit, full)
+		if err != nil {
+			return nil, err
+		}
+		if tree == "" {
+			continue
+		}
+		prev, err := k.latestPublished(full, 0)
+		if err != nil {
+			return nil, err
+		}
+		k.addPackage(full, tree, commit, prev)
+	}
+	d := &Decision{Accept: true}
+	if len(k.pkgs) == 0 {
+		return d, nil
+	}
+	lines, errs, n, err := k.validate(d)
+	if err != nil {
+		return nil, err
+	}
+	d.Lines, d.Validated, d.Accept = lines, n, errs == 0
+	return d, nil
 }

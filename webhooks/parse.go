@@ -25,6 +25,13 @@ type Hint struct {
 	Refs []RefChange
 	// Ping is a forge's test delivery.
 	Ping bool
+	// Push is set for a push of commits or tags: the head commit of each
+	// ref it names is checked.
+	Push bool
+	// PullRequest is the number of the pull (merge) request an event is
+	// about, 0 if none; what pkgserver does with it depends on the state
+	// the forge's API gives, not the payload's.
+	PullRequest int
 	// Repository is the forge repository the payload names: owner/repo on
 	// GitHub, the project's path on GitLab ("" when it names none); Project
 	// is GitLab's project id.
@@ -68,7 +75,7 @@ func parseGitHub(event string, payload []byte) (*Hint, error) {
 		if e.GetRef() == "" {
 			return nil, fmt.Errorf("push payload without a ref")
 		}
-		return &Hint{Sync: true, Repository: e.GetRepo().GetFullName(),
+		return &Hint{Sync: true, Push: true, Repository: e.GetRepo().GetFullName(),
 			Refs: []RefChange{{Ref: e.GetRef(), Old: e.GetBefore(), New: e.GetAfter()}}}, nil
 	case *github.CreateEvent:
 		return &Hint{Sync: true, Repository: e.GetRepo().GetFullName(), Refs: []RefChange{{Ref: githubRef(e.GetRefType(), e.GetRef())}}}, nil
@@ -79,8 +86,16 @@ func parseGitHub(event string, payload []byte) (*Hint, error) {
 		if pr == nil {
 			return nil, fmt.Errorf("pull_request payload without a pull request")
 		}
-		return &Hint{Sync: true, Repository: e.GetRepo().GetFullName(),
-			Refs: []RefChange{{Ref: "refs/heads/" + pr.GetHead().GetRef(), New: pr.GetHead().GetSHA()}}}, nil
+		h := &Hint{Sync: true, Repository: e.GetRepo().GetFullName(),
+			Refs: []RefChange{{Ref: "refs/heads/" + pr.GetHead().GetRef(), New: pr.GetHead().GetSHA()}}}
+		switch e.GetAction() {
+		case "opened", "reopened", "synchronize", "closed", "edited", "ready_for_review", "converted_to_draft":
+			h.PullRequest = e.GetNumber()
+			if h.PullRequest == 0 {
+				h.PullRequest = pr.GetNumber()
+			}
+		}
+		return h, nil
 	}
 	return &Hint{}, nil
 }
@@ -114,19 +129,23 @@ func parseGitLab(event string, payload []byte) (*Hint, error) {
 		if e.Ref == "" {
 			return nil, fmt.Errorf("push payload without a ref")
 		}
-		return &Hint{Sync: true, Repository: projectPath(e.Project.PathWithNamespace), Project: int(e.ProjectID),
+		return &Hint{Sync: true, Push: true, Repository: projectPath(e.Project.PathWithNamespace), Project: int(e.ProjectID),
 			Refs: []RefChange{{Ref: e.Ref, Old: e.Before, New: e.After}}}, nil
 	case *gitlab.TagEvent:
 		if e.Ref == "" {
 			return nil, fmt.Errorf("tag push payload without a ref")
 		}
-		return &Hint{Sync: true, Repository: projectPath(e.Project.PathWithNamespace), Project: int(e.ProjectID),
+		return &Hint{Sync: true, Push: true, Repository: projectPath(e.Project.PathWithNamespace), Project: int(e.ProjectID),
 			Refs: []RefChange{{Ref: e.Ref, Old: e.Before, New: e.After}}}, nil
 	case *gitlab.MergeEvent:
 		attrs := e.ObjectAttributes
 		h := &Hint{Sync: true, Repository: projectPath(e.Project.PathWithNamespace), Project: int(e.Project.ID)}
 		if attrs.SourceBranch != "" {
 			h.Refs = append(h.Refs, RefChange{Ref: "refs/heads/" + attrs.SourceBranch})
+		}
+		switch attrs.Action {
+		case "open", "reopen", "update", "merge", "close":
+			h.PullRequest = int(attrs.IID)
 		}
 		return h, nil
 	}

@@ -9,13 +9,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pkgserver/pkgserver/hooks"
+	"github.com/pkgserver/pkgserver/internal/gitrepo"
 	"github.com/pkgserver/pkgserver/internal/reconcile"
 	"github.com/pkgserver/pkgserver/internal/store"
 )
 
-// Syncer brings a repository up to date with its remote.
+// Syncer brings a repository up to date with its remote: all of it, or
+// the named refs (derived again even if they did not move).
 type Syncer interface {
 	SyncNow(ctx context.Context, namespace, name string) error
+	Apply(ctx context.Context, namespace, name string, updates []reconcile.RefUpdate) error
 }
 
 // Processor works through stored deliveries in order, after a restart too.
@@ -23,7 +27,14 @@ type Processor struct {
 	Store  store.Store
 	Syncer Syncer
 	Log    *slog.Logger
-	wake   chan struct{}
+	// Git opens a repository's copy of its remote; Checker validates what
+	// pushes change; Forges gives the client of a repository's forge;
+	// Reporter posts the reports. Without Git, deliveries only sync.
+	Git      func(ctx context.Context, repo *store.Repository) (*gitrepo.Repo, error)
+	Checker  *hooks.Checker
+	Forges   ForgeFunc
+	Reporter *Reporter
+	wake     chan struct{}
 	// next holds when failed deliveries may be tried again.
 	next map[int64]time.Time
 }
@@ -126,6 +137,7 @@ const batchSize = 100
 func (p *Processor) processBatch(ctx context.Context, ds []store.Delivery) []store.DeliveryOutcome {
 	type repoKey struct{ ns, name string }
 	errs := make([]error, len(ds))
+	hints := make([]*Hint, len(ds))
 	var order []repoKey
 	wants := map[repoKey][]int{}
 	now := time.Now()
@@ -137,6 +149,7 @@ func (p *Processor) processBatch(ctx context.Context, ds []store.Delivery) []sto
 			continue
 		}
 		hint, err := Parse(d.Forge, d.Event, d.Payload)
+		hints[i] = hint
 		switch {
 		case err != nil:
 			errs[i] = errors.Join(errMalformed, err)
@@ -175,6 +188,9 @@ func (p *Processor) processBatch(ctx context.Context, ds []store.Delivery) []sto
 		p.Log.Info("webhook sync", "repo", k.ns+"/"+k.name, "deliveries", len(wants[k]), "duration", time.Since(start), "err", err)
 		for _, i := range wants[k] {
 			errs[i] = err
+			if err == nil {
+				errs[i] = p.act(ctx, &ds[i], hints[i])
+			}
 		}
 	}
 	var outcomes []store.DeliveryOutcome

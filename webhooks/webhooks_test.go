@@ -30,6 +30,7 @@ import (
 	"github.com/pkgserver/pkgserver/internal/store"
 	"github.com/pkgserver/pkgserver/internal/store/sqlstore"
 	"github.com/pkgserver/pkgserver/webhooks"
+	"github.com/pkgserver/pkgserver/webhooks/forgetest"
 )
 
 const secret = "It's a Secret to Everybody"
@@ -43,7 +44,13 @@ type forge struct {
 	store  *sqlstore.Store
 	remote *gittest.Repo
 	stop   func()
+	// github and gitlab stand in for the forges' REST APIs.
+	github *forgetest.GitHub
+	gitlab *forgetest.GitLab
 }
+
+// apiToken is the token pkgserver calls the forges' APIs with.
+const apiToken = "glpat-test-token"
 
 func startServer(t *testing.T, dir string) (*sqlstore.Store, string, func()) {
 	t.Helper()
@@ -55,7 +62,7 @@ func startServer(t *testing.T, dir string) (*sqlstore.Store, string, func()) {
 	srv, err := server.New(ctx, server.Config{DataDir: dir, Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		// Above net/http's 5 s grace for connections that never sent a
 		// request (the client's extra dials in a burst).
-		ShutdownTimeout: 15 * time.Second, HookCommand: []string{"/bin/false"}})
+		ShutdownTimeout: 15 * time.Second, HookCommand: []string{"/bin/false"}, ReportRetryBase: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,11 +105,22 @@ func setup(t *testing.T) *forge {
 	if err := st.PutSecret(context.Background(), "default", "hooks", sealed); err != nil {
 		t.Fatal(err)
 	}
+	sealed, err = keys.Seal("default", "api", gitrepo.Credentials{Token: apiToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutSecret(context.Background(), "default", "api", sealed); err != nil {
+		t.Fatal(err)
+	}
+	f.github = forgetest.NewGitHub(t, f.remote.Dir, "acme", "blueprints", apiToken)
+	f.gitlab = forgetest.NewGitLab(t, f.remote.Dir, "acme/blueprints", 15, apiToken)
 	for _, r := range []configv1alpha1.Repository{
 		{ObjectMeta: metav1.ObjectMeta{Name: "gh"}, Spec: configv1alpha1.RepositorySpec{Provider: "github", WebhookSecret: "hooks",
-			Git: configv1alpha1.GitSpec{URL: f.remote.Dir}, GitHub: &configv1alpha1.GitHubSpec{Owner: "acme", Repo: "blueprints"}}},
+			Git:    configv1alpha1.GitSpec{URL: f.remote.Dir, Credentials: "api"},
+			GitHub: &configv1alpha1.GitHubSpec{Owner: "acme", Repo: "blueprints", BaseURL: f.github.URL}}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "gl"}, Spec: configv1alpha1.RepositorySpec{Provider: "gitlab", WebhookSecret: "hooks",
-			Git: configv1alpha1.GitSpec{URL: f.remote.Dir}, GitLab: &configv1alpha1.GitLabSpec{Project: "acme/blueprints"}}},
+			Git:    configv1alpha1.GitSpec{URL: f.remote.Dir, Credentials: "api"},
+			GitLab: &configv1alpha1.GitLabSpec{Project: "acme/blueprints", BaseURL: f.gitlab.URL}}},
 	} {
 		code, body := f.api(http.MethodPost, "/apis/config.pkg.pkgserver.dev/v1alpha1/namespaces/default/repositories", r)
 		if code != http.StatusCreated {

@@ -120,6 +120,7 @@ func New(cfg Config) *Server {
 	a.PUT(repos+"/namespaces/:ns/repositories/:name", s.updateRepository)
 	a.DELETE(repos+"/namespaces/:ns/repositories/:name", s.deleteRepository)
 	a.POST(repos+"/namespaces/:ns/repositories/:name/sync", s.syncRepository)
+	a.GET(repos+"/namespaces/:ns/repositories/:name/checks/:commit", s.getChecks)
 
 	pkgs := "/apis/" + pkgGroup + "/" + version
 	a.GET(pkgs+"/packagerevisions", s.listRevisions)

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 
+	configv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/config/v1alpha1"
 	"github.com/pkgserver/pkgserver/internal/revision"
 	"github.com/pkgserver/pkgserver/internal/store"
 )
@@ -67,6 +68,9 @@ func (p *pass) derive() error {
 		}
 	}
 
+	if err := p.pullRequests(byPkg); err != nil {
+		return err
+	}
 	used := map[string]bool{}
 	for _, pkg := range pkgs {
 		revs, problems := revision.DerivePackage(p.cfg, pkg, byPkg[pkg])
@@ -123,6 +127,37 @@ func (p *pass) derive() error {
 				}
 				return put(id, data)
 			})
+		}
+	}
+	return nil
+}
+
+// pullRequests marks the drafts and proposals of a forge repository that
+// an open pull or merge request proposes into the repository branch.
+func (p *pass) pullRequests(byPkg map[string][]revision.Observation) error {
+	if p.r.store == nil || len(byPkg) == 0 {
+		return nil
+	}
+	switch p.repo.Object.Spec.Provider {
+	case configv1alpha1.ProviderGitHub, configv1alpha1.ProviderGitLab:
+	default:
+		return nil
+	}
+	prs, err := p.r.store.OpenPullRequests(p.ctx, p.repo.ID)
+	if err != nil {
+		return err
+	}
+	open := map[string]int{}
+	for _, pr := range prs {
+		if pr.TargetBranch == p.cfg.Branch {
+			open[revision.BranchesPrefix+pr.SourceBranch] = pr.Number
+		}
+	}
+	for _, obs := range byPkg {
+		for i := range obs {
+			if k := obs[i].Kind; k == revision.KindDraft || k == revision.KindProposed {
+				obs[i].PullRequest = open[obs[i].Ref]
+			}
 		}
 	}
 	return nil

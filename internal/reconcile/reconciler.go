@@ -218,6 +218,11 @@ func (p *pass) plan(updates []RefUpdate) (*store.IndexUpdate, error) {
 		ref := current[name]
 		old, had := stored[name]
 		if had && old.Target == ref.Target && p.mode != modeFull {
+			if p.mode == modeNamed && old.Contract && old.Observation.Package != "" {
+				// Named but not moved: derived again, since what git does
+				// not hold (an open pull request) may have changed.
+				p.affected[old.Observation.Package] = true
+			}
 			continue
 		}
 		p.res.RefsChanged++

@@ -259,6 +259,7 @@ func (s *scanner) observeRefs(items []refSource) ([]revision.Observation, error)
 		}
 		if it.src.Kind == revision.KindTag && it.src.Number > 0 {
 			o.PublishedWorkspace = revision.PublishedWorkspace(messages, s.cfg.Full(it.src.Package), it.src.Number)
+			o.PullRequest = revision.PublishedPullRequest(messages, s.cfg.Full(it.src.Package), it.src.Number)
 		}
 		if it.src.Kind != revision.KindTag {
 			o.By, o.At = "", time.Time{} // drafts and proposals are not published

@@ -59,6 +59,15 @@ func (s *GitSource) Open(ctx context.Context, repo *store.Repository) (*gitrepo.
 	return gitrepo.SyncMirror(ctx, s.mirrorPath(repo), u, creds)
 }
 
+// Local returns the repository as last fetched, without fetching: read in
+// place, or its mirror.
+func (s *GitSource) Local(_ context.Context, repo *store.Repository) (*gitrepo.Repo, error) {
+	if p, ok := s.localPath(repo); ok {
+		return gitrepo.Open(p)
+	}
+	return gitrepo.Open(s.mirrorPath(repo))
+}
+
 func (s *GitSource) credentials(ctx context.Context, repo *store.Repository) (*gitrepo.Credentials, error) {
 	name := repo.Object.Spec.Git.Credentials
 	if name == "" {

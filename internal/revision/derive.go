@@ -39,6 +39,10 @@ type Observation struct {
 	// the commit's message names for this package and revision (see
 	// PublishedWorkspace), "" if none.
 	PublishedWorkspace string
+	// PullRequest is the number of the pull or merge request: for a tag,
+	// the one a publish record names (merged from it); for a draft or a
+	// proposal, an open one of its branch into the repository branch.
+	PullRequest int
 }
 
 // Revision is a package revision as the contract derives it.
@@ -61,6 +65,9 @@ type Revision struct {
 	PublishedAt time.Time
 	// Latest marks the highest published v<N> of the package.
 	Latest bool
+	// PullRequest is the number of the pull or merge request that proposes
+	// the revision, or that it was published from.
+	PullRequest int
 }
 
 // Problem is a ref or package that is not indexed, and why.
@@ -141,7 +148,7 @@ func derivePackage(cfg Config, pkg string, obs []Observation) ([]Revision, []Pro
 		switch o.Kind {
 		case KindTag:
 			r.Lifecycle, r.Revision, r.Number = Published, o.Revision, o.Number
-			r.PublishedBy, r.PublishedAt = o.By, o.At
+			r.PublishedBy, r.PublishedAt, r.PullRequest = o.By, o.At, o.PullRequest
 			switch {
 			case o.Number > 0 && o.PublishedWorkspace != "":
 				r.Workspace = o.PublishedWorkspace
@@ -154,9 +161,14 @@ func derivePackage(cfg Config, pkg string, obs []Observation) ([]Revision, []Pro
 			r.Lifecycle, r.Revision, r.Workspace = Published, o.Revision, o.Workspace
 			r.PublishedBy, r.PublishedAt = o.By, o.At
 		case KindProposed:
-			r.Lifecycle, r.Workspace = Proposed, o.Workspace
+			r.Lifecycle, r.Workspace, r.PullRequest = Proposed, o.Workspace, o.PullRequest
 		case KindDraft:
 			r.Lifecycle, r.Workspace = Draft, o.Workspace
+			if o.PullRequest > 0 {
+				// A draft with an open pull request into the branch is
+				// proposed.
+				r.Lifecycle, r.PullRequest = Proposed, o.PullRequest
+			}
 		}
 		if r.Workspace == "" {
 			report(o, "no workspace name can be derived from %q", o.Revision)

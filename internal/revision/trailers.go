@@ -13,11 +13,17 @@ import (
 //	Workspace: <workspace>
 //	Revision: v<N>
 //
+// and, when it publishes what a GitHub pull request or a GitLab merge
+// request proposed,
+//
+//	Pull-Request: <number>
+//
 // A message may name several packages; each Package: line starts a group.
 const (
-	TrailerPackage   = "Package"
-	TrailerWorkspace = "Workspace"
-	TrailerRevision  = "Revision"
+	TrailerPackage     = "Package"
+	TrailerWorkspace   = "Workspace"
+	TrailerRevision    = "Revision"
+	TrailerPullRequest = "Pull-Request"
 )
 
 // PublishTrailers formats the trailers of one publication.
@@ -47,6 +53,24 @@ func PublishedWorkspace(messages []string, full string, n int) string {
 	return ""
 }
 
+// PublishedPullRequest returns the number of the pull request that publish
+// records in the given messages name for the package at full path at
+// revision v<n>, or 0.
+func PublishedPullRequest(messages []string, full string, n int) int {
+	rev := FormatRevision(n)
+	for _, m := range messages {
+		for _, g := range trailerGroups(m) {
+			if g[TrailerPackage] != full || (g[TrailerRevision] != "" && g[TrailerRevision] != rev) {
+				continue
+			}
+			if pr, err := strconv.Atoi(strings.TrimPrefix(g[TrailerPullRequest], "#")); err == nil && pr > 0 {
+				return pr
+			}
+		}
+	}
+	return 0
+}
+
 // trailerGroups reads the Package/Workspace/Revision trailers of a message's
 // last paragraph.
 func trailerGroups(msg string) []map[string]string {
@@ -66,6 +90,8 @@ func trailerGroups(msg string) []map[string]string {
 			groups[len(groups)-1][TrailerWorkspace] = val
 		case strings.EqualFold(key, TrailerRevision) && len(groups) > 0:
 			groups[len(groups)-1][TrailerRevision] = val
+		case strings.EqualFold(key, TrailerPullRequest) && len(groups) > 0:
+			groups[len(groups)-1][TrailerPullRequest] = val
 		}
 	}
 	return groups

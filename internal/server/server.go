@@ -57,6 +57,9 @@ type Config struct {
 	// HookCommand is what hosted repositories' hooks run, the hook's name
 	// appended (default DefaultHookCommand).
 	HookCommand []string
+	// ReportRetryBase is the first pause before posting a check to a forge
+	// again after a failure (default 2 s, doubling with each attempt).
+	ReportRetryBase time.Duration
 	// GitLimits bound the git host (default DefaultGitLimits).
 	GitLimits gitserver.Limits
 	// SSH configures the SSH front end; its host key defaults to
@@ -80,6 +83,7 @@ type Server struct {
 	host     *gitserver.Host
 	repos    *hostedRepos
 	webhooks *webhooks.Processor
+	reporter *webhooks.Reporter
 	// AdminToken is the token created at first start, "" otherwise.
 	AdminToken string
 }
@@ -133,6 +137,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	checker := &hooks.Checker{Engines: &hooks.EngineCache{Base: validate.Config{Limits: krm.DefaultLimits()}, Builtin: schema.NewBuiltin()}}
 	repos := &hostedRepos{hosting: hosting}
 	processor := webhooks.NewProcessor(st, sched, log)
+	forges := webhooks.Forges(apiTokenFrom(st, keys), nil)
+	reporter := webhooks.NewReporter(st, forges, func(ns, repo, commit string) string {
+		return repos.base() + "/apis/" + configv1alpha1.APIVersion + "/namespaces/" + ns + "/repositories/" + repo + "/checks/" + commit
+	}, log)
+	reporter.RetryBase = cfg.ReportRetryBase
+	processor.Git, processor.Checker, processor.Forges, processor.Reporter = src.Local, checker, forges, reporter
 	receiver := &webhooks.Receiver{Store: st, Secret: webhookSecretFrom(st, keys), Log: log, Stored: processor.Notify}
 	srv := api.New(api.Config{
 		Store: st, Auth: tokens, Syncer: sched, Log: log, Registry: reg,
@@ -144,7 +154,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			webhooks.Prefix:      receiver.Handler(),
 		},
 	})
-	return &Server{cfg: cfg, store: st, sched: sched, api: srv, host: host, repos: repos, webhooks: processor, AdminToken: tok}, nil
+	return &Server{cfg: cfg, store: st, sched: sched, api: srv, host: host, repos: repos, webhooks: processor, reporter: reporter, AdminToken: tok}, nil
 }
 
 // Serve serves the API (and git's smart HTTP) on ln, git over SSH on sshLn
@@ -176,6 +186,7 @@ func (s *Server) Serve(ctx context.Context, ln, sshLn net.Listener) error {
 	}
 	g.Go(func() error { s.host.RunMaintenance(gctx); return nil })
 	g.Go(func() error { s.webhooks.Run(gctx); return nil })
+	g.Go(func() error { s.reporter.Run(gctx); return nil })
 	g.Go(func() error { return s.sched.Run(gctx) })
 	g.Go(func() error {
 		t := time.NewTicker(time.Minute)
@@ -268,6 +279,26 @@ func webhookSecretFrom(st store.Store, keys *auth.Keyring) webhooks.SecretFunc {
 			return "", fmt.Errorf("secret %q holds no token (pkgserver secret set %s --token-file F)", name, name)
 		}
 		return c.Token, nil
+	}
+}
+
+// apiTokenFrom reads the token pkgserver calls a repository's forge with:
+// the token, else the password, of its credentials; "" without any.
+func apiTokenFrom(st store.Store, keys *auth.Keyring) webhooks.TokenFunc {
+	creds := credentialsFrom(st, keys)
+	return func(ctx context.Context, repo *store.Repository) (string, error) {
+		name := repo.Object.Spec.Git.Credentials
+		if name == "" {
+			return "", nil
+		}
+		c, err := creds(ctx, repo.Object.Namespace, name)
+		if err != nil || c == nil {
+			return "", err
+		}
+		if c.Token != "" {
+			return c.Token, nil
+		}
+		return c.Password, nil
 	}
 }
 

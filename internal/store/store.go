@@ -298,6 +298,25 @@ type Store interface {
 	// CompactDeliveries forgets deliveries processed before a time.
 	CompactDeliveries(ctx context.Context, before time.Time) error
 
+	// SetPullRequest records what a forge says of a pull or merge request
+	// of a repository; OpenPullRequests returns the open ones.
+	SetPullRequest(ctx context.Context, repoID int64, pr *PullRequest) error
+	OpenPullRequests(ctx context.Context, repoID int64) ([]PullRequest, error)
+
+	// AddCheck stores the report of a check of a commit unless one of its
+	// name is there; it reports whether it was new.
+	AddCheck(ctx context.Context, c *Check) (bool, error)
+	// DueChecks returns checks not posted to their forge in full whose next
+	// attempt is due, oldest first.
+	DueChecks(ctx context.Context, now time.Time, limit int) ([]Check, error)
+	// NextCheckAttempt returns the earliest next attempt after now of the
+	// checks not posted in full; zero if none is waiting.
+	NextCheckAttempt(ctx context.Context, now time.Time) (time.Time, error)
+	// UpdateCheckPosting records how far a check was posted.
+	UpdateCheckPosting(ctx context.Context, id int64, p CheckPosting) error
+	// Checks returns the checks of a commit of a repository, by name.
+	Checks(ctx context.Context, namespace, repository, commit string) ([]Check, error)
+
 	Close() error
 }
 
@@ -333,4 +352,58 @@ type DeliveryOutcome struct {
 type SecretRef struct {
 	Namespace, Name string
 	UpdatedAt       time.Time
+}
+
+// Pull request states.
+const (
+	PullRequestOpen   = "open"
+	PullRequestClosed = "closed"
+	PullRequestMerged = "merged"
+)
+
+// PullRequest is a GitHub pull request or a GitLab merge request of a
+// repository, as its forge last described it.
+type PullRequest struct {
+	Number int
+	// SourceBranch and TargetBranch are branch names (without refs/heads/).
+	SourceBranch string
+	TargetBranch string
+	State        string
+	HeadCommit   string
+	MergeCommit  string
+	UpdatedAt    time.Time
+}
+
+// Check is the report of validating a commit, to post to the forge as a
+// check run or a commit status.
+type Check struct {
+	ID         int64
+	Namespace  string
+	Repository string
+	Commit     string
+	// Name is the check's name on the forge (pkgserver).
+	Name string
+	// Ref is the ref the commit was pushed to.
+	Ref string
+	// Conclusion is success, failure or neutral.
+	Conclusion string
+	Title      string
+	Summary    string
+	// Results are the findings, as JSON (result.Result).
+	Results   []byte
+	CreatedAt time.Time
+	CheckPosting
+}
+
+// CheckPosting is how far a check was posted to its forge.
+type CheckPosting struct {
+	// Reported is set once the forge holds all of it.
+	Reported bool
+	// ExternalID is the forge's id of the check run; Posted counts the
+	// annotations it holds.
+	ExternalID  string
+	Posted      int
+	Attempts    int
+	NextAttempt time.Time
+	Error       string
 }

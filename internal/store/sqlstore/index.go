@@ -19,7 +19,7 @@ import (
 	"github.com/pkgserver/pkgserver/internal/store"
 )
 
-const refColumns = `name, target, contract, kind, package, workspace, revision, number, commit_id, tree_id, problem, published_by, published_at, published_workspace`
+const refColumns = `name, target, contract, kind, package, workspace, revision, number, commit_id, tree_id, problem, published_by, published_at, published_workspace, pull_request`
 
 func scanRef(row interface{ Scan(...any) error }) (store.RefRecord, error) {
 	var r store.RefRecord
@@ -27,7 +27,7 @@ func scanRef(row interface{ Scan(...any) error }) (store.RefRecord, error) {
 	var at int64
 	o := &r.Observation
 	err := row.Scan(&r.Name, &r.Target, &contract, &kind, &o.Package, &o.Workspace, &o.Revision, &o.Number,
-		&o.Commit, &o.Tree, &r.Problem, &o.By, &at, &o.PublishedWorkspace)
+		&o.Commit, &o.Tree, &r.Problem, &o.By, &at, &o.PublishedWorkspace, &o.PullRequest)
 	r.Contract = contract == 1
 	o.Kind = revision.Kind(kind)
 	o.Ref = r.Name
@@ -297,15 +297,15 @@ func (w *indexWriter) refs(u *store.IndexUpdate) error {
 	if len(u.Refs) == 0 {
 		return nil
 	}
-	b := w.s.newBulkInsert(w.ctx, w.tx, `INSERT INTO refs (repository_id, `+refColumns+`)`, 15,
+	b := w.s.newBulkInsert(w.ctx, w.tx, `INSERT INTO refs (repository_id, `+refColumns+`)`, 16,
 		`ON CONFLICT (repository_id, name) DO UPDATE SET target = excluded.target, contract = excluded.contract,
 		kind = excluded.kind, package = excluded.package, workspace = excluded.workspace, revision = excluded.revision,
 		number = excluded.number, commit_id = excluded.commit_id, tree_id = excluded.tree_id, problem = excluded.problem,
-		published_by = excluded.published_by, published_at = excluded.published_at, published_workspace = excluded.published_workspace`)
+		published_by = excluded.published_by, published_at = excluded.published_at, published_workspace = excluded.published_workspace, pull_request = excluded.pull_request`)
 	for _, r := range u.Refs {
 		o := r.Observation
 		if err := b.add(w.repoID, r.Name, r.Target, boolInt(r.Contract), int(o.Kind), o.Package, o.Workspace,
-			o.Revision, o.Number, o.Commit, o.Tree, r.Problem, o.By, unixOrZero(o.At), o.PublishedWorkspace); err != nil {
+			o.Revision, o.Number, o.Commit, o.Tree, r.Problem, o.By, unixOrZero(o.At), o.PublishedWorkspace, o.PullRequest); err != nil {
 			return err
 		}
 	}
@@ -430,7 +430,7 @@ func decodeFiles(s string) ([]store.File, error) {
 	return out, nil
 }
 
-const revisionColumns = `name, package, workspace, revision, number, lifecycle, ref, deletion_ref, commit_id, tree_id, published_by, published_at, latest`
+const revisionColumns = `name, package, workspace, revision, number, lifecycle, ref, deletion_ref, commit_id, tree_id, published_by, published_at, latest, pull_request`
 
 type storedRevision struct {
 	id int64
@@ -453,7 +453,7 @@ func (w *indexWriter) packageRevisions(namespace, repoName, pkg string, revs []r
 		var latest int
 		var lifecycle string
 		if err := rows.Scan(&sr.id, &r.Name, &r.Package, &r.Workspace, &r.Revision, &r.Number, &lifecycle, &r.Ref, &r.DeletionRef,
-			&r.Commit, &r.Tree, &r.PublishedBy, &at, &latest); err != nil {
+			&r.Commit, &r.Tree, &r.PublishedBy, &at, &latest, &r.PullRequest); err != nil {
 			rows.Close()
 			return err
 		}
@@ -488,16 +488,16 @@ func (w *indexWriter) packageRevisions(namespace, repoName, pkg string, revs []r
 				return err
 			}
 			if err := w.exec(`UPDATE revisions SET workspace = ?, revision = ?, number = ?, lifecycle = ?, ref = ?, deletion_ref = ?,
-				commit_id = ?, tree_id = ?, published_by = ?, published_at = ?, latest = ?, resource_version = ? WHERE id = ?`,
+				commit_id = ?, tree_id = ?, published_by = ?, published_at = ?, latest = ?, pull_request = ?, resource_version = ? WHERE id = ?`,
 				r.Workspace, r.Revision, r.Number, string(r.Lifecycle), r.Ref, r.DeletionRef, r.Commit, r.Tree, r.PublishedBy,
-				unixOrZero(r.PublishedAt), boolInt(r.Latest), w.rv, old.id); err != nil {
+				unixOrZero(r.PublishedAt), boolInt(r.Latest), r.PullRequest, w.rv, old.id); err != nil {
 				return err
 			}
 		default:
 			if err := w.exec(`INSERT INTO revisions (repository_id, package_id, namespace, repository, `+revisionColumns+`, resource_version)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				w.repoID, pkgID, namespace, repoName, r.Name, pkg, r.Workspace, r.Revision, r.Number, string(r.Lifecycle), r.Ref,
-				r.DeletionRef, r.Commit, r.Tree, r.PublishedBy, unixOrZero(r.PublishedAt), boolInt(r.Latest), w.rv); err != nil {
+				r.DeletionRef, r.Commit, r.Tree, r.PublishedBy, unixOrZero(r.PublishedAt), boolInt(r.Latest), r.PullRequest, w.rv); err != nil {
 				if isUniqueViolation(err) {
 					return fmt.Errorf("revision %s/%s: %w", namespace, r.Name, store.ErrExists)
 				}
@@ -556,11 +556,11 @@ func (w *indexWriter) insertRevisions(namespace, repoName string, pkgs map[strin
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	b = w.s.newBulkInsert(w.ctx, w.tx, `INSERT INTO revisions (repository_id, package_id, namespace, repository, `+revisionColumns+`, resource_version)`, 18, ``)
+	b = w.s.newBulkInsert(w.ctx, w.tx, `INSERT INTO revisions (repository_id, package_id, namespace, repository, `+revisionColumns+`, resource_version)`, 19, ``)
 	for _, p := range paths {
 		for _, r := range pkgs[p] {
 			if err := b.add(w.repoID, ids[p], namespace, repoName, r.Name, p, r.Workspace, r.Revision, r.Number, string(r.Lifecycle), r.Ref,
-				r.DeletionRef, r.Commit, r.Tree, r.PublishedBy, unixOrZero(r.PublishedAt), boolInt(r.Latest), w.rv); err != nil {
+				r.DeletionRef, r.Commit, r.Tree, r.PublishedBy, unixOrZero(r.PublishedAt), boolInt(r.Latest), r.PullRequest, w.rv); err != nil {
 				if isUniqueViolation(err) {
 					return fmt.Errorf("revision %s/%s: %w", namespace, r.Name, store.ErrExists)
 				}

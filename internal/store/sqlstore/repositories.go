@@ -186,10 +186,13 @@ func (s *Store) DeleteRepository(ctx context.Context, namespace, name string) er
 				return err
 			}
 		}
-		for _, table := range []string{"revisions", "packages", "refs", "branch_packages", "problems"} {
+		for _, table := range []string{"revisions", "packages", "refs", "branch_packages", "problems", "pull_requests"} {
 			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM `+table+` WHERE repository_id = ?`), id); err != nil {
 				return err
 			}
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM checks WHERE namespace = ? AND repository = ?`), namespace, name); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM repositories WHERE id = ?`), id); err != nil {
 			return err

@@ -21,7 +21,7 @@ func scanRevision(row interface{ Scan(...any) error }) (store.Revision, error) {
 	var latest int
 	var lifecycle string
 	err := row.Scan(&sr.Namespace, &sr.Repository, &sr.ResourceVersion, &r.Name, &r.Package, &r.Workspace, &r.Revision, &r.Number,
-		&lifecycle, &r.Ref, &r.DeletionRef, &r.Commit, &r.Tree, &r.PublishedBy, &at, &latest)
+		&lifecycle, &r.Ref, &r.DeletionRef, &r.Commit, &r.Tree, &r.PublishedBy, &at, &latest, &r.PullRequest)
 	r.Lifecycle, r.PublishedAt, r.Latest = revision.Lifecycle(lifecycle), timeOrZero(at), latest == 1
 	return sr, err
 }

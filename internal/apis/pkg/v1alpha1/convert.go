@@ -21,7 +21,7 @@ func FromRevision(r revision.Revision, namespace, repository string, resourceVer
 			Revision:      r.Revision,
 			Lifecycle:     string(r.Lifecycle),
 		},
-		Status: PackageRevisionStatus{Commit: r.Commit, PublishedBy: r.PublishedBy},
+		Status: PackageRevisionStatus{Commit: r.Commit, PublishedBy: r.PublishedBy, PullRequest: r.PullRequest},
 	}
 	if resourceVersion > 0 {
 		pr.ResourceVersion = strconv.FormatInt(resourceVersion, 10)

@@ -45,6 +45,9 @@ type PackageRevisionStatus struct {
 	// else the committer of the commit.
 	PublishedBy      string       `json:"publishedBy,omitempty"`
 	PublishTimestamp *metav1.Time `json:"publishTimestamp,omitempty"`
+	// PullRequest is the number of the GitHub pull request or GitLab merge
+	// request that proposes the revision, or that it was published from.
+	PullRequest int `json:"pullRequest,omitempty"`
 }
 
 // PackageRevisionList is a list of package revisions.

@@ -1,0 +1,386 @@
+package webhooks
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/pkgserver/pkgserver/hooks"
+	"github.com/pkgserver/pkgserver/internal/gitrepo"
+	"github.com/pkgserver/pkgserver/internal/reconcile"
+	"github.com/pkgserver/pkgserver/internal/result"
+	"github.com/pkgserver/pkgserver/internal/revision"
+	"github.com/pkgserver/pkgserver/internal/store"
+)
+
+// Check names on the forge: the validation of a pushed commit, and the
+// outcome of publishing what a merged pull request changed.
+const (
+	CheckName   = "pkgserver"
+	PublishName = "pkgserver/publish"
+)
+
+// Conclusions of a check.
+const (
+	Success = "success"
+	Failure = "failure"
+	Neutral = "neutral"
+)
+
+// act does what a delivery asks once its repository is synced: checks the
+// pushed commits, and follows pull requests.
+func (p *Processor) act(ctx context.Context, d *store.Delivery, h *Hint) error {
+	if p.Git == nil || (!h.Push && h.PullRequest == 0) {
+		return nil
+	}
+	repo, err := p.Store.GetRepository(ctx, d.Namespace, d.Repository)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	g, err := p.Git(ctx, repo)
+	if err != nil {
+		return err
+	}
+	if h.Push {
+		for _, rc := range h.Refs {
+			if err := p.checkPush(ctx, repo, g, rc); err != nil {
+				return err
+			}
+		}
+	}
+	if h.PullRequest > 0 && p.Forges != nil {
+		return p.pullRequest(ctx, repo, g, h.PullRequest)
+	}
+	return nil
+}
+
+const zeroID = "0000000000000000000000000000000000000000"
+
+// present tells whether git holds a commit.
+func present(ctx context.Context, g *gitrepo.Repo, id string) bool {
+	if id == zeroID {
+		return false
+	}
+	ok, _, err := g.Commit(ctx, id)
+	return err == nil && ok
+}
+
+// checkPush validates the packages a push changed at its head commit, as
+// the pre-receive hook of a hosted repository would, and stores the report
+// to post. A commit that changes no package gets no report; a commit
+// reported once is not validated again.
+func (p *Processor) checkPush(ctx context.Context, repo *store.Repository, g *gitrepo.Repo, rc RefChange) error {
+	if !present(ctx, g, rc.New) || !strings.HasPrefix(rc.Ref, "refs/") {
+		return nil // a deletion, or a commit gone again
+	}
+	ns, name := repo.Object.Namespace, repo.Object.Name
+	have, err := p.Store.Checks(ctx, ns, name, rc.New)
+	if err != nil {
+		return err
+	}
+	if slices.ContainsFunc(have, func(c store.Check) bool { return c.Name == CheckName }) {
+		return nil
+	}
+	old := rc.Old
+	if !present(ctx, g, old) {
+		old = zeroID
+	}
+	// The forge decides who may push; pkgserver checks what was pushed.
+	dec, err := p.Checker.Check(ctx, &hooks.Push{Repo: g, Config: repo.Config(), Role: store.RoleAdmin,
+		Updates: []hooks.Update{{Ref: rc.Ref, Old: old, New: rc.New}}})
+	if err != nil {
+		return err
+	}
+	if dec.Validated == 0 && len(dec.Refused) == 0 && len(dec.Results) == 0 {
+		return nil // no package changed
+	}
+	c := newCheck(ns, name, rc.New, CheckName, rc.Ref, dec)
+	return p.addCheck(ctx, c)
+}
+
+func (p *Processor) addCheck(ctx context.Context, c *store.Check) error {
+	if _, err := p.Store.AddCheck(ctx, c); err != nil {
+		return err
+	}
+	if p.Reporter != nil {
+		p.Reporter.Notify()
+	}
+	return nil
+}
+
+// newCheck makes the report of a decision.
+func newCheck(ns, name, commit, checkName, ref string, dec *hooks.Decision) *store.Check {
+	errs, warns := 0, 0
+	for _, r := range dec.Results {
+		switch r.Severity {
+		case result.Error:
+			errs++
+		case result.Warning:
+			warns++
+		}
+	}
+	conclusion, title := Success, fmt.Sprintf("%s valid", plural(dec.Validated, "package"))
+	switch {
+	case !dec.Accept:
+		conclusion = Failure
+		title = fmt.Sprintf("%s, %s in %s", plural(errs, "error"), plural(warns, "warning"), plural(dec.Validated, "package"))
+		if errs == 0 {
+			title = strings.TrimPrefix(dec.Refused[0], "pkgserver: ")
+		}
+	case warns > 0:
+		conclusion = Neutral
+		title = fmt.Sprintf("%s valid, %s", plural(dec.Validated, "package"), plural(warns, "warning"))
+	}
+	data, _ := json.Marshal(dec.Results)
+	if dec.Results == nil {
+		data = []byte("[]")
+	}
+	return &store.Check{Namespace: ns, Repository: name, Commit: commit, Name: checkName, Ref: ref, Conclusion: conclusion,
+		Title: truncate(title, 200), Summary: summary(dec), Results: data}
+}
+
+// summary is a check's Markdown summary: a table of the packages with
+// their findings, the rules broken, and findings that have no file.
+func summary(dec *hooks.Decision) string {
+	var b strings.Builder
+	type counts struct{ errs, warns int }
+	per := map[string]*counts{}
+	for _, full := range dec.Packages {
+		per[full] = &counts{}
+	}
+	var unplaced []result.Result
+	for _, r := range dec.Results {
+		full := ""
+		if r.File != nil {
+			for _, pkg := range dec.Packages {
+				if strings.HasPrefix(r.File.Path, pkg+"/") && len(pkg) > len(full) {
+					full = pkg
+				}
+			}
+		}
+		if full == "" {
+			unplaced = append(unplaced, r)
+			continue
+		}
+		switch r.Severity {
+		case result.Error:
+			per[full].errs++
+		case result.Warning:
+			per[full].warns++
+		}
+	}
+	if len(dec.Packages) > 0 {
+		b.WriteString("| Package | Result | Errors | Warnings |\n|---|---|---:|---:|\n")
+		for _, full := range dec.Packages {
+			c := per[full]
+			verdict := "valid"
+			if c.errs > 0 {
+				verdict = "invalid"
+			}
+			fmt.Fprintf(&b, "| `%s` | %s | %d | %d |\n", full, verdict, c.errs, c.warns)
+		}
+	}
+	if len(dec.Refused) > 0 {
+		b.WriteString("\n**Rules of the git contract broken:**\n\n")
+		for _, l := range dec.Refused {
+			fmt.Fprintf(&b, "- %s\n", strings.TrimPrefix(l, "pkgserver: "))
+		}
+	}
+	if len(unplaced) > 0 {
+		b.WriteString("\n**Findings:**\n\n")
+		for _, r := range unplaced {
+			fmt.Fprintf(&b, "- %s: %s [%s]\n", r.Severity, r.Message, r.Check)
+		}
+	}
+	if b.Len() == 0 {
+		b.WriteString("No package changed.\n")
+	}
+	return b.String()
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// pullRequest records a pull request's state as the forge gives it, derives
+// the revisions of its source branch again (an open request into the
+// repository branch makes a draft Proposed), and publishes what a merged
+// one changed.
+func (p *Processor) pullRequest(ctx context.Context, repo *store.Repository, g *gitrepo.Repo, number int) error {
+	f, err := p.Forges(ctx, repo)
+	if err != nil {
+		return err
+	}
+	pr, err := f.PullRequest(ctx, number)
+	if err != nil {
+		return err
+	}
+	if pr.Fork || gitrepo.ValidateRefName(revision.BranchesPrefix+pr.SourceBranch) != nil {
+		return nil // its branch is not this repository's
+	}
+	if err := p.Store.SetPullRequest(ctx, repo.ID, &pr.PullRequest); err != nil {
+		return err
+	}
+	ns, name := repo.Object.Namespace, repo.Object.Name
+	if err := p.Syncer.Apply(ctx, ns, name, []reconcile.RefUpdate{{Ref: revision.BranchesPrefix + pr.SourceBranch}}); err != nil {
+		return err
+	}
+	if pr.State != store.PullRequestMerged || pr.TargetBranch != repo.Config().Branch {
+		return nil
+	}
+	return p.publish(ctx, repo, g, f, pr)
+}
+
+// publish tags, through the forge, each package a merged pull request
+// changed: <full>/v<N> on the merge commit, N the next number, unless a
+// tag of the package is there already; when a package fails validation,
+// nothing is tagged and the failure is reported on the merge commit.
+func (p *Processor) publish(ctx context.Context, repo *store.Repository, g *gitrepo.Repo, f Forge, pr *PullRequest) error {
+	cfg := repo.Config()
+	ns, name := repo.Object.Namespace, repo.Object.Name
+	merge := pr.MergeCommit
+	if !present(ctx, g, merge) {
+		// Fetch again: the delivery may have come before the branch moved.
+		if err := p.Syncer.SyncNow(ctx, ns, name); err != nil {
+			return err
+		}
+		if !present(ctx, g, merge) {
+			return fmt.Errorf("merge commit %s of pull request %d is not in the repository", merge, pr.Number)
+		}
+	}
+	fulls, err := p.mergedPackages(ctx, g, cfg, pr)
+	if err != nil {
+		return err
+	}
+	if len(fulls) == 0 {
+		return nil
+	}
+	tip, err := branchTip(ctx, g, cfg)
+	if err != nil {
+		return err
+	}
+	dec, err := p.Checker.ValidateAt(ctx, g, cfg, tip, merge, fulls)
+	if err != nil {
+		return err
+	}
+	if !dec.Accept {
+		c := newCheck(ns, name, merge, PublishName, revision.BranchesPrefix+cfg.Branch, dec)
+		c.Title = truncate(fmt.Sprintf("not published: %s", c.Title), 200)
+		p.Log.Warn("merged pull request not published: validation failed", "repo", ns+"/"+name, "pull_request", pr.Number, "commit", merge)
+		return p.addCheck(ctx, c)
+	}
+	var published []string
+	for _, full := range dec.Packages {
+		tag, err := p.tagPackage(ctx, repo, g, f, pr, full)
+		if err != nil {
+			return err
+		}
+		published = append(published, tag)
+	}
+	if err := p.Syncer.SyncNow(ctx, ns, name); err != nil {
+		return err
+	}
+	c := newCheck(ns, name, merge, PublishName, revision.BranchesPrefix+cfg.Branch, dec)
+	c.Title = truncate("published "+strings.Join(published, ", "), 200)
+	return p.addCheck(ctx, c)
+}
+
+// mergedPackages lists the packages a pull request changed: those that
+// differ between where it started and its head, and those its merge commit
+// changed on the branch (a rebase merge lands several commits).
+func (p *Processor) mergedPackages(ctx context.Context, g *gitrepo.Repo, cfg revision.Config, pr *PullRequest) ([]string, error) {
+	var fulls []string
+	if present(ctx, g, pr.BaseCommit) && present(ctx, g, pr.HeadCommit) {
+		base, err := g.MergeBase(ctx, pr.BaseCommit, pr.HeadCommit)
+		if err != nil {
+			return nil, err
+		}
+		if fulls, err = hooks.ChangedPackages(ctx, g, cfg, base, pr.HeadCommit); err != nil {
+			return nil, err
+		}
+	}
+	_, parent, err := g.Commit(ctx, pr.MergeCommit)
+	if err != nil {
+		return nil, err
+	}
+	if parent != "" {
+		more, err := hooks.ChangedPackages(ctx, g, cfg, parent, pr.MergeCommit)
+		if err != nil {
+			return nil, err
+		}
+		for _, full := range more {
+			if !slices.Contains(fulls, full) {
+				fulls = append(fulls, full)
+			}
+		}
+	}
+	return fulls, nil
+}
+
+func branchTip(ctx context.Context, g *gitrepo.Repo, cfg revision.Config) (string, error) {
+	refs, err := g.RefsNamed(ctx, revision.BranchesPrefix+cfg.Branch)
+	if err != nil || len(refs) == 0 {
+		return "", err
+	}
+	return refs[0].Commit, nil
+}
+
+// tagPackage creates the next v<N> tag of a package on the merge commit,
+// with publish trailers naming the workspace and the pull request; it
+// returns the tag's name. A tag of the package on the merge commit already
+// is kept (the delivery was processed before).
+func (p *Processor) tagPackage(ctx context.Context, repo *store.Repository, g *gitrepo.Repo, f Forge, pr *PullRequest, full string) (string, error) {
+	ns, name := repo.Object.Namespace, repo.Object.Name
+	workspace := ""
+	for _, prefix := range []string{revision.DraftsPrefix, revision.ProposedPrefix} {
+		if rest, ok := strings.CutPrefix(revision.BranchesPrefix+pr.SourceBranch, prefix+full+"/"); ok && revision.IsLabel(rest) {
+			workspace = rest
+		}
+	}
+	for attempt := 0; ; attempt++ {
+		tags, err := g.RefsUnder(ctx, revision.TagsPrefix+full+"/")
+		if err != nil {
+			return "", err
+		}
+		next := 1
+		for _, t := range tags {
+			n := revision.ParseRevisionNumber(strings.TrimPrefix(t.Name, revision.TagsPrefix+full+"/"))
+			if n == 0 {
+				continue
+			}
+			if t.Commit == pr.MergeCommit {
+				return strings.TrimPrefix(t.Name, revision.TagsPrefix), nil
+			}
+			next = max(next, n+1)
+		}
+		tag := full + "/" + revision.FormatRevision(next)
+		msg := fmt.Sprintf("Publish %s %s from pull request #%d\n\n", full, revision.FormatRevision(next), pr.Number)
+		if workspace != "" {
+			msg += revision.PublishTrailers(full, workspace, next)
+		} else {
+			msg += revision.TrailerPackage + ": " + full + "\n" + revision.TrailerRevision + ": " + revision.FormatRevision(next) + "\n"
+		}
+		msg += fmt.Sprintf("%s: %d\n", revision.TrailerPullRequest, pr.Number)
+		err = f.CreateTag(ctx, tag, pr.MergeCommit, msg)
+		if err == nil {
+			p.Log.Info("published from a pull request", "repo", ns+"/"+name, "tag", tag, "pull_request", pr.Number)
+			return tag, nil
+		}
+		if !errors.Is(err, ErrTagExists) || attempt == 2 {
+			return "", err
+		}
+		// Another publisher took the number: fetch its tag and count again.
+		if err := p.Syncer.SyncNow(ctx, ns, name); err != nil {
+			return "", err
+		}
+	}
+}

@@ -1,0 +1,376 @@
+package webhooks_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	pkgv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/pkg/v1alpha1"
+	"github.com/pkgserver/pkgserver/internal/gitrepo/gittest"
+	"github.com/pkgserver/pkgserver/webhooks"
+	"github.com/pkgserver/pkgserver/webhooks/forgetest"
+)
+
+// waitFor polls a condition for up to 15 s.
+func (f *forge) waitFor(what string, cond func() bool) {
+	f.t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	f.t.Fatalf("timed out waiting for %s", what)
+}
+
+// revision reads a package revision through the API, nil if there is none.
+func (f *forge) revision(name string) *pkgv1alpha1.PackageRevision {
+	f.t.Helper()
+	code, body := f.api(http.MethodGet, "/apis/pkg.pkgserver.dev/v1alpha1/namespaces/default/packagerevisions/"+name, nil)
+	if code == http.StatusNotFound {
+		return nil
+	}
+	if code != http.StatusOK {
+		f.t.Fatalf("get %s: %d %s", name, code, body)
+	}
+	var pr pkgv1alpha1.PackageRevision
+	if err := json.Unmarshal(body, &pr); err != nil {
+		f.t.Fatal(err)
+	}
+	return &pr
+}
+
+// waitLifecycle waits until a revision has a lifecycle and returns it.
+func (f *forge) waitLifecycle(name, lifecycle string) *pkgv1alpha1.PackageRevision {
+	f.t.Helper()
+	var pr *pkgv1alpha1.PackageRevision
+	f.waitFor(name+" "+lifecycle, func() bool {
+		pr = f.revision(name)
+		return pr != nil && pr.Spec.Lifecycle == lifecycle
+	})
+	return pr
+}
+
+func (f *forge) githubPush(id, ref, before, after string) {
+	f.t.Helper()
+	body := bytes.Replace(payload(f.t, "github-push.json", ref, after), []byte(`"before": "0000000000000000000000000000000000000000"`),
+		[]byte(`"before": "`+before+`"`), 1)
+	if code := f.deliver("/webhooks/github/default/gh", body, githubHeaders("push", id, body, secret)); code != http.StatusAccepted {
+		f.t.Fatalf("push delivery %s: %d", id, code)
+	}
+}
+
+// githubPullRequest delivers a pull_request event shaped as GitHub sends it.
+func (f *forge) githubPullRequest(id, action string, pr forgetest.PullRequest) {
+	f.t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "github-pull-request.json"))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	merge := pr.MergeCommitSHA
+	body := []byte(strings.NewReplacer("ACTION", action, "NUMBER", fmt.Sprint(pr.Number), "STATE", pr.State, "HEADREF", pr.HeadRef,
+		"HEADSHA", pr.HeadSHA, "BASESHA", pr.BaseSHA, "MERGED", fmt.Sprint(pr.Merged), "MERGESHA", merge).Replace(string(b)))
+	if code := f.deliver("/webhooks/github/default/gh", body, githubHeaders("pull_request", id, body, secret)); code != http.StatusAccepted {
+		f.t.Fatalf("pull_request delivery %s: %d", id, code)
+	}
+}
+
+func (f *forge) checkRun(sha string) *forgetest.CheckRun {
+	for _, r := range f.github.CheckRuns() {
+		if r.HeadSHA == sha {
+			return &r
+		}
+	}
+	return nil
+}
+
+const brokenDeployment = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: nginx
+spec:
+  replicas: three
+  selector:
+    matchLabels: {app: nginx}
+  template:
+    metadata:
+      labels: {app: nginx}
+    spec:
+      containers:
+      - name: nginx
+        image: nginx:1.27
+`
+
+// TestGitHubChecks: a push that changes a package gets a check run on its
+// head commit — success for a valid package, failure with an annotation at
+// the finding's file and line for an invalid one — and its details URL
+// answers the full report. Annotations beyond 50 are added by updates.
+func TestGitHubChecks(t *testing.T) {
+	f := setup(t)
+	f.remote.Checkout("-q", "-b", "drafts/nginx/first")
+	f.remote.Write(gittest.Package("nginx", "2"))
+	good := f.remote.Commit("nginx 2")
+	f.githubPush("p-1", "refs/heads/drafts/nginx/first", "0000000000000000000000000000000000000000", good)
+	f.waitLifecycle("gh.nginx.first", "Draft")
+	var run *forgetest.CheckRun
+	f.waitFor("check run of the valid commit", func() bool { run = f.checkRun(good); return run != nil })
+	if run.Name != "pkgserver" || run.Conclusion != "success" || run.Status != "completed" || !strings.Contains(run.Summary, "| `nginx` | valid | 0 | 0 |") {
+		t.Errorf("check run of a valid package: %+v", run)
+	}
+	if want := "/namespaces/default/repositories/gh/checks/" + good; !strings.HasSuffix(run.DetailsURL, want) {
+		t.Errorf("details URL %q, want …%s", run.DetailsURL, want)
+	}
+	var body []byte
+	f.waitFor("the report, posted", func() bool {
+		var code int
+		code, body = f.api(http.MethodGet, strings.TrimPrefix(run.DetailsURL, f.url), nil)
+		return code == http.StatusOK && strings.Contains(string(body), `"posted":true`)
+	})
+	if !strings.Contains(string(body), `"conclusion":"success"`) {
+		t.Errorf("report: %s", body)
+	}
+
+	f.remote.Write(map[string]string{"nginx/deploy.yaml": brokenDeployment})
+	bad := f.remote.Commit("nginx: three replicas")
+	f.githubPush("p-2", "refs/heads/drafts/nginx/first", good, bad)
+	f.waitFor("check run of the invalid commit", func() bool { run = f.checkRun(bad); return run != nil })
+	if run.Conclusion != "failure" {
+		t.Errorf("conclusion %q, want failure", run.Conclusion)
+	}
+	found := false
+	for _, a := range run.Annotations {
+		if a.Path == "nginx/deploy.yaml" && a.StartLine == 6 && a.AnnotationLevel == "failure" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no failure annotation at nginx/deploy.yaml:6: %+v", run.Annotations)
+	}
+
+	// 60 findings: a check run with 50 annotations, then an update with 10.
+	var many strings.Builder
+	for i := range 60 {
+		fmt.Fprintf(&many, "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-%d\nunknownField: %d\n", i, i)
+	}
+	f.remote.Remove("nginx/deploy.yaml")
+	f.remote.Write(map[string]string{"nginx/many.yaml": many.String()})
+	lots := f.remote.Commit("nginx: many config maps")
+	f.githubPush("p-3", "refs/heads/drafts/nginx/first", bad, lots)
+	f.waitFor("check run with 60 annotations", func() bool { run = f.checkRun(lots); return run != nil && len(run.Annotations) == 60 })
+	posts, patches := f.github.CallsTo(http.MethodPost, "/check-runs"), f.github.CallsTo(http.MethodPatch, fmt.Sprintf("/check-runs/%d", run.ID))
+	if len(posts) != 3 || len(patches) != 1 {
+		t.Errorf("%d check runs created, %d updated; want 3 and 1", len(posts), len(patches))
+	}
+}
+
+// TestGitHubPullRequest: a pull request from a draft branch makes the draft
+// Proposed; closing it without merge makes it a Draft again; merging
+// another publishes it — pkgserver creates the tag through the API on the
+// merge commit, with the pull request's number in the revision's status —
+// exactly once, however often the delivery comes.
+func TestGitHubPullRequest(t *testing.T) {
+	f := setup(t)
+	main := f.remote.Rev("main")
+	f.remote.Checkout("-q", "-b", "drafts/nginx/first")
+	f.remote.Write(gittest.Package("nginx", "2"))
+	head := f.remote.Commit("nginx 2")
+	f.remote.Checkout("-q", "main")
+	f.githubPush("p-1", "refs/heads/drafts/nginx/first", "0000000000000000000000000000000000000000", head)
+	f.waitLifecycle("gh.nginx.first", "Draft")
+
+	pr := forgetest.PullRequest{Number: 7, State: "open", HeadRef: "drafts/nginx/first", HeadSHA: head, BaseRef: "main", BaseSHA: main}
+	f.github.SetPullRequest(pr)
+	f.githubPullRequest("pr-1", "opened", pr)
+	if got := f.waitLifecycle("gh.nginx.first", "Proposed"); got.Status.PullRequest != 7 {
+		t.Errorf("proposed revision's pull request: %d, want 7", got.Status.PullRequest)
+	}
+
+	// Closed without merge: a draft again.
+	pr.State = "closed"
+	f.github.SetPullRequest(pr)
+	f.githubPullRequest("pr-2", "closed", pr)
+	if got := f.waitLifecycle("gh.nginx.first", "Draft"); got.Status.PullRequest != 0 {
+		t.Errorf("draft's pull request: %d, want none", got.Status.PullRequest)
+	}
+
+	// Reopened and merged: published as nginx/v2 on the merge commit.
+	pr.State = "open"
+	f.github.SetPullRequest(pr)
+	f.githubPullRequest("pr-3", "reopened", pr)
+	f.waitLifecycle("gh.nginx.first", "Proposed")
+	merge := f.remote.MergeCommit("main", head, "Merge pull request #7 from acme/drafts/nginx/first", main, head)
+	f.remote.Git("branch", "-D", "drafts/nginx/first") // deleted on merge, as GitHub offers
+	pr.State, pr.Merged, pr.MergeCommitSHA = "closed", true, merge
+	f.github.SetPullRequest(pr)
+	f.githubPush("p-2", "refs/heads/main", main, merge)
+	f.githubPullRequest("pr-4", "closed", pr)
+	got := f.waitLifecycle("gh.nginx.first", "Published")
+	if got.Spec.Revision != "v2" || got.Status.PullRequest != 7 || got.Status.Commit != merge {
+		t.Errorf("published revision: %+v", got)
+	}
+	if tagged := f.remote.Rev("nginx/v2^{commit}"); tagged != merge {
+		t.Errorf("nginx/v2 is on %s, want the merge commit %s", tagged, merge)
+	}
+	refs := f.github.CallsTo(http.MethodPost, "/git/refs")
+	if len(refs) != 1 || !strings.Contains(string(refs[0].Body), `"ref":"refs/tags/nginx/v2"`) {
+		t.Errorf("tag refs created: %+v", refs)
+	}
+	f.waitDone(webhooks.GitHub, "pr-4")
+	// The same event again, under another delivery id: nothing is tagged.
+	f.githubPullRequest("pr-5", "closed", pr)
+	f.waitDone(webhooks.GitHub, "pr-5")
+	if refs := f.github.CallsTo(http.MethodPost, "/git/refs"); len(refs) != 1 {
+		t.Errorf("tags created after the repeated event: %d, want 1", len(refs))
+	}
+	var publish *forgetest.CheckRun
+	for _, r := range f.github.CheckRuns() {
+		if r.HeadSHA == merge && r.Name == webhooks.PublishName {
+			publish = &r
+		}
+	}
+	if publish == nil || publish.Conclusion != "success" || !strings.Contains(publish.Title, "nginx/v2") {
+		t.Errorf("publish check run: %+v", publish)
+	}
+}
+
+// TestMergeFailingValidation: a merged pull request whose package is
+// invalid is not published, and the failure is reported on the merge
+// commit.
+func TestMergeFailingValidation(t *testing.T) {
+	f := setup(t)
+	main := f.remote.Rev("main")
+	f.remote.Checkout("-q", "-b", "drafts/nginx/broken")
+	f.remote.Write(map[string]string{"nginx/deploy.yaml": brokenDeployment})
+	head := f.remote.Commit("nginx: three replicas")
+	f.remote.Checkout("-q", "main")
+	merge := f.remote.MergeCommit("main", head, "Merge pull request #9", main, head)
+	pr := forgetest.PullRequest{Number: 9, State: "closed", Merged: true, MergeCommitSHA: merge, HeadRef: "drafts/nginx/broken",
+		HeadSHA: head, BaseRef: "main", BaseSHA: main}
+	f.github.SetPullRequest(pr)
+	f.githubPush("p-1", "refs/heads/main", main, merge)
+	f.githubPullRequest("pr-1", "closed", pr)
+	f.waitDone(webhooks.GitHub, "pr-1")
+	var publish *forgetest.CheckRun
+	f.waitFor("publish check run", func() bool {
+		for _, r := range f.github.CheckRuns() {
+			if r.HeadSHA == merge && r.Name == webhooks.PublishName {
+				publish = &r
+				return true
+			}
+		}
+		return false
+	})
+	if publish.Conclusion != "failure" || !strings.HasPrefix(publish.Title, "not published") {
+		t.Errorf("publish check run: %+v", publish)
+	}
+	if refs := f.github.CallsTo(http.MethodPost, "/git/refs"); len(refs) != 0 {
+		t.Errorf("a tag was created: %+v", refs)
+	}
+	if pr := f.revision("gh.nginx.v2"); pr != nil {
+		t.Errorf("published: %+v", pr)
+	}
+}
+
+// TestChecksNotAllowed: a token that may not create check runs (GitHub
+// grants that to GitHub Apps only) gets a commit status instead.
+func TestChecksNotAllowed(t *testing.T) {
+	f := setup(t)
+	f.github.ForbidChecks()
+	f.remote.Checkout("-q", "-b", "drafts/nginx/first")
+	f.remote.Write(gittest.Package("nginx", "2"))
+	c := f.remote.Commit("nginx 2")
+	f.githubPush("p-1", "refs/heads/drafts/nginx/first", "0000000000000000000000000000000000000000", c)
+	f.waitFor("commit status", func() bool { return len(f.github.Statuses()) == 1 })
+	s := f.github.Statuses()[0]
+	if s.SHA != c || s.State != "success" || s.Context != "pkgserver" || !strings.HasSuffix(s.TargetURL, "/checks/"+c) {
+		t.Errorf("status: %+v", s)
+	}
+}
+
+func (f *forge) gitlabDeliver(event, id string, body []byte) {
+	f.t.Helper()
+	code := f.deliver("/webhooks/gitlab/default/gl", body, map[string]string{"Content-Type": "application/json",
+		"X-Gitlab-Token": secret, "X-Gitlab-Event": event, "X-Gitlab-Event-UUID": id, "User-Agent": "GitLab/17.5.0"})
+	if code != http.StatusAccepted {
+		f.t.Fatalf("%s delivery %s: %d", event, id, code)
+	}
+}
+
+func (f *forge) gitlabMergeRequest(id, action string, mr forgetest.MergeRequest) {
+	f.t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "gitlab-merge-request.json"))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	merge := "null"
+	if mr.MergeCommitSHA != "" {
+		merge = `"` + mr.MergeCommitSHA + `"`
+	}
+	body := []byte(strings.NewReplacer("ACTION", action, "IID", fmt.Sprint(mr.IID), "STATE", mr.State, "SOURCE", mr.SourceBranch,
+		"LASTCOMMIT", mr.SHA, "MERGESHA", merge).Replace(string(b)))
+	f.gitlabDeliver("Merge Request Hook", id, body)
+}
+
+// TestGitLab: a push gets a commit status with a link to the report, once
+// even though the API failed twice before; a merge request makes the draft
+// Proposed, and merging it creates the tag through the API.
+func TestGitLab(t *testing.T) {
+	f := setup(t)
+	f.gitlab.FailNext(http.MethodPost, "/statuses/", 2, http.StatusInternalServerError)
+	main := f.remote.Rev("main")
+	f.remote.Checkout("-q", "-b", "drafts/nginx/first")
+	f.remote.Write(gittest.Package("nginx", "2"))
+	head := f.remote.Commit("nginx 2")
+	f.remote.Checkout("-q", "main")
+	f.gitlabDeliver("Push Hook", "g-1", payload(t, "gitlab-push.json", "refs/heads/drafts/nginx/first", head))
+	f.waitLifecycle("gl.nginx.first", "Draft")
+	f.waitFor("commit status", func() bool { return len(f.gitlab.Statuses()) == 1 })
+	s := f.gitlab.Statuses()[0]
+	if s.SHA != head || s.State != "success" || s.Name != "pkgserver" || s.Ref != "drafts/nginx/first" || !strings.HasSuffix(s.TargetURL, "/repositories/gl/checks/"+head) {
+		t.Errorf("status: %+v", s)
+	}
+	time.Sleep(300 * time.Millisecond)
+	calls := f.gitlab.CallsTo(http.MethodPost, "/statuses/"+head)
+	if len(calls) != 3 || calls[0].Status != 500 || calls[1].Status != 500 || calls[2].Status != 201 || len(f.gitlab.Statuses()) != 1 {
+		t.Errorf("status calls: %d (want 500, 500, 201), statuses %d", len(calls), len(f.gitlab.Statuses()))
+	}
+
+	mr := forgetest.MergeRequest{IID: 3, State: "opened", SourceBranch: "drafts/nginx/first", TargetBranch: "main", SHA: head, BaseSHA: main}
+	f.gitlab.SetMergeRequest(mr)
+	f.gitlabMergeRequest("g-2", "open", mr)
+	if got := f.waitLifecycle("gl.nginx.first", "Proposed"); got.Status.PullRequest != 3 {
+		t.Errorf("pull request %d, want 3", got.Status.PullRequest)
+	}
+	merge := f.remote.MergeCommit("main", head, "Merge branch 'drafts/nginx/first' into 'main'", main, head)
+	mr.State, mr.MergeCommitSHA = "merged", merge
+	f.gitlab.SetMergeRequest(mr)
+	f.gitlabMergeRequest("g-3", "merge", mr)
+	got := f.waitLifecycle("gl.nginx.first", "Published")
+	if got.Spec.Revision != "v2" || got.Status.PullRequest != 3 {
+		t.Errorf("published: %+v", got)
+	}
+	if tags := f.gitlab.Tags(); len(tags) != 1 || tags[0].Name != "nginx/v2" || tags[0].Ref != merge || !strings.Contains(tags[0].Message, "Pull-Request: 3") {
+		t.Errorf("tags created: %+v", tags)
+	}
+}
+
+// TestReportAfterRestart: a check stored but not posted when the server
+// stopped is posted when it starts again.
+func TestReportAfterRestart(t *testing.T) {
+	f := setup(t)
+	f.gitlab.FailNext(http.MethodPost, "/statuses/", 1000, http.StatusServiceUnavailable)
+	f.remote.Checkout("-q", "-b", "drafts/nginx/first")
+	f.remote.Write(gittest.Package("nginx", "2"))
+	head := f.remote.Commit("nginx 2")
+	f.gitlabDeliver("Push Hook", "g-1", payload(t, "gitlab-push.json", "refs/heads/drafts/nginx/first", head))
+	f.waitFor("a failed attempt", func() bool { return len(f.gitlab.CallsTo(http.MethodPost, "/statuses/"+head)) > 0 })
+	f.stop()
+	f.gitlab.ClearFailures()
+	f.store, f.url, f.stop = startServer(t, f.dir)
+	f.waitFor("status after restart", func() bool { return len(f.gitlab.Statuses()) == 1 })
+}
