@@ -231,7 +231,15 @@ func (p *Processor) pullRequest(ctx context.Context, repo *store.Repository, g *
 		return err
 	}
 	ns, name := repo.Object.Namespace, repo.Object.Name
-	if err := p.Syncer.Apply(ctx, ns, name, []reconcile.RefUpdate{{Ref: revision.BranchesPrefix + pr.SourceBranch}}); err != nil {
+	source := revision.BranchesPrefix + pr.SourceBranch
+	if _, contract, _ := repo.Config().ParseRef(source); contract {
+		// A draft or proposal branch: derived again on its own.
+		err = p.Syncer.Apply(ctx, ns, name, []reconcile.RefUpdate{{Ref: source}})
+	} else {
+		// Another branch: its proposals are worked out with every ref.
+		err = p.Syncer.SyncNow(ctx, ns, name)
+	}
+	if err != nil {
 		return err
 	}
 	if pr.State != store.PullRequestMerged || pr.TargetBranch != repo.Config().Branch {
@@ -340,9 +348,15 @@ func branchTip(ctx context.Context, g *gitrepo.Repo, cfg revision.Config) (strin
 // is kept (the delivery was processed before).
 func (p *Processor) tagPackage(ctx context.Context, repo *store.Repository, g *gitrepo.Repo, f Forge, pr *PullRequest, full string) (string, error) {
 	ns, name := repo.Object.Namespace, repo.Object.Name
+	// The workspace of the revision the pull request proposed: a draft's or
+	// proposal's, else the label of the branch's name.
+	source := revision.BranchesPrefix + pr.SourceBranch
 	workspace := ""
+	if _, contract, _ := repo.Config().ParseRef(source); !contract {
+		workspace = revision.LabelFrom(pr.SourceBranch)
+	}
 	for _, prefix := range []string{revision.DraftsPrefix, revision.ProposedPrefix} {
-		if rest, ok := strings.CutPrefix(revision.BranchesPrefix+pr.SourceBranch, prefix+full+"/"); ok && revision.IsLabel(rest) {
+		if rest, ok := strings.CutPrefix(source, prefix+full+"/"); ok && revision.IsLabel(rest) {
 			workspace = rest
 		}
 	}

@@ -374,3 +374,79 @@ func TestReportAfterRestart(t *testing.T) {
 	f.store, f.url, f.stop = startServer(t, f.dir)
 	f.waitFor("status after restart", func() bool { return len(f.gitlab.Statuses()) == 1 })
 }
+
+// TestPullRequestFromAnyBranch: a pull request from a branch outside the
+// git contract proposes each package it changes, under the branch's name;
+// closing it withdraws the proposals; merging it publishes them.
+func TestPullRequestFromAnyBranch(t *testing.T) {
+	f := setup(t)
+	main := f.remote.Rev("main")
+	f.remote.Checkout("-q", "-b", "feature/X")
+	f.remote.Write(gittest.Package("nginx", "2"))
+	f.remote.Write(gittest.Package("redis", "1"))
+	head := f.remote.Commit("nginx 2, redis 1")
+	f.remote.Checkout("-q", "main")
+	f.githubPush("p-1", "refs/heads/feature/X", "0000000000000000000000000000000000000000", head)
+	f.waitDone(webhooks.GitHub, "p-1")
+	if pr := f.revision("gh.nginx.feature-x"); pr != nil {
+		t.Fatalf("a branch without a pull request is a revision: %+v", pr)
+	}
+
+	pr := forgetest.PullRequest{Number: 11, State: "open", HeadRef: "feature/X", HeadSHA: head, BaseRef: "main", BaseSHA: main}
+	f.github.SetPullRequest(pr)
+	f.githubPullRequest("pr-1", "opened", pr)
+	for _, name := range []string{"gh.nginx.feature-x", "gh.redis.feature-x"} {
+		if got := f.waitLifecycle(name, "Proposed"); got.Status.PullRequest != 11 || got.Status.Commit != head {
+			t.Errorf("%s: %+v", name, got)
+		}
+	}
+	code, body := f.api(http.MethodGet, "/apis/pkg.pkgserver.dev/v1alpha1/namespaces/default/packagerevisionresources/gh.redis.feature-x", nil)
+	if code != http.StatusOK || !strings.Contains(string(body), `"config.yaml":"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: redis`) {
+		t.Errorf("resources of the proposal: %d %s", code, body)
+	}
+
+	pr.State = "closed"
+	f.github.SetPullRequest(pr)
+	f.githubPullRequest("pr-2", "closed", pr)
+	f.waitFor("proposals withdrawn", func() bool { return f.revision("gh.nginx.feature-x") == nil && f.revision("gh.redis.feature-x") == nil })
+
+	pr.State = "open"
+	f.github.SetPullRequest(pr)
+	f.githubPullRequest("pr-3", "reopened", pr)
+	f.waitLifecycle("gh.nginx.feature-x", "Proposed")
+	merge := f.remote.MergeCommit("main", head, "Merge pull request #11 from acme/feature/X", main, head)
+	pr.State, pr.Merged, pr.MergeCommitSHA = "closed", true, merge
+	f.github.SetPullRequest(pr)
+	f.githubPush("p-2", "refs/heads/main", main, merge)
+	f.githubPullRequest("pr-4", "closed", pr)
+	nginx := f.waitLifecycle("gh.nginx.feature-x", "Published")
+	redis := f.waitLifecycle("gh.redis.feature-x", "Published")
+	if nginx.Spec.Revision != "v2" || redis.Spec.Revision != "v1" || nginx.Status.PullRequest != 11 || redis.Status.PullRequest != 11 {
+		t.Errorf("published: nginx %+v, redis %+v", nginx.Spec, redis.Spec)
+	}
+}
+
+// TestFailingForgeBlocksNoOther: while one repository's forge keeps failing,
+// another's checks are posted; a rate limit's Retry-After is respected.
+func TestFailingForgeBlocksNoOther(t *testing.T) {
+	f := setup(t)
+	f.gitlab.FailNext(http.MethodPost, "/statuses/", 1000, http.StatusServiceUnavailable)
+	f.github.FailNext(http.MethodPost, "/check-runs", 1, http.StatusTooManyRequests)
+	f.remote.Checkout("-q", "-b", "drafts/nginx/first")
+	f.remote.Write(gittest.Package("nginx", "2"))
+	head := f.remote.Commit("nginx 2")
+	f.gitlabDeliver("Push Hook", "g-1", payload(t, "gitlab-push.json", "refs/heads/drafts/nginx/first", head))
+	f.waitFor("failing GitLab attempts", func() bool { return len(f.gitlab.CallsTo(http.MethodPost, "/statuses/"+head)) >= 2 })
+	f.githubPush("p-1", "refs/heads/drafts/nginx/first", "0000000000000000000000000000000000000000", head)
+	f.waitFor("GitHub check run", func() bool { return f.checkRun(head) != nil })
+	calls := f.github.CallsTo(http.MethodPost, "/check-runs")
+	if len(calls) != 2 || calls[0].Status != http.StatusTooManyRequests || calls[1].Status != http.StatusCreated {
+		t.Fatalf("check run calls: %+v", calls)
+	}
+	if gap := calls[1].Time.Sub(calls[0].Time); gap < 900*time.Millisecond {
+		t.Errorf("retried %v after a 429 with Retry-After: 1", gap)
+	}
+	if n := len(f.gitlab.Statuses()); n != 0 {
+		t.Errorf("GitLab statuses posted: %d", n)
+	}
+}

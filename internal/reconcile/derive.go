@@ -1,10 +1,14 @@
 package reconcile
 
 import (
+	"fmt"
 	"maps"
 	"slices"
+	"strconv"
+	"strings"
 
 	configv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/config/v1alpha1"
+	"github.com/pkgserver/pkgserver/internal/gitrepo"
 	"github.com/pkgserver/pkgserver/internal/revision"
 	"github.com/pkgserver/pkgserver/internal/store"
 )
@@ -132,15 +136,20 @@ func (p *pass) derive() error {
 	return nil
 }
 
-// pullRequests marks the drafts and proposals of a forge repository that
-// an open pull or merge request proposes into the repository branch.
-func (p *pass) pullRequests(byPkg map[string][]revision.Observation) error {
-	if p.r.store == nil || len(byPkg) == 0 {
-		return nil
-	}
-	switch p.repo.Object.Spec.Provider {
+// forgeRepository tells whether pull requests matter to a repository.
+func forgeRepository(repo *store.Repository) bool {
+	switch repo.Object.Spec.Provider {
 	case configv1alpha1.ProviderGitHub, configv1alpha1.ProviderGitLab:
-	default:
+		return true
+	}
+	return false
+}
+
+// pullRequests marks the drafts and proposals of a forge repository that
+// an open pull or merge request proposes into the repository branch, and
+// numbers the proposals of pull requests from other branches.
+func (p *pass) pullRequests(byPkg map[string][]revision.Observation) error {
+	if p.r.store == nil || len(byPkg) == 0 || !forgeRepository(p.repo) {
 		return nil
 	}
 	prs, err := p.r.store.OpenPullRequests(p.ctx, p.repo.ID)
@@ -157,8 +166,122 @@ func (p *pass) pullRequests(byPkg map[string][]revision.Observation) error {
 		for i := range obs {
 			if k := obs[i].Kind; k == revision.KindDraft || k == revision.KindProposed {
 				obs[i].PullRequest = open[obs[i].Ref]
+				if n, _, ok := ParsePullRequestRef(obs[i].Ref); ok {
+					obs[i].PullRequest = n
+				}
 			}
 		}
 	}
 	return nil
+}
+
+// PullRequestRef names what an open pull request from a branch outside the
+// git contract (feature-x, not drafts/…) proposes for one package:
+// refs/pull/<n>/head:<package>. The colon keeps the name from being one git
+// could hold; the index lists it among the repository's refs.
+func PullRequestRef(n int, pkg string) string {
+	return fmt.Sprintf("refs/pull/%d/head:%s", n, pkg)
+}
+
+// ParsePullRequestRef reads a name PullRequestRef made.
+func ParsePullRequestRef(name string) (n int, pkg string, ok bool) {
+	rest, ok := strings.CutPrefix(name, "refs/pull/")
+	if !ok {
+		return 0, "", false
+	}
+	num, pkg, ok := strings.Cut(rest, "/head:")
+	if !ok || pkg == "" {
+		return 0, "", false
+	}
+	n, err := strconv.Atoi(num)
+	if err != nil || n <= 0 {
+		return 0, "", false
+	}
+	return n, pkg, true
+}
+
+// pullRequestRefs adds to the refs of a forge repository one Proposed
+// source per package that an open pull request from a branch outside the
+// git contract changes (compared with where it left the repository
+// branch), with the branch's name as workspace.
+func (p *pass) pullRequestRefs(current map[string]gitrepo.Ref) error {
+	if p.r.store == nil || !forgeRepository(p.repo) {
+		return nil
+	}
+	tip := current[p.branchRef()].Commit
+	if tip == "" {
+		return nil
+	}
+	prs, err := p.r.store.OpenPullRequests(p.ctx, p.repo.ID)
+	if err != nil {
+		return err
+	}
+	for _, pr := range prs {
+		branch := revision.BranchesPrefix + pr.SourceBranch
+		if pr.TargetBranch != p.cfg.Branch {
+			continue
+		}
+		if _, contract, _ := p.cfg.ParseRef(branch); contract {
+			continue // drafts and proposals are revisions of their own
+		}
+		ref, ok := current[branch]
+		ws := revision.LabelFrom(pr.SourceBranch)
+		if !ok || ws == "" {
+			continue
+		}
+		pkgs, err := p.proposedPackages(tip, ref.Commit)
+		if err != nil {
+			return fmt.Errorf("pull request %d: %w", pr.Number, err)
+		}
+		for _, pkg := range pkgs {
+			name := PullRequestRef(pr.Number, pkg)
+			current[name] = gitrepo.Ref{Name: name, Target: ref.Commit, Commit: ref.Commit}
+			p.virtual[name] = revision.Source{Kind: revision.KindProposed, Ref: name, Package: pkg, Workspace: ws}
+		}
+	}
+	return nil
+}
+
+// proposedPackages returns the packages a branch at head changes since it
+// left the repository branch at tip, those head holds; remembered by the
+// two commits.
+func (p *pass) proposedPackages(tip, head string) ([]string, error) {
+	key := [2]string{tip, head}
+	p.r.mu.Lock()
+	pkgs, ok := p.r.proposals[key]
+	p.r.mu.Unlock()
+	if ok {
+		return pkgs, nil
+	}
+	base, err := p.git.MergeBase(p.ctx, tip, head)
+	if err != nil {
+		return nil, err
+	}
+	changed, err := p.sc.diffBranch(base, head)
+	if err != nil {
+		return nil, err
+	}
+	paths := slices.Sorted(maps.Keys(changed))
+	commits := make([]string, len(paths))
+	full := make([]string, len(paths))
+	for i, pkg := range paths {
+		commits[i], full[i] = head, p.cfg.Full(pkg)
+	}
+	trees, err := p.sc.treePaths(commits, full)
+	if err != nil {
+		return nil, err
+	}
+	pkgs = []string{}
+	for i, pkg := range paths {
+		if trees[i] != "" && pkg != "" {
+			pkgs = append(pkgs, pkg)
+		}
+	}
+	p.r.mu.Lock()
+	if p.r.proposals == nil || len(p.r.proposals) >= 1024 {
+		p.r.proposals = map[[2]string][]string{}
+	}
+	p.r.proposals[key] = pkgs
+	p.r.mu.Unlock()
+	return pkgs, nil
 }

@@ -45,6 +45,9 @@ type Reconciler struct {
 
 	mu    sync.Mutex
 	locks map[int64]*sync.Mutex
+	// proposals remembers the packages pull requests change, by the
+	// repository branch's and the pull request's commits.
+	proposals map[[2]string][]string
 }
 
 // New returns a reconciler.
@@ -160,6 +163,9 @@ type pass struct {
 	newObs    map[string]revision.Observation
 	newBranch map[string]*revision.Observation
 	removed   map[string]bool
+	// virtual are the sources of open pull requests from branches outside
+	// the contract, by PullRequestRef name.
+	virtual map[string]revision.Source
 	// branchProblems are directories of the branch holding a Kptfile that
 	// cannot be packages.
 	branchProblems map[string]string
@@ -210,6 +216,13 @@ func (p *pass) plan(updates []RefUpdate) (*store.IndexUpdate, error) {
 		return nil, err
 	}
 	p.u.RefsHash = hash.String()
+	p.virtual = map[string]revision.Source{}
+	if p.mode != modeNamed {
+		// Not in git, so not in the digest: listed with every ref.
+		if err := p.pullRequestRefs(current); err != nil {
+			return nil, err
+		}
+	}
 
 	p.u.Refs = make([]store.RefRecord, 0, len(current))
 	items := make([]refSource, 0, len(current))
@@ -229,6 +242,9 @@ func (p *pass) plan(updates []RefUpdate) (*store.IndexUpdate, error) {
 		src, ok, perr := p.cfg.ParseRef(name)
 		if ok && perr == nil {
 			perr = gitrepo.ValidateRefName(name)
+		}
+		if v, virtual := p.virtual[name]; virtual {
+			src, ok, perr = v, true, nil
 		}
 		switch {
 		case !ok:

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // maxBody is the largest request body a stand-in reads.
@@ -27,8 +28,9 @@ type Call struct {
 	Query  url.Values
 	Header http.Header
 	Body   []byte
-	// Status is the status code the stand-in answered.
+	// Status is the status code the stand-in answered; Time when.
 	Status int
+	Time   time.Time
 }
 
 // reply is an answer computed by a route; it is recorded before it is written.
@@ -73,6 +75,7 @@ func (rec *recorder) handler(tooLarge reply, route func(r *http.Request, body []
 			Header: r.Header.Clone(),
 			Body:   body,
 			Status: rep.status,
+			Time:   time.Now(),
 		})
 		rec.mu.Unlock()
 		for k, v := range rep.header {
