@@ -223,3 +223,56 @@ func TestNames(t *testing.T) {
 		t.Errorf("ObjectName = %s", got)
 	}
 }
+
+func TestPublishedPullRequest(t *testing.T) {
+	tests := []struct {
+		name     string
+		messages []string
+		full     string
+		n        int
+		want     int
+	}{
+		{"trailer", []string{"Publish nginx v2 from pull request #7\n\nPackage: nginx\nWorkspace: w\nRevision: v2\nPull-Request: 7\n"}, "nginx", 2, 7},
+		{"with a hash", []string{"x\n\nPackage: nginx\nRevision: v2\nPull-Request: #12\n"}, "nginx", 2, 12},
+		{"another revision", []string{"x\n\nPackage: nginx\nRevision: v1\nPull-Request: 7\n"}, "nginx", 2, 0},
+		{"another package's group", []string{"x\n\nPackage: a\nPull-Request: 3\nPackage: nginx\nRevision: v2\n"}, "nginx", 2, 0},
+		{"not a number", []string{"x\n\nPackage: nginx\nPull-Request: seven\n"}, "nginx", 2, 0},
+		{"none", []string{"Merge pull request #7"}, "nginx", 2, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := PublishedPullRequest(tt.messages, tt.full, tt.n); got != tt.want {
+				t.Errorf("got %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestDerivePullRequests: a draft an open pull request proposes is
+// Proposed with its number; a tag keeps the number of the request it was
+// merged from.
+func TestDerivePullRequests(t *testing.T) {
+	cfg := Config{Repository: "gh", Branch: "main"}
+	obs := []Observation{
+		{Source: Source{Kind: KindDraft, Ref: "refs/heads/drafts/nginx/a", Package: "nginx", Workspace: "a"}, Commit: "c1", Tree: "t1", PullRequest: 7},
+		{Source: Source{Kind: KindDraft, Ref: "refs/heads/drafts/nginx/b", Package: "nginx", Workspace: "b"}, Commit: "c2", Tree: "t2"},
+		{Source: Source{Kind: KindTag, Ref: "refs/tags/nginx/v1", Package: "nginx", Revision: "v1", Number: 1}, Commit: "c3", Tree: "t3", PullRequest: 5, PublishedWorkspace: "first"},
+	}
+	revs, problems := Derive(cfg, obs)
+	if len(problems) != 0 {
+		t.Fatalf("problems: %v", problems)
+	}
+	got := map[string]Revision{}
+	for _, r := range revs {
+		got[r.Name] = r
+	}
+	if r := got["gh.nginx.a"]; r.Lifecycle != Proposed || r.PullRequest != 7 {
+		t.Errorf("draft with a pull request: %+v", r)
+	}
+	if r := got["gh.nginx.b"]; r.Lifecycle != Draft || r.PullRequest != 0 {
+		t.Errorf("draft: %+v", r)
+	}
+	if r := got["gh.nginx.first"]; r.Lifecycle != Published || r.PullRequest != 5 {
+		t.Errorf("published: %+v", r)
+	}
+}

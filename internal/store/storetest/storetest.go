@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Users", testUsers},
 		{"RepositoryStatus", testRepositoryStatus},
 		{"Deliveries", testDeliveries},
+		{"PullRequestsAndChecks", testPullRequestsAndChecks},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -157,11 +158,12 @@ func testIndexUpdates(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	repo := mustCreate(t, s, "default", "cat")
 	v1 := rev("cat", "nginx", "v1", revision.Published, 1, "t1")
+	v1.PullRequest = 4
 	draft := rev("cat", "nginx", "ws", revision.Draft, 0, "t2")
 	redis := rev("cat", "redis", "v1", revision.Published, 1, "t3")
 	redis.Latest = true
 	obs := revision.Observation{Source: revision.Source{Kind: revision.KindTag, Ref: "refs/tags/nginx/v1", Package: "nginx", Revision: "v1", Number: 1},
-		Commit: "c1", Tree: "t1", By: "Jane <jane@example.com>", At: at, PublishedWorkspace: "w"}
+		Commit: "c1", Tree: "t1", By: "Jane <jane@example.com>", At: at, PublishedWorkspace: "w", PullRequest: 4}
 	branchObs := revision.Observation{Source: revision.Source{Kind: revision.KindBranch, Package: "nginx"}, Commit: "c9", Tree: "t1", By: "Joe", At: at}
 	err := s.UpdateIndex(ctx, repo.ID, &store.IndexUpdate{
 		Refs: []store.RefRecord{
@@ -749,5 +751,63 @@ func testDeliveries(t *testing.T, s store.Store) {
 	}
 	if pending, err := s.PendingDeliveries(ctx, 0, 10); err != nil || len(pending) != 4 {
 		t.Errorf("compaction took pending deliveries: %d, %v", len(pending), err)
+	}
+}
+
+func testPullRequestsAndChecks(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	repo := mustCreate(t, s, "default", "gh")
+	for _, pr := range []store.PullRequest{
+		{Number: 7, SourceBranch: "drafts/nginx/a", TargetBranch: "main", State: store.PullRequestOpen, HeadCommit: "h7"},
+		{Number: 8, SourceBranch: "feature", TargetBranch: "main", State: store.PullRequestOpen, HeadCommit: "h8"},
+		{Number: 8, SourceBranch: "feature", TargetBranch: "main", State: store.PullRequestMerged, HeadCommit: "h8", MergeCommit: "m8"},
+	} {
+		if err := s.SetPullRequest(ctx, repo.ID, &pr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	open, err := s.OpenPullRequests(ctx, repo.ID)
+	if err != nil || len(open) != 1 || open[0].Number != 7 || open[0].SourceBranch != "drafts/nginx/a" || open[0].HeadCommit != "h7" {
+		t.Fatalf("open pull requests: %+v, %v", open, err)
+	}
+
+	c := &store.Check{Namespace: "default", Repository: "gh", Commit: "c1", Name: "pkgserver", Ref: "refs/heads/main",
+		Conclusion: "failure", Title: "1 error", Summary: "| x |", Results: []byte(`[{"severity":"error"}]`)}
+	if added, err := s.AddCheck(ctx, c); err != nil || !added {
+		t.Fatalf("add check: %v %v", added, err)
+	}
+	if added, err := s.AddCheck(ctx, c); err != nil || added {
+		t.Errorf("the same check again: added %v, %v", added, err)
+	}
+	now := time.Now()
+	due, err := s.DueChecks(ctx, now, 10)
+	if err != nil || len(due) != 1 || due[0].Title != "1 error" || string(due[0].Results) != `[{"severity":"error"}]` || due[0].Reported {
+		t.Fatalf("due checks: %+v, %v", due, err)
+	}
+	next := now.Add(time.Minute)
+	if err := s.UpdateCheckPosting(ctx, due[0].ID, store.CheckPosting{ExternalID: "42", Posted: 50, Attempts: 1, NextAttempt: next, Error: "503"}); err != nil {
+		t.Fatal(err)
+	}
+	if due, err := s.DueChecks(ctx, now, 10); err != nil || len(due) != 0 {
+		t.Errorf("a check waiting for its next attempt is due: %+v, %v", due, err)
+	}
+	if at, err := s.NextCheckAttempt(ctx, now); err != nil || at.UnixMilli() != next.UnixMilli() {
+		t.Errorf("next attempt %v, want %v (%v)", at, next, err)
+	}
+	if err := s.UpdateCheckPosting(ctx, due[0].ID, store.CheckPosting{Reported: true, ExternalID: "42", Posted: 60, Attempts: 2}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Checks(ctx, "default", "gh", "c1")
+	if err != nil || len(got) != 1 || !got[0].Reported || got[0].ExternalID != "42" || got[0].Posted != 60 || got[0].Attempts != 2 {
+		t.Errorf("checks: %+v, %v", got, err)
+	}
+	if err := s.UpdateCheckPosting(ctx, 9999, store.CheckPosting{}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("posting of an unknown check: %v", err)
+	}
+	if err := s.DeleteRepository(ctx, "default", "gh"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Checks(ctx, "default", "gh", "c1"); err != nil || len(got) != 0 {
+		t.Errorf("checks after the repository was deleted: %+v, %v", got, err)
 	}
 }
