@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pkgserver/pkgserver/hooks"
@@ -131,6 +132,10 @@ func (p *Processor) drain(ctx context.Context) bool {
 
 const batchSize = 100
 
+// parallelRepos bounds the repositories whose deliveries are processed at
+// once.
+const parallelRepos = 8
+
 // processBatch acts on the deliveries that are due: each repository that
 // some of them say changed is synced once, in the order they arrived. It
 // returns the outcomes of those it tried.
@@ -168,31 +173,44 @@ func (p *Processor) processBatch(ctx context.Context, ds []store.Delivery) []sto
 			wants[k] = append(wants[k], i)
 		}
 	}
+	// Repositories in parallel, each one's deliveries in order: a slow
+	// remote or forge API holds up only its own repository.
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, parallelRepos)
 	for _, k := range order {
 		if ctx.Err() != nil {
 			break
 		}
-		start := time.Now()
-		err := p.Syncer.SyncNow(ctx, k.ns, k.name)
-		if errors.Is(err, store.ErrNotFound) {
-			err = nil // the repository was deleted since
-		}
-		if errors.Is(err, reconcile.ErrNotRunning) {
-			// Not an attempt: the server is starting or stopping.
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			start := time.Now()
+			err := p.Syncer.SyncNow(ctx, k.ns, k.name)
+			if errors.Is(err, store.ErrNotFound) {
+				err = nil // the repository was deleted since
+			}
+			if errors.Is(err, reconcile.ErrNotRunning) {
+				// Not an attempt: the server is starting or stopping.
+				mu.Lock()
+				for _, i := range wants[k] {
+					skip[i] = true
+					p.next[ds[i].ID] = time.Now().Add(time.Second)
+				}
+				mu.Unlock()
+				return
+			}
+			p.Log.Info("webhook sync", "repo", k.ns+"/"+k.name, "deliveries", len(wants[k]), "duration", time.Since(start), "err", err)
 			for _, i := range wants[k] {
-				skip[i] = true
-				p.next[ds[i].ID] = time.Now().Add(time.Second)
+				errs[i] = err
+				if err == nil {
+					errs[i] = p.act(ctx, &ds[i], hints[i])
+				}
 			}
-			continue
-		}
-		p.Log.Info("webhook sync", "repo", k.ns+"/"+k.name, "deliveries", len(wants[k]), "duration", time.Since(start), "err", err)
-		for _, i := range wants[k] {
-			errs[i] = err
-			if err == nil {
-				errs[i] = p.act(ctx, &ds[i], hints[i])
-			}
-		}
+		}()
 	}
+	wg.Wait()
 	var outcomes []store.DeliveryOutcome
 	for i, err := range errs {
 		if skip[i] {
