@@ -43,18 +43,24 @@ func (p *Processor) act(ctx context.Context, d *store.Delivery, h *Hint) error {
 	if err != nil {
 		return err
 	}
-	g, err := p.Git(ctx, repo)
-	if err != nil {
-		return err
+	var g *gitrepo.Repo
+	open := func() (*gitrepo.Repo, error) {
+		if g == nil {
+			g, err = p.Git(ctx, repo)
+		}
+		return g, err
 	}
 	if h.Push {
 		for _, rc := range h.Refs {
-			if err := p.checkPush(ctx, repo, g, rc); err != nil {
+			if err := p.checkPush(ctx, repo, open, rc); err != nil {
 				return err
 			}
 		}
 	}
 	if h.PullRequest > 0 && p.Forges != nil {
+		if _, err := open(); err != nil {
+			return err
+		}
 		return p.pullRequest(ctx, repo, g, h.PullRequest)
 	}
 	return nil
@@ -75,9 +81,9 @@ func present(ctx context.Context, g *gitrepo.Repo, id string) bool {
 // the pre-receive hook of a hosted repository would, and stores the report
 // to post. A commit that changes no package gets no report; a commit
 // reported once is not validated again.
-func (p *Processor) checkPush(ctx context.Context, repo *store.Repository, g *gitrepo.Repo, rc RefChange) error {
-	if !present(ctx, g, rc.New) || !strings.HasPrefix(rc.Ref, "refs/") {
-		return nil // a deletion, or a commit gone again
+func (p *Processor) checkPush(ctx context.Context, repo *store.Repository, open func() (*gitrepo.Repo, error), rc RefChange) error {
+	if rc.New == "" || rc.New == zeroID || !strings.HasPrefix(rc.Ref, "refs/") {
+		return nil // a deletion
 	}
 	ns, name := repo.Object.Namespace, repo.Object.Name
 	have, err := p.Store.Checks(ctx, ns, name, rc.New)
@@ -85,7 +91,14 @@ func (p *Processor) checkPush(ctx context.Context, repo *store.Repository, g *gi
 		return err
 	}
 	if slices.ContainsFunc(have, func(c store.Check) bool { return c.Name == CheckName }) {
-		return nil
+		return nil // checked before: git is not read again
+	}
+	g, err := open()
+	if err != nil {
+		return err
+	}
+	if !present(ctx, g, rc.New) {
+		return nil // a commit gone again
 	}
 	old := rc.Old
 	if !present(ctx, g, old) {

@@ -73,7 +73,8 @@ func main() {
 
 	setSecret(*pkgserver, dataDir, secretName, secret)
 	srv := startServer(*pkgserver, dataDir, filepath.Join(*out, "serve.log"))
-	srv.register(repoName, repoDir, secretName)
+	api := startForgeAPI()
+	srv.register(repoName, repoDir, secretName, api.url)
 
 	// Every request is signed and framed before the clock starts.
 	path := "/webhooks/github/default/" + repoName
@@ -142,6 +143,7 @@ func main() {
 		issueBytes: len(issuesPayload), pushBytes: len(pushBody),
 		burst: burst, repeat: repeat, push: push, check: c, syncs: syncs,
 		drainPush: drained.Sub(pushAnswered), pushSpan: drained.Sub(pushStart),
+		checkRuns: api.created.Load(),
 	}
 	r.print(os.Stdout)
 	if !r.correct() {

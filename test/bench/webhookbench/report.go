@@ -24,6 +24,8 @@ type report struct {
 	// drainPush is from the last push answered to every delivery done;
 	// pushSpan from the first push sent.
 	drainPush, pushSpan time.Duration
+	// checkRuns counts the check runs posted for the pushed commit.
+	checkRuns int64
 }
 
 func rate(n int, d time.Duration) float64 { return float64(n) / d.Seconds() }
@@ -76,6 +78,7 @@ func (r report) print(w io.Writer) {
 	fmt.Fprintf(w, "\nBurst: %d accepted in %.2f s, %.0f accepted/s.\n", r.burst.count(202), r.burst.elapsed.Seconds(), r.acceptedRate())
 	fmt.Fprintf(w, "\nProcessing: every delivery done %.2f s after the last push was answered (%.2f s after the first push was sent); the server logged %d webhook syncs for %d pushes (one per repository per batch of up to 100 deliveries).\n",
 		r.drainPush.Seconds(), r.pushSpan.Seconds(), r.syncs, r.pushes)
+	fmt.Fprintf(w, "The pushed commit (all 20 packages, the branch being new to the payload) was validated once and its check run posted %d time(s) to a loopback stand-in of the GitHub API.\n", r.checkRuns)
 	c := r.check
 	fmt.Fprintf(w, "\nDeliveries table after the server stopped: %d rows (%d issues, %d push), %d distinct ids, %d not done, %d processed more than once (attempts > 1), %d done without an attempt, %d with an error, %d ids the bench did not send; %d of the ids answered 202 missing.\n",
 		c.rows, c.byEvent["issues"], c.byEvent["push"], c.distinct, c.notDone, c.twice, c.never, c.failed, c.unexpected, c.lost)

@@ -130,14 +130,14 @@ func (s *server) call(method, path string, body any, into any) (int, error) {
 
 // register creates the github repository the deliveries are for and
 // waits for its first sync, so that the pushes find it indexed.
-func (s *server) register(name, gitURL, secretName string) {
+func (s *server) register(name, gitURL, secretName, apiURL string) {
 	body := map[string]any{
 		"metadata": map[string]any{"name": name},
 		"spec": map[string]any{
 			"provider":      "github",
 			"git":           map[string]any{"url": gitURL},
 			"webhookSecret": secretName,
-			"github":        map[string]any{"owner": "acme", "repo": "blueprints"},
+			"github":        map[string]any{"owner": "acme", "repo": "blueprints", "baseURL": apiURL},
 		},
 	}
 	if _, err := s.call(http.MethodPost, repositoriesPath, body, nil); err != nil {
