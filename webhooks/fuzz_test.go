@@ -2,6 +2,7 @@ package webhooks
 
 import (
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -14,10 +15,15 @@ func FuzzParseGitHub(f *testing.F) {
 	f.Add("delete", []byte(`{"ref":"drafts/a/b","ref_type":"branch"}`))
 	f.Add("pull_request", []byte(`{"action":"opened","pull_request":{"head":{"ref":"drafts/a/b","sha":"x"}}}`))
 	f.Add("ping", []byte(`{"zen":"z"}`))
+	pr, _ := os.ReadFile("testdata/github-pull-request.json")
+	f.Add("pull_request", []byte(strings.NewReplacer("NUMBER", "7", "MERGED", "true").Replace(string(pr))))
 	f.Fuzz(func(t *testing.T, event string, payload []byte) {
 		h, err := Parse(GitHub, event, payload)
 		if err == nil && h.Sync && len(h.Refs) == 0 {
 			t.Errorf("%s: a sync without a ref", event)
+		}
+		if err == nil && h.PullRequest < 0 {
+			t.Errorf("%s: pull request %d", event, h.PullRequest)
 		}
 	})
 }
@@ -28,6 +34,8 @@ func FuzzParseGitLab(f *testing.F) {
 	f.Add("Push Hook", seed)
 	f.Add("Tag Push Hook", []byte(`{"object_kind":"tag_push","ref":"refs/tags/a/v1"}`))
 	f.Add("Merge Request Hook", []byte(`{"object_kind":"merge_request","object_attributes":{"source_branch":"drafts/a/b","action":"open"}}`))
+	mr, _ := os.ReadFile("testdata/gitlab-merge-request.json")
+	f.Add("Merge Request Hook", []byte(strings.NewReplacer("IID", "3", "MERGESHA", "null").Replace(string(mr))))
 	f.Fuzz(func(t *testing.T, event string, payload []byte) {
 		h, err := Parse(GitLab, event, payload)
 		if err == nil && h.Sync && len(h.Refs) == 0 && event != "Merge Request Hook" {
