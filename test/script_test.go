@@ -1,6 +1,10 @@
 package test
 
 import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/http"
@@ -69,6 +73,7 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"waitready": waitReady,
 			"envfile":   envFile,
+			"deliver":   deliver,
 		},
 	})
 }
@@ -101,4 +106,37 @@ func envFile(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: envfile NAME FILE")
 	}
 	ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile(args[1])))
+}
+
+// deliver posts a webhook delivery as the forge would: deliver
+// github|gitlab PATH SECRET EVENT ID FILE, the body signed with the secret
+// (GitHub) or the secret as token (GitLab); the answer's status goes to
+// stdout.
+func deliver(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 6 {
+		ts.Fatalf("usage: deliver github|gitlab PATH SECRET EVENT ID FILE")
+	}
+	forge, path, secret, event, id := args[0], args[1], args[2], args[3], args[4]
+	body := []byte(ts.ReadFile(args[5]))
+	req, err := http.NewRequest(http.MethodPost, ts.Getenv("PKGSERVER_SERVER")+path, bytes.NewReader(body))
+	ts.Check(err)
+	req.Header.Set("Content-Type", "application/json")
+	switch forge {
+	case "github":
+		m := hmac.New(sha256.New, []byte(secret))
+		m.Write(body)
+		req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(m.Sum(nil)))
+		req.Header.Set("X-GitHub-Event", event)
+		req.Header.Set("X-GitHub-Delivery", id)
+	case "gitlab":
+		req.Header.Set("X-Gitlab-Token", secret)
+		req.Header.Set("X-Gitlab-Event", event)
+		req.Header.Set("X-Gitlab-Event-UUID", id)
+	default:
+		ts.Fatalf("unknown forge %q", forge)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	ts.Check(err)
+	resp.Body.Close()
+	fmt.Fprintf(ts.Stdout(), "%d\n", resp.StatusCode)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -32,6 +33,8 @@ func newRepoAddCmd(cf *clientFlags) *cobra.Command {
 		timeout time.Duration
 		noWait  bool
 		hosted  bool
+		gh, gl  string
+		apiURL  string
 	)
 	var interval time.Duration
 	cmd := &cobra.Command{
@@ -42,6 +45,11 @@ revisions and keeps them in step with git. URL is an http(s), ssh or git URL,
 user@host:path, or a local path (made absolute here: the server must see the
 same file system). With --hosted, the server creates the repository and
 hosts it: clone it and push to it over SSH or HTTP at the URLs printed.
+With --github OWNER/REPO or --gitlab PROJECT, the repository lives on that
+forge: pushes and pull (merge) requests arrive as webhooks signed with the
+secret --webhook-secret names, at the URL printed, and pkgserver reports its
+checks and publishes merged requests through the forge's API with the token
+of --credentials (docs/webhooks.md).
 The command waits for the first sync unless --no-wait.`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -52,7 +60,24 @@ The command waits for the first sync unless --no-wait.`,
 			if err != nil {
 				return err
 			}
+			switch {
+			case gh != "" && gl != "":
+				return usageError("give --github or --gitlab, not both")
+			case gh != "":
+				owner, repo, ok := strings.Cut(gh, "/")
+				if !ok || owner == "" || repo == "" || strings.Contains(repo, "/") {
+					return usageError("--github takes OWNER/REPO")
+				}
+				spec.Provider, spec.GitHub = configv1alpha1.ProviderGitHub, &configv1alpha1.GitHubSpec{Owner: owner, Repo: repo, BaseURL: apiURL}
+			case gl != "":
+				spec.Provider, spec.GitLab = configv1alpha1.ProviderGitLab, &configv1alpha1.GitLabSpec{Project: gl, BaseURL: apiURL}
+			case apiURL != "" || spec.WebhookSecret != "":
+				return usageError("--api-url and --webhook-secret go with --github or --gitlab")
+			}
 			if hosted {
+				if spec.Provider != "" {
+					return usageError("a hosted repository is not on GitHub or GitLab")
+				}
 				spec.Provider = configv1alpha1.ProviderHosted
 			} else {
 				url := args[1]
@@ -94,6 +119,10 @@ The command waits for the first sync unless --no-wait.`,
 	f.StringVar(&spec.Git.Credentials, "credentials", "", "name of the stored secret to fetch with (pkgserver secret set)")
 	f.BoolVar(&spec.Deployment, "deployment", false, "a deployment repository (instantiated packages) rather than a catalog")
 	f.DurationVar(&interval, "interval", 0, "how often to look for changes (default 60s)")
+	f.StringVar(&gh, "github", "", "OWNER/REPO: the repository is on GitHub")
+	f.StringVar(&gl, "gitlab", "", "PROJECT (group/project or id): the repository is on GitLab")
+	f.StringVar(&apiURL, "api-url", "", "the forge's API URL, for GitHub Enterprise (https://HOST/api/v3) or self-managed GitLab (https://HOST)")
+	f.StringVar(&spec.WebhookSecret, "webhook-secret", "", "name of the stored secret the forge signs webhooks with (pkgserver secret set)")
 	f.BoolVar(&noWait, "no-wait", false, "return once registered, without waiting for the first sync")
 	f.DurationVar(&timeout, "timeout", 10*time.Minute, "how long to wait for the first sync")
 	return cmd
@@ -142,6 +171,9 @@ func reportSync(w io.Writer, r *configv1alpha1.Repository, did string) error {
 				fmt.Fprintf(w, "clone: git clone %s\n", a)
 			}
 		}
+	}
+	if r.Status.WebhookURL != "" {
+		fmt.Fprintf(w, "webhook: %s\n", r.Status.WebhookURL)
 	}
 	for _, p := range r.Status.Problems {
 		fmt.Fprintf(w, "warning: %s\n", p)
