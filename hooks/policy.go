@@ -800,7 +800,8 @@ func ChangedPackages(ctx context.Context, repo *gitrepo.Repo, cfg revision.Confi
 
 // ValidateAt validates packages (paths from the repository's root) as a
 // commit holds them, with the repository's policies as of branchTip; those
-// the commit does not hold are left out.
+// the commit does not hold are left out. Policies that do not compile are
+// an error.
 func (c *Checker) ValidateAt(ctx context.Context, repo *gitrepo.Repo, cfg revision.Config, branchTip, commit string, fulls []string) (*Decision, error) {
 	b, err := repo.NewBatch(ctx)
 	if err != nil {
@@ -810,6 +811,11 @@ func (c *Checker) ValidateAt(ctx context.Context, repo *gitrepo.Repo, cfg revisi
 	k := &check{Checker: c, ctx: ctx, push: &Push{Repo: repo, Config: cfg, Role: store.RoleAdmin}, cfg: cfg.Normalize(), batch: b,
 		pkgs: map[string]*pkgToValidate{}, pushedTags: map[string]string{}, tagCache: map[string][]gitrepo.Ref{}, ancestors: map[string]bool{},
 		branchTip: branchTip}
+	// Policies that cannot be read or compiled are an error here, not a
+	// finding: what is decided on them (a publication) waits for them.
+	if _, err := k.engine(); err != nil {
+		return nil, fmt.Errorf("the repository's policies: %w", err)
+	}
 	for _, full := range fulls {
 		tree, err := k.packageTree(commit, full)
 		if err != nil {

@@ -61,7 +61,7 @@ func (p *Processor) act(ctx context.Context, d *store.Delivery, h *Hint) error {
 		if _, err := open(); err != nil {
 			return err
 		}
-		return p.pullRequest(ctx, repo, g, h.PullRequest)
+		return p.pullRequest(ctx, repo, g, h.PullRequest, nil)
 	}
 	return nil
 }
@@ -70,51 +70,88 @@ const zeroID = "0000000000000000000000000000000000000000"
 
 // present tells whether git holds a commit.
 func present(ctx context.Context, g *gitrepo.Repo, id string) bool {
-	if id == zeroID {
-		return false
+	return peel(ctx, g, id) != ""
+}
+
+// peel returns the commit an id is or an annotated tag leads to, "" if git
+// holds none.
+func peel(ctx context.Context, g *gitrepo.Repo, id string) string {
+	if id == "" || id == zeroID {
+		return ""
 	}
-	ok, _, err := g.Commit(ctx, id)
-	return err == nil && ok
+	c, _, err := g.Commit(ctx, id)
+	if err != nil {
+		return ""
+	}
+	return c
 }
 
 // checkPush validates the packages a push changed at its head commit, as
 // the pre-receive hook of a hosted repository would, and stores the report
-// to post. A commit that changes no package gets no report; a commit
-// reported once is not validated again.
+// to post on that commit. A pushed package tag validates its package as
+// the tagged commit holds it. A commit that changes no package gets no
+// report; a commit reported once is not validated again.
 func (p *Processor) checkPush(ctx context.Context, repo *store.Repository, open func() (*gitrepo.Repo, error), rc RefChange) error {
 	if rc.New == "" || rc.New == zeroID || !strings.HasPrefix(rc.Ref, "refs/") {
 		return nil // a deletion
 	}
 	ns, name := repo.Object.Namespace, repo.Object.Name
-	have, err := p.Store.Checks(ctx, ns, name, rc.New)
-	if err != nil {
-		return err
+	checked := func(commit string) (bool, error) {
+		have, err := p.Store.Checks(ctx, ns, name, commit)
+		return slices.ContainsFunc(have, func(c store.Check) bool { return c.Name == CheckName }), err
 	}
-	if slices.ContainsFunc(have, func(c store.Check) bool { return c.Name == CheckName }) {
-		return nil // checked before: git is not read again
+	if done, err := checked(rc.New); err != nil || done {
+		return err // checked before: git is not read again
 	}
 	g, err := open()
 	if err != nil {
 		return err
 	}
-	if !present(ctx, g, rc.New) {
-		return nil // a commit gone again
+	commit := peel(ctx, g, rc.New)
+	if commit == "" {
+		return nil // gone again
 	}
-	old := rc.Old
-	if !present(ctx, g, old) {
-		old = zeroID
+	if commit != rc.New {
+		if done, err := checked(commit); err != nil || done {
+			return err
+		}
 	}
-	// The forge decides who may push; pkgserver checks what was pushed.
-	dec, err := p.Checker.Check(ctx, &hooks.Push{Repo: g, Config: repo.Config(), Role: store.RoleAdmin,
-		Updates: []hooks.Update{{Ref: rc.Ref, Old: old, New: rc.New}}})
-	if err != nil {
-		return err
+	cfg := repo.Config()
+	src, contract, perr := cfg.ParseRef(rc.Ref)
+	var dec *hooks.Decision
+	switch {
+	case strings.HasPrefix(rc.Ref, revision.TagsPrefix) && (!contract || perr != nil || src.Kind != revision.KindTag):
+		return nil // a release tag of the git repository, not a package's
+	case src.Kind == revision.KindTag:
+		// Checked after the fact, a tag's number cannot be compared with
+		// the tags before it: its package is validated.
+		full := cfg.Full(src.Package)
+		tip, err := branchTip(ctx, g, cfg)
+		if err != nil {
+			return err
+		}
+		if dec, err = p.Checker.ValidateAt(ctx, g, cfg, tip, commit, []string{full}); err != nil {
+			return err
+		}
+		if dec.Validated == 0 {
+			dec.Accept = false
+			dec.Refused = append(dec.Refused, fmt.Sprintf("pkgserver: %s names package %s, but its commit has no %s/Kptfile", rc.Ref, full, full))
+		}
+	default:
+		old := peel(ctx, g, rc.Old)
+		if old == "" {
+			old = zeroID
+		}
+		// The forge decides who may push; pkgserver checks what was pushed.
+		if dec, err = p.Checker.Check(ctx, &hooks.Push{Repo: g, Config: cfg, Role: store.RoleAdmin,
+			Updates: []hooks.Update{{Ref: rc.Ref, Old: old, New: commit}}}); err != nil {
+			return err
+		}
 	}
 	if dec.Validated == 0 && len(dec.Refused) == 0 && len(dec.Results) == 0 {
 		return nil // no package changed
 	}
-	c := newCheck(ns, name, rc.New, CheckName, rc.Ref, dec)
-	return p.addCheck(ctx, c)
+	return p.addCheck(ctx, newCheck(ns, name, commit, CheckName, rc.Ref, dec))
 }
 
 func (p *Processor) addCheck(ctx context.Context, c *store.Check) error {
@@ -199,10 +236,16 @@ func summary(dec *hooks.Decision) string {
 			fmt.Fprintf(&b, "| `%s` | %s | %d | %d |\n", full, verdict, c.errs, c.warns)
 		}
 	}
-	if len(dec.Refused) > 0 {
+	var broken []string
+	for _, l := range dec.Refused {
+		if !strings.HasSuffix(l, "nothing was updated") { // the hook's words for a refused push
+			broken = append(broken, strings.TrimPrefix(strings.TrimPrefix(l, "pkgserver: "), "refused "))
+		}
+	}
+	if len(broken) > 0 {
 		b.WriteString("\n**Rules of the git contract broken:**\n\n")
-		for _, l := range dec.Refused {
-			fmt.Fprintf(&b, "- %s\n", strings.TrimPrefix(l, "pkgserver: "))
+		for _, l := range broken {
+			fmt.Fprintf(&b, "- %s\n", l)
 		}
 	}
 	if len(unplaced) > 0 {
@@ -228,7 +271,8 @@ func plural(n int, word string) string {
 // the revisions of its source branch again (an open request into the
 // repository branch makes a draft Proposed), and publishes what a merged
 // one changed.
-func (p *Processor) pullRequest(ctx context.Context, repo *store.Repository, g *gitrepo.Repo, number int) error {
+func (p *Processor) pullRequest(ctx context.Context, repo *store.Repository, g *gitrepo.Repo, number int, known *store.PullRequest) error {
+	defer p.lockPullRequests(repo.ID)()
 	f, err := p.Forges(ctx, repo)
 	if err != nil {
 		return err
@@ -239,6 +283,10 @@ func (p *Processor) pullRequest(ctx context.Context, repo *store.Repository, g *
 	}
 	if pr.Fork || gitrepo.ValidateRefName(revision.BranchesPrefix+pr.SourceBranch) != nil {
 		return nil // its branch is not this repository's
+	}
+	if known != nil && known.State == pr.State && known.SourceBranch == pr.SourceBranch && known.TargetBranch == pr.TargetBranch &&
+		known.HeadCommit == pr.HeadCommit {
+		return nil // as recorded
 	}
 	if err := p.Store.SetPullRequest(ctx, repo.ID, &pr.PullRequest); err != nil {
 		return err
@@ -269,6 +317,15 @@ func (p *Processor) publish(ctx context.Context, repo *store.Repository, g *gitr
 	cfg := repo.Config()
 	ns, name := repo.Object.Namespace, repo.Object.Name
 	merge := pr.MergeCommit
+	// Published once: a later event about the request (an edit, a
+	// redelivery) finds the outcome reported and does not publish again.
+	have, err := p.Store.Checks(ctx, ns, name, merge)
+	if err != nil {
+		return err
+	}
+	if slices.ContainsFunc(have, func(c store.Check) bool { return c.Name == PublishName }) {
+		return nil
+	}
 	if !present(ctx, g, merge) {
 		// Fetch again: the delivery may have come before the branch moved.
 		if err := p.Syncer.SyncNow(ctx, ns, name); err != nil {
@@ -305,13 +362,18 @@ func (p *Processor) publish(ctx context.Context, repo *store.Repository, g *gitr
 		if err != nil {
 			return err
 		}
-		published = append(published, tag)
+		if tag != "" {
+			published = append(published, tag)
+		}
 	}
 	if err := p.Syncer.SyncNow(ctx, ns, name); err != nil {
 		return err
 	}
 	c := newCheck(ns, name, merge, PublishName, revision.BranchesPrefix+cfg.Branch, dec)
-	c.Title = truncate("published "+strings.Join(published, ", "), 200)
+	c.Title = "nothing to publish: newer revisions are published"
+	if len(published) > 0 {
+		c.Title = truncate("published "+strings.Join(published, ", "), 200)
+	}
 	return p.addCheck(ctx, c)
 }
 
@@ -361,16 +423,32 @@ func branchTip(ctx context.Context, g *gitrepo.Repo, cfg revision.Config) (strin
 // is kept (the delivery was processed before).
 func (p *Processor) tagPackage(ctx context.Context, repo *store.Repository, g *gitrepo.Repo, f Forge, pr *PullRequest, full string) (string, error) {
 	ns, name := repo.Object.Namespace, repo.Object.Name
+	cfg := repo.Config()
 	// The workspace of the revision the pull request proposed: a draft's or
 	// proposal's, else the label of the branch's name.
 	source := revision.BranchesPrefix + pr.SourceBranch
 	workspace := ""
-	if _, contract, _ := repo.Config().ParseRef(source); !contract {
+	if _, contract, _ := cfg.ParseRef(source); !contract {
 		workspace = revision.LabelFrom(pr.SourceBranch)
 	}
 	for _, prefix := range []string{revision.DraftsPrefix, revision.ProposedPrefix} {
 		if rest, ok := strings.CutPrefix(source, prefix+full+"/"); ok && revision.IsLabel(rest) {
 			workspace = rest
+		}
+	}
+	if workspace != "" {
+		// Workspace names are unique per package: a branch name used again
+		// (a bot's, a draft's after its merge) gets the request's number.
+		pkg := full
+		if d := cfg.Normalize().Directory; d != "" {
+			pkg = strings.TrimPrefix(full, d+"/")
+		}
+		r, err := p.Store.GetRevision(ctx, ns, revision.ObjectName(cfg.Repository, pkg, workspace))
+		switch {
+		case err == nil && r.Number > 0:
+			workspace = revision.LabelFrom(fmt.Sprintf("%s-pr%d", strings.TrimSuffix(workspace[:min(len(workspace), 50)], "-"), pr.Number))
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			return "", err
 		}
 	}
 	for attempt := 0; ; attempt++ {
@@ -388,6 +466,15 @@ func (p *Processor) tagPackage(ctx context.Context, repo *store.Repository, g *g
 				return strings.TrimPrefix(t.Name, revision.TagsPrefix), nil
 			}
 			next = max(next, n+1)
+			// A revision published on a later commit (by hand, or from
+			// another request) is newer: this merge is not published over
+			// it.
+			if later, err := g.IsAncestor(ctx, pr.MergeCommit, t.Commit); err != nil {
+				return "", err
+			} else if later {
+				p.Log.Info("not published: a newer revision exists", "repo", ns+"/"+name, "tag", t.Name, "pull_request", pr.Number)
+				return "", nil
+			}
 		}
 		tag := full + "/" + revision.FormatRevision(next)
 		msg := fmt.Sprintf("Publish %s %s from pull request #%d\n\n", full, revision.FormatRevision(next), pr.Number)

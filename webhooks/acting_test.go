@@ -450,3 +450,111 @@ func TestFailingForgeBlocksNoOther(t *testing.T) {
 		t.Errorf("GitLab statuses posted: %d", n)
 	}
 }
+
+// TestPullRequestRefresh: a request closed while its event was lost is
+// read again from the forge, and its draft is a Draft again.
+func TestPullRequestRefresh(t *testing.T) {
+	f := setup(t)
+	main := f.remote.Rev("main")
+	f.remote.Checkout("-q", "-b", "drafts/nginx/first")
+	f.remote.Write(gittest.Package("nginx", "2"))
+	head := f.remote.Commit("nginx 2")
+	f.remote.Checkout("-q", "main")
+	pr := forgetest.PullRequest{Number: 4, State: "open", HeadRef: "drafts/nginx/first", HeadSHA: head, BaseRef: "main", BaseSHA: main}
+	f.github.SetPullRequest(pr)
+	f.githubPush("p-1", "refs/heads/drafts/nginx/first", "0000000000000000000000000000000000000000", head)
+	f.githubPullRequest("pr-1", "opened", pr)
+	f.waitLifecycle("gh.nginx.first", "Proposed")
+	pr.State = "closed"
+	f.github.SetPullRequest(pr) // and no delivery
+	f.waitLifecycle("gh.nginx.first", "Draft")
+}
+
+// TestPublishedOnce: after a merged request was published, a later event
+// about it (an edit) publishes nothing — not even a revision deleted since.
+func TestPublishedOnce(t *testing.T) {
+	f := setup(t)
+	main := f.remote.Rev("main")
+	f.remote.Checkout("-q", "-b", "drafts/nginx/first")
+	f.remote.Write(gittest.Package("nginx", "2"))
+	head := f.remote.Commit("nginx 2")
+	f.remote.Checkout("-q", "main")
+	merge := f.remote.MergeCommit("main", head, "Merge pull request #7", main, head)
+	pr := forgetest.PullRequest{Number: 7, State: "closed", Merged: true, MergeCommitSHA: merge, HeadRef: "drafts/nginx/first",
+		HeadSHA: head, BaseRef: "main", BaseSHA: main}
+	f.github.SetPullRequest(pr)
+	f.githubPullRequest("pr-1", "closed", pr)
+	f.waitLifecycle("gh.nginx.first", "Published")
+	f.remote.Git("tag", "-d", "nginx/v2") // its deletion approved since
+	f.githubPush("p-del", "refs/tags/nginx/v2", merge, "0000000000000000000000000000000000000000")
+	f.waitDone(webhooks.GitHub, "p-del")
+	f.githubPullRequest("pr-2", "edited", pr)
+	f.waitDone(webhooks.GitHub, "pr-2")
+	if refs := f.github.CallsTo(http.MethodPost, "/git/refs"); len(refs) != 1 {
+		t.Errorf("tags created: %d, want 1", len(refs))
+	}
+}
+
+// TestReusedBranchName: a second request from the branch name of one
+// already published publishes under the request's number, so both
+// revisions are listed.
+func TestReusedBranchName(t *testing.T) {
+	f := setup(t)
+	for i, n := range []int{21, 22} {
+		main := f.remote.Rev("main")
+		f.remote.Git("checkout", "-q", "-B", "update-nginx", "main")
+		f.remote.Write(gittest.Package("nginx", fmt.Sprint(i+2)))
+		head := f.remote.Commit("nginx update")
+		f.remote.Checkout("-q", "main")
+		merge := f.remote.MergeCommit("main", head, fmt.Sprintf("Merge pull request #%d", n), main, head)
+		f.remote.Git("reset", "-q", "--hard", "main")
+		pr := forgetest.PullRequest{Number: n, State: "closed", Merged: true, MergeCommitSHA: merge, HeadRef: "update-nginx",
+			HeadSHA: head, BaseRef: "main", BaseSHA: main}
+		f.github.SetPullRequest(pr)
+		f.githubPullRequest(fmt.Sprintf("pr-%d", n), "closed", pr)
+		f.waitDone(webhooks.GitHub, fmt.Sprintf("pr-%d", n))
+	}
+	if got := f.waitLifecycle("gh.nginx.update-nginx", "Published"); got.Spec.Revision != "v2" {
+		t.Errorf("first: %+v", got.Spec)
+	}
+	if got := f.waitLifecycle("gh.nginx.update-nginx-pr22", "Published"); got.Spec.Revision != "v3" || got.Labels[pkgv1alpha1.LatestRevisionLabel] != "true" {
+		t.Errorf("second: %+v %v", got.Spec, got.Labels)
+	}
+}
+
+// TestForkPullRequest: a request whose head is a fork (deleted since: the
+// API shows no head repository) changes no lifecycle, even if a branch of
+// the repository has its name.
+func TestForkPullRequest(t *testing.T) {
+	f := setup(t)
+	main := f.remote.Rev("main")
+	f.remote.Checkout("-q", "-b", "drafts/nginx/first")
+	f.remote.Write(gittest.Package("nginx", "2"))
+	head := f.remote.Commit("nginx 2")
+	f.remote.Checkout("-q", "main")
+	f.githubPush("p-1", "refs/heads/drafts/nginx/first", "0000000000000000000000000000000000000000", head)
+	f.waitLifecycle("gh.nginx.first", "Draft")
+	pr := forgetest.PullRequest{Number: 5, State: "open", HeadRef: "drafts/nginx/first", HeadSHA: head, BaseRef: "main", BaseSHA: main, HeadRepo: "-"}
+	f.github.SetPullRequest(pr)
+	f.githubPullRequest("pr-1", "opened", pr)
+	f.waitDone(webhooks.GitHub, "pr-1")
+	if got := f.revision("gh.nginx.first"); got.Spec.Lifecycle != "Draft" {
+		t.Errorf("lifecycle %s, want Draft", got.Spec.Lifecycle)
+	}
+}
+
+// TestTagPushCheck: a pushed annotated package tag gets a check on the
+// commit it tags, validating the package there.
+func TestTagPushCheck(t *testing.T) {
+	f := setup(t)
+	f.remote.Write(gittest.Package("nginx", "2"))
+	c := f.remote.Commit("nginx 2")
+	f.remote.Tag("nginx/v2", c, "nginx v2")
+	tagObj := f.remote.Rev("refs/tags/nginx/v2")
+	f.githubPush("p-1", "refs/tags/nginx/v2", "0000000000000000000000000000000000000000", tagObj)
+	var run *forgetest.CheckRun
+	f.waitFor("check run on the tagged commit", func() bool { run = f.checkRun(c); return run != nil })
+	if run.Conclusion != "success" {
+		t.Errorf("check run of a valid tag: %+v", run)
+	}
+}

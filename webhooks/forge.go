@@ -26,16 +26,17 @@ type Forge interface {
 	// ErrTagExists when the name is taken.
 	CreateTag(ctx context.Context, name, commit, message string) error
 	// PostCheck posts a check to the commit, resuming from what c's posting
-	// says was posted; it returns how far it got, with an error when not to
-	// the end.
-	PostCheck(ctx context.Context, c *store.Check, results []result.Result, detailsURL string) (store.CheckPosting, error)
+	// says was posted, and calls save after each call the forge took; it
+	// returns how far it got, with an error when not to the end.
+	PostCheck(ctx context.Context, c *store.Check, results []result.Result, detailsURL string, save func(store.CheckPosting) error) (store.CheckPosting, error)
 }
 
 // PullRequest is a forge's pull or merge request in pkgserver's terms.
 type PullRequest struct {
 	store.PullRequest
 	// BaseCommit is the target branch's commit the request was compared
-	// with; Fork is set when the source branch is another repository's.
+	// with; Fork is set when the source branch is another repository's (or
+	// one since deleted).
 	BaseCommit string
 	Fork       bool
 }
@@ -87,7 +88,7 @@ func Forges(token TokenFunc, httpClient *http.Client) ForgeFunc {
 	return func(ctx context.Context, repo *store.Repository) (Forge, error) {
 		tok, err := token(ctx, repo)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("the API token of %s/%s: %w", repo.Object.Namespace, repo.Object.Name, err)
 		}
 		spec := repo.Object.Spec
 		switch {
@@ -132,13 +133,13 @@ func classify(op string, resp *http.Response, err error) error {
 	switch {
 	case errors.As(err, &rl):
 		ae.Status, ae.After = http.StatusForbidden, time.Until(rl.Rate.Reset.Time)
-		return ae
+		return ae.clamp()
 	case errors.As(err, &abuse):
 		ae.Status = http.StatusForbidden
 		if abuse.RetryAfter != nil {
 			ae.After = *abuse.RetryAfter
 		}
-		return ae
+		return ae.clamp()
 	}
 	if resp == nil {
 		return ae // no answer: the network
@@ -160,11 +161,23 @@ func classify(op string, resp *http.Response, err error) error {
 	}
 	ae.Retry = resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests ||
 		(resp.StatusCode == http.StatusForbidden && (limited || ae.After > 0))
-	return ae
+	return ae.clamp()
 }
 
-// Annotations per request: GitHub takes at most 50 in one call.
-const annotationsPerCall = 50
+// maxWait bounds how long a forge may ask pkgserver to wait.
+const maxWait = time.Hour
+
+func (e *APIError) clamp() *APIError {
+	e.After = min(max(e.After, 0), maxWait)
+	return e
+}
+
+// Annotations per request: GitHub takes at most 50 in one call; a check
+// run gets at most maxAnnotations (the others are in the full report).
+const (
+	annotationsPerCall = 50
+	maxAnnotations     = 1000
+)
 
 type githubForge struct {
 	c           *github.Client
@@ -186,8 +199,14 @@ func (f *githubForge) PullRequest(ctx context.Context, number int) (*PullRequest
 	default:
 		out.State = store.PullRequestClosed
 	}
-	if head := pr.GetHead().GetRepo().GetFullName(); head != "" && !strings.EqualFold(head, f.owner+"/"+f.repo) {
-		out.Fork = true
+	head, base := pr.GetHead().GetRepo(), pr.GetBase().GetRepo()
+	switch {
+	case head == nil:
+		out.Fork = true // a fork since deleted
+	case head.GetID() != 0 && base.GetID() != 0:
+		out.Fork = head.GetID() != base.GetID()
+	default:
+		out.Fork = !strings.EqualFold(head.GetFullName(), f.owner+"/"+f.repo)
 	}
 	return out, nil
 }
@@ -216,12 +235,23 @@ func ghResp(r *github.Response) *http.Response {
 
 // PostCheck creates a check run with the first 50 annotations and adds the
 // others 50 at a time; when the token may not create check runs (GitHub
-// grants that to GitHub Apps only), it posts a commit status instead.
-func (f *githubForge) PostCheck(ctx context.Context, c *store.Check, results []result.Result, detailsURL string) (store.CheckPosting, error) {
+// grants that to GitHub Apps only), it posts a commit status instead. After
+// an attempt that may have created the run without recording it, the run
+// is looked up by its external id rather than created again.
+func (f *githubForge) PostCheck(ctx context.Context, c *store.Check, results []result.Result, detailsURL string, save func(store.CheckPosting) error) (store.CheckPosting, error) {
 	p := c.CheckPosting
 	anns := githubAnnotations(results)
 	if p.ExternalID == "status" {
 		return f.postStatus(ctx, c, detailsURL, p)
+	}
+	if p.ExternalID == "" && c.Attempts > 0 {
+		id, posted, err := f.findRun(ctx, c)
+		if err != nil {
+			return p, err
+		}
+		if id != "" {
+			p.ExternalID, p.Posted = id, min(posted, len(anns))
+		}
 	}
 	for p.ExternalID == "" || p.Posted < len(anns) {
 		end := min(p.Posted+annotationsPerCall, len(anns))
@@ -252,9 +282,34 @@ func (f *githubForge) PostCheck(ctx context.Context, c *store.Check, results []r
 			}
 		}
 		p.Posted = end
+		if err := save(p); err != nil {
+			return p, err
+		}
 	}
 	p.Reported = true
 	return p, nil
+}
+
+// findRun looks for the check run an earlier attempt created: the commit's
+// run of the check's name whose external id is the check's. It returns its
+// id and how many annotations it holds.
+func (f *githubForge) findRun(ctx context.Context, c *store.Check) (string, int, error) {
+	runs, resp, err := f.c.Checks.ListCheckRunsForRef(ctx, f.owner, f.repo, c.Commit, &github.ListCheckRunsOptions{CheckName: github.Ptr(c.Name)})
+	if err != nil {
+		if r := ghResp(resp); r != nil && (r.StatusCode == http.StatusForbidden || r.StatusCode == http.StatusNotFound) {
+			if retry, _ := Retryable(classify("", r, err)); !retry {
+				return "", 0, nil // no checks for this token: a status will be posted
+			}
+		}
+		return "", 0, classify("list check runs", ghResp(resp), err)
+	}
+	want := strconv.FormatInt(c.ID, 10)
+	for _, r := range runs.CheckRuns {
+		if r.GetExternalID() == want {
+			return strconv.FormatInt(r.GetID(), 10), r.GetOutput().GetAnnotationsCount(), nil
+		}
+	}
+	return "", 0, nil
 }
 
 func (f *githubForge) postStatus(ctx context.Context, c *store.Check, detailsURL string, p store.CheckPosting) (store.CheckPosting, error) {
@@ -290,6 +345,9 @@ func githubAnnotations(results []result.Result) []*github.CheckRunAnnotation {
 		}
 		out = append(out, &github.CheckRunAnnotation{Path: github.Ptr(r.File.Path), StartLine: github.Ptr(line), EndLine: github.Ptr(line),
 			AnnotationLevel: github.Ptr(level), Message: github.Ptr(truncate(r.Message, 64<<10)), Title: github.Ptr(r.Check)})
+		if len(out) == maxAnnotations {
+			break
+		}
 	}
 	return out
 }
@@ -348,7 +406,7 @@ func (f *gitlabForge) CreateTag(ctx context.Context, name, commit, message strin
 
 // PostCheck posts a commit status (GitLab has no check runs); its target
 // URL leads to the full report.
-func (f *gitlabForge) PostCheck(ctx context.Context, c *store.Check, _ []result.Result, detailsURL string) (store.CheckPosting, error) {
+func (f *gitlabForge) PostCheck(ctx context.Context, c *store.Check, _ []result.Result, detailsURL string, _ func(store.CheckPosting) error) (store.CheckPosting, error) {
 	p := c.CheckPosting
 	state := gitlab.Success
 	if c.Conclusion == "failure" {

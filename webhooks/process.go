@@ -35,7 +35,15 @@ type Processor struct {
 	Checker  *hooks.Checker
 	Forges   ForgeFunc
 	Reporter *Reporter
-	wake     chan struct{}
+	// PullRequestRefresh is how often the pull requests recorded as open
+	// are read again from the forges, for the events that never came
+	// (default 10 min).
+	PullRequestRefresh time.Duration
+	wake               chan struct{}
+	// prLocks serialize the pull request work of a repository (deliveries
+	// and the refresh), by repository id.
+	prMu    sync.Mutex
+	prLocks map[int64]*sync.Mutex
 	// next holds when failed deliveries may be tried again.
 	next map[int64]time.Time
 }
@@ -63,6 +71,13 @@ func (p *Processor) Notify() {
 // Run processes deliveries until ctx ends: those left from before a
 // restart first, then each as it is stored.
 func (p *Processor) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		p.refreshLoop(ctx)
+	}()
 	for {
 		failed := p.drain(ctx)
 		var retry <-chan time.Time
@@ -255,4 +270,76 @@ func (p *Processor) otherRepository(ctx context.Context, d *store.Delivery, h *H
 		}
 	}
 	return ""
+}
+
+// refreshLoop reads the open pull requests of every forge repository again
+// from time to time: a request closed or merged while its event was lost
+// still ends Proposed, or gets published.
+func (p *Processor) refreshLoop(ctx context.Context) {
+	every := p.PullRequestRefresh
+	if every <= 0 {
+		every = 10 * time.Minute
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			p.refreshPullRequests(ctx)
+		}
+	}
+}
+
+func (p *Processor) refreshPullRequests(ctx context.Context) {
+	if p.Git == nil || p.Forges == nil {
+		return
+	}
+	repos, err := p.Store.ListRepositories(ctx, "")
+	if err != nil {
+		if ctx.Err() == nil {
+			p.Log.Error("webhooks: list repositories", "err", err)
+		}
+		return
+	}
+	for _, repo := range repos {
+		switch repo.Object.Spec.Provider {
+		case GitHub, GitLab:
+		default:
+			continue
+		}
+		prs, err := p.Store.OpenPullRequests(ctx, repo.ID)
+		if err != nil || len(prs) == 0 {
+			continue
+		}
+		g, err := p.Git(ctx, repo)
+		if err != nil {
+			continue
+		}
+		for _, pr := range prs {
+			if ctx.Err() != nil {
+				return
+			}
+			if err := p.pullRequest(ctx, repo, g, pr.Number, &pr); err != nil && ctx.Err() == nil {
+				p.Log.Warn("webhooks: refresh a pull request", "repo", repo.Object.Namespace+"/"+repo.Object.Name, "pull_request", pr.Number, "err", err)
+			}
+		}
+	}
+}
+
+// lockPullRequests serializes the pull request work of a repository.
+func (p *Processor) lockPullRequests(repoID int64) func() {
+	p.prMu.Lock()
+	if p.prLocks == nil {
+		p.prLocks = map[int64]*sync.Mutex{}
+	}
+	l, ok := p.prLocks[repoID]
+	if !ok {
+		l = &sync.Mutex{}
+		p.prLocks[repoID] = l
+	}
+	p.prMu.Unlock()
+	l.Lock()
+	return l.Unlock
 }

@@ -78,15 +78,17 @@ func (r *Reporter) Run(ctx context.Context) {
 // round starts posts of the due checks, and returns how long to wait before
 // looking again when nothing wakes the reporter.
 func (r *Reporter) round(ctx context.Context, wg *sync.WaitGroup) time.Duration {
-	due, err := r.Store.DueChecks(ctx, time.Now(), 4*maxPosts)
+	// Read under the lock: a post that ends meanwhile has recorded its
+	// outcome before it leaves inFlight, so no check is started twice.
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	due, err := r.Store.DueChecks(ctx, time.Now(), maxPostsPerRepo, 4*maxPosts)
 	if err != nil {
 		if ctx.Err() == nil {
 			r.Log.Error("webhooks: read checks to post", "err", err)
 		}
 		return 5 * time.Second
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	for _, c := range due {
 		key := c.Namespace + "/" + c.Repository
 		if r.inFlight[c.ID] || len(r.inFlight) >= maxPosts || r.perRepo[key] >= maxPostsPerRepo {
@@ -116,41 +118,57 @@ func (r *Reporter) round(ctx context.Context, wg *sync.WaitGroup) time.Duration 
 	return max(time.Until(next), 10*time.Millisecond)
 }
 
-// post makes one attempt at posting a check and records how far it got.
+// lease is how long an attempt holds a check: a process that stops in the
+// middle of one leaves it to be tried again after this.
+const lease = 2 * time.Minute
+
+// post makes one attempt at posting a check and records how far it got:
+// the attempt is recorded (with a lease) before the forge is called, and
+// the progress after each call, so that an attempt cut short is continued,
+// never repeated.
 func (r *Reporter) post(ctx context.Context, c store.Check) {
-	p, err := r.attempt(ctx, &c)
-	if ctx.Err() != nil {
-		// Stopping: what was posted is recorded; the rest waits for the
-		// next start.
-		p.Attempts = c.Attempts
-		p.NextAttempt = time.Time{}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	record := func(p store.CheckPosting) error {
+		err := r.Store.UpdateCheckPosting(wctx, c.ID, p)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			r.Log.Error("webhooks: record a check's posting", "err", err)
+		}
+		return err
 	}
-	if err != nil && ctx.Err() == nil {
-		p.Attempts = c.Attempts + 1
+	claimed := c.CheckPosting
+	claimed.Attempts, claimed.NextAttempt = c.Attempts+1, time.Now().Add(lease)
+	if record(claimed) != nil {
+		return
+	}
+	p, err := r.attempt(ctx, &c, func(p store.CheckPosting) error {
+		p.Attempts, p.NextAttempt = claimed.Attempts, claimed.NextAttempt
+		return record(p)
+	})
+	p.Attempts = claimed.Attempts
+	switch {
+	case ctx.Err() != nil:
+		// Stopping: what was posted is recorded; the rest is tried at the
+		// next start, this attempt not counted.
+		p.Attempts, p.NextAttempt = c.Attempts, time.Time{}
+	case err != nil:
 		p.Error = err.Error()
 		retry, after := Retryable(err)
 		if !retry || p.Attempts >= maxReportAttempts {
-			p.Reported = true // given up: the error stays on record
+			p.Reported, p.NextAttempt = true, time.Time{} // given up: the error stays on record
 			r.Log.Error("check not posted", "repo", c.Namespace+"/"+c.Repository, "commit", c.Commit, "attempts", p.Attempts, "err", err)
 		} else {
 			p.NextAttempt = time.Now().Add(max(after, r.backoff(p.Attempts)))
 			r.Log.Warn("posting a check failed; trying again", "repo", c.Namespace+"/"+c.Repository, "commit", c.Commit,
 				"attempt", p.Attempts, "next", p.NextAttempt, "err", err)
 		}
+	default:
+		p.NextAttempt = time.Time{}
 	}
-	if err == nil {
-		p.Error = ""
-	}
-	// Recorded even when stopping, with a context of its own: a post that
-	// reached the forge must not be made twice.
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if werr := r.Store.UpdateCheckPosting(wctx, c.ID, p); werr != nil && !errors.Is(werr, store.ErrNotFound) {
-		r.Log.Error("webhooks: record a check's posting", "err", werr)
-	}
+	_ = record(p)
 }
 
-func (r *Reporter) attempt(ctx context.Context, c *store.Check) (store.CheckPosting, error) {
+func (r *Reporter) attempt(ctx context.Context, c *store.Check, save func(store.CheckPosting) error) (store.CheckPosting, error) {
 	repo, err := r.Store.GetRepository(ctx, c.Namespace, c.Repository)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -160,7 +178,7 @@ func (r *Reporter) attempt(ctx context.Context, c *store.Check) (store.CheckPost
 	}
 	f, err := r.Forges(ctx, repo)
 	if err != nil {
-		return c.CheckPosting, &APIError{Op: "forge client", Err: err}
+		return c.CheckPosting, err // a secret unreadable now, perhaps not later
 	}
 	var results []result.Result
 	if err := json.Unmarshal(c.Results, &results); err != nil {
@@ -170,7 +188,7 @@ func (r *Reporter) attempt(ctx context.Context, c *store.Check) (store.CheckPost
 	if r.DetailsURL != nil {
 		url = r.DetailsURL(c.Namespace, c.Repository, c.Commit)
 	}
-	return f.PostCheck(ctx, c, results, url)
+	return f.PostCheck(ctx, c, results, url, save)
 }
 
 func (r *Reporter) backoff(attempts int) time.Duration {

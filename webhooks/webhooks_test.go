@@ -62,7 +62,8 @@ func startServer(t *testing.T, dir string) (*sqlstore.Store, string, func()) {
 	srv, err := server.New(ctx, server.Config{DataDir: dir, Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		// Above net/http's 5 s grace for connections that never sent a
 		// request (the client's extra dials in a burst).
-		ShutdownTimeout: 15 * time.Second, HookCommand: []string{"/bin/false"}, ReportRetryBase: 50 * time.Millisecond})
+		ShutdownTimeout: 15 * time.Second, HookCommand: []string{"/bin/false"}, ReportRetryBase: 50 * time.Millisecond,
+		PullRequestRefresh: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

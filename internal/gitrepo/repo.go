@@ -191,15 +191,16 @@ func (r *Repo) MergeBase(ctx context.Context, a, b string) (string, error) {
 	return "", fmt.Errorf("git merge-base: %w", err)
 }
 
-// Commit returns whether the repository holds a commit with the given id
-// (full hexadecimal), and the id of its first parent ("" for a root commit).
-func (r *Repo) Commit(ctx context.Context, id string) (ok bool, parent string, err error) {
+// Commit resolves an object id (full hexadecimal) to the commit it is or
+// peels to (an annotated tag's), and that commit's first parent ("" for a
+// root commit); commit is "" when the repository holds no such commit.
+func (r *Repo) Commit(ctx context.Context, id string) (commit, parent string, err error) {
 	if len(id) != 40 && len(id) != 64 {
-		return false, "", nil
+		return "", "", nil
 	}
 	for _, c := range id {
 		if !strings.ContainsRune("0123456789abcdef", c) {
-			return false, "", nil
+			return "", "", nil
 		}
 	}
 	cmd := r.command(ctx, "rev-list", "--parents", "-n", "1", id+"^{commit}", "--")
@@ -207,16 +208,16 @@ func (r *Repo) Commit(ctx context.Context, id string) (ok bool, parent string, e
 	if err != nil {
 		var ee *exec.ExitError
 		if ctx.Err() == nil && errors.As(err, &ee) {
-			return false, "", nil // not there, or not a commit
+			return "", "", nil // not there, or not a commit
 		}
-		return false, "", fmt.Errorf("git rev-list: %w", err)
+		return "", "", fmt.Errorf("git rev-list: %w", err)
 	}
 	f := strings.Fields(string(out))
 	if len(f) == 0 {
-		return false, "", nil
+		return "", "", nil
 	}
 	if len(f) > 1 {
 		parent = f[1]
 	}
-	return true, parent, nil
+	return f[0], parent, nil
 }

@@ -136,6 +136,12 @@ func (p *pass) derive() error {
 	return nil
 }
 
+// proposalKey identifies what proposedPackages worked out.
+type proposalKey struct {
+	repo           int64
+	dir, tip, head string
+}
+
 // forgeRepository tells whether pull requests matter to a repository.
 func forgeRepository(repo *store.Repository) bool {
 	switch repo.Object.Spec.Provider {
@@ -244,9 +250,9 @@ func (p *pass) pullRequestRefs(current map[string]gitrepo.Ref) error {
 
 // proposedPackages returns the packages a branch at head changes since it
 // left the repository branch at tip, those head holds; remembered by the
-// two commits.
+// repository, its directory and the two commits.
 func (p *pass) proposedPackages(tip, head string) ([]string, error) {
-	key := [2]string{tip, head}
+	key := proposalKey{p.repo.ID, p.cfg.Directory, tip, head}
 	p.r.mu.Lock()
 	pkgs, ok := p.r.proposals[key]
 	p.r.mu.Unlock()
@@ -279,7 +285,7 @@ func (p *pass) proposedPackages(tip, head string) ([]string, error) {
 	}
 	p.r.mu.Lock()
 	if p.r.proposals == nil || len(p.r.proposals) >= 1024 {
-		p.r.proposals = map[[2]string][]string{}
+		p.r.proposals = map[proposalKey][]string{}
 	}
 	p.r.proposals[key] = pkgs
 	p.r.mu.Unlock()

@@ -45,9 +45,8 @@ type Reconciler struct {
 
 	mu    sync.Mutex
 	locks map[int64]*sync.Mutex
-	// proposals remembers the packages pull requests change, by the
-	// repository branch's and the pull request's commits.
-	proposals map[[2]string][]string
+	// proposals remembers the packages pull requests change.
+	proposals map[proposalKey][]string
 }
 
 // New returns a reconciler.

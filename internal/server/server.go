@@ -57,6 +57,9 @@ type Config struct {
 	// HookCommand is what hosted repositories' hooks run, the hook's name
 	// appended (default DefaultHookCommand).
 	HookCommand []string
+	// PullRequestRefresh is how often open pull requests are read again
+	// from the forges (default 10 min).
+	PullRequestRefresh time.Duration
 	// ReportRetryBase is the first pause before posting a check to a forge
 	// again after a failure (default 2 s, doubling with each attempt).
 	ReportRetryBase time.Duration
@@ -70,6 +73,10 @@ type Config struct {
 // DeliveryRetention is how long processed webhook deliveries are kept: their
 // ids answer redeliveries (forges redeliver for days at most).
 const DeliveryRetention = 7 * 24 * time.Hour
+
+// CheckRetention is how long the reports of checks posted to a forge are
+// kept: their details URLs answer, and their commits are not checked again.
+const CheckRetention = 30 * 24 * time.Hour
 
 // DefaultGitLimits are the git host's limits unless configured.
 var DefaultGitLimits = gitserver.Limits{MaxPushBytes: 512 << 20, IdleSeconds: 120}
@@ -142,6 +149,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return repos.base() + "/apis/" + configv1alpha1.APIVersion + "/namespaces/" + ns + "/repositories/" + repo + "/checks/" + commit
 	}, log)
 	reporter.RetryBase = cfg.ReportRetryBase
+	processor.PullRequestRefresh = cfg.PullRequestRefresh
 	processor.Git, processor.Checker, processor.Forges, processor.Reporter = src.Local, checker, forges, reporter
 	receiver := &webhooks.Receiver{Store: st, Secret: webhookSecretFrom(st, keys), Log: log, Stored: processor.Notify}
 	srv := api.New(api.Config{
@@ -201,6 +209,9 @@ func (s *Server) Serve(ctx context.Context, ln, sshLn net.Listener) error {
 				}
 				if err := s.store.CompactDeliveries(gctx, time.Now().Add(-DeliveryRetention)); err != nil && gctx.Err() == nil {
 					s.cfg.Log.Error("compact webhook deliveries", "err", err)
+				}
+				if err := s.store.CompactChecks(gctx, time.Now().Add(-CheckRetention)); err != nil && gctx.Err() == nil {
+					s.cfg.Log.Error("compact checks", "err", err)
 				}
 			}
 		}

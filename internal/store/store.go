@@ -307,8 +307,10 @@ type Store interface {
 	// name is there; it reports whether it was new.
 	AddCheck(ctx context.Context, c *Check) (bool, error)
 	// DueChecks returns checks not posted to their forge in full whose next
-	// attempt is due, oldest first.
-	DueChecks(ctx context.Context, now time.Time, limit int) ([]Check, error)
+	// attempt is due, oldest first, at most perRepo of each repository.
+	DueChecks(ctx context.Context, now time.Time, perRepo, limit int) ([]Check, error)
+	// CompactChecks forgets checks posted (or given up) before a time.
+	CompactChecks(ctx context.Context, before time.Time) error
 	// NextCheckAttempt returns the earliest next attempt after now of the
 	// checks not posted in full; zero if none is waiting.
 	NextCheckAttempt(ctx context.Context, now time.Time) (time.Time, error)

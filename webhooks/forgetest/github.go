@@ -56,7 +56,7 @@ type PullRequest struct {
 	HeadSHA        string
 	BaseRef        string
 	BaseSHA        string
-	HeadRepo       string // owner/repo of the head; empty means the served repository
+	HeadRepo       string // owner/repo of the head; empty means the served repository, "-" a fork since deleted (null)
 	Title          string
 }
 
@@ -227,6 +227,10 @@ func (g *GitHub) route(r *http.Request, body []byte) reply {
 	switch {
 	case r.Method == http.MethodGet && len(seg) == 2 && seg[0] == "pulls":
 		return g.getPull(seg[1])
+	case (seg[0] == "check-runs" || (len(seg) == 3 && seg[2] == "check-runs")) && g.checksForbidden():
+		return ghError(http.StatusForbidden, "You must authenticate via a GitHub App.", docCreateRun)
+	case r.Method == http.MethodGet && len(seg) == 3 && seg[0] == "commits" && seg[2] == "check-runs":
+		return g.listRuns(r, seg[1])
 	case seg[0] == "check-runs" && g.checksForbidden():
 		return ghError(http.StatusForbidden, "You must authenticate via a GitHub App.", docCreateRun)
 	case r.Method == http.MethodPost && len(seg) == 1 && seg[0] == "check-runs":
@@ -320,6 +324,15 @@ func (g *GitHub) getPull(number string) reply {
 	}}
 }
 
+// repoID is a stable id for a repository's full name.
+func repoID(fullName string) int64 {
+	var h int64 = 7
+	for _, c := range strings.ToLower(fullName) {
+		h = (h*31 + int64(c)) % 1_000_000_007
+	}
+	return 100_000_000 + h
+}
+
 func branchJSON(fullName, ref, sha string) map[string]any {
 	owner, name, _ := strings.Cut(fullName, "/")
 	return map[string]any{
@@ -327,12 +340,22 @@ func branchJSON(fullName, ref, sha string) map[string]any {
 		"ref":   ref,
 		"sha":   sha,
 		"user":  map[string]any{"login": owner, "type": "User"},
-		"repo": map[string]any{
-			"name":      name,
-			"full_name": fullName,
-			"owner":     map[string]any{"login": owner, "type": "User"},
-			"html_url":  "https://github.com/" + fullName,
-		},
+		"repo":  repoJSON(fullName, owner, name),
+	}
+}
+
+// repoJSON is a branch's repository; null for a fork since deleted
+// (HeadRepo "-").
+func repoJSON(fullName, owner, name string) any {
+	if fullName == "-" {
+		return nil
+	}
+	return map[string]any{
+		"id":        repoID(fullName),
+		"name":      name,
+		"full_name": fullName,
+		"owner":     map[string]any{"login": owner, "type": "User"},
+		"html_url":  "https://github.com/" + fullName,
 	}
 }
 
@@ -439,18 +462,21 @@ func (g *GitHub) saveRun(req checkRunRequest, id int64, doc string) reply {
 	} else {
 		g.runs[i] = next
 	}
-	run := next
-
 	status := http.StatusOK
 	if id < 0 {
 		status = http.StatusCreated
 	}
+	return reply{status: status, body: g.runJSON(next)}
+}
+
+// runJSON is a check run as the API shows it.
+func (g *GitHub) runJSON(run CheckRun) map[string]any {
 	var completedAt any
 	if run.Status == "completed" {
 		completedAt = time.Now().UTC().Format(time.RFC3339)
 	}
 	url := fmt.Sprintf("%s/check-runs/%d", g.repoURL(), run.ID)
-	return reply{status: status, body: map[string]any{
+	return map[string]any{
 		"id":           run.ID,
 		"node_id":      fmt.Sprintf("CR_%d", run.ID),
 		"name":         run.Name,
@@ -471,7 +497,22 @@ func (g *GitHub) saveRun(req checkRunRequest, id int64, doc string) reply {
 			"annotations_url":   url + "/annotations",
 		},
 		"pull_requests": []any{},
-	}}
+	}
+}
+
+// listRuns answers GET /commits/{ref}/check-runs: the runs of a commit,
+// filtered by check_name.
+func (g *GitHub) listRuns(r *http.Request, sha string) reply {
+	name := r.URL.Query().Get("check_name")
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	runs := []any{}
+	for _, run := range g.runs {
+		if run.HeadSHA == sha && (name == "" || run.Name == name) {
+			runs = append(runs, g.runJSON(run))
+		}
+	}
+	return reply{status: http.StatusOK, body: map[string]any{"total_count": len(runs), "check_runs": runs}}
 }
 
 func (g *GitHub) createStatus(r *http.Request, sha string, body []byte) reply {

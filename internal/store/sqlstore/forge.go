@@ -83,10 +83,15 @@ func (s *Store) AddCheck(ctx context.Context, c *store.Check) (bool, error) {
 	return added, err
 }
 
-// DueChecks returns the checks waiting to be posted whose time has come.
-func (s *Store) DueChecks(ctx context.Context, now time.Time, limit int) ([]store.Check, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+checkColumns+` FROM checks WHERE reported = 0 AND next_attempt <= ? ORDER BY id LIMIT ?`),
-		now.UnixMilli(), limit)
+// DueChecks returns the checks waiting to be posted whose time has come,
+// the oldest perRepo of each repository.
+func (s *Store) DueChecks(ctx context.Context, now time.Time, perRepo, limit int) ([]store.Check, error) {
+	// At most perRepo of each repository: a repository with a backlog
+	// does not hide the others' checks.
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+checkColumns+` FROM (SELECT `+checkColumns+`,
+		ROW_NUMBER() OVER (PARTITION BY namespace, repository ORDER BY id) AS n
+		FROM checks WHERE reported = 0 AND next_attempt <= ?) due WHERE n <= ? ORDER BY id LIMIT ?`),
+		now.UnixMilli(), perRepo, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -151,4 +156,12 @@ func (s *Store) Checks(ctx context.Context, namespace, repository, commit string
 		out = append(out, c)
 	}
 	return out, rows.Err()
+}
+
+// CompactChecks forgets checks posted (or given up) before a time.
+func (s *Store) CompactChecks(ctx context.Context, before time.Time) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.q(`DELETE FROM checks WHERE reported = 1 AND created_at < ?`), before.UnixMilli())
+		return err
+	})
 }

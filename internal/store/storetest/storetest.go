@@ -780,7 +780,7 @@ func testPullRequestsAndChecks(t *testing.T, s store.Store) {
 		t.Errorf("the same check again: added %v, %v", added, err)
 	}
 	now := time.Now()
-	due, err := s.DueChecks(ctx, now, 10)
+	due, err := s.DueChecks(ctx, now, 2, 10)
 	if err != nil || len(due) != 1 || due[0].Title != "1 error" || string(due[0].Results) != `[{"severity":"error"}]` || due[0].Reported {
 		t.Fatalf("due checks: %+v, %v", due, err)
 	}
@@ -788,7 +788,7 @@ func testPullRequestsAndChecks(t *testing.T, s store.Store) {
 	if err := s.UpdateCheckPosting(ctx, due[0].ID, store.CheckPosting{ExternalID: "42", Posted: 50, Attempts: 1, NextAttempt: next, Error: "503"}); err != nil {
 		t.Fatal(err)
 	}
-	if due, err := s.DueChecks(ctx, now, 10); err != nil || len(due) != 0 {
+	if due, err := s.DueChecks(ctx, now, 2, 10); err != nil || len(due) != 0 {
 		t.Errorf("a check waiting for its next attempt is due: %+v, %v", due, err)
 	}
 	if at, err := s.NextCheckAttempt(ctx, now); err != nil || at.UnixMilli() != next.UnixMilli() {
@@ -803,6 +803,34 @@ func testPullRequestsAndChecks(t *testing.T, s store.Store) {
 	}
 	if err := s.UpdateCheckPosting(ctx, 9999, store.CheckPosting{}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("posting of an unknown check: %v", err)
+	}
+	// A backlog of one repository does not hide another's checks.
+	for i, repo := range []string{"busy", "busy", "busy", "quiet"} {
+		if _, err := s.AddCheck(ctx, &store.Check{Namespace: "default", Repository: repo, Commit: fmt.Sprintf("x%d", i), Name: "pkgserver",
+			Conclusion: "success", Results: []byte("[]")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	due, err = s.DueChecks(ctx, time.Now(), 2, 10)
+	per := map[string]int{}
+	for _, c := range due {
+		per[c.Repository]++
+	}
+	if err != nil || per["busy"] != 2 || per["quiet"] != 1 {
+		t.Errorf("due checks per repository: %v, %v", per, err)
+	}
+	// Posted checks are forgotten after their time; others are kept.
+	if err := s.CompactChecks(ctx, time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Checks(ctx, "default", "gh", "c1"); err != nil || len(got) != 0 {
+		t.Errorf("a posted check after compaction: %+v, %v", got, err)
+	}
+	if got, err := s.Checks(ctx, "default", "quiet", "x3"); err != nil || len(got) != 1 {
+		t.Errorf("a check to post after compaction: %+v, %v", got, err)
+	}
+	if _, err := s.AddCheck(ctx, c); err != nil {
+		t.Fatal(err)
 	}
 	if err := s.DeleteRepository(ctx, "default", "gh"); err != nil {
 		t.Fatal(err)
