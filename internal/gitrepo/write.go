@@ -1,0 +1,308 @@
+package gitrepo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-billy/v5/osfs"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/storage/filesystem"
+)
+
+// ObjectWriter writes blobs, trees and commits into a repository's object
+// store. Objects are written loose; nothing refers to them until a ref
+// update does (git gc removes them after its grace period otherwise).
+type ObjectWriter struct {
+	st *filesystem.Storage
+}
+
+// NewObjectWriter returns a writer of the repository's objects.
+func (r *Repo) NewObjectWriter() *ObjectWriter {
+	return &ObjectWriter{st: filesystem.NewStorage(osfs.New(r.gitDir), cache.NewObjectLRU(1<<20))}
+}
+
+func (w *ObjectWriter) write(t plumbing.ObjectType, data []byte) (string, error) {
+	obj := w.st.NewEncodedObject()
+	obj.SetType(t)
+	obj.SetSize(int64(len(data)))
+	wr, err := obj.Writer()
+	if err != nil {
+		return "", err
+	}
+	if _, err := wr.Write(data); err != nil {
+		return "", err
+	}
+	if err := wr.Close(); err != nil {
+		return "", err
+	}
+	h, err := w.st.SetEncodedObject(obj)
+	if err != nil {
+		return "", err
+	}
+	return h.String(), nil
+}
+
+// Blob writes a blob.
+func (w *ObjectWriter) Blob(data []byte) (string, error) { return w.write(plumbing.BlobObject, data) }
+
+// Tree writes a tree of the given entries (in any order; names must be
+// valid path elements, each once).
+func (w *ObjectWriter) Tree(entries []TreeEntry) (string, error) {
+	entries = slices.Clone(entries)
+	// Git orders a tree's entries by name, a directory's name as if it
+	// ended in "/".
+	key := func(e TreeEntry) string {
+		if e.IsTree() {
+			return e.Name + "/"
+		}
+		return e.Name
+	}
+	slices.SortFunc(entries, func(a, b TreeEntry) int { return strings.Compare(key(a), key(b)) })
+	var buf bytes.Buffer
+	for i, e := range entries {
+		if err := ValidatePathElement(e.Name); err != nil {
+			return "", fmt.Errorf("tree entry %q: %w", e.Name, err)
+		}
+		if i > 0 && entries[i-1].Name == e.Name {
+			return "", fmt.Errorf("tree entry %q twice", e.Name)
+		}
+		id, err := hexID(e.ID)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&buf, "%o %s\x00", e.Mode, e.Name)
+		buf.Write(id)
+	}
+	return w.write(plumbing.TreeObject, buf.Bytes())
+}
+
+func hexID(id string) ([]byte, error) {
+	h := plumbing.NewHash(id)
+	if h.IsZero() || h.String() != id {
+		return nil, fmt.Errorf("invalid object id %q", id)
+	}
+	return h[:], nil
+}
+
+// Signature is who made a commit, and when.
+type Signature struct {
+	Name, Email string
+	When        time.Time
+}
+
+func (s Signature) encode() string {
+	clean := func(v string) string {
+		return strings.Map(func(r rune) rune {
+			if r == '<' || r == '>' || r == '\n' || r == 0 {
+				return -1
+			}
+			return r
+		}, strings.TrimSpace(v))
+	}
+	return fmt.Sprintf("%s <%s> %d %s", clean(s.Name), clean(s.Email), s.When.Unix(), s.When.Format("-0700"))
+}
+
+// CommitData is what a commit holds.
+type CommitData struct {
+	Tree      string
+	Parents   []string
+	Author    Signature
+	Committer Signature
+	Message   string
+}
+
+// Commit writes a commit.
+func (w *ObjectWriter) Commit(c CommitData) (string, error) {
+	var buf bytes.Buffer
+	if _, err := hexID(c.Tree); err != nil {
+		return "", err
+	}
+	fmt.Fprintf(&buf, "tree %s\n", c.Tree)
+	for _, p := range c.Parents {
+		if _, err := hexID(p); err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&buf, "parent %s\n", p)
+	}
+	fmt.Fprintf(&buf, "author %s\ncommitter %s\n\n%s", c.Author.encode(), c.Committer.encode(), c.Message)
+	if !strings.HasSuffix(c.Message, "\n") {
+		buf.WriteByte('\n')
+	}
+	return w.write(plumbing.CommitObject, buf.Bytes())
+}
+
+// File is a file to write into a tree.
+type File struct {
+	Path string
+	Data []byte
+	// Executable sets mode 100755.
+	Executable bool
+}
+
+// BuildTree writes the tree of a set of files (slash-separated paths) and
+// its subtrees, and returns its id.
+func (w *ObjectWriter) BuildTree(files []File) (string, error) {
+	type dir struct {
+		entries []TreeEntry
+		subdirs map[string]*dir
+	}
+	root := &dir{subdirs: map[string]*dir{}}
+	seen := map[string]bool{}
+	for _, f := range files {
+		if f.Path == "" || path.Clean(f.Path) != f.Path || strings.HasPrefix(f.Path, "/") || seen[f.Path] {
+			return "", fmt.Errorf("invalid or repeated file path %q", f.Path)
+		}
+		seen[f.Path] = true
+		parts := strings.Split(f.Path, "/")
+		d := root
+		for _, p := range parts[:len(parts)-1] {
+			if err := ValidatePathElement(p); err != nil {
+				return "", fmt.Errorf("file path %q: %w", f.Path, err)
+			}
+			sub, ok := d.subdirs[p]
+			if !ok {
+				sub = &dir{subdirs: map[string]*dir{}}
+				d.subdirs[p] = sub
+			}
+			d = sub
+		}
+		id, err := w.Blob(f.Data)
+		if err != nil {
+			return "", err
+		}
+		mode := uint32(ModeFile)
+		if f.Executable {
+			mode = ModeExec
+		}
+		d.entries = append(d.entries, TreeEntry{Name: parts[len(parts)-1], Mode: mode, ID: id})
+	}
+	var write func(d *dir) (string, error)
+	write = func(d *dir) (string, error) {
+		entries := d.entries
+		for name, sub := range d.subdirs {
+			id, err := write(sub)
+			if err != nil {
+				return "", err
+			}
+			if slices.ContainsFunc(entries, func(e TreeEntry) bool { return e.Name == name }) {
+				return "", fmt.Errorf("%q is both a file and a directory", name)
+			}
+			entries = append(entries, TreeEntry{Name: name, Mode: ModeTree, ID: id})
+		}
+		return w.Tree(entries)
+	}
+	return write(root)
+}
+
+// ReplaceTree returns the id of root with the tree at path (slash-separated,
+// not empty) replaced by subtree, created with the directories leading to
+// it, or removed when subtree is "" (with directories it leaves empty).
+// Root "" is the empty tree.
+func (w *ObjectWriter) ReplaceTree(b *Batch, root, p, subtree string) (string, error) {
+	parts := strings.Split(p, "/")
+	for _, part := range parts {
+		if err := ValidatePathElement(part); err != nil {
+			return "", fmt.Errorf("path %q: %w", p, err)
+		}
+	}
+	var replace func(tree string, parts []string, top bool) (string, error)
+	replace = func(tree string, parts []string, top bool) (string, error) {
+		var entries []TreeEntry
+		if tree != "" {
+			obj, err := b.Read(tree)
+			if err != nil {
+				return "", err
+			}
+			if obj.Type != "tree" {
+				return "", fmt.Errorf("object %s is a %s, not a tree", tree, obj.Type)
+			}
+			if entries, err = ParseTree(obj.Data); err != nil {
+				return "", err
+			}
+		}
+		i := slices.IndexFunc(entries, func(e TreeEntry) bool { return e.Name == parts[0] })
+		next := subtree
+		if len(parts) > 1 {
+			below := ""
+			if i >= 0 && entries[i].IsTree() {
+				below = entries[i].ID
+			}
+			var err error
+			if next, err = replace(below, parts[1:], false); err != nil {
+				return "", err
+			}
+		}
+		switch {
+		case next == "" && i >= 0:
+			entries = slices.Delete(entries, i, i+1)
+		case next == "":
+		case i >= 0:
+			entries[i] = TreeEntry{Name: parts[0], Mode: ModeTree, ID: next}
+		default:
+			entries = append(entries, TreeEntry{Name: parts[0], Mode: ModeTree, ID: next})
+		}
+		if len(entries) == 0 && !top {
+			return "", nil // a directory left empty goes too
+		}
+		return w.Tree(entries)
+	}
+	return replace(root, parts, true)
+}
+
+// RefUpdate is one change of a ref transaction: Old "" means the ref must
+// not exist, New "" deletes it.
+type RefUpdate struct {
+	Name     string
+	Old, New string
+}
+
+// ErrRefConflict is returned by UpdateRefs when a ref is not at the value
+// expected: another writer was first.
+var ErrRefConflict = errors.New("a ref changed meanwhile")
+
+// UpdateRefs applies ref updates in one transaction: all of them, or none
+// when a ref is not at its expected old value (ErrRefConflict).
+func (r *Repo) UpdateRefs(ctx context.Context, updates []RefUpdate) error {
+	var in bytes.Buffer
+	in.WriteString("start\n")
+	for _, u := range updates {
+		if err := ValidateRefName(u.Name); err != nil {
+			return err
+		}
+		old := u.Old
+		if old == "" {
+			old = zeroOID
+		}
+		switch {
+		case u.New == "":
+			fmt.Fprintf(&in, "delete %s %s\n", u.Name, old)
+		default:
+			fmt.Fprintf(&in, "update %s %s %s\n", u.Name, u.New, old)
+		}
+	}
+	in.WriteString("prepare\ncommit\n")
+	cmd := r.command(ctx, "update-ref", "--stdin")
+	cmd.Stdin = &in
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	cmd.Stdout = io.Discard
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if strings.Contains(msg, "but expected") || strings.Contains(msg, "reference already exists") ||
+			strings.Contains(msg, "unable to resolve reference") || strings.Contains(msg, "cannot lock ref") {
+			return fmt.Errorf("%w: %s", ErrRefConflict, msg)
+		}
+		return fmt.Errorf("git update-ref: %w: %s", err, msg)
+	}
+	return nil
+}
+
+const zeroOID = "0000000000000000000000000000000000000000"
