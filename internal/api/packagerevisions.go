@@ -175,32 +175,40 @@ func (s *Server) getResources(c echo.Context) error {
 	if err := authorize(c, ns, store.RoleRead); err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	r, err := s.store.GetRevision(ctx, ns, name)
+	r, err := s.store.GetRevision(c.Request().Context(), ns, name)
 	if isNotFound(err) {
 		return notFound("packagerevisionresources", name)
 	}
 	if err != nil {
 		return err
 	}
-	files, err := s.store.Resources(ctx, ns, name)
+	out, err := s.resourcesObject(c, r)
 	if err != nil {
 		return err
+	}
+	return writeJSON(c, http.StatusOK, out)
+}
+
+// resourcesObject reads a revision's files.
+func (s *Server) resourcesObject(c echo.Context, r *store.Revision) (*pkgv1alpha1.PackageRevisionResources, error) {
+	files, err := s.store.Resources(c.Request().Context(), r.Namespace, r.Name)
+	if err != nil {
+		return nil, err
 	}
 	res := make(map[string]string, len(files))
 	for p, data := range files {
 		if !utf8.Valid(data) {
-			return newStatus(http.StatusUnprocessableEntity, metav1.StatusReasonInvalid,
-				"file %s of %s is not text: resources are served as text", p, name)
+			return nil, newStatus(http.StatusUnprocessableEntity, metav1.StatusReasonInvalid,
+				"file %s of %s is not text: resources are served as text", p, r.Name)
 		}
 		res[p] = string(data)
 	}
-	return writeJSON(c, http.StatusOK, pkgv1alpha1.PackageRevisionResources{
+	return &pkgv1alpha1.PackageRevisionResources{
 		TypeMeta:   metav1.TypeMeta{APIVersion: pkgv1alpha1.APIVersion, Kind: "PackageRevisionResources"},
 		ObjectMeta: metav1.ObjectMeta{Name: r.Name, Namespace: r.Namespace, ResourceVersion: strconv.FormatInt(r.ResourceVersion, 10)},
 		Spec: pkgv1alpha1.PackageRevisionResourcesSpec{
 			PackageName: r.Package, WorkspaceName: r.Workspace, Revision: r.Revision.Revision,
 			Repository: r.Repository, Resources: res,
 		},
-	})
+	}, nil
 }

@@ -23,6 +23,7 @@ import (
 
 	configv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/config/v1alpha1"
 	"github.com/pkgserver/pkgserver/internal/auth"
+	"github.com/pkgserver/pkgserver/internal/lifecycle"
 	"github.com/pkgserver/pkgserver/internal/store"
 )
 
@@ -68,6 +69,8 @@ type Config struct {
 	Registry *prometheus.Registry
 	// Ready reports whether the server can serve (for /readyz).
 	Ready func(ctx context.Context) error
+	// Lifecycle writes package revisions; nil: the API only reads them.
+	Lifecycle *lifecycle.Writer
 }
 
 // Server is the HTTP API.
@@ -75,6 +78,7 @@ type Server struct {
 	store      store.Store
 	auth       *auth.Authenticator
 	syncer     Syncer
+	lifecycle  *lifecycle.Writer
 	log        *slog.Logger
 	ready      func(ctx context.Context) error
 	metrics    *httpMetrics
@@ -91,7 +95,7 @@ type Server struct {
 
 // New returns the API server.
 func New(cfg Config) *Server {
-	s := &Server{store: cfg.Store, auth: cfg.Auth, syncer: cfg.Syncer, log: cfg.Log, ready: cfg.Ready,
+	s := &Server{store: cfg.Store, auth: cfg.Auth, syncer: cfg.Syncer, lifecycle: cfg.Lifecycle, log: cfg.Log, ready: cfg.Ready,
 		metrics: newHTTPMetrics(cfg.Registry), stopping: make(chan struct{}),
 		revisions: newRevisionCache(revisionCacheBytes), hosted: cfg.Hosted, webhookURL: cfg.WebhookURL, dataDir: cfg.DataDir}
 	e := echo.New()
@@ -127,6 +131,11 @@ func New(cfg Config) *Server {
 	a.GET(pkgs+"/namespaces/:ns/packagerevisions", s.listRevisions)
 	a.GET(pkgs+"/namespaces/:ns/packagerevisions/:name", s.getRevision)
 	a.GET(pkgs+"/namespaces/:ns/packagerevisionresources/:name", s.getResources)
+	a.POST(pkgs+"/namespaces/:ns/packagerevisions", s.createRevision)
+	a.PUT(pkgs+"/namespaces/:ns/packagerevisions/:name", s.updateRevision)
+	a.PUT(pkgs+"/namespaces/:ns/packagerevisions/:name/approval", s.approveRevision)
+	a.DELETE(pkgs+"/namespaces/:ns/packagerevisions/:name", s.deleteRevision)
+	a.PUT(pkgs+"/namespaces/:ns/packagerevisionresources/:name", s.putResources)
 	for prefix, h := range cfg.Handlers {
 		e.Any(prefix+"*", echo.WrapHandler(h))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -67,6 +68,21 @@ func (s *GitSource) Local(_ context.Context, repo *store.Repository) (*gitrepo.R
 	}
 	return gitrepo.Open(s.mirrorPath(repo))
 }
+
+// InPlace returns the git repository pkgserver writes a repository's
+// revisions into: a hosted repository, or one registered by local path.
+// Remote repositories are not written yet.
+func (s *GitSource) InPlace(_ context.Context, repo *store.Repository) (*gitrepo.Repo, error) {
+	p, ok := s.localPath(repo)
+	if !ok {
+		return nil, ErrNotWritable
+	}
+	return gitrepo.Open(p)
+}
+
+// ErrNotWritable is returned for repositories whose revisions pkgserver
+// cannot write.
+var ErrNotWritable = errors.New("package revisions of a repository fetched from a remote URL cannot be written through the API yet: push to it, or host it (provider hosted)")
 
 func (s *GitSource) credentials(ctx context.Context, repo *store.Repository) (*gitrepo.Credentials, error) {
 	name := repo.Object.Spec.Git.Credentials

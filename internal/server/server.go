@@ -28,6 +28,7 @@ import (
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
 	"github.com/pkgserver/pkgserver/internal/gitserver"
 	"github.com/pkgserver/pkgserver/internal/krm"
+	"github.com/pkgserver/pkgserver/internal/lifecycle"
 	"github.com/pkgserver/pkgserver/internal/reconcile"
 	"github.com/pkgserver/pkgserver/internal/schema"
 	"github.com/pkgserver/pkgserver/internal/store"
@@ -152,8 +153,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	processor.PullRequestRefresh = cfg.PullRequestRefresh
 	processor.Git, processor.Checker, processor.Forges, processor.Reporter = src.Local, checker, forges, reporter
 	receiver := &webhooks.Receiver{Store: st, Secret: webhookSecretFrom(st, keys), Log: log, Stored: processor.Notify}
+	writer := &lifecycle.Writer{Store: st, Git: src.InPlace, Index: sched, Checker: checker}
 	srv := api.New(api.Config{
-		Store: st, Auth: tokens, Syncer: sched, Log: log, Registry: reg,
+		Store: st, Auth: tokens, Syncer: sched, Log: log, Registry: reg, Lifecycle: writer,
 		Ready: st.Ping, Hosted: repos, DataDir: cfg.DataDir,
 		WebhookURL: func(r *configv1alpha1.Repository) string { return webhooks.URL(repos.base(), r) },
 		Handlers: map[string]http.Handler{

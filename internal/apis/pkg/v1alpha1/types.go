@@ -4,6 +4,8 @@ package v1alpha1
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/pkgserver/pkgserver/internal/result"
 )
 
 // Group and version of this API.
@@ -35,6 +37,56 @@ type PackageRevisionSpec struct {
 	// proposals.
 	Revision  string `json:"revision"`
 	Lifecycle string `json:"lifecycle"`
+	// Tasks say, when a revision is created, where its content comes from:
+	// exactly one task (Porch's shape). They are not kept.
+	Tasks []Task `json:"tasks,omitempty"`
+}
+
+// Task types.
+const (
+	TaskTypeInit    = "init"
+	TaskTypeEdit    = "edit"
+	TaskTypeClone   = "clone"
+	TaskTypeUpgrade = "upgrade"
+)
+
+// Task is how a new revision gets its content.
+type Task struct {
+	Type    string           `json:"type"`
+	Init    *InitTaskSpec    `json:"init,omitempty"`
+	Edit    *EditTaskSpec    `json:"edit,omitempty"`
+	Clone   *CloneTaskSpec   `json:"clone,omitempty"`
+	Upgrade *UpgradeTaskSpec `json:"upgrade,omitempty"`
+}
+
+// InitTaskSpec makes a new package.
+type InitTaskSpec struct {
+	Description string   `json:"description,omitempty"`
+	Keywords    []string `json:"keywords,omitempty"`
+	Site        string   `json:"site,omitempty"`
+}
+
+// EditTaskSpec copies a published revision of the same package.
+type EditTaskSpec struct {
+	SourceRef *PackageRevisionRef `json:"sourceRef,omitempty"`
+}
+
+// CloneTaskSpec copies a published revision of another repository's
+// package.
+type CloneTaskSpec struct {
+	UpstreamRef *PackageRevisionRef `json:"upstreamRef,omitempty"`
+}
+
+// UpgradeTaskSpec rebases a package onto a newer upstream revision.
+type UpgradeTaskSpec struct {
+	OldUpstream          *PackageRevisionRef `json:"oldUpstreamRef,omitempty"`
+	NewUpstream          *PackageRevisionRef `json:"newUpstreamRef,omitempty"`
+	LocalPackageRevision *PackageRevisionRef `json:"localPackageRevisionRef,omitempty"`
+}
+
+// PackageRevisionRef names a package revision of the same namespace.
+type PackageRevisionRef struct {
+	Name string `json:"name"`
 }
 
 // PackageRevisionStatus is what git says of the revision.
@@ -63,6 +115,13 @@ type PackageRevisionResources struct {
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	Spec PackageRevisionResourcesSpec `json:"spec"`
+	// Status, in the answer to an update, holds the validation's warnings.
+	Status *PackageRevisionResourcesStatus `json:"status,omitempty"`
+}
+
+// PackageRevisionResourcesStatus is what an update of resources found.
+type PackageRevisionResourcesStatus struct {
+	Results []result.Result `json:"results,omitempty"`
 }
 
 // PackageRevisionResourcesSpec holds the files of a revision.

@@ -1,0 +1,302 @@
+package api_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	configv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/config/v1alpha1"
+	pkgv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/pkg/v1alpha1"
+)
+
+// hosted registers a hosted repository and returns its git directory.
+func (h *harness) hosted(name string) string {
+	h.t.Helper()
+	h.addRepo(name, "", func(r *configv1alpha1.Repository) { r.Spec.Provider = configv1alpha1.ProviderHosted })
+	return filepath.Join(h.dataDir, "repos", "default", name+".git")
+}
+
+func git(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func newRevision(repo, pkg, ws string, task pkgv1alpha1.Task) pkgv1alpha1.PackageRevision {
+	return pkgv1alpha1.PackageRevision{
+		TypeMeta: metav1.TypeMeta{APIVersion: pkgv1alpha1.APIVersion, Kind: "PackageRevision"},
+		Spec: pkgv1alpha1.PackageRevisionSpec{Repository: repo, PackageName: pkg, WorkspaceName: ws, Lifecycle: "Draft",
+			Tasks: []pkgv1alpha1.Task{task}},
+	}
+}
+
+// write sends a write and decodes a successful answer.
+func (h *harness) write(method, path string, body any, want int, out any) {
+	h.t.Helper()
+	code, data := h.do(method, path, "writer", body)
+	if code != want {
+		h.t.Fatalf("%s %s: %d, want %d: %s", method, path, code, want, data)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+}
+
+func (h *harness) revision(name string) pkgv1alpha1.PackageRevision {
+	h.t.Helper()
+	var pr pkgv1alpha1.PackageRevision
+	h.get(revsPath+"/"+name, "reader", &pr)
+	return pr
+}
+
+func withLifecycle(pr pkgv1alpha1.PackageRevision, lc string) pkgv1alpha1.PackageRevision {
+	pr.Spec.Lifecycle = lc
+	return pr
+}
+
+const deployment = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: nginx
+spec:
+  replicas: 3
+  selector:
+    matchLabels: {app: nginx}
+  template:
+    metadata:
+      labels: {app: nginx}
+    spec:
+      containers:
+      - name: nginx
+        image: nginx:1.27
+`
+
+// TestLifecycle: init → resources → propose → approve publishes v1 (a tag
+// on a commit of the branch, fetchable with git); copy → edit → approve
+// gives v2 and moves latest; reject; propose-delete, reject, delete.
+func TestLifecycle(t *testing.T) {
+	h := start(t)
+	dir := h.hosted("blueprints")
+
+	var draft pkgv1alpha1.PackageRevision
+	h.write(http.MethodPost, revsPath, newRevision("blueprints", "nginx", "first",
+		pkgv1alpha1.Task{Type: "init", Init: &pkgv1alpha1.InitTaskSpec{Description: "a web server", Keywords: []string{"web"}}}), 201, &draft)
+	if draft.Name != "blueprints.nginx.first" || draft.Spec.Lifecycle != "Draft" {
+		t.Fatalf("created: %+v", draft)
+	}
+	if got := git(t, dir, "show", "drafts/nginx/first:nginx/Kptfile"); !strings.Contains(got, "description: a web server") {
+		t.Errorf("Kptfile of the new package:\n%s", got)
+	}
+
+	// Resources: a valid update is a commit on the draft's branch.
+	var res pkgv1alpha1.PackageRevisionResources
+	h.get(resPath+"/blueprints.nginx.first", "reader", &res)
+	res.Spec.Resources["deployment.yaml"] = deployment
+	h.write(http.MethodPut, resPath+"/blueprints.nginx.first", res, 200, &res)
+	if git(t, dir, "show", "drafts/nginx/first:nginx/deployment.yaml") != strings.TrimSpace(deployment) {
+		t.Errorf("deployment not committed")
+	}
+	// An invalid one is refused with the finding and changes nothing.
+	before := git(t, dir, "rev-parse", "drafts/nginx/first")
+	bad := res
+	bad.Spec.Resources = map[string]string{"Kptfile": res.Spec.Resources["Kptfile"], "deployment.yaml": strings.Replace(deployment, "replicas: 3", "replicas: three", 1)}
+	code, body := h.do(http.MethodPut, resPath+"/blueprints.nginx.first", "writer", bad)
+	st := h.status(code, body, 422)
+	if st.Details == nil || len(st.Details.Causes) == 0 || st.Details.Causes[0].Field != "nginx/deployment.yaml:6" {
+		t.Errorf("refusal: %s %+v", st.Message, st.Details)
+	}
+	if git(t, dir, "rev-parse", "drafts/nginx/first") != before {
+		t.Errorf("a refused update moved the branch")
+	}
+
+	// Propose, approve: v1.
+	draft = h.revision("blueprints.nginx.first")
+	h.write(http.MethodPut, revsPath+"/blueprints.nginx.first", withLifecycle(draft, "Proposed"), 200, &draft)
+	if draft.Spec.Lifecycle != "Proposed" || git(t, dir, "branch", "--list", "drafts/*") != "" {
+		t.Fatalf("proposed: %+v; branches %s", draft.Spec, git(t, dir, "branch", "--list"))
+	}
+	var pub pkgv1alpha1.PackageRevision
+	h.write(http.MethodPut, revsPath+"/blueprints.nginx.first/approval", withLifecycle(draft, "Published"), 200, &pub)
+	if pub.Spec.Lifecycle != "Published" || pub.Spec.Revision != "v1" || pub.Labels[pkgv1alpha1.LatestRevisionLabel] != "true" {
+		t.Fatalf("published: %+v %v", pub.Spec, pub.Labels)
+	}
+	if got := git(t, dir, "ls-remote", "--tags", dir, "nginx/v1"); !strings.Contains(got, "refs/tags/nginx/v1") {
+		t.Errorf("ls-remote: %q", got)
+	}
+	if git(t, dir, "rev-parse", "nginx/v1") != git(t, dir, "rev-parse", "main") {
+		t.Errorf("the tag is not on the branch head")
+	}
+	if msg := git(t, dir, "log", "-1", "--format=%B", "main"); !strings.Contains(msg, "Workspace: first") || !strings.Contains(msg, "Revision: v1") {
+		t.Errorf("publish commit message:\n%s", msg)
+	}
+	clone := t.TempDir()
+	git(t, clone, "clone", "-q", "--branch", "nginx/v1", dir, "c")
+	if _, err := exec.Command("test", "-f", filepath.Join(clone, "c", "nginx", "deployment.yaml")).Output(); err != nil {
+		t.Errorf("the tag does not hold the package")
+	}
+
+	// Copy → edit → approve: v2, latest moved.
+	var second pkgv1alpha1.PackageRevision
+	h.write(http.MethodPost, revsPath, newRevision("blueprints", "nginx", "second",
+		pkgv1alpha1.Task{Type: "edit", Edit: &pkgv1alpha1.EditTaskSpec{SourceRef: &pkgv1alpha1.PackageRevisionRef{Name: "blueprints.nginx.first"}}}), 201, &second)
+	h.get(resPath+"/blueprints.nginx.second", "reader", &res)
+	res.Spec.Resources["deployment.yaml"] = strings.Replace(deployment, "replicas: 3", "replicas: 5", 1)
+	h.write(http.MethodPut, resPath+"/blueprints.nginx.second", res, 200, nil)
+	second = h.revision("blueprints.nginx.second")
+	h.write(http.MethodPut, revsPath+"/blueprints.nginx.second", withLifecycle(second, "Proposed"), 200, &second)
+	h.write(http.MethodPut, revsPath+"/blueprints.nginx.second/approval", withLifecycle(second, "Published"), 200, &second)
+	if second.Spec.Revision != "v2" || second.Labels[pkgv1alpha1.LatestRevisionLabel] != "true" {
+		t.Errorf("second: %+v %v", second.Spec, second.Labels)
+	}
+	if first := h.revision("blueprints.nginx.first"); first.Labels[pkgv1alpha1.LatestRevisionLabel] == "true" {
+		t.Errorf("latest not moved")
+	}
+
+	// Reject a proposal: a draft again.
+	var third pkgv1alpha1.PackageRevision
+	h.write(http.MethodPost, revsPath, newRevision("blueprints", "nginx", "third",
+		pkgv1alpha1.Task{Type: "edit", Edit: &pkgv1alpha1.EditTaskSpec{SourceRef: &pkgv1alpha1.PackageRevisionRef{Name: "blueprints.nginx.second"}}}), 201, &third)
+	h.write(http.MethodPut, revsPath+"/blueprints.nginx.third", withLifecycle(third, "Proposed"), 200, &third)
+	h.write(http.MethodPut, revsPath+"/blueprints.nginx.third/approval", withLifecycle(third, "Draft"), 200, &third)
+	if third.Spec.Lifecycle != "Draft" {
+		t.Errorf("rejected: %s", third.Spec.Lifecycle)
+	}
+	h.write(http.MethodDelete, revsPath+"/blueprints.nginx.third", nil, 200, nil)
+	if code, _ := h.do(http.MethodGet, revsPath+"/blueprints.nginx.third", "reader", nil); code != 404 {
+		t.Errorf("deleted draft: %d", code)
+	}
+
+	// Deletion: proposed, rejected, proposed again, approved.
+	first := h.revision("blueprints.nginx.first")
+	h.write(http.MethodPut, revsPath+"/blueprints.nginx.first/approval", withLifecycle(first, "DeletionProposed"), 200, &first)
+	if first.Spec.Lifecycle != "DeletionProposed" {
+		t.Fatalf("deletion proposed: %s", first.Spec.Lifecycle)
+	}
+	h.write(http.MethodPut, revsPath+"/blueprints.nginx.first/approval", withLifecycle(first, "Published"), 200, &first)
+	h.write(http.MethodPut, revsPath+"/blueprints.nginx.first/approval", withLifecycle(first, "DeletionProposed"), 200, &first)
+	h.write(http.MethodDelete, revsPath+"/blueprints.nginx.first", nil, 200, nil)
+	if tags := git(t, dir, "tag", "--list"); tags != "nginx/v2" {
+		t.Errorf("tags after the deletion: %q", tags)
+	}
+	if code, _ := h.do(http.MethodGet, revsPath+"/blueprints.nginx.first", "reader", nil); code != 404 {
+		t.Errorf("deleted revision: %d", code)
+	}
+}
+
+// TestLifecycleRefusals: transitions the lifecycle does not allow, stale
+// resource versions, bad bodies and readers are refused, and change
+// nothing in git.
+func TestLifecycleRefusals(t *testing.T) {
+	h := start(t)
+	dir := h.hosted("blueprints")
+	var draft pkgv1alpha1.PackageRevision
+	h.write(http.MethodPost, revsPath, newRevision("blueprints", "nginx", "first", pkgv1alpha1.Task{Type: "init"}), 201, &draft)
+	refs := git(t, dir, "for-each-ref")
+
+	stale := draft
+	stale.ResourceVersion = "1"
+	for _, tc := range []struct {
+		name, method, path, token string
+		body                      any
+		want                      int
+		message                   string
+	}{
+		{"approve a draft", http.MethodPut, revsPath + "/blueprints.nginx.first/approval", "writer", withLifecycle(draft, "Published"), 422, "a Draft can be proposed"},
+		{"publish by update", http.MethodPut, revsPath + "/blueprints.nginx.first", "writer", withLifecycle(draft, "Published"), 422, "is an approval"},
+		{"stale resource version", http.MethodPut, revsPath + "/blueprints.nginx.first", "writer", withLifecycle(stale, "Proposed"), 409, "modified"},
+		{"reader", http.MethodPut, revsPath + "/blueprints.nginx.first", "reader", withLifecycle(draft, "Proposed"), 403, ""},
+		{"change the package", http.MethodPut, revsPath + "/blueprints.nginx.first", "writer",
+			func() any { d := withLifecycle(draft, "Proposed"); d.Spec.PackageName = "redis"; return d }(), 422, "immutable"},
+		{"workspace in use", http.MethodPost, revsPath, "writer", newRevision("blueprints", "nginx", "first", pkgv1alpha1.Task{Type: "init"}), 422, "in use"},
+		{"two tasks", http.MethodPost, revsPath, "writer",
+			func() any { r := newRevision("blueprints", "x", "a", pkgv1alpha1.Task{Type: "init"}); r.Spec.Tasks = append(r.Spec.Tasks, r.Spec.Tasks[0]); return r }(), 422, "exactly one task"},
+		{"bad package name", http.MethodPost, revsPath, "writer", newRevision("blueprints", "Bad_Name", "a", pkgv1alpha1.Task{Type: "init"}), 422, "RFC 1123"},
+		{"unknown repository", http.MethodPost, revsPath, "writer", newRevision("nope", "x", "a", pkgv1alpha1.Task{Type: "init"}), 422, "not found"},
+		{"copy of a draft", http.MethodPost, revsPath, "writer", newRevision("blueprints", "nginx", "b",
+			pkgv1alpha1.Task{Type: "edit", Edit: &pkgv1alpha1.EditTaskSpec{SourceRef: &pkgv1alpha1.PackageRevisionRef{Name: "blueprints.nginx.first"}}}), 422, "published"},
+		{"unknown field", http.MethodPost, revsPath, "writer", `{"spec":{"repository":"blueprints","nope":1}}`, 400, ""},
+		{"resources without a Kptfile", http.MethodPut, resPath + "/blueprints.nginx.first", "writer",
+			pkgv1alpha1.PackageRevisionResources{Spec: pkgv1alpha1.PackageRevisionResourcesSpec{Resources: map[string]string{"a.yaml": "x: 1"}}}, 422, "Kptfile"},
+		{"resources escaping the package", http.MethodPut, resPath + "/blueprints.nginx.first", "writer",
+			pkgv1alpha1.PackageRevisionResources{Spec: pkgv1alpha1.PackageRevisionResourcesSpec{Resources: map[string]string{"Kptfile": "x", "../a.yaml": "x: 1"}}}, 422, "relative"},
+		{"delete the branch revision", http.MethodDelete, revsPath + "/blueprints.nginx.main", "writer", nil, 404, ""},
+	} {
+		code, body := h.do(tc.method, tc.path, tc.token, tc.body)
+		if code != tc.want || !strings.Contains(string(body), tc.message) {
+			t.Errorf("%s: %d %s, want %d with %q", tc.name, code, body, tc.want, tc.message)
+		}
+	}
+	if got := git(t, dir, "for-each-ref"); got != refs {
+		t.Errorf("refused writes changed refs:\n%s\nwas\n%s", got, refs)
+	}
+}
+
+// TestConcurrentWrites: two clients updating one draft with the same
+// resource version: exactly one wins; two approvals of two drafts of one
+// package in parallel: v1 and v2.
+func TestConcurrentWrites(t *testing.T) {
+	h := start(t)
+	dir := h.hosted("blueprints")
+	var a, b pkgv1alpha1.PackageRevision
+	h.write(http.MethodPost, revsPath, newRevision("blueprints", "nginx", "a", pkgv1alpha1.Task{Type: "init"}), 201, &a)
+	var res pkgv1alpha1.PackageRevisionResources
+	h.get(resPath+"/blueprints.nginx.a", "reader", &res)
+	codes := make(chan int, 2)
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := res
+			r.Spec.Resources = map[string]string{"Kptfile": res.Spec.Resources["Kptfile"], "cm.yaml": fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c%d\n", i)}
+			code, _ := h.do(http.MethodPut, resPath+"/blueprints.nginx.a", "writer", r)
+			codes <- code
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	got := map[int]int{}
+	for c := range codes {
+		got[c]++
+	}
+	if got[200] != 1 || got[409] != 1 {
+		t.Errorf("two updates with one resource version: %v, want one 200 and one 409", got)
+	}
+
+	// Two proposals of one package approved at once: v1 and v2.
+	a = h.revision("blueprints.nginx.a")
+	h.write(http.MethodPut, revsPath+"/blueprints.nginx.a", withLifecycle(a, "Proposed"), 200, &a)
+	h.write(http.MethodPost, revsPath, newRevision("blueprints", "nginx", "b", pkgv1alpha1.Task{Type: "init"}), 201, &b)
+	h.write(http.MethodPut, revsPath+"/blueprints.nginx.b", withLifecycle(b, "Proposed"), 200, &b)
+	var results [2]pkgv1alpha1.PackageRevision
+	for i, name := range []string{"blueprints.nginx.a", "blueprints.nginx.b"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pr := h.revision(name)
+			h.write(http.MethodPut, revsPath+"/"+name+"/approval", withLifecycle(pr, "Published"), 200, &results[i])
+		}()
+	}
+	wg.Wait()
+	if n := []string{results[0].Spec.Revision, results[1].Spec.Revision}; !(n[0] == "v1" && n[1] == "v2" || n[0] == "v2" && n[1] == "v1") {
+		t.Errorf("approved as %v, want v1 and v2", n)
+	}
+	if got := git(t, dir, "tag", "--list"); got != "nginx/v1\nnginx/v2" {
+		t.Errorf("tags: %q", got)
+	}
+	if got := git(t, dir, "rev-list", "--count", "--first-parent", "main"); got != "3" {
+		t.Errorf("first-parent commits of main: %s, want 3 (the initial one and two publications)", got)
+	}
+}

@@ -1,0 +1,295 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	pkgv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/pkg/v1alpha1"
+	"github.com/pkgserver/pkgserver/internal/lifecycle"
+	"github.com/pkgserver/pkgserver/internal/revision"
+	"github.com/pkgserver/pkgserver/internal/store"
+	"github.com/pkgserver/pkgserver/internal/validate"
+)
+
+// author is who a write is made for: the token's name.
+func author(c echo.Context) lifecycle.Author {
+	t, _ := c.Get(tokenKey).(*store.Token)
+	if t == nil {
+		return lifecycle.Author{}
+	}
+	return lifecycle.Author{Name: t.Name, Email: t.Name + "@tokens.pkgserver.invalid"}
+}
+
+// writeErr answers the errors of writes: lifecycle refusals 422 with the
+// findings as causes, conflicts 409.
+func writeErr(kind, name string, err error) error {
+	var inv *lifecycle.Invalid
+	switch {
+	case errors.As(err, &inv):
+		st := newStatus(http.StatusUnprocessableEntity, metav1.StatusReasonInvalid, "%s %q: %s", kind, name, inv.Message)
+		if len(inv.Results) > 0 {
+			st.status.Details = &metav1.StatusDetails{Name: name, Kind: kind}
+			for _, r := range inv.Results {
+				field := ""
+				if r.File != nil {
+					field = r.File.Path
+					if r.File.Line > 0 {
+						field += ":" + strconv.Itoa(r.File.Line)
+					}
+				}
+				st.status.Details.Causes = append(st.status.Details.Causes, metav1.StatusCause{
+					Type: metav1.CauseType(string(r.Severity)), Message: validate.Line(r), Field: field})
+			}
+		}
+		return st
+	case errors.Is(err, lifecycle.ErrConflict):
+		st := newStatus(http.StatusConflict, metav1.StatusReasonConflict, "%s %q: %v", kind, name, err)
+		st.status.Details = &metav1.StatusDetails{Name: name, Kind: kind}
+		return st
+	case isNotFound(err):
+		return notFound(kind, name)
+	}
+	return err
+}
+
+// resourceVersion reads the resource version a client sent, 0 for none.
+func resourceVersion(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, badRequest("metadata.resourceVersion %q is not a resource version", s)
+	}
+	return n, nil
+}
+
+func (s *Server) writer() (*lifecycle.Writer, error) {
+	if s.lifecycle == nil {
+		return nil, newStatus(http.StatusMethodNotAllowed, metav1.StatusReasonMethodNotAllowed, "this server does not write package revisions")
+	}
+	return s.lifecycle, nil
+}
+
+// createRevision creates a Draft from one task: init, or edit (a copy of a
+// published revision of the same package).
+func (s *Server) createRevision(c echo.Context) error {
+	ns := c.Param("ns")
+	if err := authorize(c, ns, store.RoleWrite); err != nil {
+		return err
+	}
+	w, err := s.writer()
+	if err != nil {
+		return err
+	}
+	var obj pkgv1alpha1.PackageRevision
+	if err := decode(c, &obj); err != nil {
+		return err
+	}
+	if obj.Namespace != "" && obj.Namespace != ns {
+		return badRequest("metadata.namespace %q does not match the namespace of the URL, %q", obj.Namespace, ns)
+	}
+	sp := obj.Spec
+	var causes []metav1.StatusCause
+	bad := func(field, format string, args ...any) {
+		causes = append(causes, metav1.StatusCause{Type: metav1.CauseTypeFieldValueInvalid, Field: field, Message: fmt.Sprintf(format, args...)})
+	}
+	if sp.Lifecycle != "" && sp.Lifecycle != string(revision.Draft) {
+		bad("spec.lifecycle", "a new revision is a Draft")
+	}
+	if sp.Revision != "" {
+		bad("spec.revision", "numbers are given when a revision is published")
+	}
+	if sp.Repository == "" {
+		bad("spec.repository", "required")
+	}
+	req := lifecycle.Create{Repository: sp.Repository, Package: sp.PackageName, Workspace: sp.WorkspaceName}
+	if len(sp.Tasks) != 1 {
+		bad("spec.tasks", "exactly one task: init, edit, clone or upgrade")
+	} else {
+		switch t := sp.Tasks[0]; {
+		case t.Type == pkgv1alpha1.TaskTypeInit:
+			req.Init = &lifecycle.Init{}
+			if t.Init != nil {
+				req.Init = &lifecycle.Init{Description: t.Init.Description, Keywords: t.Init.Keywords, Site: t.Init.Site}
+			}
+		case t.Type == pkgv1alpha1.TaskTypeEdit && t.Edit != nil && t.Edit.SourceRef != nil && t.Edit.SourceRef.Name != "":
+			req.CopyFrom = t.Edit.SourceRef.Name
+		case t.Type == pkgv1alpha1.TaskTypeEdit:
+			bad("spec.tasks[0].edit.sourceRef.name", "required: the published revision to copy")
+		case t.Type == pkgv1alpha1.TaskTypeClone || t.Type == pkgv1alpha1.TaskTypeUpgrade:
+			bad("spec.tasks[0].type", "%s is not supported yet: init and edit are", t.Type)
+		default:
+			bad("spec.tasks[0].type", "%q is not a task: init, edit, clone or upgrade", t.Type)
+		}
+	}
+	if len(causes) > 0 {
+		return invalid("packagerevisions", obj.Name, causes)
+	}
+	r, _, err := w.Create(c.Request().Context(), ns, req, author(c))
+	if err != nil {
+		return writeErr("packagerevisions", revision.ObjectName(sp.Repository, sp.PackageName, sp.WorkspaceName), err)
+	}
+	return writeJSON(c, http.StatusCreated, revisionObject(*r))
+}
+
+// updateRevision moves a Draft to Proposed; nothing else of a revision is
+// the client's to change.
+func (s *Server) updateRevision(c echo.Context) error {
+	ns, name := c.Param("ns"), c.Param("name")
+	if err := authorize(c, ns, store.RoleWrite); err != nil {
+		return err
+	}
+	obj, rv, err := s.decodeRevision(c, name)
+	if err != nil {
+		return err
+	}
+	w, err := s.writer()
+	if err != nil {
+		return err
+	}
+	r, err := w.Update(c.Request().Context(), ns, name, rv, revision.Lifecycle(obj.Spec.Lifecycle), author(c))
+	if err != nil {
+		return writeErr("packagerevisions", name, err)
+	}
+	return writeJSON(c, http.StatusOK, revisionObject(*r))
+}
+
+// approveRevision decides on a proposal or a deletion proposal.
+func (s *Server) approveRevision(c echo.Context) error {
+	ns, name := c.Param("ns"), c.Param("name")
+	if err := authorize(c, ns, store.RoleWrite); err != nil {
+		return err
+	}
+	obj, rv, err := s.decodeRevision(c, name)
+	if err != nil {
+		return err
+	}
+	w, err := s.writer()
+	if err != nil {
+		return err
+	}
+	r, _, err := w.Approval(c.Request().Context(), ns, name, rv, revision.Lifecycle(obj.Spec.Lifecycle), author(c))
+	if err != nil {
+		return writeErr("packagerevisions", name, err)
+	}
+	return writeJSON(c, http.StatusOK, revisionObject(*r))
+}
+
+// decodeRevision reads the body of an update: the revision as the client
+// has it, whose identity and spec other than the lifecycle must be the
+// stored ones.
+func (s *Server) decodeRevision(c echo.Context, name string) (*pkgv1alpha1.PackageRevision, int64, error) {
+	var obj pkgv1alpha1.PackageRevision
+	if err := decode(c, &obj); err != nil {
+		return nil, 0, err
+	}
+	if obj.Name != "" && obj.Name != name {
+		return nil, 0, badRequest("metadata.name %q does not match the name of the URL, %q", obj.Name, name)
+	}
+	rv, err := resourceVersion(obj.ResourceVersion)
+	if err != nil {
+		return nil, 0, err
+	}
+	r, err := s.store.GetRevision(c.Request().Context(), c.Param("ns"), name)
+	if err != nil {
+		return nil, 0, writeErr("packagerevisions", name, err)
+	}
+	var causes []metav1.StatusCause
+	for _, f := range []struct{ field, got, want string }{
+		{"spec.packageName", obj.Spec.PackageName, r.Package},
+		{"spec.repository", obj.Spec.Repository, r.Repository},
+		{"spec.workspaceName", obj.Spec.WorkspaceName, r.Workspace},
+		{"spec.revision", obj.Spec.Revision, r.Revision.Revision},
+	} {
+		if f.got != "" && f.got != f.want {
+			causes = append(causes, metav1.StatusCause{Type: metav1.CauseTypeFieldValueInvalid, Field: f.field,
+				Message: fmt.Sprintf("is immutable: %q, not %q", f.want, f.got)})
+		}
+	}
+	if obj.Spec.Lifecycle == "" {
+		causes = append(causes, metav1.StatusCause{Type: metav1.CauseTypeFieldValueRequired, Field: "spec.lifecycle", Message: "required"})
+	}
+	if len(obj.Spec.Tasks) > 0 {
+		causes = append(causes, metav1.StatusCause{Type: metav1.CauseTypeFieldValueInvalid, Field: "spec.tasks", Message: "tasks are given when a revision is created"})
+	}
+	if len(causes) > 0 {
+		return nil, 0, invalid("packagerevisions", name, causes)
+	}
+	return &obj, rv, nil
+}
+
+// deleteRevision deletes a Draft or a Proposed revision, or approves the
+// deletion of a DeletionProposed one.
+func (s *Server) deleteRevision(c echo.Context) error {
+	ns, name := c.Param("ns"), c.Param("name")
+	if err := authorize(c, ns, store.RoleWrite); err != nil {
+		return err
+	}
+	w, err := s.writer()
+	if err != nil {
+		return err
+	}
+	var rv int64
+	if c.Request().ContentLength > 0 {
+		var opts metav1.DeleteOptions
+		if err := decode(c, &opts); err != nil {
+			return err
+		}
+		if opts.Preconditions != nil && opts.Preconditions.ResourceVersion != nil {
+			if rv, err = resourceVersion(*opts.Preconditions.ResourceVersion); err != nil {
+				return err
+			}
+		}
+	}
+	if err := w.Delete(c.Request().Context(), ns, name, rv, author(c)); err != nil {
+		return writeErr("packagerevisions", name, err)
+	}
+	return writeJSON(c, http.StatusOK, metav1.Status{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Status"}, Status: metav1.StatusSuccess,
+		Details: &metav1.StatusDetails{Name: name, Kind: "packagerevisions"}})
+}
+
+// putResources replaces a Draft's files.
+func (s *Server) putResources(c echo.Context) error {
+	ns, name := c.Param("ns"), c.Param("name")
+	if err := authorize(c, ns, store.RoleWrite); err != nil {
+		return err
+	}
+	w, err := s.writer()
+	if err != nil {
+		return err
+	}
+	var obj pkgv1alpha1.PackageRevisionResources
+	if err := decode(c, &obj); err != nil {
+		return err
+	}
+	if obj.Name != "" && obj.Name != name {
+		return badRequest("metadata.name %q does not match the name of the URL, %q", obj.Name, name)
+	}
+	rv, err := resourceVersion(obj.ResourceVersion)
+	if err != nil {
+		return err
+	}
+	files := make(map[string][]byte, len(obj.Spec.Resources))
+	for p, text := range obj.Spec.Resources {
+		files[p] = []byte(text)
+	}
+	ctx := c.Request().Context()
+	r, warnings, err := w.PutResources(ctx, ns, name, rv, files, author(c))
+	if err != nil {
+		return writeErr("packagerevisionresources", name, err)
+	}
+	out, err := s.resourcesObject(c, r)
+	if err != nil {
+		return err
+	}
+	if len(warnings) > 0 {
+		out.Status = &pkgv1alpha1.PackageRevisionResourcesStatus{Results: warnings}
+	}
+	return writeJSON(c, http.StatusOK, out)
+}

@@ -1,0 +1,298 @@
+// Package lifecycle writes package revisions: it turns the API's writes
+// (create, edit, propose, approve, reject, propose deletion, delete) into
+// git commits and ref transactions under the git contract, then indexes
+// what it wrote. Every ref change names the value it expects to replace,
+// so a concurrent writer makes the later one fail with ErrConflict and
+// never leaves a broken package.
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pkgserver/pkgserver/hooks"
+	"github.com/pkgserver/pkgserver/internal/gitrepo"
+	"github.com/pkgserver/pkgserver/internal/reconcile"
+	"github.com/pkgserver/pkgserver/internal/result"
+	"github.com/pkgserver/pkgserver/internal/revision"
+	"github.com/pkgserver/pkgserver/internal/store"
+)
+
+// Errors of writes; the API answers them 409, 422 and 404.
+var (
+	ErrConflict = errors.New("conflict")
+)
+
+// Invalid is a write refused for what it asks: a transition the lifecycle
+// does not allow, a name in use, files that fail validation.
+type Invalid struct {
+	Message string
+	Results []result.Result
+}
+
+func (e *Invalid) Error() string { return e.Message }
+
+func invalid(format string, args ...any) error {
+	return &Invalid{Message: fmt.Sprintf(format, args...)}
+}
+
+// Conflict says what changed under a write.
+func conflict(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrConflict, fmt.Sprintf(format, args...))
+}
+
+// Indexer indexes the refs a write changed before the write answers.
+type Indexer interface {
+	Apply(ctx context.Context, namespace, name string, updates []reconcile.RefUpdate) error
+}
+
+// Writer writes package revisions.
+type Writer struct {
+	Store store.Store
+	// Git opens a repository's git repository to write in place: a hosted
+	// repository, or one registered by local path.
+	Git     func(ctx context.Context, repo *store.Repository) (*gitrepo.Repo, error)
+	Index   Indexer
+	Checker *hooks.Checker
+	Now     func() time.Time
+
+	mu    sync.Mutex
+	locks map[int64]*sync.Mutex
+}
+
+// lock serializes the writes of one repository in this process (git's ref
+// transactions still guard against every other writer).
+func (w *Writer) lock(id int64) func() {
+	w.mu.Lock()
+	if w.locks == nil {
+		w.locks = map[int64]*sync.Mutex{}
+	}
+	l, ok := w.locks[id]
+	if !ok {
+		l = &sync.Mutex{}
+		w.locks[id] = l
+	}
+	w.mu.Unlock()
+	l.Lock()
+	return l.Unlock
+}
+
+// Author is who asks for a write: the commits name them.
+type Author struct {
+	Name, Email string
+}
+
+func (w *Writer) now() time.Time {
+	if w.Now != nil {
+		return w.Now()
+	}
+	return time.Now()
+}
+
+// op is one write to one repository.
+type op struct {
+	w    *Writer
+	ctx  context.Context
+	repo *store.Repository
+	cfg  revision.Config
+	git  *gitrepo.Repo
+	b    *gitrepo.Batch
+	ow   *gitrepo.ObjectWriter
+	by   Author
+}
+
+func (w *Writer) begin(ctx context.Context, ns, repoName string, by Author) (*op, func(), error) {
+	repo, err := w.Store.GetRepository(ctx, ns, repoName)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil, invalid("repository %q not found in namespace %s", repoName, ns)
+		}
+		return nil, nil, err
+	}
+	unlock := w.lock(repo.ID)
+	g, err := w.Git(ctx, repo)
+	if err != nil {
+		unlock()
+		if errors.Is(err, reconcile.ErrNotWritable) {
+			return nil, nil, invalid("%v", err)
+		}
+		return nil, nil, err
+	}
+	b, err := g.NewBatch(ctx)
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	o := &op{w: w, ctx: ctx, repo: repo, cfg: repo.Config().Normalize(), git: g, b: b, ow: g.NewObjectWriter(), by: by}
+	return o, func() { b.Close(); unlock() }, nil
+}
+
+func (o *op) signature() gitrepo.Signature {
+	name, email := o.by.Name, o.by.Email
+	if name == "" {
+		name = "pkgserver"
+	}
+	if email == "" {
+		email = name + "@pkgserver.invalid"
+	}
+	return gitrepo.Signature{Name: name, Email: email, When: o.w.now()}
+}
+
+// branchTip returns the repository branch's commit, "" when it has none.
+func (o *op) branchTip() (string, error) {
+	refs, err := o.git.RefsNamed(o.ctx, revision.BranchesPrefix+o.cfg.Branch)
+	if err != nil || len(refs) == 0 {
+		return "", err
+	}
+	return refs[0].Commit, nil
+}
+
+// rootTree returns a commit's root tree, "" for no commit.
+func (o *op) rootTree(commit string) (string, error) {
+	if commit == "" {
+		return "", nil
+	}
+	return o.b.TreeID(commit, "")
+}
+
+// commitPackage writes a commit on parents whose tree is base's with the
+// package directory replaced by tree.
+func (o *op) commitPackage(base string, parents []string, full, tree, message string) (string, error) {
+	root, err := o.rootTree(base)
+	if err != nil {
+		return "", err
+	}
+	newRoot, err := o.ow.ReplaceTree(o.b, root, full, tree)
+	if err != nil {
+		return "", err
+	}
+	sig := o.signature()
+	return o.ow.Commit(gitrepo.CommitData{Tree: newRoot, Parents: parents, Author: sig, Committer: sig, Message: message})
+}
+
+// validate validates a package as a commit holds it: errors refuse the
+// write, with the findings.
+func (o *op) validate(commit, full, what string) ([]result.Result, error) {
+	tip, err := o.branchTip()
+	if err != nil {
+		return nil, err
+	}
+	dec, err := o.w.Checker.ValidateAt(o.ctx, o.git, o.cfg, tip, commit, []string{full})
+	if err != nil {
+		return nil, err
+	}
+	if !dec.Accept {
+		errs := 0
+		for _, r := range dec.Results {
+			if r.Severity == result.Error {
+				errs++
+			}
+		}
+		return nil, &Invalid{Message: fmt.Sprintf("%s: %d validation error(s) in package %s", what, errs, full), Results: dec.Results}
+	}
+	return dec.Results, nil
+}
+
+// apply runs a ref transaction and indexes it; a ref not at its expected
+// value is ErrConflict.
+func (o *op) apply(updates []gitrepo.RefUpdate) error {
+	if err := o.git.UpdateRefs(o.ctx, updates); err != nil {
+		if errors.Is(err, gitrepo.ErrRefConflict) {
+			return conflict("%v", err)
+		}
+		return err
+	}
+	rus := make([]reconcile.RefUpdate, len(updates))
+	for i, u := range updates {
+		rus[i] = reconcile.RefUpdate{Ref: u.Name, Old: u.Old, New: u.New}
+	}
+	return o.w.Index.Apply(context.WithoutCancel(o.ctx), o.repo.Object.Namespace, o.repo.Object.Name, rus)
+}
+
+// revision reads a revision and checks the resource version the writer
+// read, when given.
+func (w *Writer) revision(ctx context.Context, ns, name string, rv int64) (*store.Revision, error) {
+	r, err := w.Store.GetRevision(ctx, ns, name)
+	if err != nil {
+		return nil, err
+	}
+	if rv != 0 && rv != r.ResourceVersion {
+		return nil, conflict("the object has been modified; please apply your changes to the latest version and try again")
+	}
+	return r, nil
+}
+
+func draftRef(cfg revision.Config, pkg, ws string) string {
+	return revision.DraftsPrefix + cfg.Full(pkg) + "/" + ws
+}
+
+func proposedRef(cfg revision.Config, pkg, ws string) string {
+	return revision.ProposedPrefix + cfg.Full(pkg) + "/" + ws
+}
+
+// ValidPackagePath checks a package path: RFC 1123 labels joined by "/".
+func ValidPackagePath(p string) error {
+	if p == "" {
+		return errors.New("the package name is empty")
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if !revision.IsLabel(seg) {
+			return fmt.Errorf("package path segment %q is not an RFC 1123 label", seg)
+		}
+	}
+	return nil
+}
+
+// allowed lists the transitions from a lifecycle, for refusals (the table
+// of the lifecycle rules).
+func allowed(from revision.Lifecycle) string {
+	switch from {
+	case revision.Draft:
+		return "a Draft can be proposed (update to Proposed) or deleted"
+	case revision.Proposed:
+		return "a Proposed revision can be approved (approval to Published), rejected (approval to Draft), or deleted"
+	case revision.Published:
+		return "a Published revision is immutable: its deletion can be proposed (approval to DeletionProposed)"
+	case revision.DeletionProposed:
+		return "a DeletionProposed revision's deletion can be approved (delete) or rejected (approval to Published)"
+	}
+	return "nothing can be changed"
+}
+
+// nextNumber returns 1 + the highest v<N> of a package, read from git.
+func (o *op) nextNumber(full string) (int, error) {
+	tags, err := o.git.RefsUnder(o.ctx, revision.TagsPrefix+full+"/")
+	if err != nil {
+		return 0, err
+	}
+	next := 1
+	for _, t := range tags {
+		if n := revision.ParseRevisionNumber(strings.TrimPrefix(t.Name, revision.TagsPrefix+full+"/")); n >= next {
+			next = n + 1
+		}
+	}
+	return next, nil
+}
+
+// refAt reads where a ref is, "" if it does not exist.
+func (o *op) refAt(name string) (string, error) {
+	refs, err := o.git.RefsNamed(o.ctx, name)
+	if err != nil || len(refs) == 0 {
+		return "", err
+	}
+	return refs[0].Target, nil
+}
+
+func sortedKeys(m map[string][]byte) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,412 @@
+package lifecycle
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"strings"
+
+	"context"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/pkgserver/pkgserver/internal/gitrepo"
+	"github.com/pkgserver/pkgserver/internal/krm"
+	"github.com/pkgserver/pkgserver/internal/result"
+	"github.com/pkgserver/pkgserver/internal/revision"
+	"github.com/pkgserver/pkgserver/internal/store"
+)
+
+// Init describes a new package.
+type Init struct {
+	Description string
+	Keywords    []string
+	Site        string
+}
+
+// Create is a new Draft: exactly one of Init or CopyFrom.
+type Create struct {
+	Repository, Package, Workspace string
+	Init                           *Init
+	// CopyFrom names a published revision of the same package.
+	CopyFrom string
+}
+
+// Create creates a Draft: the branch drafts/<full>/<workspace> with one
+// commit on the repository branch's head holding the new package.
+func (w *Writer) Create(ctx context.Context, ns string, req Create, by Author) (*store.Revision, []result.Result, error) {
+	if err := ValidPackagePath(req.Package); err != nil {
+		return nil, nil, invalid("spec.packageName: %v", err)
+	}
+	if !revision.IsLabel(req.Workspace) {
+		return nil, nil, invalid("spec.workspaceName %q must be an RFC 1123 label", req.Workspace)
+	}
+	if (req.Init == nil) == (req.CopyFrom == "") {
+		return nil, nil, invalid("spec.tasks: give exactly one task, init or edit (a copy of a published revision)")
+	}
+	o, done, err := w.begin(ctx, ns, req.Repository, by)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer done()
+	name := revision.ObjectName(o.repo.Object.Name, req.Package, req.Workspace)
+	if _, err := w.Store.GetRevision(ctx, ns, name); err == nil {
+		return nil, nil, invalid("workspace %q of package %s is in use: %s exists", req.Workspace, req.Package, name)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, nil, err
+	}
+	full := o.cfg.Full(req.Package)
+	tip, err := o.branchTip()
+	if err != nil {
+		return nil, nil, err
+	}
+	var tree, message string
+	switch {
+	case req.Init != nil:
+		if err := o.noPackageAt(tip, req.Package); err != nil {
+			return nil, nil, err
+		}
+		if tree, err = o.initTree(req.Package, req.Init); err != nil {
+			return nil, nil, err
+		}
+		message = fmt.Sprintf("Create package %s\n", full)
+	default:
+		src, err := w.Store.GetRevision(ctx, ns, req.CopyFrom)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil, invalid("the revision to copy, %s, does not exist", req.CopyFrom)
+		} else if err != nil {
+			return nil, nil, err
+		}
+		if src.Repository != o.repo.Object.Name || src.Package != req.Package {
+			return nil, nil, invalid("a copy is made of a revision of the same package: %s is %s/%s", req.CopyFrom, src.Repository, src.Package)
+		}
+		if src.Lifecycle != revision.Published || src.Number == 0 {
+			return nil, nil, invalid("a copy is made of a published v<N> revision: %s is %s %s", req.CopyFrom, src.Lifecycle, src.Revision.Revision)
+		}
+		tree = src.Tree
+		message = fmt.Sprintf("Edit package %s from %s\n", full, src.Revision.Revision)
+	}
+	var parents []string
+	if tip != "" {
+		parents = []string{tip}
+	}
+	commit, err := o.commitPackage(tip, parents, full, tree, message)
+	if err != nil {
+		return nil, nil, err
+	}
+	warnings, err := o.validate(commit, full, "the new package is not valid")
+	if err != nil {
+		return nil, nil, err
+	}
+	ref := draftRef(o.cfg, req.Package, req.Workspace)
+	if err := o.apply([]gitrepo.RefUpdate{{Name: ref, New: commit}}); err != nil {
+		if errors.Is(err, ErrConflict) {
+			return nil, nil, conflict("the branch %s exists", strings.TrimPrefix(ref, revision.BranchesPrefix))
+		}
+		return nil, nil, err
+	}
+	r, err := w.Store.GetRevision(ctx, ns, name)
+	return r, warnings, err
+}
+
+// noPackageAt refuses to create a package where the branch has one, or
+// inside or around one.
+func (o *op) noPackageAt(tip, pkg string) error {
+	if tip == "" {
+		return nil
+	}
+	full := o.cfg.Full(pkg)
+	// The package itself, or a package above it.
+	for p := full; p != "" && p != "." && p != o.cfg.Directory; p = path.Dir(p) {
+		if _, err := o.b.Info(tip + ":" + p + "/Kptfile"); err == nil {
+			return invalid("%s is already a package on branch %s: copy one of its published revisions instead", p, o.cfg.Branch)
+		}
+		if !strings.Contains(p, "/") {
+			break
+		}
+	}
+	return nil
+}
+
+// initTree writes the files of a new package: its Kptfile and a README.
+func (o *op) initTree(pkg string, in *Init) (string, error) {
+	kf := krm.Kptfile{APIVersion: krm.KptfileAPIVersion, Kind: krm.KptfileKind,
+		Metadata: krm.ObjectMeta{Name: path.Base(pkg), Annotations: map[string]string{"config.kubernetes.io/local-config": "true"}}}
+	if in.Description != "" || len(in.Keywords) > 0 || in.Site != "" {
+		kf.Info = &krm.PackageInfo{Description: in.Description, Keywords: in.Keywords, Site: in.Site}
+	}
+	data, err := yaml.Marshal(kf)
+	if err != nil {
+		return "", err
+	}
+	readme := fmt.Sprintf("# %s\n\n%s\n", path.Base(pkg), strings.TrimSpace(in.Description))
+	return o.ow.BuildTree([]gitrepo.File{{Path: "Kptfile", Data: data}, {Path: "README.md", Data: []byte(readme)}})
+}
+
+// MaxResourceFiles bounds the files of one update of a package's
+// resources.
+const MaxResourceFiles = 10000
+
+// PutResources replaces the files of a Draft: one commit on its branch.
+// Files that fail validation refuse the update (Invalid with the
+// findings); warnings are returned.
+func (w *Writer) PutResources(ctx context.Context, ns, name string, rv int64, files map[string][]byte, by Author) (*store.Revision, []result.Result, error) {
+	r, err := w.revision(ctx, ns, name, rv)
+	if err != nil {
+		return nil, nil, err
+	}
+	if r.Lifecycle != revision.Draft || !strings.HasPrefix(r.Ref, revision.DraftsPrefix) {
+		return nil, nil, invalid("only a Draft's resources can be changed; %s is %s (%s)", name, r.Lifecycle, allowed(r.Lifecycle))
+	}
+	if _, ok := files["Kptfile"]; !ok {
+		return nil, nil, invalid("spec.resources: a package needs its Kptfile")
+	}
+	if len(files) > MaxResourceFiles {
+		return nil, nil, invalid("spec.resources: %d files, at most %d", len(files), MaxResourceFiles)
+	}
+	list := make([]gitrepo.File, 0, len(files))
+	for _, p := range sortedKeys(files) {
+		if !fs.ValidPath(p) || p == "." || strings.Contains(p, "\\") {
+			return nil, nil, invalid("spec.resources: %q is not a relative slash-separated path inside the package", p)
+		}
+		for _, elem := range strings.Split(p, "/") {
+			if err := gitrepo.ValidatePathElement(elem); err != nil {
+				return nil, nil, invalid("spec.resources: %q: %v", p, err)
+			}
+		}
+		if path.Base(p) == "Kptfile" && p != "Kptfile" {
+			return nil, nil, invalid("spec.resources: %q: packages are not nested", p)
+		}
+		list = append(list, gitrepo.File{Path: p, Data: files[p]})
+	}
+	o, done, err := w.begin(ctx, ns, r.Repository, by)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer done()
+	full := o.cfg.Full(r.Package)
+	tree, err := o.ow.BuildTree(list)
+	if err != nil {
+		return nil, nil, invalid("spec.resources: %v", err)
+	}
+	if tree == r.Tree {
+		return r, nil, nil // unchanged
+	}
+	commit, err := o.commitPackage(r.Commit, []string{r.Commit}, full, tree, fmt.Sprintf("Update package %s\n", full))
+	if err != nil {
+		return nil, nil, err
+	}
+	warnings, err := o.validate(commit, full, "the resources are not valid")
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := o.apply([]gitrepo.RefUpdate{{Name: r.Ref, Old: r.Commit, New: commit}}); err != nil {
+		return nil, nil, err
+	}
+	nr, err := w.Store.GetRevision(ctx, ns, name)
+	return nr, warnings, err
+}
+
+// Update moves a revision between Draft and Proposed: its branch renamed
+// drafts/ ↔ proposed/ in one transaction.
+func (w *Writer) Update(ctx context.Context, ns, name string, rv int64, lifecycle revision.Lifecycle, by Author) (*store.Revision, error) {
+	r, err := w.revision(ctx, ns, name, rv)
+	if err != nil {
+		return nil, err
+	}
+	if lifecycle == r.Lifecycle {
+		return r, nil
+	}
+	switch {
+	case r.Lifecycle == revision.Draft && lifecycle == revision.Proposed:
+	case r.Lifecycle == revision.Proposed && lifecycle == revision.Draft:
+		return nil, invalid("a Proposed revision returns to Draft by rejecting it (approval with lifecycle Draft)")
+	case lifecycle == revision.Published || lifecycle == revision.DeletionProposed:
+		return nil, invalid("%s to %s is an approval (PUT …/%s/approval); %s", r.Lifecycle, lifecycle, name, allowed(r.Lifecycle))
+	default:
+		return nil, invalid("%s cannot become %s: %s", r.Lifecycle, lifecycle, allowed(r.Lifecycle))
+	}
+	return w.rename(ctx, r, revision.Proposed, by)
+}
+
+// rename moves a draft's branch to proposed/ or back.
+func (w *Writer) rename(ctx context.Context, r *store.Revision, to revision.Lifecycle, by Author) (*store.Revision, error) {
+	o, done, err := w.begin(ctx, r.Namespace, r.Repository, by)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	from, dest := draftRef(o.cfg, r.Package, r.Workspace), proposedRef(o.cfg, r.Package, r.Workspace)
+	if to == revision.Draft {
+		from, dest = dest, from
+	}
+	if r.Ref != from {
+		return nil, invalid("%s comes from %s, which pkgserver does not move (a pull request proposes it: close the request instead)", r.Name, r.Ref)
+	}
+	if err := o.apply([]gitrepo.RefUpdate{{Name: from, Old: r.Commit}, {Name: dest, New: r.Commit}}); err != nil {
+		return nil, err
+	}
+	return w.Store.GetRevision(ctx, r.Namespace, r.Name)
+}
+
+// Approval decides on a proposal: Proposed → Published (approve) or Draft
+// (reject); Published → DeletionProposed (propose the deletion);
+// DeletionProposed → Published (reject the deletion).
+func (w *Writer) Approval(ctx context.Context, ns, name string, rv int64, lifecycle revision.Lifecycle, by Author) (*store.Revision, []result.Result, error) {
+	r, err := w.revision(ctx, ns, name, rv)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch {
+	case r.Lifecycle == revision.Proposed && lifecycle == revision.Published:
+		return w.publish(ctx, r, by)
+	case r.Lifecycle == revision.Proposed && lifecycle == revision.Draft:
+		nr, err := w.rename(ctx, r, revision.Draft, by)
+		return nr, nil, err
+	case r.Lifecycle == revision.Published && lifecycle == revision.DeletionProposed:
+		if r.Number == 0 {
+			return nil, nil, invalid("only a v<N> revision can be deleted; %s is %s", name, r.Revision.Revision)
+		}
+		nr, err := w.deletionProposal(ctx, r, true, by)
+		return nr, nil, err
+	case r.Lifecycle == revision.DeletionProposed && lifecycle == revision.Published:
+		nr, err := w.deletionProposal(ctx, r, false, by)
+		return nr, nil, err
+	}
+	return nil, nil, invalid("%s cannot become %s: %s", r.Lifecycle, lifecycle, allowed(r.Lifecycle))
+}
+
+// maxPublishTries bounds the attempts of a publish whose branch moved.
+const maxPublishTries = 5
+
+// publish makes a proposal the next v<N>: one transaction moves the
+// repository branch to a commit whose tree has the package directory of
+// the proposal (the proposal's commit its second parent, the publish
+// trailers in its message), creates the tag, and deletes the proposal's
+// branch. When the branch moved meanwhile, it is done again on the new
+// head; the proposal is never lost.
+func (w *Writer) publish(ctx context.Context, r *store.Revision, by Author) (*store.Revision, []result.Result, error) {
+	o, done, err := w.begin(ctx, r.Namespace, r.Repository, by)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer done()
+	if r.Ref != proposedRef(o.cfg, r.Package, r.Workspace) {
+		return nil, nil, invalid("%s is proposed by a pull request (%s): merge the request to publish it", r.Name, r.Ref)
+	}
+	full := o.cfg.Full(r.Package)
+	for try := 1; ; try++ {
+		tip, err := o.branchTip()
+		if err != nil {
+			return nil, nil, err
+		}
+		n, err := o.nextNumber(full)
+		if err != nil {
+			return nil, nil, err
+		}
+		msg := fmt.Sprintf("Publish %s %s\n\n%s", full, revision.FormatRevision(n), revision.PublishTrailers(full, r.Workspace, n))
+		var parents []string
+		if tip != "" {
+			parents = append(parents, tip)
+		}
+		commit, err := o.commitPackage(tip, append(parents, r.Commit), full, r.Tree, msg)
+		if err != nil {
+			return nil, nil, err
+		}
+		warnings, err := o.validate(commit, full, "not published")
+		if err != nil {
+			return nil, nil, err
+		}
+		err = o.apply([]gitrepo.RefUpdate{
+			{Name: revision.BranchesPrefix + o.cfg.Branch, Old: tip, New: commit},
+			{Name: revision.TagsPrefix + full + "/" + revision.FormatRevision(n), New: commit},
+			{Name: r.Ref, Old: r.Commit},
+		})
+		if errors.Is(err, ErrConflict) && try < maxPublishTries {
+			// The branch moved, or the number was taken: again on what git
+			// holds now, if the proposal is still what was approved.
+			if at, rerr := o.refAt(r.Ref); rerr != nil || at != r.Commit {
+				return nil, nil, conflict("the proposal %s changed while it was approved", r.Name)
+			}
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		nr, err := w.Store.GetRevision(ctx, r.Namespace, r.Name)
+		return nr, warnings, err
+	}
+}
+
+// deletionProposal creates (or, rejecting, deletes) the branch
+// deletionProposed/<full>/v<N> at the published revision's commit.
+func (w *Writer) deletionProposal(ctx context.Context, r *store.Revision, create bool, by Author) (*store.Revision, error) {
+	o, done, err := w.begin(ctx, r.Namespace, r.Repository, by)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	ref := revision.DeletionProposedPrefix + o.cfg.Full(r.Package) + "/" + r.Revision.Revision
+	u := gitrepo.RefUpdate{Name: ref, New: r.Commit}
+	if !create {
+		if r.DeletionRef == "" {
+			return nil, invalid("%s has no deletion proposal", r.Name)
+		}
+		at, err := o.refAt(r.DeletionRef)
+		if err != nil {
+			return nil, err
+		}
+		u = gitrepo.RefUpdate{Name: r.DeletionRef, Old: at}
+	}
+	if err := o.apply([]gitrepo.RefUpdate{u}); err != nil {
+		return nil, err
+	}
+	return w.Store.GetRevision(ctx, r.Namespace, r.Name)
+}
+
+// Delete removes a Draft or a Proposed revision (its branch), or approves
+// the deletion of a DeletionProposed one (its tag and the proposal's
+// branch). Published revisions are deleted through a deletion proposal.
+func (w *Writer) Delete(ctx context.Context, ns, name string, rv int64, by Author) error {
+	r, err := w.revision(ctx, ns, name, rv)
+	if err != nil {
+		return err
+	}
+	o, done, err := w.begin(ctx, ns, r.Repository, by)
+	if err != nil {
+		return err
+	}
+	defer done()
+	var updates []gitrepo.RefUpdate
+	switch r.Lifecycle {
+	case revision.Draft, revision.Proposed:
+		if !strings.HasPrefix(r.Ref, revision.DraftsPrefix) && !strings.HasPrefix(r.Ref, revision.ProposedPrefix) {
+			return invalid("%s comes from %s, which pkgserver does not delete", name, r.Ref)
+		}
+		at, err := o.refAt(r.Ref)
+		if err != nil {
+			return err
+		}
+		if at != r.Commit {
+			return conflict("%s moved since it was read", r.Ref)
+		}
+		updates = []gitrepo.RefUpdate{{Name: r.Ref, Old: r.Commit}}
+	case revision.DeletionProposed:
+		tag, err := o.refAt(r.Ref)
+		if err != nil {
+			return err
+		}
+		del, err := o.refAt(r.DeletionRef)
+		if err != nil {
+			return err
+		}
+		if tag == "" || del == "" {
+			return conflict("%s changed since it was read", name)
+		}
+		updates = []gitrepo.RefUpdate{{Name: r.Ref, Old: tag}, {Name: r.DeletionRef, Old: del}}
+	default:
+		return invalid("%s cannot be deleted: %s", r.Lifecycle, allowed(r.Lifecycle))
+	}
+	return o.apply(updates)
+}
