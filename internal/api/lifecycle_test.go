@@ -221,7 +221,11 @@ func TestLifecycleRefusals(t *testing.T) {
 			func() any { d := withLifecycle(draft, "Proposed"); d.Spec.PackageName = "redis"; return d }(), 422, "immutable"},
 		{"workspace in use", http.MethodPost, revsPath, "writer", newRevision("blueprints", "nginx", "first", pkgv1alpha1.Task{Type: "init"}), 422, "in use"},
 		{"two tasks", http.MethodPost, revsPath, "writer",
-			func() any { r := newRevision("blueprints", "x", "a", pkgv1alpha1.Task{Type: "init"}); r.Spec.Tasks = append(r.Spec.Tasks, r.Spec.Tasks[0]); return r }(), 422, "exactly one task"},
+			func() any {
+				r := newRevision("blueprints", "x", "a", pkgv1alpha1.Task{Type: "init"})
+				r.Spec.Tasks = append(r.Spec.Tasks, r.Spec.Tasks[0])
+				return r
+			}(), 422, "exactly one task"},
 		{"bad package name", http.MethodPost, revsPath, "writer", newRevision("blueprints", "Bad_Name", "a", pkgv1alpha1.Task{Type: "init"}), 422, "RFC 1123"},
 		{"unknown repository", http.MethodPost, revsPath, "writer", newRevision("nope", "x", "a", pkgv1alpha1.Task{Type: "init"}), 422, "not found"},
 		{"copy of a draft", http.MethodPost, revsPath, "writer", newRevision("blueprints", "nginx", "b",
