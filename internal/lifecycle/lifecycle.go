@@ -63,6 +63,8 @@ type Writer struct {
 
 	mu    sync.Mutex
 	locks map[int64]*sync.Mutex
+	// beforePublish, in tests, runs before each publish transaction.
+	beforePublish func(try int)
 }
 
 // lock serializes the writes of one repository in this process (git's ref

@@ -318,6 +318,9 @@ func (w *Writer) publish(ctx context.Context, r *store.Revision, by Author) (*st
 		if err != nil {
 			return nil, nil, err
 		}
+		if w.beforePublish != nil {
+			w.beforePublish(try)
+		}
 		err = o.apply([]gitrepo.RefUpdate{
 			{Name: revision.BranchesPrefix + o.cfg.Branch, Old: tip, New: commit},
 			{Name: revision.TagsPrefix + full + "/" + revision.FormatRevision(n), New: commit},
