@@ -304,3 +304,58 @@ func TestConcurrentWrites(t *testing.T) {
 		t.Errorf("first-parent commits of main: %s, want 3 (the initial one and two publications)", got)
 	}
 }
+
+// publishNew creates, proposes and approves a package from init with the
+// given extra files.
+func (h *harness) publishNew(repo, pkg, ws string, files map[string]string) pkgv1alpha1.PackageRevision {
+	h.t.Helper()
+	var pr pkgv1alpha1.PackageRevision
+	h.write(http.MethodPost, revsPath, newRevision(repo, pkg, ws, pkgv1alpha1.Task{Type: "init"}), 201, &pr)
+	if len(files) > 0 {
+		var res pkgv1alpha1.PackageRevisionResources
+		h.get(resPath+"/"+pr.Name, "reader", &res)
+		for p, text := range files {
+			res.Spec.Resources[p] = text
+		}
+		h.write(http.MethodPut, resPath+"/"+pr.Name, res, 200, nil)
+		pr = h.revision(pr.Name)
+	}
+	h.write(http.MethodPut, revsPath+"/"+pr.Name, withLifecycle(pr, "Proposed"), 200, &pr)
+	h.write(http.MethodPut, revsPath+"/"+pr.Name+"/approval", withLifecycle(pr, "Published"), 200, &pr)
+	return pr
+}
+
+// TestClone: a published catalog package cloned into a deployment
+// repository is a new package there whose Kptfile records its upstream and
+// the exact commit.
+func TestClone(t *testing.T) {
+	h := start(t)
+	catalog := h.hosted("catalog")
+	deploy := h.hosted("deploy")
+	src := h.publishNew("catalog", "nginx", "first", map[string]string{"deployment.yaml": deployment})
+	var clone pkgv1alpha1.PackageRevision
+	h.write(http.MethodPost, revsPath, newRevision("deploy", "nginx-prod", "prod",
+		pkgv1alpha1.Task{Type: "clone", Clone: &pkgv1alpha1.CloneTaskSpec{UpstreamRef: &pkgv1alpha1.PackageRevisionRef{Name: src.Name}}}), 201, &clone)
+	if clone.Name != "deploy.nginx-prod.prod" || clone.Spec.Lifecycle != "Draft" {
+		t.Fatalf("clone: %+v", clone)
+	}
+	kf := git(t, deploy, "show", "drafts/nginx-prod/prod:nginx-prod/Kptfile")
+	commit := git(t, catalog, "rev-parse", "nginx/v1^{commit}")
+	for _, want := range []string{"name: nginx-prod", "upstream:", "type: git", "directory: nginx", "ref: nginx/v1", "updateStrategy: resource-merge",
+		"upstreamLock:", "commit: " + commit, "/git/default/catalog.git"} {
+		if !strings.Contains(kf, want) {
+			t.Errorf("Kptfile of the clone lacks %q:\n%s", want, kf)
+		}
+	}
+	if git(t, deploy, "show", "drafts/nginx-prod/prod:nginx-prod/deployment.yaml") != strings.TrimSpace(deployment) {
+		t.Errorf("resources not cloned")
+	}
+	// A draft cannot be cloned; a package that exists cannot be cloned over.
+	var draft pkgv1alpha1.PackageRevision
+	h.write(http.MethodPost, revsPath, newRevision("catalog", "redis", "a", pkgv1alpha1.Task{Type: "init"}), 201, &draft)
+	code, body := h.do(http.MethodPost, revsPath, "writer", newRevision("deploy", "redis", "a",
+		pkgv1alpha1.Task{Type: "clone", Clone: &pkgv1alpha1.CloneTaskSpec{UpstreamRef: &pkgv1alpha1.PackageRevisionRef{Name: draft.Name}}}))
+	if code != 422 || !strings.Contains(string(body), "published") {
+		t.Errorf("clone of a draft: %d %s", code, body)
+	}
+}

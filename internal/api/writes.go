@@ -122,8 +122,12 @@ func (s *Server) createRevision(c echo.Context) error {
 			req.CopyFrom = t.Edit.SourceRef.Name
 		case t.Type == pkgv1alpha1.TaskTypeEdit:
 			bad("spec.tasks[0].edit.sourceRef.name", "required: the published revision to copy")
-		case t.Type == pkgv1alpha1.TaskTypeClone || t.Type == pkgv1alpha1.TaskTypeUpgrade:
-			bad("spec.tasks[0].type", "%s is not supported yet: init and edit are", t.Type)
+		case t.Type == pkgv1alpha1.TaskTypeClone && t.Clone != nil && t.Clone.UpstreamRef != nil && t.Clone.UpstreamRef.Name != "":
+			req.CloneFrom = t.Clone.UpstreamRef.Name
+		case t.Type == pkgv1alpha1.TaskTypeClone:
+			bad("spec.tasks[0].clone.upstreamRef.name", "required: the published revision to clone")
+		case t.Type == pkgv1alpha1.TaskTypeUpgrade:
+			bad("spec.tasks[0].type", "upgrade is not supported yet: init, edit and clone are")
 		default:
 			bad("spec.tasks[0].type", "%q is not a task: init, edit, clone or upgrade", t.Type)
 		}

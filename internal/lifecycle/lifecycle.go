@@ -60,6 +60,9 @@ type Writer struct {
 	Index   Indexer
 	Checker *hooks.Checker
 	Now     func() time.Time
+	// RepoURL is the URL a repository is cloned from, recorded as the
+	// upstream of packages cloned from it; default spec.git.url.
+	RepoURL func(repo *store.Repository) string
 
 	mu    sync.Mutex
 	locks map[int64]*sync.Mutex

@@ -25,12 +25,15 @@ type Init struct {
 	Site        string
 }
 
-// Create is a new Draft: exactly one of Init or CopyFrom.
+// Create is a new Draft: exactly one of Init, CopyFrom or CloneFrom.
 type Create struct {
 	Repository, Package, Workspace string
 	Init                           *Init
 	// CopyFrom names a published revision of the same package.
 	CopyFrom string
+	// CloneFrom names a published revision of another package (typically
+	// of a catalog repository, cloned into a deployment repository).
+	CloneFrom string
 }
 
 // Create creates a Draft: the branch drafts/<full>/<workspace> with one
@@ -42,8 +45,14 @@ func (w *Writer) Create(ctx context.Context, ns string, req Create, by Author) (
 	if !revision.IsLabel(req.Workspace) {
 		return nil, nil, invalid("spec.workspaceName %q must be an RFC 1123 label", req.Workspace)
 	}
-	if (req.Init == nil) == (req.CopyFrom == "") {
-		return nil, nil, invalid("spec.tasks: give exactly one task, init or edit (a copy of a published revision)")
+	sources := 0
+	for _, set := range []bool{req.Init != nil, req.CopyFrom != "", req.CloneFrom != ""} {
+		if set {
+			sources++
+		}
+	}
+	if sources != 1 {
+		return nil, nil, invalid("spec.tasks: give exactly one task: init, edit (a copy of a published revision) or clone")
 	}
 	o, done, err := w.begin(ctx, ns, req.Repository, by)
 	if err != nil {
@@ -71,6 +80,13 @@ func (w *Writer) Create(ctx context.Context, ns string, req Create, by Author) (
 			return nil, nil, err
 		}
 		message = fmt.Sprintf("Create package %s\n", full)
+	case req.CloneFrom != "":
+		if err := o.noPackageAt(tip, req.Package); err != nil {
+			return nil, nil, err
+		}
+		if tree, message, err = o.cloneTree(req.CloneFrom, req.Package); err != nil {
+			return nil, nil, err
+		}
 	default:
 		src, err := w.Store.GetRevision(ctx, ns, req.CopyFrom)
 		if errors.Is(err, store.ErrNotFound) {
@@ -127,6 +143,83 @@ func (o *op) noPackageAt(tip, pkg string) error {
 		}
 	}
 	return nil
+}
+
+// cloneTree writes the files of a published revision of another package
+// as a new package: its Kptfile names the new package and records where it
+// came from (upstream) and the exact commit (upstreamLock).
+func (o *op) cloneTree(from, pkg string) (tree, message string, err error) {
+	ns := o.repo.Object.Namespace
+	src, err := o.w.Store.GetRevision(o.ctx, ns, from)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", "", invalid("the revision to clone, %s, does not exist", from)
+	} else if err != nil {
+		return "", "", err
+	}
+	if src.Lifecycle != revision.Published || src.Number == 0 {
+		return "", "", invalid("a clone is made of a published v<N> revision: %s is %s %s", from, src.Lifecycle, src.Revision.Revision)
+	}
+	srcRepo, err := o.w.Store.GetRepository(o.ctx, ns, src.Repository)
+	if err != nil {
+		return "", "", err
+	}
+	files, err := o.w.Store.Resources(o.ctx, ns, src.Name)
+	if err != nil {
+		return "", "", err
+	}
+	kf, ok := files["Kptfile"]
+	if !ok {
+		return "", "", invalid("%s has no Kptfile", from)
+	}
+	srcFull := srcRepo.Config().Full(src.Package)
+	url := srcRepo.Object.Spec.Git.URL
+	if o.w.RepoURL != nil {
+		url = o.w.RepoURL(srcRepo)
+	}
+	ref := srcFull + "/" + src.Revision.Revision
+	up := krm.Upstream{Type: "git", Git: &krm.Git{Repo: url, Directory: srcFull, Ref: ref}, UpdateStrategy: "resource-merge"}
+	lock := krm.UpstreamLock{Type: "git", Git: &krm.GitLock{Repo: url, Directory: srcFull, Ref: ref, Commit: src.Commit}}
+	if files["Kptfile"], err = setUpstream(kf, path.Base(pkg), up, lock); err != nil {
+		return "", "", invalid("the Kptfile of %s: %v", from, err)
+	}
+	list := make([]gitrepo.File, 0, len(files))
+	for _, p := range sortedKeys(files) {
+		list = append(list, gitrepo.File{Path: p, Data: files[p]})
+	}
+	if tree, err = o.ow.BuildTree(list); err != nil {
+		return "", "", err
+	}
+	return tree, fmt.Sprintf("Clone %s %s into %s\n", srcFull, src.Revision.Revision, o.cfg.Full(pkg)), nil
+}
+
+// setUpstream edits a Kptfile, keeping what else it says: the package's
+// name, upstream and upstreamLock.
+func setUpstream(kptfile []byte, name string, up krm.Upstream, lock krm.UpstreamLock) ([]byte, error) {
+	rn, err := yaml.Parse(string(kptfile))
+	if err != nil {
+		return nil, err
+	}
+	if err := rn.SetName(name); err != nil {
+		return nil, err
+	}
+	for _, f := range []struct {
+		name string
+		v    any
+	}{{"upstream", up}, {"upstreamLock", lock}} {
+		data, err := yaml.Marshal(f.v)
+		if err != nil {
+			return nil, err
+		}
+		node, err := yaml.Parse(string(data))
+		if err != nil {
+			return nil, err
+		}
+		if err := rn.PipeE(yaml.SetField(f.name, node)); err != nil {
+			return nil, err
+		}
+	}
+	out, err := rn.String()
+	return []byte(out), err
 }
 
 // initTree writes the files of a new package: its Kptfile and a README.
