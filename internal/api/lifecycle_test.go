@@ -359,3 +359,73 @@ func TestClone(t *testing.T) {
 		t.Errorf("clone of a draft: %d %s", code, body)
 	}
 }
+
+func (h *harness) editAndPublish(from pkgv1alpha1.PackageRevision, ws string, edit func(map[string]string)) pkgv1alpha1.PackageRevision {
+	h.t.Helper()
+	var pr pkgv1alpha1.PackageRevision
+	h.write(http.MethodPost, revsPath, newRevision(from.Spec.Repository, from.Spec.PackageName, ws,
+		pkgv1alpha1.Task{Type: "edit", Edit: &pkgv1alpha1.EditTaskSpec{SourceRef: &pkgv1alpha1.PackageRevisionRef{Name: from.Name}}}), 201, &pr)
+	var res pkgv1alpha1.PackageRevisionResources
+	h.get(resPath+"/"+pr.Name, "reader", &res)
+	edit(res.Spec.Resources)
+	h.write(http.MethodPut, resPath+"/"+pr.Name, res, 200, nil)
+	pr = h.revision(pr.Name)
+	h.write(http.MethodPut, revsPath+"/"+pr.Name, withLifecycle(pr, "Proposed"), 200, &pr)
+	h.write(http.MethodPut, revsPath+"/"+pr.Name+"/approval", withLifecycle(pr, "Published"), 200, &pr)
+	return pr
+}
+
+func upgradeTask(oldUp, newUp, local string) pkgv1alpha1.Task {
+	return pkgv1alpha1.Task{Type: "upgrade", Upgrade: &pkgv1alpha1.UpgradeTaskSpec{OldUpstream: &pkgv1alpha1.PackageRevisionRef{Name: oldUp},
+		NewUpstream: &pkgv1alpha1.PackageRevisionRef{Name: newUp}, LocalPackageRevision: &pkgv1alpha1.PackageRevisionRef{Name: local}}}
+}
+
+// TestUpgrade: after the catalog publishes v2, the deployment package is
+// upgraded with a three-way merge: the upstream change applied, the local
+// edit kept, the lock at the new upstream commit; an upstream change to a
+// field edited locally is a conflict, and no draft is made.
+func TestUpgrade(t *testing.T) {
+	h := start(t)
+	catalog := h.hosted("catalog")
+	deploy := h.hosted("deploy")
+	v1 := h.publishNew("catalog", "nginx", "first", map[string]string{"deployment.yaml": deployment})
+	var local pkgv1alpha1.PackageRevision
+	h.write(http.MethodPost, revsPath, newRevision("deploy", "nginx", "prod",
+		pkgv1alpha1.Task{Type: "clone", Clone: &pkgv1alpha1.CloneTaskSpec{UpstreamRef: &pkgv1alpha1.PackageRevisionRef{Name: v1.Name}}}), 201, &local)
+	var res pkgv1alpha1.PackageRevisionResources
+	h.get(resPath+"/"+local.Name, "reader", &res)
+	res.Spec.Resources["deployment.yaml"] = strings.Replace(res.Spec.Resources["deployment.yaml"], "replicas: 3", "replicas: 5", 1)
+	h.write(http.MethodPut, resPath+"/"+local.Name, res, 200, nil)
+	local = h.revision(local.Name)
+	h.write(http.MethodPut, revsPath+"/"+local.Name, withLifecycle(local, "Proposed"), 200, &local)
+	h.write(http.MethodPut, revsPath+"/"+local.Name+"/approval", withLifecycle(local, "Published"), 200, &local)
+
+	v2 := h.editAndPublish(v1, "newer", func(r map[string]string) {
+		r["deployment.yaml"] = strings.Replace(r["deployment.yaml"], "nginx:1.27", "nginx:1.28", 1)
+	})
+	var up pkgv1alpha1.PackageRevision
+	h.write(http.MethodPost, revsPath, newRevision("deploy", "nginx", "upgrade", upgradeTask(v1.Name, v2.Name, local.Name)), 201, &up)
+	got := git(t, deploy, "show", "drafts/nginx/upgrade:nginx/deployment.yaml")
+	if !strings.Contains(got, "replicas: 5") || !strings.Contains(got, "image: nginx:1.28") {
+		t.Errorf("upgraded deployment:\n%s", got)
+	}
+	kf := git(t, deploy, "show", "drafts/nginx/upgrade:nginx/Kptfile")
+	if !strings.Contains(kf, "commit: "+git(t, catalog, "rev-parse", "nginx/v2^{commit}")) || !strings.Contains(kf, "ref: nginx/v2") {
+		t.Errorf("Kptfile after the upgrade:\n%s", kf)
+	}
+
+	// Upstream now changes the replicas too: a conflict.
+	v3 := h.editAndPublish(v2, "replicas", func(r map[string]string) {
+		r["deployment.yaml"] = strings.Replace(r["deployment.yaml"], "replicas: 3", "replicas: 4", 1)
+	})
+	refs := git(t, deploy, "for-each-ref")
+	code, body := h.do(http.MethodPost, revsPath, "writer", newRevision("deploy", "nginx", "conflict", upgradeTask(v1.Name, v3.Name, local.Name)))
+	st := h.status(code, body, 422)
+	if !strings.Contains(st.Message, "conflicts") || st.Details == nil || len(st.Details.Causes) != 1 ||
+		!strings.Contains(st.Details.Causes[0].Message, `spec.replicas is "5" here and "4" upstream (was "3")`) {
+		t.Errorf("conflict: %s %+v", st.Message, st.Details)
+	}
+	if git(t, deploy, "for-each-ref") != refs {
+		t.Errorf("a conflicting upgrade changed refs")
+	}
+}

@@ -126,8 +126,12 @@ func (s *Server) createRevision(c echo.Context) error {
 			req.CloneFrom = t.Clone.UpstreamRef.Name
 		case t.Type == pkgv1alpha1.TaskTypeClone:
 			bad("spec.tasks[0].clone.upstreamRef.name", "required: the published revision to clone")
+		case t.Type == pkgv1alpha1.TaskTypeUpgrade && t.Upgrade != nil && t.Upgrade.OldUpstream != nil && t.Upgrade.NewUpstream != nil &&
+			t.Upgrade.LocalPackageRevision != nil:
+			req.Upgrade = &lifecycle.Upgrade{OldUpstream: t.Upgrade.OldUpstream.Name, NewUpstream: t.Upgrade.NewUpstream.Name,
+				Local: t.Upgrade.LocalPackageRevision.Name}
 		case t.Type == pkgv1alpha1.TaskTypeUpgrade:
-			bad("spec.tasks[0].type", "upgrade is not supported yet: init, edit and clone are")
+			bad("spec.tasks[0].upgrade", "oldUpstreamRef, newUpstreamRef and localPackageRevisionRef are required")
 		default:
 			bad("spec.tasks[0].type", "%q is not a task: init, edit, clone or upgrade", t.Type)
 		}

@@ -34,6 +34,9 @@ type Create struct {
 	// CloneFrom names a published revision of another package (typically
 	// of a catalog repository, cloned into a deployment repository).
 	CloneFrom string
+	// Upgrade rebases a published revision of this package onto a newer
+	// upstream revision.
+	Upgrade *Upgrade
 }
 
 // Create creates a Draft: the branch drafts/<full>/<workspace> with one
@@ -46,13 +49,13 @@ func (w *Writer) Create(ctx context.Context, ns string, req Create, by Author) (
 		return nil, nil, invalid("spec.workspaceName %q must be an RFC 1123 label", req.Workspace)
 	}
 	sources := 0
-	for _, set := range []bool{req.Init != nil, req.CopyFrom != "", req.CloneFrom != ""} {
+	for _, set := range []bool{req.Init != nil, req.CopyFrom != "", req.CloneFrom != "", req.Upgrade != nil} {
 		if set {
 			sources++
 		}
 	}
 	if sources != 1 {
-		return nil, nil, invalid("spec.tasks: give exactly one task: init, edit (a copy of a published revision) or clone")
+		return nil, nil, invalid("spec.tasks: give exactly one task: init, edit (a copy of a published revision), clone or upgrade")
 	}
 	o, done, err := w.begin(ctx, ns, req.Repository, by)
 	if err != nil {
@@ -80,6 +83,18 @@ func (w *Writer) Create(ctx context.Context, ns string, req Create, by Author) (
 			return nil, nil, err
 		}
 		message = fmt.Sprintf("Create package %s\n", full)
+	case req.Upgrade != nil:
+		files, local, msg, err := o.upgradeFiles(*req.Upgrade)
+		if err != nil {
+			return nil, nil, err
+		}
+		if local.Package != req.Package {
+			return nil, nil, invalid("an upgrade makes a new revision of the local package %s, not of %s", local.Package, req.Package)
+		}
+		if tree, err = o.upgradeTree(files); err != nil {
+			return nil, nil, err
+		}
+		message = msg
 	case req.CloneFrom != "":
 		if err := o.noPackageAt(tip, req.Package); err != nil {
 			return nil, nil, err

@@ -1,0 +1,304 @@
+package lifecycle
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/kio"
+	"sigs.k8s.io/kustomize/kyaml/kio/filters"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/pkgserver/pkgserver/internal/gitrepo"
+	"github.com/pkgserver/pkgserver/internal/krm"
+	"github.com/pkgserver/pkgserver/internal/result"
+	"github.com/pkgserver/pkgserver/internal/revision"
+	"github.com/pkgserver/pkgserver/internal/store"
+)
+
+// Upgrade names the revisions of an upgrade: the upstream revision the
+// local package came from, the newer one to move to, and the local
+// package's published revision.
+type Upgrade struct {
+	OldUpstream, NewUpstream, Local string
+}
+
+// upgradeFiles works out the files of an upgraded package with a
+// three-way merge of its resources (kyaml's merge3, as kpt's
+// resource-merge strategy): upstream changes applied, local edits kept.
+// A field both sides changed to different values, or a file both sides
+// changed that is not YAML, is a conflict: nothing is created.
+func (o *op) upgradeFiles(up Upgrade) (files map[string][]byte, local *store.Revision, message string, err error) {
+	ns := o.repo.Object.Namespace
+	revs := make([]*store.Revision, 3)
+	for i, name := range []string{up.OldUpstream, up.NewUpstream, up.Local} {
+		r, err := o.w.Store.GetRevision(o.ctx, ns, name)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil, "", invalid("the revision %s does not exist", name)
+		} else if err != nil {
+			return nil, nil, "", err
+		}
+		if r.Lifecycle != revision.Published || r.Number == 0 {
+			return nil, nil, "", invalid("an upgrade is made of published v<N> revisions: %s is %s %s", name, r.Lifecycle, r.Revision.Revision)
+		}
+		revs[i] = r
+	}
+	oldUp, newUp, loc := revs[0], revs[1], revs[2]
+	if oldUp.Repository != newUp.Repository || oldUp.Package != newUp.Package {
+		return nil, nil, "", invalid("the old and new upstream revisions are of different packages: %s/%s and %s/%s",
+			oldUp.Repository, oldUp.Package, newUp.Repository, newUp.Package)
+	}
+	if newUp.Number <= oldUp.Number {
+		return nil, nil, "", invalid("the new upstream revision %s is not newer than %s", newUp.Revision.Revision, oldUp.Revision.Revision)
+	}
+	if loc.Repository != o.repo.Object.Name {
+		return nil, nil, "", invalid("the local revision %s is of repository %s, not %s", loc.Name, loc.Repository, o.repo.Object.Name)
+	}
+	contents := make([]map[string][]byte, 3)
+	for i, r := range revs {
+		if contents[i], err = o.w.Store.Resources(o.ctx, ns, r.Name); err != nil {
+			return nil, nil, "", err
+		}
+	}
+	files, conflicts, err := merge3(contents[0], contents[1], contents[2])
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if len(conflicts) > 0 {
+		return nil, nil, "", &Invalid{Message: fmt.Sprintf("the upgrade of %s from %s to %s conflicts with local changes in %d place(s)",
+			loc.Name, oldUp.Revision.Revision, newUp.Revision.Revision, len(conflicts)), Results: conflicts}
+	}
+	// The Kptfile is the local one, pointing at the new upstream.
+	upRepo, err := o.w.Store.GetRepository(o.ctx, ns, newUp.Repository)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	upFull := upRepo.Config().Full(newUp.Package)
+	url := upRepo.Object.Spec.Git.URL
+	if o.w.RepoURL != nil {
+		url = o.w.RepoURL(upRepo)
+	}
+	ref := upFull + "/" + newUp.Revision.Revision
+	kf := contents[2]["Kptfile"]
+	if kf == nil {
+		return nil, nil, "", invalid("%s has no Kptfile", loc.Name)
+	}
+	if files["Kptfile"], err = setUpstream(kf, path.Base(loc.Package),
+		krm.Upstream{Type: "git", Git: &krm.Git{Repo: url, Directory: upFull, Ref: ref}, UpdateStrategy: "resource-merge"},
+		krm.UpstreamLock{Type: "git", Git: &krm.GitLock{Repo: url, Directory: upFull, Ref: ref, Commit: newUp.Commit}}); err != nil {
+		return nil, nil, "", invalid("the Kptfile of %s: %v", loc.Name, err)
+	}
+	return files, loc, fmt.Sprintf("Upgrade %s to %s %s\n", o.cfg.Full(loc.Package), upFull, newUp.Revision.Revision), nil
+}
+
+// isYAML tells whether merge3 merges a file.
+func isYAML(p string) bool {
+	return strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")
+}
+
+// merge3 merges the files of a package: YAML resources with kyaml's
+// merge3, other files (but the Kptfile) as wholes.
+func merge3(original, updated, local map[string][]byte) (map[string][]byte, []result.Result, error) {
+	conflicts, err := fieldConflicts(original, updated, local)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := map[string][]byte{}
+	paths := map[string]bool{}
+	for _, m := range []map[string][]byte{original, updated, local} {
+		for p := range m {
+			paths[p] = true
+		}
+	}
+	for _, p := range slices.Sorted(func(yield func(string) bool) {
+		for p := range paths {
+			if !yield(p) {
+				return
+			}
+		}
+	}) {
+		if isYAML(p) || p == "Kptfile" {
+			continue
+		}
+		o, u, l := original[p], updated[p], local[p]
+		switch {
+		case bytes.Equal(l, o): // unchanged here: upstream's
+			if u != nil {
+				out[p] = u
+			}
+		case bytes.Equal(u, o) || bytes.Equal(u, l): // unchanged upstream
+			if l != nil {
+				out[p] = l
+			}
+		default:
+			conflicts = append(conflicts, result.Result{Severity: result.Error, File: &result.File{Path: p}, Check: "upgrade",
+				Message: "changed here and upstream: merge by hand"})
+		}
+	}
+	dir, err := os.MkdirTemp("", "pkgserver-upgrade-")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer os.RemoveAll(dir)
+	dirs := []string{filepath.Join(dir, "original"), filepath.Join(dir, "updated"), filepath.Join(dir, "local")}
+	for i, m := range []map[string][]byte{original, updated, local} {
+		if err := os.MkdirAll(dirs[i], 0o700); err != nil {
+			return nil, nil, err
+		}
+		for p, data := range m {
+			if !isYAML(p) {
+				continue
+			}
+			f := filepath.Join(dirs[i], filepath.FromSlash(p))
+			if err := os.MkdirAll(filepath.Dir(f), 0o700); err != nil {
+				return nil, nil, err
+			}
+			if err := os.WriteFile(f, data, 0o600); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	m := filters.Merge3{OriginalPath: dirs[0], UpdatedPath: dirs[1], DestPath: dirs[2], MatchFilesGlob: []string{"*.yaml", "*.yml"}}
+	if err := m.Merge(); err != nil {
+		return nil, nil, fmt.Errorf("three-way merge: %w", err)
+	}
+	err = filepath.WalkDir(dirs[2], func(f string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(dirs[2], f)
+		if err != nil {
+			return err
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		out[filepath.ToSlash(rel)] = data
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, conflicts, nil
+}
+
+// resourceKey identifies a resource across the three versions.
+func resourceKey(rn *yaml.RNode) string {
+	return rn.GetApiVersion() + "/" + rn.GetKind() + "/" + rn.GetNamespace() + "/" + rn.GetName()
+}
+
+// resources reads the YAML resources of a package's files by identity,
+// each flattened to field path → value, with the file it is in.
+func resources(files map[string][]byte) (map[string]map[string]string, map[string]string, error) {
+	flat, where := map[string]map[string]string{}, map[string]string{}
+	for p, data := range files {
+		if !isYAML(p) {
+			continue
+		}
+		nodes, err := (&kio.ByteReader{Reader: bytes.NewReader(data), OmitReaderAnnotations: true}).Read()
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", p, err)
+		}
+		for _, rn := range nodes {
+			m, err := rn.Map()
+			if err != nil {
+				continue
+			}
+			fields := map[string]string{}
+			flatten("", m, fields)
+			k := resourceKey(rn)
+			flat[k], where[k] = fields, p
+		}
+	}
+	return flat, where, nil
+}
+
+func flatten(prefix string, v any, out map[string]string) {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			flatten(joinField(prefix, k), e, out)
+		}
+	case []any:
+		for i, e := range t {
+			flatten(fmt.Sprintf("%s[%d]", prefix, i), e, out)
+		}
+	default:
+		out[prefix] = fmt.Sprint(t)
+	}
+}
+
+func joinField(prefix, k string) string {
+	if prefix == "" {
+		return k
+	}
+	return prefix + "." + k
+}
+
+// fieldConflicts finds the fields of resources that both the local package
+// and the new upstream changed from the original, to different values.
+func fieldConflicts(original, updated, local map[string][]byte) ([]result.Result, error) {
+	o, _, err := resources(original)
+	if err != nil {
+		return nil, err
+	}
+	u, _, err := resources(updated)
+	if err != nil {
+		return nil, err
+	}
+	l, where, err := resources(local)
+	if err != nil {
+		return nil, err
+	}
+	var out []result.Result
+	keys := make([]string, 0, len(l))
+	for k := range l {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		of, uf, lf := o[k], u[k], l[k]
+		if of == nil || uf == nil {
+			continue // added here, or removed upstream: no field to disagree on
+		}
+		fields := map[string]bool{}
+		for _, m := range []map[string]string{of, uf, lf} {
+			for f := range m {
+				fields[f] = true
+			}
+		}
+		names := make([]string, 0, len(fields))
+		for f := range fields {
+			names = append(names, f)
+		}
+		sort.Strings(names)
+		for _, f := range names {
+			ov, oOK := of[f]
+			uv, uOK := uf[f]
+			lv, lOK := lf[f]
+			changedUp := uOK != oOK || uv != ov
+			changedHere := lOK != oOK || lv != ov
+			if changedUp && changedHere && (uOK != lOK || uv != lv) {
+				out = append(out, result.Result{Severity: result.Error, File: &result.File{Path: where[k]}, Field: &result.Field{Path: f},
+					Check: "upgrade", Message: fmt.Sprintf("%s: %s is %q here and %q upstream (was %q)", k, f, lv, uv, ov)})
+			}
+		}
+	}
+	return out, nil
+}
+
+// upgradeTree writes the files of an upgrade.
+func (o *op) upgradeTree(files map[string][]byte) (string, error) {
+	list := make([]gitrepo.File, 0, len(files))
+	for _, p := range sortedKeys(files) {
+		list = append(list, gitrepo.File{Path: p, Data: files[p]})
+	}
+	return o.ow.BuildTree(list)
+}
