@@ -429,3 +429,37 @@ func TestUpgrade(t *testing.T) {
 		t.Errorf("a conflicting upgrade changed refs")
 	}
 }
+
+// TestReadinessGates: approval waits for the package's readiness gates:
+// refused while a gate's condition is not True in the Kptfile, allowed once
+// it is; pkgserver's own validated gate is the validation itself.
+func TestReadinessGates(t *testing.T) {
+	h := start(t)
+	h.hosted("blueprints")
+	var pr pkgv1alpha1.PackageRevision
+	h.write(http.MethodPost, revsPath, newRevision("blueprints", "nginx", "gated", pkgv1alpha1.Task{Type: "init"}), 201, &pr)
+	gated := func(status string) string {
+		return "apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: nginx\ninfo:\n  readinessGates:\n  - conditionType: example.com/reviewed\n" +
+			"  - conditionType: pkg.pkgserver.dev/validated\n" + status
+	}
+	var res pkgv1alpha1.PackageRevisionResources
+	h.get(resPath+"/"+pr.Name, "reader", &res)
+	res.Spec.Resources["Kptfile"] = gated("")
+	h.write(http.MethodPut, resPath+"/"+pr.Name, res, 200, nil)
+	pr = h.revision(pr.Name)
+	h.write(http.MethodPut, revsPath+"/"+pr.Name, withLifecycle(pr, "Proposed"), 200, &pr)
+	code, body := h.do(http.MethodPut, revsPath+"/"+pr.Name+"/approval", "writer", withLifecycle(pr, "Published"))
+	if st := h.status(code, body, 422); !strings.Contains(st.Message, "readiness gate example.com/reviewed is not met") {
+		t.Errorf("approval with a gate not met: %s", st.Message)
+	}
+	h.write(http.MethodPut, revsPath+"/"+pr.Name+"/approval", withLifecycle(pr, "Draft"), 200, &pr)
+	h.get(resPath+"/"+pr.Name, "reader", &res)
+	res.Spec.Resources["Kptfile"] = gated("status:\n  conditions:\n  - type: example.com/reviewed\n    status: \"True\"\n")
+	h.write(http.MethodPut, resPath+"/"+pr.Name, res, 200, nil)
+	pr = h.revision(pr.Name)
+	h.write(http.MethodPut, revsPath+"/"+pr.Name, withLifecycle(pr, "Proposed"), 200, &pr)
+	h.write(http.MethodPut, revsPath+"/"+pr.Name+"/approval", withLifecycle(pr, "Published"), 200, &pr)
+	if pr.Spec.Lifecycle != "Published" {
+		t.Errorf("approval with the gate met: %s", pr.Spec.Lifecycle)
+	}
+}

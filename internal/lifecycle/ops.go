@@ -404,6 +404,9 @@ func (w *Writer) publish(ctx context.Context, r *store.Revision, by Author) (*st
 		return nil, nil, invalid("%s is proposed by a pull request (%s): merge the request to publish it", r.Name, r.Ref)
 	}
 	full := o.cfg.Full(r.Package)
+	if err := o.readinessGates(r.Commit, full); err != nil {
+		return nil, nil, err
+	}
 	for try := 1; ; try++ {
 		tip, err := o.branchTip()
 		if err != nil {
@@ -448,6 +451,44 @@ func (w *Writer) publish(ctx context.Context, r *store.Revision, by Author) (*st
 		nr, err := w.Store.GetRevision(ctx, r.Namespace, r.Name)
 		return nr, warnings, err
 	}
+}
+
+// ValidatedCondition is the readiness gate pkgserver decides itself: the
+// package passes validation (checked again at every approval).
+const ValidatedCondition = "pkg.pkgserver.dev/validated"
+
+// readinessGates refuses an approval while a readiness gate of the
+// package (its Kptfile's info.readinessGates) has no condition True in
+// the Kptfile's status.conditions.
+func (o *op) readinessGates(commit, full string) error {
+	obj, err := o.b.Read(commit + ":" + full + "/Kptfile")
+	if err != nil {
+		return err
+	}
+	kf, problems := krm.ParseKptfile(obj.Data)
+	if kf == nil || kf.Info == nil {
+		if len(problems) > 0 {
+			return invalid("the Kptfile does not parse: %s", problems[0].Message)
+		}
+		return nil
+	}
+	for _, g := range kf.Info.ReadinessGates {
+		if g.ConditionType == ValidatedCondition {
+			continue
+		}
+		status := "missing"
+		if kf.Status != nil {
+			for _, c := range kf.Status.Conditions {
+				if c.Type == g.ConditionType {
+					status = c.Status
+				}
+			}
+		}
+		if status != "True" {
+			return invalid("not approved: readiness gate %s is not met (its condition is %s; set it to True in the Kptfile's status.conditions)", g.ConditionType, status)
+		}
+	}
+	return nil
 }
 
 // deletionProposal creates (or, rejecting, deletes) the branch
