@@ -73,7 +73,16 @@ func (f *clientFlags) client() (*client.Client, error) {
 func remoteError(err error) error {
 	var ce *client.Error
 	if errors.As(err, &ce) {
-		return &exitError{code: 1, err: fmt.Errorf("%s (%d %s)", ce.Status.Message, ce.Status.Code, ce.Status.Reason)}
+		msg := fmt.Sprintf("%s (%d %s)", ce.Status.Message, ce.Status.Code, ce.Status.Reason)
+		if d := ce.Status.Details; d != nil {
+			// The findings of a refused write, one a line.
+			for _, c := range d.Causes {
+				if !strings.Contains(msg, c.Message) {
+					msg += "\n  " + c.Message
+				}
+			}
+		}
+		return &exitError{code: 1, err: errors.New(msg)}
 	}
 	return &exitError{code: 1, err: err}
 }

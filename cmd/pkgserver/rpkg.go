@@ -25,9 +25,11 @@ import (
 
 func newRpkgCmd() *cobra.Command {
 	var cf clientFlags
-	cmd := &cobra.Command{Use: "rpkg", Short: "Read the package revisions of a server"}
+	cmd := &cobra.Command{Use: "rpkg", Short: "Read and write the package revisions of a server"}
 	cf.add(cmd.PersistentFlags())
-	cmd.AddCommand(newRpkgGetCmd(&cf), newRpkgPullCmd(&cf))
+	cmd.AddCommand(newRpkgGetCmd(&cf), newRpkgPullCmd(&cf), newRpkgPushCmd(&cf), newRpkgInitCmd(&cf), newRpkgCopyCmd(&cf),
+		newRpkgCloneCmd(&cf), newRpkgUpgradeCmd(&cf))
+	cmd.AddCommand(lifecycleCommands(&cf)...)
 	return cmd
 }
 

@@ -186,3 +186,37 @@ func (c *Client) GetResources(ctx context.Context, ns, name string) (*pkgv1alpha
 	var out pkgv1alpha1.PackageRevisionResources
 	return &out, c.do(ctx, http.MethodGet, pkgsBase+"/namespaces/"+url.PathEscape(ns)+"/packagerevisionresources/"+url.PathEscape(name), nil, nil, &out)
 }
+
+func revisionsPath(ns string) string {
+	return pkgsBase + "/namespaces/" + url.PathEscape(ns) + "/packagerevisions"
+}
+
+// CreateRevision creates a Draft.
+func (c *Client) CreateRevision(ctx context.Context, pr *pkgv1alpha1.PackageRevision) (*pkgv1alpha1.PackageRevision, error) {
+	var out pkgv1alpha1.PackageRevision
+	return &out, c.do(ctx, http.MethodPost, revisionsPath(pr.Namespace), nil, pr, &out)
+}
+
+// UpdateRevision moves a revision between Draft and Proposed.
+func (c *Client) UpdateRevision(ctx context.Context, pr *pkgv1alpha1.PackageRevision) (*pkgv1alpha1.PackageRevision, error) {
+	var out pkgv1alpha1.PackageRevision
+	return &out, c.do(ctx, http.MethodPut, revisionsPath(pr.Namespace)+"/"+url.PathEscape(pr.Name), nil, pr, &out)
+}
+
+// Approval approves or rejects a proposal or a deletion proposal.
+func (c *Client) Approval(ctx context.Context, pr *pkgv1alpha1.PackageRevision) (*pkgv1alpha1.PackageRevision, error) {
+	var out pkgv1alpha1.PackageRevision
+	return &out, c.do(ctx, http.MethodPut, revisionsPath(pr.Namespace)+"/"+url.PathEscape(pr.Name)+"/approval", nil, pr, &out)
+}
+
+// DeleteRevision deletes a Draft or Proposed revision, or approves a
+// deletion proposal.
+func (c *Client) DeleteRevision(ctx context.Context, ns, name string) error {
+	return c.do(ctx, http.MethodDelete, revisionsPath(ns)+"/"+url.PathEscape(name), nil, nil, nil)
+}
+
+// PutResources replaces a Draft's files.
+func (c *Client) PutResources(ctx context.Context, res *pkgv1alpha1.PackageRevisionResources) (*pkgv1alpha1.PackageRevisionResources, error) {
+	var out pkgv1alpha1.PackageRevisionResources
+	return &out, c.do(ctx, http.MethodPut, pkgsBase+"/namespaces/"+url.PathEscape(res.Namespace)+"/packagerevisionresources/"+url.PathEscape(res.Name), nil, res, &out)
+}

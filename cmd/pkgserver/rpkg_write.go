@@ -1,0 +1,286 @@
+package main
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	pkgv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/pkg/v1alpha1"
+	"github.com/pkgserver/pkgserver/internal/client"
+	"github.com/pkgserver/pkgserver/internal/validate"
+)
+
+// The commands that write package revisions, named and shaped as Porch's
+// porchctl rpkg commands.
+
+func draft(ns, repo, pkg, ws string, task pkgv1alpha1.Task) *pkgv1alpha1.PackageRevision {
+	return &pkgv1alpha1.PackageRevision{
+		TypeMeta:   metav1.TypeMeta{APIVersion: pkgv1alpha1.APIVersion, Kind: "PackageRevision"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns},
+		Spec: pkgv1alpha1.PackageRevisionSpec{Repository: repo, PackageName: pkg, WorkspaceName: ws, Lifecycle: "Draft",
+			Tasks: []pkgv1alpha1.Task{task}},
+	}
+}
+
+func created(cmd *cobra.Command, pr *pkgv1alpha1.PackageRevision) {
+	fmt.Fprintf(cmd.OutOrStdout(), "%s created\n", pr.Name)
+}
+
+func ref(name string) *pkgv1alpha1.PackageRevisionRef { return &pkgv1alpha1.PackageRevisionRef{Name: name} }
+
+func newRpkgInitCmd(cf *clientFlags) *cobra.Command {
+	var repo, ws, desc, site string
+	var keywords []string
+	cmd := &cobra.Command{
+		Use:   "init PACKAGE --repository REPO --workspace WS",
+		Short: "Create a new package as a Draft",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			pr, err := c.CreateRevision(cmd.Context(), draft(cf.namespace, repo, args[0], ws, pkgv1alpha1.Task{Type: pkgv1alpha1.TaskTypeInit,
+				Init: &pkgv1alpha1.InitTaskSpec{Description: desc, Keywords: keywords, Site: site}}))
+			if err != nil {
+				return remoteError(err)
+			}
+			created(cmd, pr)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&repo, "repository", "", "repository of the new package")
+	f.StringVar(&ws, "workspace", "", "workspace name of the draft")
+	f.StringVar(&desc, "description", "", "the package's description")
+	f.StringSliceVar(&keywords, "keywords", nil, "the package's keywords")
+	f.StringVar(&site, "site", "", "the package's site")
+	_ = cmd.MarkFlagRequired("repository")
+	_ = cmd.MarkFlagRequired("workspace")
+	return cmd
+}
+
+func newRpkgCopyCmd(cf *clientFlags) *cobra.Command {
+	var ws string
+	cmd := &cobra.Command{
+		Use:   "copy SOURCE --workspace WS",
+		Short: "Create a Draft of a package from one of its published revisions",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			src, err := c.GetRevision(cmd.Context(), cf.namespace, args[0])
+			if err != nil {
+				return remoteError(err)
+			}
+			pr, err := c.CreateRevision(cmd.Context(), draft(cf.namespace, src.Spec.Repository, src.Spec.PackageName, ws,
+				pkgv1alpha1.Task{Type: pkgv1alpha1.TaskTypeEdit, Edit: &pkgv1alpha1.EditTaskSpec{SourceRef: ref(args[0])}}))
+			if err != nil {
+				return remoteError(err)
+			}
+			created(cmd, pr)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&ws, "workspace", "", "workspace name of the draft")
+	_ = cmd.MarkFlagRequired("workspace")
+	return cmd
+}
+
+func newRpkgCloneCmd(cf *clientFlags) *cobra.Command {
+	var repo, ws string
+	cmd := &cobra.Command{
+		Use:   "clone SOURCE PACKAGE --repository REPO --workspace WS",
+		Short: "Create a new package from a published revision of another (catalog → deployment)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			pr, err := c.CreateRevision(cmd.Context(), draft(cf.namespace, repo, args[1], ws,
+				pkgv1alpha1.Task{Type: pkgv1alpha1.TaskTypeClone, Clone: &pkgv1alpha1.CloneTaskSpec{UpstreamRef: ref(args[0])}}))
+			if err != nil {
+				return remoteError(err)
+			}
+			created(cmd, pr)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&repo, "repository", "", "repository of the new package")
+	cmd.Flags().StringVar(&ws, "workspace", "", "workspace name of the draft")
+	_ = cmd.MarkFlagRequired("repository")
+	_ = cmd.MarkFlagRequired("workspace")
+	return cmd
+}
+
+func newRpkgUpgradeCmd(cf *clientFlags) *cobra.Command {
+	var ws, oldUp, newUp string
+	cmd := &cobra.Command{
+		Use:   "upgrade LOCAL --old-upstream REV --new-upstream REV --workspace WS",
+		Short: "Create a Draft of a package rebased onto a newer upstream revision (three-way merge)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			local, err := c.GetRevision(cmd.Context(), cf.namespace, args[0])
+			if err != nil {
+				return remoteError(err)
+			}
+			pr, err := c.CreateRevision(cmd.Context(), draft(cf.namespace, local.Spec.Repository, local.Spec.PackageName, ws,
+				pkgv1alpha1.Task{Type: pkgv1alpha1.TaskTypeUpgrade, Upgrade: &pkgv1alpha1.UpgradeTaskSpec{OldUpstream: ref(oldUp),
+					NewUpstream: ref(newUp), LocalPackageRevision: ref(args[0])}}))
+			if err != nil {
+				return remoteError(err)
+			}
+			created(cmd, pr)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&ws, "workspace", "", "workspace name of the draft")
+	f.StringVar(&oldUp, "old-upstream", "", "the upstream revision LOCAL was cloned from or last upgraded to")
+	f.StringVar(&newUp, "new-upstream", "", "the upstream revision to upgrade to")
+	for _, n := range []string{"workspace", "old-upstream", "new-upstream"} {
+		_ = cmd.MarkFlagRequired(n)
+	}
+	return cmd
+}
+
+func newRpkgPushCmd(cf *clientFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "push NAME DIR",
+		Short: "Replace the files of a Draft with those of a directory",
+		Long: `Replace the files of a Draft with the files under DIR (as rpkg pull wrote
+them). The server validates them: errors refuse the push with the findings;
+warnings are printed.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			files, err := readFiles(args[1])
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			res := &pkgv1alpha1.PackageRevisionResources{
+				TypeMeta:   metav1.TypeMeta{APIVersion: pkgv1alpha1.APIVersion, Kind: "PackageRevisionResources"},
+				ObjectMeta: metav1.ObjectMeta{Namespace: cf.namespace, Name: args[0]},
+				Spec:       pkgv1alpha1.PackageRevisionResourcesSpec{Resources: files},
+			}
+			out, err := c.PutResources(cmd.Context(), res)
+			if err != nil {
+				return remoteError(err)
+			}
+			if out.Status != nil {
+				for _, r := range out.Status.Results {
+					fmt.Fprintln(cmd.ErrOrStderr(), validate.Line(r))
+				}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d files pushed\n", args[0], len(files))
+			return nil
+		},
+	}
+}
+
+// readFiles reads the files of a package directory, skipping what git
+// would not hold (.git) and what the pull wrote for its own use.
+func readFiles(dir string) (map[string]string, error) {
+	files := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if d.Name() == ".git" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return fmt.Errorf("%s is not a regular file", p)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		files[filepath.ToSlash(rel)] = string(data)
+		return nil
+	})
+	return files, err
+}
+
+// newRpkgLifecycleCmd makes the commands that move revisions along the
+// lifecycle, each over one or more revisions.
+func newRpkgLifecycleCmd(cf *clientFlags, use, short, done string, apply func(*client.Client, *cobra.Command, *pkgv1alpha1.PackageRevision) error) *cobra.Command {
+	return &cobra.Command{
+		Use:   use + " NAME...",
+		Short: short,
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			for _, name := range args {
+				pr, err := c.GetRevision(cmd.Context(), cf.namespace, name)
+				if err != nil {
+					return remoteError(err)
+				}
+				if err := apply(c, cmd, pr); err != nil {
+					return remoteError(err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", name, done)
+			}
+			return nil
+		},
+	}
+}
+
+func lifecycleCommands(cf *clientFlags) []*cobra.Command {
+	to := func(lc string, approval bool) func(*client.Client, *cobra.Command, *pkgv1alpha1.PackageRevision) error {
+		return func(c *client.Client, cmd *cobra.Command, pr *pkgv1alpha1.PackageRevision) error {
+			pr.Spec.Lifecycle = lc
+			var err error
+			if approval {
+				_, err = c.Approval(cmd.Context(), pr)
+			} else {
+				_, err = c.UpdateRevision(cmd.Context(), pr)
+			}
+			return err
+		}
+	}
+	reject := func(c *client.Client, cmd *cobra.Command, pr *pkgv1alpha1.PackageRevision) error {
+		switch pr.Spec.Lifecycle {
+		case "Proposed":
+			return to("Draft", true)(c, cmd, pr)
+		case "DeletionProposed":
+			return to("Published", true)(c, cmd, pr)
+		}
+		return fmt.Errorf("%s is %s: only proposals are rejected", pr.Name, strings.ToLower(pr.Spec.Lifecycle))
+	}
+	del := func(c *client.Client, cmd *cobra.Command, pr *pkgv1alpha1.PackageRevision) error {
+		return c.DeleteRevision(cmd.Context(), pr.Namespace, pr.Name)
+	}
+	return []*cobra.Command{
+		newRpkgLifecycleCmd(cf, "propose", "Propose Drafts for approval", "proposed", to("Proposed", false)),
+		newRpkgLifecycleCmd(cf, "approve", "Publish proposals (the next v<N> of their packages)", "approved", to("Published", true)),
+		newRpkgLifecycleCmd(cf, "reject", "Return proposals to Draft, or keep revisions proposed for deletion", "rejected", reject),
+		newRpkgLifecycleCmd(cf, "propose-delete", "Propose the deletion of published revisions", "proposed for deletion", to("DeletionProposed", true)),
+		newRpkgLifecycleCmd(cf, "del", "Delete Drafts and Proposed revisions, or approve proposed deletions", "deleted", del),
+	}
+}
