@@ -31,7 +31,9 @@ func created(cmd *cobra.Command, pr *pkgv1alpha1.PackageRevision) {
 	fmt.Fprintf(cmd.OutOrStdout(), "%s created\n", pr.Name)
 }
 
-func ref(name string) *pkgv1alpha1.PackageRevisionRef { return &pkgv1alpha1.PackageRevisionRef{Name: name} }
+func ref(name string) *pkgv1alpha1.PackageRevisionRef {
+	return &pkgv1alpha1.PackageRevisionRef{Name: name}
+}
 
 func newRpkgInitCmd(cf *clientFlags) *cobra.Command {
 	var repo, ws, desc, site string
