@@ -215,15 +215,25 @@ func verb(r store.Role) string {
 // decode reads a JSON request body strictly: a bounded size, no unknown
 // fields, nothing after the object.
 func decode(c echo.Context, into any) error {
+	return decodeLimit(c, into, MaxBodyBytes)
+}
+
+// MaxResourcesBodyBytes bounds the body of an update of a package's
+// resources: the package size limit of validation, with room for JSON's
+// escapes.
+const MaxResourcesBodyBytes = 40 << 20
+
+// decodeLimit is decode with a body limit of its own.
+func decodeLimit(c echo.Context, into any, limit int) error {
 	if ct := c.Request().Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		return newStatus(http.StatusUnsupportedMediaType, "UnsupportedMediaType", "content type %q is not supported: send application/json", ct)
 	}
-	body, err := io.ReadAll(io.LimitReader(c.Request().Body, MaxBodyBytes+1))
+	body, err := io.ReadAll(io.LimitReader(c.Request().Body, int64(limit)+1))
 	if err != nil {
 		return badRequest("read body: %v", err)
 	}
-	if len(body) > MaxBodyBytes {
-		return newStatus(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "the request body is larger than %d bytes", MaxBodyBytes)
+	if len(body) > limit {
+		return newStatus(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "the request body is larger than %d bytes", limit)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

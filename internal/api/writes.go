@@ -273,7 +273,7 @@ func (s *Server) putResources(c echo.Context) error {
 		return err
 	}
 	var obj pkgv1alpha1.PackageRevisionResources
-	if err := decode(c, &obj); err != nil {
+	if err := decodeLimit(c, &obj, MaxResourcesBodyBytes); err != nil {
 		return err
 	}
 	if obj.Name != "" && obj.Name != name {
