@@ -1,6 +1,7 @@
 package gitrepo
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -241,4 +242,101 @@ func ListRemote(ctx context.Context, remote string, creds *Credentials) ([]Ref, 
 		out = append(out, Ref{Name: name, Target: ref.Hash().String()})
 	}
 	return out, nil
+}
+
+// pushPrefix holds the refs a push sends from: git pushes refs, not
+// object ids.
+const pushPrefix = "refs/pkgserver-push/"
+
+// Push applies ref updates to a remote repository in one atomic push from
+// r (a mirror holding the objects), each update only if the remote ref is
+// at its Old value (absent for Old ""): otherwise ErrRefConflict and
+// nothing changes. On success r's own refs are moved the same way.
+func (r *Repo) Push(ctx context.Context, remote string, creds *Credentials, updates []RefUpdate) error {
+	fail := func(err error) error {
+		return errors.New(redact(fmt.Sprintf("push to %s: %v", remote, err), remote, creds))
+	}
+	auth, err := creds.authMethod(remote)
+	if err != nil {
+		return fail(err)
+	}
+	// Where the remote is now: each ref must be where the update expects.
+	current, err := ListRemote(ctx, remote, creds)
+	if err != nil {
+		return err
+	}
+	at := map[string]string{}
+	for _, ref := range current {
+		at[ref.Name] = ref.Target
+	}
+	var temp []RefUpdate
+	var specs []config.RefSpec
+	var require []config.RefSpec
+	for i, u := range updates {
+		if err := ValidateRefName(u.Name); err != nil {
+			return err
+		}
+		if at[u.Name] != u.Old {
+			return fmt.Errorf("%w: %s is at %q on the remote, not %q", ErrRefConflict, u.Name, at[u.Name], u.Old)
+		}
+		if u.Old != "" {
+			require = append(require, config.RefSpec(u.Old+":"+u.Name))
+		}
+		if u.New == "" {
+			specs = append(specs, config.RefSpec(":"+u.Name))
+			continue
+		}
+		src := fmt.Sprintf("%s%d", pushPrefix, i)
+		temp = append(temp, RefUpdate{Name: src, New: u.New})
+		specs = append(specs, config.RefSpec(src+":"+u.Name))
+	}
+	if err := r.forceRefs(ctx, temp); err != nil {
+		return err
+	}
+	defer func() {
+		for i := range temp {
+			temp[i].New = ""
+		}
+		_ = r.forceRefs(context.WithoutCancel(ctx), temp)
+	}()
+	g, err := git.PlainOpen(r.gitDir)
+	if err != nil {
+		return fail(err)
+	}
+	err = g.PushContext(ctx, &git.PushOptions{RemoteURL: remote, RefSpecs: specs, RequireRemoteRefs: require, Atomic: true, Auth: auth})
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		msg := err.Error()
+		if strings.Contains(msg, "non-fast-forward") || strings.Contains(msg, "required") || strings.Contains(msg, "already exists") ||
+			strings.Contains(msg, "rejected") || strings.Contains(msg, "stale info") {
+			return fmt.Errorf("%w: %s", ErrRefConflict, redact(msg, remote, creds))
+		}
+		return fail(err)
+	}
+	// The mirror follows, so that the index reads what the remote holds.
+	mirror := make([]RefUpdate, len(updates))
+	for i, u := range updates {
+		mirror[i] = RefUpdate{Name: u.Name, New: u.New}
+	}
+	return r.forceRefs(ctx, mirror)
+}
+
+// forceRefs sets (or deletes, New "") refs whatever they were.
+func (r *Repo) forceRefs(ctx context.Context, updates []RefUpdate) error {
+	if len(updates) == 0 {
+		return nil
+	}
+	var in bytes.Buffer
+	for _, u := range updates {
+		if u.New == "" {
+			fmt.Fprintf(&in, "delete %s\n", u.Name)
+		} else {
+			fmt.Fprintf(&in, "update %s %s\n", u.Name, u.New)
+		}
+	}
+	cmd := r.command(ctx, "update-ref", "--stdin")
+	cmd.Stdin = &in
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("git update-ref: %w: %s", err, strings.TrimSpace(string(out)))
+	}
+	return nil
 }

@@ -46,17 +46,20 @@ func conflict(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrConflict, fmt.Sprintf(format, args...))
 }
 
-// Indexer indexes the refs a write changed before the write answers.
+// Indexer indexes the refs a write changed before the write answers, and
+// syncs a remote repository whose refs moved under a write.
 type Indexer interface {
 	Apply(ctx context.Context, namespace, name string, updates []reconcile.RefUpdate) error
+	SyncNow(ctx context.Context, namespace, name string) error
 }
 
 // Writer writes package revisions.
 type Writer struct {
 	Store store.Store
-	// Git opens a repository's git repository to write in place: a hosted
-	// repository, or one registered by local path.
-	Git     func(ctx context.Context, repo *store.Repository) (*gitrepo.Repo, error)
+	// Git opens the git repository to write a repository's revisions
+	// into, with the push that publishes ref updates to its remote (nil:
+	// the repository is updated in place).
+	Git     func(ctx context.Context, repo *store.Repository) (*gitrepo.Repo, func(context.Context, []gitrepo.RefUpdate) error, error)
 	Index   Indexer
 	Checker *hooks.Checker
 	Now     func() time.Time
@@ -106,6 +109,8 @@ type op struct {
 	repo *store.Repository
 	cfg  revision.Config
 	git  *gitrepo.Repo
+	// push publishes ref updates to a remote repository; nil in place.
+	push func(context.Context, []gitrepo.RefUpdate) error
 	b    *gitrepo.Batch
 	ow   *gitrepo.ObjectWriter
 	by   Author
@@ -120,7 +125,7 @@ func (w *Writer) begin(ctx context.Context, ns, repoName string, by Author) (*op
 		return nil, nil, err
 	}
 	unlock := w.lock(repo.ID)
-	g, err := w.Git(ctx, repo)
+	g, push, err := w.Git(ctx, repo)
 	if err != nil {
 		unlock()
 		if errors.Is(err, reconcile.ErrNotWritable) {
@@ -133,7 +138,7 @@ func (w *Writer) begin(ctx context.Context, ns, repoName string, by Author) (*op
 		unlock()
 		return nil, nil, err
 	}
-	o := &op{w: w, ctx: ctx, repo: repo, cfg: repo.Config().Normalize(), git: g, b: b, ow: g.NewObjectWriter(), by: by}
+	o := &op{w: w, ctx: ctx, repo: repo, cfg: repo.Config().Normalize(), git: g, push: push, b: b, ow: g.NewObjectWriter(), by: by}
 	return o, func() { b.Close(); unlock() }, nil
 }
 
@@ -206,8 +211,19 @@ func (o *op) validate(commit, full, what string) ([]result.Result, error) {
 // apply runs a ref transaction and indexes it; a ref not at its expected
 // value is ErrConflict.
 func (o *op) apply(updates []gitrepo.RefUpdate) error {
-	if err := o.git.UpdateRefs(o.ctx, updates); err != nil {
+	update := o.git.UpdateRefs
+	if o.push != nil {
+		update = o.push
+	}
+	if err := update(o.ctx, updates); err != nil {
 		if errors.Is(err, gitrepo.ErrRefConflict) {
+			if o.push != nil {
+				// The remote moved: fetch it, so that a retry (or the
+				// client's next attempt) starts from what it holds.
+				if serr := o.w.Index.SyncNow(o.ctx, o.repo.Object.Namespace, o.repo.Object.Name); serr != nil {
+					return serr
+				}
+			}
 			return conflict("%v", err)
 		}
 		return err

@@ -69,20 +69,32 @@ func (s *GitSource) Local(_ context.Context, repo *store.Repository) (*gitrepo.R
 	return gitrepo.Open(s.mirrorPath(repo))
 }
 
-// InPlace returns the git repository pkgserver writes a repository's
-// revisions into: a hosted repository, or one registered by local path.
-// Remote repositories are not written yet.
-func (s *GitSource) InPlace(_ context.Context, repo *store.Repository) (*gitrepo.Repo, error) {
-	p, ok := s.localPath(repo)
-	if !ok {
-		return nil, ErrNotWritable
+// Writable returns the git repository pkgserver writes a repository's
+// revisions into, and how to publish ref updates there: nil for a hosted
+// repository or one registered by local path (updated in place); for a
+// remote one, its mirror (as last fetched: a write that finds the remote
+// moved fails and is tried again after a sync) and an atomic push with
+// the repository's credentials.
+func (s *GitSource) Writable(ctx context.Context, repo *store.Repository) (*gitrepo.Repo, func(context.Context, []gitrepo.RefUpdate) error, error) {
+	if p, ok := s.localPath(repo); ok {
+		g, err := gitrepo.Open(p)
+		return g, nil, err
 	}
-	return gitrepo.Open(p)
+	g, err := gitrepo.Open(s.mirrorPath(repo))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w (the repository was not fetched yet: %v)", ErrNotWritable, err)
+	}
+	creds, err := s.credentials(ctx, repo)
+	if err != nil {
+		return nil, nil, err
+	}
+	url := repo.Object.Spec.Git.URL
+	return g, func(ctx context.Context, updates []gitrepo.RefUpdate) error { return g.Push(ctx, url, creds, updates) }, nil
 }
 
 // ErrNotWritable is returned for repositories whose revisions pkgserver
 // cannot write.
-var ErrNotWritable = errors.New("package revisions of a repository fetched from a remote URL cannot be written through the API yet: push to it, or host it (provider hosted)")
+var ErrNotWritable = errors.New("the repository cannot be written")
 
 func (s *GitSource) credentials(ctx context.Context, repo *store.Repository) (*gitrepo.Credentials, error) {
 	name := repo.Object.Spec.Git.Credentials
