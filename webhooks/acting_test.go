@@ -558,3 +558,34 @@ func TestTagPushCheck(t *testing.T) {
 		t.Errorf("check run of a valid tag: %+v", run)
 	}
 }
+
+// TestAPIWritesOnGitHub: the lifecycle through the API works on a GitHub
+// repository as on any other: the draft, the proposal and the publication
+// land in its git (the stand-in's remote).
+func TestAPIWritesOnGitHub(t *testing.T) {
+	f := setup(t)
+	const revs = "/apis/pkg.pkgserver.dev/v1alpha1/namespaces/default/packagerevisions"
+	body := map[string]any{"apiVersion": "pkg.pkgserver.dev/v1alpha1", "kind": "PackageRevision",
+		"spec": map[string]any{"repository": "gh", "packageName": "redis", "workspaceName": "first", "lifecycle": "Draft",
+			"tasks": []any{map[string]any{"type": "init", "init": map[string]any{"description": "a cache"}}}}}
+	code, out := f.api(http.MethodPost, revs, body)
+	if code != http.StatusCreated {
+		t.Fatalf("create: %d %s", code, out)
+	}
+	var pr pkgv1alpha1.PackageRevision
+	if err := json.Unmarshal(out, &pr); err != nil {
+		t.Fatal(err)
+	}
+	pr.Spec.Lifecycle = "Proposed"
+	if code, out = f.api(http.MethodPut, revs+"/"+pr.Name, pr); code != http.StatusOK {
+		t.Fatalf("propose: %d %s", code, out)
+	}
+	_ = json.Unmarshal(out, &pr)
+	pr.Spec.Lifecycle = "Published"
+	if code, out = f.api(http.MethodPut, revs+"/"+pr.Name+"/approval", pr); code != http.StatusOK {
+		t.Fatalf("approve: %d %s", code, out)
+	}
+	if tagged, main := f.remote.Rev("redis/v1"), f.remote.Rev("main"); tagged != main {
+		t.Errorf("redis/v1 at %s, main at %s", tagged, main)
+	}
+}

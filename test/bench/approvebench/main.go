@@ -1,0 +1,111 @@
+// Command approvebench measures publishing through pkgserver's API: the
+// approval of a proposal (PUT …/packagerevisions/{name}/approval with
+// lifecycle Published), in a repository of few packages and of many side
+// by side, from this separate load process on loopback. Each publication
+// copies a package's newest published revision into a Draft, edits its
+// ConfigMap, proposes and approves it; every step is timed, the approval
+// being the figure the goal is about. Afterwards it checks with git that
+// every approval made its own v<N> tag on a commit of main. It prints a
+// Markdown report.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pkgserver/pkgserver/test/bench/repogen"
+)
+
+func main() {
+	out := flag.String("out", "test/bench/_out/approve", "working directory (emptied first)")
+	pkgserver := flag.String("pkgserver", "bin/pkgserver", "pkgserver binary")
+	sizes := flag.String("packages", "10,1000", "package counts of the repositories, measured side by side")
+	revisions := flag.Int("revisions", 3, "published revisions of every package in the generated repositories")
+	pubs := flag.Int("publications", 30, "publications measured per repository, after one warm-up each")
+	flag.Parse()
+	log.SetFlags(0)
+	began, loadBefore := time.Now(), loadAvg()
+
+	dir, err := filepath.Abs(*out)
+	if err != nil {
+		log.Fatal(err)
+	}
+	bin, err := filepath.Abs(*pkgserver)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		log.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
+		log.Fatal(err)
+	}
+
+	var repos []*repo
+	for _, s := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			log.Fatalf("-packages %q: want positive counts", s)
+		}
+		r := &repo{name: fmt.Sprintf("r%d", n), packages: n, gitDir: filepath.Join(dir, fmt.Sprintf("r%d.git", n)), latest: map[int]published{}}
+		start := time.Now()
+		if err := repogen.Generate(r.gitDir, repogen.Spec{Packages: n, Revisions: *revisions}); err != nil {
+			log.Fatal(err)
+		}
+		r.generate = time.Since(start)
+		repos = append(repos, r)
+	}
+
+	srv := startServer(bin, filepath.Join(dir, "data"), filepath.Join(dir, "serve.log"))
+	for _, r := range repos {
+		r.sync, r.synced = srv.register(r.name, r.gitDir)
+	}
+	// The repositories in turn, one publication each, so that both see
+	// the same state of the machine; the first round warms up.
+	for round := 0; round <= *pubs; round++ {
+		for _, r := range repos {
+			p := srv.publish(r, round)
+			if p.err != nil {
+				log.Printf("%s round %d: %v", r.name, round, p.err)
+			}
+			if round == 0 {
+				r.warmUp = append(r.warmUp, p)
+			} else {
+				r.pubs = append(r.pubs, p)
+			}
+		}
+	}
+	srv.stop()
+
+	checks := make([]check, len(repos))
+	for i, r := range repos {
+		if checks[i], err = verify(r, *revisions); err != nil {
+			log.Fatal(err)
+		}
+	}
+	rep := report{repos: repos, checks: checks, revisions: *revisions, pubs: *pubs, sizes: *sizes,
+		loadBefore: loadBefore, loadAfter: loadAvg(), took: time.Since(began)}
+	rep.print(os.Stdout)
+	if !rep.correct() {
+		os.Exit(1)
+	}
+}
+
+// loadAvg is the machine's load average, from /proc/loadavg.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
