@@ -63,6 +63,7 @@ bench: build
 	bash test/bench/serve.sh
 	bash test/bench/push.sh
 	bash test/bench/webhook.sh
+	bash test/bench/approve.sh
 
 generate:
 	$(GO) run ./internal/schema/gen

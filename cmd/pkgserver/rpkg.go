@@ -141,7 +141,13 @@ output, each annotated with its file's path, as KRM functions expect.`,
 			if len(args) == 1 {
 				return writeResourceList(cmd.OutOrStdout(), cmd.ErrOrStderr(), res.Spec.Resources)
 			}
+			if _, ok := res.Spec.Resources[revisionMetadataFile]; ok {
+				return &exitError{code: 1, err: fmt.Errorf("the package holds a file named %s, which pull writes itself", revisionMetadataFile)}
+			}
 			if err := writeFiles(args[1], res.Spec.Resources); err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			if err := writeRevisionMetadata(args[1], res); err != nil {
 				return &exitError{code: 1, err: err}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d files written to %s\n", args[0], len(res.Spec.Resources), args[1])
@@ -171,15 +177,18 @@ func writeFiles(dir string, files map[string]string) error {
 	case len(entries) > 0:
 		return fmt.Errorf("%s is not empty", dir)
 	}
+	// Every path first: nothing is written when one is unsafe.
 	for _, p := range sortedPaths(files) {
 		if p == "" || path.IsAbs(p) || path.Clean(p) != p {
 			return fmt.Errorf("the server sent an unsafe path %q", p)
 		}
 		for _, seg := range strings.Split(p, "/") {
-			if err := gitrepo.ValidatePathElement(seg); err != nil {
+			if err := gitrepo.ValidateWritePathElement(seg); err != nil {
 				return fmt.Errorf("the server sent an unsafe path %q: %v", p, err)
 			}
 		}
+	}
+	for _, p := range sortedPaths(files) {
 		dst := filepath.Join(dir, filepath.FromSlash(p))
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return err

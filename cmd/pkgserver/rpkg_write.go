@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
 
 	pkgv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/pkg/v1alpha1"
 	"github.com/pkgserver/pkgserver/internal/client"
@@ -164,7 +165,8 @@ func newRpkgPushCmd(cf *clientFlags) *cobra.Command {
 		Short: "Replace the files of a Draft with those of a directory",
 		Long: `Replace the files of a Draft with the files under DIR (as rpkg pull wrote
 them). The server validates them: errors refuse the push with the findings;
-warnings are printed.`,
+warnings are printed. When DIR was pulled from the same revision, its
+.KptRevisionMetadata makes the push fail if the revision changed since.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := cf.client()
@@ -175,10 +177,19 @@ warnings are printed.`,
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}
+			meta, err := readRevisionMetadata(args[1], files)
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
 			res := &pkgv1alpha1.PackageRevisionResources{
 				TypeMeta:   metav1.TypeMeta{APIVersion: pkgv1alpha1.APIVersion, Kind: "PackageRevisionResources"},
 				ObjectMeta: metav1.ObjectMeta{Namespace: cf.namespace, Name: args[0]},
 				Spec:       pkgv1alpha1.PackageRevisionResourcesSpec{Resources: files},
+			}
+			if meta != nil && meta.Name == args[0] {
+				// Pulled from this revision: pushed only if it did not
+				// change since (409 otherwise).
+				res.ResourceVersion = meta.ResourceVersion
 			}
 			out, err := c.PutResources(cmd.Context(), res)
 			if err != nil {
@@ -187,6 +198,12 @@ warnings are printed.`,
 			if out.Status != nil {
 				for _, r := range out.Status.Results {
 					fmt.Fprintln(cmd.ErrOrStderr(), validate.Line(r))
+				}
+			}
+			if meta != nil && meta.Name == args[0] {
+				// The directory now holds what the revision holds.
+				if err := writeRevisionMetadata(args[1], out); err != nil {
+					return &exitError{code: 1, err: err}
 				}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d files pushed\n", args[0], len(files))
@@ -285,4 +302,34 @@ func lifecycleCommands(cf *clientFlags) []*cobra.Command {
 		newRpkgLifecycleCmd(cf, "propose-delete", "Propose the deletion of published revisions", "proposed for deletion", to("DeletionProposed", true)),
 		newRpkgLifecycleCmd(cf, "del", "Delete Drafts and Proposed revisions, or approve proposed deletions", "deleted", del),
 	}
+}
+
+// revisionMetadataFile is what rpkg pull writes beside a package's files,
+// as porchctl does: the revision's identity and resource version.
+const revisionMetadataFile = ".KptRevisionMetadata"
+
+func writeRevisionMetadata(dir string, res *pkgv1alpha1.PackageRevisionResources) error {
+	meta := metav1.ObjectMeta{Name: res.Name, Namespace: res.Namespace, ResourceVersion: res.ResourceVersion}
+	data, err := yaml.Marshal(map[string]any{"apiVersion": pkgv1alpha1.APIVersion, "kind": "PackageRevision", "metadata": meta})
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, revisionMetadataFile), data, 0o644)
+}
+
+// readRevisionMetadata takes the metadata file out of a directory's files
+// and reads it; nil when there is none.
+func readRevisionMetadata(dir string, files map[string]string) (*metav1.ObjectMeta, error) {
+	text, ok := files[revisionMetadataFile]
+	if !ok {
+		return nil, nil
+	}
+	delete(files, revisionMetadataFile)
+	var obj struct {
+		Metadata metav1.ObjectMeta `json:"metadata"`
+	}
+	if err := yaml.Unmarshal([]byte(text), &obj); err != nil {
+		return nil, fmt.Errorf("%s: %v", filepath.Join(dir, revisionMetadataFile), err)
+	}
+	return &obj.Metadata, nil
 }

@@ -1,8 +1,11 @@
 package api
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 
@@ -244,10 +247,16 @@ func (s *Server) deleteRevision(c echo.Context) error {
 		return err
 	}
 	var rv int64
-	if c.Request().ContentLength > 0 {
+	body, err := io.ReadAll(io.LimitReader(c.Request().Body, MaxBodyBytes+1))
+	if err != nil {
+		return badRequest("read body: %v", err)
+	}
+	if len(bytes.TrimSpace(body)) > 0 { // DeleteOptions, perhaps with preconditions
 		var opts metav1.DeleteOptions
-		if err := decode(c, &opts); err != nil {
-			return err
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		if len(body) > MaxBodyBytes || dec.Decode(&opts) != nil || dec.More() {
+			return badRequest("the body of a delete is DeleteOptions")
 		}
 		if opts.Preconditions != nil && opts.Preconditions.ResourceVersion != nil {
 			if rv, err = resourceVersion(*opts.Preconditions.ResourceVersion); err != nil {

@@ -13,7 +13,9 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
 	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/plumbing/transport/client"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
 	"github.com/go-git/go-git/v5/storage/memory"
@@ -248,26 +250,53 @@ func ListRemote(ctx context.Context, remote string, creds *Credentials) ([]Ref, 
 // object ids.
 const pushPrefix = "refs/pkgserver-push/"
 
+// ErrPushRefused is returned by Push when the remote refuses a push for
+// another reason than a ref that moved: credentials, a protected branch, a
+// hook, a remote that cannot push atomically.
+var ErrPushRefused = errors.New("the remote refused the push")
+
 // Push applies ref updates to a remote repository in one atomic push from
 // r (a mirror holding the objects), each update only if the remote ref is
 // at its Old value (absent for Old ""): otherwise ErrRefConflict and
-// nothing changes. On success r's own refs are moved the same way.
+// nothing changes. A remote that does not accept atomic pushes is not
+// pushed to (ErrPushRefused): refs updated one by one could publish a tag
+// without its branch. On success r's own refs are moved the same way.
 func (r *Repo) Push(ctx context.Context, remote string, creds *Credentials, updates []RefUpdate) error {
 	fail := func(err error) error {
 		return errors.New(redact(fmt.Sprintf("push to %s: %v", remote, err), remote, creds))
+	}
+	refused := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrPushRefused, redact(fmt.Sprintf(format, args...), remote, creds))
 	}
 	auth, err := creds.authMethod(remote)
 	if err != nil {
 		return fail(err)
 	}
-	// Where the remote is now: each ref must be where the update expects.
-	current, err := ListRemote(ctx, remote, creds)
+	ep, err := transport.NewEndpoint(remote)
 	if err != nil {
-		return err
+		return fail(err)
+	}
+	tr, err := client.NewClient(ep)
+	if err != nil {
+		return fail(err)
+	}
+	sess, err := tr.NewReceivePackSession(ep, auth)
+	if err != nil {
+		return classifyPush(err, refused, fail)
+	}
+	adv, err := sess.AdvertisedReferencesContext(ctx)
+	sess.Close()
+	if err != nil && !errors.Is(err, transport.ErrEmptyRemoteRepository) {
+		return classifyPush(err, refused, fail)
 	}
 	at := map[string]string{}
-	for _, ref := range current {
-		at[ref.Name] = ref.Target
+	if adv != nil {
+		if !adv.Capabilities.Supports(capability.Atomic) {
+			return refused("the remote does not accept atomic pushes")
+		}
+		for name, h := range adv.References {
+			at[name] = h.String()
+		}
 	}
 	var temp []RefUpdate
 	var specs []config.RefSpec
@@ -305,12 +334,7 @@ func (r *Repo) Push(ctx context.Context, remote string, creds *Credentials, upda
 	}
 	err = g.PushContext(ctx, &git.PushOptions{RemoteURL: remote, RefSpecs: specs, RequireRemoteRefs: require, Atomic: true, Auth: auth})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-		msg := err.Error()
-		if strings.Contains(msg, "non-fast-forward") || strings.Contains(msg, "required") || strings.Contains(msg, "already exists") ||
-			strings.Contains(msg, "rejected") || strings.Contains(msg, "stale info") {
-			return fmt.Errorf("%w: %s", ErrRefConflict, redact(msg, remote, creds))
-		}
-		return fail(err)
+		return classifyPush(err, refused, fail)
 	}
 	// The mirror follows, so that the index reads what the remote holds.
 	mirror := make([]RefUpdate, len(updates))
@@ -318,6 +342,23 @@ func (r *Repo) Push(ctx context.Context, remote string, creds *Credentials, upda
 		mirror[i] = RefUpdate{Name: u.Name, New: u.New}
 	}
 	return r.forceRefs(ctx, mirror)
+}
+
+// classifyPush sorts the errors of a push: a ref that moved (a conflict),
+// a refusal of the remote, or a failure.
+func classifyPush(err error, refused func(string, ...any) error, fail func(error) error) error {
+	msg := err.Error()
+	switch {
+	case errors.Is(err, transport.ErrAuthenticationRequired), errors.Is(err, transport.ErrAuthorizationFailed):
+		return refused("the credentials were refused: %v", err)
+	case errors.Is(err, git.ErrForceNeeded), strings.Contains(msg, "non-fast-forward update"), strings.Contains(msg, "required to be"),
+		strings.Contains(msg, "stale info"), strings.Contains(msg, "failed to lock"), strings.Contains(msg, "reference already exists"):
+		return fmt.Errorf("%w: %s", ErrRefConflict, msg)
+	case strings.Contains(msg, "command error on"), strings.Contains(msg, "hook declined"), strings.Contains(msg, "protected"),
+		strings.Contains(msg, "denied"), strings.Contains(msg, "rejected"):
+		return refused("%s", msg)
+	}
+	return fail(err)
 }
 
 // forceRefs sets (or deletes, New "") refs whatever they were.

@@ -60,3 +60,27 @@ func ValidatePathElement(name string) error {
 	}
 	return nil
 }
+
+// ValidateWritePathElement checks a name pkgserver writes into a tree, or
+// onto a disk: a valid path element that no system takes for git's own
+// directory — ".git" in any case, with the trailing dots or spaces Windows
+// drops, its 8.3 short name "git~1", or with the characters HFS+ ignores —
+// as git's fsck refuses them.
+func ValidateWritePathElement(name string) error {
+	if err := ValidatePathElement(name); err != nil {
+		return err
+	}
+	folded := strings.Map(func(r rune) rune {
+		switch r {
+		case '\u200c', '\u200d', '\u200e', '\u200f', '\u202a', '\u202b', '\u202c', '\u202d', '\u202e',
+			'\u206a', '\u206b', '\u206c', '\u206d', '\u206e', '\u206f', '\ufeff':
+			return -1 // ignored by HFS+
+		}
+		return r
+	}, strings.ToLower(name))
+	folded = strings.TrimRight(folded, ". ")
+	if folded == ".git" || folded == "git~1" {
+		return fmt.Errorf("the file name %q is reserved: it names git's own directory", name)
+	}
+	return nil
+}

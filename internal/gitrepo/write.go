@@ -68,7 +68,7 @@ func (w *ObjectWriter) Tree(entries []TreeEntry) (string, error) {
 	slices.SortFunc(entries, func(a, b TreeEntry) int { return strings.Compare(key(a), key(b)) })
 	var buf bytes.Buffer
 	for i, e := range entries {
-		if err := ValidatePathElement(e.Name); err != nil {
+		if err := ValidateWritePathElement(e.Name); err != nil {
 			return "", fmt.Errorf("tree entry %q: %w", e.Name, err)
 		}
 		if i > 0 && entries[i-1].Name == e.Name {
@@ -268,6 +268,10 @@ type RefUpdate struct {
 // expected: another writer was first.
 var ErrRefConflict = errors.New("a ref changed meanwhile")
 
+// ErrRefCollision is returned by UpdateRefs for a ref that is another's
+// directory, or the other way round (refs/heads/a/b and refs/heads/a/b/c).
+var ErrRefCollision = errors.New("the ref collides with another")
+
 // UpdateRefs applies ref updates in one transaction: all of them, or none
 // when a ref is not at its expected old value (ErrRefConflict).
 func (r *Repo) UpdateRefs(ctx context.Context, updates []RefUpdate) error {
@@ -296,6 +300,9 @@ func (r *Repo) UpdateRefs(ctx context.Context, updates []RefUpdate) error {
 	cmd.Stdout = io.Discard
 	if err := cmd.Run(); err != nil {
 		msg := strings.TrimSpace(stderr.String())
+		if strings.Contains(msg, "exists; cannot create") || strings.Contains(msg, "cannot process") {
+			return fmt.Errorf("%w: %s", ErrRefCollision, msg)
+		}
 		if strings.Contains(msg, "but expected") || strings.Contains(msg, "reference already exists") ||
 			strings.Contains(msg, "unable to resolve reference") || strings.Contains(msg, "cannot lock ref") {
 			return fmt.Errorf("%w: %s", ErrRefConflict, msg)

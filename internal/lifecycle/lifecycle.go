@@ -95,6 +95,16 @@ type Author struct {
 	Name, Email string
 }
 
+// upstreamURL is the URL a clone records as its upstream: without
+// credentials, which the package's readers must not see.
+func (w *Writer) upstreamURL(repo *store.Repository) string {
+	url := repo.Object.Spec.Git.URL
+	if w.RepoURL != nil {
+		url = w.RepoURL(repo)
+	}
+	return gitrepo.SanitizeURL(url)
+}
+
 func (w *Writer) now() time.Time {
 	if w.Now != nil {
 		return w.Now()
@@ -216,15 +226,18 @@ func (o *op) apply(updates []gitrepo.RefUpdate) error {
 		update = o.push
 	}
 	if err := update(o.ctx, updates); err != nil {
-		if errors.Is(err, gitrepo.ErrRefConflict) {
-			if o.push != nil {
-				// The remote moved: fetch it, so that a retry (or the
-				// client's next attempt) starts from what it holds.
-				if serr := o.w.Index.SyncNow(o.ctx, o.repo.Object.Namespace, o.repo.Object.Name); serr != nil {
-					return serr
-				}
+		if o.push != nil {
+			// Whatever the remote did, fetch it: a retry (or the client's
+			// next attempt) starts from what it holds, and the index agrees.
+			if serr := o.w.Index.SyncNow(o.ctx, o.repo.Object.Namespace, o.repo.Object.Name); serr != nil && errors.Is(err, gitrepo.ErrRefConflict) {
+				return serr
 			}
+		}
+		switch {
+		case errors.Is(err, gitrepo.ErrRefConflict):
 			return conflict("%v", err)
+		case errors.Is(err, gitrepo.ErrRefCollision), errors.Is(err, gitrepo.ErrPushRefused):
+			return invalid("%v", err)
 		}
 		return err
 	}

@@ -132,7 +132,7 @@ func (w *Writer) Create(ctx context.Context, ns string, req Create, by Author) (
 	}
 	ref := draftRef(o.cfg, req.Package, req.Workspace)
 	if err := o.apply([]gitrepo.RefUpdate{{Name: ref, New: commit}}); err != nil {
-		if errors.Is(err, ErrConflict) {
+		if at, rerr := o.refAt(ref); errors.Is(err, ErrConflict) && rerr == nil && at != "" {
 			return nil, nil, conflict("the branch %s exists", strings.TrimPrefix(ref, revision.BranchesPrefix))
 		}
 		return nil, nil, err
@@ -141,20 +141,23 @@ func (w *Writer) Create(ctx context.Context, ns string, req Create, by Author) (
 	return r, warnings, err
 }
 
-// noPackageAt refuses to create a package where the branch has one, or
-// inside or around one.
+// noPackageAt refuses to create a package where the branch has anything
+// (a package, a directory, a file: publishing would replace it), or inside
+// a package.
 func (o *op) noPackageAt(tip, pkg string) error {
 	if tip == "" {
 		return nil
 	}
 	full := o.cfg.Full(pkg)
-	// The package itself, or a package above it.
-	for p := full; p != "" && p != "." && p != o.cfg.Directory; p = path.Dir(p) {
-		if _, err := o.b.Info(tip + ":" + p + "/Kptfile"); err == nil {
-			return invalid("%s is already a package on branch %s: copy one of its published revisions instead", p, o.cfg.Branch)
+	if _, err := o.b.Info(tip + ":" + full); err == nil {
+		if _, err := o.b.Info(tip + ":" + full + "/Kptfile"); err == nil {
+			return invalid("%s is already a package on branch %s: copy one of its published revisions instead", full, o.cfg.Branch)
 		}
-		if !strings.Contains(p, "/") {
-			break
+		return invalid("%s already exists on branch %s and is not a package: a new package needs a path of its own", full, o.cfg.Branch)
+	}
+	for p := path.Dir(full); p != "." && p != "" && p != o.cfg.Directory; p = path.Dir(p) {
+		if _, err := o.b.Info(tip + ":" + p + "/Kptfile"); err == nil {
+			return invalid("%s is inside package %s: packages are not nested", full, p)
 		}
 	}
 	return nil
@@ -187,10 +190,7 @@ func (o *op) cloneTree(from, pkg string) (tree, message string, err error) {
 		return "", "", invalid("%s has no Kptfile", from)
 	}
 	srcFull := srcRepo.Config().Full(src.Package)
-	url := srcRepo.Object.Spec.Git.URL
-	if o.w.RepoURL != nil {
-		url = o.w.RepoURL(srcRepo)
-	}
+	url := o.w.upstreamURL(srcRepo)
 	ref := srcFull + "/" + src.Revision.Revision
 	up := krm.Upstream{Type: "git", Git: &krm.Git{Repo: url, Directory: srcFull, Ref: ref}, UpdateStrategy: "resource-merge"}
 	lock := krm.UpstreamLock{Type: "git", Git: &krm.GitLock{Repo: url, Directory: srcFull, Ref: ref, Commit: src.Commit}}
@@ -279,7 +279,7 @@ func (w *Writer) PutResources(ctx context.Context, ns, name string, rv int64, fi
 			return nil, nil, invalid("spec.resources: %q is not a relative slash-separated path inside the package", p)
 		}
 		for _, elem := range strings.Split(p, "/") {
-			if err := gitrepo.ValidatePathElement(elem); err != nil {
+			if err := gitrepo.ValidateWritePathElement(elem); err != nil {
 				return nil, nil, invalid("spec.resources: %q: %v", p, err)
 			}
 		}
@@ -508,6 +508,9 @@ func (w *Writer) deletionProposal(ctx context.Context, r *store.Revision, create
 		at, err := o.refAt(r.DeletionRef)
 		if err != nil {
 			return nil, err
+		}
+		if at == "" {
+			return nil, conflict("the deletion proposal %s is gone", r.DeletionRef)
 		}
 		u = gitrepo.RefUpdate{Name: r.DeletionRef, Old: at}
 	}

@@ -80,10 +80,7 @@ func (o *op) upgradeFiles(up Upgrade) (files map[string][]byte, local *store.Rev
 		return nil, nil, "", err
 	}
 	upFull := upRepo.Config().Full(newUp.Package)
-	url := upRepo.Object.Spec.Git.URL
-	if o.w.RepoURL != nil {
-		url = o.w.RepoURL(upRepo)
-	}
+	url := o.w.upstreamURL(upRepo)
 	ref := upFull + "/" + newUp.Revision.Revision
 	kf := contents[2]["Kptfile"]
 	if kf == nil {
@@ -186,7 +183,77 @@ func merge3(original, updated, local map[string][]byte) (map[string][]byte, []re
 	if err != nil {
 		return nil, nil, err
 	}
-	return out, conflicts, nil
+	lost, err := lostChanges(original, local, out, conflicts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, append(conflicts, lost...), nil
+}
+
+// lostChanges finds the local changes the merge did not keep (kyaml
+// replaces a list without merge keys whole, with upstream's when upstream
+// changed it): each is a conflict to merge by hand. Fields reported as
+// conflicts already are not reported again.
+func lostChanges(original, local, merged map[string][]byte, known []result.Result) ([]result.Result, error) {
+	o, _, err := resources(original)
+	if err != nil {
+		return nil, err
+	}
+	l, where, err := resources(local)
+	if err != nil {
+		return nil, err
+	}
+	m, _, err := resources(merged)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, r := range known {
+		if r.File != nil && r.Field != nil {
+			seen[r.File.Path+"\x00"+r.Field.Path] = true
+		}
+	}
+	var out []result.Result
+	for _, k := range sortedResourceKeys(l) {
+		of, lf, mf := o[k], l[k], m[k]
+		if mf == nil {
+			continue // removed by the merge: upstream deleted it
+		}
+		for _, f := range sortedFieldKeys(lf) {
+			lv := lf[f]
+			ov, inOriginal := of[f]
+			if inOriginal && ov == lv {
+				continue // not a local change
+			}
+			if mv, ok := mf[f]; ok && mv == lv {
+				continue // kept
+			}
+			if seen[where[k]+"\x00"+f] {
+				continue
+			}
+			out = append(out, result.Result{Severity: result.Error, File: &result.File{Path: where[k]}, Field: &result.Field{Path: f}, Check: "upgrade",
+				Message: fmt.Sprintf("%s: the local change of %s to %q would be lost: upstream changed the list or object it is in; merge by hand", k, f, lv)})
+		}
+	}
+	return out, nil
+}
+
+func sortedResourceKeys(m map[string]map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func sortedFieldKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // resourceKey identifies a resource across the three versions.
@@ -227,8 +294,26 @@ func flatten(prefix string, v any, out map[string]string) {
 			flatten(joinField(prefix, k), e, out)
 		}
 	case []any:
+		// Lists of objects with names (containers, ports, env) are keyed by
+		// name, as kyaml merges them; others by position.
+		named := len(t) > 0
+		for _, e := range t {
+			m, ok := e.(map[string]any)
+			if !ok {
+				named = false
+				break
+			}
+			if _, ok := m["name"].(string); !ok {
+				named = false
+				break
+			}
+		}
 		for i, e := range t {
-			flatten(fmt.Sprintf("%s[%d]", prefix, i), e, out)
+			if named {
+				flatten(fmt.Sprintf("%s[name=%s]", prefix, e.(map[string]any)["name"]), e, out)
+			} else {
+				flatten(fmt.Sprintf("%s[%d]", prefix, i), e, out)
+			}
 		}
 	default:
 		out[prefix] = fmt.Sprint(t)

@@ -88,6 +88,9 @@ func main() {
 		if checks[i], err = verify(r, *revisions); err != nil {
 			log.Fatal(err)
 		}
+		if r.base, err = measureBaseline(r.gitDir); err != nil {
+			log.Fatal(err)
+		}
 	}
 	rep := report{repos: repos, checks: checks, revisions: *revisions, pubs: *pubs, sizes: *sizes,
 		loadBefore: loadBefore, loadAfter: loadAvg(), took: time.Since(began)}

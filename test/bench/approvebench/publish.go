@@ -20,6 +20,7 @@ type repo struct {
 	generate time.Duration // repogen writing the bare repository
 	sync     time.Duration // from registration to Ready
 	synced   int           // packages the first sync found
+	base     baseline
 	// latest is the newest published revision of each package used so
 	// far, by package index: what the next copy is made from.
 	latest map[int]published
@@ -42,7 +43,8 @@ const (
 	steps
 )
 
-var stepNames = [steps]string{"create", "edit", "propose", "approve", "read"}
+// wantCodes are the status codes of the steps that succeed.
+var wantCodes = [steps]int{201, 200, 200, 200, 200}
 
 // publication is one package revision taken from a copy to Published.
 type publication struct {
@@ -64,7 +66,7 @@ type publication struct {
 
 // ok reports whether every step answered as it should.
 func (p publication) ok() bool {
-	return p.err == nil && p.codes == [steps]int{201, 200, 200, 200, 200} &&
+	return p.err == nil && p.codes == wantCodes &&
 		p.revision == revision.FormatRevision(p.want) && p.readBack == "Published "+p.revision
 }
 
