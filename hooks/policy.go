@@ -808,6 +808,11 @@ func (c *Checker) ValidateAt(ctx context.Context, repo *gitrepo.Repo, cfg revisi
 		return nil, err
 	}
 	defer b.Close()
+	return c.ValidateWith(ctx, repo, b, cfg, branchTip, commit, fulls)
+}
+
+// ValidateWith is ValidateAt reading through a batch the caller has open.
+func (c *Checker) ValidateWith(ctx context.Context, repo *gitrepo.Repo, b *gitrepo.Batch, cfg revision.Config, branchTip, commit string, fulls []string) (*Decision, error) {
 	k := &check{Checker: c, ctx: ctx, push: &Push{Repo: repo, Config: cfg, Role: store.RoleAdmin}, cfg: cfg.Normalize(), batch: b,
 		pkgs: map[string]*pkgToValidate{}, pushedTags: map[string]string{}, tagCache: map[string][]gitrepo.Ref{}, ancestors: map[string]bool{},
 		branchTip: branchTip}

@@ -197,12 +197,8 @@ func (o *op) commitPackage(base string, parents []string, full, tree, message st
 
 // validate validates a package as a commit holds it: errors refuse the
 // write, with the findings.
-func (o *op) validate(commit, full, what string) ([]result.Result, error) {
-	tip, err := o.branchTip()
-	if err != nil {
-		return nil, err
-	}
-	dec, err := o.w.Checker.ValidateAt(o.ctx, o.git, o.cfg, tip, commit, []string{full})
+func (o *op) validate(tip, commit, full, what string) ([]result.Result, error) {
+	dec, err := o.w.Checker.ValidateWith(o.ctx, o.git, o.b, o.cfg, tip, commit, []string{full})
 	if err != nil {
 		return nil, err
 	}

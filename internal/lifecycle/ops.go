@@ -126,7 +126,7 @@ func (w *Writer) Create(ctx context.Context, ns string, req Create, by Author) (
 	if err != nil {
 		return nil, nil, err
 	}
-	warnings, err := o.validate(commit, full, "the new package is not valid")
+	warnings, err := o.validate(tip, commit, full, "the new package is not valid")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -305,7 +305,11 @@ func (w *Writer) PutResources(ctx context.Context, ns, name string, rv int64, fi
 	if err != nil {
 		return nil, nil, err
 	}
-	warnings, err := o.validate(commit, full, "the resources are not valid")
+	tip, err := o.branchTip()
+	if err != nil {
+		return nil, nil, err
+	}
+	warnings, err := o.validate(tip, commit, full, "the resources are not valid")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -425,7 +429,7 @@ func (w *Writer) publish(ctx context.Context, r *store.Revision, by Author) (*st
 		if err != nil {
 			return nil, nil, err
 		}
-		warnings, err := o.validate(commit, full, "not published")
+		warnings, err := o.validate(tip, commit, full, "not published")
 		if err != nil {
 			return nil, nil, err
 		}
