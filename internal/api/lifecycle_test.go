@@ -204,6 +204,7 @@ func TestLifecycleRefusals(t *testing.T) {
 	var draft pkgv1alpha1.PackageRevision
 	h.write(http.MethodPost, revsPath, newRevision("blueprints", "nginx", "first", pkgv1alpha1.Task{Type: "init"}), 201, &draft)
 	refs := git(t, dir, "for-each-ref")
+	_, index := h.do(http.MethodGet, revsPath, "reader", nil)
 
 	stale := draft
 	stale.ResourceVersion = "1"
@@ -244,6 +245,9 @@ func TestLifecycleRefusals(t *testing.T) {
 	}
 	if got := git(t, dir, "for-each-ref"); got != refs {
 		t.Errorf("refused writes changed refs:\n%s\nwas\n%s", got, refs)
+	}
+	if _, got := h.do(http.MethodGet, revsPath, "reader", nil); string(got) != string(index) {
+		t.Errorf("refused writes changed the index:\n%s\nwas\n%s", got, index)
 	}
 }
 
