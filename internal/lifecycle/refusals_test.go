@@ -61,21 +61,6 @@ func setupFiles(t *testing.T, files map[string]string) (*Writer, *sqlstore.Store
 	return w, st, bare
 }
 
-func publishNew(t *testing.T, w *Writer, r *store.Revision) *store.Revision {
-	t.Helper()
-	ctx := context.Background()
-	by := Author{Name: "ada"}
-	r, err := w.Update(ctx, "default", r.Name, r.ResourceVersion, revision.Proposed, by)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, _, err := w.Approval(ctx, "default", r.Name, r.ResourceVersion, revision.Published, by)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pub
-}
-
 // TestInitWhereSomethingIs: a new package is refused where the branch has
 // a directory (with packages below it, or files), a file, or inside a
 // package — publishing it would replace what is there.
