@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -126,20 +128,34 @@ func newRpkgCloneCmd(cf *clientFlags) *cobra.Command {
 
 func newRpkgUpgradeCmd(cf *clientFlags) *cobra.Command {
 	var ws, oldUp, newUp string
+	var rev int
 	cmd := &cobra.Command{
-		Use:   "upgrade LOCAL --old-upstream REV --new-upstream REV --workspace WS",
+		Use:   "upgrade LOCAL --workspace WS [--revision N | --old-upstream REV --new-upstream REV]",
 		Short: "Create a Draft of a package rebased onto a newer upstream revision (three-way merge)",
-		Args:  cobra.ExactArgs(1),
+		Long: `Create a Draft of the package of LOCAL (a published revision) with the
+changes of a newer revision of its upstream merged in. With --revision N, the
+upstream is the one LOCAL's Kptfile names (upstreamLock), and the new
+revision its v<N> (default: the latest); or name both upstream revisions.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := cf.client()
 			if err != nil {
 				return err
 			}
-			local, err := c.GetRevision(cmd.Context(), cf.namespace, args[0])
+			ctx := cmd.Context()
+			local, err := c.GetRevision(ctx, cf.namespace, args[0])
 			if err != nil {
 				return remoteError(err)
 			}
-			pr, err := c.CreateRevision(cmd.Context(), draft(cf.namespace, local.Spec.Repository, local.Spec.PackageName, ws,
+			if oldUp == "" || newUp == "" {
+				if oldUp != "" || newUp != "" {
+					return usageError("give both --old-upstream and --new-upstream, or --revision")
+				}
+				if oldUp, newUp, err = upstreamRevisions(cmd, c, cf.namespace, args[0], rev); err != nil {
+					return err
+				}
+			}
+			pr, err := c.CreateRevision(ctx, draft(cf.namespace, local.Spec.Repository, local.Spec.PackageName, ws,
 				pkgv1alpha1.Task{Type: pkgv1alpha1.TaskTypeUpgrade, Upgrade: &pkgv1alpha1.UpgradeTaskSpec{OldUpstream: ref(oldUp),
 					NewUpstream: ref(newUp), LocalPackageRevision: ref(args[0])}}))
 			if err != nil {
@@ -151,12 +167,74 @@ func newRpkgUpgradeCmd(cf *clientFlags) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&ws, "workspace", "", "workspace name of the draft")
+	f.IntVar(&rev, "revision", 0, "the upstream revision N to upgrade to (default the latest)")
 	f.StringVar(&oldUp, "old-upstream", "", "the upstream revision LOCAL was cloned from or last upgraded to")
 	f.StringVar(&newUp, "new-upstream", "", "the upstream revision to upgrade to")
-	for _, n := range []string{"workspace", "old-upstream", "new-upstream"} {
-		_ = cmd.MarkFlagRequired(n)
-	}
+	_ = cmd.MarkFlagRequired("workspace")
 	return cmd
+}
+
+// upstreamRevisions finds, from a local revision's Kptfile, the upstream
+// revision it was made from and the one to upgrade to (v<n>, or the
+// latest): the registered repository whose URL the lock names.
+func upstreamRevisions(cmd *cobra.Command, c *client.Client, ns, local string, n int) (string, string, error) {
+	ctx := cmd.Context()
+	res, err := c.GetResources(ctx, ns, local)
+	if err != nil {
+		return "", "", remoteError(err)
+	}
+	var kf struct {
+		UpstreamLock struct {
+			Git struct {
+				Repo      string `json:"repo"`
+				Directory string `json:"directory"`
+				Ref       string `json:"ref"`
+			} `json:"git"`
+		} `json:"upstreamLock"`
+	}
+	if err := yaml.Unmarshal([]byte(res.Spec.Resources["Kptfile"]), &kf); err != nil || kf.UpstreamLock.Git.Repo == "" {
+		return "", "", &exitError{code: 1, err: fmt.Errorf("%s has no upstreamLock in its Kptfile: name the upstream revisions (--old-upstream, --new-upstream)", local)}
+	}
+	lock := kf.UpstreamLock.Git
+	repos, err := c.ListRepositories(ctx, ns)
+	if err != nil {
+		return "", "", remoteError(err)
+	}
+	for _, r := range repos.Items {
+		urls := []string{r.Spec.Git.URL}
+		if u := r.Status.CloneURLs; u != nil {
+			urls = append(urls, u.HTTP, u.SSH)
+		}
+		if !slices.Contains(urls, lock.Repo) {
+			continue
+		}
+		dir := strings.Trim(r.Spec.Git.Directory, "/")
+		pkg := strings.TrimPrefix(strings.TrimPrefix(lock.Directory, dir), "/")
+		revs, err := c.ListRevisions(ctx, client.RevisionFilter{Namespace: ns, Repository: r.Name, Package: pkg, Lifecycle: "Published"})
+		if err != nil {
+			return "", "", remoteError(err)
+		}
+		oldRev := path.Base(lock.Ref)
+		var oldName, newName string
+		best := 0
+		for _, pr := range revs {
+			num := 0
+			if _, err := fmt.Sscanf(pr.Spec.Revision, "v%d", &num); err != nil {
+				continue
+			}
+			if pr.Spec.Revision == oldRev {
+				oldName = pr.Name
+			}
+			if (n == 0 && num > best) || num == n {
+				best, newName = num, pr.Name
+			}
+		}
+		if oldName == "" || newName == "" {
+			return "", "", &exitError{code: 1, err: fmt.Errorf("repository %s has no published %s of %s to upgrade between", r.Name, oldRev, pkg)}
+		}
+		return oldName, newName, nil
+	}
+	return "", "", &exitError{code: 1, err: fmt.Errorf("no registered repository has the URL %s that %s's Kptfile names", lock.Repo, local)}
 }
 
 func newRpkgPushCmd(cf *clientFlags) *cobra.Command {
