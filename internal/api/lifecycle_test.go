@@ -237,6 +237,14 @@ func TestLifecycleRefusals(t *testing.T) {
 		{"resources escaping the package", http.MethodPut, resPath + "/blueprints.nginx.first", "writer",
 			pkgv1alpha1.PackageRevisionResources{Spec: pkgv1alpha1.PackageRevisionResourcesSpec{Resources: map[string]string{"Kptfile": "x", "../a.yaml": "x: 1"}}}, 422, "relative"},
 		{"delete the branch revision", http.MethodDelete, revsPath + "/blueprints.nginx.main", "writer", nil, 404, ""},
+		{"labels on create", http.MethodPost, revsPath, "writer",
+			func() any {
+				r := newRevision("blueprints", "x", "a", pkgv1alpha1.Task{Type: "init"})
+				r.Labels = map[string]string{"team": "a"}
+				return r
+			}(), 422, "cannot be set yet"},
+		{"a label on update", http.MethodPut, revsPath + "/blueprints.nginx.first", "writer",
+			func() any { d := withLifecycle(draft, "Proposed"); d.Labels = map[string]string{"team": "a"}; return d }(), 422, "cannot be set yet"},
 	} {
 		code, body := h.do(tc.method, tc.path, tc.token, tc.body)
 		if code != tc.want || !strings.Contains(string(body), tc.message) {

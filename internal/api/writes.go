@@ -111,6 +111,9 @@ func (s *Server) createRevision(c echo.Context) error {
 	if sp.Repository == "" {
 		bad("spec.repository", "required")
 	}
+	if len(obj.Labels) > 0 || len(obj.Annotations) > 0 {
+		bad("metadata.labels", "labels and annotations of package revisions cannot be set yet")
+	}
 	req := lifecycle.Create{Repository: sp.Repository, Package: sp.PackageName, Workspace: sp.WorkspaceName}
 	if len(sp.Tasks) != 1 {
 		bad("spec.tasks", "exactly one task: init, edit, clone or upgrade")
@@ -225,6 +228,19 @@ func (s *Server) decodeRevision(c echo.Context, name string) (*pkgv1alpha1.Packa
 	}
 	if obj.Spec.Lifecycle == "" {
 		causes = append(causes, metav1.StatusCause{Type: metav1.CauseTypeFieldValueRequired, Field: "spec.lifecycle", Message: "required"})
+	}
+	// The labels pkgserver sets come back as they were; others cannot be
+	// set yet, and are refused rather than dropped.
+	want := revisionObject(*r).Labels
+	for k, v := range obj.Labels {
+		if want[k] != v && k != pkgv1alpha1.LatestRevisionLabel {
+			causes = append(causes, metav1.StatusCause{Type: metav1.CauseTypeFieldValueNotSupported, Field: "metadata.labels",
+				Message: fmt.Sprintf("%s: labels of package revisions cannot be set yet", k)})
+		}
+	}
+	if len(obj.Annotations) > 0 {
+		causes = append(causes, metav1.StatusCause{Type: metav1.CauseTypeFieldValueNotSupported, Field: "metadata.annotations",
+			Message: "annotations of package revisions cannot be set yet"})
 	}
 	if len(obj.Spec.Tasks) > 0 {
 		causes = append(causes, metav1.StatusCause{Type: metav1.CauseTypeFieldValueInvalid, Field: "spec.tasks", Message: "tasks are given when a revision is created"})
