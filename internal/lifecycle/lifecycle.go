@@ -318,6 +318,30 @@ func (o *op) refAt(name string) (string, error) {
 	return refs[0].Target, nil
 }
 
+// executables returns the paths of a tree's executable files.
+func (w *Writer) executables(ctx context.Context, tree string) (map[string]bool, error) {
+	files, err := w.Store.TreeFiles(ctx, tree)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, f := range files {
+		if f.Mode == gitrepo.ModeExec {
+			out[f.Path] = true
+		}
+	}
+	return out, nil
+}
+
+// fileList orders files for BuildTree, executable where exec says.
+func fileList(files map[string][]byte, exec map[string]bool) []gitrepo.File {
+	list := make([]gitrepo.File, 0, len(files))
+	for _, p := range sortedKeys(files) {
+		list = append(list, gitrepo.File{Path: p, Data: files[p], Executable: exec[p]})
+	}
+	return list
+}
+
 func sortedKeys(m map[string][]byte) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {

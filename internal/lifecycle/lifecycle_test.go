@@ -198,3 +198,35 @@ func TestRemoteWrites(t *testing.T) {
 		t.Errorf("push refs left: %v", refs)
 	}
 }
+
+// TestExecutableBits: an executable file stays executable through a clone
+// and an update of a draft's resources (which carry text, not modes).
+func TestExecutableBits(t *testing.T) {
+	ctx := context.Background()
+	files := gittest.Package("nginx", "1")
+	files["nginx/run.sh"] = "#!/bin/sh\necho hi\n"
+	w, _, bare := setupFilesWith(t, files, func(work *gittest.Repo) {
+		work.Git("update-index", "--chmod=+x", "nginx/run.sh")
+		work.Commit("executable")
+		work.Tag("nginx/v1", work.Rev("HEAD"), "")
+	})
+	by := Author{Name: "ada"}
+	r, _, err := w.Create(ctx, "default", Create{Repository: "blueprints", Package: "nginx-prod", Workspace: "a", CloneFrom: "blueprints.nginx.v1"}, by)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := run(t, bare, "ls-tree", "drafts/nginx-prod/a", "nginx-prod/run.sh"); !strings.HasPrefix(mode, "100755") {
+		t.Errorf("clone: %s", mode)
+	}
+	files2, err := w.Store.Resources(ctx, "default", r.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files2["extra.yaml"] = []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n")
+	if _, _, err := w.PutResources(ctx, "default", r.Name, r.ResourceVersion, files2, by); err != nil {
+		t.Fatal(err)
+	}
+	if mode := run(t, bare, "ls-tree", "drafts/nginx-prod/a", "nginx-prod/run.sh"); !strings.HasPrefix(mode, "100755") {
+		t.Errorf("after an update of the resources: %s", mode)
+	}
+}

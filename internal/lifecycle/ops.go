@@ -84,14 +84,14 @@ func (w *Writer) Create(ctx context.Context, ns string, req Create, by Author) (
 		}
 		message = fmt.Sprintf("Create package %s\n", full)
 	case req.Upgrade != nil:
-		files, local, msg, err := o.upgradeFiles(*req.Upgrade)
+		files, local, upstream, msg, err := o.upgradeFiles(*req.Upgrade)
 		if err != nil {
 			return nil, nil, err
 		}
 		if local.Package != req.Package {
 			return nil, nil, invalid("an upgrade makes a new revision of the local package %s, not of %s", local.Package, req.Package)
 		}
-		if tree, err = o.upgradeTree(files); err != nil {
+		if tree, err = o.upgradeTree(files, local.Tree, upstream.Tree); err != nil {
 			return nil, nil, err
 		}
 		message = msg
@@ -197,11 +197,11 @@ func (o *op) cloneTree(from, pkg string) (tree, message string, err error) {
 	if files["Kptfile"], err = setUpstream(kf, path.Base(pkg), up, lock); err != nil {
 		return "", "", invalid("the Kptfile of %s: %v", from, err)
 	}
-	list := make([]gitrepo.File, 0, len(files))
-	for _, p := range sortedKeys(files) {
-		list = append(list, gitrepo.File{Path: p, Data: files[p]})
+	exec, err := o.w.executables(o.ctx, src.Tree)
+	if err != nil {
+		return "", "", err
 	}
-	if tree, err = o.ow.BuildTree(list); err != nil {
+	if tree, err = o.ow.BuildTree(fileList(files, exec)); err != nil {
 		return "", "", err
 	}
 	return tree, fmt.Sprintf("Clone %s %s into %s\n", srcFull, src.Revision.Revision, o.cfg.Full(pkg)), nil
@@ -273,6 +273,11 @@ func (w *Writer) PutResources(ctx context.Context, ns, name string, rv int64, fi
 	if len(files) > MaxResourceFiles {
 		return nil, nil, invalid("spec.resources: %d files, at most %d", len(files), MaxResourceFiles)
 	}
+	// The API carries text, not modes: files that were executable stay so.
+	exec, err := w.executables(ctx, r.Tree)
+	if err != nil {
+		return nil, nil, err
+	}
 	list := make([]gitrepo.File, 0, len(files))
 	for _, p := range sortedKeys(files) {
 		if !fs.ValidPath(p) || p == "." || strings.Contains(p, "\\") {
@@ -286,7 +291,7 @@ func (w *Writer) PutResources(ctx context.Context, ns, name string, rv int64, fi
 		if path.Base(p) == "Kptfile" && p != "Kptfile" {
 			return nil, nil, invalid("spec.resources: %q: packages are not nested", p)
 		}
-		list = append(list, gitrepo.File{Path: p, Data: files[p]})
+		list = append(list, gitrepo.File{Path: p, Data: files[p], Executable: exec[p]})
 	}
 	o, done, err := w.begin(ctx, ns, r.Repository, by)
 	if err != nil {

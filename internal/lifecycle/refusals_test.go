@@ -32,11 +32,21 @@ import (
 
 func setupFiles(t *testing.T, files map[string]string) (*Writer, *sqlstore.Store, string) {
 	t.Helper()
+	return setupFilesWith(t, files, nil)
+}
+
+// setupFilesWith is setupFiles with more done to the work tree before the
+// bare repository is made of it.
+func setupFilesWith(t *testing.T, files map[string]string, more func(*gittest.Repo)) (*Writer, *sqlstore.Store, string) {
+	t.Helper()
 	ctx := context.Background()
 	work := gittest.New(t)
 	work.Write(map[string]string{"README.md": "x\n"})
 	work.Write(files)
 	work.Commit("initial")
+	if more != nil {
+		more(work)
+	}
 	bare := filepath.Join(t.TempDir(), "blueprints.git")
 	if out, err := exec.Command("git", "clone", "-q", "--bare", work.Dir, bare).CombinedOutput(); err != nil {
 		t.Fatalf("%v %s", err, out)

@@ -15,7 +15,6 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/kio/filters"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
-	"github.com/pkgserver/pkgserver/internal/gitrepo"
 	"github.com/pkgserver/pkgserver/internal/krm"
 	"github.com/pkgserver/pkgserver/internal/result"
 	"github.com/pkgserver/pkgserver/internal/revision"
@@ -34,64 +33,64 @@ type Upgrade struct {
 // resource-merge strategy): upstream changes applied, local edits kept.
 // A field both sides changed to different values, or a file both sides
 // changed that is not YAML, is a conflict: nothing is created.
-func (o *op) upgradeFiles(up Upgrade) (files map[string][]byte, local *store.Revision, message string, err error) {
+func (o *op) upgradeFiles(up Upgrade) (files map[string][]byte, local, upstream *store.Revision, message string, err error) {
 	ns := o.repo.Object.Namespace
 	revs := make([]*store.Revision, 3)
 	for i, name := range []string{up.OldUpstream, up.NewUpstream, up.Local} {
 		r, err := o.w.Store.GetRevision(o.ctx, ns, name)
 		if errors.Is(err, store.ErrNotFound) {
-			return nil, nil, "", invalid("the revision %s does not exist", name)
+			return nil, nil, nil, "", invalid("the revision %s does not exist", name)
 		} else if err != nil {
-			return nil, nil, "", err
+			return nil, nil, nil, "", err
 		}
 		if r.Lifecycle != revision.Published || r.Number == 0 {
-			return nil, nil, "", invalid("an upgrade is made of published v<N> revisions: %s is %s %s", name, r.Lifecycle, r.Revision.Revision)
+			return nil, nil, nil, "", invalid("an upgrade is made of published v<N> revisions: %s is %s %s", name, r.Lifecycle, r.Revision.Revision)
 		}
 		revs[i] = r
 	}
 	oldUp, newUp, loc := revs[0], revs[1], revs[2]
 	if oldUp.Repository != newUp.Repository || oldUp.Package != newUp.Package {
-		return nil, nil, "", invalid("the old and new upstream revisions are of different packages: %s/%s and %s/%s",
+		return nil, nil, nil, "", invalid("the old and new upstream revisions are of different packages: %s/%s and %s/%s",
 			oldUp.Repository, oldUp.Package, newUp.Repository, newUp.Package)
 	}
 	if newUp.Number <= oldUp.Number {
-		return nil, nil, "", invalid("the new upstream revision %s is not newer than %s", newUp.Revision.Revision, oldUp.Revision.Revision)
+		return nil, nil, nil, "", invalid("the new upstream revision %s is not newer than %s", newUp.Revision.Revision, oldUp.Revision.Revision)
 	}
 	if loc.Repository != o.repo.Object.Name {
-		return nil, nil, "", invalid("the local revision %s is of repository %s, not %s", loc.Name, loc.Repository, o.repo.Object.Name)
+		return nil, nil, nil, "", invalid("the local revision %s is of repository %s, not %s", loc.Name, loc.Repository, o.repo.Object.Name)
 	}
 	contents := make([]map[string][]byte, 3)
 	for i, r := range revs {
 		if contents[i], err = o.w.Store.Resources(o.ctx, ns, r.Name); err != nil {
-			return nil, nil, "", err
+			return nil, nil, nil, "", err
 		}
 	}
 	files, conflicts, err := merge3(contents[0], contents[1], contents[2])
 	if err != nil {
-		return nil, nil, "", err
+		return nil, nil, nil, "", err
 	}
 	if len(conflicts) > 0 {
-		return nil, nil, "", &Invalid{Message: fmt.Sprintf("the upgrade of %s from %s to %s conflicts with local changes in %d place(s)",
+		return nil, nil, nil, "", &Invalid{Message: fmt.Sprintf("the upgrade of %s from %s to %s conflicts with local changes in %d place(s)",
 			loc.Name, oldUp.Revision.Revision, newUp.Revision.Revision, len(conflicts)), Results: conflicts}
 	}
 	// The Kptfile is the local one, pointing at the new upstream.
 	upRepo, err := o.w.Store.GetRepository(o.ctx, ns, newUp.Repository)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, nil, nil, "", err
 	}
 	upFull := upRepo.Config().Full(newUp.Package)
 	url := o.w.upstreamURL(upRepo)
 	ref := upFull + "/" + newUp.Revision.Revision
 	kf := contents[2]["Kptfile"]
 	if kf == nil {
-		return nil, nil, "", invalid("%s has no Kptfile", loc.Name)
+		return nil, nil, nil, "", invalid("%s has no Kptfile", loc.Name)
 	}
 	if files["Kptfile"], err = setUpstream(kf, path.Base(loc.Package),
 		krm.Upstream{Type: "git", Git: &krm.Git{Repo: url, Directory: upFull, Ref: ref}, UpdateStrategy: "resource-merge"},
 		krm.UpstreamLock{Type: "git", Git: &krm.GitLock{Repo: url, Directory: upFull, Ref: ref, Commit: newUp.Commit}}); err != nil {
-		return nil, nil, "", invalid("the Kptfile of %s: %v", loc.Name, err)
+		return nil, nil, nil, "", invalid("the Kptfile of %s: %v", loc.Name, err)
 	}
-	return files, loc, fmt.Sprintf("Upgrade %s to %s %s\n", o.cfg.Full(loc.Package), upFull, newUp.Revision.Revision), nil
+	return files, loc, newUp, fmt.Sprintf("Upgrade %s to %s %s\n", o.cfg.Full(loc.Package), upFull, newUp.Revision.Revision), nil
 }
 
 // isYAML tells whether merge3 merges a file.
@@ -379,11 +378,18 @@ func fieldConflicts(original, updated, local map[string][]byte) ([]result.Result
 	return out, nil
 }
 
-// upgradeTree writes the files of an upgrade.
-func (o *op) upgradeTree(files map[string][]byte) (string, error) {
-	list := make([]gitrepo.File, 0, len(files))
-	for _, p := range sortedKeys(files) {
-		list = append(list, gitrepo.File{Path: p, Data: files[p]})
+// upgradeTree writes the files of an upgrade, executable where the local
+// package or the new upstream has them so.
+func (o *op) upgradeTree(files map[string][]byte, local, upstream string) (string, error) {
+	exec := map[string]bool{}
+	for _, tree := range []string{local, upstream} {
+		e, err := o.w.executables(o.ctx, tree)
+		if err != nil {
+			return "", err
+		}
+		for p := range e {
+			exec[p] = true
+		}
 	}
-	return o.ow.BuildTree(list)
+	return o.ow.BuildTree(fileList(files, exec))
 }

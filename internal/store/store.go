@@ -235,6 +235,9 @@ type Store interface {
 	GetRevision(ctx context.Context, namespace, name string) (*Revision, error)
 	// Resources returns the files of a revision with their content.
 	Resources(ctx context.Context, namespace, name string) (map[string][]byte, error)
+	// TreeFiles returns the file list (paths, modes, blobs) of a package
+	// tree the index holds.
+	TreeFiles(ctx context.Context, tree string) ([]File, error)
 
 	// UpdateRepositoryStatus changes a repository's status, whatever its
 	// resource version: the status is the server's.

@@ -149,6 +149,19 @@ func (s *Store) GetRevision(ctx context.Context, namespace, name string) (*store
 	return &r, nil
 }
 
+// TreeFiles returns the file list of a package tree.
+func (s *Store) TreeFiles(ctx context.Context, tree string) ([]store.File, error) {
+	var packed string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT files FROM trees WHERE id = ?`), tree).Scan(&packed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("tree %s: %w", tree, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return decodeFiles(packed)
+}
+
 // Resources returns the files of a revision with their content.
 func (s *Store) Resources(ctx context.Context, namespace, name string) (map[string][]byte, error) {
 	r, err := s.GetRevision(ctx, namespace, name)
