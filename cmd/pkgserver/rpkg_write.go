@@ -208,8 +208,13 @@ func upstreamRevisions(cmd *cobra.Command, c *client.Client, ns, local string, n
 		if !slices.Contains(urls, lock.Repo) {
 			continue
 		}
-		dir := strings.Trim(r.Spec.Git.Directory, "/")
-		pkg := strings.TrimPrefix(strings.TrimPrefix(lock.Directory, dir), "/")
+		pkg := strings.Trim(lock.Directory, "/")
+		if dir := strings.Trim(r.Spec.Git.Directory, "/"); dir != "" {
+			var ok bool
+			if pkg, ok = strings.CutPrefix(pkg, dir+"/"); !ok {
+				continue // another registration of the same git repository
+			}
+		}
 		revs, err := c.ListRevisions(ctx, client.RevisionFilter{Namespace: ns, Repository: r.Name, Package: pkg, Lifecycle: "Published"})
 		if err != nil {
 			return "", "", remoteError(err)

@@ -352,7 +352,8 @@ func classifyPush(err error, refused func(string, ...any) error, fail func(error
 	case errors.Is(err, transport.ErrAuthenticationRequired), errors.Is(err, transport.ErrAuthorizationFailed):
 		return refused("the credentials were refused: %v", err)
 	case errors.Is(err, git.ErrForceNeeded), strings.Contains(msg, "non-fast-forward update"), strings.Contains(msg, "required to be"),
-		strings.Contains(msg, "stale info"), strings.Contains(msg, "failed to lock"), strings.Contains(msg, "reference already exists"):
+		strings.Contains(msg, "stale info"), strings.Contains(msg, "failed to lock"), strings.Contains(msg, "reference already exists"),
+		strings.Contains(msg, "atomic transaction failed"), strings.Contains(msg, "failed to update ref"), strings.Contains(msg, "cannot lock ref"):
 		return fmt.Errorf("%w: %s", ErrRefConflict, msg)
 	case strings.Contains(msg, "command error on"), strings.Contains(msg, "hook declined"), strings.Contains(msg, "protected"),
 		strings.Contains(msg, "denied"), strings.Contains(msg, "rejected"):

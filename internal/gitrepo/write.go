@@ -68,8 +68,10 @@ func (w *ObjectWriter) Tree(entries []TreeEntry) (string, error) {
 	slices.SortFunc(entries, func(a, b TreeEntry) int { return strings.Compare(key(a), key(b)) })
 	var buf bytes.Buffer
 	for i, e := range entries {
-		if err := ValidateWritePathElement(e.Name); err != nil {
-			return "", fmt.Errorf("tree entry %q: %w", e.Name, err)
+		// Only what a tree cannot hold at all: the names pkgserver brings
+		// are checked where they come in; others were in git already.
+		if e.Name == "" || e.Name == "." || e.Name == ".." || strings.ContainsAny(e.Name, "/\x00") {
+			return "", fmt.Errorf("invalid tree entry %q", e.Name)
 		}
 		if i > 0 && entries[i-1].Name == e.Name {
 			return "", fmt.Errorf("tree entry %q twice", e.Name)
@@ -143,8 +145,9 @@ func (w *ObjectWriter) Commit(c CommitData) (string, error) {
 type File struct {
 	Path string
 	Data []byte
-	// Executable sets mode 100755.
-	Executable bool
+	// Mode is the file's git mode: ModeFile (the default), ModeExec or
+	// ModeSymlink (Data is the link's target).
+	Mode uint32
 }
 
 // BuildTree writes the tree of a set of files (slash-separated paths) and
@@ -162,11 +165,13 @@ func (w *ObjectWriter) BuildTree(files []File) (string, error) {
 		}
 		seen[f.Path] = true
 		parts := strings.Split(f.Path, "/")
-		d := root
-		for _, p := range parts[:len(parts)-1] {
-			if err := ValidatePathElement(p); err != nil {
+		for _, p := range parts {
+			if err := ValidateWritePathElement(p); err != nil {
 				return "", fmt.Errorf("file path %q: %w", f.Path, err)
 			}
+		}
+		d := root
+		for _, p := range parts[:len(parts)-1] {
 			sub, ok := d.subdirs[p]
 			if !ok {
 				sub = &dir{subdirs: map[string]*dir{}}
@@ -178,9 +183,13 @@ func (w *ObjectWriter) BuildTree(files []File) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		mode := uint32(ModeFile)
-		if f.Executable {
-			mode = ModeExec
+		mode := f.Mode
+		switch mode {
+		case 0:
+			mode = ModeFile
+		case ModeFile, ModeExec, ModeSymlink:
+		default:
+			return "", fmt.Errorf("file %q: mode %o is not a file's", f.Path, mode)
 		}
 		d.entries = append(d.entries, TreeEntry{Name: parts[len(parts)-1], Mode: mode, ID: id})
 	}
@@ -232,7 +241,10 @@ func (w *ObjectWriter) ReplaceTree(b *Batch, root, p, subtree string) (string, e
 		next := subtree
 		if len(parts) > 1 {
 			below := ""
-			if i >= 0 && entries[i].IsTree() {
+			if i >= 0 && !entries[i].IsTree() {
+				return "", fmt.Errorf("%w: %s is a file, not a directory", ErrPathTaken, parts[0])
+			}
+			if i >= 0 {
 				below = entries[i].ID
 			}
 			var err error
@@ -256,6 +268,10 @@ func (w *ObjectWriter) ReplaceTree(b *Batch, root, p, subtree string) (string, e
 	}
 	return replace(root, parts, true)
 }
+
+// ErrPathTaken is returned by ReplaceTree when a directory on the way to
+// the path is a file.
+var ErrPathTaken = errors.New("the path is taken")
 
 // RefUpdate is one change of a ref transaction: Old "" means the ref must
 // not exist, New "" deletes it.

@@ -24,7 +24,7 @@ func TestWriteObjects(t *testing.T) {
 	}
 	w := g.NewObjectWriter()
 	pkg, err := w.BuildTree([]gitrepo.File{{Path: "Kptfile", Data: []byte("kind: Kptfile\n")}, {Path: "sub/cm.yaml", Data: []byte("a: 1\n")},
-		{Path: "run.sh", Data: []byte("#!/bin/sh\n"), Executable: true}})
+		{Path: "run.sh", Data: []byte("#!/bin/sh\n"), Mode: gitrepo.ModeExec}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -188,6 +188,9 @@ func (o *op) commitPackage(base string, parents []string, full, tree, message st
 		return "", err
 	}
 	newRoot, err := o.ow.ReplaceTree(o.b, root, full, tree)
+	if errors.Is(err, gitrepo.ErrPathTaken) {
+		return "", invalid("%s: %v", full, err)
+	}
 	if err != nil {
 		return "", err
 	}
@@ -225,9 +228,8 @@ func (o *op) apply(updates []gitrepo.RefUpdate) error {
 		if o.push != nil {
 			// Whatever the remote did, fetch it: a retry (or the client's
 			// next attempt) starts from what it holds, and the index agrees.
-			if serr := o.w.Index.SyncNow(o.ctx, o.repo.Object.Namespace, o.repo.Object.Name); serr != nil && errors.Is(err, gitrepo.ErrRefConflict) {
-				return serr
-			}
+			// A failed fetch is the next sync's to repair.
+			_ = o.w.Index.SyncNow(o.ctx, o.repo.Object.Namespace, o.repo.Object.Name)
 		}
 		switch {
 		case errors.Is(err, gitrepo.ErrRefConflict):
@@ -318,26 +320,27 @@ func (o *op) refAt(name string) (string, error) {
 	return refs[0].Target, nil
 }
 
-// executables returns the paths of a tree's executable files.
-func (w *Writer) executables(ctx context.Context, tree string) (map[string]bool, error) {
+// modes returns the modes of a tree's files that are not plain files
+// (executables, symbolic links).
+func (w *Writer) modes(ctx context.Context, tree string) (map[string]uint32, error) {
 	files, err := w.Store.TreeFiles(ctx, tree)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]bool{}
+	out := map[string]uint32{}
 	for _, f := range files {
-		if f.Mode == gitrepo.ModeExec {
-			out[f.Path] = true
+		if f.Mode != gitrepo.ModeFile {
+			out[f.Path] = f.Mode
 		}
 	}
 	return out, nil
 }
 
-// fileList orders files for BuildTree, executable where exec says.
-func fileList(files map[string][]byte, exec map[string]bool) []gitrepo.File {
+// fileList orders files for BuildTree, with the given modes.
+func fileList(files map[string][]byte, modes map[string]uint32) []gitrepo.File {
 	list := make([]gitrepo.File, 0, len(files))
 	for _, p := range sortedKeys(files) {
-		list = append(list, gitrepo.File{Path: p, Data: files[p], Executable: exec[p]})
+		list = append(list, gitrepo.File{Path: p, Data: files[p], Mode: modes[p]})
 	}
 	return list
 }

@@ -155,7 +155,13 @@ func (o *op) noPackageAt(tip, pkg string) error {
 		}
 		return invalid("%s already exists on branch %s and is not a package: a new package needs a path of its own", full, o.cfg.Branch)
 	}
-	for p := path.Dir(full); p != "." && p != "" && p != o.cfg.Directory; p = path.Dir(p) {
+	for p := path.Dir(full); p != "." && p != ""; p = path.Dir(p) {
+		if obj, err := o.b.Info(tip + ":" + p); err == nil && obj.Type != "tree" {
+			return invalid("%s is a file on branch %s: %s cannot be made below it", p, o.cfg.Branch, full)
+		}
+		if p == o.cfg.Directory {
+			break
+		}
 		if _, err := o.b.Info(tip + ":" + p + "/Kptfile"); err == nil {
 			return invalid("%s is inside package %s: packages are not nested", full, p)
 		}
@@ -197,11 +203,11 @@ func (o *op) cloneTree(from, pkg string) (tree, message string, err error) {
 	if files["Kptfile"], err = setUpstream(kf, path.Base(pkg), up, lock); err != nil {
 		return "", "", invalid("the Kptfile of %s: %v", from, err)
 	}
-	exec, err := o.w.executables(o.ctx, src.Tree)
+	modes, err := o.w.modes(o.ctx, src.Tree)
 	if err != nil {
 		return "", "", err
 	}
-	if tree, err = o.ow.BuildTree(fileList(files, exec)); err != nil {
+	if tree, err = o.ow.BuildTree(fileList(files, modes)); err != nil {
 		return "", "", err
 	}
 	return tree, fmt.Sprintf("Clone %s %s into %s\n", srcFull, src.Revision.Revision, o.cfg.Full(pkg)), nil
@@ -273,8 +279,9 @@ func (w *Writer) PutResources(ctx context.Context, ns, name string, rv int64, fi
 	if len(files) > MaxResourceFiles {
 		return nil, nil, invalid("spec.resources: %d files, at most %d", len(files), MaxResourceFiles)
 	}
-	// The API carries text, not modes: files that were executable stay so.
-	exec, err := w.executables(ctx, r.Tree)
+	// The API carries text, not modes: executables and symbolic links stay
+	// what they were.
+	modes, err := w.modes(ctx, r.Tree)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -291,7 +298,7 @@ func (w *Writer) PutResources(ctx context.Context, ns, name string, rv int64, fi
 		if path.Base(p) == "Kptfile" && p != "Kptfile" {
 			return nil, nil, invalid("spec.resources: %q: packages are not nested", p)
 		}
-		list = append(list, gitrepo.File{Path: p, Data: files[p], Executable: exec[p]})
+		list = append(list, gitrepo.File{Path: p, Data: files[p], Mode: modes[p]})
 	}
 	o, done, err := w.begin(ctx, ns, r.Repository, by)
 	if err != nil {

@@ -122,14 +122,17 @@ func merge3(original, updated, local map[string][]byte) (map[string][]byte, []re
 		if isYAML(p) || p == "Kptfile" {
 			continue
 		}
-		o, u, l := original[p], updated[p], local[p]
+		o, inO := original[p]
+		u, inU := updated[p]
+		l, inL := local[p]
+		same := func(a []byte, inA bool, b []byte, inB bool) bool { return inA == inB && bytes.Equal(a, b) }
 		switch {
-		case bytes.Equal(l, o): // unchanged here: upstream's
-			if u != nil {
+		case same(l, inL, o, inO): // unchanged here: upstream's
+			if inU {
 				out[p] = u
 			}
-		case bytes.Equal(u, o) || bytes.Equal(u, l): // unchanged upstream
-			if l != nil {
+		case same(u, inU, o, inO) || same(u, inU, l, inL): // unchanged upstream
+			if inL {
 				out[p] = l
 			}
 		default:
@@ -378,18 +381,18 @@ func fieldConflicts(original, updated, local map[string][]byte) ([]result.Result
 	return out, nil
 }
 
-// upgradeTree writes the files of an upgrade, executable where the local
-// package or the new upstream has them so.
+// upgradeTree writes the files of an upgrade, with the modes the local
+// package (else the new upstream) gives them.
 func (o *op) upgradeTree(files map[string][]byte, local, upstream string) (string, error) {
-	exec := map[string]bool{}
-	for _, tree := range []string{local, upstream} {
-		e, err := o.w.executables(o.ctx, tree)
+	modes := map[string]uint32{}
+	for _, tree := range []string{upstream, local} { // local's win
+		m, err := o.w.modes(o.ctx, tree)
 		if err != nil {
 			return "", err
 		}
-		for p := range e {
-			exec[p] = true
+		for p, mode := range m {
+			modes[p] = mode
 		}
 	}
-	return o.ow.BuildTree(fileList(files, exec))
+	return o.ow.BuildTree(fileList(files, modes))
 }
