@@ -12,6 +12,7 @@ import (
 
 	"github.com/pkgserver/pkgserver/hooks"
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
+	"github.com/pkgserver/pkgserver/internal/keymutex"
 	"github.com/pkgserver/pkgserver/internal/reconcile"
 	"github.com/pkgserver/pkgserver/internal/store"
 )
@@ -42,8 +43,7 @@ type Processor struct {
 	wake               chan struct{}
 	// prLocks serialize the pull request work of a repository (deliveries
 	// and the refresh), by repository id.
-	prMu    sync.Mutex
-	prLocks map[int64]*sync.Mutex
+	prLocks keymutex.Map[int64]
 	// next holds when failed deliveries may be tried again.
 	next map[int64]time.Time
 }
@@ -329,17 +329,4 @@ func (p *Processor) refreshPullRequests(ctx context.Context) {
 }
 
 // lockPullRequests serializes the pull request work of a repository.
-func (p *Processor) lockPullRequests(repoID int64) func() {
-	p.prMu.Lock()
-	if p.prLocks == nil {
-		p.prLocks = map[int64]*sync.Mutex{}
-	}
-	l, ok := p.prLocks[repoID]
-	if !ok {
-		l = &sync.Mutex{}
-		p.prLocks[repoID] = l
-	}
-	p.prMu.Unlock()
-	l.Lock()
-	return l.Unlock
-}
+func (p *Processor) lockPullRequests(repoID int64) func() { return p.prLocks.Lock(repoID) }

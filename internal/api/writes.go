@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -152,47 +153,43 @@ func (s *Server) createRevision(c echo.Context) error {
 	return writeJSON(c, http.StatusCreated, revisionObject(*r))
 }
 
-// updateRevision moves a Draft to Proposed; nothing else of a revision is
-// the client's to change.
-func (s *Server) updateRevision(c echo.Context) error {
-	ns, name := c.Param("ns"), c.Param("name")
-	if err := authorize(c, ns, store.RoleWrite); err != nil {
-		return err
+// moveFunc moves a revision along the lifecycle.
+type moveFunc func(w *lifecycle.Writer, ctx context.Context, ns, name string, rv int64, to revision.Lifecycle, by lifecycle.Author) (*store.Revision, error)
+
+// moveRevision answers a PUT of a revision: the body is the revision as the
+// client has it, with the lifecycle it is to move to.
+func (s *Server) moveRevision(move moveFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ns, name := c.Param("ns"), c.Param("name")
+		if err := authorize(c, ns, store.RoleWrite); err != nil {
+			return err
+		}
+		obj, rv, err := s.decodeRevision(c, name)
+		if err != nil {
+			return err
+		}
+		w, err := s.writer()
+		if err != nil {
+			return err
+		}
+		r, err := move(w, c.Request().Context(), ns, name, rv, revision.Lifecycle(obj.Spec.Lifecycle), author(c))
+		if err != nil {
+			return writeErr("packagerevisions", name, err)
+		}
+		return writeJSON(c, http.StatusOK, revisionObject(*r))
 	}
-	obj, rv, err := s.decodeRevision(c, name)
-	if err != nil {
-		return err
-	}
-	w, err := s.writer()
-	if err != nil {
-		return err
-	}
-	r, err := w.Update(c.Request().Context(), ns, name, rv, revision.Lifecycle(obj.Spec.Lifecycle), author(c))
-	if err != nil {
-		return writeErr("packagerevisions", name, err)
-	}
-	return writeJSON(c, http.StatusOK, revisionObject(*r))
 }
 
+// updateRevision moves a Draft to Proposed; nothing else of a revision is
+// the client's to change.
+func (s *Server) updateRevision() echo.HandlerFunc { return s.moveRevision((*lifecycle.Writer).Update) }
+
 // approveRevision decides on a proposal or a deletion proposal.
-func (s *Server) approveRevision(c echo.Context) error {
-	ns, name := c.Param("ns"), c.Param("name")
-	if err := authorize(c, ns, store.RoleWrite); err != nil {
-		return err
-	}
-	obj, rv, err := s.decodeRevision(c, name)
-	if err != nil {
-		return err
-	}
-	w, err := s.writer()
-	if err != nil {
-		return err
-	}
-	r, _, err := w.Approval(c.Request().Context(), ns, name, rv, revision.Lifecycle(obj.Spec.Lifecycle), author(c))
-	if err != nil {
-		return writeErr("packagerevisions", name, err)
-	}
-	return writeJSON(c, http.StatusOK, revisionObject(*r))
+func (s *Server) approveRevision() echo.HandlerFunc {
+	return s.moveRevision(func(w *lifecycle.Writer, ctx context.Context, ns, name string, rv int64, to revision.Lifecycle, by lifecycle.Author) (*store.Revision, error) {
+		r, _, err := w.Approval(ctx, ns, name, rv, to, by)
+		return r, err
+	})
 }
 
 // decodeRevision reads the body of an update: the revision as the client

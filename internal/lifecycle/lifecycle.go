@@ -10,13 +10,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/pkgserver/pkgserver/hooks"
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
+	"github.com/pkgserver/pkgserver/internal/keymutex"
 	"github.com/pkgserver/pkgserver/internal/reconcile"
 	"github.com/pkgserver/pkgserver/internal/result"
 	"github.com/pkgserver/pkgserver/internal/revision"
@@ -67,28 +68,14 @@ type Writer struct {
 	// upstream of packages cloned from it; default spec.git.url.
 	RepoURL func(repo *store.Repository) string
 
-	mu    sync.Mutex
-	locks map[int64]*sync.Mutex
+	locks keymutex.Map[int64]
 	// beforePublish, in tests, runs before each publish transaction.
 	beforePublish func(try int)
 }
 
 // lock serializes the writes of one repository in this process (git's ref
 // transactions still guard against every other writer).
-func (w *Writer) lock(id int64) func() {
-	w.mu.Lock()
-	if w.locks == nil {
-		w.locks = map[int64]*sync.Mutex{}
-	}
-	l, ok := w.locks[id]
-	if !ok {
-		l = &sync.Mutex{}
-		w.locks[id] = l
-	}
-	w.mu.Unlock()
-	l.Lock()
-	return l.Unlock
-}
+func (w *Writer) lock(id int64) func() { return w.locks.Lock(id) }
 
 // Author is who asks for a write: the commits name them.
 type Author struct {
@@ -339,17 +326,8 @@ func (w *Writer) modes(ctx context.Context, tree string) (map[string]uint32, err
 // fileList orders files for BuildTree, with the given modes.
 func fileList(files map[string][]byte, modes map[string]uint32) []gitrepo.File {
 	list := make([]gitrepo.File, 0, len(files))
-	for _, p := range sortedKeys(files) {
+	for _, p := range slices.Sorted(maps.Keys(files)) {
 		list = append(list, gitrepo.File{Path: p, Data: files[p], Mode: modes[p]})
 	}
 	return list
-}
-
-func sortedKeys(m map[string][]byte) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

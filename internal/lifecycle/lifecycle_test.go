@@ -2,87 +2,19 @@ package lifecycle
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/pkgserver/pkgserver/hooks"
-	configv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/config/v1alpha1"
-	"github.com/pkgserver/pkgserver/internal/gitrepo"
 	"github.com/pkgserver/pkgserver/internal/gitrepo/gittest"
-	"github.com/pkgserver/pkgserver/internal/krm"
-	"github.com/pkgserver/pkgserver/internal/reconcile"
 	"github.com/pkgserver/pkgserver/internal/revision"
-	"github.com/pkgserver/pkgserver/internal/schema"
-	"github.com/pkgserver/pkgserver/internal/store"
-	"github.com/pkgserver/pkgserver/internal/store/sqlstore"
-	"github.com/pkgserver/pkgserver/internal/validate"
 )
-
-// syncer indexes through a reconciler, as the scheduler's Apply does.
-type syncer struct{ rec *reconcile.Reconciler }
-
-func (s syncer) Apply(ctx context.Context, ns, name string, updates []reconcile.RefUpdate) error {
-	_, err := s.rec.Sync(ctx, ns, name, updates...)
-	return err
-}
-
-func (s syncer) SyncNow(ctx context.Context, ns, name string) error {
-	_, err := s.rec.Sync(ctx, ns, name)
-	return err
-}
-
-// setup returns a writer over a bare repository registered by path, its
-// index, and the repository.
-func setup(t *testing.T) (*Writer, *sqlstore.Store, string) {
-	t.Helper()
-	ctx := context.Background()
-	work := gittest.New(t)
-	work.Commit("initial")
-	bare := filepath.Join(t.TempDir(), "blueprints.git")
-	if out, err := exec.Command("git", "clone", "-q", "--bare", work.Dir, bare).CombinedOutput(); err != nil {
-		t.Fatalf("%v %s", err, out)
-	}
-	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "index.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	repo := &store.Repository{Object: configv1alpha1.Repository{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "blueprints"},
-		Spec: configv1alpha1.RepositorySpec{Provider: configv1alpha1.ProviderGit, Git: configv1alpha1.GitSpec{URL: bare}}}}
-	if err := st.CreateRepository(ctx, repo); err != nil {
-		t.Fatal(err)
-	}
-	src := &reconcile.GitSource{MirrorDir: t.TempDir()}
-	rec := reconcile.New(st, src, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if _, err := rec.Sync(ctx, "default", "blueprints"); err != nil {
-		t.Fatal(err)
-	}
-	w := &Writer{Store: st, Git: src.Writable, Index: syncer{rec},
-		Checker: &hooks.Checker{Engines: &hooks.EngineCache{Base: validate.Config{Limits: krm.DefaultLimits()}, Builtin: schema.NewBuiltin()}}}
-	return w, st, bare
-}
-
-func run(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
 
 // TestPublishOnMovedBranch: the branch moves (a push) while a proposal is
 // approved: the publication is made again on the new head, which stays in
 // the branch's history, and the proposal is published, not lost.
 func TestPublishOnMovedBranch(t *testing.T) {
 	ctx := context.Background()
-	w, st, bare := setup(t)
+	w, st, bare := setupFiles(t, nil)
 	by := Author{Name: "ada"}
 	r, _, err := w.Create(ctx, "default", Create{Repository: "blueprints", Package: "nginx", Workspace: "first", Init: &Init{}}, by)
 	if err != nil {
@@ -128,35 +60,7 @@ func TestPublishOnMovedBranch(t *testing.T) {
 // moves during the approval is fetched and the publication made again.
 func TestRemoteWrites(t *testing.T) {
 	ctx := context.Background()
-	root := t.TempDir()
-	work := gittest.New(t)
-	work.Commit("initial")
-	bare := filepath.Join(root, "blueprints.git")
-	if out, err := exec.Command("git", "clone", "-q", "--bare", work.Dir, bare).CombinedOutput(); err != nil {
-		t.Fatalf("%v %s", err, out)
-	}
-	run(t, bare, "config", "http.receivepack", "true")
-	base := gittest.ServeHTTP(t, root, "ci", "s3cret")
-
-	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "index.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	repo := &store.Repository{Object: configv1alpha1.Repository{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "blueprints"},
-		Spec: configv1alpha1.RepositorySpec{Provider: configv1alpha1.ProviderGit, Git: configv1alpha1.GitSpec{URL: base + "/blueprints.git", Credentials: "ci"}}}}
-	if err := st.CreateRepository(ctx, repo); err != nil {
-		t.Fatal(err)
-	}
-	src := &reconcile.GitSource{MirrorDir: t.TempDir(), Credentials: func(context.Context, string, string) (*gitrepo.Credentials, error) {
-		return &gitrepo.Credentials{Username: "ci", Password: "s3cret"}, nil
-	}}
-	rec := reconcile.New(st, src, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if _, err := rec.Sync(ctx, "default", "blueprints"); err != nil {
-		t.Fatal(err)
-	}
-	w := &Writer{Store: st, Git: src.Writable, Index: syncer{rec},
-		Checker: &hooks.Checker{Engines: &hooks.EngineCache{Base: validate.Config{Limits: krm.DefaultLimits()}, Builtin: schema.NewBuiltin()}}}
+	w, st, bare := remoteSetup(t, "")
 	by := Author{Name: "ada"}
 	r, _, err := w.Create(ctx, "default", Create{Repository: "blueprints", Package: "nginx", Workspace: "first", Init: &Init{}}, by)
 	if err != nil {
@@ -190,7 +94,11 @@ func TestRemoteWrites(t *testing.T) {
 		t.Errorf("remote branches after publishing: %q", got)
 	}
 	// Nothing of the pushes' own refs is left in the mirror.
-	mirror, _, err := src.Writable(ctx, repo)
+	repo, err := st.GetRepository(ctx, "default", "blueprints")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mirror, _, err := w.Git(ctx, repo)
 	if err != nil {
 		t.Fatal(err)
 	}

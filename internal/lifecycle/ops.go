@@ -1,13 +1,14 @@
 package lifecycle
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
+	"slices"
 	"strings"
-
-	"context"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
@@ -286,7 +287,7 @@ func (w *Writer) PutResources(ctx context.Context, ns, name string, rv int64, fi
 		return nil, nil, err
 	}
 	list := make([]gitrepo.File, 0, len(files))
-	for _, p := range sortedKeys(files) {
+	for _, p := range slices.Sorted(maps.Keys(files)) {
 		if !fs.ValidPath(p) || p == "." || strings.Contains(p, "\\") {
 			return nil, nil, invalid("spec.resources: %q is not a relative slash-separated path inside the package", p)
 		}

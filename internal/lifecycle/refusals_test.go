@@ -3,73 +3,18 @@ package lifecycle
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/pkgserver/pkgserver/hooks"
-	configv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/config/v1alpha1"
-	"github.com/pkgserver/pkgserver/internal/gitrepo"
 	"github.com/pkgserver/pkgserver/internal/gitrepo/gittest"
-	"github.com/pkgserver/pkgserver/internal/krm"
-	"github.com/pkgserver/pkgserver/internal/reconcile"
 	"github.com/pkgserver/pkgserver/internal/revision"
-	"github.com/pkgserver/pkgserver/internal/schema"
-	"github.com/pkgserver/pkgserver/internal/store"
-	"github.com/pkgserver/pkgserver/internal/store/sqlstore"
-	"github.com/pkgserver/pkgserver/internal/validate"
 )
-
-func setupFiles(t *testing.T, files map[string]string) (*Writer, *sqlstore.Store, string) {
-	t.Helper()
-	return setupFilesWith(t, files, nil)
-}
-
-// setupFilesWith is setupFiles with more done to the work tree before the
-// bare repository is made of it.
-func setupFilesWith(t *testing.T, files map[string]string, more func(*gittest.Repo)) (*Writer, *sqlstore.Store, string) {
-	t.Helper()
-	ctx := context.Background()
-	work := gittest.New(t)
-	work.Write(map[string]string{"README.md": "x\n"})
-	work.Write(files)
-	work.Commit("initial")
-	if more != nil {
-		more(work)
-	}
-	bare := filepath.Join(t.TempDir(), "blueprints.git")
-	if out, err := exec.Command("git", "clone", "-q", "--bare", work.Dir, bare).CombinedOutput(); err != nil {
-		t.Fatalf("%v %s", err, out)
-	}
-	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "index.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	repo := &store.Repository{Object: configv1alpha1.Repository{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "blueprints"},
-		Spec: configv1alpha1.RepositorySpec{Provider: configv1alpha1.ProviderGit, Git: configv1alpha1.GitSpec{URL: bare}}}}
-	if err := st.CreateRepository(ctx, repo); err != nil {
-		t.Fatal(err)
-	}
-	src := &reconcile.GitSource{MirrorDir: t.TempDir()}
-	rec := reconcile.New(st, src, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if _, err := rec.Sync(ctx, "default", "blueprints"); err != nil {
-		t.Fatal(err)
-	}
-	w := &Writer{Store: st, Git: src.Writable, Index: syncer{rec},
-		Checker: &hooks.Checker{Engines: &hooks.EngineCache{Base: validate.Config{Limits: krm.DefaultLimits()}, Builtin: schema.NewBuiltin()}}}
-	return w, st, bare
-}
 
 // TestInitWhereSomethingIs: a new package is refused where the branch has
 // a directory (with packages below it, or files), a file, or inside a
@@ -132,37 +77,10 @@ func TestRemoteNotAtomic(t *testing.T)       { remoteRefusal(t, false) }
 func TestRemoteProtectedBranch(t *testing.T) { remoteRefusal(t, true) }
 func remoteRefusal(t *testing.T, atomic bool) {
 	ctx := context.Background()
-	root := t.TempDir()
-	work := gittest.New(t)
-	work.Commit("initial")
-	bare := filepath.Join(root, "blueprints.git")
-	if out, err := exec.Command("git", "clone", "-q", "--bare", work.Dir, bare).CombinedOutput(); err != nil {
-		t.Fatalf("%v %s", err, out)
-	}
-	run(t, bare, "config", "http.receivepack", "true")
+	w, _, bare := remoteSetup(t, "")
 	if !atomic {
 		run(t, bare, "config", "receive.advertiseAtomic", "false")
 	}
-	base := gittest.ServeHTTP(t, root, "ci", "s3cret")
-	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "index.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	repo := &store.Repository{Object: configv1alpha1.Repository{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "blueprints"},
-		Spec: configv1alpha1.RepositorySpec{Provider: configv1alpha1.ProviderGit, Git: configv1alpha1.GitSpec{URL: base + "/blueprints.git", Credentials: "ci"}}}}
-	if err := st.CreateRepository(ctx, repo); err != nil {
-		t.Fatal(err)
-	}
-	src := &reconcile.GitSource{MirrorDir: t.TempDir(), Credentials: func(context.Context, string, string) (*gitrepo.Credentials, error) {
-		return &gitrepo.Credentials{Username: "ci", Password: "s3cret"}, nil
-	}}
-	rec := reconcile.New(st, src, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if _, err := rec.Sync(ctx, "default", "blueprints"); err != nil {
-		t.Fatal(err)
-	}
-	w := &Writer{Store: st, Git: src.Writable, Index: syncer{rec},
-		Checker: &hooks.Checker{Engines: &hooks.EngineCache{Base: validate.Config{Limits: krm.DefaultLimits()}, Builtin: schema.NewBuiltin()}}}
 	by := Author{Name: "ada"}
 	var inv *Invalid
 	if !atomic {
@@ -202,12 +120,7 @@ func remoteRefusal(t *testing.T, atomic bool) {
 func TestPushAuthRequired(t *testing.T) {
 	ctx := context.Background()
 	root := t.TempDir()
-	work := gittest.New(t)
-	work.Commit("initial")
-	bare := filepath.Join(root, "blueprints.git")
-	if out, err := exec.Command("git", "clone", "-q", "--bare", work.Dir, bare).CombinedOutput(); err != nil {
-		t.Fatalf("%v %s", err, out)
-	}
+	bare := bareRepo(t, root, nil, nil)
 	run(t, bare, "config", "http.receivepack", "true")
 	inner := gittest.ServeHTTP(t, root, "", "")
 	u, _ := url.Parse(inner)
@@ -221,24 +134,8 @@ func TestPushAuthRequired(t *testing.T) {
 		proxy.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "index.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	repo := &store.Repository{Object: configv1alpha1.Repository{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "blueprints"},
-		Spec: configv1alpha1.RepositorySpec{Provider: configv1alpha1.ProviderGit, Git: configv1alpha1.GitSpec{URL: srv.URL + "/blueprints.git"}}}}
-	if err := st.CreateRepository(ctx, repo); err != nil {
-		t.Fatal(err)
-	}
-	src := &reconcile.GitSource{MirrorDir: t.TempDir()}
-	rec := reconcile.New(st, src, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if _, err := rec.Sync(ctx, "default", "blueprints"); err != nil {
-		t.Fatal(err)
-	}
-	w := &Writer{Store: st, Git: src.Writable, Index: syncer{rec},
-		Checker: &hooks.Checker{Engines: &hooks.EngineCache{Base: validate.Config{Limits: krm.DefaultLimits()}, Builtin: schema.NewBuiltin()}}}
-	_, _, err = w.Create(ctx, "default", Create{Repository: "blueprints", Package: "nginx", Workspace: "first", Init: &Init{}}, Author{Name: "ada"})
+	w, _ := newWriter(t, srv.URL+"/blueprints.git", nil)
+	_, _, err := w.Create(ctx, "default", Create{Repository: "blueprints", Package: "nginx", Workspace: "first", Init: &Init{}}, Author{Name: "ada"})
 	var inv *Invalid
 	if !errors.As(err, &inv) || !strings.Contains(err.Error(), "credentials") {
 		t.Errorf("create with push credentials refused: %v", err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -216,12 +217,12 @@ func lostChanges(original, local, merged map[string][]byte, known []result.Resul
 		}
 	}
 	var out []result.Result
-	for _, k := range sortedResourceKeys(l) {
+	for _, k := range slices.Sorted(maps.Keys(l)) {
 		of, lf, mf := o[k], l[k], m[k]
 		if mf == nil {
 			continue // removed by the merge: upstream deleted it
 		}
-		for _, f := range sortedFieldKeys(lf) {
+		for _, f := range slices.Sorted(maps.Keys(lf)) {
 			lv := lf[f]
 			ov, inOriginal := of[f]
 			if inOriginal && ov == lv {
@@ -238,24 +239,6 @@ func lostChanges(original, local, merged map[string][]byte, known []result.Resul
 		}
 	}
 	return out, nil
-}
-
-func sortedResourceKeys(m map[string]map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func sortedFieldKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // resourceKey identifies a resource across the three versions.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
+	"github.com/pkgserver/pkgserver/internal/keymutex"
 	"github.com/pkgserver/pkgserver/internal/revision"
 	"github.com/pkgserver/pkgserver/internal/store"
 )
@@ -43,28 +44,19 @@ type Reconciler struct {
 	source Source
 	log    *slog.Logger
 
+	// locks serialize the passes of a repository, by id.
+	locks keymutex.Map[int64]
 	mu    sync.Mutex
-	locks map[int64]*sync.Mutex
 	// proposals remembers the packages pull requests change.
 	proposals map[proposalKey][]string
 }
 
 // New returns a reconciler.
 func New(st store.Store, src Source, log *slog.Logger) *Reconciler {
-	return &Reconciler{store: st, source: src, log: log, locks: map[int64]*sync.Mutex{}}
+	return &Reconciler{store: st, source: src, log: log}
 }
 
-func (r *Reconciler) lock(id int64) func() {
-	r.mu.Lock()
-	l, ok := r.locks[id]
-	if !ok {
-		l = &sync.Mutex{}
-		r.locks[id] = l
-	}
-	r.mu.Unlock()
-	l.Lock()
-	return l.Unlock
-}
+func (r *Reconciler) lock(id int64) func() { return r.locks.Lock(id) }
 
 // Preview derives the revisions of a repository from git alone, without an
 // index: what the index would hold. Revisions are sorted by package, then

@@ -92,19 +92,7 @@ func (s *Store) DueChecks(ctx context.Context, now time.Time, perRepo, limit int
 		ROW_NUMBER() OVER (PARTITION BY namespace, repository ORDER BY id) AS n
 		FROM checks WHERE reported = 0 AND next_attempt <= ?) due WHERE n <= ? ORDER BY id LIMIT ?`),
 		now.UnixMilli(), perRepo, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Check
-	for rows.Next() {
-		c, err := scanCheck(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return scanChecks(rows, err)
 }
 
 // NextCheckAttempt returns when the next waiting check is due, zero if
@@ -143,6 +131,11 @@ func (s *Store) UpdateCheckPosting(ctx context.Context, id int64, p store.CheckP
 func (s *Store) Checks(ctx context.Context, namespace, repository, commit string) ([]store.Check, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+checkColumns+` FROM checks WHERE namespace = ? AND repository = ? AND commit_id = ? ORDER BY name`),
 		namespace, repository, commit)
+	return scanChecks(rows, err)
+}
+
+// scanChecks reads the rows of a query of checkColumns.
+func scanChecks(rows *sql.Rows, err error) ([]store.Check, error) {
 	if err != nil {
 		return nil, err
 	}

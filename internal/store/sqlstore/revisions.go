@@ -168,13 +168,9 @@ func (s *Store) Resources(ctx context.Context, namespace, name string) (map[stri
 	if err != nil {
 		return nil, err
 	}
-	var packed string
-	if err := s.db.QueryRowContext(ctx, s.q(`SELECT files FROM trees WHERE id = ?`), r.Tree).Scan(&packed); err != nil {
-		return nil, fmt.Errorf("files of %s/%s: %w", namespace, name, err)
-	}
-	files, err := decodeFiles(packed)
+	files, err := s.TreeFiles(ctx, r.Tree)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("files of %s/%s: %w", namespace, name, err)
 	}
 	byBlob := map[string][]string{}
 	for _, f := range files {
