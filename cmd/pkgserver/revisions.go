@@ -78,7 +78,7 @@ temporary directory.`,
 			}
 			items := make([]pkgv1alpha1.PackageRevision, len(revs))
 			for i, r := range revs {
-				items[i] = pkgv1alpha1.FromRevision(r, "", cfg.Repository, 0)
+				items[i] = pkgv1alpha1.FromRevision(r, revision.Meta{}, "", cfg.Repository, 0)
 			}
 			if err := writeRevisions(cmd, output, items); err != nil {
 				return usageError("%v", err)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -237,14 +238,31 @@ func TestLifecycleRefusals(t *testing.T) {
 		{"resources escaping the package", http.MethodPut, resPath + "/blueprints.nginx.first", "writer",
 			pkgv1alpha1.PackageRevisionResources{Spec: pkgv1alpha1.PackageRevisionResourcesSpec{Resources: map[string]string{"Kptfile": "x", "../a.yaml": "x: 1"}}}, 422, "relative"},
 		{"delete the branch revision", http.MethodDelete, revsPath + "/blueprints.nginx.main", "writer", nil, 404, ""},
-		{"labels on create", http.MethodPost, revsPath, "writer",
+		{"a label with a bad key on create", http.MethodPost, revsPath, "writer",
 			func() any {
 				r := newRevision("blueprints", "x", "a", pkgv1alpha1.Task{Type: "init"})
-				r.Labels = map[string]string{"team": "a"}
+				r.Labels = map[string]string{"team a": "x"}
 				return r
-			}(), 422, "cannot be set yet"},
-		{"a label on update", http.MethodPut, revsPath + "/blueprints.nginx.first", "writer",
-			func() any { d := withLifecycle(draft, "Proposed"); d.Labels = map[string]string{"team": "a"}; return d }(), 422, "cannot be set yet"},
+			}(), 422, `label \"team a\"`},
+		{"a system label on update", http.MethodPut, revsPath + "/blueprints.nginx.first", "writer",
+			func() any {
+				d := withLifecycle(draft, "Proposed")
+				d.Labels = map[string]string{"pkg.pkgserver.dev/validated": "yes"}
+				return d
+			}(), 422, "are set by pkgserver"},
+		{"a KRM annotation on update", http.MethodPut, revsPath + "/blueprints.nginx.first", "writer",
+			func() any {
+				d := withLifecycle(draft, "Proposed")
+				d.Annotations = map[string]string{"config.kubernetes.io/local-config": "false"}
+				return d
+			}(), 422, "edit the Kptfile to change it"},
+		{"a label too long on update", http.MethodPut, revsPath + "/blueprints.nginx.first", "writer",
+			func() any {
+				d := withLifecycle(draft, "Proposed")
+				d.Labels = map[string]string{"team": strings.Repeat("a", 64)}
+				return d
+			}(), 422, "must be no more than 63 bytes"},
+
 	} {
 		code, body := h.do(tc.method, tc.path, tc.token, tc.body)
 		if code != tc.want || !strings.Contains(string(body), tc.message) {
@@ -470,8 +488,121 @@ func TestReadinessGates(t *testing.T) {
 	h.write(http.MethodPut, resPath+"/"+pr.Name, res, 200, nil)
 	pr = h.revision(pr.Name)
 	h.write(http.MethodPut, revsPath+"/"+pr.Name, withLifecycle(pr, "Proposed"), 200, &pr)
+	if got := fmt.Sprint(pr.Spec.ReadinessGates); got != "[{example.com/reviewed} {pkg.pkgserver.dev/validated}]" {
+		t.Errorf("spec.readinessGates: %s", got)
+	}
+	if got := fmt.Sprint(pr.Status.Conditions); !strings.HasPrefix(got, "[{example.com/reviewed True  } {pkg.pkgserver.dev/validated True Valid no errors, 0 warnings") {
+		t.Errorf("status.conditions: %s", got)
+	}
 	h.write(http.MethodPut, revsPath+"/"+pr.Name+"/approval", withLifecycle(pr, "Published"), 200, &pr)
 	if pr.Spec.Lifecycle != "Published" {
 		t.Errorf("approval with the gate met: %s", pr.Spec.Lifecycle)
+	}
+}
+
+// TestRevisionMetadata: labels, annotations and readiness gates live in
+// the package's Kptfile: set when a draft is created, changed by a PUT of
+// the Draft (with its proposal, in one transaction), indexed for label
+// selectors, kept by the published revision and immutable there.
+func TestRevisionMetadata(t *testing.T) {
+	h := start(t)
+	dir := h.hosted("blueprints")
+	create := newRevision("blueprints", "nginx", "labelled", pkgv1alpha1.Task{Type: "init"})
+	create.Labels = map[string]string{"team": "web"}
+	create.Annotations = map[string]string{"example.com/owner": "alice"}
+	create.Spec.ReadinessGates = []pkgv1alpha1.ReadinessGate{{ConditionType: "pkg.pkgserver.dev/validated"}}
+	var pr pkgv1alpha1.PackageRevision
+	h.write(http.MethodPost, revsPath, create, 201, &pr)
+	kptfile := git(t, dir, "show", "drafts/nginx/labelled:nginx/Kptfile")
+	for _, want := range []string{"team: web", "example.com/owner: alice", "config.kubernetes.io/local-config: \"true\"", "conditionType: pkg.pkgserver.dev/validated"} {
+		if !strings.Contains(kptfile, want) {
+			t.Errorf("Kptfile of the new draft lacks %q:\n%s", want, kptfile)
+		}
+	}
+	pr = h.revision(pr.Name)
+	if fmt.Sprint(pr.Labels, pr.Annotations, pr.Spec.ReadinessGates) != "map[team:web] map[example.com/owner:alice] [{pkg.pkgserver.dev/validated}]" {
+		t.Errorf("created: %v %v %v", pr.Labels, pr.Annotations, pr.Spec.ReadinessGates)
+	}
+	h.write(http.MethodPost, revsPath, newRevision("blueprints", "redis", "plain", pkgv1alpha1.Task{Type: "init"}), 201, nil)
+
+	// Labels changed and the draft proposed: one commit, one transaction.
+	commits := git(t, dir, "rev-list", "--count", "drafts/nginx/labelled")
+	pr.Labels = map[string]string{"team": "web", "tier": "gold", pkgv1alpha1.LatestRevisionLabel: "false"}
+	h.write(http.MethodPut, revsPath+"/"+pr.Name, withLifecycle(pr, "Proposed"), 200, &pr)
+	if pr.Spec.Lifecycle != "Proposed" || pr.Labels["tier"] != "gold" {
+		t.Errorf("updated: %s %v", pr.Spec.Lifecycle, pr.Labels)
+	}
+	if got := git(t, dir, "rev-list", "--count", "proposed/nginx/labelled"); got == commits {
+		t.Errorf("no commit for the labels")
+	}
+	if got := git(t, dir, "for-each-ref", "--format=%(refname)", "refs/heads/drafts/nginx"); got != "" {
+		t.Errorf("draft branch left: %s", got)
+	}
+
+	// Label selectors are answered by the index.
+	for sel, want := range map[string]string{
+		"tier=gold":          "blueprints.nginx.labelled",
+		"tier in (gold,tin)": "blueprints.nginx.labelled",
+		"tier!=gold":         "blueprints.redis.plain",
+		"!tier":              "blueprints.redis.plain",
+		"team,tier":          "blueprints.nginx.labelled",
+		"team=ops":           "",
+	} {
+		var list pkgv1alpha1.PackageRevisionList
+		h.get(revsPath+"?labelSelector="+url.QueryEscape(sel), "reader", &list)
+		var names []string
+		for _, it := range list.Items {
+			names = append(names, it.Name)
+		}
+		if got := strings.Join(names, " "); got != want {
+			t.Errorf("labelSelector %s: %q, want %q", sel, got, want)
+		}
+	}
+
+	// A Proposed revision's labels are refused; so is any change of a
+	// published one, which keeps the labels it was published with.
+	refs := git(t, dir, "for-each-ref")
+	changed := pr
+	changed.Labels = map[string]string{"team": "ops"}
+	code, body := h.do(http.MethodPut, revsPath+"/"+pr.Name, "writer", changed)
+	if st := h.status(code, body, 422); !strings.Contains(st.Message, "only a Draft's writes change") {
+		t.Errorf("labels of a proposal: %s", st.Message)
+	}
+	h.write(http.MethodPut, revsPath+"/"+pr.Name+"/approval", withLifecycle(pr, "Published"), 200, &pr)
+	if pr.Labels["tier"] != "gold" || pr.Labels[pkgv1alpha1.LatestRevisionLabel] != "true" || pr.Annotations["example.com/owner"] != "alice" {
+		t.Errorf("published: %v %v", pr.Labels, pr.Annotations)
+	}
+	refs = git(t, dir, "for-each-ref")
+	changed = pr
+	changed.Annotations = map[string]string{}
+	code, body = h.do(http.MethodPut, revsPath+"/"+pr.Name, "writer", changed)
+	if st := h.status(code, body, 422); !strings.Contains(st.Message, "is Published") {
+		t.Errorf("annotations of a published revision: %s", st.Message)
+	}
+	if git(t, dir, "for-each-ref") != refs {
+		t.Errorf("a refused write changed refs")
+	}
+	// A PUT is the whole object: what it leaves out, it removes. The
+	// approval subresource does not look at them.
+	var draft pkgv1alpha1.PackageRevision
+	h.write(http.MethodPost, revsPath, newRevision("blueprints", "nginx", "next",
+		pkgv1alpha1.Task{Type: "edit", Edit: &pkgv1alpha1.EditTaskSpec{SourceRef: &pkgv1alpha1.PackageRevisionRef{Name: pr.Name}}}), 201, &draft)
+	if draft.Labels["tier"] != "gold" {
+		t.Errorf("a copy's labels: %v", draft.Labels)
+	}
+	draft.Labels, draft.Spec.ReadinessGates = nil, nil
+	h.write(http.MethodPut, revsPath+"/"+draft.Name, withLifecycle(draft, "Proposed"), 200, &draft)
+	if len(draft.Labels) != 0 || len(draft.Spec.ReadinessGates) != 0 || draft.Annotations["example.com/owner"] != "alice" {
+		t.Errorf("left out: %v %v %v", draft.Labels, draft.Spec.ReadinessGates, draft.Annotations)
+	}
+	unrelated := withLifecycle(draft, "Draft")
+	unrelated.Labels = map[string]string{"tier": "tin"}
+	h.write(http.MethodPut, revsPath+"/"+draft.Name+"/approval", unrelated, 200, &draft)
+	if draft.Spec.Lifecycle != "Draft" || len(draft.Labels) != 0 {
+		t.Errorf("rejected: %s %v", draft.Spec.Lifecycle, draft.Labels)
+	}
+	if kf := git(t, dir, "show", "drafts/nginx/next:nginx/Kptfile"); strings.Contains(kf, "readinessGates") || strings.Contains(kf, "tier") ||
+		!strings.Contains(kf, "local-config") {
+		t.Errorf("Kptfile after clearing:\n%s", kf)
 	}
 }

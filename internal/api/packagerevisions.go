@@ -1,8 +1,11 @@
 package api
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
@@ -12,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/selection"
 
 	pkgv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/pkg/v1alpha1"
+	"github.com/pkgserver/pkgserver/internal/revision"
 	"github.com/pkgserver/pkgserver/internal/store"
 )
 
@@ -19,7 +23,42 @@ import (
 const maxListLimit = 10000
 
 func revisionObject(r store.Revision) pkgv1alpha1.PackageRevision {
-	return pkgv1alpha1.FromRevision(r.Revision, r.Namespace, r.Repository, r.ResourceVersion)
+	pr := pkgv1alpha1.FromRevision(r.Revision, r.Meta, r.Namespace, r.Repository, r.ResourceVersion)
+	pr.Status.Conditions = append(pr.Status.Conditions, validatedCondition(r.Validation))
+	return pr
+}
+
+// validatedCondition tells the outcome of pkgserver's last validation of a
+// revision's content.
+func validatedCondition(v *store.Validation) pkgv1alpha1.Condition {
+	c := pkgv1alpha1.Condition{Type: pkgv1alpha1.ValidatedCondition}
+	switch {
+	case v == nil:
+		c.Status, c.Reason = pkgv1alpha1.ConditionUnknown, "NotValidated"
+		c.Message = "pkgserver has not validated this content through its API; an approval validates it"
+	case v.Errors > 0:
+		c.Status, c.Reason = pkgv1alpha1.ConditionFalse, "Invalid"
+		c.Message = fmt.Sprintf("%s, %s (%s)", plural(v.Errors, "error"), plural(v.Warnings, "warning"), v.At.Format(time.RFC3339))
+	default:
+		c.Status, c.Reason = pkgv1alpha1.ConditionTrue, "Valid"
+		c.Message = fmt.Sprintf("no errors, %s (%s)", plural(v.Warnings, "warning"), v.At.Format(time.RFC3339))
+	}
+	return c
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return strconv.Itoa(n) + " " + word + "s"
+}
+
+// storeLabelOperators are the selector operators the store filters on;
+// the others (gt, lt) are filtered here only.
+var storeLabelOperators = map[selection.Operator]string{
+	selection.Equals: store.LabelIn, selection.DoubleEquals: store.LabelIn, selection.In: store.LabelIn,
+	selection.NotEquals: store.LabelNotIn, selection.NotIn: store.LabelNotIn,
+	selection.Exists: store.LabelExists, selection.DoesNotExist: store.LabelNotExists,
 }
 
 // revisionQuery is a list or watch request, parsed.
@@ -81,6 +120,13 @@ func parseQuery(c echo.Context) (*revisionQuery, error) {
 		// when the selector pins it.
 		if reqs, ok := sel.Requirements(); ok {
 			for _, r := range reqs {
+				if !revision.IsSystemLabel(r.Key()) {
+					// Labels of Kptfiles are indexed too.
+					if op, ok := storeLabelOperators[r.Operator()]; ok {
+						q.opts.Labels = append(q.opts.Labels, store.LabelRequirement{Key: r.Key(), Operator: op, Values: r.ValuesUnsorted()})
+					}
+					continue
+				}
 				if r.Key() != pkgv1alpha1.LatestRevisionLabel {
 					continue
 				}
@@ -203,7 +249,27 @@ func (s *Server) resourcesObject(c echo.Context, r *store.Revision) (*pkgv1alpha
 		}
 		res[p] = string(data)
 	}
+	// The findings of the last validation of this content (warnings, as
+	// errors refuse a write) are kept with it.
+	var status *pkgv1alpha1.PackageRevisionResourcesStatus
+	if r.Validation != nil {
+		repo, err := s.store.GetRepository(c.Request().Context(), r.Namespace, r.Repository)
+		if err != nil {
+			return nil, err
+		}
+		v, err := s.store.Validation(c.Request().Context(), repo.ID, r.Tree)
+		if err != nil && !isNotFound(err) {
+			return nil, err
+		}
+		if v != nil && len(v.Results) > 0 {
+			status = &pkgv1alpha1.PackageRevisionResourcesStatus{}
+			if err := json.Unmarshal(v.Results, &status.Results); err != nil {
+				return nil, fmt.Errorf("findings of %s: %w", r.Name, err)
+			}
+		}
+	}
 	return &pkgv1alpha1.PackageRevisionResources{
+		Status:     status,
 		TypeMeta:   metav1.TypeMeta{APIVersion: pkgv1alpha1.APIVersion, Kind: "PackageRevisionResources"},
 		ObjectMeta: metav1.ObjectMeta{Name: r.Name, Namespace: r.Namespace, ResourceVersion: strconv.FormatInt(r.ResourceVersion, 10)},
 		Spec: pkgv1alpha1.PackageRevisionResourcesSpec{

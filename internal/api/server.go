@@ -132,8 +132,8 @@ func New(cfg Config) *Server {
 	a.GET(pkgs+"/namespaces/:ns/packagerevisions/:name", s.getRevision)
 	a.GET(pkgs+"/namespaces/:ns/packagerevisionresources/:name", s.getResources)
 	a.POST(pkgs+"/namespaces/:ns/packagerevisions", s.createRevision)
-	a.PUT(pkgs+"/namespaces/:ns/packagerevisions/:name", s.updateRevision())
-	a.PUT(pkgs+"/namespaces/:ns/packagerevisions/:name/approval", s.approveRevision())
+	a.PUT(pkgs+"/namespaces/:ns/packagerevisions/:name", s.updateRevision)
+	a.PUT(pkgs+"/namespaces/:ns/packagerevisions/:name/approval", s.approveRevision)
 	a.DELETE(pkgs+"/namespaces/:ns/packagerevisions/:name", s.deleteRevision)
 	a.PUT(pkgs+"/namespaces/:ns/packagerevisionresources/:name", s.putResources)
 	for prefix, h := range cfg.Handlers {

@@ -2,11 +2,11 @@ package api
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"strconv"
 
@@ -112,10 +112,12 @@ func (s *Server) createRevision(c echo.Context) error {
 	if sp.Repository == "" {
 		bad("spec.repository", "required")
 	}
-	if len(obj.Labels) > 0 || len(obj.Annotations) > 0 {
-		bad("metadata.labels", "labels and annotations of package revisions cannot be set yet")
-	}
 	req := lifecycle.Create{Repository: sp.Repository, Package: sp.PackageName, Workspace: sp.WorkspaceName}
+	if obj.Labels != nil || obj.Annotations != nil || obj.Spec.ReadinessGates != nil {
+		edit, refused := metaEdit(&obj, nil)
+		causes = append(causes, refused...)
+		req.Meta = edit
+	}
 	if len(sp.Tasks) != 1 {
 		bad("spec.tasks", "exactly one task: init, edit, clone or upgrade")
 	} else {
@@ -153,63 +155,92 @@ func (s *Server) createRevision(c echo.Context) error {
 	return writeJSON(c, http.StatusCreated, revisionObject(*r))
 }
 
-// moveFunc moves a revision along the lifecycle.
-type moveFunc func(w *lifecycle.Writer, ctx context.Context, ns, name string, rv int64, to revision.Lifecycle, by lifecycle.Author) (*store.Revision, error)
-
-// moveRevision answers a PUT of a revision: the body is the revision as the
-// client has it, with the lifecycle it is to move to.
-func (s *Server) moveRevision(move moveFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		ns, name := c.Param("ns"), c.Param("name")
-		if err := authorize(c, ns, store.RoleWrite); err != nil {
-			return err
-		}
-		obj, rv, err := s.decodeRevision(c, name)
-		if err != nil {
-			return err
-		}
-		w, err := s.writer()
-		if err != nil {
-			return err
-		}
-		r, err := move(w, c.Request().Context(), ns, name, rv, revision.Lifecycle(obj.Spec.Lifecycle), author(c))
-		if err != nil {
-			return writeErr("packagerevisions", name, err)
-		}
-		return writeJSON(c, http.StatusOK, revisionObject(*r))
+// updateRevision moves a Draft to Proposed and edits a Draft's labels,
+// annotations and readiness gates.
+func (s *Server) updateRevision(c echo.Context) error {
+	ns, name := c.Param("ns"), c.Param("name")
+	if err := authorize(c, ns, store.RoleWrite); err != nil {
+		return err
 	}
+	obj, rv, edit, err := s.decodeRevision(c, name)
+	if err != nil {
+		return err
+	}
+	w, err := s.writer()
+	if err != nil {
+		return err
+	}
+	r, _, err := w.Update(c.Request().Context(), ns, name, rv, revision.Lifecycle(obj.Spec.Lifecycle), edit, author(c))
+	if err != nil {
+		return writeErr("packagerevisions", name, err)
+	}
+	return writeJSON(c, http.StatusOK, revisionObject(*r))
 }
 
-// updateRevision moves a Draft to Proposed; nothing else of a revision is
-// the client's to change.
-func (s *Server) updateRevision() echo.HandlerFunc { return s.moveRevision((*lifecycle.Writer).Update) }
-
 // approveRevision decides on a proposal or a deletion proposal.
-func (s *Server) approveRevision() echo.HandlerFunc {
-	return s.moveRevision(func(w *lifecycle.Writer, ctx context.Context, ns, name string, rv int64, to revision.Lifecycle, by lifecycle.Author) (*store.Revision, error) {
-		r, _, err := w.Approval(ctx, ns, name, rv, to, by)
-		return r, err
-	})
+func (s *Server) approveRevision(c echo.Context) error {
+	ns, name := c.Param("ns"), c.Param("name")
+	if err := authorize(c, ns, store.RoleWrite); err != nil {
+		return err
+	}
+	// As with any subresource, the rest of the body is not looked at: an
+	// approval changes no labels.
+	obj, rv, _, err := s.decodeRevision(c, name)
+	if err != nil {
+		return err
+	}
+	w, err := s.writer()
+	if err != nil {
+		return err
+	}
+	r, _, err := w.Approval(c.Request().Context(), ns, name, rv, revision.Lifecycle(obj.Spec.Lifecycle), author(c))
+	if err != nil {
+		return writeErr("packagerevisions", name, err)
+	}
+	return writeJSON(c, http.StatusOK, revisionObject(*r))
+}
+
+// metaEdit reads the labels, annotations and readiness gates of a body,
+// the whole of them as a PUT replaces the object. Labels pkgserver sets
+// come back as they were or not at all.
+func metaEdit(obj *pkgv1alpha1.PackageRevision, current map[string]string) (*lifecycle.MetaEdit, []metav1.StatusCause) {
+	var causes []metav1.StatusCause
+	edit := &lifecycle.MetaEdit{Labels: map[string]string{}, Annotations: map[string]string{}, ReadinessGates: []string{}}
+	for k, v := range obj.Labels {
+		switch {
+		case !revision.IsSystemLabel(k):
+			edit.Labels[k] = v
+		case k == pkgv1alpha1.LatestRevisionLabel:
+		case current[k] != v:
+			causes = append(causes, metav1.StatusCause{Type: metav1.CauseTypeFieldValueNotSupported, Field: "metadata.labels",
+				Message: fmt.Sprintf("%s: labels of %s are set by pkgserver", k, revision.SystemPrefix)})
+		}
+	}
+	maps.Copy(edit.Annotations, obj.Annotations)
+	for _, g := range obj.Spec.ReadinessGates {
+		edit.ReadinessGates = append(edit.ReadinessGates, g.ConditionType)
+	}
+	return edit, causes
 }
 
 // decodeRevision reads the body of an update: the revision as the client
 // has it, whose identity and spec other than the lifecycle must be the
 // stored ones.
-func (s *Server) decodeRevision(c echo.Context, name string) (*pkgv1alpha1.PackageRevision, int64, error) {
+func (s *Server) decodeRevision(c echo.Context, name string) (*pkgv1alpha1.PackageRevision, int64, *lifecycle.MetaEdit, error) {
 	var obj pkgv1alpha1.PackageRevision
 	if err := decode(c, &obj); err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	if obj.Name != "" && obj.Name != name {
-		return nil, 0, badRequest("metadata.name %q does not match the name of the URL, %q", obj.Name, name)
+		return nil, 0, nil, badRequest("metadata.name %q does not match the name of the URL, %q", obj.Name, name)
 	}
 	rv, err := resourceVersion(obj.ResourceVersion)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	r, err := s.store.GetRevision(c.Request().Context(), c.Param("ns"), name)
 	if err != nil {
-		return nil, 0, writeErr("packagerevisions", name, err)
+		return nil, 0, nil, writeErr("packagerevisions", name, err)
 	}
 	var causes []metav1.StatusCause
 	for _, f := range []struct{ field, got, want string }{
@@ -226,26 +257,18 @@ func (s *Server) decodeRevision(c echo.Context, name string) (*pkgv1alpha1.Packa
 	if obj.Spec.Lifecycle == "" {
 		causes = append(causes, metav1.StatusCause{Type: metav1.CauseTypeFieldValueRequired, Field: "spec.lifecycle", Message: "required"})
 	}
-	// The labels pkgserver sets come back as they were; others cannot be
-	// set yet, and are refused rather than dropped.
-	want := revisionObject(*r).Labels
-	for k, v := range obj.Labels {
-		if want[k] != v && k != pkgv1alpha1.LatestRevisionLabel {
-			causes = append(causes, metav1.StatusCause{Type: metav1.CauseTypeFieldValueNotSupported, Field: "metadata.labels",
-				Message: fmt.Sprintf("%s: labels of package revisions cannot be set yet", k)})
-		}
-	}
-	if len(obj.Annotations) > 0 {
-		causes = append(causes, metav1.StatusCause{Type: metav1.CauseTypeFieldValueNotSupported, Field: "metadata.annotations",
-			Message: "annotations of package revisions cannot be set yet"})
+	edit, refused := metaEdit(&obj, revisionObject(*r).Labels)
+	causes = append(causes, refused...)
+	if !edit.Changes(r.Meta) {
+		edit = nil
 	}
 	if len(obj.Spec.Tasks) > 0 {
 		causes = append(causes, metav1.StatusCause{Type: metav1.CauseTypeFieldValueInvalid, Field: "spec.tasks", Message: "tasks are given when a revision is created"})
 	}
 	if len(causes) > 0 {
-		return nil, 0, invalid("packagerevisions", name, causes)
+		return nil, 0, nil, invalid("packagerevisions", name, causes)
 	}
-	return &obj, rv, nil
+	return &obj, rv, edit, nil
 }
 
 // deleteRevision deletes a Draft or a Proposed revision, or approves the

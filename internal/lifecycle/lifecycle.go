@@ -8,6 +8,7 @@ package lifecycle
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -202,6 +203,30 @@ func (o *op) validate(tip, commit, full, what string) ([]result.Result, error) {
 		return nil, &Invalid{Message: fmt.Sprintf("%s: %d validation error(s) in package %s", what, errs, full), Results: dec.Results}
 	}
 	return dec.Results, nil
+}
+
+// recordValidation keeps the outcome of the validation that let a write
+// through, for the revision's validated condition.
+func (o *op) recordValidation(tree string, results []result.Result) error {
+	v := &store.Validation{At: o.w.now().UTC()}
+	for _, r := range results {
+		switch r.Severity {
+		case result.Error:
+			v.Errors++
+		case result.Warning:
+			v.Warnings++
+		}
+	}
+	if len(results) > 0 {
+		var err error
+		if v.Results, err = json.Marshal(results); err != nil {
+			return err
+		}
+	}
+	if err := o.w.Store.RecordValidation(o.ctx, o.repo.ID, tree, v); err != nil {
+		return fmt.Errorf("the write is done, but its validation was not recorded: %w", err)
+	}
+	return nil
 }
 
 // apply runs a ref transaction and indexes it; a ref not at its expected

@@ -20,7 +20,7 @@ func TestPublishOnMovedBranch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r, err = w.Update(ctx, "default", r.Name, r.ResourceVersion, revision.Proposed, by); err != nil {
+	if r, _, err = w.Update(ctx, "default", r.Name, r.ResourceVersion, revision.Proposed, nil, by); err != nil {
 		t.Fatal(err)
 	}
 	var pushed string
@@ -69,7 +69,7 @@ func TestRemoteWrites(t *testing.T) {
 	if got := run(t, bare, "for-each-ref", "--format=%(refname)", "refs/heads/drafts/"); got != "refs/heads/drafts/nginx/first" {
 		t.Fatalf("remote branches after create: %q", got)
 	}
-	if r, err = w.Update(ctx, "default", r.Name, r.ResourceVersion, revision.Proposed, by); err != nil {
+	if r, _, err = w.Update(ctx, "default", r.Name, r.ResourceVersion, revision.Proposed, nil, by); err != nil {
 		t.Fatal(err)
 	}
 	var pushed string

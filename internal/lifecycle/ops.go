@@ -38,6 +38,8 @@ type Create struct {
 	// Upgrade rebases a published revision of this package onto a newer
 	// upstream revision.
 	Upgrade *Upgrade
+	// Meta sets the new revision's labels, annotations and readiness gates.
+	Meta *MetaEdit
 }
 
 // Create creates a Draft: the branch drafts/<full>/<workspace> with one
@@ -57,6 +59,9 @@ func (w *Writer) Create(ctx context.Context, ns string, req Create, by Author) (
 	}
 	if sources != 1 {
 		return nil, nil, invalid("spec.tasks: give exactly one task: init, edit (a copy of a published revision), clone or upgrade")
+	}
+	if err := req.Meta.check(); err != nil {
+		return nil, nil, err
 	}
 	o, done, err := w.begin(ctx, ns, req.Repository, by)
 	if err != nil {
@@ -119,6 +124,11 @@ func (w *Writer) Create(ctx context.Context, ns string, req Create, by Author) (
 		tree = src.Tree
 		message = fmt.Sprintf("Edit package %s from %s\n", full, src.Revision.Revision)
 	}
+	if req.Meta != nil {
+		if tree, err = o.editKptfile(tree, req.Meta.apply); err != nil {
+			return nil, nil, err
+		}
+	}
 	var parents []string
 	if tip != "" {
 		parents = []string{tip}
@@ -136,6 +146,9 @@ func (w *Writer) Create(ctx context.Context, ns string, req Create, by Author) (
 		if at, rerr := o.refAt(ref); errors.Is(err, ErrConflict) && rerr == nil && at != "" {
 			return nil, nil, conflict("the branch %s exists", strings.TrimPrefix(ref, revision.BranchesPrefix))
 		}
+		return nil, nil, err
+	}
+	if err := o.recordValidation(tree, warnings); err != nil {
 		return nil, nil, err
 	}
 	r, err := w.Store.GetRevision(ctx, ns, name)
@@ -329,30 +342,88 @@ func (w *Writer) PutResources(ctx context.Context, ns, name string, rv int64, fi
 	if err := o.apply([]gitrepo.RefUpdate{{Name: r.Ref, Old: r.Commit, New: commit}}); err != nil {
 		return nil, nil, err
 	}
+	if err := o.recordValidation(tree, warnings); err != nil {
+		return nil, nil, err
+	}
 	nr, err := w.Store.GetRevision(ctx, ns, name)
 	return nr, warnings, err
 }
 
-// Update moves a revision between Draft and Proposed: its branch renamed
-// drafts/ ↔ proposed/ in one transaction.
-func (w *Writer) Update(ctx context.Context, ns, name string, rv int64, lifecycle revision.Lifecycle, by Author) (*store.Revision, error) {
+// Update moves a revision from Draft to Proposed (its branch renamed
+// drafts/ → proposed/ in one transaction) and edits a Draft's labels,
+// annotations and readiness gates (a commit changing its Kptfile); both
+// at once are one transaction.
+func (w *Writer) Update(ctx context.Context, ns, name string, rv int64, lifecycle revision.Lifecycle, edit *MetaEdit, by Author) (*store.Revision, []result.Result, error) {
 	r, err := w.revision(ctx, ns, name, rv)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if lifecycle == r.Lifecycle {
-		return r, nil
+	if err := edit.check(); err != nil {
+		return nil, nil, err
 	}
+	move, change := lifecycle != r.Lifecycle, edit.Changes(r.Meta)
 	switch {
+	case !move:
 	case r.Lifecycle == revision.Draft && lifecycle == revision.Proposed:
 	case r.Lifecycle == revision.Proposed && lifecycle == revision.Draft:
-		return nil, invalid("a Proposed revision returns to Draft by rejecting it (approval with lifecycle Draft)")
+		return nil, nil, invalid("a Proposed revision returns to Draft by rejecting it (approval with lifecycle Draft)")
 	case lifecycle == revision.Published || lifecycle == revision.DeletionProposed:
-		return nil, invalid("%s to %s is an approval (PUT …/%s/approval); %s", r.Lifecycle, lifecycle, name, allowed(r.Lifecycle))
+		return nil, nil, invalid("%s to %s is an approval (PUT …/%s/approval); %s", r.Lifecycle, lifecycle, name, allowed(r.Lifecycle))
 	default:
-		return nil, invalid("%s cannot become %s: %s", r.Lifecycle, lifecycle, allowed(r.Lifecycle))
+		return nil, nil, invalid("%s cannot become %s: %s", r.Lifecycle, lifecycle, allowed(r.Lifecycle))
 	}
-	return w.rename(ctx, r, revision.Proposed, by)
+	if change && (r.Lifecycle != revision.Draft || !strings.HasPrefix(r.Ref, revision.DraftsPrefix)) {
+		return nil, nil, invalid("labels, annotations and readiness gates are kept in the package's Kptfile, which only a Draft's writes change; %s is %s (%s)",
+			name, r.Lifecycle, allowed(r.Lifecycle))
+	}
+	switch {
+	case change:
+		return w.editMeta(ctx, r, edit, move, by)
+	case move:
+		nr, err := w.rename(ctx, r, revision.Proposed, by)
+		return nr, nil, err
+	}
+	return r, nil, nil
+}
+
+// editMeta commits a Draft's Kptfile with new labels, annotations or
+// readiness gates, and proposes the draft in the same transaction when
+// asked.
+func (w *Writer) editMeta(ctx context.Context, r *store.Revision, edit *MetaEdit, propose bool, by Author) (*store.Revision, []result.Result, error) {
+	o, done, err := w.begin(ctx, r.Namespace, r.Repository, by)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer done()
+	full := o.cfg.Full(r.Package)
+	tree, err := o.editKptfile(r.Tree, edit.apply)
+	if err != nil {
+		return nil, nil, err
+	}
+	commit, err := o.commitPackage(r.Commit, []string{r.Commit}, full, tree, fmt.Sprintf("Update the labels, annotations and readiness gates of %s\n", full))
+	if err != nil {
+		return nil, nil, err
+	}
+	tip, err := o.branchTip()
+	if err != nil {
+		return nil, nil, err
+	}
+	warnings, err := o.validate(tip, commit, full, "the Kptfile is not valid")
+	if err != nil {
+		return nil, nil, err
+	}
+	updates := []gitrepo.RefUpdate{{Name: r.Ref, Old: r.Commit, New: commit}}
+	if propose {
+		updates = []gitrepo.RefUpdate{{Name: r.Ref, Old: r.Commit}, {Name: proposedRef(o.cfg, r.Package, r.Workspace), New: commit}}
+	}
+	if err := o.apply(updates); err != nil {
+		return nil, nil, err
+	}
+	if err := o.recordValidation(tree, warnings); err != nil {
+		return nil, nil, err
+	}
+	nr, err := w.Store.GetRevision(ctx, r.Namespace, r.Name)
+	return nr, warnings, err
 }
 
 // rename moves a draft's branch to proposed/ or back.
@@ -463,6 +534,9 @@ func (w *Writer) publish(ctx context.Context, r *store.Revision, by Author) (*st
 			continue
 		}
 		if err != nil {
+			return nil, nil, err
+		}
+		if err := o.recordValidation(r.Tree, warnings); err != nil {
 			return nil, nil, err
 		}
 		nr, err := w.Store.GetRevision(ctx, r.Namespace, r.Name)

@@ -38,7 +38,7 @@ func TestRemoteMovedDuringPush(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r, err = w.Update(ctx, "default", r.Name, r.ResourceVersion, revision.Proposed, by); err != nil {
+	if r, _, err = w.Update(ctx, "default", r.Name, r.ResourceVersion, revision.Proposed, nil, by); err != nil {
 		t.Fatal(err)
 	}
 	hook := `#!/bin/sh

@@ -97,7 +97,7 @@ func remoteRefusal(t *testing.T, atomic bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r, err = w.Update(ctx, "default", r.Name, r.ResourceVersion, revision.Proposed, by); err != nil {
+	if r, _, err = w.Update(ctx, "default", r.Name, r.ResourceVersion, revision.Proposed, nil, by); err != nil {
 		t.Fatal(err)
 	}
 	// A protected branch: the server refuses updates of main.

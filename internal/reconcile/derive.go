@@ -99,7 +99,7 @@ func (p *pass) derive() error {
 			continue
 		}
 		pt := p.trees[id]
-		p.u.Trees = append(p.u.Trees, store.Tree{ID: id, Files: pt.files})
+		p.u.Trees = append(p.u.Trees, store.Tree{ID: id, Files: pt.files, Meta: pt.meta})
 		for _, f := range pt.files {
 			wanted[f.BlobID] = true
 		}

@@ -644,6 +644,9 @@ func (p *pass) checkTrees() error {
 			}
 		}
 	}
+	if err := p.treeMeta(read, oversized); err != nil {
+		return err
+	}
 	judge := func(o *revision.Observation) {
 		pt, ok := read[o.Tree]
 		switch {

@@ -204,6 +204,16 @@ func (s *Server) Serve(ctx context.Context, ln, sshLn net.Listener) error {
 	g.Go(func() error { s.reporter.Run(gctx); return nil })
 	g.Go(func() error { return s.sched.Run(gctx) })
 	g.Go(func() error {
+		// Trees indexed by an older version have no meta yet.
+		n, err := reconcile.FillTreeMeta(gctx, s.store)
+		if err != nil && gctx.Err() == nil {
+			s.cfg.Log.Error("read the Kptfiles of trees indexed before", "err", err)
+		} else if n > 0 {
+			s.cfg.Log.Info("read the Kptfiles of trees indexed before", "trees", n)
+		}
+		return nil
+	})
+	g.Go(func() error {
 		t := time.NewTicker(time.Minute)
 		defer t.Stop()
 		for {

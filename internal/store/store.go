@@ -119,6 +119,20 @@ type Revision struct {
 	Namespace       string
 	Repository      string
 	ResourceVersion int64
+	// Meta is what the revision's Kptfile says about it.
+	Meta revision.Meta `json:",omitzero"`
+	// Validation is the outcome of the last validation pkgserver ran of
+	// the revision's tree in its repository; nil if it never did.
+	Validation *Validation `json:",omitempty"`
+}
+
+// Validation is the outcome of validating a package tree in a repository.
+type Validation struct {
+	Errors, Warnings int
+	At               time.Time
+	// Results are the findings, as JSON (result.Result); read only by
+	// Store.Validation, not with revisions.
+	Results []byte `json:"-"`
 }
 
 // RefRecord is a ref as last indexed: its target and, for refs of the git
@@ -145,6 +159,15 @@ type File struct {
 type Tree struct {
 	ID    string
 	Files []File
+	// Meta is what the tree's Kptfile says about the revision.
+	Meta revision.Meta
+}
+
+// TreeKptfile is a package tree indexed without its meta, with the
+// content of its Kptfile (nil when the index holds none).
+type TreeKptfile struct {
+	Tree    string
+	Kptfile []byte
 }
 
 // BlobPut stores one blob's content.
@@ -194,10 +217,27 @@ type ListOptions struct {
 	Lifecycle  string
 	// Latest selects only (true) or no (false) latest revisions when set.
 	Latest *bool
+	// Labels are requirements on the labels of the revisions' Kptfiles.
+	Labels []LabelRequirement
 	// Limit is the page size, 0 for all; Continue is the token returned
 	// with the previous page.
 	Limit    int
 	Continue string
+}
+
+// Label selector operators the store filters on.
+const (
+	LabelIn        = "in"     // the label is one of Values
+	LabelNotIn     = "notin"  // the label is absent or none of Values
+	LabelExists    = "exists" // the label is set
+	LabelNotExists = "!"      // the label is not set
+)
+
+// LabelRequirement is one requirement of a label selector.
+type LabelRequirement struct {
+	Key      string
+	Operator string
+	Values   []string
 }
 
 // Store is the index.
@@ -238,6 +278,16 @@ type Store interface {
 	// TreeFiles returns the file list (paths, modes, blobs) of a package
 	// tree the index holds.
 	TreeFiles(ctx context.Context, tree string) ([]File, error)
+	// TreesWithoutMeta returns up to limit trees indexed before their meta
+	// was kept, with their Kptfiles; SetTreeMeta records what those say.
+	TreesWithoutMeta(ctx context.Context, limit int) ([]TreeKptfile, error)
+	SetTreeMeta(ctx context.Context, metas map[string]revision.Meta) error
+
+	// RecordValidation keeps the outcome of validating a package tree in
+	// a repository, replacing an earlier one; Validation returns it with
+	// its findings (ErrNotFound when there is none).
+	RecordValidation(ctx context.Context, repoID int64, tree string, v *Validation) error
+	Validation(ctx context.Context, repoID int64, tree string) (*Validation, error)
 
 	// UpdateRepositoryStatus changes a repository's status, whatever its
 	// resource version: the status is the server's.

@@ -213,6 +213,8 @@ type indexWriter struct {
 	// another revision uses them. orphanBlobs were stored for no tree.
 	oldTrees    []string
 	orphanBlobs []string
+	// metas are the metas of trees, as events need them.
+	metas map[string]revision.Meta
 }
 
 func (w *indexWriter) exec(query string, a ...any) error {
@@ -342,9 +344,17 @@ func (w *indexWriter) branch(u *store.IndexUpdate) error {
 func (w *indexWriter) trees(trees []store.Tree) (map[string]int64, error) {
 	rows := make([][]any, len(trees))
 	for i, t := range trees {
-		rows[i] = []any{t.ID, encodeFiles(t.Files)}
+		meta, err := encodeMeta(t.Meta)
+		if err != nil {
+			return nil, err
+		}
+		rows[i] = []any{t.ID, encodeFiles(t.Files), meta}
+		if w.metas == nil {
+			w.metas = map[string]revision.Meta{}
+		}
+		w.metas[t.ID] = t.Meta
 	}
-	inserted, err := w.s.insertReturning(w.ctx, w.tx, `INSERT INTO trees (id, files)`, 2, `ON CONFLICT (id) DO NOTHING RETURNING id`, rows)
+	inserted, err := w.s.insertReturning(w.ctx, w.tx, `INSERT INTO trees (id, files, meta)`, 3, `ON CONFLICT (id) DO NOTHING RETURNING id`, rows)
 	if err != nil {
 		return nil, err
 	}
@@ -353,6 +363,7 @@ func (w *indexWriter) trees(trees []store.Tree) (map[string]int64, error) {
 		isNew[id] = true
 	}
 	inc := map[string]int64{}
+	labels := w.s.newBulkInsert(w.ctx, w.tx, `INSERT INTO tree_labels (tree_id, key, value)`, 3, ``)
 	for _, t := range trees {
 		if !isNew[t.ID] {
 			continue // another repository stored it meanwhile
@@ -360,8 +371,31 @@ func (w *indexWriter) trees(trees []store.Tree) (map[string]int64, error) {
 		for _, f := range t.Files {
 			inc[f.BlobID]++
 		}
+		for _, k := range slices.Sorted(maps.Keys(t.Meta.Labels)) {
+			if err := labels.add(t.ID, k, t.Meta.Labels[k]); err != nil {
+				return nil, err
+			}
+		}
 	}
-	return inc, nil
+	return inc, labels.flush()
+}
+
+// treeMeta returns the meta of a tree of the index or of this update.
+func (w *indexWriter) treeMeta(tree string) (revision.Meta, error) {
+	if m, ok := w.metas[tree]; ok {
+		return m, nil
+	}
+	var meta sql.NullString
+	err := w.tx.QueryRowContext(w.ctx, w.s.q(`SELECT meta FROM trees WHERE id = ?`), tree).Scan(&meta)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return revision.Meta{}, err
+	}
+	m, err := decodeMeta(meta.String)
+	if w.metas == nil {
+		w.metas = map[string]revision.Meta{}
+	}
+	w.metas[tree] = m
+	return m, err
 }
 
 // blobs stores the content streamed by u.Blobs and adds the references of
@@ -706,8 +740,10 @@ func (s *Store) collectGarbage(ctx context.Context, tx *sql.Tx, trees, blobs []s
 			}
 		}
 		frows.Close()
-		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM trees WHERE id IN (`+placeholders(len(unused))+`)`), args(unused)...); err != nil {
-			return err
+		for _, table := range []string{"trees WHERE id", "tree_labels WHERE tree_id", "validations WHERE tree_id"} {
+			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM `+table+` IN (`+placeholders(len(unused))+`)`), args(unused)...); err != nil {
+				return err
+			}
 		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(dec)) {

@@ -166,7 +166,7 @@ func (s *Store) DeleteRepository(ctx context.Context, namespace, name string) er
 			return err
 		}
 		w := &indexWriter{s: s, ctx: ctx, tx: tx, repoID: id, rv: rv}
-		rows, err := tx.QueryContext(ctx, s.q(`SELECT `+revisionListColumns+` FROM revisions WHERE repository_id = ?`), id)
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT `+revisionListColumns+revisionFrom+` WHERE r.repository_id = ?`), id)
 		if err != nil {
 			return err
 		}

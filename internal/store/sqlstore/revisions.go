@@ -4,15 +4,23 @@ import (
 	"context"
 	"database/sql"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/pkgserver/pkgserver/internal/revision"
 	"github.com/pkgserver/pkgserver/internal/store"
 )
 
-const revisionListColumns = `namespace, repository, resource_version, ` + revisionColumns
+// revisionListColumns and revisionFrom read revisions with what their
+// tree's Kptfile says and the outcome of their tree's last validation.
+var revisionListColumns = `r.namespace, r.repository, r.resource_version, r.` + strings.ReplaceAll(revisionColumns, ", ", ", r.") +
+	`, t.meta, v.errors, v.warnings, v.validated_at`
+
+const revisionFrom = ` FROM revisions r LEFT JOIN trees t ON t.id = r.tree_id
+	LEFT JOIN validations v ON v.repository_id = r.repository_id AND v.tree_id = r.tree_id`
 
 func scanRevision(row interface{ Scan(...any) error }) (store.Revision, error) {
 	var sr store.Revision
@@ -20,10 +28,59 @@ func scanRevision(row interface{ Scan(...any) error }) (store.Revision, error) {
 	var at int64
 	var latest int
 	var lifecycle string
+	var meta sql.NullString
+	var errs, warnings, validatedAt sql.NullInt64
 	err := row.Scan(&sr.Namespace, &sr.Repository, &sr.ResourceVersion, &r.Name, &r.Package, &r.Workspace, &r.Revision, &r.Number,
-		&lifecycle, &r.Ref, &r.DeletionRef, &r.Commit, &r.Tree, &r.PublishedBy, &at, &latest, &r.PullRequest)
+		&lifecycle, &r.Ref, &r.DeletionRef, &r.Commit, &r.Tree, &r.PublishedBy, &at, &latest, &r.PullRequest, &meta, &errs, &warnings, &validatedAt)
+	if err != nil {
+		return sr, err
+	}
 	r.Lifecycle, r.PublishedAt, r.Latest = revision.Lifecycle(lifecycle), timeOrZero(at), latest == 1
-	return sr, err
+	if sr.Meta, err = decodeMeta(meta.String); err != nil {
+		return sr, fmt.Errorf("meta of tree %s: %w", r.Tree, err)
+	}
+	if validatedAt.Valid {
+		sr.Validation = &store.Validation{Errors: int(errs.Int64), Warnings: int(warnings.Int64), At: time.UnixMilli(validatedAt.Int64).UTC()}
+	}
+	return sr, nil
+}
+
+// encodeMeta packs a tree's meta, "" when it says nothing.
+func encodeMeta(m revision.Meta) (string, error) {
+	if m.Empty() {
+		return "", nil
+	}
+	b, err := json.Marshal(m)
+	return string(b), err
+}
+
+func decodeMeta(s string) (revision.Meta, error) {
+	var m revision.Meta
+	if s == "" {
+		return m, nil
+	}
+	err := json.Unmarshal([]byte(s), &m)
+	return m, err
+}
+
+// labelCondition is the SQL of a label requirement, on the revision's tree.
+func labelCondition(req store.LabelRequirement) (string, []any, error) {
+	switch req.Operator {
+	case store.LabelIn, store.LabelNotIn:
+		if len(req.Values) == 0 {
+			return "", nil, fmt.Errorf("label %s: %s needs values", req.Key, req.Operator)
+		}
+		cond := `r.tree_id IN (SELECT tree_id FROM tree_labels WHERE key = ? AND value IN (` + placeholders(len(req.Values)) + `))`
+		if req.Operator == store.LabelNotIn {
+			cond = "NOT " + cond
+		}
+		return cond, append([]any{req.Key}, args(req.Values)...), nil
+	case store.LabelExists:
+		return `r.tree_id IN (SELECT tree_id FROM tree_labels WHERE key = ?)`, []any{req.Key}, nil
+	case store.LabelNotExists:
+		return `r.tree_id NOT IN (SELECT tree_id FROM tree_labels WHERE key = ?)`, []any{req.Key}, nil
+	}
+	return "", nil, fmt.Errorf("label %s: operator %q", req.Key, req.Operator)
 }
 
 // continueToken encodes the position after a row of the stable order.
@@ -50,7 +107,7 @@ func (s *Store) ListRevisions(ctx context.Context, opts store.ListOptions) (*sto
 	var qargs []any
 	eq := func(col, val string) {
 		if val != "" {
-			where = append(where, col+" = ?")
+			where = append(where, "r."+col+" = ?")
 			qargs = append(qargs, val)
 		}
 	}
@@ -61,8 +118,16 @@ func (s *Store) ListRevisions(ctx context.Context, opts store.ListOptions) (*sto
 	eq("revision", opts.Revision)
 	eq("lifecycle", opts.Lifecycle)
 	if opts.Latest != nil {
-		where = append(where, "latest = ?")
+		where = append(where, "r.latest = ?")
 		qargs = append(qargs, boolInt(*opts.Latest))
+	}
+	for _, req := range opts.Labels {
+		cond, a, err := labelCondition(req)
+		if err != nil {
+			return nil, err
+		}
+		where = append(where, cond)
+		qargs = append(qargs, a...)
 	}
 	if opts.Continue != "" {
 		ns, name, err := parseContinue(opts.Continue)
@@ -75,18 +140,18 @@ func (s *Store) ListRevisions(ctx context.Context, opts store.ListOptions) (*sto
 			if ns != opts.Namespace {
 				return nil, store.ErrInvalidContinue // a token of another list
 			}
-			where = append(where, "name > ?")
+			where = append(where, "r.name > ?")
 			qargs = append(qargs, name)
 		} else {
-			where = append(where, "(namespace, name) > (?, ?)")
+			where = append(where, "(r.namespace, r.name) > (?, ?)")
 			qargs = append(qargs, ns, name)
 		}
 	}
-	query := `SELECT ` + revisionListColumns + ` FROM revisions`
+	query := `SELECT ` + revisionListColumns + revisionFrom
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	query += ` ORDER BY namespace, name`
+	query += ` ORDER BY r.namespace, r.name`
 	if opts.Limit > 0 {
 		query += ` LIMIT ?`
 		qargs = append(qargs, opts.Limit+1)
@@ -135,7 +200,7 @@ func (s *Store) ListRevisions(ctx context.Context, opts store.ListOptions) (*sto
 
 // GetRevision returns one revision.
 func (s *Store) GetRevision(ctx context.Context, namespace, name string) (*store.Revision, error) {
-	st, err := s.stmt(ctx, `SELECT `+revisionListColumns+` FROM revisions WHERE namespace = ? AND name = ?`)
+	st, err := s.stmt(ctx, `SELECT `+revisionListColumns+revisionFrom+` WHERE r.namespace = ? AND r.name = ?`)
 	if err != nil {
 		return nil, err
 	}

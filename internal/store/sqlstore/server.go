@@ -119,6 +119,23 @@ func (s *Store) CompactEvents(ctx context.Context, before time.Time) error {
 
 // recordEvent appends a change of a revision to the log.
 func (w *indexWriter) recordEvent(typ string, r store.Revision) error {
+	var err error
+	if r.Meta, err = w.treeMeta(r.Tree); err != nil {
+		return err
+	}
+	if r.Validation == nil {
+		var v store.Validation
+		var at int64
+		err := w.tx.QueryRowContext(w.ctx, w.s.q(`SELECT errors, warnings, validated_at FROM validations WHERE repository_id = ? AND tree_id = ?`),
+			w.repoID, r.Tree).Scan(&v.Errors, &v.Warnings, &at)
+		switch {
+		case err == nil:
+			v.At = time.UnixMilli(at).UTC()
+			r.Validation = &v
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+	}
 	data, err := json.Marshal(r)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package v1alpha1
 
 import (
+	"maps"
 	"strconv"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -10,7 +11,7 @@ import (
 
 // FromRevision builds the API object of a revision. resourceVersion 0 means
 // none (a revision not from the index).
-func FromRevision(r revision.Revision, namespace, repository string, resourceVersion int64) PackageRevision {
+func FromRevision(r revision.Revision, meta revision.Meta, namespace, repository string, resourceVersion int64) PackageRevision {
 	pr := PackageRevision{
 		TypeMeta:   metav1.TypeMeta{APIVersion: APIVersion, Kind: "PackageRevision"},
 		ObjectMeta: metav1.ObjectMeta{Name: r.Name, Namespace: namespace},
@@ -26,8 +27,21 @@ func FromRevision(r revision.Revision, namespace, repository string, resourceVer
 	if resourceVersion > 0 {
 		pr.ResourceVersion = strconv.FormatInt(resourceVersion, 10)
 	}
-	if r.Latest {
-		pr.Labels = map[string]string{LatestRevisionLabel: "true"}
+	if len(meta.Labels) > 0 || r.Latest {
+		pr.Labels = maps.Clone(meta.Labels)
+		if pr.Labels == nil {
+			pr.Labels = map[string]string{}
+		}
+		if r.Latest {
+			pr.Labels[LatestRevisionLabel] = "true"
+		}
+	}
+	pr.Annotations = maps.Clone(meta.Annotations)
+	for _, g := range meta.ReadinessGates {
+		pr.Spec.ReadinessGates = append(pr.Spec.ReadinessGates, ReadinessGate{ConditionType: g})
+	}
+	for _, c := range meta.Conditions {
+		pr.Status.Conditions = append(pr.Status.Conditions, Condition(c))
 	}
 	if !r.PublishedAt.IsZero() {
 		t := metav1.NewTime(r.PublishedAt.UTC())

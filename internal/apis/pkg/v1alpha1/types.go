@@ -40,6 +40,34 @@ type PackageRevisionSpec struct {
 	// Tasks say, when a revision is created, where its content comes from:
 	// exactly one task (Porch's shape). They are not kept.
 	Tasks []Task `json:"tasks,omitempty"`
+	// ReadinessGates are the conditions that must be True before the
+	// revision is approved: the Kptfile's info.readinessGates.
+	ReadinessGates []ReadinessGate `json:"readinessGates,omitempty"`
+}
+
+// ReadinessGate names a condition of the revision's status.
+type ReadinessGate struct {
+	ConditionType string `json:"conditionType"`
+}
+
+// Condition statuses.
+const (
+	ConditionTrue    = "True"
+	ConditionFalse   = "False"
+	ConditionUnknown = "Unknown"
+)
+
+// ValidatedCondition is the condition pkgserver sets itself: the outcome of
+// its last validation of the revision's content.
+const ValidatedCondition = "pkg.pkgserver.dev/validated"
+
+// Condition is a condition of a revision: those of the Kptfile's
+// status.conditions, and ValidatedCondition.
+type Condition struct {
+	Type    string `json:"type"`
+	Status  string `json:"status"`
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
 }
 
 // Task types.
@@ -100,6 +128,9 @@ type PackageRevisionStatus struct {
 	// PullRequest is the number of the GitHub pull request or GitLab merge
 	// request that proposes the revision, or that it was published from.
 	PullRequest int `json:"pullRequest,omitempty"`
+	// Conditions are the Kptfile's status.conditions and, last,
+	// ValidatedCondition.
+	Conditions []Condition `json:"conditions,omitempty"`
 }
 
 // PackageRevisionList is a list of package revisions.

@@ -1,0 +1,153 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/pkgserver/pkgserver/internal/revision"
+	"github.com/pkgserver/pkgserver/internal/store"
+)
+
+// TreesWithoutMeta returns trees indexed before their meta was kept, with
+// the content of their Kptfiles.
+func (s *Store) TreesWithoutMeta(ctx context.Context, limit int) ([]store.TreeKptfile, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, files FROM trees WHERE meta IS NULL ORDER BY id LIMIT ?`), limit)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.TreeKptfile
+	blobOf := map[string]string{}
+	for rows.Next() {
+		var id, packed string
+		if err := rows.Scan(&id, &packed); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		files, err := decodeFiles(packed)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		for _, f := range files {
+			if f.Path == "Kptfile" {
+				blobOf[id] = f.BlobID
+			}
+		}
+		out = append(out, store.TreeKptfile{Tree: id})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i := range out {
+		id, ok := blobOf[out[i].Tree]
+		if !ok {
+			continue
+		}
+		err := s.db.QueryRowContext(ctx, s.q(`SELECT data FROM blobs WHERE id = ?`), id).Scan(&out[i].Kptfile)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// SetTreeMeta records the meta of trees indexed without it, and their
+// labels.
+func (s *Store) SetTreeMeta(ctx context.Context, metas map[string]revision.Meta) error {
+	defer s.revisionsChanged()
+	return s.write(ctx, func(tx *sql.Tx) error {
+		for _, id := range slices.Sorted(maps.Keys(metas)) {
+			m := metas[id]
+			meta, err := encodeMeta(m)
+			if err != nil {
+				return err
+			}
+			res, err := tx.ExecContext(ctx, s.q(`UPDATE trees SET meta = ? WHERE id = ? AND meta IS NULL`), meta, id)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				continue
+			}
+			for _, k := range slices.Sorted(maps.Keys(m.Labels)) {
+				if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO tree_labels (tree_id, key, value) VALUES (?, ?, ?) ON CONFLICT (tree_id, key) DO NOTHING`),
+					id, k, m.Labels[k]); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// RecordValidation keeps the outcome of validating a tree in a repository.
+// The revisions of the repository with that tree change (their validated
+// condition): they get a new resource version and a Modified event. A tree
+// no revision of the repository has is not recorded.
+func (s *Store) RecordValidation(ctx context.Context, repoID int64, tree string, v *store.Validation) error {
+	defer s.revisionsChanged()
+	return s.write(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT `+revisionListColumns+revisionFrom+` WHERE r.repository_id = ? AND r.tree_id = ?`), repoID, tree)
+		if err != nil {
+			return err
+		}
+		var revs []store.Revision
+		for rows.Next() {
+			r, err := scanRevision(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			revs = append(revs, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil || len(revs) == 0 {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO validations (repository_id, tree_id, errors, warnings, results, validated_at) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (repository_id, tree_id) DO UPDATE SET errors = excluded.errors, warnings = excluded.warnings,
+			results = excluded.results, validated_at = excluded.validated_at`),
+			repoID, tree, v.Errors, v.Warnings, string(v.Results), v.At.UnixMilli()); err != nil {
+			return err
+		}
+		rv, err := s.nextResourceVersion(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE revisions SET resource_version = ? WHERE repository_id = ? AND tree_id = ?`), rv, repoID, tree); err != nil {
+			return err
+		}
+		w := &indexWriter{s: s, ctx: ctx, tx: tx, repoID: repoID, rv: rv}
+		for _, r := range revs {
+			r.ResourceVersion = rv
+			if err := w.recordEvent(store.Modified, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Validation returns the last validation of a tree in a repository, with
+// its findings.
+func (s *Store) Validation(ctx context.Context, repoID int64, tree string) (*store.Validation, error) {
+	v := &store.Validation{}
+	var at int64
+	var results string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT errors, warnings, results, validated_at FROM validations WHERE repository_id = ? AND tree_id = ?`),
+		repoID, tree).Scan(&v.Errors, &v.Warnings, &results, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("validation of tree %s: %w", tree, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	v.Results, v.At = []byte(results), time.UnixMilli(at).UTC()
+	return v, nil
+}
