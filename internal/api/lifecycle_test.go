@@ -262,7 +262,6 @@ func TestLifecycleRefusals(t *testing.T) {
 				d.Labels = map[string]string{"team": strings.Repeat("a", 64)}
 				return d
 			}(), 422, "must be no more than 63 bytes"},
-
 	} {
 		code, body := h.do(tc.method, tc.path, tc.token, tc.body)
 		if code != tc.want || !strings.Contains(string(body), tc.message) {
