@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"log/slog"
@@ -379,5 +380,80 @@ func TestConcurrentSyncs(t *testing.T) {
 		if err != nil || got.Commit != repos[i].Rev("main") {
 			t.Errorf("%s: %+v, %v; want the head %s", name, got, err, repos[i].Rev("main"))
 		}
+	}
+}
+
+// TestKptfileMeta: what a pushed Kptfile says of its revision is indexed
+// (without what pkgserver or KRM tooling own), and trees indexed before it
+// was kept get it from the Kptfiles the index holds.
+func TestKptfileMeta(t *testing.T) {
+	ctx := context.Background()
+	r := gittest.New(t)
+	r.Write(map[string]string{"nginx/Kptfile": `apiVersion: kpt.dev/v1
+kind: Kptfile
+metadata:
+  name: nginx
+  labels:
+    tier: gold
+    pkg.pkgserver.dev/latest-revision: "true"
+  annotations:
+    config.kubernetes.io/local-config: "true"
+    example.com/owner: alice
+info:
+  readinessGates:
+  - conditionType: example.com/reviewed
+status:
+  conditions:
+  - type: example.com/reviewed
+    status: "True"
+    reason: Reviewed
+  - type: pkg.pkgserver.dev/validated
+    status: "True"
+`, "redis/Kptfile": gittest.Kptfile("redis")})
+	r.Commit("Packages")
+	path := filepath.Join(t.TempDir(), "index.db")
+	s, err := sqlstore.OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rec := register(t, s, r, "cat")
+	if _, err := rec.Sync(ctx, "default", "cat"); err != nil {
+		t.Fatal(err)
+	}
+	want := revision.Meta{Labels: map[string]string{"tier": "gold"}, Annotations: map[string]string{"example.com/owner": "alice"},
+		ReadinessGates: []string{"example.com/reviewed"}, Conditions: []revision.Condition{{Type: "example.com/reviewed", Status: "True", Reason: "Reviewed"}}}
+	check := func(when string) {
+		t.Helper()
+		got, err := s.GetRevision(ctx, "default", "cat.nginx.main")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got.Meta); diff != "" {
+			t.Errorf("%s: meta (-want +got):\n%s", when, diff)
+		}
+		list, err := s.ListRevisions(ctx, store.ListOptions{Labels: []store.LabelRequirement{{Key: "tier", Operator: store.LabelIn, Values: []string{"gold"}}}})
+		if err != nil || len(list.Items) != 1 || list.Items[0].Name != "cat.nginx.main" {
+			t.Errorf("%s: tier=gold lists %+v, %v", when, list, err)
+		}
+	}
+	check("indexed")
+
+	// As an index written before meta was kept has it.
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`UPDATE trees SET meta = NULL; DELETE FROM tree_labels`); err != nil {
+		t.Fatal(err)
+	}
+	n, err := FillTreeMeta(ctx, s)
+	if err != nil || n != 2 {
+		t.Fatalf("filled %d trees, %v", n, err)
+	}
+	check("filled")
+	if n, err := FillTreeMeta(ctx, s); err != nil || n != 0 {
+		t.Errorf("filled again: %d, %v", n, err)
 	}
 }

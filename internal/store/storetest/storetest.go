@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,6 +37,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RepositoryStatus", testRepositoryStatus},
 		{"Deliveries", testDeliveries},
 		{"PullRequestsAndChecks", testPullRequestsAndChecks},
+		{"MetaLabelsAndValidations", testMeta},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -837,5 +840,110 @@ func testPullRequestsAndChecks(t *testing.T, s store.Store) {
 	}
 	if got, err := s.Checks(ctx, "default", "gh", "c1"); err != nil || len(got) != 0 {
 		t.Errorf("checks after the repository was deleted: %+v, %v", got, err)
+	}
+}
+
+// testMeta: what Kptfiles say is kept per tree, answers label selectors,
+// goes with its tree; validations change the revisions of their tree.
+func testMeta(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	repo := mustCreate(t, s, "default", "cat")
+	gold := revision.Meta{Labels: map[string]string{"tier": "gold", "team": "web"}, Annotations: map[string]string{"owner": "alice"},
+		ReadinessGates: []string{"example.com/reviewed"}, Conditions: []revision.Condition{{Type: "example.com/reviewed", Status: "True"}}}
+	u := &store.IndexUpdate{
+		Refs: []store.RefRecord{{Name: "refs/tags/a/v1", Target: "c1", Contract: true}},
+		Trees: []store.Tree{
+			{ID: "t1", Files: []store.File{{Path: "Kptfile", BlobID: "b1"}}, Meta: gold},
+			{ID: "t2", Files: []store.File{{Path: "Kptfile", BlobID: "b2"}}, Meta: revision.Meta{Labels: map[string]string{"tier": "tin"}}},
+			{ID: "t3", Files: []store.File{{Path: "Kptfile", BlobID: "b3"}}},
+		},
+		Blobs: blobs(map[string]string{"b1": "x", "b2": "y", "b3": "z"}),
+		Packages: map[string][]revision.Revision{
+			"a": {rev("cat", "a", "v1", revision.Published, 1, "t1")},
+			"b": {rev("cat", "b", "v1", revision.Published, 1, "t2")},
+			"c": {rev("cat", "c", "v1", revision.Published, 1, "t3")},
+		},
+	}
+	if err := s.UpdateIndex(ctx, repo.ID, u); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetRevision(ctx, "default", "cat.a.v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(gold, got.Meta); diff != "" || got.Validation != nil {
+		t.Errorf("meta (-want +got):\n%s validation %v", diff, got.Validation)
+	}
+	for _, tc := range []struct {
+		reqs []store.LabelRequirement
+		want string
+	}{
+		{[]store.LabelRequirement{{Key: "tier", Operator: store.LabelIn, Values: []string{"gold"}}}, "cat.a.v1"},
+		{[]store.LabelRequirement{{Key: "tier", Operator: store.LabelIn, Values: []string{"gold", "tin"}}}, "cat.a.v1 cat.b.v1"},
+		{[]store.LabelRequirement{{Key: "tier", Operator: store.LabelNotIn, Values: []string{"gold"}}}, "cat.b.v1 cat.c.v1"},
+		{[]store.LabelRequirement{{Key: "tier", Operator: store.LabelExists}}, "cat.a.v1 cat.b.v1"},
+		{[]store.LabelRequirement{{Key: "tier", Operator: store.LabelNotExists}}, "cat.c.v1"},
+		{[]store.LabelRequirement{{Key: "tier", Operator: store.LabelExists}, {Key: "team", Operator: store.LabelIn, Values: []string{"web"}}}, "cat.a.v1"},
+	} {
+		names := revisionNames(t, s, store.ListOptions{Labels: tc.reqs})
+		var list []string
+		for n := range names {
+			list = append(list, n)
+		}
+		slices.Sort(list)
+		if got := strings.Join(list, " "); got != tc.want {
+			t.Errorf("labels %+v: %q, want %q", tc.reqs, got, tc.want)
+		}
+	}
+	if _, err := s.ListRevisions(ctx, store.ListOptions{Labels: []store.LabelRequirement{{Key: "tier", Operator: store.LabelIn}}}); err == nil {
+		t.Error("an in requirement without values was accepted")
+	}
+
+	// A validation of a tree changes its revisions: a new resource version
+	// and an event carrying the outcome.
+	before, _ := s.ResourceVersion(ctx)
+	if err := s.RecordValidation(ctx, repo.ID, "t1", &store.Validation{Warnings: 2, At: at, Results: []byte(`[{"message":"w"}]`)}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.GetRevision(ctx, "default", "cat.a.v1")
+	if got.Validation == nil || got.Validation.Warnings != 2 || !got.Validation.At.Equal(at) || got.ResourceVersion <= before {
+		t.Errorf("after the validation: %+v rv %d (was %d)", got.Validation, got.ResourceVersion, before)
+	}
+	events, err := s.Events(ctx, before, 10)
+	if err != nil || len(events) != 1 || events[0].Type != store.Modified || events[0].Revision.Validation == nil ||
+		events[0].Revision.Meta.Labels["tier"] != "gold" {
+		t.Errorf("events after the validation: %+v %v", events, err)
+	}
+	v, err := s.Validation(ctx, repo.ID, "t1")
+	if err != nil || string(v.Results) != `[{"message":"w"}]` {
+		t.Errorf("validation: %+v %v", v, err)
+	}
+	if err := s.RecordValidation(ctx, repo.ID, "not-a-revision", &store.Validation{At: at}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Validation(ctx, repo.ID, "not-a-revision"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a tree no revision has was recorded: %v", err)
+	}
+
+	// When the tree goes, its labels and validation go with it.
+	if err := s.UpdateIndex(ctx, repo.ID, &store.IndexUpdate{Packages: map[string][]revision.Revision{"a": nil}}); err != nil {
+		t.Fatal(err)
+	}
+	if names := revisionNames(t, s, store.ListOptions{Labels: []store.LabelRequirement{{Key: "team", Operator: store.LabelExists}}}); len(names) != 0 {
+		t.Errorf("labels of a collected tree still match: %v", names)
+	}
+	if _, err := s.Validation(ctx, repo.ID, "t1"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("validation of a collected tree: %v", err)
+	}
+	// A tree indexed again after that starts without either.
+	if err := s.UpdateIndex(ctx, repo.ID, &store.IndexUpdate{Trees: []store.Tree{{ID: "t1", Files: []store.File{{Path: "Kptfile", BlobID: "b1"}}}},
+		Blobs: blobs(map[string]string{"b1": "x"}), Packages: map[string][]revision.Revision{"a": {rev("cat", "a", "v1", revision.Published, 1, "t1")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.GetRevision(ctx, "default", "cat.a.v1"); !got.Meta.Empty() || got.Validation != nil {
+		t.Errorf("re-indexed tree: %+v %+v", got.Meta, got.Validation)
+	}
+	if missing, _ := s.TreesWithoutMeta(ctx, 10); len(missing) != 0 {
+		t.Errorf("trees without meta: %v", missing)
 	}
 }
