@@ -2,12 +2,14 @@ package hooks
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/pkgserver/pkgserver/hooks/forward"
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
@@ -48,8 +50,43 @@ type Decision struct {
 	Validated int
 	Packages  []string
 	Results   []result.Result
+	// Checked are the packages validated with their trees and their own
+	// findings (and those of no package, such as a policy that does not
+	// compile, which concern them all).
+	Checked []CheckedPackage
 	// Refused holds the rules the push broke, one line each.
 	Refused []string
+}
+
+// CheckedPackage is one package a decision validated.
+type CheckedPackage struct {
+	Full, Tree string
+	Results    []result.Result
+}
+
+// Validations returns the outcome of the decision for each package tree
+// it validated, as the index keeps it.
+func (d *Decision) Validations(at time.Time) (map[string]*store.Validation, error) {
+	out := map[string]*store.Validation{}
+	for _, c := range d.Checked {
+		v := &store.Validation{At: at.UTC()}
+		for _, r := range c.Results {
+			switch r.Severity {
+			case result.Error:
+				v.Errors++
+			case result.Warning:
+				v.Warnings++
+			}
+		}
+		if len(c.Results) > 0 {
+			var err error
+			if v.Results, err = json.Marshal(c.Results); err != nil {
+				return nil, err
+			}
+		}
+		out[c.Tree] = v
+	}
+	return out, nil
 }
 
 // Engines gives the validation engine for a repository's policies: the
@@ -738,7 +775,9 @@ func (k *check) needPrevious() bool {
 func (k *check) validate(d *Decision) (lines []string, errs, n int, err error) {
 	engine, err := k.engine()
 	if err != nil {
-		d.Results = append(d.Results, result.Result{Severity: result.Error, Message: err.Error(), File: &result.File{Path: PoliciesDir}, Check: "policies"})
+		r := result.Result{Severity: result.Error, Message: err.Error(), File: &result.File{Path: PoliciesDir}, Check: "policies"}
+		d.Results = append(d.Results, r)
+		k.checked(d, []result.Result{r})
 		return []string{"pkgserver: " + err.Error()}, 1, 0, nil
 	}
 	var pkgs []validate.Package
@@ -757,7 +796,14 @@ func (k *check) validate(d *Decision) (lines []string, errs, n int, err error) {
 		pkgs = append(pkgs, vp)
 		d.Packages = append(d.Packages, p.full)
 	}
-	report := engine.ValidateAll(k.ctx, pkgs)
+	report := &validate.Report{}
+	for i, r := range engine.ValidateEach(k.ctx, pkgs) {
+		p := k.pkgs[k.order[i]]
+		d.Checked = append(d.Checked, CheckedPackage{Full: p.full, Tree: p.tree, Results: r.Results})
+		report.Packages += r.Packages
+		report.Resources += r.Resources
+		report.Results = append(report.Results, r.Results...)
+	}
 	d.Results = append(d.Results, report.Results...)
 	for _, r := range report.Results {
 		if r.Severity == result.Error {
@@ -768,6 +814,15 @@ func (k *check) validate(d *Decision) (lines []string, errs, n int, err error) {
 	e, w, _ := report.Counts()
 	lines = append(lines, fmt.Sprintf("pkgserver: validated %s: %s, %s", plural(len(pkgs), "package"), plural(e, "error"), plural(w, "warning")))
 	return lines, errs, len(pkgs), nil
+}
+
+// checked records each package queued, with findings that concern them
+// all.
+func (k *check) checked(d *Decision, results []result.Result) {
+	for _, key := range k.order {
+		p := k.pkgs[key]
+		d.Checked = append(d.Checked, CheckedPackage{Full: p.full, Tree: p.tree, Results: results})
+	}
 }
 
 func plural(n int, word string) string {

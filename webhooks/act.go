@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/pkgserver/pkgserver/hooks"
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
@@ -150,6 +151,15 @@ func (p *Processor) checkPush(ctx context.Context, repo *store.Repository, open 
 	}
 	if dec.Validated == 0 && len(dec.Refused) == 0 && len(dec.Results) == 0 {
 		return nil // no package changed
+	}
+	// The outcome of each package's validation, for its revisions'
+	// validated condition (the sync before this indexed them).
+	vs, err := dec.Validations(time.Now())
+	if err != nil {
+		return err
+	}
+	if err := p.Store.RecordValidations(ctx, repo.ID, vs); err != nil {
+		return err
 	}
 	return p.addCheck(ctx, newCheck(ns, name, commit, CheckName, rc.Ref, dec))
 }

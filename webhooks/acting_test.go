@@ -134,6 +134,18 @@ func TestGitHubChecks(t *testing.T) {
 	if !strings.Contains(string(body), `"conclusion":"success"`) {
 		t.Errorf("report: %s", body)
 	}
+	validated := func(pr *pkgv1alpha1.PackageRevision) string {
+		if pr == nil {
+			return ""
+		}
+		for _, c := range pr.Status.Conditions {
+			if c.Type == pkgv1alpha1.ValidatedCondition {
+				return c.Status + " " + c.Reason
+			}
+		}
+		return ""
+	}
+	f.waitFor("the draft's validated condition True", func() bool { return validated(f.revision("gh.nginx.first")) == "True Valid" })
 
 	f.remote.Write(map[string]string{"nginx/deploy.yaml": brokenDeployment})
 	bad := f.remote.Commit("nginx: three replicas")
@@ -151,6 +163,8 @@ func TestGitHubChecks(t *testing.T) {
 	if !found {
 		t.Errorf("no failure annotation at nginx/deploy.yaml:6: %+v", run.Annotations)
 	}
+	// The draft, in git whatever the check says, shows it failed.
+	f.waitFor("the draft's validated condition False", func() bool { return validated(f.revision("gh.nginx.first")) == "False Invalid" })
 
 	// 60 findings: a check run with 50 annotations, then an update with 10.
 	var many strings.Builder

@@ -481,13 +481,25 @@ func TestSmartHTTP(t *testing.T) {
 	h.mustGit(nil, work, "clone", "-q", url, "w")
 	w := filepath.Join(work, "w")
 	writeFiles(t, w, gittest.Package("nginx", "1"))
+	// An image without a tag: a warning of the default policies.
+	writeFiles(t, w, map[string]string{"nginx/pod.yaml": "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n  - name: web\n    image: nginx\n"})
 	h.mustGit(nil, w, "add", ".")
 	h.mustGit(nil, w, "commit", "-qm", "nginx")
 	out := h.mustGit(nil, w, "push", "origin", "HEAD:refs/heads/drafts/nginx/first")
 	if !strings.Contains(out, "pkgserver: indexed default/catalog") {
 		t.Errorf("push over HTTP:\n%s", out)
 	}
-	if _, err := h.store.GetRevision(context.Background(), "default", "catalog.nginx.first"); err != nil {
-		t.Errorf("the draft pushed over HTTP is not in the index: %v", err)
+	r, err := h.store.GetRevision(context.Background(), "default", "catalog.nginx.first")
+	if err != nil {
+		t.Fatalf("the draft pushed over HTTP is not in the index: %v", err)
+	}
+	// The hook's validation of the package is kept for its revision.
+	if r.Validation == nil || r.Validation.Errors != 0 || r.Validation.Warnings != 1 {
+		t.Fatalf("validation of the pushed draft: %+v\n%s", r.Validation, out)
+	}
+	repo, _ := h.store.GetRepository(context.Background(), "default", "catalog")
+	v, err := h.store.Validation(context.Background(), repo.ID, r.Tree)
+	if err != nil || !strings.Contains(string(v.Results), "nginx/pod.yaml") {
+		t.Errorf("findings kept: %s, %v", v.Results, err)
 	}
 }

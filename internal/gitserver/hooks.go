@@ -109,6 +109,11 @@ func (h *Host) preReceive(ctx context.Context, push *Push, req *forward.Request,
 		return refuse(fmt.Sprintf("the push could not be checked: %v", err))
 	}
 	log.Info("pre-receive", "accept", d.Accept, "updates", len(req.Updates), "validated", d.Validated, "duration", time.Since(start))
+	if d.Accept {
+		if v, err := d.Validations(time.Now()); err == nil {
+			push.setValidated(repo.ID, v)
+		}
+	}
 	return &forward.Response{Accept: d.Accept, Messages: d.Lines}
 }
 
@@ -129,6 +134,12 @@ func (h *Host) postReceive(ctx context.Context, push *Push, req *forward.Request
 	if err := applier.Apply(ctx, push.Namespace, push.Repository, updates); err != nil {
 		return &forward.Response{Accept: true, Messages: []string{
 			fmt.Sprintf("pkgserver: the push is in git, but indexing it failed (%v); the next sync retries", err)}}
+	}
+	// The validations of the pushed packages, now that they are revisions.
+	if repoID, validated := push.takeValidated(); len(validated) > 0 {
+		if err := h.Store.RecordValidations(ctx, repoID, validated); err != nil {
+			h.Log.Warn("post-receive: record validations", "repo", push.Namespace+"/"+push.Repository, "err", err)
+		}
 	}
 	return &forward.Response{Accept: true, Messages: []string{
 		fmt.Sprintf("pkgserver: indexed %s/%s in %d ms", push.Namespace, push.Repository, time.Since(start).Milliseconds())}}

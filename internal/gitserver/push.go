@@ -39,6 +39,26 @@ type Push struct {
 
 	mu   sync.Mutex
 	lock chan struct{} // the repository's push lock while held
+	// validated are the outcomes of the validations of the accepted push,
+	// by package tree, kept from its pre-receive to its post-receive.
+	repoID    int64
+	validated map[string]*store.Validation
+}
+
+// setValidated keeps what the pre-receive hook validated.
+func (p *Push) setValidated(repoID int64, v map[string]*store.Validation) {
+	p.mu.Lock()
+	p.repoID, p.validated = repoID, v
+	p.mu.Unlock()
+}
+
+// takeValidated returns what the pre-receive hook validated, once.
+func (p *Push) takeValidated() (int64, map[string]*store.Validation) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	v := p.validated
+	p.validated = nil
+	return p.repoID, v
 }
 
 // Pushes hands out the tokens hooks present: one per receive-pack, valid

@@ -223,7 +223,7 @@ func (o *op) recordValidation(tree string, results []result.Result) error {
 			return err
 		}
 	}
-	if err := o.w.Store.RecordValidation(o.ctx, o.repo.ID, tree, v); err != nil {
+	if err := o.w.Store.RecordValidations(o.ctx, o.repo.ID, map[string]*store.Validation{tree: v}); err != nil {
 		return fmt.Errorf("the write is done, but its validation was not recorded: %w", err)
 	}
 	return nil

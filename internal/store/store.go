@@ -283,10 +283,12 @@ type Store interface {
 	TreesWithoutMeta(ctx context.Context, limit int) ([]TreeKptfile, error)
 	SetTreeMeta(ctx context.Context, metas map[string]revision.Meta) error
 
-	// RecordValidation keeps the outcome of validating a package tree in
-	// a repository, replacing an earlier one; Validation returns it with
-	// its findings (ErrNotFound when there is none).
-	RecordValidation(ctx context.Context, repoID int64, tree string, v *Validation) error
+	// RecordValidations keeps the outcomes of validating package trees in
+	// a repository, replacing earlier ones, in one transaction: the
+	// revisions of the repository with those trees get a new resource
+	// version; trees no revision of the repository has are not kept.
+	// Validation returns one with its findings (ErrNotFound when none).
+	RecordValidations(ctx context.Context, repoID int64, vs map[string]*Validation) error
 	Validation(ctx context.Context, repoID int64, tree string) (*Validation, error)
 
 	// UpdateRepositoryStatus changes a repository's status, whatever its

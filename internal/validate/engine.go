@@ -109,6 +109,18 @@ func (e *Engine) Validate(ctx context.Context, p Package) *Report {
 // ValidateAll validates packages in parallel, one per core, and returns one
 // report whose findings are in a deterministic order.
 func (e *Engine) ValidateAll(ctx context.Context, pkgs []Package) *Report {
+	total := &Report{}
+	for _, r := range e.ValidateEach(ctx, pkgs) {
+		total.Packages += r.Packages
+		total.Resources += r.Resources
+		total.Results = append(total.Results, r.Results...)
+	}
+	return total
+}
+
+// ValidateEach validates packages in parallel, one per core, and returns
+// the report of each.
+func (e *Engine) ValidateEach(ctx context.Context, pkgs []Package) []*Report {
 	reports := make([]*Report, len(pkgs))
 	work := make(chan int)
 	var wg sync.WaitGroup
@@ -126,13 +138,7 @@ func (e *Engine) ValidateAll(ctx context.Context, pkgs []Package) *Report {
 	}
 	close(work)
 	wg.Wait()
-	total := &Report{}
-	for _, r := range reports {
-		total.Packages += r.Packages
-		total.Resources += r.Resources
-		total.Results = append(total.Results, r.Results...)
-	}
-	return total
+	return reports
 }
 
 // isLocalKind tells whether resources of an API group configure kpt itself

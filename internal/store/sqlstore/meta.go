@@ -86,48 +86,61 @@ func (s *Store) SetTreeMeta(ctx context.Context, metas map[string]revision.Meta)
 	})
 }
 
-// RecordValidation keeps the outcome of validating a tree in a repository.
-// The revisions of the repository with that tree change (their validated
-// condition): they get a new resource version and a Modified event. A tree
-// no revision of the repository has is not recorded.
-func (s *Store) RecordValidation(ctx context.Context, repoID int64, tree string, v *store.Validation) error {
+// RecordValidations keeps the outcomes of validating trees in a
+// repository. The revisions of the repository with those trees change
+// (their validated condition): they get a new resource version and a
+// Modified event. Trees no revision of the repository has are not kept.
+func (s *Store) RecordValidations(ctx context.Context, repoID int64, vs map[string]*store.Validation) error {
+	if len(vs) == 0 {
+		return nil
+	}
 	defer s.revisionsChanged()
 	return s.write(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, s.q(`SELECT `+revisionListColumns+revisionFrom+` WHERE r.repository_id = ? AND r.tree_id = ?`), repoID, tree)
-		if err != nil {
-			return err
-		}
-		var revs []store.Revision
-		for rows.Next() {
-			r, err := scanRevision(rows)
+		var w *indexWriter
+		for _, tree := range slices.Sorted(maps.Keys(vs)) {
+			v := vs[tree]
+			rows, err := tx.QueryContext(ctx, s.q(`SELECT `+revisionListColumns+revisionFrom+` WHERE r.repository_id = ? AND r.tree_id = ?`), repoID, tree)
 			if err != nil {
-				rows.Close()
 				return err
 			}
-			revs = append(revs, r)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil || len(revs) == 0 {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO validations (repository_id, tree_id, errors, warnings, results, validated_at) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (repository_id, tree_id) DO UPDATE SET errors = excluded.errors, warnings = excluded.warnings,
-			results = excluded.results, validated_at = excluded.validated_at`),
-			repoID, tree, v.Errors, v.Warnings, string(v.Results), v.At.UnixMilli()); err != nil {
-			return err
-		}
-		rv, err := s.nextResourceVersion(ctx, tx)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE revisions SET resource_version = ? WHERE repository_id = ? AND tree_id = ?`), rv, repoID, tree); err != nil {
-			return err
-		}
-		w := &indexWriter{s: s, ctx: ctx, tx: tx, repoID: repoID, rv: rv}
-		for _, r := range revs {
-			r.ResourceVersion = rv
-			if err := w.recordEvent(store.Modified, r); err != nil {
+			var revs []store.Revision
+			for rows.Next() {
+				r, err := scanRevision(rows)
+				if err != nil {
+					rows.Close()
+					return err
+				}
+				revs = append(revs, r)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
 				return err
+			}
+			if len(revs) == 0 {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO validations (repository_id, tree_id, errors, warnings, results, validated_at) VALUES (?, ?, ?, ?, ?, ?)
+				ON CONFLICT (repository_id, tree_id) DO UPDATE SET errors = excluded.errors, warnings = excluded.warnings,
+				results = excluded.results, validated_at = excluded.validated_at`),
+				repoID, tree, v.Errors, v.Warnings, string(v.Results), v.At.UnixMilli()); err != nil {
+				return err
+			}
+			if w == nil {
+				rv, err := s.nextResourceVersion(ctx, tx)
+				if err != nil {
+					return err
+				}
+				w = &indexWriter{s: s, ctx: ctx, tx: tx, repoID: repoID, rv: rv}
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE revisions SET resource_version = ? WHERE repository_id = ? AND tree_id = ?`), w.rv, repoID, tree); err != nil {
+				return err
+			}
+			for _, r := range revs {
+				r.ResourceVersion = w.rv
+				r.Validation = nil // read again, as recorded
+				if err := w.recordEvent(store.Modified, r); err != nil {
+					return err
+				}
 			}
 		}
 		return nil

@@ -902,7 +902,9 @@ func testMeta(t *testing.T, s store.Store) {
 	// A validation of a tree changes its revisions: a new resource version
 	// and an event carrying the outcome.
 	before, _ := s.ResourceVersion(ctx)
-	if err := s.RecordValidation(ctx, repo.ID, "t1", &store.Validation{Warnings: 2, At: at, Results: []byte(`[{"message":"w"}]`)}); err != nil {
+	if err := s.RecordValidations(ctx, repo.ID, map[string]*store.Validation{
+		"t1": {Warnings: 2, At: at, Results: []byte(`[{"message":"w"}]`)}, "not-a-revision": {At: at},
+	}); err != nil {
 		t.Fatal(err)
 	}
 	got, _ = s.GetRevision(ctx, "default", "cat.a.v1")
@@ -917,9 +919,6 @@ func testMeta(t *testing.T, s store.Store) {
 	v, err := s.Validation(ctx, repo.ID, "t1")
 	if err != nil || string(v.Results) != `[{"message":"w"}]` {
 		t.Errorf("validation: %+v %v", v, err)
-	}
-	if err := s.RecordValidation(ctx, repo.ID, "not-a-revision", &store.Validation{At: at}); err != nil {
-		t.Fatal(err)
 	}
 	if _, err := s.Validation(ctx, repo.ID, "not-a-revision"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("a tree no revision has was recorded: %v", err)
