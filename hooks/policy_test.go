@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -1495,4 +1496,32 @@ func TestPartialPushes(t *testing.T) {
 			lines: []string{"pkgserver: refused refs/tags/nginx/v1.2.0: published revisions are immutable: the tag cannot be moved"},
 		},
 	})
+}
+
+// TestCheckedPerPackage: a decision tells each package's tree and its own
+// findings, for the validated condition of its revisions; two drafts of one
+// package pushed at once keep their findings apart.
+func TestCheckedPerPackage(t *testing.T) {
+	r := newRepo(t)
+	cfg := revision.Config{Repository: "cat", Branch: "main"}
+	main := r.Rev("main")
+	warned := commit(r, map[string]string{"nginx/deploy.yaml": deployment("2", "nginx")}) // no tag: a warning
+	r.Checkout("--detach", main)
+	clean := commit(r, map[string]string{"nginx/deploy.yaml": deployment("2", "nginx:1.27"), "redis/deploy.yaml": deployment("1", "redis:7")})
+	d := check(t, r, cfg, store.RoleWrite, upd(zero, warned, "refs/heads/drafts/nginx/a"), upd(zero, clean, "refs/heads/drafts/nginx/b"),
+		upd(zero, clean, "refs/heads/drafts/redis/c"))
+	if !d.Accept || len(d.Checked) != 3 {
+		t.Fatalf("decision: accept %v, checked %+v\n%s", d.Accept, d.Checked, strings.Join(d.Lines, "\n"))
+	}
+	tree := func(commit, dir string) string { return r.Git("rev-parse", commit+":"+dir) }
+	want := map[string]int{tree(warned, "nginx"): 1, tree(clean, "nginx"): 0, tree(clean, "redis"): 0}
+	vs, err := d.Validations(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for tr, warnings := range want {
+		if v := vs[tr]; v == nil || v.Warnings != warnings || v.Errors != 0 {
+			t.Errorf("tree %s: %+v, want %d warnings", tr, v, warnings)
+		}
+	}
 }
