@@ -213,8 +213,15 @@ type indexWriter struct {
 	// another revision uses them. orphanBlobs were stored for no tree.
 	oldTrees    []string
 	orphanBlobs []string
-	// metas are the metas of trees, as events need them.
-	metas map[string]revision.Meta
+	// metas are the metas of trees, as revisions and events need them;
+	// validations the repository's, by tree (nil until read).
+	metas       map[string]treeMeta
+	validations map[string]*store.Validation
+}
+
+type treeMeta struct {
+	meta    revision.Meta
+	encoded string
 }
 
 func (w *indexWriter) exec(query string, a ...any) error {
@@ -349,10 +356,7 @@ func (w *indexWriter) trees(trees []store.Tree) (map[string]int64, error) {
 			return nil, err
 		}
 		rows[i] = []any{t.ID, encodeFiles(t.Files), meta}
-		if w.metas == nil {
-			w.metas = map[string]revision.Meta{}
-		}
-		w.metas[t.ID] = t.Meta
+		w.setMeta(t.ID, t.Meta, meta)
 	}
 	inserted, err := w.s.insertReturning(w.ctx, w.tx, `INSERT INTO trees (id, files, meta)`, 3, `ON CONFLICT (id) DO NOTHING RETURNING id`, rows)
 	if err != nil {
@@ -382,20 +386,74 @@ func (w *indexWriter) trees(trees []store.Tree) (map[string]int64, error) {
 
 // treeMeta returns the meta of a tree of the index or of this update.
 func (w *indexWriter) treeMeta(tree string) (revision.Meta, error) {
-	if m, ok := w.metas[tree]; ok {
-		return m, nil
-	}
-	var meta sql.NullString
-	err := w.tx.QueryRowContext(w.ctx, w.s.q(`SELECT meta FROM trees WHERE id = ?`), tree).Scan(&meta)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return revision.Meta{}, err
-	}
-	m, err := decodeMeta(meta.String)
-	if w.metas == nil {
-		w.metas = map[string]revision.Meta{}
-	}
-	w.metas[tree] = m
+	m, _, err := w.treeMetaEncoded(tree)
 	return m, err
+}
+
+// treeMetaEncoded returns the meta of a tree, and as revisions keep it.
+func (w *indexWriter) treeMetaEncoded(tree string) (revision.Meta, string, error) {
+	if m, ok := w.metas[tree]; ok {
+		return m.meta, m.encoded, nil
+	}
+	var encoded sql.NullString
+	err := w.tx.QueryRowContext(w.ctx, w.s.q(`SELECT meta FROM trees WHERE id = ?`), tree).Scan(&encoded)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return revision.Meta{}, "", err
+	}
+	m, err := decodeMeta(encoded.String)
+	if err != nil {
+		return m, "", err
+	}
+	w.setMeta(tree, m, encoded.String)
+	return m, encoded.String, nil
+}
+
+func (w *indexWriter) setMeta(tree string, m revision.Meta, encoded string) {
+	if w.metas == nil {
+		w.metas = map[string]treeMeta{}
+	}
+	w.metas[tree] = treeMeta{m, encoded}
+}
+
+// validation returns the last validation of a tree in the repository, nil
+// if none; the repository's are read once per update.
+func (w *indexWriter) validation(tree string) (*store.Validation, error) {
+	if w.validations == nil {
+		w.validations = map[string]*store.Validation{}
+		rows, err := w.tx.QueryContext(w.ctx, w.s.q(`SELECT tree_id, errors, warnings, validated_at FROM validations WHERE repository_id = ?`), w.repoID)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			var at int64
+			v := &store.Validation{}
+			if err := rows.Scan(&id, &v.Errors, &v.Warnings, &at); err != nil {
+				return nil, err
+			}
+			v.At = time.UnixMilli(at).UTC()
+			w.validations[id] = v
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return w.validations[tree], nil
+}
+
+// derived returns the columns a revision copies from its tree: meta, and
+// the counts and time of the tree's last validation in the repository.
+func (w *indexWriter) derived(tree string) ([]any, error) {
+	_, encoded, err := w.treeMetaEncoded(tree)
+	if err != nil {
+		return nil, err
+	}
+	v, err := w.validation(tree)
+	if err != nil || v == nil {
+		return []any{encoded, 0, 0, 0}, err
+	}
+	return []any{encoded, v.Errors, v.Warnings, v.At.UnixMilli()}, nil
 }
 
 // blobs stores the content streamed by u.Blobs and adds the references of
@@ -466,6 +524,12 @@ func decodeFiles(s string) ([]store.File, error) {
 
 const revisionColumns = `name, package, workspace, revision, number, lifecycle, ref, deletion_ref, commit_id, tree_id, published_by, published_at, latest, pull_request`
 
+// derivedColumns are what a revision copies from its tree (see derived).
+const (
+	derivedColumns    = `meta, validation_errors, validation_warnings, validated_at`
+	derivedColumnsSet = `meta = ?, validation_errors = ?, validation_warnings = ?, validated_at = ?`
+)
+
 type storedRevision struct {
 	id int64
 	r  revision.Revision
@@ -521,17 +585,26 @@ func (w *indexWriter) packageRevisions(namespace, repoName, pkg string, revs []r
 			if err := w.recordEvent(store.Modified, store.Revision{Revision: r, Namespace: namespace, Repository: repoName, ResourceVersion: w.rv}); err != nil {
 				return err
 			}
+			derived, err := w.derived(r.Tree)
+			if err != nil {
+				return err
+			}
 			if err := w.exec(`UPDATE revisions SET workspace = ?, revision = ?, number = ?, lifecycle = ?, ref = ?, deletion_ref = ?,
-				commit_id = ?, tree_id = ?, published_by = ?, published_at = ?, latest = ?, pull_request = ?, resource_version = ? WHERE id = ?`,
-				r.Workspace, r.Revision, r.Number, string(r.Lifecycle), r.Ref, r.DeletionRef, r.Commit, r.Tree, r.PublishedBy,
-				unixOrZero(r.PublishedAt), boolInt(r.Latest), r.PullRequest, w.rv, old.id); err != nil {
+				commit_id = ?, tree_id = ?, published_by = ?, published_at = ?, latest = ?, pull_request = ?, resource_version = ?,
+				`+derivedColumnsSet+` WHERE id = ?`,
+				append(append([]any{r.Workspace, r.Revision, r.Number, string(r.Lifecycle), r.Ref, r.DeletionRef, r.Commit, r.Tree, r.PublishedBy,
+					unixOrZero(r.PublishedAt), boolInt(r.Latest), r.PullRequest, w.rv}, derived...), old.id)...); err != nil {
 				return err
 			}
 		default:
-			if err := w.exec(`INSERT INTO revisions (repository_id, package_id, namespace, repository, `+revisionColumns+`, resource_version)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				w.repoID, pkgID, namespace, repoName, r.Name, pkg, r.Workspace, r.Revision, r.Number, string(r.Lifecycle), r.Ref,
-				r.DeletionRef, r.Commit, r.Tree, r.PublishedBy, unixOrZero(r.PublishedAt), boolInt(r.Latest), r.PullRequest, w.rv); err != nil {
+			derived, err := w.derived(r.Tree)
+			if err != nil {
+				return err
+			}
+			if err := w.exec(`INSERT INTO revisions (repository_id, package_id, namespace, repository, `+revisionColumns+`, resource_version, `+derivedColumns+`)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				append([]any{w.repoID, pkgID, namespace, repoName, r.Name, pkg, r.Workspace, r.Revision, r.Number, string(r.Lifecycle), r.Ref,
+					r.DeletionRef, r.Commit, r.Tree, r.PublishedBy, unixOrZero(r.PublishedAt), boolInt(r.Latest), r.PullRequest, w.rv}, derived...)...); err != nil {
 				if isUniqueViolation(err) {
 					return fmt.Errorf("revision %s/%s: %w", namespace, r.Name, store.ErrExists)
 				}
@@ -590,11 +663,15 @@ func (w *indexWriter) insertRevisions(namespace, repoName string, pkgs map[strin
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	b = w.s.newBulkInsert(w.ctx, w.tx, `INSERT INTO revisions (repository_id, package_id, namespace, repository, `+revisionColumns+`, resource_version)`, 19, ``)
+	b = w.s.newBulkInsert(w.ctx, w.tx, `INSERT INTO revisions (repository_id, package_id, namespace, repository, `+revisionColumns+`, resource_version, `+derivedColumns+`)`, 23, ``)
 	for _, p := range paths {
 		for _, r := range pkgs[p] {
-			if err := b.add(w.repoID, ids[p], namespace, repoName, r.Name, p, r.Workspace, r.Revision, r.Number, string(r.Lifecycle), r.Ref,
-				r.DeletionRef, r.Commit, r.Tree, r.PublishedBy, unixOrZero(r.PublishedAt), boolInt(r.Latest), r.PullRequest, w.rv); err != nil {
+			derived, err := w.derived(r.Tree)
+			if err != nil {
+				return err
+			}
+			if err := b.add(append([]any{w.repoID, ids[p], namespace, repoName, r.Name, p, r.Workspace, r.Revision, r.Number, string(r.Lifecycle), r.Ref,
+				r.DeletionRef, r.Commit, r.Tree, r.PublishedBy, unixOrZero(r.PublishedAt), boolInt(r.Latest), r.PullRequest, w.rv}, derived...)...); err != nil {
 				if isUniqueViolation(err) {
 					return fmt.Errorf("revision %s/%s: %w", namespace, r.Name, store.ErrExists)
 				}

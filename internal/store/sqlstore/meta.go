@@ -75,6 +75,9 @@ func (s *Store) SetTreeMeta(ctx context.Context, metas map[string]revision.Meta)
 			if n, _ := res.RowsAffected(); n == 0 {
 				continue
 			}
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE revisions SET meta = ? WHERE tree_id = ?`), meta, id); err != nil {
+				return err
+			}
 			for _, k := range slices.Sorted(maps.Keys(m.Labels)) {
 				if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO tree_labels (tree_id, key, value) VALUES (?, ?, ?) ON CONFLICT (tree_id, key) DO NOTHING`),
 					id, k, m.Labels[k]); err != nil {
@@ -132,12 +135,13 @@ func (s *Store) RecordValidations(ctx context.Context, repoID int64, vs map[stri
 				}
 				w = &indexWriter{s: s, ctx: ctx, tx: tx, repoID: repoID, rv: rv}
 			}
-			if _, err := tx.ExecContext(ctx, s.q(`UPDATE revisions SET resource_version = ? WHERE repository_id = ? AND tree_id = ?`), w.rv, repoID, tree); err != nil {
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE revisions SET resource_version = ?, validation_errors = ?, validation_warnings = ?, validated_at = ?
+				WHERE repository_id = ? AND tree_id = ?`), w.rv, v.Errors, v.Warnings, v.At.UnixMilli(), repoID, tree); err != nil {
 				return err
 			}
 			for _, r := range revs {
 				r.ResourceVersion = w.rv
-				r.Validation = nil // read again, as recorded
+				r.Validation = &store.Validation{Errors: v.Errors, Warnings: v.Warnings, At: time.UnixMilli(v.At.UnixMilli()).UTC()}
 				if err := w.recordEvent(store.Modified, r); err != nil {
 					return err
 				}

@@ -15,12 +15,12 @@ import (
 )
 
 // revisionListColumns and revisionFrom read revisions with what their
-// tree's Kptfile says and the outcome of their tree's last validation.
+// tree's Kptfile says and the counts of their tree's last validation,
+// copied onto each row.
 var revisionListColumns = `r.namespace, r.repository, r.resource_version, r.` + strings.ReplaceAll(revisionColumns, ", ", ", r.") +
-	`, t.meta, v.errors, v.warnings, v.validated_at`
+	`, r.meta, r.validation_errors, r.validation_warnings, r.validated_at`
 
-const revisionFrom = ` FROM revisions r LEFT JOIN trees t ON t.id = r.tree_id
-	LEFT JOIN validations v ON v.repository_id = r.repository_id AND v.tree_id = r.tree_id`
+const revisionFrom = ` FROM revisions r`
 
 func scanRevision(row interface{ Scan(...any) error }) (store.Revision, error) {
 	var sr store.Revision
@@ -28,19 +28,19 @@ func scanRevision(row interface{ Scan(...any) error }) (store.Revision, error) {
 	var at int64
 	var latest int
 	var lifecycle string
-	var meta sql.NullString
-	var errs, warnings, validatedAt sql.NullInt64
+	var meta string
+	var errs, warnings, validatedAt int64
 	err := row.Scan(&sr.Namespace, &sr.Repository, &sr.ResourceVersion, &r.Name, &r.Package, &r.Workspace, &r.Revision, &r.Number,
 		&lifecycle, &r.Ref, &r.DeletionRef, &r.Commit, &r.Tree, &r.PublishedBy, &at, &latest, &r.PullRequest, &meta, &errs, &warnings, &validatedAt)
 	if err != nil {
 		return sr, err
 	}
 	r.Lifecycle, r.PublishedAt, r.Latest = revision.Lifecycle(lifecycle), timeOrZero(at), latest == 1
-	if sr.Meta, err = decodeMeta(meta.String); err != nil {
+	if sr.Meta, err = decodeMeta(meta); err != nil {
 		return sr, fmt.Errorf("meta of tree %s: %w", r.Tree, err)
 	}
-	if validatedAt.Valid {
-		sr.Validation = &store.Validation{Errors: int(errs.Int64), Warnings: int(warnings.Int64), At: time.UnixMilli(validatedAt.Int64).UTC()}
+	if validatedAt != 0 {
+		sr.Validation = &store.Validation{Errors: int(errs), Warnings: int(warnings), At: time.UnixMilli(validatedAt).UTC()}
 	}
 	return sr, nil
 }

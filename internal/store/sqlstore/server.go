@@ -124,15 +124,7 @@ func (w *indexWriter) recordEvent(typ string, r store.Revision) error {
 		return err
 	}
 	if r.Validation == nil {
-		var v store.Validation
-		var at int64
-		err := w.tx.QueryRowContext(w.ctx, w.s.q(`SELECT errors, warnings, validated_at FROM validations WHERE repository_id = ? AND tree_id = ?`),
-			w.repoID, r.Tree).Scan(&v.Errors, &v.Warnings, &at)
-		switch {
-		case err == nil:
-			v.At = time.UnixMilli(at).UTC()
-			r.Validation = &v
-		case !errors.Is(err, sql.ErrNoRows):
+		if r.Validation, err = w.validation(r.Tree); err != nil {
 			return err
 		}
 	}

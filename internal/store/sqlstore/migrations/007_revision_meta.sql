@@ -3,9 +3,15 @@
 -- for trees indexed before this migration, until they are read again), the
 -- labels once more as rows for label selectors; and the outcome of the last
 -- validation pkgserver ran of a package tree in a repository (its API
--- writes, the hosted git's pre-receive hook, webhook checks).
+-- writes, the hosted git's pre-receive hook, webhook checks). Revisions
+-- carry copies of both (their tree's meta, the counts of its validation),
+-- so that reading them joins nothing.
 
 ALTER TABLE trees ADD COLUMN meta TEXT;
+ALTER TABLE revisions ADD COLUMN meta TEXT NOT NULL DEFAULT '';
+ALTER TABLE revisions ADD COLUMN validation_errors INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE revisions ADD COLUMN validation_warnings INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE revisions ADD COLUMN validated_at BIGINT NOT NULL DEFAULT 0;
 
 CREATE TABLE tree_labels (
   tree_id TEXT NOT NULL,
