@@ -88,12 +88,13 @@ func (p *pass) treeMeta(read map[string]*packageTree, oversized map[string]bool)
 // once at start; until it is done such revisions show no labels.
 func FillTreeMeta(ctx context.Context, st store.Store) (int, error) {
 	const batch = 500
-	filled := 0
+	filled, after := 0, ""
 	for {
-		trees, err := st.TreesWithoutMeta(ctx, batch)
+		trees, err := st.TreesWithoutMeta(ctx, after, batch)
 		if err != nil || len(trees) == 0 {
 			return filled, err
 		}
+		after = trees[len(trees)-1].Tree
 		metas := make(map[string]revision.Meta, len(trees))
 		for _, t := range trees {
 			metas[t.Tree] = KptfileMeta(t.Kptfile)

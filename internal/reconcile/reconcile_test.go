@@ -445,14 +445,25 @@ status:
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.Exec(`UPDATE trees SET meta = NULL; DELETE FROM tree_labels`); err != nil {
+	if _, err := db.Exec(`UPDATE trees SET meta = NULL; DELETE FROM tree_labels; UPDATE revisions SET meta = ''`); err != nil {
 		t.Fatal(err)
 	}
+	before, _ := s.GetRevision(ctx, "default", "cat.nginx.main")
 	n, err := FillTreeMeta(ctx, s)
 	if err != nil || n != 2 {
 		t.Fatalf("filled %d trees, %v", n, err)
 	}
 	check("filled")
+	// The revision changed: a new resource version, and an event a watch
+	// with a label selector sees it enter by.
+	after, _ := s.GetRevision(ctx, "default", "cat.nginx.main")
+	events, err := s.Events(ctx, before.ResourceVersion, 10)
+	if err != nil || after.ResourceVersion <= before.ResourceVersion || len(events) != 1 || events[0].Revision.Meta.Labels["tier"] != "gold" {
+		t.Errorf("after filling: rv %d (was %d), events %+v, %v", after.ResourceVersion, before.ResourceVersion, events, err)
+	}
+	if redis, _ := s.GetRevision(ctx, "default", "cat.redis.main"); redis.ResourceVersion > before.ResourceVersion {
+		t.Errorf("a revision whose Kptfile says nothing changed: rv %d", redis.ResourceVersion)
+	}
 	if n, err := FillTreeMeta(ctx, s); err != nil || n != 0 {
 		t.Errorf("filled again: %d, %v", n, err)
 	}

@@ -279,8 +279,10 @@ type Store interface {
 	// tree the index holds.
 	TreeFiles(ctx context.Context, tree string) ([]File, error)
 	// TreesWithoutMeta returns up to limit trees indexed before their meta
-	// was kept, with their Kptfiles; SetTreeMeta records what those say.
-	TreesWithoutMeta(ctx context.Context, limit int) ([]TreeKptfile, error)
+	// was kept, with ids after the given one, with their Kptfiles;
+	// SetTreeMeta records what those say (the revisions that change get a
+	// new resource version and an event).
+	TreesWithoutMeta(ctx context.Context, after string, limit int) ([]TreeKptfile, error)
 	SetTreeMeta(ctx context.Context, metas map[string]revision.Meta) error
 
 	// RecordValidations keeps the outcomes of validating package trees in

@@ -275,6 +275,9 @@ func (w *indexWriter) apply(u *store.IndexUpdate) error {
 			}
 		}
 	}
+	if err := w.prefetch(u.Packages); err != nil {
+		return err
+	}
 	if u.Full {
 		// Nothing is left to compare with: insert everything in bulk, and
 		// let watches list again rather than replay every revision.
@@ -291,10 +294,103 @@ func (w *indexWriter) apply(u *store.IndexUpdate) error {
 			}
 		}
 	}
+	if err := w.dropValidations(); err != nil {
+		return err
+	}
 	if err := w.s.collectGarbage(w.ctx, w.tx, w.oldTrees, w.orphanBlobs); err != nil {
 		return err
 	}
 	return w.status(u, objData)
+}
+
+// dropValidations forgets the validations of trees the repository's
+// revisions stopped using (other repositories may still use the trees).
+func (w *indexWriter) dropValidations() error {
+	trees := slices.Compact(slices.Sorted(slices.Values(w.oldTrees)))
+	for _, chunk := range chunks(trees, 400) {
+		in := placeholders(len(chunk))
+		a := append(append([]any{w.repoID}, args(chunk)...), w.repoID)
+		if err := w.exec(`DELETE FROM validations WHERE repository_id = ? AND tree_id IN (`+in+`)
+			AND tree_id NOT IN (SELECT tree_id FROM revisions WHERE repository_id = ? AND tree_id IN (`+in+`))`,
+			append(a, args(chunk)...)...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prefetch reads, a few hundred at a time, the meta of the trees the
+// update's revisions use and their validations in the repository: work in
+// proportion to the update.
+func (w *indexWriter) prefetch(pkgs map[string][]revision.Revision) error {
+	var trees []string
+	for _, revs := range pkgs {
+		for _, r := range revs {
+			trees = append(trees, r.Tree)
+		}
+	}
+	trees = slices.Compact(slices.Sorted(slices.Values(trees)))
+	if w.validations == nil {
+		w.validations = map[string]*store.Validation{}
+	}
+	var unknown []string
+	for _, t := range trees {
+		if _, ok := w.metas[t]; !ok {
+			unknown = append(unknown, t)
+		}
+	}
+	for _, chunk := range chunks(unknown, 400) {
+		rows, err := w.tx.QueryContext(w.ctx, w.s.q(`SELECT id, meta FROM trees WHERE id IN (`+placeholders(len(chunk))+`)`), args(chunk)...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id string
+			var encoded sql.NullString
+			if err := rows.Scan(&id, &encoded); err != nil {
+				rows.Close()
+				return err
+			}
+			m, err := decodeMeta(encoded.String)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			w.setMeta(id, m, encoded.String)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	for _, chunk := range chunks(trees, 400) {
+		rows, err := w.tx.QueryContext(w.ctx, w.s.q(`SELECT tree_id, errors, warnings, validated_at FROM validations
+			WHERE repository_id = ? AND tree_id IN (`+placeholders(len(chunk))+`)`), append([]any{w.repoID}, args(chunk)...)...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id string
+			var at int64
+			v := &store.Validation{}
+			if err := rows.Scan(&id, &v.Errors, &v.Warnings, &at); err != nil {
+				rows.Close()
+				return err
+			}
+			v.At = time.UnixMilli(at).UTC()
+			w.validations[id] = v
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, t := range chunk {
+			if _, ok := w.validations[t]; !ok {
+				w.validations[t] = nil // known: none
+			}
+		}
+	}
+	return nil
 }
 
 func (w *indexWriter) refs(u *store.IndexUpdate) error {
@@ -356,7 +452,6 @@ func (w *indexWriter) trees(trees []store.Tree) (map[string]int64, error) {
 			return nil, err
 		}
 		rows[i] = []any{t.ID, encodeFiles(t.Files), meta}
-		w.setMeta(t.ID, t.Meta, meta)
 	}
 	inserted, err := w.s.insertReturning(w.ctx, w.tx, `INSERT INTO trees (id, files, meta)`, 3, `ON CONFLICT (id) DO NOTHING RETURNING id`, rows)
 	if err != nil {
@@ -370,8 +465,10 @@ func (w *indexWriter) trees(trees []store.Tree) (map[string]int64, error) {
 	labels := w.s.newBulkInsert(w.ctx, w.tx, `INSERT INTO tree_labels (tree_id, key, value)`, 3, ``)
 	for _, t := range trees {
 		if !isNew[t.ID] {
-			continue // another repository stored it meanwhile
+			continue // another repository stored it meanwhile (its meta is the index's)
 		}
+		meta, _ := encodeMeta(t.Meta)
+		w.setMeta(t.ID, t.Meta, meta)
 		for _, f := range t.Files {
 			inc[f.BlobID]++
 		}
@@ -416,30 +513,27 @@ func (w *indexWriter) setMeta(tree string, m revision.Meta, encoded string) {
 }
 
 // validation returns the last validation of a tree in the repository, nil
-// if none; the repository's are read once per update.
+// if none.
 func (w *indexWriter) validation(tree string) (*store.Validation, error) {
+	if v, ok := w.validations[tree]; ok {
+		return v, nil
+	}
+	var v *store.Validation
+	var errs, warnings int
+	var at int64
+	err := w.tx.QueryRowContext(w.ctx, w.s.q(`SELECT errors, warnings, validated_at FROM validations WHERE repository_id = ? AND tree_id = ?`),
+		w.repoID, tree).Scan(&errs, &warnings, &at)
+	switch {
+	case err == nil:
+		v = &store.Validation{Errors: errs, Warnings: warnings, At: time.UnixMilli(at).UTC()}
+	case !errors.Is(err, sql.ErrNoRows):
+		return nil, err
+	}
 	if w.validations == nil {
 		w.validations = map[string]*store.Validation{}
-		rows, err := w.tx.QueryContext(w.ctx, w.s.q(`SELECT tree_id, errors, warnings, validated_at FROM validations WHERE repository_id = ?`), w.repoID)
-		if err != nil {
-			return nil, err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id string
-			var at int64
-			v := &store.Validation{}
-			if err := rows.Scan(&id, &v.Errors, &v.Warnings, &at); err != nil {
-				return nil, err
-			}
-			v.At = time.UnixMilli(at).UTC()
-			w.validations[id] = v
-		}
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
 	}
-	return w.validations[tree], nil
+	w.validations[tree] = v
+	return v, nil
 }
 
 // derived returns the columns a revision copies from its tree: meta, and

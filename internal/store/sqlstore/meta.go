@@ -14,9 +14,9 @@ import (
 )
 
 // TreesWithoutMeta returns trees indexed before their meta was kept, with
-// the content of their Kptfiles.
-func (s *Store) TreesWithoutMeta(ctx context.Context, limit int) ([]store.TreeKptfile, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, files FROM trees WHERE meta IS NULL ORDER BY id LIMIT ?`), limit)
+// the content of their Kptfiles, in the order of their ids after one.
+func (s *Store) TreesWithoutMeta(ctx context.Context, after string, limit int) ([]store.TreeKptfile, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, files FROM trees WHERE id > ? AND meta IS NULL ORDER BY id LIMIT ?`), after, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -58,10 +58,13 @@ func (s *Store) TreesWithoutMeta(ctx context.Context, limit int) ([]store.TreeKp
 }
 
 // SetTreeMeta records the meta of trees indexed without it, and their
-// labels.
+// labels. The revisions with those trees change: a new resource version
+// and a Modified event each, so that watches see them enter selections and
+// writes based on what they showed before are refused as stale.
 func (s *Store) SetTreeMeta(ctx context.Context, metas map[string]revision.Meta) error {
 	defer s.revisionsChanged()
 	return s.write(ctx, func(tx *sql.Tx) error {
+		var rv int64
 		for _, id := range slices.Sorted(maps.Keys(metas)) {
 			m := metas[id]
 			meta, err := encodeMeta(m)
@@ -75,12 +78,31 @@ func (s *Store) SetTreeMeta(ctx context.Context, metas map[string]revision.Meta)
 			if n, _ := res.RowsAffected(); n == 0 {
 				continue
 			}
-			if _, err := tx.ExecContext(ctx, s.q(`UPDATE revisions SET meta = ? WHERE tree_id = ?`), meta, id); err != nil {
-				return err
-			}
 			for _, k := range slices.Sorted(maps.Keys(m.Labels)) {
 				if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO tree_labels (tree_id, key, value) VALUES (?, ?, ?) ON CONFLICT (tree_id, key) DO NOTHING`),
 					id, k, m.Labels[k]); err != nil {
+					return err
+				}
+			}
+			if m.Empty() {
+				continue // the revisions show what they showed
+			}
+			revs, err := s.revisionsOfTree(ctx, tx, `r.tree_id = ?`, id)
+			if err != nil || len(revs) == 0 {
+				return err
+			}
+			if rv == 0 {
+				if rv, err = s.nextResourceVersion(ctx, tx); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE revisions SET meta = ?, resource_version = ? WHERE tree_id = ?`), meta, rv, id); err != nil {
+				return err
+			}
+			for _, r := range revs {
+				w := &indexWriter{s: s, ctx: ctx, tx: tx, repoID: r.repoID, rv: rv}
+				r.ResourceVersion, r.Meta = rv, m
+				if err := w.recordEvent(store.Modified, r.Revision); err != nil {
 					return err
 				}
 			}
@@ -88,6 +110,41 @@ func (s *Store) SetTreeMeta(ctx context.Context, metas map[string]revision.Meta)
 		return nil
 	})
 }
+
+// repoRevision is a revision with its repository's id.
+type repoRevision struct {
+	store.Revision
+	repoID int64
+}
+
+// revisionsOfTree reads the revisions a condition on r selects.
+func (s *Store) revisionsOfTree(ctx context.Context, tx *sql.Tx, cond string, a ...any) ([]repoRevision, error) {
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT r.repository_id, `+revisionListColumns+revisionFrom+` WHERE `+cond), a...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []repoRevision
+	for rows.Next() {
+		var rr repoRevision
+		var id int64
+		r, err := scanRevision(prefixScanner{rows, &id})
+		if err != nil {
+			return nil, err
+		}
+		rr.Revision, rr.repoID = r, id
+		out = append(out, rr)
+	}
+	return out, rows.Err()
+}
+
+// prefixScanner scans one leading column into first, the rest as asked.
+type prefixScanner struct {
+	rows  *sql.Rows
+	first *int64
+}
+
+func (p prefixScanner) Scan(dest ...any) error { return p.rows.Scan(append([]any{p.first}, dest...)...) }
 
 // RecordValidations keeps the outcomes of validating trees in a
 // repository. The revisions of the repository with those trees change
@@ -102,21 +159,8 @@ func (s *Store) RecordValidations(ctx context.Context, repoID int64, vs map[stri
 		var w *indexWriter
 		for _, tree := range slices.Sorted(maps.Keys(vs)) {
 			v := vs[tree]
-			rows, err := tx.QueryContext(ctx, s.q(`SELECT `+revisionListColumns+revisionFrom+` WHERE r.repository_id = ? AND r.tree_id = ?`), repoID, tree)
+			revs, err := s.revisionsOfTree(ctx, tx, `r.repository_id = ? AND r.tree_id = ?`, repoID, tree)
 			if err != nil {
-				return err
-			}
-			var revs []store.Revision
-			for rows.Next() {
-				r, err := scanRevision(rows)
-				if err != nil {
-					rows.Close()
-					return err
-				}
-				revs = append(revs, r)
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
 				return err
 			}
 			if len(revs) == 0 {
@@ -142,7 +186,7 @@ func (s *Store) RecordValidations(ctx context.Context, repoID int64, vs map[stri
 			for _, r := range revs {
 				r.ResourceVersion = w.rv
 				r.Validation = &store.Validation{Errors: v.Errors, Warnings: v.Warnings, At: time.UnixMilli(v.At.UnixMilli()).UTC()}
-				if err := w.recordEvent(store.Modified, r); err != nil {
+				if err := w.recordEvent(store.Modified, r.Revision); err != nil {
 					return err
 				}
 			}

@@ -924,9 +924,46 @@ func testMeta(t *testing.T, s store.Store) {
 		t.Errorf("a tree no revision has was recorded: %v", err)
 	}
 
+	// A validation is of a tree in one repository: another repository
+	// using the same tree has none, and keeps the tree when this one stops
+	// using it, which drops this one's validation.
+	other := mustCreate(t, s, "default", "other")
+	if err := s.UpdateIndex(ctx, other.ID, &store.IndexUpdate{Refs: []store.RefRecord{{Name: "refs/tags/a/v1", Target: "c1", Contract: true}},
+		Packages: map[string][]revision.Revision{"a": {rev("other", "a", "v1", revision.Published, 1, "t1")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.GetRevision(ctx, "default", "other.a.v1"); got.Validation != nil || got.Meta.Labels["tier"] != "gold" {
+		t.Errorf("the same tree in another repository: %+v %+v", got.Validation, got.Meta)
+	}
+	if err := s.RecordValidations(ctx, other.ID, map[string]*store.Validation{"t1": {At: at}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateIndex(ctx, other.ID, &store.IndexUpdate{Packages: map[string][]revision.Revision{"a": nil}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Validation(ctx, other.ID, "t1"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a validation of a tree the repository no longer has: %v", err)
+	}
+	if v, err := s.Validation(ctx, repo.ID, "t1"); err != nil || v.Warnings != 2 {
+		t.Errorf("the validation of the tree in the repository still using it: %+v, %v", v, err)
+	}
+	if err := s.UpdateIndex(ctx, repo.ID, &store.IndexUpdate{Trees: []store.Tree{{ID: "t4", Files: []store.File{{Path: "Kptfile", BlobID: "b3"}}}},
+		Packages: map[string][]revision.Revision{"a": {rev("cat", "a", "v1", revision.Published, 1, "t4")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Validation(ctx, repo.ID, "t1"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the validation of a tree the repository stopped using: %v", err)
+	}
+
 	// When the tree goes, its labels and validation go with it.
+	if err := s.RecordValidations(ctx, repo.ID, map[string]*store.Validation{"t4": {At: at}}); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.UpdateIndex(ctx, repo.ID, &store.IndexUpdate{Packages: map[string][]revision.Revision{"a": nil}}); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := s.Validation(ctx, repo.ID, "t4"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("validation of a collected tree: %v", err)
 	}
 	if names := revisionNames(t, s, store.ListOptions{Labels: []store.LabelRequirement{{Key: "team", Operator: store.LabelExists}}}); len(names) != 0 {
 		t.Errorf("labels of a collected tree still match: %v", names)
@@ -942,7 +979,7 @@ func testMeta(t *testing.T, s store.Store) {
 	if got, _ := s.GetRevision(ctx, "default", "cat.a.v1"); !got.Meta.Empty() || got.Validation != nil {
 		t.Errorf("re-indexed tree: %+v %+v", got.Meta, got.Validation)
 	}
-	if missing, _ := s.TreesWithoutMeta(ctx, 10); len(missing) != 0 {
+	if missing, _ := s.TreesWithoutMeta(ctx, "", 10); len(missing) != 0 {
 		t.Errorf("trees without meta: %v", missing)
 	}
 }

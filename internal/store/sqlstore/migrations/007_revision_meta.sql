@@ -30,3 +30,4 @@ CREATE TABLE validations (
   validated_at  BIGINT NOT NULL,
   PRIMARY KEY (repository_id, tree_id)
 );
+CREATE INDEX validations_tree ON validations (tree_id);
