@@ -567,7 +567,14 @@ func TestRevisionMetadata(t *testing.T) {
 	if st := h.status(code, body, 422); !strings.Contains(st.Message, "only a Draft's writes change") {
 		t.Errorf("labels of a proposal: %s", st.Message)
 	}
-	h.write(http.MethodPut, revsPath+"/"+pr.Name+"/approval", withLifecycle(pr, "Published"), 200, &pr)
+	if git(t, dir, "for-each-ref") != refs {
+		t.Errorf("a refused label change of a proposal changed refs")
+	}
+	// The approval subresource looks at nothing but the lifecycle.
+	pr.Labels["pkg.pkgserver.dev/other"] = "x"
+	var published pkgv1alpha1.PackageRevision
+	h.write(http.MethodPut, revsPath+"/"+pr.Name+"/approval", withLifecycle(pr, "Published"), 200, &published)
+	pr = published
 	if pr.Labels["tier"] != "gold" || pr.Labels[pkgv1alpha1.LatestRevisionLabel] != "true" || pr.Annotations["example.com/owner"] != "alice" {
 		t.Errorf("published: %v %v", pr.Labels, pr.Annotations)
 	}
@@ -588,6 +595,14 @@ func TestRevisionMetadata(t *testing.T) {
 		pkgv1alpha1.Task{Type: "edit", Edit: &pkgv1alpha1.EditTaskSpec{SourceRef: &pkgv1alpha1.PackageRevisionRef{Name: pr.Name}}}), 201, &draft)
 	if draft.Labels["tier"] != "gold" {
 		t.Errorf("a copy's labels: %v", draft.Labels)
+	}
+	// A new revision keeps what its source says of what the body leaves out.
+	relabelled := newRevision("blueprints", "nginx", "relabelled",
+		pkgv1alpha1.Task{Type: "edit", Edit: &pkgv1alpha1.EditTaskSpec{SourceRef: &pkgv1alpha1.PackageRevisionRef{Name: pr.Name}}})
+	relabelled.Labels = map[string]string{"tier": "tin"}
+	h.write(http.MethodPost, revsPath, relabelled, 201, &relabelled)
+	if fmt.Sprint(relabelled.Labels, relabelled.Annotations, relabelled.Spec.ReadinessGates) != "map[tier:tin] map[example.com/owner:alice] [{pkg.pkgserver.dev/validated}]" {
+		t.Errorf("a copy with other labels: %v %v %v", relabelled.Labels, relabelled.Annotations, relabelled.Spec.ReadinessGates)
 	}
 	draft.Labels, draft.Spec.ReadinessGates = nil, nil
 	h.write(http.MethodPut, revsPath+"/"+draft.Name, withLifecycle(draft, "Proposed"), 200, &draft)

@@ -114,7 +114,7 @@ func (s *Server) createRevision(c echo.Context) error {
 	}
 	req := lifecycle.Create{Repository: sp.Repository, Package: sp.PackageName, Workspace: sp.WorkspaceName}
 	if obj.Labels != nil || obj.Annotations != nil || obj.Spec.ReadinessGates != nil {
-		edit, refused := metaEdit(&obj, nil)
+		edit, refused := metaEdit(&obj, nil, false)
 		causes = append(causes, refused...)
 		req.Meta = edit
 	}
@@ -162,7 +162,7 @@ func (s *Server) updateRevision(c echo.Context) error {
 	if err := authorize(c, ns, store.RoleWrite); err != nil {
 		return err
 	}
-	obj, rv, edit, err := s.decodeRevision(c, name)
+	obj, rv, edit, err := s.decodeRevision(c, name, false)
 	if err != nil {
 		return err
 	}
@@ -183,9 +183,7 @@ func (s *Server) approveRevision(c echo.Context) error {
 	if err := authorize(c, ns, store.RoleWrite); err != nil {
 		return err
 	}
-	// As with any subresource, the rest of the body is not looked at: an
-	// approval changes no labels.
-	obj, rv, _, err := s.decodeRevision(c, name)
+	obj, rv, _, err := s.decodeRevision(c, name, true)
 	if err != nil {
 		return err
 	}
@@ -200,12 +198,16 @@ func (s *Server) approveRevision(c echo.Context) error {
 	return writeJSON(c, http.StatusOK, revisionObject(*r))
 }
 
-// metaEdit reads the labels, annotations and readiness gates of a body,
-// the whole of them as a PUT replaces the object. Labels pkgserver sets
-// come back as they were or not at all.
-func metaEdit(obj *pkgv1alpha1.PackageRevision, current map[string]string) (*lifecycle.MetaEdit, []metav1.StatusCause) {
+// metaEdit reads the labels, annotations and readiness gates of a body.
+// A PUT replaces the object, so what it leaves out is removed (whole); a
+// new revision keeps what its source's Kptfile says of those it leaves out.
+// Labels pkgserver sets come back as they were or not at all.
+func metaEdit(obj *pkgv1alpha1.PackageRevision, current map[string]string, whole bool) (*lifecycle.MetaEdit, []metav1.StatusCause) {
 	var causes []metav1.StatusCause
-	edit := &lifecycle.MetaEdit{Labels: map[string]string{}, Annotations: map[string]string{}, ReadinessGates: []string{}}
+	edit := &lifecycle.MetaEdit{}
+	if whole || obj.Labels != nil {
+		edit.Labels = map[string]string{}
+	}
 	for k, v := range obj.Labels {
 		switch {
 		case !revision.IsSystemLabel(k):
@@ -216,9 +218,15 @@ func metaEdit(obj *pkgv1alpha1.PackageRevision, current map[string]string) (*lif
 				Message: fmt.Sprintf("%s: labels of %s are set by pkgserver", k, revision.SystemPrefix)})
 		}
 	}
-	maps.Copy(edit.Annotations, obj.Annotations)
-	for _, g := range obj.Spec.ReadinessGates {
-		edit.ReadinessGates = append(edit.ReadinessGates, g.ConditionType)
+	if whole || obj.Annotations != nil {
+		edit.Annotations = map[string]string{}
+		maps.Copy(edit.Annotations, obj.Annotations)
+	}
+	if whole || obj.Spec.ReadinessGates != nil {
+		edit.ReadinessGates = []string{}
+		for _, g := range obj.Spec.ReadinessGates {
+			edit.ReadinessGates = append(edit.ReadinessGates, g.ConditionType)
+		}
 	}
 	return edit, causes
 }
@@ -226,7 +234,7 @@ func metaEdit(obj *pkgv1alpha1.PackageRevision, current map[string]string) (*lif
 // decodeRevision reads the body of an update: the revision as the client
 // has it, whose identity and spec other than the lifecycle must be the
 // stored ones.
-func (s *Server) decodeRevision(c echo.Context, name string) (*pkgv1alpha1.PackageRevision, int64, *lifecycle.MetaEdit, error) {
+func (s *Server) decodeRevision(c echo.Context, name string, approval bool) (*pkgv1alpha1.PackageRevision, int64, *lifecycle.MetaEdit, error) {
 	var obj pkgv1alpha1.PackageRevision
 	if err := decode(c, &obj); err != nil {
 		return nil, 0, nil, err
@@ -257,10 +265,15 @@ func (s *Server) decodeRevision(c echo.Context, name string) (*pkgv1alpha1.Packa
 	if obj.Spec.Lifecycle == "" {
 		causes = append(causes, metav1.StatusCause{Type: metav1.CauseTypeFieldValueRequired, Field: "spec.lifecycle", Message: "required"})
 	}
-	edit, refused := metaEdit(&obj, revisionObject(*r).Labels)
-	causes = append(causes, refused...)
-	if !edit.Changes(r.Meta) {
-		edit = nil
+	// As with any subresource, an approval looks at nothing else.
+	var edit *lifecycle.MetaEdit
+	if !approval {
+		var refused []metav1.StatusCause
+		edit, refused = metaEdit(&obj, revisionObject(*r).Labels, true)
+		causes = append(causes, refused...)
+		if !edit.Changes(r.Meta) {
+			edit = nil
+		}
 	}
 	if len(obj.Spec.Tasks) > 0 {
 		causes = append(causes, metav1.StatusCause{Type: metav1.CauseTypeFieldValueInvalid, Field: "spec.tasks", Message: "tasks are given when a revision is created"})

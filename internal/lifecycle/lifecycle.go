@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -65,6 +66,8 @@ type Writer struct {
 	Index   Indexer
 	Checker *hooks.Checker
 	Now     func() time.Time
+	// Log receives what goes wrong after a write is done (nil: discarded).
+	Log *slog.Logger
 	// RepoURL is the URL a repository is cloned from, recorded as the
 	// upstream of packages cloned from it; default spec.git.url.
 	RepoURL func(repo *store.Repository) string
@@ -223,8 +226,10 @@ func (o *op) recordValidation(tree string, results []result.Result) error {
 			return err
 		}
 	}
-	if err := o.w.Store.RecordValidations(o.ctx, o.repo.ID, map[string]*store.Validation{tree: v}); err != nil {
-		return fmt.Errorf("the write is done, but its validation was not recorded: %w", err)
+	if err := o.w.Store.RecordValidations(o.ctx, o.repo.ID, map[string]*store.Validation{tree: v}); err != nil && o.w.Log != nil {
+		// The write is done: the condition stays as it was, which is no
+		// reason to answer the write with an error.
+		o.w.Log.Warn("record the validation of a write", "repo", o.repo.Object.Namespace+"/"+o.repo.Object.Name, "tree", tree, "err", err)
 	}
 	return nil
 }

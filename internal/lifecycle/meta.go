@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
+	"github.com/pkgserver/pkgserver/internal/krm"
 	"github.com/pkgserver/pkgserver/internal/revision"
 )
 
@@ -92,6 +94,9 @@ func nonNil(m map[string]string) map[string]string {
 // the labels pkgserver ignores and the annotations of KRM tooling
 // (config.kubernetes.io/local-config) stay.
 func (e *MetaEdit) apply(kptfile []byte) ([]byte, error) {
+	if _, problems := krm.ParseKptfile(kptfile); len(problems) > 0 {
+		return nil, fmt.Errorf("line %d: %s; change it through the resources", problems[0].Line, problems[0].Message)
+	}
 	rn, err := yaml.Parse(string(kptfile))
 	if err != nil {
 		return nil, err
@@ -157,7 +162,7 @@ func (o *op) editKptfile(tree string, edit func([]byte) ([]byte, error)) (string
 		return "", err
 	}
 	i := slices.IndexFunc(entries, func(e gitrepo.TreeEntry) bool { return e.Name == "Kptfile" })
-	if i < 0 || entries[i].Mode != gitrepo.ModeFile {
+	if i < 0 || (entries[i].Mode != gitrepo.ModeFile && entries[i].Mode != gitrepo.ModeExec) {
 		return "", invalid("the package has no Kptfile to hold its labels, annotations and readiness gates")
 	}
 	kf, err := o.b.Read(entries[i].ID)
@@ -165,7 +170,11 @@ func (o *op) editKptfile(tree string, edit func([]byte) ([]byte, error)) (string
 		return "", err
 	}
 	data, err := edit(kf.Data)
-	if err != nil {
+	var inv *Invalid
+	switch {
+	case errors.Is(err, ErrConflict), errors.As(err, &inv):
+		return "", err
+	case err != nil:
 		return "", invalid("the Kptfile: %v", err)
 	}
 	if entries[i].ID, err = o.ow.Blob(data); err != nil {

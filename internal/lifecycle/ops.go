@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"maps"
 	"path"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
 	"github.com/pkgserver/pkgserver/internal/krm"
+	"github.com/pkgserver/pkgserver/internal/reconcile"
 	"github.com/pkgserver/pkgserver/internal/result"
 	"github.com/pkgserver/pkgserver/internal/revision"
 	"github.com/pkgserver/pkgserver/internal/store"
@@ -396,7 +398,14 @@ func (w *Writer) editMeta(ctx context.Context, r *store.Revision, edit *MetaEdit
 	}
 	defer done()
 	full := o.cfg.Full(r.Package)
-	tree, err := o.editKptfile(r.Tree, edit.apply)
+	tree, err := o.editKptfile(r.Tree, func(kptfile []byte) ([]byte, error) {
+		// What the client saw is what the Kptfile says: an edit never
+		// drops what the index did not show (a Kptfile too large to index).
+		if !reflect.DeepEqual(reconcile.KptfileMeta(kptfile), r.Meta) {
+			return nil, conflict("the Kptfile of %s says more than the index shows; change it through the resources", r.Name)
+		}
+		return edit.apply(kptfile)
+	})
 	if err != nil {
 		return nil, nil, err
 	}
