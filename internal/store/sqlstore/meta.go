@@ -144,7 +144,9 @@ type prefixScanner struct {
 	first *int64
 }
 
-func (p prefixScanner) Scan(dest ...any) error { return p.rows.Scan(append([]any{p.first}, dest...)...) }
+func (p prefixScanner) Scan(dest ...any) error {
+	return p.rows.Scan(append([]any{p.first}, dest...)...)
+}
 
 // RecordValidations keeps the outcomes of validating trees in a
 // repository. The revisions of the repository with those trees change
