@@ -24,22 +24,22 @@ const maxListLimit = 10000
 
 func revisionObject(r store.Revision) pkgv1alpha1.PackageRevision {
 	pr := pkgv1alpha1.FromRevision(r.Revision, r.Meta, r.Namespace, r.Repository, r.ResourceVersion)
-	pr.Status.Conditions = append(pr.Status.Conditions, validatedCondition(r.Validation))
+	if r.Validation != nil {
+		pr.Status.Conditions = append(pr.Status.Conditions, validatedCondition(r.Validation))
+	}
 	return pr
 }
 
 // validatedCondition tells the outcome of pkgserver's last validation of a
-// revision's content.
+// revision's content. Content it has not validated has no such condition
+// (unknown, as Kubernetes reads a missing one): saying so on every one of
+// 100,000 revisions would cost lists more than the rest of their status.
 func validatedCondition(v *store.Validation) pkgv1alpha1.Condition {
 	c := pkgv1alpha1.Condition{Type: pkgv1alpha1.ValidatedCondition}
-	switch {
-	case v == nil:
-		c.Status, c.Reason = pkgv1alpha1.ConditionUnknown, "NotValidated"
-		c.Message = "pkgserver has not validated this content through its API; an approval validates it"
-	case v.Errors > 0:
+	if v.Errors > 0 {
 		c.Status, c.Reason = pkgv1alpha1.ConditionFalse, "Invalid"
 		c.Message = fmt.Sprintf("%s, %s (%s)", plural(v.Errors, "error"), plural(v.Warnings, "warning"), v.At.Format(time.RFC3339))
-	default:
+	} else {
 		c.Status, c.Reason = pkgv1alpha1.ConditionTrue, "Valid"
 		c.Message = fmt.Sprintf("no errors, %s (%s)", plural(v.Warnings, "warning"), v.At.Format(time.RFC3339))
 	}
