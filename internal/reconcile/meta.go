@@ -66,7 +66,7 @@ func (p *pass) treeMeta(read map[string]*packageTree, oversized map[string]bool)
 	var toRead []string
 	for id, trees := range kptfiles {
 		if data, ok := p.readBlobs[id]; ok {
-			m := KptfileMeta(data)
+			m := metaOrNil(data)
 			for _, pt := range trees {
 				pt.meta = m
 			}
@@ -75,12 +75,20 @@ func (p *pass) treeMeta(read map[string]*packageTree, oversized map[string]bool)
 		}
 	}
 	return p.sc.readBlobs(toRead, func(id string, data []byte) error {
-		m := KptfileMeta(data)
+		m := metaOrNil(data)
 		for _, pt := range kptfiles[id] {
 			pt.meta = m
 		}
 		return nil
 	})
+}
+
+// metaOrNil is KptfileMeta, nil when the Kptfile says nothing.
+func metaOrNil(kptfile []byte) *revision.Meta {
+	if m := KptfileMeta(kptfile); !m.Empty() {
+		return &m
+	}
+	return nil
 }
 
 // FillTreeMeta reads the meta of package trees indexed before it was kept,

@@ -451,8 +451,8 @@ type packageTree struct {
 	// package at all.
 	kptfile bool
 	problem string
-	// meta is what its Kptfile says about the revision.
-	meta revision.Meta
+	// meta is what its Kptfile says about the revision; nil when nothing.
+	meta *revision.Meta
 }
 
 // packageTrees lists the files of package trees, reading their subtrees a

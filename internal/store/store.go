@@ -159,8 +159,9 @@ type File struct {
 type Tree struct {
 	ID    string
 	Files []File
-	// Meta is what the tree's Kptfile says about the revision.
-	Meta revision.Meta
+	// Meta is what the tree's Kptfile says about the revision; nil when it
+	// says nothing.
+	Meta *revision.Meta
 }
 
 // TreeKptfile is a package tree indexed without its meta, with the

@@ -213,10 +213,21 @@ type indexWriter struct {
 	// another revision uses them. orphanBlobs were stored for no tree.
 	oldTrees    []string
 	orphanBlobs []string
-	// metas are the metas of trees, as revisions and events need them;
-	// validations the repository's, by tree (nil until read).
+	// metas are the metas of trees, as revisions and events need them,
+	// and validations the repository's, by tree: only those that say
+	// something. known lists (sorted) the trees whose meta and validation
+	// the maps hold if they have any: the trees of the update's revisions.
+	// A full index of 100,000 trees keeps no entry for the many Kptfiles
+	// that say nothing.
 	metas       map[string]treeMeta
 	validations map[string]*store.Validation
+	known       []string
+}
+
+// isKnown tells a tree whose meta and validation are in the maps if any.
+func (w *indexWriter) isKnown(tree string) bool {
+	_, ok := slices.BinarySearch(w.known, tree)
+	return ok
 }
 
 type treeMeta struct {
@@ -330,40 +341,38 @@ func (w *indexWriter) prefetch(pkgs map[string][]revision.Revision) error {
 		}
 	}
 	trees = slices.Compact(slices.Sorted(slices.Values(trees)))
-	if w.validations == nil {
-		w.validations = map[string]*store.Validation{}
-	}
-	var unknown []string
-	for _, t := range trees {
-		if _, ok := w.metas[t]; !ok {
-			unknown = append(unknown, t)
-		}
-	}
-	for _, chunk := range chunks(unknown, 400) {
-		rows, err := w.tx.QueryContext(w.ctx, w.s.q(`SELECT id, meta FROM trees WHERE id IN (`+placeholders(len(chunk))+`)`), args(chunk)...)
+	for _, chunk := range chunks(trees, 400) {
+		rows, err := w.tx.QueryContext(w.ctx, w.s.q(`SELECT id, meta FROM trees WHERE id IN (`+placeholders(len(chunk))+`) AND meta <> ''`), args(chunk)...)
 		if err != nil {
 			return err
 		}
 		for rows.Next() {
-			var id string
-			var encoded sql.NullString
+			var id, encoded string
 			if err := rows.Scan(&id, &encoded); err != nil {
 				rows.Close()
 				return err
 			}
-			m, err := decodeMeta(encoded.String)
+			m, err := decodeMeta(encoded)
 			if err != nil {
 				rows.Close()
 				return err
 			}
-			w.setMeta(id, m, encoded.String)
+			w.setMeta(id, m, encoded)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
 		}
 	}
+	var has int
+	err := w.tx.QueryRowContext(w.ctx, w.s.q(`SELECT COUNT(*) FROM (SELECT 1 FROM validations WHERE repository_id = ? LIMIT 1) AS v`), w.repoID).Scan(&has)
+	if err != nil {
+		return err
+	}
 	for _, chunk := range chunks(trees, 400) {
+		if has == 0 {
+			break
+		}
 		rows, err := w.tx.QueryContext(w.ctx, w.s.q(`SELECT tree_id, errors, warnings, validated_at FROM validations
 			WHERE repository_id = ? AND tree_id IN (`+placeholders(len(chunk))+`)`), append([]any{w.repoID}, args(chunk)...)...)
 		if err != nil {
@@ -378,18 +387,17 @@ func (w *indexWriter) prefetch(pkgs map[string][]revision.Revision) error {
 				return err
 			}
 			v.At = time.UnixMilli(at).UTC()
+			if w.validations == nil {
+				w.validations = map[string]*store.Validation{}
+			}
 			w.validations[id] = v
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		for _, t := range chunk {
-			if _, ok := w.validations[t]; !ok {
-				w.validations[t] = nil // known: none
-			}
-		}
 	}
+	w.known = trees
 	return nil
 }
 
@@ -447,7 +455,11 @@ func (w *indexWriter) branch(u *store.IndexUpdate) error {
 func (w *indexWriter) trees(trees []store.Tree) (map[string]int64, error) {
 	rows := make([][]any, len(trees))
 	for i, t := range trees {
-		meta, err := encodeMeta(t.Meta)
+		var meta string
+		var err error
+		if t.Meta != nil {
+			meta, err = encodeMeta(*t.Meta)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -467,10 +479,11 @@ func (w *indexWriter) trees(trees []store.Tree) (map[string]int64, error) {
 		if !isNew[t.ID] {
 			continue // another repository stored it meanwhile (its meta is the index's)
 		}
-		meta, _ := encodeMeta(t.Meta)
-		w.setMeta(t.ID, t.Meta, meta)
 		for _, f := range t.Files {
 			inc[f.BlobID]++
+		}
+		if t.Meta == nil {
+			continue
 		}
 		for _, k := range slices.Sorted(maps.Keys(t.Meta.Labels)) {
 			if err := labels.add(t.ID, k, t.Meta.Labels[k]); err != nil {
@@ -492,6 +505,9 @@ func (w *indexWriter) treeMetaEncoded(tree string) (revision.Meta, string, error
 	if m, ok := w.metas[tree]; ok {
 		return m.meta, m.encoded, nil
 	}
+	if w.isKnown(tree) {
+		return revision.Meta{}, "", nil
+	}
 	var encoded sql.NullString
 	err := w.tx.QueryRowContext(w.ctx, w.s.q(`SELECT meta FROM trees WHERE id = ?`), tree).Scan(&encoded)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -506,6 +522,9 @@ func (w *indexWriter) treeMetaEncoded(tree string) (revision.Meta, string, error
 }
 
 func (w *indexWriter) setMeta(tree string, m revision.Meta, encoded string) {
+	if encoded == "" && w.isKnown(tree) {
+		return
+	}
 	if w.metas == nil {
 		w.metas = map[string]treeMeta{}
 	}
@@ -515,7 +534,7 @@ func (w *indexWriter) setMeta(tree string, m revision.Meta, encoded string) {
 // validation returns the last validation of a tree in the repository, nil
 // if none.
 func (w *indexWriter) validation(tree string) (*store.Validation, error) {
-	if v, ok := w.validations[tree]; ok {
+	if v, ok := w.validations[tree]; ok || w.isKnown(tree) {
 		return v, nil
 	}
 	var v *store.Validation

@@ -853,8 +853,8 @@ func testMeta(t *testing.T, s store.Store) {
 	u := &store.IndexUpdate{
 		Refs: []store.RefRecord{{Name: "refs/tags/a/v1", Target: "c1", Contract: true}},
 		Trees: []store.Tree{
-			{ID: "t1", Files: []store.File{{Path: "Kptfile", BlobID: "b1"}}, Meta: gold},
-			{ID: "t2", Files: []store.File{{Path: "Kptfile", BlobID: "b2"}}, Meta: revision.Meta{Labels: map[string]string{"tier": "tin"}}},
+			{ID: "t1", Files: []store.File{{Path: "Kptfile", BlobID: "b1"}}, Meta: &gold},
+			{ID: "t2", Files: []store.File{{Path: "Kptfile", BlobID: "b2"}}, Meta: &revision.Meta{Labels: map[string]string{"tier": "tin"}}},
 			{ID: "t3", Files: []store.File{{Path: "Kptfile", BlobID: "b3"}}},
 		},
 		Blobs: blobs(map[string]string{"b1": "x", "b2": "y", "b3": "z"}),
