@@ -222,6 +222,9 @@ type indexWriter struct {
 	metas       map[string]treeMeta
 	validations map[string]*store.Validation
 	known       []string
+	// complete is set when the revisions given to recordEvent carry their
+	// meta and validation already (read from the index, or just set).
+	complete bool
 }
 
 // isKnown tells a tree whose meta and validation are in the maps if any.

@@ -100,7 +100,7 @@ func (s *Store) SetTreeMeta(ctx context.Context, metas map[string]revision.Meta)
 				return err
 			}
 			for _, r := range revs {
-				w := &indexWriter{s: s, ctx: ctx, tx: tx, repoID: r.repoID, rv: rv}
+				w := &indexWriter{s: s, ctx: ctx, tx: tx, repoID: r.repoID, rv: rv, complete: true}
 				r.ResourceVersion, r.Meta = rv, m
 				if err := w.recordEvent(store.Modified, r.Revision); err != nil {
 					return err
@@ -179,7 +179,7 @@ func (s *Store) RecordValidations(ctx context.Context, repoID int64, vs map[stri
 				if err != nil {
 					return err
 				}
-				w = &indexWriter{s: s, ctx: ctx, tx: tx, repoID: repoID, rv: rv}
+				w = &indexWriter{s: s, ctx: ctx, tx: tx, repoID: repoID, rv: rv, complete: true}
 			}
 			if _, err := tx.ExecContext(ctx, s.q(`UPDATE revisions SET resource_version = ?, validation_errors = ?, validation_warnings = ?, validated_at = ?
 				WHERE repository_id = ? AND tree_id = ?`), w.rv, v.Errors, v.Warnings, v.At.UnixMilli(), repoID, tree); err != nil {

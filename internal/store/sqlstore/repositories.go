@@ -165,7 +165,7 @@ func (s *Store) DeleteRepository(ctx context.Context, namespace, name string) er
 		if err != nil {
 			return err
 		}
-		w := &indexWriter{s: s, ctx: ctx, tx: tx, repoID: id, rv: rv}
+		w := &indexWriter{s: s, ctx: ctx, tx: tx, repoID: id, rv: rv, complete: true}
 		rows, err := tx.QueryContext(ctx, s.q(`SELECT `+revisionListColumns+revisionFrom+` WHERE r.repository_id = ?`), id)
 		if err != nil {
 			return err

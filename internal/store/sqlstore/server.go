@@ -119,11 +119,11 @@ func (s *Store) CompactEvents(ctx context.Context, before time.Time) error {
 
 // recordEvent appends a change of a revision to the log.
 func (w *indexWriter) recordEvent(typ string, r store.Revision) error {
-	var err error
-	if r.Meta, err = w.treeMeta(r.Tree); err != nil {
-		return err
-	}
-	if r.Validation == nil {
+	if !w.complete {
+		var err error
+		if r.Meta, err = w.treeMeta(r.Tree); err != nil {
+			return err
+		}
 		if r.Validation, err = w.validation(r.Tree); err != nil {
 			return err
 		}
