@@ -66,27 +66,23 @@ type CheckedPackage struct {
 
 // Validations returns the outcome of the decision for each package tree
 // it validated, as the index keeps it.
-func (d *Decision) Validations(at time.Time) (map[string]*store.Validation, error) {
+func (d *Decision) Validations(at time.Time) map[string]*store.Validation {
 	out := map[string]*store.Validation{}
 	for _, c := range d.Checked {
-		v := &store.Validation{At: at.UTC()}
-		for _, r := range c.Results {
-			switch r.Severity {
-			case result.Error:
-				v.Errors++
-			case result.Warning:
-				v.Warnings++
-			}
-		}
-		if len(c.Results) > 0 {
-			var err error
-			if v.Results, err = json.Marshal(c.Results); err != nil {
-				return nil, err
-			}
-		}
-		out[c.Tree] = v
+		out[c.Tree] = NewValidation(c.Results, at)
 	}
-	return out, nil
+	return out
+}
+
+// NewValidation is the outcome of validating a package, as the index
+// keeps it.
+func NewValidation(results []result.Result, at time.Time) *store.Validation {
+	errs, warnings, _ := result.Count(results)
+	v := &store.Validation{Errors: errs, Warnings: warnings, At: at.UTC()}
+	if len(results) > 0 {
+		v.Results, _ = json.Marshal(results) // plain values: cannot fail
+	}
+	return v
 }
 
 // Engines gives the validation engine for a repository's policies: the
@@ -217,7 +213,7 @@ func (k *check) run() (*Decision, error) {
 		}
 		d.Lines, d.Validated = append(d.Lines, lines...), n
 		if errs > 0 {
-			k.refused = append(k.refused, fmt.Sprintf("pkgserver: refused: %s in the pushed packages; nothing was updated", plural(errs, "validation error")))
+			k.refused = append(k.refused, fmt.Sprintf("pkgserver: refused: %s in the pushed packages; nothing was updated", result.Plural(errs, "validation error")))
 		}
 	}
 	d.Lines = append(d.Lines, k.notes...)
@@ -812,7 +808,7 @@ func (k *check) validate(d *Decision) (lines []string, errs, n int, err error) {
 		lines = append(lines, validate.Line(r))
 	}
 	e, w, _ := report.Counts()
-	lines = append(lines, fmt.Sprintf("pkgserver: validated %s: %s, %s", plural(len(pkgs), "package"), plural(e, "error"), plural(w, "warning")))
+	lines = append(lines, fmt.Sprintf("pkgserver: validated %s: %s, %s", result.Plural(len(pkgs), "package"), result.Plural(e, "error"), result.Plural(w, "warning")))
 	return lines, errs, len(pkgs), nil
 }
 
@@ -823,13 +819,6 @@ func (k *check) checked(d *Decision, results []result.Result) {
 		p := k.pkgs[key]
 		d.Checked = append(d.Checked, CheckedPackage{Full: p.full, Tree: p.tree, Results: results})
 	}
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }
 
 // ChangedPackages returns the paths (from the repository's root) of the

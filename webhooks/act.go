@@ -154,11 +154,7 @@ func (p *Processor) checkPush(ctx context.Context, repo *store.Repository, open 
 	}
 	// The outcome of each package's validation, for its revisions'
 	// validated condition (the sync before this indexed them).
-	vs, err := dec.Validations(time.Now())
-	if err != nil {
-		return err
-	}
-	if err := p.Store.RecordValidations(ctx, repo.ID, vs); err != nil {
+	if err := p.Store.RecordValidations(ctx, repo.ID, dec.Validations(time.Now())); err != nil {
 		return err
 	}
 	return p.addCheck(ctx, newCheck(ns, name, commit, CheckName, rc.Ref, dec))
@@ -185,17 +181,17 @@ func newCheck(ns, name, commit, checkName, ref string, dec *hooks.Decision) *sto
 			warns++
 		}
 	}
-	conclusion, title := Success, fmt.Sprintf("%s valid", plural(dec.Validated, "package"))
+	conclusion, title := Success, fmt.Sprintf("%s valid", result.Plural(dec.Validated, "package"))
 	switch {
 	case !dec.Accept:
 		conclusion = Failure
-		title = fmt.Sprintf("%s, %s in %s", plural(errs, "error"), plural(warns, "warning"), plural(dec.Validated, "package"))
+		title = fmt.Sprintf("%s, %s in %s", result.Plural(errs, "error"), result.Plural(warns, "warning"), result.Plural(dec.Validated, "package"))
 		if errs == 0 {
 			title = strings.TrimPrefix(dec.Refused[0], "pkgserver: ")
 		}
 	case warns > 0:
 		conclusion = Neutral
-		title = fmt.Sprintf("%s valid, %s", plural(dec.Validated, "package"), plural(warns, "warning"))
+		title = fmt.Sprintf("%s valid, %s", result.Plural(dec.Validated, "package"), result.Plural(warns, "warning"))
 	}
 	data, _ := json.Marshal(dec.Results)
 	if dec.Results == nil {
@@ -268,13 +264,6 @@ func summary(dec *hooks.Decision) string {
 		b.WriteString("No package changed.\n")
 	}
 	return b.String()
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }
 
 // pullRequest records a pull request's state as the forge gives it, derives

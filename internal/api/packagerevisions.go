@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/selection"
 
 	pkgv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/pkg/v1alpha1"
+	"github.com/pkgserver/pkgserver/internal/result"
 	"github.com/pkgserver/pkgserver/internal/revision"
 	"github.com/pkgserver/pkgserver/internal/store"
 )
@@ -38,19 +39,12 @@ func validatedCondition(v *store.Validation) pkgv1alpha1.Condition {
 	c := pkgv1alpha1.Condition{Type: pkgv1alpha1.ValidatedCondition}
 	if v.Errors > 0 {
 		c.Status, c.Reason = pkgv1alpha1.ConditionFalse, "Invalid"
-		c.Message = fmt.Sprintf("%s, %s (%s)", plural(v.Errors, "error"), plural(v.Warnings, "warning"), v.At.Format(time.RFC3339))
+		c.Message = fmt.Sprintf("%s, %s (%s)", result.Plural(v.Errors, "error"), result.Plural(v.Warnings, "warning"), v.At.Format(time.RFC3339))
 	} else {
 		c.Status, c.Reason = pkgv1alpha1.ConditionTrue, "Valid"
-		c.Message = fmt.Sprintf("no errors, %s (%s)", plural(v.Warnings, "warning"), v.At.Format(time.RFC3339))
+		c.Message = fmt.Sprintf("no errors, %s (%s)", result.Plural(v.Warnings, "warning"), v.At.Format(time.RFC3339))
 	}
 	return c
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return strconv.Itoa(n) + " " + word + "s"
 }
 
 // storeLabelOperators are the selector operators the store filters on;

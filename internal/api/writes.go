@@ -158,32 +158,30 @@ func (s *Server) createRevision(c echo.Context) error {
 // updateRevision moves a Draft to Proposed and edits a Draft's labels,
 // annotations and readiness gates.
 func (s *Server) updateRevision(c echo.Context) error {
-	ns, name := c.Param("ns"), c.Param("name")
-	if err := authorize(c, ns, store.RoleWrite); err != nil {
-		return err
-	}
-	obj, rv, edit, err := s.decodeRevision(c, name, false)
-	if err != nil {
-		return err
-	}
-	w, err := s.writer()
-	if err != nil {
-		return err
-	}
-	r, _, err := w.Update(c.Request().Context(), ns, name, rv, revision.Lifecycle(obj.Spec.Lifecycle), edit, author(c))
-	if err != nil {
-		return writeErr("packagerevisions", name, err)
-	}
-	return writeJSON(c, http.StatusOK, revisionObject(*r))
+	return s.moveRevision(c, false, func(w *lifecycle.Writer, ns, name string, rv int64, to revision.Lifecycle, edit *lifecycle.MetaEdit) (*store.Revision, error) {
+		r, _, err := w.Update(c.Request().Context(), ns, name, rv, to, edit, author(c))
+		return r, err
+	})
 }
 
 // approveRevision decides on a proposal or a deletion proposal.
 func (s *Server) approveRevision(c echo.Context) error {
+	return s.moveRevision(c, true, func(w *lifecycle.Writer, ns, name string, rv int64, to revision.Lifecycle, _ *lifecycle.MetaEdit) (*store.Revision, error) {
+		r, _, err := w.Approval(c.Request().Context(), ns, name, rv, to, author(c))
+		return r, err
+	})
+}
+
+// moveRevision answers a PUT of a revision, or of its approval: move gets
+// the lifecycle the body asks for and, but for approvals, the labels,
+// annotations and readiness gates it changes (nil: none).
+func (s *Server) moveRevision(c echo.Context, approval bool,
+	move func(w *lifecycle.Writer, ns, name string, rv int64, to revision.Lifecycle, edit *lifecycle.MetaEdit) (*store.Revision, error)) error {
 	ns, name := c.Param("ns"), c.Param("name")
 	if err := authorize(c, ns, store.RoleWrite); err != nil {
 		return err
 	}
-	obj, rv, _, err := s.decodeRevision(c, name, true)
+	obj, rv, edit, err := s.decodeRevision(c, name, approval)
 	if err != nil {
 		return err
 	}
@@ -191,7 +189,7 @@ func (s *Server) approveRevision(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	r, _, err := w.Approval(c.Request().Context(), ns, name, rv, revision.Lifecycle(obj.Spec.Lifecycle), author(c))
+	r, err := move(w, ns, name, rv, revision.Lifecycle(obj.Spec.Lifecycle), edit)
 	if err != nil {
 		return writeErr("packagerevisions", name, err)
 	}

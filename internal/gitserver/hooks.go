@@ -110,9 +110,7 @@ func (h *Host) preReceive(ctx context.Context, push *Push, req *forward.Request,
 	}
 	log.Info("pre-receive", "accept", d.Accept, "updates", len(req.Updates), "validated", d.Validated, "duration", time.Since(start))
 	if d.Accept {
-		if v, err := d.Validations(time.Now()); err == nil {
-			push.setValidated(repo.ID, v)
-		}
+		push.setValidated(repo.ID, d.Validations(time.Now()))
 	}
 	return &forward.Response{Accept: d.Accept, Messages: d.Lines}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/pkgserver/pkgserver/internal/gitrepo/gittest"
 	"github.com/pkgserver/pkgserver/internal/krm"
 	"github.com/pkgserver/pkgserver/internal/reconcile"
+	"github.com/pkgserver/pkgserver/internal/revision"
 	"github.com/pkgserver/pkgserver/internal/schema"
 	"github.com/pkgserver/pkgserver/internal/store"
 	"github.com/pkgserver/pkgserver/internal/store/sqlstore"
@@ -127,4 +128,19 @@ func remoteSetup(t *testing.T, hook string) (*Writer, *sqlstore.Store, string) {
 		}
 	}
 	return w, st, bare
+}
+
+// proposeNginx creates the draft blueprints.nginx.first (a new package)
+// and proposes it.
+func proposeNginx(t *testing.T, w *Writer) *store.Revision {
+	t.Helper()
+	ctx, by := context.Background(), Author{Name: "ada"}
+	r, _, err := w.Create(ctx, "default", Create{Repository: "blueprints", Package: "nginx", Workspace: "first", Init: &Init{}}, by)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _, err = w.Update(ctx, "default", r.Name, r.ResourceVersion, revision.Proposed, nil, by); err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

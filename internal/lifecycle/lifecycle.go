@@ -8,7 +8,6 @@ package lifecycle
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -210,28 +209,13 @@ func (o *op) validate(tip, commit, full, what string) ([]result.Result, error) {
 
 // recordValidation keeps the outcome of the validation that let a write
 // through, for the revision's validated condition.
-func (o *op) recordValidation(tree string, results []result.Result) error {
-	v := &store.Validation{At: o.w.now().UTC()}
-	for _, r := range results {
-		switch r.Severity {
-		case result.Error:
-			v.Errors++
-		case result.Warning:
-			v.Warnings++
-		}
-	}
-	if len(results) > 0 {
-		var err error
-		if v.Results, err = json.Marshal(results); err != nil {
-			return err
-		}
-	}
+// The write is done: if this fails, the condition stays as it was, which
+// is no reason to answer the write with an error.
+func (o *op) recordValidation(tree string, results []result.Result) {
+	v := hooks.NewValidation(results, o.w.now())
 	if err := o.w.Store.RecordValidations(o.ctx, o.repo.ID, map[string]*store.Validation{tree: v}); err != nil && o.w.Log != nil {
-		// The write is done: the condition stays as it was, which is no
-		// reason to answer the write with an error.
 		o.w.Log.Warn("record the validation of a write", "repo", o.repo.Object.Namespace+"/"+o.repo.Object.Name, "tree", tree, "err", err)
 	}
-	return nil
 }
 
 // apply runs a ref transaction and indexes it; a ref not at its expected

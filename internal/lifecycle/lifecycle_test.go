@@ -16,13 +16,7 @@ func TestPublishOnMovedBranch(t *testing.T) {
 	ctx := context.Background()
 	w, st, bare := setupFiles(t, nil)
 	by := Author{Name: "ada"}
-	r, _, err := w.Create(ctx, "default", Create{Repository: "blueprints", Package: "nginx", Workspace: "first", Init: &Init{}}, by)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r, _, err = w.Update(ctx, "default", r.Name, r.ResourceVersion, revision.Proposed, nil, by); err != nil {
-		t.Fatal(err)
-	}
+	r := proposeNginx(t, w)
 	var pushed string
 	w.beforePublish = func(try int) {
 		if try != 1 {

@@ -150,9 +150,7 @@ func (w *Writer) Create(ctx context.Context, ns string, req Create, by Author) (
 		}
 		return nil, nil, err
 	}
-	if err := o.recordValidation(tree, warnings); err != nil {
-		return nil, nil, err
-	}
+	o.recordValidation(tree, warnings)
 	r, err := w.Store.GetRevision(ctx, ns, name)
 	return r, warnings, err
 }
@@ -344,9 +342,7 @@ func (w *Writer) PutResources(ctx context.Context, ns, name string, rv int64, fi
 	if err := o.apply([]gitrepo.RefUpdate{{Name: r.Ref, Old: r.Commit, New: commit}}); err != nil {
 		return nil, nil, err
 	}
-	if err := o.recordValidation(tree, warnings); err != nil {
-		return nil, nil, err
-	}
+	o.recordValidation(tree, warnings)
 	nr, err := w.Store.GetRevision(ctx, ns, name)
 	return nr, warnings, err
 }
@@ -428,9 +424,7 @@ func (w *Writer) editMeta(ctx context.Context, r *store.Revision, edit *MetaEdit
 	if err := o.apply(updates); err != nil {
 		return nil, nil, err
 	}
-	if err := o.recordValidation(tree, warnings); err != nil {
-		return nil, nil, err
-	}
+	o.recordValidation(tree, warnings)
 	nr, err := w.Store.GetRevision(ctx, r.Namespace, r.Name)
 	return nr, warnings, err
 }
@@ -545,9 +539,7 @@ func (w *Writer) publish(ctx context.Context, r *store.Revision, by Author) (*st
 		if err != nil {
 			return nil, nil, err
 		}
-		if err := o.recordValidation(r.Tree, warnings); err != nil {
-			return nil, nil, err
-		}
+		o.recordValidation(r.Tree, warnings)
 		nr, err := w.Store.GetRevision(ctx, r.Namespace, r.Name)
 		return nr, warnings, err
 	}

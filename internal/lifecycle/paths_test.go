@@ -34,13 +34,7 @@ func TestRemoteMovedDuringPush(t *testing.T) {
 	ctx := context.Background()
 	w, _, bare := remoteSetup(t, "")
 	by := Author{Name: "ada"}
-	r, _, err := w.Create(ctx, "default", Create{Repository: "blueprints", Package: "nginx", Workspace: "first", Init: &Init{}}, by)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r, _, err = w.Update(ctx, "default", r.Name, r.ResourceVersion, revision.Proposed, nil, by); err != nil {
-		t.Fatal(err)
-	}
+	r := proposeNginx(t, w)
 	hook := `#!/bin/sh
 [ -f moved ] && exit 0
 touch moved

@@ -93,19 +93,13 @@ func remoteRefusal(t *testing.T, atomic bool) {
 		}
 		return
 	}
-	r, _, err := w.Create(ctx, "default", Create{Repository: "blueprints", Package: "nginx", Workspace: "first", Init: &Init{}}, by)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r, _, err = w.Update(ctx, "default", r.Name, r.ResourceVersion, revision.Proposed, nil, by); err != nil {
-		t.Fatal(err)
-	}
+	r := proposeNginx(t, w)
 	// A protected branch: the server refuses updates of main.
 	hook := filepath.Join(bare, "hooks", "update")
 	if err := os.WriteFile(hook, []byte("#!/bin/sh\n[ \"$1\" = refs/heads/main ] && { echo protected >&2; exit 1; }\nexit 0\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = w.Approval(ctx, "default", r.Name, r.ResourceVersion, revision.Published, by)
+	_, _, err := w.Approval(ctx, "default", r.Name, r.ResourceVersion, revision.Published, by)
 	if !errors.As(err, &inv) {
 		t.Errorf("approval on a protected branch: %v, want a refusal", err)
 	}

@@ -6,6 +6,7 @@ package result
 import (
 	"cmp"
 	"slices"
+	"strconv"
 )
 
 // Severity is how much a finding matters. Errors block a push or an update;
@@ -104,6 +105,14 @@ func Count(rs []Result) (errors, warnings, infos int) {
 		}
 	}
 	return errors, warnings, infos
+}
+
+// Plural counts: "1 error", "2 errors".
+func Plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return strconv.Itoa(n) + " " + word + "s"
 }
 
 // MostSevere returns the more severe of two severities.

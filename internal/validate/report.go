@@ -21,7 +21,7 @@ func WriteText(w io.Writer, r *Report) error {
 	}
 	errs, warns, _ := r.Counts()
 	fmt.Fprintf(&b, "%s, %s: %s, %s\n",
-		plural(r.Packages, "package"), plural(r.Resources, "resource"), plural(errs, "error"), plural(warns, "warning"))
+		result.Plural(r.Packages, "package"), result.Plural(r.Resources, "resource"), result.Plural(errs, "error"), result.Plural(warns, "warning"))
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -37,13 +37,6 @@ func Line(res result.Result) string {
 		loc += ": "
 	}
 	return fmt.Sprintf("%s%s: %s [%s]", loc, res.Severity, res.Message, res.Check)
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }
 
 // jsonReport is the -o json document.

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pkgserver/pkgserver/test/bench/benchutil"
 	"github.com/pkgserver/pkgserver/test/bench/repogen"
 )
 
@@ -30,7 +31,7 @@ func main() {
 	pubs := flag.Int("publications", 30, "publications measured per repository, after one warm-up each")
 	flag.Parse()
 	log.SetFlags(0)
-	began, loadBefore := time.Now(), loadAvg()
+	began, loadBefore := time.Now(), benchutil.LoadAvg()
 
 	dir, err := filepath.Abs(*out)
 	if err != nil {
@@ -93,22 +94,9 @@ func main() {
 		}
 	}
 	rep := report{repos: repos, checks: checks, revisions: *revisions, pubs: *pubs, sizes: *sizes,
-		loadBefore: loadBefore, loadAfter: loadAvg(), took: time.Since(began)}
+		loadBefore: loadBefore, loadAfter: benchutil.LoadAvg(), took: time.Since(began)}
 	rep.print(os.Stdout)
 	if !rep.correct() {
 		os.Exit(1)
 	}
-}
-
-// loadAvg is the machine's load average, from /proc/loadavg.
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }

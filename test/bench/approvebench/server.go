@@ -11,9 +11,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -21,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 
 	configv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/config/v1alpha1"
+	"github.com/pkgserver/pkgserver/test/bench/benchutil"
 )
 
 const (
@@ -71,26 +69,14 @@ func startServer(pkgserver, dataDir, logPath string) *server {
 		defer logf.Close()
 		s.log.read(io.TeeReader(stderr, logf))
 	}()
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		resp, err := s.http.Get(s.base + "/readyz")
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			s.stop()
-			log.Fatalf("the server is not ready after 60 s (see %s)", logPath)
-		}
+	if err := benchutil.WaitReady(s.http, s.base, 60*time.Second); err != nil {
+		s.stop()
+		log.Fatalf("%v (see %s)", err, logPath)
 	}
-	tok, err := os.ReadFile(filepath.Join(dataDir, "admin.token"))
-	if err != nil {
+	if s.token, err = benchutil.AdminToken(dataDir); err != nil {
 		s.stop()
 		log.Fatal(err)
 	}
-	s.token = strings.TrimSpace(string(tok))
 	return s
 }
 
@@ -213,7 +199,7 @@ func (l *serverLog) read(r io.Reader) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		attrs := parseLogLine(sc.Text())
+		attrs := benchutil.ParseLogLine(sc.Text())
 		l.mu.Lock()
 		l.events = append(l.events, event{msg: attrs["msg"], attrs: attrs})
 		l.mu.Unlock()
@@ -249,36 +235,4 @@ func (l *serverLog) wait(from int, msg string, timeout time.Duration, kv ...stri
 		}
 		time.Sleep(time.Millisecond)
 	}
-}
-
-// parseLogLine splits `key=value key="quoted value"` into a map.
-func parseLogLine(line string) map[string]string {
-	attrs := map[string]string{}
-	for line != "" {
-		line = strings.TrimLeft(line, " ")
-		key, rest, ok := strings.Cut(line, "=")
-		if !ok {
-			break
-		}
-		var value string
-		if strings.HasPrefix(rest, `"`) {
-			end := 1
-			for end < len(rest) && (rest[end] != '"' || rest[end-1] == '\\') {
-				end++
-			}
-			if end < len(rest) {
-				end++
-			}
-			value = rest[:end]
-			if u, err := strconv.Unquote(value); err == nil {
-				value = u
-			}
-			rest = rest[end:]
-		} else {
-			value, rest, _ = strings.Cut(rest, " ")
-		}
-		attrs[key] = value
-		line = rest
-	}
-	return attrs
 }

@@ -71,7 +71,7 @@ func main() {
 	seed := flag.Uint64("seed", 1, "seed of the packages chosen")
 	flag.Parse()
 	log.SetFlags(0)
-	began, loadBefore := time.Now(), loadAvg()
+	began, loadBefore := time.Now(), benchutil.LoadAvg()
 	dir, err := filepath.Abs(*out)
 	if err != nil {
 		log.Fatal(err)

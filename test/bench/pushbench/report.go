@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -62,7 +61,7 @@ func report(repos []*hosted, hookCmds []*hookStart, hookLine string, sshAlone ti
 	gitVersion := run("git", "--version")
 	fmt.Printf("Machine: %d cores (%s). `pkgserver serve` and the git client on the same machine, git over SSH on loopback (%s, %s). The hosted repositories' pre-receive hook runs `%s`.\n\n",
 		runtime.NumCPU(), benchutil.CPUModel(), gitVersion, strings.TrimSpace(runStderr("ssh", "-V")), hookLine)
-	fmt.Printf("Load average (1, 5, 15 min) before the run: %s; after: %s. The run took %.0f s.\n\n", loadBefore, loadAvg(), took.Seconds())
+	fmt.Printf("Load average (1, 5, 15 min) before the run: %s; after: %s. The run took %.0f s.\n\n", loadBefore, benchutil.LoadAvg(), took.Seconds())
 	fmt.Printf("Command: `bash test/bench/push.sh` (`PACKAGES=%s PUSHES=%d HOOK_RUNS=%d`). One server, one user with the admin role pushing over SSH; the repositories measured side by side, in turn.\n\n", sizes, pushes, hookRuns)
 
 	fmt.Println("### The first push: every package at once")
@@ -195,17 +194,4 @@ func counts(m map[int]int) string {
 		parts[i] = fmt.Sprintf("%d (%d×)", k, m[k])
 	}
 	return strings.Join(parts, ", ")
-}
-
-// loadAvg is the machine's load average, from /proc/loadavg.
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }

@@ -11,12 +11,12 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/pkgserver/pkgserver/test/bench/benchutil"
 )
 
 // server is a running `pkgserver serve` whose log this process reads as it
@@ -55,23 +55,12 @@ func startServer(pkgserver, dataDir, logPath string) *server {
 		defer logf.Close()
 		s.log.read(io.TeeReader(stderr, logf))
 	}()
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		resp, err := s.http.Get("http://" + httpAddr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			log.Fatalf("the server is not ready after 60 s (see %s)", logPath)
-		}
+	if err := benchutil.WaitReady(s.http, "http://"+httpAddr, 60*time.Second); err != nil {
+		log.Fatalf("%v (see %s)", err, logPath)
 	}
-	tok, err := os.ReadFile(filepath.Join(dataDir, "admin.token"))
-	if err != nil {
+	if s.token, err = benchutil.AdminToken(dataDir); err != nil {
 		log.Fatal(err)
 	}
-	s.token = strings.TrimSpace(string(tok))
 	return s
 }
 
@@ -167,7 +156,7 @@ func (l *serverLog) read(r io.Reader) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		attrs := parseLogLine(sc.Text())
+		attrs := benchutil.ParseLogLine(sc.Text())
 		l.mu.Lock()
 		l.events = append(l.events, event{seq: len(l.events), msg: attrs["msg"], attrs: attrs})
 		l.mu.Unlock()
@@ -208,36 +197,4 @@ func (l *serverLog) wait(from int, msg string, timeout time.Duration, kv ...stri
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-}
-
-// parseLogLine splits `key=value key="quoted value"` into a map.
-func parseLogLine(line string) map[string]string {
-	attrs := map[string]string{}
-	for line != "" {
-		line = strings.TrimLeft(line, " ")
-		key, rest, ok := strings.Cut(line, "=")
-		if !ok {
-			break
-		}
-		var value string
-		if strings.HasPrefix(rest, `"`) {
-			end := 1
-			for end < len(rest) && (rest[end] != '"' || rest[end-1] == '\\') {
-				end++
-			}
-			if end < len(rest) {
-				end++
-			}
-			value = rest[:end]
-			if u, err := strconv.Unquote(value); err == nil {
-				value = u
-			}
-			rest = rest[end:]
-		} else {
-			value, rest, _ = strings.Cut(rest, " ")
-		}
-		attrs[key] = value
-		line = rest
-	}
-	return attrs
 }

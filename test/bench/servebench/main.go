@@ -231,17 +231,8 @@ func startServer(pkgserver, dataDir, out string) *server {
 	}
 	s := &server{cmd: cmd, url: "http://" + addr, done: make(chan struct{}), stopped: make(chan struct{})}
 	go s.sample()
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		resp, err := http.Get(s.url + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			log.Fatalf("the server is not ready after 60 s (see %s)", logf.Name())
-		}
+	if err := benchutil.WaitReady(http.DefaultClient, s.url, 60*time.Second); err != nil {
+		log.Fatalf("%v (see %s)", err, logf.Name())
 	}
 	return s
 }

@@ -11,12 +11,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 
 	configv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/config/v1alpha1"
+	"github.com/pkgserver/pkgserver/test/bench/benchutil"
 )
 
 const repositoriesPath = "/apis/config.pkg.pkgserver.dev/v1alpha1/namespaces/default/repositories"
@@ -59,25 +59,14 @@ func startServer(pkgserver, dataDir, logPath string) *server {
 	}
 	logf.Close()
 	s := &server{cmd: cmd, host: addr, log: logPath}
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			s.stop()
-			log.Fatalf("the server is not ready after 60 s (see %s)", logPath)
-		}
+	if err := benchutil.WaitReady(http.DefaultClient, "http://"+addr, 60*time.Second); err != nil {
+		s.stop()
+		log.Fatalf("%v (see %s)", err, logPath)
 	}
-	tok, err := os.ReadFile(filepath.Join(dataDir, "admin.token"))
-	if err != nil {
+	if s.token, err = benchutil.AdminToken(dataDir); err != nil {
 		s.stop()
 		log.Fatal(err)
 	}
-	s.token = strings.TrimSpace(string(tok))
 	return s
 }
 

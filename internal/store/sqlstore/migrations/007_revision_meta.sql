@@ -8,6 +8,8 @@
 -- so that reading them joins nothing.
 
 ALTER TABLE trees ADD COLUMN meta TEXT;
+-- The trees still to fill: found at every start without reading the others.
+CREATE INDEX trees_without_meta ON trees (id) WHERE meta IS NULL;
 ALTER TABLE revisions ADD COLUMN meta TEXT NOT NULL DEFAULT '';
 ALTER TABLE revisions ADD COLUMN validation_errors INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE revisions ADD COLUMN validation_warnings INTEGER NOT NULL DEFAULT 0;
