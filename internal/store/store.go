@@ -378,6 +378,15 @@ type Store interface {
 	Checks(ctx context.Context, namespace, repository, commit string) ([]Check, error)
 
 	Close() error
+
+	// ManagedFields returns the field managers recorded for an object whose
+	// metadata the index does not keep (ErrNotFound when none are).
+	// SetManagedFields replaces them (ErrNotFound when the object's
+	// repository is not registered); DeleteManagedFields forgets those of
+	// every resource of a name (a deleted revision's).
+	ManagedFields(ctx context.Context, namespace, resource, name string) (*ManagedFields, error)
+	SetManagedFields(ctx context.Context, m *ManagedFields) error
+	DeleteManagedFields(ctx context.Context, namespace, name string) error
 }
 
 // Delivery is a webhook delivery from a forge, stored before it is

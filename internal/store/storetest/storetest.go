@@ -38,6 +38,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Deliveries", testDeliveries},
 		{"PullRequestsAndChecks", testPullRequestsAndChecks},
 		{"MetaLabelsAndValidations", testMeta},
+		{"ManagedFields", testManagedFields},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,59 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pkgserver/pkgserver/internal/store"
+)
+
+// ManagedFields returns the field managers recorded for an object.
+func (s *Store) ManagedFields(ctx context.Context, namespace, resource, name string) (*store.ManagedFields, error) {
+	st, err := s.stmt(ctx, `SELECT r.name, m.fields FROM managed_fields m JOIN repositories r ON r.id = m.repository_id
+		WHERE m.namespace = ? AND m.resource = ? AND m.name = ?`)
+	if err != nil {
+		return nil, err
+	}
+	m := &store.ManagedFields{Namespace: namespace, Resource: resource, Name: name}
+	var fields string
+	err = st.QueryRowContext(ctx, namespace, resource, name).Scan(&m.Repository, &fields)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("managed fields of %s %s/%s: %w", resource, namespace, name, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	m.Fields = []byte(fields)
+	return m, nil
+}
+
+// SetManagedFields replaces the field managers of an object.
+func (s *Store) SetManagedFields(ctx context.Context, m *store.ManagedFields) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		var repoID int64
+		err := tx.QueryRowContext(ctx, s.q(`SELECT id FROM repositories WHERE namespace = ? AND name = ?`), m.Namespace, m.Repository).Scan(&repoID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("repository %s/%s: %w", m.Namespace, m.Repository, store.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO managed_fields (repository_id, namespace, resource, name, fields, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (namespace, resource, name)
+			DO UPDATE SET repository_id = excluded.repository_id, fields = excluded.fields, updated_at = excluded.updated_at`),
+			repoID, m.Namespace, m.Resource, m.Name, string(m.Fields), time.Now().Unix())
+		return err
+	})
+}
+
+// DeleteManagedFields forgets the field managers of every resource of a
+// name.
+func (s *Store) DeleteManagedFields(ctx context.Context, namespace, name string) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.q(`DELETE FROM managed_fields WHERE namespace = ? AND name = ?`), namespace, name)
+		return err
+	})
+}

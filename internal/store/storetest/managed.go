@@ -1,0 +1,83 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/pkgserver/pkgserver/internal/store"
+)
+
+// testManagedFields checks the field managers kept for package revisions
+// and their resources: replaced, kept apart by resource, forgotten by name
+// and with their repository.
+func testManagedFields(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustCreate(t, s, "default", "cat")
+	mustCreate(t, s, "default", "dog")
+	if _, err := s.ManagedFields(ctx, "default", "packagerevisions", "cat.a.ws"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("none recorded: %v, want ErrNotFound", err)
+	}
+	set := func(m store.ManagedFields) {
+		t.Helper()
+		if err := s.SetManagedFields(ctx, &m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rev := store.ManagedFields{Namespace: "default", Resource: "packagerevisions", Name: "cat.a.ws", Repository: "cat",
+		Fields: []byte(`[{"manager":"kubectl","operation":"Apply"}]`)}
+	res := store.ManagedFields{Namespace: "default", Resource: "packagerevisionresources", Name: "cat.a.ws", Repository: "cat",
+		Fields: []byte(`[{"manager":"edit","operation":"Update"}]`)}
+	dog := store.ManagedFields{Namespace: "default", Resource: "packagerevisions", Name: "dog.b.ws", Repository: "dog",
+		Fields: []byte(`[{"manager":"ci","operation":"Apply"}]`)}
+	set(rev)
+	set(res)
+	set(dog)
+	get := func(resource, name string) *store.ManagedFields {
+		t.Helper()
+		got, err := s.ManagedFields(ctx, "default", resource, name)
+		if err != nil {
+			t.Fatalf("%s %s: %v", resource, name, err)
+		}
+		return got
+	}
+	if diff := cmp.Diff(&rev, get("packagerevisions", "cat.a.ws")); diff != "" {
+		t.Errorf("revision's (-set +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(&res, get("packagerevisionresources", "cat.a.ws")); diff != "" {
+		t.Errorf("resources' (-set +got):\n%s", diff)
+	}
+
+	// A second write replaces the first.
+	rev.Fields = []byte(`[{"manager":"kubectl","operation":"Apply"},{"manager":"ci","operation":"Update"}]`)
+	set(rev)
+	if diff := cmp.Diff(&rev, get("packagerevisions", "cat.a.ws")); diff != "" {
+		t.Errorf("after replacing (-set +got):\n%s", diff)
+	}
+
+	if err := s.SetManagedFields(ctx, &store.ManagedFields{Namespace: "default", Resource: "packagerevisions", Name: "x.a.ws",
+		Repository: "x", Fields: []byte(`[]`)}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("for a repository not registered: %v, want ErrNotFound", err)
+	}
+
+	// Deleting a revision's forgets both of its resources, nothing else.
+	if err := s.DeleteManagedFields(ctx, "default", "cat.a.ws"); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []string{"packagerevisions", "packagerevisionresources"} {
+		if _, err := s.ManagedFields(ctx, "default", r, "cat.a.ws"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s after delete: %v, want ErrNotFound", r, err)
+		}
+	}
+	get("packagerevisions", "dog.b.ws")
+
+	// They go with their repository.
+	if err := s.DeleteRepository(ctx, "default", "dog"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ManagedFields(ctx, "default", "packagerevisions", "dog.b.ws"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("after deleting the repository: %v, want ErrNotFound", err)
+	}
+}
