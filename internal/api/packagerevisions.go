@@ -265,7 +265,7 @@ func (s *Server) resourcesObject(c echo.Context, r *store.Revision) (*pkgv1alpha
 	return &pkgv1alpha1.PackageRevisionResources{
 		Status:     status,
 		TypeMeta:   metav1.TypeMeta{APIVersion: pkgv1alpha1.APIVersion, Kind: "PackageRevisionResources"},
-		ObjectMeta: metav1.ObjectMeta{Name: r.Name, Namespace: r.Namespace, ResourceVersion: strconv.FormatInt(r.ResourceVersion, 10)},
+		ObjectMeta: pkgv1alpha1.ObjectMeta("PackageRevisionResources", r.Revision, r.Namespace, r.ResourceVersion),
 		Spec: pkgv1alpha1.PackageRevisionResourcesSpec{
 			PackageName: r.Package, WorkspaceName: r.Workspace, Revision: r.Revision.Revision,
 			Repository: r.Repository, Resources: res,

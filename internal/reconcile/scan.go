@@ -6,7 +6,6 @@ import (
 	"path"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/go-git/go-git/v5/plumbing/object"
 
@@ -262,7 +261,7 @@ func (s *scanner) observeRefs(items []refSource) ([]revision.Observation, error)
 			o.PullRequest = revision.PublishedPullRequest(messages, s.cfg.Full(it.src.Package), it.src.Number)
 		}
 		if it.src.Kind != revision.KindTag {
-			o.By, o.At = "", time.Time{} // drafts and proposals are not published
+			o.By = "" // drafts and proposals are not published
 		}
 		out[i] = o
 	}

@@ -31,8 +31,10 @@ type Observation struct {
 	// Problem says why the package in Commit cannot be indexed (a Kptfile
 	// below its root, a file name git should not have accepted).
 	Problem string
-	// By and At are who published and when: the tagger of an annotated tag,
-	// else the committer of Commit.
+	// By is who published: the tagger of an annotated tag, else the
+	// committer of Commit; "" for drafts and proposals, which are not
+	// published. At is when the ref's object was made: the tagger's time of
+	// an annotated tag, else the committer's time of Commit.
 	By string
 	At time.Time
 	// PublishedWorkspace is the workspace a publish record in the tag's or
@@ -63,6 +65,10 @@ type Revision struct {
 	Tree        string
 	PublishedBy string
 	PublishedAt time.Time
+	// CreatedAt is when git says the revision was made (its Observation's
+	// At): a published revision's PublishedAt, a draft's or proposal's
+	// newest commit.
+	CreatedAt time.Time
 	// Latest marks the highest published v<N> of the package.
 	Latest bool
 	// PullRequest is the number of the pull or merge request that proposes
@@ -144,7 +150,7 @@ func derivePackage(cfg Config, pkg string, obs []Observation) ([]Revision, []Pro
 			report(o, "the commit %s does not contain package %s", short(o.Commit), cfg.Full(pkg))
 			continue
 		}
-		r := Revision{Package: pkg, Ref: o.Ref, Commit: o.Commit, Tree: o.Tree}
+		r := Revision{Package: pkg, Ref: o.Ref, Commit: o.Commit, Tree: o.Tree, CreatedAt: o.At}
 		switch o.Kind {
 		case KindTag:
 			r.Lifecycle, r.Revision, r.Number = Published, o.Revision, o.Number

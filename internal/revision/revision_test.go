@@ -103,7 +103,7 @@ func TestDerive(t *testing.T) {
 	got, problems := Derive(cfg, input)
 	published := func(name, ws, rev string, n int, commit, tree string, latest bool) Revision {
 		return Revision{Name: name, Package: "nginx", Workspace: ws, Revision: rev, Number: n, Lifecycle: Published,
-			Ref: "refs/tags/nginx/" + rev, Commit: commit, Tree: tree, PublishedBy: "Jane <jane@example.com>", PublishedAt: t0, Latest: latest}
+			Ref: "refs/tags/nginx/" + rev, Commit: commit, Tree: tree, PublishedBy: "Jane <jane@example.com>", PublishedAt: t0, CreatedAt: t0, Latest: latest}
 	}
 	v3 := published("catalog.nginx.v3", "v3", "v3", 3, "c3", "t3", false)
 	v3.Lifecycle, v3.DeletionRef = DeletionProposed, "refs/heads/deletionProposed/nginx/v3"
@@ -113,9 +113,9 @@ func TestDerive(t *testing.T) {
 		v3,
 		published("catalog.nginx.v1-2-0", "v1-2-0", "v1.2.0", 0, "c1", "t1", false),
 		{Name: "catalog.nginx.main", Package: "nginx", Workspace: "main", Revision: "main", Lifecycle: Published,
-			Ref: "refs/heads/main", Commit: "c3", Tree: "t3", PublishedBy: "Jane <jane@example.com>", PublishedAt: t0},
-		{Name: "catalog.nginx.review", Package: "nginx", Workspace: "review", Lifecycle: Proposed, Ref: "refs/heads/proposed/nginx/review", Commit: "p1", Tree: "t5"},
-		{Name: "catalog.nginx.new", Package: "nginx", Workspace: "new", Lifecycle: Draft, Ref: "refs/heads/drafts/nginx/new", Commit: "d1", Tree: "t4"},
+			Ref: "refs/heads/main", Commit: "c3", Tree: "t3", PublishedBy: "Jane <jane@example.com>", PublishedAt: t0, CreatedAt: t0},
+		{Name: "catalog.nginx.review", Package: "nginx", Workspace: "review", Lifecycle: Proposed, Ref: "refs/heads/proposed/nginx/review", Commit: "p1", Tree: "t5", CreatedAt: t0},
+		{Name: "catalog.nginx.new", Package: "nginx", Workspace: "new", Lifecycle: Draft, Ref: "refs/heads/drafts/nginx/new", Commit: "d1", Tree: "t4", CreatedAt: t0},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("revisions (-want +got):\n%s", diff)

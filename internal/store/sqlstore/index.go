@@ -638,7 +638,7 @@ func decodeFiles(s string) ([]store.File, error) {
 	return out, nil
 }
 
-const revisionColumns = `name, package, workspace, revision, number, lifecycle, ref, deletion_ref, commit_id, tree_id, published_by, published_at, latest, pull_request`
+const revisionColumns = `name, package, workspace, revision, number, lifecycle, ref, deletion_ref, commit_id, tree_id, published_by, published_at, latest, pull_request, created_at`
 
 // derivedColumns are what a revision copies from its tree (see derived).
 const (
@@ -663,15 +663,15 @@ func (w *indexWriter) packageRevisions(namespace, repoName, pkg string, revs []r
 	for rows.Next() {
 		var sr storedRevision
 		r := &sr.r
-		var at int64
+		var at, created int64
 		var latest int
 		var lifecycle string
 		if err := rows.Scan(&sr.id, &r.Name, &r.Package, &r.Workspace, &r.Revision, &r.Number, &lifecycle, &r.Ref, &r.DeletionRef,
-			&r.Commit, &r.Tree, &r.PublishedBy, &at, &latest, &r.PullRequest); err != nil {
+			&r.Commit, &r.Tree, &r.PublishedBy, &at, &latest, &r.PullRequest, &created); err != nil {
 			rows.Close()
 			return err
 		}
-		r.Lifecycle, r.PublishedAt, r.Latest = revision.Lifecycle(lifecycle), timeOrZero(at), latest == 1
+		r.Lifecycle, r.PublishedAt, r.Latest, r.CreatedAt = revision.Lifecycle(lifecycle), timeOrZero(at), latest == 1, timeOrZero(created)
 		existing[r.Name] = sr
 	}
 	rows.Close()
@@ -706,10 +706,10 @@ func (w *indexWriter) packageRevisions(namespace, repoName, pkg string, revs []r
 				return err
 			}
 			if err := w.exec(`UPDATE revisions SET workspace = ?, revision = ?, number = ?, lifecycle = ?, ref = ?, deletion_ref = ?,
-				commit_id = ?, tree_id = ?, published_by = ?, published_at = ?, latest = ?, pull_request = ?, resource_version = ?,
+				commit_id = ?, tree_id = ?, published_by = ?, published_at = ?, latest = ?, pull_request = ?, created_at = ?, resource_version = ?,
 				`+derivedColumnsSet+` WHERE id = ?`,
 				append(append([]any{r.Workspace, r.Revision, r.Number, string(r.Lifecycle), r.Ref, r.DeletionRef, r.Commit, r.Tree, r.PublishedBy,
-					unixOrZero(r.PublishedAt), boolInt(r.Latest), r.PullRequest, w.rv}, derived...), old.id)...); err != nil {
+					unixOrZero(r.PublishedAt), boolInt(r.Latest), r.PullRequest, unixOrZero(r.CreatedAt), w.rv}, derived...), old.id)...); err != nil {
 				return err
 			}
 		default:
@@ -718,9 +718,9 @@ func (w *indexWriter) packageRevisions(namespace, repoName, pkg string, revs []r
 				return err
 			}
 			if err := w.exec(`INSERT INTO revisions (repository_id, package_id, namespace, repository, `+revisionColumns+`, resource_version, `+derivedColumns+`)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				append([]any{w.repoID, pkgID, namespace, repoName, r.Name, pkg, r.Workspace, r.Revision, r.Number, string(r.Lifecycle), r.Ref,
-					r.DeletionRef, r.Commit, r.Tree, r.PublishedBy, unixOrZero(r.PublishedAt), boolInt(r.Latest), r.PullRequest, w.rv}, derived...)...); err != nil {
+					r.DeletionRef, r.Commit, r.Tree, r.PublishedBy, unixOrZero(r.PublishedAt), boolInt(r.Latest), r.PullRequest, unixOrZero(r.CreatedAt), w.rv}, derived...)...); err != nil {
 				if isUniqueViolation(err) {
 					return fmt.Errorf("revision %s/%s: %w", namespace, r.Name, store.ErrExists)
 				}
@@ -779,7 +779,7 @@ func (w *indexWriter) insertRevisions(namespace, repoName string, pkgs map[strin
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	b = w.s.newBulkInsert(w.ctx, w.tx, `INSERT INTO revisions (repository_id, package_id, namespace, repository, `+revisionColumns+`, resource_version, `+derivedColumns+`)`, 23, ``)
+	b = w.s.newBulkInsert(w.ctx, w.tx, `INSERT INTO revisions (repository_id, package_id, namespace, repository, `+revisionColumns+`, resource_version, `+derivedColumns+`)`, 24, ``)
 	for _, p := range paths {
 		for _, r := range pkgs[p] {
 			derived, err := w.derived(r.Tree)
@@ -787,7 +787,7 @@ func (w *indexWriter) insertRevisions(namespace, repoName string, pkgs map[strin
 				return err
 			}
 			if err := b.add(append([]any{w.repoID, ids[p], namespace, repoName, r.Name, p, r.Workspace, r.Revision, r.Number, string(r.Lifecycle), r.Ref,
-				r.DeletionRef, r.Commit, r.Tree, r.PublishedBy, unixOrZero(r.PublishedAt), boolInt(r.Latest), r.PullRequest, w.rv}, derived...)...); err != nil {
+				r.DeletionRef, r.Commit, r.Tree, r.PublishedBy, unixOrZero(r.PublishedAt), boolInt(r.Latest), r.PullRequest, unixOrZero(r.CreatedAt), w.rv}, derived...)...); err != nil {
 				if isUniqueViolation(err) {
 					return fmt.Errorf("revision %s/%s: %w", namespace, r.Name, store.ErrExists)
 				}
@@ -800,6 +800,7 @@ func (w *indexWriter) insertRevisions(namespace, repoName string, pkgs map[strin
 
 func sameRevision(a, b revision.Revision) bool {
 	a.PublishedAt, b.PublishedAt = a.PublishedAt.Truncate(time.Second).UTC(), b.PublishedAt.Truncate(time.Second).UTC()
+	a.CreatedAt, b.CreatedAt = a.CreatedAt.Truncate(time.Second).UTC(), b.CreatedAt.Truncate(time.Second).UTC()
 	return a == b
 }
 

@@ -25,17 +25,17 @@ const revisionFrom = ` FROM revisions r`
 func scanRevision(row interface{ Scan(...any) error }) (store.Revision, error) {
 	var sr store.Revision
 	r := &sr.Revision
-	var at int64
+	var at, created int64
 	var latest int
 	var lifecycle string
 	var meta string
 	var errs, warnings, validatedAt int64
 	err := row.Scan(&sr.Namespace, &sr.Repository, &sr.ResourceVersion, &r.Name, &r.Package, &r.Workspace, &r.Revision, &r.Number,
-		&lifecycle, &r.Ref, &r.DeletionRef, &r.Commit, &r.Tree, &r.PublishedBy, &at, &latest, &r.PullRequest, &meta, &errs, &warnings, &validatedAt)
+		&lifecycle, &r.Ref, &r.DeletionRef, &r.Commit, &r.Tree, &r.PublishedBy, &at, &latest, &r.PullRequest, &created, &meta, &errs, &warnings, &validatedAt)
 	if err != nil {
 		return sr, err
 	}
-	r.Lifecycle, r.PublishedAt, r.Latest = revision.Lifecycle(lifecycle), timeOrZero(at), latest == 1
+	r.Lifecycle, r.PublishedAt, r.Latest, r.CreatedAt = revision.Lifecycle(lifecycle), timeOrZero(at), latest == 1, timeOrZero(created)
 	if sr.Meta, err = decodeMeta(meta); err != nil {
 		return sr, fmt.Errorf("meta of tree %s: %w", r.Tree, err)
 	}
