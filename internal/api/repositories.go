@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	configv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/config/v1alpha1"
@@ -80,19 +82,40 @@ func (s *Server) createRepository(c echo.Context) error {
 	if err := authorize(c, ns, store.RoleAdmin); err != nil {
 		return err
 	}
+	opts, err := parseWriteOptions(c)
+	if err != nil {
+		return err
+	}
 	var obj configv1alpha1.Repository
 	if err := decode(c, &obj); err != nil {
 		return err
 	}
+	out, err := s.createRepositoryObject(c, ns, &obj, opts)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusCreated, out)
+}
+
+// createRepositoryObject registers the repository obj in namespace ns (or,
+// in a dry run, checks that it could) and returns it as the API shows it.
+// The managed fields obj carries are stored with it.
+func (s *Server) createRepositoryObject(c echo.Context, ns string, obj *configv1alpha1.Repository, opts writeOptions) (*configv1alpha1.Repository, error) {
+	if err := checkNamespace(ns); err != nil {
+		return nil, err
+	}
+	if err := authorize(c, ns, store.RoleAdmin); err != nil {
+		return nil, err
+	}
 	if obj.Namespace != "" && obj.Namespace != ns {
-		return badRequest("metadata.namespace %q does not match the namespace of the URL, %q", obj.Namespace, ns)
+		return nil, badRequest("metadata.namespace %q does not match the namespace of the URL, %q", obj.Namespace, ns)
 	}
 	obj.Namespace = ns
-	if causes := s.validateRepository(&obj); len(causes) > 0 {
-		return invalid("Repository", obj.Name, causes)
+	if causes := s.validateRepository(obj); len(causes) > 0 {
+		return nil, invalid("Repository", obj.Name, causes)
 	}
-	if err := s.checkLocal(c, &obj); err != nil {
-		return err
+	if err := s.checkLocal(c, obj); err != nil {
+		return nil, err
 	}
 	// What the server owns is not the client's to set.
 	obj.ResourceVersion, obj.UID, obj.CreationTimestamp = "", "", metav1.Time{}
@@ -101,23 +124,35 @@ func (s *Server) createRepository(c echo.Context) error {
 		Type: "Ready", Status: metav1.ConditionUnknown, Reason: "Syncing", Message: "the first sync is under way",
 		LastTransitionTime: metav1.NewTime(time.Now().UTC().Truncate(time.Second)),
 	}}}
-	r := &store.Repository{Object: obj}
+	r := &store.Repository{Object: *obj}
 	ctx := c.Request().Context()
 	if _, err := s.store.GetRepository(ctx, ns, obj.Name); err == nil {
-		return s.store.CreateRepository(ctx, r) // answers AlreadyExists
+		return nil, fmt.Errorf("repository %s/%s: %w", ns, obj.Name, store.ErrExists)
+	} else if !isNotFound(err) {
+		return nil, err
+	}
+	if opts.DryRun {
+		// As kube-apiserver answers a dry-run create: the object as it
+		// would be stored, with its uid and creation time, without a
+		// resource version.
+		r.Object.UID = uuid.NewUUID()
+		r.Object.CreationTimestamp = metav1.NewTime(time.Now().UTC().Truncate(time.Second))
+		out := s.repositoryObject(r)
+		return &out, nil
 	}
 	if obj.Spec.Provider == configv1alpha1.ProviderHosted {
 		// The git repository first: a Repository in the index always has
 		// its git. One left from an earlier registration is adopted.
 		if err := s.hosted.Create(ctx, ns, obj.Name, obj.Spec.Git.Branch); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := s.store.CreateRepository(ctx, r); err != nil {
-		return err
+		return nil, err
 	}
 	s.syncer.Add(r)
-	return writeJSON(c, http.StatusCreated, s.repositoryObject(r))
+	out := s.repositoryObject(r)
+	return &out, nil
 }
 
 func (s *Server) updateRepository(c echo.Context) error {
@@ -125,34 +160,52 @@ func (s *Server) updateRepository(c echo.Context) error {
 	if err := authorize(c, ns, store.RoleAdmin); err != nil {
 		return err
 	}
+	opts, err := parseWriteOptions(c)
+	if err != nil {
+		return err
+	}
 	var obj configv1alpha1.Repository
 	if err := decode(c, &obj); err != nil {
 		return err
 	}
+	out, err := s.replaceRepository(c, ns, name, &obj, opts)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusOK, out)
+}
+
+// replaceRepository replaces repository ns/name by obj (or, in a dry run,
+// checks that it could) and returns it as the API shows it. The managed
+// fields obj carries are stored with it.
+func (s *Server) replaceRepository(c echo.Context, ns, name string, obj *configv1alpha1.Repository, opts writeOptions) (*configv1alpha1.Repository, error) {
+	if err := authorize(c, ns, store.RoleAdmin); err != nil {
+		return nil, err
+	}
 	if obj.Name != name || (obj.Namespace != "" && obj.Namespace != ns) {
-		return badRequest("the object's name and namespace must be those of the URL")
+		return nil, badRequest("the object's name and namespace must be those of the URL")
 	}
 	obj.Namespace = ns
-	causes := s.validateRepository(&obj)
+	causes := s.validateRepository(obj)
 	if obj.ResourceVersion == "" {
 		causes = append(causes, metav1.StatusCause{Type: metav1.CauseTypeFieldValueRequired, Field: "metadata.resourceVersion",
 			Message: "must be specified for an update"})
 	}
 	if len(causes) > 0 {
-		return invalid("Repository", name, causes)
+		return nil, invalid("Repository", name, causes)
 	}
 	ctx := c.Request().Context()
 	old, err := s.store.GetRepository(ctx, ns, name)
 	if err != nil {
-		return repoErr(err, name)
+		return nil, repoErr(err, name)
 	}
 	if old.Object.Spec.Git.URL != obj.Spec.Git.URL {
-		if err := s.checkLocal(c, &obj); err != nil {
-			return err
+		if err := s.checkLocal(c, obj); err != nil {
+			return nil, err
 		}
 	}
 	if old.Object.Spec.Provider != obj.Spec.Provider {
-		return invalid("Repository", name, []metav1.StatusCause{{Type: metav1.CauseTypeFieldValueInvalid, Field: "spec.provider",
+		return nil, invalid("Repository", name, []metav1.StatusCause{{Type: metav1.CauseTypeFieldValueInvalid, Field: "spec.provider",
 			Message: fmt.Sprintf("cannot be changed (from %s to %s): register the repository anew", old.Object.Spec.Provider, obj.Spec.Provider)}})
 	}
 	// The status is the server's; metadata it owns is kept.
@@ -160,9 +213,18 @@ func (s *Server) updateRepository(c echo.Context) error {
 	if !equalSpec(old.Object.Spec, obj.Spec) {
 		obj.Generation++
 	}
-	r := &store.Repository{ID: old.ID, Object: obj}
+	r := &store.Repository{ID: old.ID, Object: *obj}
+	if opts.DryRun {
+		// The store's own check, without the write: the resource version
+		// the client read must be the current one.
+		if obj.ResourceVersion != old.Object.ResourceVersion {
+			return nil, repoErr(fmt.Errorf("repository %s/%s: %w", ns, name, store.ErrConflict), name)
+		}
+		out := s.repositoryObject(r)
+		return &out, nil
+	}
 	if err := s.store.UpdateRepository(ctx, r); err != nil {
-		return repoErr(err, name)
+		return nil, repoErr(err, name)
 	}
 	if old.Object.Spec.Git != obj.Spec.Git {
 		// Another repository, branch or directory: the index is built anew.
@@ -170,7 +232,25 @@ func (s *Server) updateRepository(c echo.Context) error {
 	} else {
 		s.syncer.Add(r)
 	}
-	return writeJSON(c, http.StatusOK, s.repositoryObject(r))
+	out := s.repositoryObject(r)
+	return &out, nil
+}
+
+// deletePreconditions refuses the delete of repository r if the
+// preconditions of opts are not its uid and resource version.
+func deletePreconditions(r *store.Repository, opts deleteOptions) error {
+	var msg string
+	switch {
+	case opts.UID != "" && opts.UID != r.Object.UID:
+		msg = fmt.Sprintf("the precondition uid %s is not the repository's, %s", opts.UID, r.Object.UID)
+	case opts.ResourceVersion != 0 && strconv.FormatInt(opts.ResourceVersion, 10) != r.Object.ResourceVersion:
+		msg = fmt.Sprintf("the precondition resource version %d is not the repository's, %s", opts.ResourceVersion, r.Object.ResourceVersion)
+	default:
+		return nil
+	}
+	st := newStatus(http.StatusConflict, metav1.StatusReasonConflict, "repositories %q: %s", r.Object.Name, msg)
+	st.status.Details = &metav1.StatusDetails{Name: r.Object.Name, Group: configGroup, Kind: "repositories"}
+	return st
 }
 
 func equalPtr[T comparable](a, b *T) bool {
@@ -200,15 +280,24 @@ func (s *Server) deleteRepository(c echo.Context) error {
 	if err := authorize(c, ns, store.RoleAdmin); err != nil {
 		return err
 	}
+	opts, err := parseDeleteOptions(c)
+	if err != nil {
+		return err
+	}
 	ctx := c.Request().Context()
 	r, err := s.store.GetRepository(ctx, ns, name)
 	if err != nil {
 		return repoErr(err, name)
 	}
-	if err := s.store.DeleteRepository(ctx, ns, name); err != nil {
-		return repoErr(err, name)
+	if err := deletePreconditions(r, opts); err != nil {
+		return err
 	}
-	s.syncer.Remove(r)
+	if !opts.DryRun {
+		if err := s.store.DeleteRepository(ctx, ns, name); err != nil {
+			return repoErr(err, name)
+		}
+		s.syncer.Remove(r)
+	}
 	return writeJSON(c, http.StatusOK, metav1.Status{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Status"},
 		Status:   metav1.StatusSuccess,

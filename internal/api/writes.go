@@ -1,11 +1,8 @@
 package api
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"strconv"
@@ -80,14 +77,14 @@ func (s *Server) writer() (*lifecycle.Writer, error) {
 	return s.lifecycle, nil
 }
 
-// createRevision creates a Draft from one task: init, or edit (a copy of a
-// published revision of the same package).
+// createRevision creates a Draft from one task: init, edit (a copy of a
+// published revision of the same package), clone or upgrade.
 func (s *Server) createRevision(c echo.Context) error {
 	ns := c.Param("ns")
 	if err := authorize(c, ns, store.RoleWrite); err != nil {
 		return err
 	}
-	w, err := s.writer()
+	opts, err := parseWriteOptions(c)
 	if err != nil {
 		return err
 	}
@@ -95,8 +92,26 @@ func (s *Server) createRevision(c echo.Context) error {
 	if err := decode(c, &obj); err != nil {
 		return err
 	}
+	out, err := s.createRevisionObject(c, ns, &obj, opts)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusCreated, out)
+}
+
+// createRevisionObject creates the Draft obj asks for in namespace ns (or,
+// in a dry run, says what it would be) and returns it as the API shows it,
+// with the managed fields obj carries.
+func (s *Server) createRevisionObject(c echo.Context, ns string, obj *pkgv1alpha1.PackageRevision, opts writeOptions) (*pkgv1alpha1.PackageRevision, error) {
+	if err := authorize(c, ns, store.RoleWrite); err != nil {
+		return nil, err
+	}
+	w, err := s.writer()
+	if err != nil {
+		return nil, err
+	}
 	if obj.Namespace != "" && obj.Namespace != ns {
-		return badRequest("metadata.namespace %q does not match the namespace of the URL, %q", obj.Namespace, ns)
+		return nil, badRequest("metadata.namespace %q does not match the namespace of the URL, %q", obj.Namespace, ns)
 	}
 	sp := obj.Spec
 	var causes []metav1.StatusCause
@@ -114,7 +129,7 @@ func (s *Server) createRevision(c echo.Context) error {
 	}
 	req := lifecycle.Create{Repository: sp.Repository, Package: sp.PackageName, Workspace: sp.WorkspaceName}
 	if obj.Labels != nil || obj.Annotations != nil || obj.Spec.ReadinessGates != nil {
-		edit, refused := metaEdit(&obj, nil, false)
+		edit, refused := metaEdit(obj, nil, false)
 		causes = append(causes, refused...)
 		req.Meta = edit
 	}
@@ -146,54 +161,98 @@ func (s *Server) createRevision(c echo.Context) error {
 		}
 	}
 	if len(causes) > 0 {
-		return invalid("packagerevisions", obj.Name, causes)
+		return nil, invalid("packagerevisions", obj.Name, causes)
 	}
 	r, _, err := w.Create(c.Request().Context(), ns, req, author(c))
 	if err != nil {
-		return writeErr("packagerevisions", revision.ObjectName(sp.Repository, sp.PackageName, sp.WorkspaceName), err)
+		return nil, writeErr("packagerevisions", revision.ObjectName(sp.Repository, sp.PackageName, sp.WorkspaceName), err)
 	}
-	return writeJSON(c, http.StatusCreated, revisionObject(*r))
+	return answerRevision(r, obj), nil
+}
+
+// answerRevision is a written revision as the API shows it, with the
+// managed fields the request carried.
+func answerRevision(r *store.Revision, req *pkgv1alpha1.PackageRevision) *pkgv1alpha1.PackageRevision {
+	out := revisionObject(*r)
+	out.ManagedFields = req.ManagedFields
+	return &out
 }
 
 // updateRevision moves a Draft to Proposed and edits a Draft's labels,
 // annotations and readiness gates.
 func (s *Server) updateRevision(c echo.Context) error {
-	return s.moveRevision(c, false, func(w *lifecycle.Writer, ns, name string, rv int64, to revision.Lifecycle, edit *lifecycle.MetaEdit) (*store.Revision, error) {
-		r, _, err := w.Update(c.Request().Context(), ns, name, rv, to, edit, author(c))
-		return r, err
-	})
+	return s.putRevision(c, s.replaceRevision)
 }
 
 // approveRevision decides on a proposal or a deletion proposal.
 func (s *Server) approveRevision(c echo.Context) error {
-	return s.moveRevision(c, true, func(w *lifecycle.Writer, ns, name string, rv int64, to revision.Lifecycle, _ *lifecycle.MetaEdit) (*store.Revision, error) {
-		r, _, err := w.Approval(c.Request().Context(), ns, name, rv, to, author(c))
-		return r, err
-	})
+	return s.putRevision(c, s.replaceApproval)
 }
 
-// moveRevision answers a PUT of a revision, or of its approval: move gets
-// the lifecycle the body asks for and, but for approvals, the labels,
-// annotations and readiness gates it changes (nil: none).
-func (s *Server) moveRevision(c echo.Context, approval bool,
-	move func(w *lifecycle.Writer, ns, name string, rv int64, to revision.Lifecycle, edit *lifecycle.MetaEdit) (*store.Revision, error)) error {
+// putRevision answers a PUT of a revision, or of its approval, with
+// replace.
+func (s *Server) putRevision(c echo.Context,
+	replace func(c echo.Context, ns, name string, obj *pkgv1alpha1.PackageRevision, opts writeOptions) (*pkgv1alpha1.PackageRevision, error)) error {
 	ns, name := c.Param("ns"), c.Param("name")
 	if err := authorize(c, ns, store.RoleWrite); err != nil {
 		return err
 	}
-	obj, rv, edit, err := s.decodeRevision(c, name, approval)
+	opts, err := parseWriteOptions(c)
 	if err != nil {
 		return err
+	}
+	var obj pkgv1alpha1.PackageRevision
+	if err := decode(c, &obj); err != nil {
+		return err
+	}
+	out, err := replace(c, ns, name, &obj, opts)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusOK, out)
+}
+
+// replaceRevision replaces revision ns/name by obj: moves a Draft to
+// Proposed (or back), edits a Draft's labels, annotations and readiness
+// gates. It returns the revision as the API shows it, with the managed
+// fields obj carries.
+func (s *Server) replaceRevision(c echo.Context, ns, name string, obj *pkgv1alpha1.PackageRevision, opts writeOptions) (*pkgv1alpha1.PackageRevision, error) {
+	return s.moveRevision(c, ns, name, obj, opts, false)
+}
+
+// replaceApproval decides on the proposal, or deletion proposal, of
+// revision ns/name as obj's lifecycle says. It returns the revision as the
+// API shows it, with the managed fields obj carries.
+func (s *Server) replaceApproval(c echo.Context, ns, name string, obj *pkgv1alpha1.PackageRevision, opts writeOptions) (*pkgv1alpha1.PackageRevision, error) {
+	return s.moveRevision(c, ns, name, obj, opts, true)
+}
+
+// moveRevision is a replacement of a revision, or of its approval: it
+// moves the revision to the lifecycle obj asks for and, but for
+// approvals, changes the labels, annotations and readiness gates obj does.
+func (s *Server) moveRevision(c echo.Context, ns, name string, obj *pkgv1alpha1.PackageRevision, opts writeOptions, approval bool) (*pkgv1alpha1.PackageRevision, error) {
+	if err := authorize(c, ns, store.RoleWrite); err != nil {
+		return nil, err
 	}
 	w, err := s.writer()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	r, err := move(w, ns, name, rv, revision.Lifecycle(obj.Spec.Lifecycle), edit)
+	rv, edit, err := s.checkRevision(c, ns, name, obj, approval)
 	if err != nil {
-		return writeErr("packagerevisions", name, err)
+		return nil, err
 	}
-	return writeJSON(c, http.StatusOK, revisionObject(*r))
+	ctx, to, by := c.Request().Context(), revision.Lifecycle(obj.Spec.Lifecycle), author(c)
+	var r *store.Revision
+	if approval {
+		r, _, err = w.Approval(ctx, ns, name, rv, to, by)
+	} else {
+		r, _, err = w.Update(ctx, ns, name, rv, to, edit, by)
+	}
+	if err != nil {
+		return nil, writeErr("packagerevisions", name, err)
+	}
+	return answerRevision(r, obj), nil
 }
 
 // metaEdit reads the labels, annotations and readiness gates of a body.
@@ -229,24 +288,24 @@ func metaEdit(obj *pkgv1alpha1.PackageRevision, current map[string]string, whole
 	return edit, causes
 }
 
-// decodeRevision reads the body of an update: the revision as the client
+// checkRevision checks the body of an update: the revision as the client
 // has it, whose identity and spec other than the lifecycle must be the
-// stored ones.
-func (s *Server) decodeRevision(c echo.Context, name string, approval bool) (*pkgv1alpha1.PackageRevision, int64, *lifecycle.MetaEdit, error) {
-	var obj pkgv1alpha1.PackageRevision
-	if err := decode(c, &obj); err != nil {
-		return nil, 0, nil, err
-	}
+// stored ones. It returns the resource version the client had (0: none)
+// and the change of labels, annotations and readiness gates (nil: none).
+func (s *Server) checkRevision(c echo.Context, ns, name string, obj *pkgv1alpha1.PackageRevision, approval bool) (int64, *lifecycle.MetaEdit, error) {
 	if obj.Name != "" && obj.Name != name {
-		return nil, 0, nil, badRequest("metadata.name %q does not match the name of the URL, %q", obj.Name, name)
+		return 0, nil, badRequest("metadata.name %q does not match the name of the URL, %q", obj.Name, name)
+	}
+	if obj.Namespace != "" && obj.Namespace != ns {
+		return 0, nil, badRequest("metadata.namespace %q does not match the namespace of the URL, %q", obj.Namespace, ns)
 	}
 	rv, err := resourceVersion(obj.ResourceVersion)
 	if err != nil {
-		return nil, 0, nil, err
+		return 0, nil, err
 	}
-	r, err := s.store.GetRevision(c.Request().Context(), c.Param("ns"), name)
+	r, err := s.store.GetRevision(c.Request().Context(), ns, name)
 	if err != nil {
-		return nil, 0, nil, writeErr("packagerevisions", name, err)
+		return 0, nil, writeErr("packagerevisions", name, err)
 	}
 	var causes []metav1.StatusCause
 	for _, f := range []struct{ field, got, want string }{
@@ -267,7 +326,7 @@ func (s *Server) decodeRevision(c echo.Context, name string, approval bool) (*pk
 	var edit *lifecycle.MetaEdit
 	if !approval {
 		var refused []metav1.StatusCause
-		edit, refused = metaEdit(&obj, revisionObject(*r).Labels, true)
+		edit, refused = metaEdit(obj, revisionObject(*r).Labels, true)
 		causes = append(causes, refused...)
 		if !edit.Changes(r.Meta) {
 			edit = nil
@@ -277,9 +336,9 @@ func (s *Server) decodeRevision(c echo.Context, name string, approval bool) (*pk
 		causes = append(causes, metav1.StatusCause{Type: metav1.CauseTypeFieldValueInvalid, Field: "spec.tasks", Message: "tasks are given when a revision is created"})
 	}
 	if len(causes) > 0 {
-		return nil, 0, nil, invalid("packagerevisions", name, causes)
+		return 0, nil, invalid("packagerevisions", name, causes)
 	}
-	return &obj, rv, edit, nil
+	return rv, edit, nil
 }
 
 // deleteRevision deletes a Draft or a Proposed revision, or approves the
@@ -293,25 +352,20 @@ func (s *Server) deleteRevision(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var rv int64
-	body, err := io.ReadAll(io.LimitReader(c.Request().Body, MaxBodyBytes+1))
+	opts, err := parseDeleteOptions(c)
 	if err != nil {
-		return badRequest("read body: %v", err)
+		return err
 	}
-	if len(bytes.TrimSpace(body)) > 0 { // DeleteOptions, perhaps with preconditions
-		var opts metav1.DeleteOptions
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.DisallowUnknownFields()
-		if len(body) > MaxBodyBytes || dec.Decode(&opts) != nil || dec.More() {
-			return badRequest("the body of a delete is DeleteOptions")
+	if opts.UID != "" {
+		r, err := s.store.GetRevision(c.Request().Context(), ns, name)
+		if err != nil {
+			return writeErr("packagerevisions", name, err)
 		}
-		if opts.Preconditions != nil && opts.Preconditions.ResourceVersion != nil {
-			if rv, err = resourceVersion(*opts.Preconditions.ResourceVersion); err != nil {
-				return err
-			}
+		if uid := revisionObject(*r).UID; uid != opts.UID {
+			return writeErr("packagerevisions", name, fmt.Errorf("%w: the precondition uid %s is not the revision's, %s", lifecycle.ErrConflict, opts.UID, uid))
 		}
 	}
-	if err := w.Delete(c.Request().Context(), ns, name, rv, author(c)); err != nil {
+	if err := w.Delete(c.Request().Context(), ns, name, opts.ResourceVersion, author(c)); err != nil {
 		return writeErr("packagerevisions", name, err)
 	}
 	return writeJSON(c, http.StatusOK, metav1.Status{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Status"}, Status: metav1.StatusSuccess,
@@ -324,7 +378,7 @@ func (s *Server) putResources(c echo.Context) error {
 	if err := authorize(c, ns, store.RoleWrite); err != nil {
 		return err
 	}
-	w, err := s.writer()
+	opts, err := parseWriteOptions(c)
 	if err != nil {
 		return err
 	}
@@ -332,28 +386,49 @@ func (s *Server) putResources(c echo.Context) error {
 	if err := decodeLimit(c, &obj, MaxResourcesBodyBytes); err != nil {
 		return err
 	}
+	out, err := s.replaceResources(c, ns, name, &obj, opts)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusOK, out)
+}
+
+// replaceResources replaces the files of Draft ns/name by obj's. It
+// returns the resources as the API shows them, with the managed fields obj
+// carries and the warnings of the validation of the new content.
+func (s *Server) replaceResources(c echo.Context, ns, name string, obj *pkgv1alpha1.PackageRevisionResources, opts writeOptions) (*pkgv1alpha1.PackageRevisionResources, error) {
+	if err := authorize(c, ns, store.RoleWrite); err != nil {
+		return nil, err
+	}
+	w, err := s.writer()
+	if err != nil {
+		return nil, err
+	}
 	if obj.Name != "" && obj.Name != name {
-		return badRequest("metadata.name %q does not match the name of the URL, %q", obj.Name, name)
+		return nil, badRequest("metadata.name %q does not match the name of the URL, %q", obj.Name, name)
+	}
+	if obj.Namespace != "" && obj.Namespace != ns {
+		return nil, badRequest("metadata.namespace %q does not match the namespace of the URL, %q", obj.Namespace, ns)
 	}
 	rv, err := resourceVersion(obj.ResourceVersion)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	files := make(map[string][]byte, len(obj.Spec.Resources))
 	for p, text := range obj.Spec.Resources {
 		files[p] = []byte(text)
 	}
-	ctx := c.Request().Context()
-	r, warnings, err := w.PutResources(ctx, ns, name, rv, files, author(c))
+	r, warnings, err := w.PutResources(c.Request().Context(), ns, name, rv, files, author(c))
 	if err != nil {
-		return writeErr("packagerevisionresources", name, err)
+		return nil, writeErr("packagerevisionresources", name, err)
 	}
 	out, err := s.resourcesObject(c, r)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	out.ManagedFields = obj.ManagedFields
 	if len(warnings) > 0 {
 		out.Status = &pkgv1alpha1.PackageRevisionResourcesStatus{Results: warnings}
 	}
-	return writeJSON(c, http.StatusOK, out)
+	return out, nil
 }

@@ -1,0 +1,145 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"unicode"
+
+	"github.com/labstack/echo/v4"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// Values of the fieldValidation parameter, as kube-apiserver takes them.
+const (
+	fieldValidationStrict = "Strict"
+	fieldValidationWarn   = "Warn"
+	fieldValidationIgnore = "Ignore"
+)
+
+// maxFieldManagerLength bounds a field manager's name, as Kubernetes does.
+const maxFieldManagerLength = 128
+
+// writeOptions are the query parameters of a write.
+type writeOptions struct {
+	DryRun          bool   // dryRun=All
+	FieldValidation string // "Strict", "Warn" or "Ignore"
+	FieldManager    string // fieldManager, "" if not given
+}
+
+// parseWriteOptions reads the query parameters of a write as kube-apiserver
+// does: dryRun takes only All (given once or more), fieldValidation one of
+// Strict, Warn (the default) and Ignore, fieldManager a printable name of
+// at most 128 characters. Anything else is answered 400.
+func parseWriteOptions(c echo.Context) (writeOptions, error) {
+	q := c.QueryParams()
+	opts := writeOptions{FieldValidation: fieldValidationWarn}
+	dry, err := parseDryRun(q["dryRun"])
+	if err != nil {
+		return writeOptions{}, err
+	}
+	opts.DryRun = dry
+	switch fv := q["fieldValidation"]; {
+	case len(fv) > 1:
+		return writeOptions{}, badRequest("fieldValidation: given %d times: give it once", len(fv))
+	case len(fv) == 1 && fv[0] != "":
+		switch fv[0] {
+		case fieldValidationStrict, fieldValidationWarn, fieldValidationIgnore:
+			opts.FieldValidation = fv[0]
+		default:
+			return writeOptions{}, badRequest("fieldValidation: Unsupported value: %q: supported values: %q, %q, %q",
+				fv[0], fieldValidationIgnore, fieldValidationStrict, fieldValidationWarn)
+		}
+	}
+	switch fm := q["fieldManager"]; {
+	case len(fm) > 1:
+		return writeOptions{}, badRequest("fieldManager: given %d times: give it once", len(fm))
+	case len(fm) == 1:
+		if err := checkFieldManager(fm[0]); err != nil {
+			return writeOptions{}, err
+		}
+		opts.FieldManager = fm[0]
+	}
+	return opts, nil
+}
+
+// parseDryRun reads the values of dryRun, from the query or from the
+// DeleteOptions of a delete: none is a real write, All (once or more) a dry
+// run, anything else refused.
+func parseDryRun(values []string) (bool, error) {
+	for _, v := range values {
+		if v != metav1.DryRunAll {
+			return false, badRequest("dryRun: Unsupported value: %q: supported values: %q", v, metav1.DryRunAll)
+		}
+	}
+	return len(values) > 0, nil
+}
+
+// checkFieldManager refuses a field manager's name Kubernetes would refuse:
+// longer than 128 characters, or with characters that are not printable.
+func checkFieldManager(name string) error {
+	if len(name) > maxFieldManagerLength {
+		return badRequest("fieldManager: Too long: may not be more than %d bytes", maxFieldManagerLength)
+	}
+	if i := strings.IndexFunc(name, func(r rune) bool { return !unicode.IsPrint(r) }); i >= 0 {
+		return badRequest("fieldManager: Invalid value: %q: %s", name, fmt.Sprintf("invalid character at byte %d: only printable characters", i))
+	}
+	return nil
+}
+
+// deleteOptions are what a delete asks for, in its query and in the
+// DeleteOptions of its body.
+type deleteOptions struct {
+	DryRun bool
+	// ResourceVersion and UID are the preconditions: the object's current
+	// ones, or 0 and "" for none.
+	ResourceVersion int64
+	UID             types.UID
+}
+
+// parseDeleteOptions reads a delete's options. kubectl and client-go send
+// dryRun in the body's DeleteOptions, others in the query: either asks for
+// a dry run (a dry run asked for is never made a real delete).
+func parseDeleteOptions(c echo.Context) (deleteOptions, error) {
+	var out deleteOptions
+	q, err := parseDryRun(c.QueryParams()["dryRun"])
+	if err != nil {
+		return out, err
+	}
+	out.DryRun = q
+	body, err := io.ReadAll(io.LimitReader(c.Request().Body, MaxBodyBytes+1))
+	if err != nil {
+		return out, badRequest("read body: %v", err)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return out, nil
+	}
+	var opts metav1.DeleteOptions
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if len(body) > MaxBodyBytes || dec.Decode(&opts) != nil || dec.More() {
+		return out, badRequest("the body of a delete is DeleteOptions")
+	}
+	if opts.Kind != "" && opts.Kind != "DeleteOptions" {
+		return out, badRequest("the body of a delete is DeleteOptions, not %s", opts.Kind)
+	}
+	b, err := parseDryRun(opts.DryRun)
+	if err != nil {
+		return out, err
+	}
+	out.DryRun = out.DryRun || b
+	if p := opts.Preconditions; p != nil {
+		if p.ResourceVersion != nil {
+			if out.ResourceVersion, err = resourceVersion(*p.ResourceVersion); err != nil {
+				return out, err
+			}
+		}
+		if p.UID != nil {
+			out.UID = *p.UID
+		}
+	}
+	return out, nil
+}
