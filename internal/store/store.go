@@ -80,10 +80,25 @@ const (
 	Deleted  = "DELETED"
 )
 
-// Event is a change of a package revision, with its state then.
+// Event is a change of a package revision, with its state then (its last
+// state for a deletion).
 type Event struct {
 	Type     string
 	Revision Revision
+	// Previous is, for a modification, the revision before it as selectors
+	// see it (its fields and meta; not its validation), so that a watch
+	// with a selector tells a revision entering or leaving it from one
+	// that never matched.
+	Previous *Revision `json:",omitempty"`
+}
+
+// RepositoryEvent is a change of a repository, with its state then (its
+// last state for a deletion) and, for a modification, its state before.
+type RepositoryEvent struct {
+	Type            string
+	ResourceVersion int64
+	Repository      configv1alpha1.Repository
+	Previous        *configv1alpha1.Repository
 }
 
 // RevisionList is a page of revisions.
@@ -220,6 +235,8 @@ type ListOptions struct {
 	Latest *bool
 	// Labels are requirements on the labels of the revisions' Kptfiles.
 	Labels []LabelRequirement
+	// Name selects the revision of a name (metadata.name).
+	Name string
 	// Limit is the page size, 0 for all; Continue is the token returned
 	// with the previous page.
 	Limit    int
@@ -301,6 +318,16 @@ type Store interface {
 	// Events returns the changes of revisions after a resource version, in
 	// order, at most limit; ErrCompacted when changes after it are gone.
 	Events(ctx context.Context, after int64, limit int) ([]Event, error)
+	// RepositoryEvents returns the changes of repositories after a
+	// resource version as Events does those of revisions: creations,
+	// updates of spec and status, deletions.
+	RepositoryEvents(ctx context.Context, after int64, limit int) ([]RepositoryEvent, error)
+	// ListResources reads the page ListRevisions answers for the same
+	// options and calls fn with it and with a function that reads the
+	// files of its i-th revision, with their content, from the same
+	// snapshot: a list of every revision's resources never needs all of
+	// them in memory at once.
+	ListResources(ctx context.Context, opts ListOptions, fn func(list *RevisionList, files func(i int) (map[string][]byte, error)) error) error
 	// ResourceVersion is the store's current resource version.
 	ResourceVersion(ctx context.Context) (int64, error)
 	// Changed returns a channel closed at the next change.

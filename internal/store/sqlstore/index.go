@@ -698,7 +698,8 @@ func (w *indexWriter) packageRevisions(namespace, repoName, pkg string, revs []r
 			if old.r.Tree != r.Tree {
 				w.oldTrees = append(w.oldTrees, old.r.Tree)
 			}
-			if err := w.recordEvent(store.Modified, store.Revision{Revision: r, Namespace: namespace, Repository: repoName, ResourceVersion: w.rv}); err != nil {
+			if err := w.recordChange(store.Modified, store.Revision{Revision: r, Namespace: namespace, Repository: repoName, ResourceVersion: w.rv},
+				&store.Revision{Revision: old.r, Namespace: namespace, Repository: repoName}); err != nil {
 				return err
 			}
 			derived, err := w.derived(r.Tree)
@@ -833,7 +834,10 @@ func (w *indexWriter) status(u *store.IndexUpdate, objData string) error {
 	if err != nil {
 		return err
 	}
-	return w.exec(`UPDATE repositories SET object = ?, resource_version = ?, refs_hash = ? WHERE id = ?`, string(data), w.rv, u.RefsHash, w.repoID)
+	if err := w.exec(`UPDATE repositories SET object = ?, resource_version = ?, refs_hash = ? WHERE id = ?`, string(data), w.rv, u.RefsHash, w.repoID); err != nil {
+		return err
+	}
+	return w.s.recordRepositoryEvent(w.ctx, w.tx, store.Modified, w.rv, &obj, objData)
 }
 
 // maxStatusProblems caps the problems listed in a repository's status.

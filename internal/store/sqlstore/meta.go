@@ -101,8 +101,9 @@ func (s *Store) SetTreeMeta(ctx context.Context, metas map[string]revision.Meta)
 			}
 			for _, r := range revs {
 				w := &indexWriter{s: s, ctx: ctx, tx: tx, repoID: r.repoID, rv: rv, complete: true}
+				prev := r.Revision
 				r.ResourceVersion, r.Meta = rv, m
-				if err := w.recordEvent(store.Modified, r.Revision); err != nil {
+				if err := w.recordChange(store.Modified, r.Revision, &prev); err != nil {
 					return err
 				}
 			}
@@ -186,9 +187,10 @@ func (s *Store) RecordValidations(ctx context.Context, repoID int64, vs map[stri
 				return err
 			}
 			for _, r := range revs {
+				prev := r.Revision
 				r.ResourceVersion = w.rv
 				r.Validation = &store.Validation{Errors: v.Errors, Warnings: v.Warnings, At: time.UnixMilli(v.At.UnixMilli()).UTC()}
-				if err := w.recordEvent(store.Modified, r.Revision); err != nil {
+				if err := w.recordChange(store.Modified, r.Revision, &prev); err != nil {
 					return err
 				}
 			}

@@ -53,7 +53,7 @@ func (s *Store) CreateRepository(ctx context.Context, r *store.Repository) error
 			return err
 		}
 		r.ID, r.Object = id, obj
-		return nil
+		return s.recordRepositoryEvent(ctx, tx, store.Added, rv, &obj, "")
 	})
 }
 
@@ -119,6 +119,21 @@ func (s *Store) UpdateRepository(ctx context.Context, r *store.Repository) error
 		return fmt.Errorf("repository %s/%s: invalid resource version %q: %w", r.Object.Namespace, r.Object.Name, r.Object.ResourceVersion, store.ErrConflict)
 	}
 	return s.write(ctx, func(tx *sql.Tx) error {
+		// The state before, for the event; its resource version says
+		// whether the write is of the state the caller read.
+		var previous string
+		var current int64
+		err := tx.QueryRowContext(ctx, s.q(`SELECT object, resource_version FROM repositories WHERE namespace = ? AND name = ?`),
+			r.Object.Namespace, r.Object.Name).Scan(&previous, &current)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("repository %s/%s: %w", r.Object.Namespace, r.Object.Name, store.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if current != expected {
+			return fmt.Errorf("repository %s/%s: %w", r.Object.Namespace, r.Object.Name, store.ErrConflict)
+		}
 		rv, err := s.nextResourceVersion(ctx, tx)
 		if err != nil {
 			return err
@@ -129,16 +144,12 @@ func (s *Store) UpdateRepository(ctx context.Context, r *store.Repository) error
 		if err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, s.q(`UPDATE repositories SET object = ?, resource_version = ?
-			WHERE namespace = ? AND name = ? AND resource_version = ?`), string(data), rv, obj.Namespace, obj.Name, expected)
-		if err != nil {
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE repositories SET object = ?, resource_version = ? WHERE namespace = ? AND name = ?`),
+			string(data), rv, obj.Namespace, obj.Name); err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			if _, err := s.GetRepository(ctx, obj.Namespace, obj.Name); err != nil {
-				return err
-			}
-			return fmt.Errorf("repository %s/%s: %w", obj.Namespace, obj.Name, store.ErrConflict)
+		if err := s.recordRepositoryEvent(ctx, tx, store.Modified, rv, &obj, previous); err != nil {
+			return err
 		}
 		r.Object = obj
 		return nil
@@ -149,14 +160,14 @@ func (s *Store) UpdateRepository(ctx context.Context, r *store.Repository) error
 func (s *Store) DeleteRepository(ctx context.Context, namespace, name string) error {
 	defer s.revisionsChanged()
 	return s.write(ctx, func(tx *sql.Tx) error {
-		var id int64
-		err := tx.QueryRowContext(ctx, s.q(`SELECT id FROM repositories WHERE namespace = ? AND name = ?`), namespace, name).Scan(&id)
+		last, err := scanRepository(tx.QueryRowContext(ctx, s.q(`SELECT `+repositoryColumns+` FROM repositories WHERE namespace = ? AND name = ?`), namespace, name))
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("repository %s/%s: %w", namespace, name, store.ErrNotFound)
 		}
 		if err != nil {
 			return err
 		}
+		id := last.ID
 		trees, err := s.repositoryTrees(ctx, tx, id)
 		if err != nil {
 			return err
@@ -185,6 +196,12 @@ func (s *Store) DeleteRepository(ctx context.Context, namespace, name string) er
 			if err := w.recordEvent(store.Deleted, r); err != nil {
 				return err
 			}
+		}
+		// Its last state, at the resource version of its deletion, as a
+		// deleted revision's.
+		last.Object.ResourceVersion = strconv.FormatInt(rv, 10)
+		if err := s.recordRepositoryEvent(ctx, tx, store.Deleted, rv, &last.Object, ""); err != nil {
+			return err
 		}
 		for _, table := range []string{"revisions", "packages", "refs", "branch_packages", "problems", "pull_requests"} {
 			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM `+table+` WHERE repository_id = ?`), id); err != nil {

@@ -103,6 +103,18 @@ func parseContinue(tok string) (string, string, error) {
 // ListRevisions lists revisions ordered by namespace and name, with the
 // resource version of the snapshot they were read from.
 func (s *Store) ListRevisions(ctx context.Context, opts store.ListOptions) (*store.RevisionList, error) {
+	// One read transaction: the resource version and the rows are of the
+	// same snapshot.
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	return s.listRevisions(ctx, tx, opts)
+}
+
+// listRevisions reads a page of revisions in a read transaction.
+func (s *Store) listRevisions(ctx context.Context, tx *sql.Tx, opts store.ListOptions) (*store.RevisionList, error) {
 	var where []string
 	var qargs []any
 	eq := func(col, val string) {
@@ -112,6 +124,7 @@ func (s *Store) ListRevisions(ctx context.Context, opts store.ListOptions) (*sto
 		}
 	}
 	eq("namespace", opts.Namespace)
+	eq("name", opts.Name)
 	eq("repository", opts.Repository)
 	eq("package", opts.Package)
 	eq("workspace", opts.Workspace)
@@ -164,13 +177,6 @@ func (s *Store) ListRevisions(ctx context.Context, opts store.ListOptions) (*sto
 	if err != nil {
 		return nil, err
 	}
-	// One read transaction: the resource version and the rows are of the
-	// same snapshot.
-	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
 	list := &store.RevisionList{}
 	if err := tx.StmtContext(ctx, rvStmt).QueryRowContext(ctx).Scan(&list.ResourceVersion); err != nil {
 		return nil, err
@@ -233,42 +239,9 @@ func (s *Store) Resources(ctx context.Context, namespace, name string) (map[stri
 	if err != nil {
 		return nil, err
 	}
-	files, err := s.TreeFiles(ctx, r.Tree)
+	out, err := s.treeContent(ctx, s.db, r.Tree)
 	if err != nil {
 		return nil, fmt.Errorf("files of %s/%s: %w", namespace, name, err)
-	}
-	byBlob := map[string][]string{}
-	for _, f := range files {
-		byBlob[f.BlobID] = append(byBlob[f.BlobID], f.Path)
-	}
-	out := make(map[string][]byte, len(files))
-	ids := make([]string, 0, len(byBlob))
-	for id := range byBlob {
-		ids = append(ids, id)
-	}
-	for _, chunk := range chunks(ids, 400) {
-		rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, data FROM blobs WHERE id IN (`+placeholders(len(chunk))+`)`), args(chunk)...)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var id string
-			var data []byte
-			if err := rows.Scan(&id, &data); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			for _, p := range byBlob[id] {
-				out[p] = data
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-	}
-	if len(out) != len(files) {
-		return nil, fmt.Errorf("files of %s/%s: %d of %d blobs are missing from the index", namespace, name, len(files)-len(out), len(files))
 	}
 	return out, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -51,52 +52,181 @@ func (s *Store) ResourceVersion(ctx context.Context) (int64, error) {
 // eventLimit bounds the events returned at once.
 const eventLimit = 10000
 
-// Events returns the changes after a resource version.
+// Kinds of the objects whose changes the events table logs.
+const (
+	kindRevision   = "PackageRevision"
+	kindRepository = "Repository"
+)
+
+// Events returns the changes of revisions after a resource version.
 func (s *Store) Events(ctx context.Context, after int64, limit int) ([]store.Event, error) {
+	var out []store.Event
+	err := s.events(ctx, kindRevision, after, limit, func(typ, obj, prev string) error {
+		e := store.Event{Type: typ}
+		if err := json.Unmarshal([]byte(obj), &e.Revision); err != nil {
+			return err
+		}
+		if prev != "" {
+			e.Previous = &store.Revision{}
+			if err := json.Unmarshal([]byte(prev), e.Previous); err != nil {
+				return err
+			}
+		}
+		out = append(out, e)
+		return nil
+	})
+	return out, err
+}
+
+// RepositoryEvents returns the changes of repositories after a resource
+// version.
+func (s *Store) RepositoryEvents(ctx context.Context, after int64, limit int) ([]store.RepositoryEvent, error) {
+	var out []store.RepositoryEvent
+	err := s.events(ctx, kindRepository, after, limit, func(typ, obj, prev string) error {
+		e := store.RepositoryEvent{Type: typ}
+		if err := json.Unmarshal([]byte(obj), &e.Repository); err != nil {
+			return err
+		}
+		rv, err := strconv.ParseInt(e.Repository.ResourceVersion, 10, 64)
+		if err != nil {
+			return fmt.Errorf("event of repository %s/%s: resource version %q", e.Repository.Namespace, e.Repository.Name, e.Repository.ResourceVersion)
+		}
+		e.ResourceVersion = rv
+		if prev != "" {
+			e.Previous = &configv1alpha1.Repository{}
+			if err := json.Unmarshal([]byte(prev), e.Previous); err != nil {
+				return err
+			}
+		}
+		out = append(out, e)
+		return nil
+	})
+	return out, err
+}
+
+// events reads the changes of objects of a kind after a resource version,
+// in order, at most limit (rounded up to a whole transaction's).
+func (s *Store) events(ctx context.Context, kind string, after int64, limit int, fn func(typ, obj, prev string) error) error {
 	if limit <= 0 || limit > eventLimit {
 		limit = eventLimit
 	}
 	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer tx.Rollback()
 	var compacted int64
 	if err := tx.QueryRowContext(ctx, s.q(`SELECT value FROM counters WHERE name = 'events_compacted'`)).Scan(&compacted); err != nil {
-		return nil, err
+		return err
 	}
 	if after < compacted {
-		return nil, store.ErrCompacted
+		return store.ErrCompacted
 	}
 	// Whole transactions only: a watch resumes after a resource version,
 	// so the changes of one must never be split between two answers.
 	var last sql.NullInt64
 	if err := tx.QueryRowContext(ctx, s.q(fmt.Sprintf(`SELECT MAX(resource_version) FROM (SELECT resource_version FROM events
-		WHERE resource_version > ? ORDER BY resource_version LIMIT %d) AS page`, limit)), after).Scan(&last); err != nil {
-		return nil, err
+		WHERE kind = ? AND resource_version > ? ORDER BY resource_version LIMIT %d) AS page`, limit)), kind, after).Scan(&last); err != nil {
+		return err
 	}
 	if !last.Valid {
-		return nil, nil
+		return nil
 	}
-	rows, err := tx.QueryContext(ctx, s.q(`SELECT type, object FROM events WHERE resource_version > ? AND resource_version <= ?
-		AND kind = 'PackageRevision' ORDER BY resource_version`), after, last.Int64)
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT type, object, previous FROM events WHERE kind = ? AND resource_version > ? AND resource_version <= ?
+		ORDER BY resource_version`), kind, after, last.Int64)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var typ, obj, prev string
+		if err := rows.Scan(&typ, &obj, &prev); err != nil {
+			return err
+		}
+		if err := fn(typ, obj, prev); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// ListResources reads a page of revisions and, on demand, their files,
+// all in one read transaction: the trees of the page's revisions are there
+// however long the caller takes, even if the revisions change meanwhile.
+func (s *Store) ListResources(ctx context.Context, opts store.ListOptions, fn func(list *store.RevisionList, files func(i int) (map[string][]byte, error)) error) error {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	list, err := s.listRevisions(ctx, tx, opts)
+	if err != nil {
+		return err
+	}
+	return fn(list, func(i int) (map[string][]byte, error) {
+		r := list.Items[i]
+		out, err := s.treeContent(ctx, tx, r.Tree)
+		if err != nil {
+			return nil, fmt.Errorf("files of %s/%s: %w", r.Namespace, r.Name, err)
+		}
+		return out, nil
+	})
+}
+
+// querier is a database or a transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// treeContent returns the files of a package tree with their content.
+func (s *Store) treeContent(ctx context.Context, q querier, tree string) (map[string][]byte, error) {
+	var packed string
+	err := q.QueryRowContext(ctx, s.q(`SELECT files FROM trees WHERE id = ?`), tree).Scan(&packed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("tree %s: %w", tree, store.ErrNotFound)
+	}
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []store.Event
-	for rows.Next() {
-		var e store.Event
-		var obj string
-		if err := rows.Scan(&e.Type, &obj); err != nil {
-			return nil, err
-		}
-		if err := json.Unmarshal([]byte(obj), &e.Revision); err != nil {
-			return nil, err
-		}
-		out = append(out, e)
+	files, err := decodeFiles(packed)
+	if err != nil {
+		return nil, err
 	}
-	return out, rows.Err()
+	byBlob := map[string][]string{}
+	for _, f := range files {
+		byBlob[f.BlobID] = append(byBlob[f.BlobID], f.Path)
+	}
+	out := make(map[string][]byte, len(files))
+	ids := make([]string, 0, len(byBlob))
+	for id := range byBlob {
+		ids = append(ids, id)
+	}
+	for _, chunk := range chunks(ids, 400) {
+		rows, err := q.QueryContext(ctx, s.q(`SELECT id, data FROM blobs WHERE id IN (`+placeholders(len(chunk))+`)`), args(chunk)...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id string
+			var data []byte
+			if err := rows.Scan(&id, &data); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			for _, p := range byBlob[id] {
+				out[p] = data
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	if len(out) != len(files) {
+		return nil, fmt.Errorf("%d of %d blobs are missing from the index", len(files)-len(out), len(files))
+	}
+	return out, nil
 }
 
 // CompactEvents forgets the changes recorded before a time.
@@ -117,8 +247,19 @@ func (s *Store) CompactEvents(ctx context.Context, before time.Time) error {
 	})
 }
 
-// recordEvent appends a change of a revision to the log.
+// recordEvent appends an addition or a deletion of a revision to the log;
+// recordChange, any change.
 func (w *indexWriter) recordEvent(typ string, r store.Revision) error {
+	if typ == store.Modified {
+		return fmt.Errorf("event of %s/%s: a modification is recorded with the state before it", r.Namespace, r.Name)
+	}
+	return w.recordChange(typ, r, nil)
+}
+
+// recordChange appends a change of a revision to the log, with, for a
+// modification, the revision before it (without its validation, which no
+// selector reads).
+func (w *indexWriter) recordChange(typ string, r store.Revision, prev *store.Revision) error {
 	if !w.complete {
 		var err error
 		if r.Meta, err = w.treeMeta(r.Tree); err != nil {
@@ -132,8 +273,39 @@ func (w *indexWriter) recordEvent(typ string, r store.Revision) error {
 	if err != nil {
 		return err
 	}
-	return w.exec(`INSERT INTO events (resource_version, kind, namespace, name, type, object, created_at) VALUES (?, 'PackageRevision', ?, ?, ?, ?, ?)`,
-		w.rv, r.Namespace, r.Name, typ, string(data), time.Now().Unix())
+	var previous []byte
+	if prev != nil {
+		p := *prev
+		p.Validation = nil
+		if !w.complete {
+			if p.Meta, err = w.treeMeta(p.Tree); err != nil {
+				return err
+			}
+		}
+		if previous, err = json.Marshal(p); err != nil {
+			return err
+		}
+	} else if typ == store.Modified {
+		return fmt.Errorf("event of %s/%s: a modification is recorded with the state before it", r.Namespace, r.Name)
+	}
+	return w.exec(`INSERT INTO events (resource_version, kind, namespace, name, type, object, previous, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		w.rv, kindRevision, r.Namespace, r.Name, typ, string(data), string(previous), time.Now().Unix())
+}
+
+// recordRepositoryEvent appends a change of a repository to the log: its
+// state at resource version rv (its last state for a deletion) and, for a
+// modification, the JSON of its state before.
+func (s *Store) recordRepositoryEvent(ctx context.Context, tx *sql.Tx, typ string, rv int64, obj *configv1alpha1.Repository, previous string) error {
+	if typ == store.Modified && previous == "" {
+		return fmt.Errorf("event of repository %s/%s: a modification is recorded with the state before it", obj.Namespace, obj.Name)
+	}
+	data, err := json.Marshal(obj)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO events (resource_version, kind, namespace, name, type, object, previous, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+		rv, kindRepository, obj.Namespace, obj.Name, typ, string(data), previous, time.Now().Unix())
+	return err
 }
 
 // compactAll forgets every change before this transaction: after a full
@@ -171,8 +343,10 @@ func (s *Store) UpdateRepositoryStatus(ctx context.Context, namespace, name stri
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, s.q(`UPDATE repositories SET object = ?, resource_version = ? WHERE id = ?`), string(out), rv, id)
-		return err
+		if _, err = tx.ExecContext(ctx, s.q(`UPDATE repositories SET object = ?, resource_version = ? WHERE id = ?`), string(out), rv, id); err != nil {
+			return err
+		}
+		return s.recordRepositoryEvent(ctx, tx, store.Modified, rv, &obj, data)
 	})
 }
 

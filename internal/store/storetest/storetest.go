@@ -32,6 +32,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"FullReplaceAndGarbage", testFullReplace},
 		{"DeleteRepositoryRemovesIndex", testDeleteRepository},
 		{"EventsAndWatchPoints", testEvents},
+		{"ChangeEvents", testChangeEvents},
 		{"TokensAndSecrets", testTokensAndSecrets},
 		{"Users", testUsers},
 		{"RepositoryStatus", testRepositoryStatus},

@@ -1,0 +1,13 @@
+-- Events of modifications carry the object's state before them (previous,
+-- '' for other events), so that a watch with a selector tells an object
+-- entering or leaving the selection from one that never was in it, as the
+-- Kubernetes API server does. Events are read by kind: a watch of revisions
+-- never reads the events of repositories, nor the other way round.
+
+ALTER TABLE events ADD COLUMN previous TEXT NOT NULL DEFAULT '';
+CREATE INDEX events_kind_rv ON events (kind, resource_version);
+
+-- The events recorded before say nothing of the previous states: watches
+-- from then list again.
+DELETE FROM events;
+UPDATE counters SET value = (SELECT value FROM counters WHERE name = 'resource_version') WHERE name = 'events_compacted';
