@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -329,3 +331,110 @@ func (r *Repo) UpdateRefs(ctx context.Context, updates []RefUpdate) error {
 }
 
 const zeroOID = "0000000000000000000000000000000000000000"
+
+// Scratch is a scratch object store beside a repository, for a dry run of a
+// write: its ObjectWriter writes there, and every git subprocess of its Repo
+// reads objects there as well as the repository's (as git's quarantine of a
+// push does), so that what was written can be read and validated. The
+// repository's own objects and refs are never written; Close drops what the
+// scratch holds.
+type Scratch struct {
+	// Repo is the repository seen through the scratch store; its ref
+	// updates would still change the repository's refs: a dry run makes
+	// none.
+	Repo *Repo
+	dir  string
+}
+
+// NewScratch creates a scratch object store, in a temporary directory
+// outside the repository.
+func (r *Repo) NewScratch() (*Scratch, error) {
+	own, err := filepath.Abs(filepath.Join(r.gitDir, "objects"))
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "pkgserver-scratch-")
+	if err != nil {
+		return nil, fmt.Errorf("scratch object store: %w", err)
+	}
+	objects := filepath.Join(dir, "objects")
+	if err := os.Mkdir(objects, 0o700); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, fmt.Errorf("scratch object store: %w", err)
+	}
+	// The repository's object directory, or a quarantine's, stays
+	// readable as an alternate; its own alternates are followed by git.
+	alternates := []string{own}
+	env := slices.Clone(r.env)
+	for i, v := range env {
+		if d, ok := strings.CutPrefix(v, "GIT_OBJECT_DIRECTORY="); ok {
+			alternates = []string{d}
+			env[i] = ""
+		}
+	}
+	for i, v := range env {
+		if a, ok := strings.CutPrefix(v, "GIT_ALTERNATE_OBJECT_DIRECTORIES="); ok {
+			alternates = append(alternates, filepath.SplitList(a)...)
+			env[i] = ""
+		}
+	}
+	env = slices.DeleteFunc(env, func(v string) bool { return v == "" })
+	env = append(env, "GIT_OBJECT_DIRECTORY="+objects,
+		"GIT_ALTERNATE_OBJECT_DIRECTORIES="+strings.Join(slices.Compact(alternates), string(filepath.ListSeparator)))
+	return &Scratch{Repo: &Repo{gitDir: r.gitDir, env: env}, dir: dir}, nil
+}
+
+// ObjectWriter returns a writer of objects into the scratch store.
+func (s *Scratch) ObjectWriter() *ObjectWriter {
+	return &ObjectWriter{st: filesystem.NewStorage(osfs.New(s.dir), cache.NewObjectLRU(1<<20))}
+}
+
+// Close removes the scratch store and what it holds.
+func (s *Scratch) Close() error { return os.RemoveAll(s.dir) }
+
+// CheckRefs checks ref updates as UpdateRefs would, without a transaction
+// and without taking the refs' locks: a ref not at its expected old value
+// is ErrRefConflict, a new ref that is another's directory, or the other
+// way round, ErrRefCollision. A concurrent writer may still move the refs
+// afterwards.
+func (r *Repo) CheckRefs(ctx context.Context, updates []RefUpdate) error {
+	for _, u := range updates {
+		if err := ValidateRefName(u.Name); err != nil {
+			return err
+		}
+		refs, err := r.RefsNamed(ctx, u.Name)
+		if err != nil {
+			return err
+		}
+		at := ""
+		if len(refs) > 0 {
+			at = refs[0].Target
+		}
+		if at != u.Old {
+			if u.Old == "" {
+				return fmt.Errorf("%w: %s: reference already exists", ErrRefConflict, u.Name)
+			}
+			return fmt.Errorf("%w: %s is at %q but expected %s", ErrRefConflict, u.Name, at, u.Old)
+		}
+		if u.Old != "" || u.New == "" {
+			continue
+		}
+		below, err := r.RefsUnder(ctx, u.Name+"/")
+		if err != nil {
+			return err
+		}
+		if len(below) > 0 {
+			return fmt.Errorf("%w: %s exists; cannot create %s", ErrRefCollision, below[0].Name, u.Name)
+		}
+		for p := path.Dir(u.Name); strings.Count(p, "/") >= 2; p = path.Dir(p) {
+			above, err := r.RefsNamed(ctx, p)
+			if err != nil {
+				return err
+			}
+			if len(above) > 0 {
+				return fmt.Errorf("%w: %s exists; cannot create %s", ErrRefCollision, p, u.Name)
+			}
+		}
+	}
+	return nil
+}

@@ -72,6 +72,8 @@ type Writer struct {
 	RepoURL func(repo *store.Repository) string
 
 	locks keymutex.Map[int64]
+	// dryRun makes every write a dry run (see DryRun).
+	dryRun bool
 	// beforePublish, in tests, runs before each publish transaction.
 	beforePublish func(try int)
 }
@@ -114,6 +116,9 @@ type op struct {
 	b    *gitrepo.Batch
 	ow   *gitrepo.ObjectWriter
 	by   Author
+	// dry is set for a dry run: objects go to a scratch store, refs and
+	// the index are not written.
+	dry bool
 }
 
 func (w *Writer) begin(ctx context.Context, ns, repoName string, by Author) (*op, func(), error) {
@@ -124,7 +129,12 @@ func (w *Writer) begin(ctx context.Context, ns, repoName string, by Author) (*op
 		}
 		return nil, nil, err
 	}
-	unlock := w.lock(repo.ID)
+	// A dry run writes nothing that other writes could see: it need not
+	// wait for them, nor they for it.
+	unlock := func() {}
+	if !w.dryRun {
+		unlock = w.lock(repo.ID)
+	}
 	g, push, err := w.Git(ctx, repo)
 	if err != nil {
 		unlock()
@@ -133,13 +143,28 @@ func (w *Writer) begin(ctx context.Context, ns, repoName string, by Author) (*op
 		}
 		return nil, nil, err
 	}
+	ow, closeScratch := g.NewObjectWriter(), func() {}
+	if w.dryRun {
+		sc, err := g.NewScratch()
+		if err != nil {
+			unlock()
+			return nil, nil, err
+		}
+		g, ow, push = sc.Repo, sc.ObjectWriter(), nil
+		closeScratch = func() {
+			if err := sc.Close(); err != nil && w.Log != nil {
+				w.Log.Warn("remove the scratch object store of a dry run", "err", err)
+			}
+		}
+	}
 	b, err := g.NewBatch(ctx)
 	if err != nil {
+		closeScratch()
 		unlock()
 		return nil, nil, err
 	}
-	o := &op{w: w, ctx: ctx, repo: repo, cfg: repo.Config().Normalize(), git: g, push: push, b: b, ow: g.NewObjectWriter(), by: by}
-	return o, func() { b.Close(); unlock() }, nil
+	o := &op{w: w, ctx: ctx, repo: repo, cfg: repo.Config().Normalize(), git: g, push: push, b: b, ow: ow, by: by, dry: w.dryRun}
+	return o, func() { b.Close(); closeScratch(); unlock() }, nil
 }
 
 func (o *op) signature() gitrepo.Signature {
@@ -212,6 +237,9 @@ func (o *op) validate(tip, commit, full, what string) ([]result.Result, error) {
 // The write is done: if this fails, the condition stays as it was, which
 // is no reason to answer the write with an error.
 func (o *op) recordValidation(tree string, results []result.Result) {
+	if o.dry {
+		return
+	}
 	v := hooks.NewValidation(results, o.w.now())
 	if err := o.w.Store.RecordValidations(o.ctx, o.repo.ID, map[string]*store.Validation{tree: v}); err != nil && o.w.Log != nil {
 		o.w.Log.Warn("record the validation of a write", "repo", o.repo.Object.Namespace+"/"+o.repo.Object.Name, "tree", tree, "err", err)
@@ -219,11 +247,16 @@ func (o *op) recordValidation(tree string, results []result.Result) {
 }
 
 // apply runs a ref transaction and indexes it; a ref not at its expected
-// value is ErrConflict.
+// value is ErrConflict. A dry run only checks the refs against the
+// repository's (a remote repository's against its mirror, as last
+// fetched).
 func (o *op) apply(updates []gitrepo.RefUpdate) error {
 	update := o.git.UpdateRefs
 	if o.push != nil {
 		update = o.push
+	}
+	if o.dry {
+		update = o.git.CheckRefs
 	}
 	if err := update(o.ctx, updates); err != nil {
 		if o.push != nil {
@@ -239,6 +272,9 @@ func (o *op) apply(updates []gitrepo.RefUpdate) error {
 			return invalid("%v", err)
 		}
 		return err
+	}
+	if o.dry {
+		return nil
 	}
 	rus := make([]reconcile.RefUpdate, len(updates))
 	for i, u := range updates {

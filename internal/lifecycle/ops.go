@@ -151,7 +151,7 @@ func (w *Writer) Create(ctx context.Context, ns string, req Create, by Author) (
 		return nil, nil, err
 	}
 	o.recordValidation(tree, warnings)
-	r, err := w.Store.GetRevision(ctx, ns, name)
+	r, err := o.written(name, nil, ref, commit, true, warnings)
 	return r, warnings, err
 }
 
@@ -343,7 +343,7 @@ func (w *Writer) PutResources(ctx context.Context, ns, name string, rv int64, fi
 		return nil, nil, err
 	}
 	o.recordValidation(tree, warnings)
-	nr, err := w.Store.GetRevision(ctx, ns, name)
+	nr, err := o.written(name, r, r.Ref, commit, true, warnings)
 	return nr, warnings, err
 }
 
@@ -417,15 +417,17 @@ func (w *Writer) editMeta(ctx context.Context, r *store.Revision, edit *MetaEdit
 	if err != nil {
 		return nil, nil, err
 	}
+	ref := r.Ref
 	updates := []gitrepo.RefUpdate{{Name: r.Ref, Old: r.Commit, New: commit}}
 	if propose {
-		updates = []gitrepo.RefUpdate{{Name: r.Ref, Old: r.Commit}, {Name: proposedRef(o.cfg, r.Package, r.Workspace), New: commit}}
+		ref = proposedRef(o.cfg, r.Package, r.Workspace)
+		updates = []gitrepo.RefUpdate{{Name: r.Ref, Old: r.Commit}, {Name: ref, New: commit}}
 	}
 	if err := o.apply(updates); err != nil {
 		return nil, nil, err
 	}
 	o.recordValidation(tree, warnings)
-	nr, err := w.Store.GetRevision(ctx, r.Namespace, r.Name)
+	nr, err := o.written(r.Name, r, ref, commit, true, warnings)
 	return nr, warnings, err
 }
 
@@ -446,7 +448,10 @@ func (w *Writer) rename(ctx context.Context, r *store.Revision, to revision.Life
 	if err := o.apply([]gitrepo.RefUpdate{{Name: from, Old: r.Commit}, {Name: dest, New: r.Commit}}); err != nil {
 		return nil, err
 	}
-	return w.Store.GetRevision(ctx, r.Namespace, r.Name)
+	return o.moved(r, func(nr *store.Revision) {
+		// A pull request of the old branch does not follow it.
+		nr.Lifecycle, nr.Ref, nr.PullRequest = to, dest, 0
+	})
 }
 
 // Approval decides on a proposal: Proposed → Published (approve) or Draft
@@ -540,7 +545,7 @@ func (w *Writer) publish(ctx context.Context, r *store.Revision, by Author) (*st
 			return nil, nil, err
 		}
 		o.recordValidation(r.Tree, warnings)
-		nr, err := w.Store.GetRevision(ctx, r.Namespace, r.Name)
+		nr, err := o.written(r.Name, r, revision.TagsPrefix+full+"/"+revision.FormatRevision(n), commit, true, warnings)
 		return nr, warnings, err
 	}
 }
@@ -609,7 +614,20 @@ func (w *Writer) deletionProposal(ctx context.Context, r *store.Revision, create
 	if err := o.apply([]gitrepo.RefUpdate{u}); err != nil {
 		return nil, err
 	}
-	return w.Store.GetRevision(ctx, r.Namespace, r.Name)
+	latest := false
+	if o.dry && !create {
+		// Published again, the revision is the latest unless a higher
+		// v<N> of the package is published.
+		if latest, err = o.highestPublished(r); err != nil {
+			return nil, err
+		}
+	}
+	return o.moved(r, func(nr *store.Revision) {
+		nr.Lifecycle, nr.DeletionRef, nr.Latest = revision.Published, "", latest
+		if create {
+			nr.Lifecycle, nr.DeletionRef = revision.DeletionProposed, ref
+		}
+	})
 }
 
 // Delete removes a Draft or a Proposed revision (its branch), or approves
