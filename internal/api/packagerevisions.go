@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -60,6 +61,7 @@ type revisionQuery struct {
 	opts store.ListOptions
 	// match is what the store cannot filter on.
 	labels labels.Selector
+	params *listParams
 }
 
 func (q *revisionQuery) matches(pr *pkgv1alpha1.PackageRevision) bool {
@@ -82,6 +84,8 @@ func parseQuery(c echo.Context) (*revisionQuery, error) {
 			switch r.Field {
 			case "metadata.namespace":
 				dst = &q.opts.Namespace
+			case "metadata.name":
+				dst = &q.opts.Name
 			case "spec.repository":
 				dst = &q.opts.Repository
 			case "spec.packageName":
@@ -93,7 +97,7 @@ func parseQuery(c echo.Context) (*revisionQuery, error) {
 			case "spec.lifecycle":
 				dst = &q.opts.Lifecycle
 			default:
-				return nil, badRequest("fieldSelector: field %q is not supported (metadata.namespace, spec.repository, spec.packageName, spec.workspaceName, spec.revision, spec.lifecycle)", r.Field)
+				return nil, badRequest("fieldSelector: field %q is not supported (metadata.name, metadata.namespace, spec.repository, spec.packageName, spec.workspaceName, spec.revision, spec.lifecycle)", r.Field)
 			}
 			if *dst != "" && *dst != r.Value {
 				return nil, badRequest("fieldSelector: %s is given two values", r.Field)
@@ -132,39 +136,116 @@ func parseQuery(c echo.Context) (*revisionQuery, error) {
 			}
 		}
 	}
-	if l := c.QueryParam("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 0 {
-			return nil, badRequest("limit %q: want a non-negative integer", l)
-		}
-		q.opts.Limit = min(n, maxListLimit)
+	p, err := parseListParams(c)
+	if err != nil {
+		return nil, err
 	}
-	q.opts.Continue = c.QueryParam("continue")
+	q.params = p
+	q.opts.Limit, q.opts.Continue = p.limit, p.continueToken
 	return q, nil
 }
 
-func (s *Server) listRevisions(c echo.Context) error {
+// selects reports whether a revision is in the query's selection.
+func (q *revisionQuery) selects(r store.Revision) bool {
+	if !q.wants(r) {
+		return false
+	}
+	pr := revisionObject(r)
+	return q.matches(&pr)
+}
+
+// parseRevisionQuery reads a list or watch of revisions or of their
+// resources: namespace, selectors, paging.
+func parseRevisionQuery(c echo.Context) (*revisionQuery, error) {
 	ns := c.Param("ns")
 	if ns != "" {
 		if err := checkNamespace(ns); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	q, err := parseQuery(c)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if ns != "" && q.opts.Namespace != ns {
-		return badRequest("fieldSelector metadata.namespace does not match the namespace of the URL")
+		return nil, badRequest("fieldSelector metadata.namespace does not match the namespace of the URL")
 	}
 	if err := authorize(c, q.opts.Namespace, store.RoleRead); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+// revisionChanges reads the changes of revisions after a resource version
+// as a watch of the query sees them; object builds what it is sent of a
+// revision (nil: nothing, its state is gone).
+func (s *Server) revisionChanges(q *revisionQuery, object func(ctx context.Context, typ string, r store.Revision) (any, error)) func(ctx context.Context, after int64) ([]change, error) {
+	return func(ctx context.Context, after int64) ([]change, error) {
+		events, err := s.store.Events(ctx, after, 0)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]change, 0, len(events))
+		for _, e := range events {
+			ch := change{resourceVersion: e.Revision.ResourceVersion, typ: e.Type}
+			// A revision's name says what it is made of (namespace,
+			// repository, package, workspace): one whose name is out of
+			// the selection never was in it.
+			if q.identifies(e.Revision) {
+				switch e.Type {
+				case store.Added:
+					ch.after = q.selects(e.Revision)
+				case store.Deleted:
+					ch.before = q.selects(e.Revision)
+				default:
+					ch.after = q.selects(e.Revision)
+					ch.before = ch.after
+					if e.Previous != nil {
+						ch.before = q.selects(*e.Previous)
+					}
+				}
+				typ, r := e.Type, e.Revision
+				ch.object = func(ctx context.Context) (any, error) { return object(ctx, typ, r) }
+			}
+			out = append(out, ch)
+		}
+		return out, nil
+	}
+}
+
+func (s *Server) listRevisions(c echo.Context) error {
+	q, err := parseRevisionQuery(c)
+	if err != nil {
 		return err
 	}
-	if w := c.QueryParam("watch"); w == "true" || w == "1" {
-		return s.watchRevisions(c, q)
+	if q.params.watch {
+		return s.serveWatch(c, q.params, watchSource{
+			apiVersion: pkgv1alpha1.APIVersion, kind: "PackageRevision",
+			list: func(ctx context.Context, send func(any) error) (int64, error) {
+				opts := q.opts
+				opts.Limit, opts.Continue = 0, ""
+				list, err := s.store.ListRevisions(ctx, opts)
+				if err != nil {
+					return 0, err
+				}
+				for _, r := range list.Items {
+					pr := revisionObject(r)
+					if q.matches(&pr) {
+						if err := send(pr); err != nil {
+							return 0, err
+						}
+					}
+				}
+				return list.ResourceVersion, nil
+			},
+			changes: s.revisionChanges(q, func(_ context.Context, _ string, r store.Revision) (any, error) { return revisionObject(r), nil }),
+		})
 	}
 	list, err := s.store.ListRevisions(c.Request().Context(), q.opts)
 	if err != nil {
+		return err
+	}
+	if err := q.params.checkListVersion(list.ResourceVersion); err != nil {
 		return err
 	}
 	out := pkgv1alpha1.PackageRevisionList{
@@ -235,6 +316,11 @@ func (s *Server) resourcesObject(c echo.Context, r *store.Revision) (*pkgv1alpha
 	if err != nil {
 		return nil, err
 	}
+	return s.resourcesOf(c.Request().Context(), r, files)
+}
+
+// resourcesOf is the resources object of a revision with its files.
+func (s *Server) resourcesOf(ctx context.Context, r *store.Revision, files map[string][]byte) (*pkgv1alpha1.PackageRevisionResources, error) {
 	res := make(map[string]string, len(files))
 	for p, data := range files {
 		if !utf8.Valid(data) {
@@ -247,11 +333,11 @@ func (s *Server) resourcesObject(c echo.Context, r *store.Revision) (*pkgv1alpha
 	// errors refuse a write) are kept with it.
 	var status *pkgv1alpha1.PackageRevisionResourcesStatus
 	if r.Validation != nil {
-		repo, err := s.store.GetRepository(c.Request().Context(), r.Namespace, r.Repository)
+		repo, err := s.store.GetRepository(ctx, r.Namespace, r.Repository)
 		if err != nil {
 			return nil, err
 		}
-		v, err := s.store.Validation(c.Request().Context(), repo.ID, r.Tree)
+		v, err := s.store.Validation(ctx, repo.ID, r.Tree)
 		if err != nil && !isNotFound(err) {
 			return nil, err
 		}
@@ -271,4 +357,25 @@ func (s *Server) resourcesObject(c echo.Context, r *store.Revision) (*pkgv1alpha
 			Repository: r.Repository, Resources: res,
 		},
 	}, nil
+}
+
+// identifies reports whether a revision meets the query's conditions on
+// what its name is made of (name, namespace, repository, package,
+// workspace): those never change for a name.
+func (q *revisionQuery) identifies(r store.Revision) bool {
+	o := q.opts
+	return (o.Name == "" || o.Name == r.Name) &&
+		(o.Namespace == "" || o.Namespace == r.Namespace) &&
+		(o.Repository == "" || o.Repository == r.Repository) &&
+		(o.Package == "" || o.Package == r.Package) &&
+		(o.Workspace == "" || o.Workspace == r.Workspace)
+}
+
+// wants reports whether a revision meets the query's field conditions.
+func (q *revisionQuery) wants(r store.Revision) bool {
+	o := q.opts
+	return q.identifies(r) &&
+		(o.Revision == "" || o.Revision == r.Revision.Revision) &&
+		(o.Lifecycle == "" || o.Lifecycle == string(r.Lifecycle)) &&
+		(o.Latest == nil || *o.Latest == r.Latest)
 }

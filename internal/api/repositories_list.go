@@ -1,41 +1,250 @@
 package api
 
 import (
+	"context"
+	"encoding/base64"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
 
 	configv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/config/v1alpha1"
 	"github.com/pkgserver/pkgserver/internal/store"
 )
 
-func (s *Server) listRepositories(c echo.Context) error {
-	ns := c.Param("ns")
-	if ns != "" {
-		if err := checkNamespace(ns); err != nil {
-			return err
+// repositoryFields are the fields of repositories a field selector may
+// name, with their values in an object.
+var repositoryFields = map[string]func(r *configv1alpha1.Repository) string{
+	"metadata.name":      func(r *configv1alpha1.Repository) string { return r.Name },
+	"metadata.namespace": func(r *configv1alpha1.Repository) string { return r.Namespace },
+	"spec.type":          func(r *configv1alpha1.Repository) string { return r.Spec.Type },
+	"spec.provider":      func(r *configv1alpha1.Repository) string { return r.Spec.Provider },
+	"spec.deployment":    func(r *configv1alpha1.Repository) string { return strconv.FormatBool(r.Spec.Deployment) },
+	"spec.git.branch":    func(r *configv1alpha1.Repository) string { return r.Spec.Git.BranchOrDefault() },
+}
+
+// repositoryQuery is a list or watch of repositories, parsed.
+type repositoryQuery struct {
+	namespace string
+	fields    fields.Selector
+	labels    labels.Selector
+	params    *listParams
+}
+
+func (q *repositoryQuery) selects(r *configv1alpha1.Repository) bool {
+	if q.namespace != "" && r.Namespace != q.namespace {
+		return false
+	}
+	if q.labels != nil && !q.labels.Matches(labels.Set(r.Labels)) {
+		return false
+	}
+	if q.fields == nil {
+		return true
+	}
+	set := make(fields.Set, len(repositoryFields))
+	for name, value := range repositoryFields {
+		set[name] = value(r)
+	}
+	return q.fields.Matches(set)
+}
+
+func parseRepositoryQuery(c echo.Context) (*repositoryQuery, error) {
+	q := &repositoryQuery{namespace: c.Param("ns")}
+	if q.namespace != "" {
+		if err := checkNamespace(q.namespace); err != nil {
+			return nil, err
 		}
 	}
-	if err := authorize(c, ns, store.RoleRead); err != nil {
-		return err
+	if fs := c.QueryParam("fieldSelector"); fs != "" {
+		sel, err := fields.ParseSelector(fs)
+		if err != nil {
+			return nil, badRequest("invalid fieldSelector: %v", err)
+		}
+		for _, r := range sel.Requirements() {
+			if _, ok := repositoryFields[r.Field]; !ok {
+				return nil, badRequest("fieldSelector: field %q is not supported (%s)", r.Field,
+					strings.Join(slices.Sorted(maps.Keys(repositoryFields)), ", "))
+			}
+			if r.Field == "metadata.namespace" && r.Value != "" && (r.Operator == "=" || r.Operator == "==") {
+				if q.namespace != "" && q.namespace != r.Value {
+					return nil, badRequest("fieldSelector metadata.namespace does not match the namespace of the URL")
+				}
+				q.namespace = r.Value
+			}
+		}
+		q.fields = sel
 	}
-	repos, err := s.store.ListRepositories(c.Request().Context(), ns)
+	if ls := c.QueryParam("labelSelector"); ls != "" {
+		sel, err := labels.Parse(ls)
+		if err != nil {
+			return nil, badRequest("invalid labelSelector: %v", err)
+		}
+		q.labels = sel
+	}
+	p, err := parseListParams(c)
+	if err != nil {
+		return nil, err
+	}
+	q.params = p
+	if err := authorize(c, q.namespace, store.RoleRead); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+// repositoryContinue encodes the position after a repository in the
+// order of lists (namespace, name), as the index does for revisions.
+func repositoryContinue(namespace, name string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(namespace + "\x00" + name))
+}
+
+func parseRepositoryContinue(tok string) (string, string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil {
+		return "", "", store.ErrInvalidContinue
+	}
+	ns, name, ok := strings.Cut(string(b), "\x00")
+	if !ok {
+		return "", "", store.ErrInvalidContinue
+	}
+	return ns, name, nil
+}
+
+// listRepositories lists or watches repositories. Repositories are few
+// (each one a git repository the server syncs): they are read whole and
+// selected and paged here.
+func (s *Server) listRepositories(c echo.Context) error {
+	q, err := parseRepositoryQuery(c)
 	if err != nil {
 		return err
 	}
-	rv, err := s.store.ResourceVersion(c.Request().Context())
+	if q.params.watch {
+		return s.serveWatch(c, q.params, watchSource{
+			apiVersion: configv1alpha1.APIVersion, kind: "Repository",
+			list: func(ctx context.Context, send func(any) error) (int64, error) {
+				rv, repos, err := s.readRepositories(ctx, q.namespace)
+				if err != nil {
+					return 0, err
+				}
+				for _, r := range repos {
+					obj := s.repositoryObject(r)
+					if q.selects(&obj) {
+						if err := send(obj); err != nil {
+							return 0, err
+						}
+					}
+				}
+				return rv, nil
+			},
+			changes: s.repositoryChanges(q),
+		})
+	}
+	ctx := c.Request().Context()
+	var afterNS, afterName string
+	if q.params.continueToken != "" {
+		if afterNS, afterName, err = parseRepositoryContinue(q.params.continueToken); err != nil {
+			return err
+		}
+		if q.namespace != "" && afterNS != q.namespace {
+			return store.ErrInvalidContinue // a token of another list
+		}
+	}
+	rv, repos, err := s.readRepositories(ctx, q.namespace)
 	if err != nil {
+		return err
+	}
+	if err := q.params.checkListVersion(rv); err != nil {
 		return err
 	}
 	list := configv1alpha1.RepositoryList{
 		TypeMeta: metav1.TypeMeta{APIVersion: configv1alpha1.APIVersion, Kind: "RepositoryList"},
 		ListMeta: metav1.ListMeta{ResourceVersion: strconv.FormatInt(rv, 10)},
-		Items:    make([]configv1alpha1.Repository, 0, len(repos)),
+		Items:    []configv1alpha1.Repository{},
 	}
 	for _, r := range repos {
-		list.Items = append(list.Items, s.repositoryObject(r))
+		obj := s.repositoryObject(r)
+		if afterNS != "" && (obj.Namespace < afterNS || obj.Namespace == afterNS && obj.Name <= afterName) {
+			continue
+		}
+		if !q.selects(&obj) {
+			continue
+		}
+		if q.params.limit > 0 && len(list.Items) == q.params.limit {
+			last := list.Items[len(list.Items)-1]
+			list.Continue = repositoryContinue(last.Namespace, last.Name)
+			break
+		}
+		list.Items = append(list.Items, obj)
 	}
 	return writeJSON(c, http.StatusOK, list)
+}
+
+// readRepositories reads the repositories of a namespace ("" for all) in
+// the order of lists, with the resource version they are of: read before
+// and after them until both agree (a write between would make a watch
+// from the first replay changes the list shows, or from the second miss
+// some). Should writes never pause, the first is kept: replaying is the
+// lesser harm.
+func (s *Server) readRepositories(ctx context.Context, namespace string) (int64, []*store.Repository, error) {
+	var first int64
+	for try := 0; ; try++ {
+		rv, err := s.store.ResourceVersion(ctx)
+		if err != nil {
+			return 0, nil, err
+		}
+		if try == 0 {
+			first = rv
+		}
+		repos, err := s.store.ListRepositories(ctx, namespace)
+		if err != nil {
+			return 0, nil, err
+		}
+		after, err := s.store.ResourceVersion(ctx)
+		if err != nil {
+			return 0, nil, err
+		}
+		if after == rv {
+			return rv, repos, nil
+		}
+		if try == 4 {
+			return first, repos, nil
+		}
+	}
+}
+
+// repositoryChanges reads the changes of repositories after a resource
+// version as a watch of the query sees them.
+func (s *Server) repositoryChanges(q *repositoryQuery) func(ctx context.Context, after int64) ([]change, error) {
+	return func(ctx context.Context, after int64) ([]change, error) {
+		events, err := s.store.RepositoryEvents(ctx, after, 0)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]change, 0, len(events))
+		for _, e := range events {
+			obj := s.repositoryObject(&store.Repository{Object: e.Repository})
+			ch := change{resourceVersion: e.ResourceVersion, typ: e.Type,
+				object: func(context.Context) (any, error) { return obj, nil }}
+			switch e.Type {
+			case store.Added:
+				ch.after = q.selects(&obj)
+			case store.Deleted:
+				ch.before = q.selects(&obj)
+			default:
+				ch.after = q.selects(&obj)
+				ch.before = ch.after
+				if e.Previous != nil {
+					ch.before = q.selects(e.Previous)
+				}
+			}
+			out = append(out, ch)
+		}
+		return out, nil
+	}
 }

@@ -130,6 +130,8 @@ func New(cfg Config) *Server {
 	a.GET(pkgs+"/packagerevisions", s.listRevisions)
 	a.GET(pkgs+"/namespaces/:ns/packagerevisions", s.listRevisions)
 	a.GET(pkgs+"/namespaces/:ns/packagerevisions/:name", s.getRevision)
+	a.GET(pkgs+"/packagerevisionresources", s.listResources)
+	a.GET(pkgs+"/namespaces/:ns/packagerevisionresources", s.listResources)
 	a.GET(pkgs+"/namespaces/:ns/packagerevisionresources/:name", s.getResources)
 	a.POST(pkgs+"/namespaces/:ns/packagerevisions", s.createRevision)
 	a.PUT(pkgs+"/namespaces/:ns/packagerevisions/:name", s.updateRevision)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -8,6 +9,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"k8s.io/apimachinery/pkg/apis/meta/internalversion"
+	metainternalversionvalidation "k8s.io/apimachinery/pkg/apis/meta/internalversion/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/pkgserver/pkgserver/internal/store"
@@ -22,6 +25,17 @@ const (
 	// watchPoll bounds how long a change can go unnoticed if a wake-up is
 	// missed (another replica wrote it).
 	watchPoll = 5 * time.Second
+	// bookmarkInterval is how often a watch that allows bookmarks tells
+	// its client how far it has read, as the Kubernetes API server does
+	// about once a minute: a client that watches again resumes from there
+	// rather than from an event long compacted.
+	bookmarkInterval = time.Minute
+)
+
+// Event types of a watch beyond the store's.
+const (
+	eventBookmark = "BOOKMARK"
+	eventError    = "ERROR"
 )
 
 // watchEvent is one line of a watch: {"type":...,"object":...}.
@@ -30,43 +44,199 @@ type watchEvent struct {
 	Object any    `json:"object"`
 }
 
-// watchRevisions streams changes of revisions as newline-delimited JSON.
-// Without a resource version (or with "0") it starts with an ADDED event
-// per revision that exists; with one it resumes after it, or says with an
-// ERROR event (410 Expired) that the client must list again.
-func (s *Server) watchRevisions(c echo.Context, q *revisionQuery) error {
-	timeout := defaultWatchTimeout
-	if ts := c.QueryParam("timeoutSeconds"); ts != "" {
+// listParams are the parameters of a list or a watch that are not
+// selectors, as the Kubernetes API server reads them.
+type listParams struct {
+	watch             bool
+	sendInitialEvents *bool
+	bookmarks         bool
+	resourceVersion   string
+	match             metav1.ResourceVersionMatch
+	timeout           time.Duration
+	limit             int
+	continueToken     string
+}
+
+// parseListParams reads and validates the parameters of a list or watch
+// with the Kubernetes API server's own rules: invalid combinations (a
+// sendInitialEvents without watch or without resourceVersionMatch
+// NotOlderThan, a resourceVersionMatch without resourceVersion, ...) are
+// answered 422 Invalid, as it answers them.
+func parseListParams(c echo.Context) (*listParams, error) {
+	q := c.QueryParams()
+	p := &listParams{resourceVersion: q.Get("resourceVersion"), match: metav1.ResourceVersionMatch(q.Get("resourceVersionMatch")),
+		continueToken: q.Get("continue"), timeout: defaultWatchTimeout}
+	boolParam := func(name string) (*bool, error) {
+		v := q.Get(name)
+		if v == "" {
+			return nil, nil
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, badRequest("%s %q: want true or false", name, v)
+		}
+		return &b, nil
+	}
+	w, err := boolParam("watch")
+	if err != nil {
+		return nil, err
+	}
+	p.watch = w != nil && *w
+	if p.sendInitialEvents, err = boolParam("sendInitialEvents"); err != nil {
+		return nil, err
+	}
+	b, err := boolParam("allowWatchBookmarks")
+	if err != nil {
+		return nil, err
+	}
+	p.bookmarks = b != nil && *b
+	if ts := q.Get("timeoutSeconds"); ts != "" {
 		n, err := strconv.Atoi(ts)
 		if err != nil || n < 0 {
-			return badRequest("timeoutSeconds %q: want a non-negative integer", ts)
+			return nil, badRequest("timeoutSeconds %q: want a non-negative integer", ts)
 		}
 		if n > 0 {
-			timeout = min(time.Duration(n)*time.Second, maxWatchTimeout)
+			p.timeout = min(time.Duration(n)*time.Second, maxWatchTimeout)
 		}
 	}
-	var from int64
-	initial := false
-	switch rv := c.QueryParam("resourceVersion"); rv {
-	case "", "0":
-		initial = true
-	default:
-		n, err := strconv.ParseInt(rv, 10, 64)
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
 		if err != nil || n < 0 {
-			return badRequest("resourceVersion %q: want a resource version of this server", rv)
+			return nil, badRequest("limit %q: want a non-negative integer", l)
 		}
-		from = n
+		p.limit = min(n, maxListLimit)
 	}
-	ctx := c.Request().Context()
-	var initialItems []store.Revision
-	if initial {
-		opts := q.opts
-		opts.Limit, opts.Continue = 0, ""
-		list, err := s.store.ListRevisions(ctx, opts)
-		if err != nil {
-			return err
+	opts := internalversion.ListOptions{Watch: p.watch, SendInitialEvents: p.sendInitialEvents, AllowWatchBookmarks: p.bookmarks,
+		ResourceVersion: p.resourceVersion, ResourceVersionMatch: p.match, Continue: p.continueToken, Limit: int64(p.limit)}
+	if errs := metainternalversionvalidation.ValidateListOptions(&opts, true); len(errs) > 0 {
+		causes := make([]metav1.StatusCause, 0, len(errs))
+		for _, e := range errs {
+			causes = append(causes, metav1.StatusCause{Type: metav1.CauseType(e.Type), Field: e.Field, Message: e.ErrorBody()})
 		}
-		initialItems, from = list.Items, list.ResourceVersion
+		return nil, invalid("ListOptions", "", causes)
+	}
+	if p.resourceVersion != "" && p.resourceVersion != "0" {
+		if _, err := p.version(); err != nil {
+			return nil, err
+		}
+		if p.continueToken != "" && !p.watch {
+			return nil, badRequest("specifying resource version is not allowed when using continue")
+		}
+	}
+	return p, nil
+}
+
+// version is the resource version asked for, 0 for none or "0".
+func (p *listParams) version() (int64, error) {
+	if p.resourceVersion == "" || p.resourceVersion == "0" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(p.resourceVersion, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, badRequest("resourceVersion %q: want a resource version of this server", p.resourceVersion)
+	}
+	return n, nil
+}
+
+// initial tells whether a watch starts with the current objects as ADDED
+// events: asked for with sendInitialEvents, and by default (as Kubernetes
+// does) without a resource version or with "0".
+func (p *listParams) initial() bool {
+	if p.sendInitialEvents != nil {
+		return *p.sendInitialEvents
+	}
+	return p.resourceVersion == "" || p.resourceVersion == "0"
+}
+
+// checkListVersion answers whether a list read at resource version current
+// serves what the client asked for: the index serves its current state
+// only, which is not older than any resource version it gave out.
+func (p *listParams) checkListVersion(current int64) error {
+	want, err := p.version()
+	if err != nil || want == 0 {
+		return err
+	}
+	if want > current {
+		return tooLargeResourceVersion(want, current)
+	}
+	if p.match == metav1.ResourceVersionMatchExact && want != current {
+		return newStatus(http.StatusGone, metav1.StatusReasonExpired,
+			"resource version %d is not served: the index keeps only its current state, at resource version %d (list without resourceVersionMatch=Exact)", want, current)
+	}
+	return nil
+}
+
+// tooLargeResourceVersion is the Kubernetes API server's answer to a
+// resource version newer than any it has: clients retry after a second.
+func tooLargeResourceVersion(want, current int64) error {
+	e := newStatus(http.StatusGatewayTimeout, metav1.StatusReasonTimeout, "Too large resource version: %d, current: %d", want, current)
+	e.status.Details = &metav1.StatusDetails{RetryAfterSeconds: 1, Causes: []metav1.StatusCause{{
+		Type: metav1.CauseTypeResourceVersionTooLarge, Message: "Too large resource version"}}}
+	return e
+}
+
+// change is one change a watch may send: what the object is after it and
+// whether it is in the watch's selection before and after.
+type change struct {
+	resourceVersion int64
+	typ             string
+	// object builds the object the client is sent; nil when there is
+	// nothing to send (its state is gone, and a later change follows).
+	object func(ctx context.Context) (any, error)
+	// before and after: in the selection before the change (false for an
+	// addition) and after it (false for a deletion).
+	before, after bool
+}
+
+// send turns a change into the event the client must see, as the
+// Kubernetes API server's watch cache does: an object entering the
+// selection is ADDED, one leaving it DELETED, one that stays MODIFIED, and
+// nothing of an object that was never in it.
+func (ch change) send() (string, bool) {
+	switch {
+	case ch.before && ch.after:
+		return store.Modified, true
+	case ch.after:
+		return store.Added, true
+	case ch.before:
+		return store.Deleted, true
+	}
+	return "", false
+}
+
+// watchSource is what a watch of one resource reads.
+type watchSource struct {
+	// apiVersion and kind of the resource's objects, for bookmarks.
+	apiVersion, kind string
+	// list sends the current objects in the selection, through send, and
+	// returns the resource version they were read at.
+	list func(ctx context.Context, send func(obj any) error) (int64, error)
+	// changes returns the changes after a resource version, in order (a
+	// page of them; none when there are no more).
+	changes func(ctx context.Context, after int64) ([]change, error)
+}
+
+// serveWatch streams a watch as newline-delimited JSON events, as the
+// Kubernetes API server does: the current objects first when asked (then
+// a bookmark marking the end of them when sendInitialEvents asked for it),
+// then the changes after the resource version, bookmarks every minute when
+// allowed, and an ERROR event (410 Expired) when the resource version is
+// older than the changes the index keeps: the client must list again.
+func (s *Server) serveWatch(c echo.Context, p *listParams, src watchSource) error {
+	ctx := c.Request().Context()
+	from, err := p.version()
+	if err != nil {
+		return err
+	}
+	current, err := s.store.ResourceVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if from > current {
+		return tooLargeResourceVersion(from, current)
+	}
+	if !p.initial() && from == 0 {
+		from = current // from now on
 	}
 
 	resp := c.Response()
@@ -74,61 +244,99 @@ func (s *Server) watchRevisions(c echo.Context, q *revisionQuery) error {
 	resp.Header().Set("Cache-Control", "no-store")
 	resp.WriteHeader(http.StatusOK)
 	enc := json.NewEncoder(resp)
-	send := func(typ string, obj any) error {
+	sendEvent := func(typ string, obj any) error {
 		if err := enc.Encode(watchEvent{Type: typ, Object: obj}); err != nil {
 			return err
 		}
 		resp.Flush()
 		return nil
 	}
-	// seen tracks what the client holds, to send an object that enters
-	// the selection as ADDED and one that leaves it as DELETED, as the
-	// Kubernetes API server does. After an initial list it is exact; a
-	// watch resumed from a resource version does not know what matched
-	// then, and treats every name it has not seen as possibly held.
-	seen := newSeen(initial)
-	for _, r := range initialItems {
-		pr := revisionObject(r)
-		if q.matches(&pr) && q.wants(r) {
-			seen.set(pr.Name, true)
-			if err := send(store.Added, pr); err != nil {
+	bookmark := func(rv int64, initialEnd bool) error {
+		m := metav1.ObjectMeta{ResourceVersion: strconv.FormatInt(rv, 10)}
+		if initialEnd {
+			m.Annotations = map[string]string{metav1.InitialEventsAnnotationKey: "true"}
+		}
+		return sendEvent(eventBookmark, metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: src.apiVersion, Kind: src.kind}, ObjectMeta: m})
+	}
+	fail := func(err error) error {
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, store.ErrCompacted) {
+			_ = sendEvent(eventError, newStatus(http.StatusGone, metav1.StatusReasonExpired,
+				"resource version %d is too old: the changes after it are compacted; list again", from).status)
+			return nil
+		}
+		st := toStatus(err, s.log, c.Path())
+		_ = sendEvent(eventError, st)
+		return nil
+	}
+
+	if p.initial() {
+		// The list is read after the resource version asked for (if any),
+		// so it is not older than it.
+		rv, err := src.list(ctx, func(obj any) error { return sendEvent(store.Added, obj) })
+		if err != nil {
+			return fail(err)
+		}
+		from = rv
+		if p.sendInitialEvents != nil && *p.sendInitialEvents {
+			if err := bookmark(from, true); err != nil {
+				return nil
+			}
+		} else if p.bookmarks {
+			if err := bookmark(from, false); err != nil {
 				return nil
 			}
 		}
 	}
 	resp.Flush()
-	deadline := time.After(timeout)
+	deadline := time.After(p.timeout)
+	var ticks <-chan time.Time
+	if p.bookmarks {
+		t := time.NewTicker(bookmarkInterval)
+		defer t.Stop()
+		ticks = t.C
+	}
+	bookmarkDue := false
 	for {
 		changed := s.store.Changed()
-		events, err := s.store.Events(ctx, from, 0)
-		if errors.Is(err, store.ErrCompacted) {
-			st := newStatus(http.StatusGone, metav1.StatusReasonExpired, "resource version %d is too old: list again", from).status
-			_ = send("ERROR", st)
-			return nil
-		}
+		// Read before the changes: when there are none after from, every
+		// change up to now has been seen, and a bookmark may say so.
+		now, err := s.store.ResourceVersion(ctx)
 		if err != nil {
-			if ctx.Err() == nil {
-				s.log.Error("watch", "err", err)
-				_ = send("ERROR", newStatus(http.StatusInternalServerError, metav1.StatusReasonInternalError, "internal error").status)
-			}
-			return nil
+			return fail(err)
 		}
-		for _, e := range events {
-			from = max(from, e.Revision.ResourceVersion)
-			if !q.identifies(e.Revision) {
-				continue // never in the selection: its name says so
-			}
-			pr := revisionObject(e.Revision)
-			typ, ok := seen.translate(e.Type, pr.Name, q.wants(e.Revision) && q.matches(&pr))
-			if !ok {
+		changes, err := src.changes(ctx, from)
+		if err != nil {
+			return fail(err)
+		}
+		for _, ch := range changes {
+			from = max(from, ch.resourceVersion)
+			typ, ok := ch.send()
+			if !ok || ch.object == nil {
 				continue
 			}
-			if err := send(typ, pr); err != nil {
+			obj, err := ch.object(ctx)
+			if err != nil {
+				return fail(err)
+			}
+			if obj == nil {
+				continue
+			}
+			if err := sendEvent(typ, obj); err != nil {
 				return nil
 			}
 		}
-		if len(events) > 0 {
+		if len(changes) > 0 {
 			continue // there may be more at once
+		}
+		from = max(from, now)
+		if bookmarkDue {
+			bookmarkDue = false
+			if err := bookmark(from, false); err != nil {
+				return nil
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -137,67 +345,10 @@ func (s *Server) watchRevisions(c echo.Context, q *revisionQuery) error {
 			return nil
 		case <-deadline:
 			return nil
+		case <-ticks:
+			bookmarkDue = true
 		case <-changed:
 		case <-time.After(watchPoll):
 		}
 	}
-}
-
-// seenSet is what a watch's client holds.
-type seenSet struct {
-	exact bool
-	held  map[string]bool // name -> held; absent: unknown unless exact
-}
-
-func newSeen(exact bool) *seenSet { return &seenSet{exact: exact, held: map[string]bool{}} }
-
-func (s *seenSet) set(name string, held bool) { s.held[name] = held }
-
-// translate turns a change into the event the client must see, if any:
-// matches says whether the revision is in the selection after the change.
-func (s *seenSet) translate(typ, name string, matches bool) (string, bool) {
-	held, known := s.held[name]
-	if !known && s.exact {
-		known = true
-	}
-	switch {
-	case typ == store.Deleted:
-		s.set(name, false)
-		return store.Deleted, matches || held || !known
-	case matches:
-		s.set(name, true)
-		if known && !held {
-			return store.Added, true
-		}
-		return typ, true
-	default: // no longer in the selection
-		s.set(name, false)
-		if held || !known {
-			return store.Deleted, true
-		}
-		return "", false
-	}
-}
-
-// identifies reports whether a revision meets the query's conditions on
-// what its name is made of (namespace, repository, package, workspace):
-// those never change for a name.
-func (q *revisionQuery) identifies(r store.Revision) bool {
-	o := q.opts
-	return (o.Namespace == "" || o.Namespace == r.Namespace) &&
-		(o.Repository == "" || o.Repository == r.Repository) &&
-		(o.Package == "" || o.Package == r.Package) &&
-		(o.Workspace == "" || o.Workspace == r.Workspace)
-}
-
-// wants reports whether a revision meets the query's field conditions.
-func (q *revisionQuery) wants(r store.Revision) bool {
-	o := q.opts
-	return (o.Namespace == "" || o.Namespace == r.Namespace) &&
-		(o.Repository == "" || o.Repository == r.Repository) &&
-		(o.Package == "" || o.Package == r.Package) &&
-		(o.Workspace == "" || o.Workspace == r.Workspace) &&
-		(o.Revision == "" || o.Revision == r.Revision.Revision) &&
-		(o.Lifecycle == "" || o.Lifecycle == string(r.Lifecycle)) &&
-		(o.Latest == nil || *o.Latest == r.Latest)
 }

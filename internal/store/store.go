@@ -328,6 +328,9 @@ type Store interface {
 	// snapshot: a list of every revision's resources never needs all of
 	// them in memory at once.
 	ListResources(ctx context.Context, opts ListOptions, fn func(list *RevisionList, files func(i int) (map[string][]byte, error)) error) error
+	// TreeResources returns the files of a package tree the index holds,
+	// with their content (ErrNotFound when it holds the tree no more).
+	TreeResources(ctx context.Context, tree string) (map[string][]byte, error)
 	// ResourceVersion is the store's current resource version.
 	ResourceVersion(ctx context.Context) (int64, error)
 	// Changed returns a channel closed at the next change.

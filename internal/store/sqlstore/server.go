@@ -173,6 +173,11 @@ func (s *Store) ListResources(ctx context.Context, opts store.ListOptions, fn fu
 	})
 }
 
+// TreeResources returns the files of a package tree with their content.
+func (s *Store) TreeResources(ctx context.Context, tree string) (map[string][]byte, error) {
+	return s.treeContent(ctx, s.db, tree)
+}
+
 // querier is a database or a transaction.
 type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
