@@ -11,6 +11,7 @@ BIN         := bin/pkgserver
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: all build run test fmt fmt-check vet lint staticcheck unit fuzz bench generate clean
+.PHONY: e2e-kubectl
 
 all: build
 
@@ -55,6 +56,12 @@ fuzz:
 	$(GO) test ./internal/krm -run '^$$' -fuzz '^FuzzParseKptfile$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./webhooks -run '^$$' -fuzz '^FuzzParseGitHub$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./webhooks -run '^$$' -fuzz '^FuzzParseGitLab$$' -fuzztime $(FUZZTIME)
+
+# e2e-kubectl runs the real kubectl, built from the k8s.io/kubectl module its
+# own module pins (test/kubectl, kept out of the main module's dependencies),
+# against a server over TLS. Building kubectl takes about 5 minutes cold.
+e2e-kubectl:
+	cd test/kubectl && $(GO) test -count=1 -timeout 30m ./...
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
