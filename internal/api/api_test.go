@@ -185,7 +185,7 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 		{"malformed JSON", "POST", reposPath, `{"metadata":{"name":"x"`, 400, metav1.StatusReasonBadRequest, "invalid JSON"},
 		{"not an object", "POST", reposPath, `[1,2]`, 400, metav1.StatusReasonBadRequest, "invalid JSON"},
 		{"trailing data", "POST", reposPath, repo("x", "/x") + `{}`, 400, metav1.StatusReasonBadRequest, "after the object"},
-		{"unknown field", "POST", reposPath, `{"metadata":{"name":"x"},"spec":{"git":{"url":"/x","brnach":"dev"}}}`, 400, metav1.StatusReasonBadRequest, `unknown field "brnach"`},
+		{"unknown field", "POST", reposPath + "?fieldValidation=Strict", `{"metadata":{"name":"x"},"spec":{"git":{"url":"/x","brnach":"dev"}}}`, 400, metav1.StatusReasonBadRequest, `unknown field "spec.git.brnach"`},
 		{"name not RFC 1123", "POST", reposPath, repo("Blue_Prints", "/x"), 422, metav1.StatusReasonInvalid, "metadata.name"},
 		{"name too long", "POST", reposPath, repo(strings.Repeat("a", 64), "/x"), 422, metav1.StatusReasonInvalid, "metadata.name"},
 		{"no name", "POST", reposPath, repo("", "/x"), 422, metav1.StatusReasonInvalid, "metadata.name"},

@@ -232,7 +232,7 @@ func TestLifecycleRefusals(t *testing.T) {
 		{"unknown repository", http.MethodPost, revsPath, "writer", newRevision("nope", "x", "a", pkgv1alpha1.Task{Type: "init"}), 422, "not found"},
 		{"copy of a draft", http.MethodPost, revsPath, "writer", newRevision("blueprints", "nginx", "b",
 			pkgv1alpha1.Task{Type: "edit", Edit: &pkgv1alpha1.EditTaskSpec{SourceRef: &pkgv1alpha1.PackageRevisionRef{Name: "blueprints.nginx.first"}}}), 422, "published"},
-		{"unknown field", http.MethodPost, revsPath, "writer", `{"spec":{"repository":"blueprints","nope":1}}`, 400, ""},
+		{"unknown field", http.MethodPost, revsPath + "?fieldValidation=Strict", "writer", `{"spec":{"repository":"blueprints","nope":1}}`, 400, ""},
 		{"resources without a Kptfile", http.MethodPut, resPath + "/blueprints.nginx.first", "writer",
 			pkgv1alpha1.PackageRevisionResources{Spec: pkgv1alpha1.PackageRevisionResourcesSpec{Resources: map[string]string{"a.yaml": "x: 1"}}}, 422, "Kptfile"},
 		{"resources escaping the package", http.MethodPut, resPath + "/blueprints.nginx.first", "writer",

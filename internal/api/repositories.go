@@ -87,7 +87,7 @@ func (s *Server) createRepository(c echo.Context) error {
 		return err
 	}
 	var obj configv1alpha1.Repository
-	if err := decode(c, &obj); err != nil {
+	if err := decodeBody(c, &obj, MaxBodyBytes, "Repository", opts); err != nil {
 		return err
 	}
 	out, err := s.createRepositoryObject(c, ns, &obj, opts)
@@ -165,7 +165,7 @@ func (s *Server) updateRepository(c echo.Context) error {
 		return err
 	}
 	var obj configv1alpha1.Repository
-	if err := decode(c, &obj); err != nil {
+	if err := decodeBody(c, &obj, MaxBodyBytes, "Repository", opts); err != nil {
 		return err
 	}
 	out, err := s.replaceRepository(c, ns, name, &obj, opts)
@@ -311,14 +311,25 @@ func (s *Server) syncRepository(c echo.Context) error {
 	if err := authorize(c, ns, store.RoleWrite); err != nil {
 		return err
 	}
+	dryRun, err := parseDryRun(c.QueryParams()["dryRun"])
+	if err != nil {
+		return err
+	}
 	ctx := c.Request().Context()
-	if _, err := s.store.GetRepository(ctx, ns, name); err != nil {
+	r, err := s.store.GetRepository(ctx, ns, name)
+	if err != nil {
 		return repoErr(err, name)
+	}
+	if dryRun {
+		// A sync reads git into the index: its outcome is known only by
+		// fetching, which writes the mirror. A dry run checks the request
+		// and answers the repository as it is.
+		c.Response().Header().Add("Warning", warningHeader("dry run: the repository was not synced"))
+		return writeJSON(c, http.StatusOK, s.repositoryObject(r))
 	}
 	// A failed sync is the repository's news, told by its Ready condition.
 	_ = s.syncer.SyncNow(ctx, ns, name)
-	r, err := s.store.GetRepository(ctx, ns, name)
-	if err != nil {
+	if r, err = s.store.GetRepository(ctx, ns, name); err != nil {
 		return repoErr(err, name)
 	}
 	return writeJSON(c, http.StatusOK, s.repositoryObject(r))

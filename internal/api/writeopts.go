@@ -11,6 +11,8 @@ import (
 	"github.com/labstack/echo/v4"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
+	kjson "sigs.k8s.io/json"
 )
 
 // Values of the fieldValidation parameter, as kube-apiserver takes them.
@@ -142,4 +144,55 @@ func parseDeleteOptions(c echo.Context) (deleteOptions, error) {
 		}
 	}
 	return out, nil
+}
+
+// decodeBody reads the JSON body of a write into into, as kube-apiserver
+// decodes one: field names match case-sensitively, and unknown or
+// duplicate fields are refused, reported or dropped as opts.FieldValidation
+// says (see checkFields). kind names the object for messages.
+func decodeBody(c echo.Context, into any, limit int, kind string, opts writeOptions) error {
+	var raw json.RawMessage
+	if err := decodeLimit(c, &raw, limit); err != nil {
+		return err
+	}
+	strict, err := kjson.UnmarshalStrict(raw, into)
+	if err != nil {
+		return badRequest("invalid JSON body: %v", err)
+	}
+	return checkFields(c, strict, kind, opts)
+}
+
+// checkFields answers the unknown and duplicate fields of a body (errors
+// of sigs.k8s.io/json's strict decoding) as kube-apiserver does under each
+// fieldValidation: Strict refuses the write (400), Warn accepts it with a
+// Warning header for each, Ignore accepts it silently.
+func checkFields(c echo.Context, strict []error, kind string, opts writeOptions) error {
+	if len(strict) == 0 {
+		return nil
+	}
+	switch opts.FieldValidation {
+	case fieldValidationStrict:
+		msgs := make([]string, len(strict))
+		for i, e := range strict {
+			msgs[i] = e.Error()
+		}
+		return badRequest("%s in version %q cannot be handled as a %s: strict decoding error: %s", kind, version, kind, strings.Join(msgs, ", "))
+	case fieldValidationIgnore:
+		return nil
+	}
+	for _, e := range strict {
+		c.Response().Header().Add("Warning", warningHeader(e.Error()))
+	}
+	return nil
+}
+
+// warningHeader is the value of a Warning header as kube-apiserver writes
+// one, which kubectl prints and client-go hands to its warning handler:
+// code 299, no agent, the text quoted.
+func warningHeader(text string) string {
+	h, err := utilnet.NewWarningHeader(299, "-", text)
+	if err != nil { // only for a code or an agent out of bounds: not these
+		return `299 - "` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(text) + `"`
+	}
+	return h
 }

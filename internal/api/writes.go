@@ -70,9 +70,14 @@ func resourceVersion(s string) (int64, error) {
 	return n, nil
 }
 
-func (s *Server) writer() (*lifecycle.Writer, error) {
+// writer is the writer of package revisions; for a dry run, one that
+// writes nothing.
+func (s *Server) writer(dryRun bool) (*lifecycle.Writer, error) {
 	if s.lifecycle == nil {
 		return nil, newStatus(http.StatusMethodNotAllowed, metav1.StatusReasonMethodNotAllowed, "this server does not write package revisions")
+	}
+	if dryRun {
+		return s.lifecycle.DryRun(), nil
 	}
 	return s.lifecycle, nil
 }
@@ -89,7 +94,7 @@ func (s *Server) createRevision(c echo.Context) error {
 		return err
 	}
 	var obj pkgv1alpha1.PackageRevision
-	if err := decode(c, &obj); err != nil {
+	if err := decodeBody(c, &obj, MaxBodyBytes, "PackageRevision", opts); err != nil {
 		return err
 	}
 	out, err := s.createRevisionObject(c, ns, &obj, opts)
@@ -106,7 +111,7 @@ func (s *Server) createRevisionObject(c echo.Context, ns string, obj *pkgv1alpha
 	if err := authorize(c, ns, store.RoleWrite); err != nil {
 		return nil, err
 	}
-	w, err := s.writer()
+	w, err := s.writer(opts.DryRun)
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +207,7 @@ func (s *Server) putRevision(c echo.Context,
 		return err
 	}
 	var obj pkgv1alpha1.PackageRevision
-	if err := decode(c, &obj); err != nil {
+	if err := decodeBody(c, &obj, MaxBodyBytes, "PackageRevision", opts); err != nil {
 		return err
 	}
 	out, err := replace(c, ns, name, &obj, opts)
@@ -234,7 +239,7 @@ func (s *Server) moveRevision(c echo.Context, ns, name string, obj *pkgv1alpha1.
 	if err := authorize(c, ns, store.RoleWrite); err != nil {
 		return nil, err
 	}
-	w, err := s.writer()
+	w, err := s.writer(opts.DryRun)
 	if err != nil {
 		return nil, err
 	}
@@ -348,11 +353,11 @@ func (s *Server) deleteRevision(c echo.Context) error {
 	if err := authorize(c, ns, store.RoleWrite); err != nil {
 		return err
 	}
-	w, err := s.writer()
+	opts, err := parseDeleteOptions(c)
 	if err != nil {
 		return err
 	}
-	opts, err := parseDeleteOptions(c)
+	w, err := s.writer(opts.DryRun)
 	if err != nil {
 		return err
 	}
@@ -383,7 +388,7 @@ func (s *Server) putResources(c echo.Context) error {
 		return err
 	}
 	var obj pkgv1alpha1.PackageRevisionResources
-	if err := decodeLimit(c, &obj, MaxResourcesBodyBytes); err != nil {
+	if err := decodeBody(c, &obj, MaxResourcesBodyBytes, "PackageRevisionResources", opts); err != nil {
 		return err
 	}
 	out, err := s.replaceResources(c, ns, name, &obj, opts)
@@ -400,7 +405,7 @@ func (s *Server) replaceResources(c echo.Context, ns, name string, obj *pkgv1alp
 	if err := authorize(c, ns, store.RoleWrite); err != nil {
 		return nil, err
 	}
-	w, err := s.writer()
+	w, err := s.writer(opts.DryRun)
 	if err != nil {
 		return nil, err
 	}
@@ -422,7 +427,12 @@ func (s *Server) replaceResources(c echo.Context, ns, name string, obj *pkgv1alp
 	if err != nil {
 		return nil, writeErr("packagerevisionresources", name, err)
 	}
-	out, err := s.resourcesObject(c, r)
+	var out *pkgv1alpha1.PackageRevisionResources
+	if opts.DryRun {
+		out, err = s.dryResourcesObject(c, r, obj.Spec.Resources)
+	} else {
+		out, err = s.resourcesObject(c, r)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -431,4 +441,26 @@ func (s *Server) replaceResources(c echo.Context, ns, name string, obj *pkgv1alp
 		out.Status = &pkgv1alpha1.PackageRevisionResourcesStatus{Results: warnings}
 	}
 	return out, nil
+}
+
+// dryResourcesObject is the answer of a dry run of an update of a Draft's
+// resources: r as the update would leave it, with the files sent. An
+// update that changes nothing answers what the index holds, as the write
+// does.
+func (s *Server) dryResourcesObject(c echo.Context, r *store.Revision, files map[string]string) (*pkgv1alpha1.PackageRevisionResources, error) {
+	current, err := s.store.GetRevision(c.Request().Context(), r.Namespace, r.Name)
+	if err != nil {
+		return nil, writeErr("packagerevisionresources", r.Name, err)
+	}
+	if current.Commit == r.Commit {
+		return s.resourcesObject(c, r)
+	}
+	return &pkgv1alpha1.PackageRevisionResources{
+		TypeMeta:   metav1.TypeMeta{APIVersion: pkgv1alpha1.APIVersion, Kind: "PackageRevisionResources"},
+		ObjectMeta: pkgv1alpha1.ObjectMeta("PackageRevisionResources", r.Revision, r.Namespace, r.ResourceVersion),
+		Spec: pkgv1alpha1.PackageRevisionResourcesSpec{
+			PackageName: r.Package, WorkspaceName: r.Workspace, Revision: r.Revision.Revision,
+			Repository: r.Repository, Resources: maps.Clone(files),
+		},
+	}, nil
 }
