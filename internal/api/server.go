@@ -20,6 +20,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	k8sversion "k8s.io/apimachinery/pkg/version"
 
 	configv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/config/v1alpha1"
 	"github.com/pkgserver/pkgserver/internal/auth"
@@ -71,6 +72,8 @@ type Config struct {
 	Ready func(ctx context.Context) error
 	// Lifecycle writes package revisions; nil: the API only reads them.
 	Lifecycle *lifecycle.Writer
+	// Version is the build's version, answered by /version.
+	Version string
 }
 
 // Server is the HTTP API.
@@ -82,12 +85,12 @@ type Server struct {
 	log        *slog.Logger
 	ready      func(ctx context.Context) error
 	metrics    *httpMetrics
-	openapi    openAPI
 	e          *echo.Echo
 	revisions  *revisionCache
 	hosted     Hosted
 	webhookURL func(*configv1alpha1.Repository) string
 	dataDir    string
+	version    k8sversion.Info
 	// stopping is closed when shutdown begins: watches end then, so that
 	// they do not hold shutdown up.
 	stopping chan struct{}
@@ -97,7 +100,8 @@ type Server struct {
 func New(cfg Config) *Server {
 	s := &Server{store: cfg.Store, auth: cfg.Auth, syncer: cfg.Syncer, lifecycle: cfg.Lifecycle, log: cfg.Log, ready: cfg.Ready,
 		metrics: newHTTPMetrics(cfg.Registry), stopping: make(chan struct{}),
-		revisions: newRevisionCache(revisionCacheBytes), hosted: cfg.Hosted, webhookURL: cfg.WebhookURL, dataDir: cfg.DataDir}
+		revisions: newRevisionCache(revisionCacheBytes), hosted: cfg.Hosted, webhookURL: cfg.WebhookURL, dataDir: cfg.DataDir,
+		version: versionInfo(cfg.Version)}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
@@ -105,16 +109,18 @@ func New(cfg Config) *Server {
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{Registry: cfg.Registry})))
+	e.GET("/version", s.serverVersion)
 
 	// Authentication is per route (not a group's middleware) so that the
 	// router answers 405 to a method a path does not take.
 	a := authenticated{e: e, mw: s.authenticate}
 	a.GET("/api", s.legacyAPI)
 	a.GET("/apis", s.apiGroupList)
-	a.GET("/apis/:group", s.apiGroup)
-	a.GET("/apis/:group/:version", s.apiResourceList)
-	a.GET("/openapi/v3", s.openAPIIndex)
-	a.GET("/openapi/v3/apis/:group/:version", s.openAPIDocument)
+	s.discoveryRoutes(a)
+	s.openAPIRoutes(a)
+	authz := "/apis/" + authzGroup + "/" + authzVersion
+	a.POST(authz+"/selfsubjectaccessreviews", s.selfSubjectAccessReview)
+	a.POST(authz+"/selfsubjectrulesreviews", s.selfSubjectRulesReview)
 
 	repos := "/apis/" + configGroup + "/" + version
 	a.GET(repos+"/repositories", s.listRepositories)
@@ -135,6 +141,7 @@ func New(cfg Config) *Server {
 	a.GET(pkgs+"/namespaces/:ns/packagerevisionresources/:name", s.getResources)
 	a.POST(pkgs+"/namespaces/:ns/packagerevisions", s.createRevision)
 	a.PUT(pkgs+"/namespaces/:ns/packagerevisions/:name", s.updateRevision)
+	a.GET(pkgs+"/namespaces/:ns/packagerevisions/:name/approval", s.getRevision)
 	a.PUT(pkgs+"/namespaces/:ns/packagerevisions/:name/approval", s.approveRevision)
 	a.DELETE(pkgs+"/namespaces/:ns/packagerevisions/:name", s.deleteRevision)
 	a.PUT(pkgs+"/namespaces/:ns/packagerevisionresources/:name", s.putResources)

@@ -69,12 +69,12 @@ func toStatus(err error, log *slog.Logger, route string) metav1.Status {
 		return se.status
 	case errors.As(err, &he):
 		code := int32(he.Code)
-		reason := metav1.StatusReasonUnknown
+		reason, msg := metav1.StatusReasonUnknown, http.StatusText(he.Code)
 		switch he.Code {
 		case http.StatusNotFound:
-			reason = metav1.StatusReasonNotFound
+			reason, msg = metav1.StatusReasonNotFound, "the server could not find the requested resource"
 		case http.StatusMethodNotAllowed:
-			reason = metav1.StatusReasonMethodNotAllowed
+			reason, msg = metav1.StatusReasonMethodNotAllowed, "the server does not allow this method on the requested resource"
 		case http.StatusRequestEntityTooLarge:
 			reason = metav1.StatusReasonRequestEntityTooLarge
 		case http.StatusUnauthorized:
@@ -82,7 +82,7 @@ func toStatus(err error, log *slog.Logger, route string) metav1.Status {
 		case http.StatusBadRequest:
 			reason = metav1.StatusReasonBadRequest
 		}
-		return newStatus(code, reason, "%s", http.StatusText(he.Code)).status
+		return newStatus(code, reason, "%s", msg).status
 	case errors.Is(err, store.ErrNotFound):
 		return newStatus(http.StatusNotFound, metav1.StatusReasonNotFound, "%v", err).status
 	case errors.Is(err, store.ErrConflict):
@@ -108,13 +108,20 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 }
 
 // writeJSON answers with an object as JSON, with its length: one buffer,
-// written at once, rather than a stream in chunks.
+// written at once, rather than a stream in chunks. A successful answer of
+// one of the API's kinds is a Table when the request asks for one.
 func writeJSON(c echo.Context, code int, v any) error {
+	if code >= 200 && code < 300 {
+		var err error
+		if v, err = asTable(c, v); err != nil {
+			return err
+		}
+	}
 	b, err := marshalJSON(v)
 	if err != nil {
 		return err
 	}
-	return writeJSONBytes(c, code, b)
+	return writeBody(c, code, b)
 }
 
 // marshalJSON is an object's JSON answer, ending with a newline.
@@ -123,7 +130,22 @@ func marshalJSON(v any) ([]byte, error) {
 	return append(b, '\n'), err
 }
 
+// writeJSONBytes answers with an object already in JSON; it is decoded
+// again only when the request asks for a Table.
 func writeJSONBytes(c echo.Context, code int, b []byte) error {
+	if code >= 200 && code < 300 {
+		t, err := asTableBytes(c, b)
+		if err != nil {
+			return err
+		}
+		if t != nil {
+			return writeJSON(c, code, t)
+		}
+	}
+	return writeBody(c, code, b)
+}
+
+func writeBody(c echo.Context, code int, b []byte) error {
 	c.Response().Header().Set(echo.HeaderContentLength, strconv.Itoa(len(b)))
 	return c.Blob(code, echo.MIMEApplicationJSON, b)
 }

@@ -164,3 +164,11 @@ type PackageRevisionResourcesSpec struct {
 	// Resources maps each file's path in the package to its text.
 	Resources map[string]string `json:"resources"`
 }
+
+// PackageRevisionResourcesList is a list of the contents of package
+// revisions.
+type PackageRevisionResourcesList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []PackageRevisionResources `json:"items"`
+}
