@@ -22,8 +22,8 @@ func TestOpenAPISchemasTypeObjects(t *testing.T) {
 	for _, obj := range []any{
 		&configv1alpha1.Repository{TypeMeta: metav1.TypeMeta{APIVersion: configv1alpha1.APIVersion, Kind: "Repository"},
 			ObjectMeta: metav1.ObjectMeta{Name: "r", Labels: map[string]string{"a": "b"}, Finalizers: []string{"x"}},
-			Spec: configv1alpha1.RepositorySpec{Git: configv1alpha1.GitSpec{URL: "https://example.com/r.git"}},
-			Status: configv1alpha1.RepositoryStatus{Conditions: []metav1.Condition{{Type: "Ready", Status: "True"}}}},
+			Spec:       configv1alpha1.RepositorySpec{Git: configv1alpha1.GitSpec{URL: "https://example.com/r.git"}},
+			Status:     configv1alpha1.RepositoryStatus{Conditions: []metav1.Condition{{Type: "Ready", Status: "True"}}}},
 		&pkgv1alpha1.PackageRevision{TypeMeta: metav1.TypeMeta{APIVersion: pkgv1alpha1.APIVersion, Kind: "PackageRevision"},
 			ObjectMeta: metav1.ObjectMeta{Name: "r.p.ws", CreationTimestamp: metav1.Now()},
 			Spec: pkgv1alpha1.PackageRevisionSpec{PackageName: "p", Lifecycle: "Draft",
