@@ -26,10 +26,12 @@ type clientFlags struct {
 	data      string
 	namespace string
 	output    string
+	ca        string
 }
 
 func (f *clientFlags) add(fs *pflag.FlagSet) {
-	fs.StringVar(&f.server, "server", envOr("PKGSERVER_SERVER", "http://127.0.0.1:7007"), "URL of the server (PKGSERVER_SERVER)")
+	fs.StringVar(&f.server, "server", envOr("PKGSERVER_SERVER", ""), "URL of the server (PKGSERVER_SERVER; default serve's --http address, "+defaultHTTPAddr+" unless PKGSERVER_HTTP says otherwise, over https when <data>/tls/ca.crt exists)")
+	fs.StringVar(&f.ca, "certificate-authority", envOr("PKGSERVER_CA", ""), "PEM file of the CA of an https server's certificate (PKGSERVER_CA; default <data>/tls/ca.crt when present)")
 	fs.StringVar(&f.token, "token", "", "API token (default PKGSERVER_TOKEN, else the admin token in --data)")
 	fs.StringVar(&f.data, "data", envOr("PKGSERVER_DATA", ".pkgserver"), "data directory of a local server, for its admin token (PKGSERVER_DATA)")
 	fs.StringVarP(&f.namespace, "namespace", "n", "default", "namespace")
@@ -50,6 +52,10 @@ func (f *clientFlags) checkOutput() error {
 
 // client returns a client of the server with the token found.
 func (f *clientFlags) client() (*client.Client, error) {
+	ca := caFile(f.ca, f.data)
+	if f.server == "" {
+		f.server = localServer(ca != "")
+	}
 	if !strings.HasPrefix(f.server, "http://") && !strings.HasPrefix(f.server, "https://") {
 		return nil, usageError("--server %q: want an http:// or https:// URL", f.server)
 	}
@@ -65,7 +71,11 @@ func (f *clientFlags) client() (*client.Client, error) {
 		}
 		tok = strings.TrimSpace(string(b))
 	}
-	return client.New(f.server, tok), nil
+	c, err := client.Open(client.Options{Server: f.server, Token: tok, CAFile: ca})
+	if err != nil {
+		return nil, usageError("%v", err)
+	}
+	return c, nil
 }
 
 // remoteError turns what the server answered into the command's error: the

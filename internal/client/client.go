@@ -6,11 +6,14 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -27,9 +30,57 @@ type Client struct {
 	http  *http.Client
 }
 
-// New returns a client of the server at base (http://host:port).
+// New returns a client of the server at base (http://host:port, or
+// https://host:port with a certificate the system trusts).
 func New(base, token string) *Client {
 	return &Client{base: strings.TrimRight(base, "/"), token: token, http: &http.Client{Timeout: 10 * time.Minute}}
+}
+
+// Options say how to reach a server.
+type Options struct {
+	// Server is the server's URL: http://host:port or https://host:port.
+	Server string
+	// Token is the API token requests carry.
+	Token string
+	// CAFile is a PEM file of certificate authorities an https server's
+	// certificate may be signed by, besides those the system trusts; ""
+	// for the system's only.
+	CAFile string
+}
+
+// Validate refuses a server URL that is not http or https.
+func (o *Options) Validate() error {
+	u, err := url.Parse(o.Server)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("server %q: want an http:// or https:// URL", o.Server)
+	}
+	return nil
+}
+
+// Open returns a client of the server o names, trusting o.CAFile.
+func Open(o Options) (*Client, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	c := New(o.Server, o.Token)
+	if o.CAFile == "" {
+		return c, nil
+	}
+	pem, err := os.ReadFile(o.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("certificate authority: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("certificate authority %s: no PEM certificate in it", o.CAFile)
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	c.http.Transport = t
+	return c, nil
 }
 
 // Error is an error answered by the server, as a Status.
@@ -68,6 +119,9 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
+		if strings.HasPrefix(c.base, "https://") && strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
+			return fmt.Errorf("the server at %s serves plain http: use http://%s", c.base, strings.TrimPrefix(c.base, "https://"))
+		}
 		return err
 	}
 	defer resp.Body.Close()
@@ -79,6 +133,11 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		var st metav1.Status
 		if json.Unmarshal(data, &st) != nil || st.Kind != "Status" {
 			st = metav1.Status{Code: int32(resp.StatusCode), Message: strings.TrimSpace(string(data))}
+		}
+		if resp.StatusCode == http.StatusBadRequest && strings.HasPrefix(c.base, "http://") && bytes.Contains(data, []byte("HTTPS server")) {
+			// Go's TLS server answers plain HTTP so.
+			st.Message = fmt.Sprintf("the server at %s serves https: use https://%s", c.base, strings.TrimPrefix(c.base, "http://"))
+			st.Reason = metav1.StatusReasonBadRequest
 		}
 		return &Error{Status: st}
 	}

@@ -39,7 +39,7 @@ type hostedRepos struct {
 
 	mu       sync.RWMutex
 	sshBase  string // ssh://git@host:port
-	httpBase string // http://host:port
+	httpBase string // http://host:port or https://host:port
 }
 
 func (h *hostedRepos) Create(ctx context.Context, namespace, name, branch string) error {
@@ -66,11 +66,15 @@ func (h *hostedRepos) base() string {
 	return h.httpBase
 }
 
-func (h *hostedRepos) listen(httpAddr, sshAddr net.Addr) {
+func (h *hostedRepos) listen(httpAddr, sshAddr net.Addr, tls bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if httpAddr != nil {
-		h.httpBase = "http://" + advertised(httpAddr)
+		scheme := "http://"
+		if tls {
+			scheme = "https://"
+		}
+		h.httpBase = scheme + advertised(httpAddr)
 	}
 	if sshAddr != nil {
 		h.sshBase = "ssh://git@" + advertised(sshAddr)
