@@ -4,7 +4,10 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -20,6 +23,7 @@ func newServeCmd() *cobra.Command {
 		data     dataFlags
 		httpAddr string
 		sshAddr  string
+		tlsOpts  server.TLSOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -29,12 +33,31 @@ and smart HTTP) and syncing registered repositories with git.
 On first start it creates an admin token valid in every namespace and writes
 it to <data>/admin.token, readable by its owner only, and an SSH host key in
 <data>/ssh_host_ed25519_key. SIGINT or SIGTERM stop it gracefully: no new
-requests, work under way finishes, the index is closed.`,
+requests, work under way finishes, the index is closed.
+
+With --tls-cert-file and --tls-private-key-file, or --tls-self-signed, the
+HTTP address serves https: the API, git's smart HTTP and webhooks. The
+self-signed certificate is signed by a CA made on first start in
+<data>/tls/ca.crt, reused on later starts and issued again when it nears its
+expiry or its names change; 'pkgserver kubeconfig' hands the CA to kubectl.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			if err := serve(ctx, logger(slog.LevelInfo), data, httpAddr, sshAddr); err != nil {
+			if v := os.Getenv("PKGSERVER_TLS_SELF_SIGNED"); v != "" && !cmd.Flags().Changed("tls-self-signed") {
+				var err error
+				if tlsOpts.SelfSigned, err = strconv.ParseBool(v); err != nil {
+					return usageError("PKGSERVER_TLS_SELF_SIGNED=%s: want true or false", v)
+				}
+			}
+			if v := os.Getenv("PKGSERVER_TLS_SAN"); v != "" && !cmd.Flags().Changed("tls-san") {
+				tlsOpts.SANs = strings.Split(v, ",")
+			}
+			tlsOpts.HTTPAddr = httpAddr
+			if err := tlsOpts.Validate(); err != nil {
+				return usageError("%v", err)
+			}
+			if err := serve(ctx, logger(slog.LevelInfo), data, httpAddr, sshAddr, tlsOpts); err != nil {
 				return &exitError{code: 1, err: err}
 			}
 			return nil
@@ -43,15 +66,25 @@ requests, work under way finishes, the index is closed.`,
 	data.add(cmd.Flags())
 	cmd.Flags().StringVar(&httpAddr, "http", envOr("PKGSERVER_HTTP", "127.0.0.1:7007"), "address of the HTTP API and git's smart HTTP (PKGSERVER_HTTP)")
 	cmd.Flags().StringVar(&sshAddr, "ssh", envOr("PKGSERVER_SSH", "127.0.0.1:2222"), `address of the git host's SSH server, "" for none (PKGSERVER_SSH)`)
+	cmd.Flags().StringVar(&tlsOpts.CertFile, "tls-cert-file", envOr("PKGSERVER_TLS_CERT_FILE", ""), "PEM certificate (chain) the HTTP address serves https with (PKGSERVER_TLS_CERT_FILE)")
+	cmd.Flags().StringVar(&tlsOpts.KeyFile, "tls-private-key-file", envOr("PKGSERVER_TLS_PRIVATE_KEY_FILE", ""), "PEM private key of --tls-cert-file (PKGSERVER_TLS_PRIVATE_KEY_FILE)")
+	cmd.Flags().BoolVar(&tlsOpts.SelfSigned, "tls-self-signed", false, "without --tls-cert-file, serve https with a certificate signed by a CA made in <data>/tls (PKGSERVER_TLS_SELF_SIGNED)")
+	cmd.Flags().StringSliceVar(&tlsOpts.SANs, "tls-san", nil, "another host name or IP address of the self-signed certificate, besides localhost, 127.0.0.1, ::1 and the host of --http; repeatable (PKGSERVER_TLS_SAN, comma-separated)")
 	return cmd
 }
 
-func serve(ctx context.Context, log *slog.Logger, data dataFlags, httpAddr, sshAddr string) error {
+func serve(ctx context.Context, log *slog.Logger, data dataFlags, httpAddr, sshAddr string, tlsOpts server.TLSOptions) error {
+	// A certificate that cannot be served is refused before anything
+	// starts.
+	tlsConfig, err := server.LoadTLS(tlsOpts, data.dir, log)
+	if err != nil {
+		return err
+	}
 	st, err := data.openStore(ctx)
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(ctx, server.Config{DataDir: data.dir, Store: st, Log: log, Version: version})
+	srv, err := server.New(ctx, server.Config{DataDir: data.dir, Store: st, Log: log, Version: version, TLS: tlsConfig})
 	if err != nil {
 		st.Close()
 		return err
@@ -70,7 +103,11 @@ func serve(ctx context.Context, log *slog.Logger, data dataFlags, httpAddr, sshA
 		}
 		log.Info("serving git over ssh", "ssh", "ssh://"+sshLn.Addr().String())
 	}
-	log.Info("serving", "http", "http://"+ln.Addr().String(), "data", data.dir)
+	scheme := "http://"
+	if tlsConfig != nil {
+		scheme = "https://"
+	}
+	log.Info("serving", "http", scheme+ln.Addr().String(), "data", data.dir)
 	err = srv.Serve(ctx, ln, sshLn)
 	log.Info("stopped")
 	return err

@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -71,6 +72,9 @@ type Config struct {
 	SSH gitserver.SSHConfig
 	// Version is the build's version, which the API answers at /version.
 	Version string
+	// TLS, if set, makes the HTTP listener serve TLS (see LoadTLS): the
+	// API, git's smart HTTP and webhooks alike.
+	TLS *tls.Config
 }
 
 // DeliveryRetention is how long processed webhook deliveries are kept: their
@@ -94,6 +98,7 @@ type Server struct {
 	repos    *hostedRepos
 	webhooks *webhooks.Processor
 	reporter *webhooks.Reporter
+	hooks    http.Handler
 	// AdminToken is the token created at first start, "" otherwise.
 	AdminToken string
 }
@@ -161,22 +166,24 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		return r.Object.Spec.Git.URL
 	}}
+	hookHandler := host.HookHandler(checker, sched)
 	srv := api.New(api.Config{
 		Store: st, Auth: tokens, Syncer: sched, Log: log, Registry: reg, Lifecycle: writer,
 		Ready: st.Ping, Hosted: repos, DataDir: cfg.DataDir, Version: cfg.Version,
 		WebhookURL: func(r *configv1alpha1.Repository) string { return webhooks.URL(repos.base(), r) },
 		Handlers: map[string]http.Handler{
 			gitserver.HTTPPrefix: host.HTTPHandler(),
-			gitserver.HookPrefix: host.HookHandler(checker, sched),
+			gitserver.HookPrefix: hookHandler,
 			webhooks.Prefix:      receiver.Handler(),
 		},
 	})
-	return &Server{cfg: cfg, store: st, sched: sched, api: srv, host: host, repos: repos, webhooks: processor, reporter: reporter, AdminToken: tok}, nil
+	return &Server{cfg: cfg, store: st, sched: sched, api: srv, host: host, repos: repos, webhooks: processor, reporter: reporter, hooks: hookHandler, AdminToken: tok}, nil
 }
 
-// Serve serves the API (and git's smart HTTP) on ln, git over SSH on sshLn
-// unless it is nil, and syncs repositories until ctx ends; then it stops
-// accepting, lets work under way finish and closes the index.
+// Serve serves the API (and git's smart HTTP) on ln, over TLS if the
+// server was configured with it, git over SSH on sshLn unless it is nil, and
+// syncs repositories until ctx ends; then it stops accepting, lets work
+// under way finish and closes the index.
 func (s *Server) Serve(ctx context.Context, ln, sshLn net.Listener) error {
 	defer s.store.Close()
 	var sshSrv *gitserver.SSHServer
@@ -185,11 +192,27 @@ func (s *Server) Serve(ctx context.Context, ln, sshLn net.Listener) error {
 		if sshSrv, err = gitserver.NewSSHServer(s.host, s.cfg.SSH); err != nil {
 			return err
 		}
-		s.repos.listen(ln.Addr(), sshLn.Addr())
-	} else {
-		s.repos.listen(ln.Addr(), nil)
 	}
-	s.host.HookURL = "http://" + loopback(ln.Addr()) + strings.TrimSuffix(gitserver.HookPrefix, "/")
+	var hookLn net.Listener
+	if s.cfg.TLS != nil {
+		ln = tls.NewListener(ln, s.cfg.TLS)
+		// Hooks speak plain HTTP (hooks/forward links no TLS: git starts
+		// them on every push), so they get a listener of their own that
+		// only this machine reaches; each push's token still guards it.
+		var err error
+		if hookLn, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return fmt.Errorf("listen for hooks: %w", err)
+		}
+		defer hookLn.Close()
+		s.host.HookURL = "http://" + hookLn.Addr().String() + strings.TrimSuffix(gitserver.HookPrefix, "/")
+	} else {
+		s.host.HookURL = "http://" + loopback(ln.Addr()) + strings.TrimSuffix(gitserver.HookPrefix, "/")
+	}
+	var sshAddr net.Addr
+	if sshLn != nil {
+		sshAddr = sshLn.Addr()
+	}
+	s.repos.listen(ln.Addr(), sshAddr, s.cfg.TLS != nil)
 	if err := s.refreshHooks(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped while starting
@@ -197,9 +220,23 @@ func (s *Server) Serve(ctx context.Context, ln, sshLn net.Listener) error {
 		return err
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return s.api.Serve(gctx, ln, s.cfg.ShutdownTimeout) })
+	// Pushes under way when shutdown begins still run their hooks: the
+	// hooks' listener closes after the git front ends are done.
+	apiDone, sshDone := make(chan struct{}), make(chan struct{})
+	g.Go(func() error {
+		defer close(apiDone)
+		return s.api.Serve(gctx, ln, s.cfg.ShutdownTimeout)
+	})
 	if sshSrv != nil {
-		g.Go(func() error { return sshSrv.Serve(gctx, sshLn, s.cfg.ShutdownTimeout) })
+		g.Go(func() error {
+			defer close(sshDone)
+			return sshSrv.Serve(gctx, sshLn, s.cfg.ShutdownTimeout)
+		})
+	} else {
+		close(sshDone)
+	}
+	if hookLn != nil {
+		g.Go(func() error { return serveHooks(hookLn, s.hooks, s.cfg.ShutdownTimeout, apiDone, sshDone) })
 	}
 	g.Go(func() error { s.host.RunMaintenance(gctx); return nil })
 	g.Go(func() error { s.webhooks.Run(gctx); return nil })
@@ -236,6 +273,28 @@ func (s *Server) Serve(ctx context.Context, ln, sshLn net.Listener) error {
 		}
 	})
 	return g.Wait()
+}
+
+// serveHooks answers the hooks on their own listener until the git front
+// ends are done: a push under way at shutdown runs its hooks to the end.
+func serveHooks(ln net.Listener, h http.Handler, timeout time.Duration, fronts ...<-chan struct{}) error {
+	mux := http.NewServeMux()
+	mux.Handle(gitserver.HookPrefix, h)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	for _, done := range fronts {
+		select {
+		case <-done:
+		case err := <-errc:
+			return fmt.Errorf("serve hooks: %w", err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	err := srv.Shutdown(ctx)
+	<-errc
+	return err
 }
 
 // refreshHooks installs the current hooks into every hosted repository:
