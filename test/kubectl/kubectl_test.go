@@ -29,6 +29,7 @@ func TestKubectl(t *testing.T) {
 		{"get -o yaml", testGetYAML},
 		{"get repositories", testGetRepositories},
 		{"get packagerevisionresources", testGetResources},
+		{"get --raw", testGetRaw},
 		{"get -w", testGetWatch},
 		{"get -w -l", testGetWatchSelector},
 		{"get repositories -w", testGetRepositoriesWatch},
@@ -244,6 +245,22 @@ func testGetResources(t *testing.T, s *server) {
 	res := fromYAML(t, s.kubectl(t, "get", "packagerevisionresources", "blueprints.nginx.first", "-o", "yaml"))
 	if kpt := str(res, "spec", "resources", "Kptfile"); !strings.Contains(kpt, "kind: Kptfile") {
 		t.Errorf("spec.resources.Kptfile is %q", kpt)
+	}
+}
+
+// testGetRaw reads paths of the API as they are: an unknown one is 404 as
+// a Status, so kubectl shows NotFound.
+func testGetRaw(t *testing.T, s *server) {
+	for _, path := range []string{
+		"/apis/pkg.pkgserver.dev/v1alpha1/namespaces/default/nothing",
+		"/apis/nothing.example.com/v1",
+		"/nothing",
+	} {
+		s.kubectlFails(t, []string{"(NotFound)"}, "get", "--raw", path)
+	}
+	var v map[string]any
+	if err := json.Unmarshal([]byte(s.kubectl(t, "get", "--raw", "/version")), &v); err != nil || v["gitVersion"] == nil {
+		t.Errorf("/version: %v %v", v, err)
 	}
 }
 

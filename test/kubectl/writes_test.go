@@ -3,6 +3,7 @@ package e2e
 import (
 	"maps"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -44,7 +45,7 @@ func draftYAML(pkg, ws string, labels ...string) string {
 `
 }
 
-// checkKptfileLabels checks the labels the Draft's Kptfile holds in git and
+// checkDraftLabels checks the labels the Draft's Kptfile holds in git and
 // the API shows: want, and no others of the user's.
 func (s *server) checkDraftLabels(t *testing.T, pkg, ws string, want map[string]string) {
 	t.Helper()
@@ -89,9 +90,31 @@ func testCreate(t *testing.T, s *server) {
 		if want := "repository.config.pkg.pkgserver.dev/created created\n"; out != want {
 			t.Errorf("printed %q, want %q", out, want)
 		}
-		s.waitCondition(t, "created", "True")
+		obj := s.waitCondition(t, "created", "True")
 		s.git(t, "created", "rev-parse", "--git-dir") // the hosted git repository exists
+		// Git's smart HTTP is served on the same TLS listener: the new
+		// repository answers there with the admin token, trusting the CA.
+		clone := str(obj, "status", "cloneURLs", "http")
+		if want := s.url + "/git/default/created.git"; clone != want {
+			t.Errorf("status.cloneURLs.http is %q, want %q", clone, want)
+		}
+		ls := exec.Command("git", "ls-remote", strings.Replace(s.url, "https://", "https://admin:"+s.adminToken(t)+"@", 1)+"/git/default/created.git")
+		ls.Env = append(pkgserverEnv(), "GIT_SSL_CAINFO="+filepath.Join(s.data, "tls", "ca.crt"), "GIT_TERMINAL_PROMPT=0")
+		if out, err := ls.CombinedOutput(); err != nil {
+			t.Errorf("git ls-remote of the new repository over https: %v\n%s", err, out)
+		}
 		s.kubectlFails(t, []string{`repositories.config.pkg.pkgserver.dev "created" already exists`}, "create", "-f", f)
+	})
+	t.Run("unknown field", func(t *testing.T) {
+		// kubectl validates strictly by default (fieldValidation=Strict):
+		// a field the kind does not have is refused and nothing is made.
+		f := writeFile(t, "repo.yaml", repoYAML("strict", "1m0s")+"  bogus: true\n")
+		before := s.state(t, "blueprints")
+		s.kubectlFails(t, []string{"unknown field", "bogus"}, "create", "-f", f)
+		s.unchanged(t, "blueprints", before)
+		if code, _ := s.do(t, "GET", reposPath+"/strict", nil); code != 404 {
+			t.Errorf("GET of the refused repository answers %d, want 404", code)
+		}
 	})
 	t.Run("packagerevision", func(t *testing.T) {
 		f := writeFile(t, "draft.yaml", draftYAML("created", "v1"))
@@ -443,100 +466,4 @@ func testPatch(t *testing.T, s *server) {
 			`[{"op":"test","path":"/metadata/labels/tier","value":"gold"},{"op":"remove","path":"/metadata/labels/zone"}]`)
 		s.unchanged(t, "blueprints", before)
 	})
-}
-
-func testWaitRepository(t *testing.T, s *server) {
-	// A repository that never gets Ready, beside blueprints that is: waiting
-	// for it must not be satisfied by blueprints.
-	body := map[string]any{
-		"apiVersion": "config.pkg.pkgserver.dev/v1alpha1",
-		"kind":       "Repository",
-		"metadata":   map[string]any{"name": "unreachable", "namespace": "default"},
-		"spec":       map[string]any{"type": "git", "provider": "git", "git": map[string]any{"url": "https://127.0.0.1:1/none.git"}},
-	}
-	s.mustDo(t, 201, "POST", reposPath, body)
-	out := s.kubectl(t, "wait", "--for=condition=Ready=False", "repository/unreachable", "--timeout=60s")
-	if want := "repository.config.pkg.pkgserver.dev/unreachable condition met\n"; out != want {
-		t.Errorf("printed %q, want %q", out, want)
-	}
-	s.kubectlFails(t, []string{"timed out"}, "wait", "--for=condition=Ready", "repository/unreachable", "--timeout=5s")
-	out = s.kubectl(t, "wait", "--for=condition=Ready", "repository/blueprints", "--timeout=60s")
-	if want := "repository.config.pkg.pkgserver.dev/blueprints condition met\n"; out != want {
-		t.Errorf("printed %q, want %q", out, want)
-	}
-}
-
-func testWaitRevision(t *testing.T, s *server) {
-	published := "--for=jsonpath={.spec.lifecycle}=Published"
-	out := s.kubectl(t, "wait", published, "packagerevision/blueprints.nginx.first", "--timeout=60s")
-	if want := "packagerevision.pkg.pkgserver.dev/blueprints.nginx.first condition met\n"; out != want {
-		t.Errorf("printed %q, want %q", out, want)
-	}
-	// A Draft beside the published revision: waiting for it to be published
-	// must not be satisfied by blueprints.nginx.first.
-	name := s.newDraft(t, "blueprints", "waited", "v1", nil)
-	s.kubectlFails(t, []string{"timed out"}, "wait", published, "packagerevision/"+name, "--timeout=5s")
-
-	// Waits that the change they wait for ends. At -v=6 kubectl logs its
-	// requests: the change is made once its watch of the one revision
-	// (fieldSelector metadata.name) is open, so the watch must deliver it.
-	watching := "fieldSelector=metadata.name%3D" + name
-	w := s.start(t, "wait", "--for=jsonpath={.spec.lifecycle}=Proposed", "packagerevision/"+name, "--timeout=60s", "-v=6")
-	w.waitStderr(t, watching, "watch=true")
-	s.setLifecycle(t, name, "Proposed", false)
-	w.waitLine(t, "condition met", func(l string) bool { return l == "packagerevision.pkg.pkgserver.dev/"+name+" condition met" })
-	if <-w.done; w.err != nil {
-		t.Errorf("kubectl wait for Proposed: %v\n%s", w.err, w)
-	}
-	w = s.start(t, "wait", "--for=delete", "packagerevision/"+name, "--timeout=60s", "-v=6")
-	w.waitStderr(t, watching, "watch=true")
-	s.mustDo(t, 200, "DELETE", revsPath+"/"+name, nil)
-	w.waitLine(t, "condition met", func(l string) bool { return l == "packagerevision.pkg.pkgserver.dev/"+name+" condition met" })
-	if <-w.done; w.err != nil {
-		t.Errorf("kubectl wait --for=delete: %v\n%s", w.err, w)
-	}
-}
-
-func testAuthCanI(t *testing.T, s *server) {
-	token := func(name, role string) string {
-		out, err := s.pkgserver("token", "create", name, "--role", role, "--data", s.data)
-		if err != nil {
-			t.Fatalf("pkgserver token create: %v\n%s", err, exitStderr(err))
-		}
-		return strings.TrimSpace(string(out))
-	}
-	writer, reader := token("writer", "write"), token("reader", "read")
-	for _, c := range []struct {
-		token string // "" for the kubeconfig's admin token
-		args  []string
-		yes   bool
-	}{
-		{"", []string{"create", "packagerevisions"}, true},
-		{"", []string{"delete", "repositories"}, true},
-		{writer, []string{"create", "packagerevisions"}, true},
-		{writer, []string{"patch", "packagerevisions"}, true},
-		{writer, []string{"create", "repositories"}, false},
-		{reader, []string{"create", "packagerevisions"}, false},
-		{reader, []string{"list", "packagerevisions"}, true},
-		{reader, []string{"watch", "repositories"}, true},
-		{reader, []string{"list", "packagerevisions", "-n", "other"}, false},
-	} {
-		args := []string{"auth", "can-i"}
-		who := "admin"
-		if c.token != "" {
-			args = append([]string{"--token", c.token}, args...)
-			who = map[string]string{writer: "writer", reader: "reader"}[c.token]
-		}
-		r := s.run(t, nil, "", append(args, c.args...)...)
-		want, code := "no", 1
-		if c.yes {
-			want, code = "yes", 0
-		}
-		// kubectl prints "no - REASON" when the review gives a reason.
-		got, _, _ := strings.Cut(strings.TrimSpace(r.stdout), " - ")
-		if got != want || r.code != code {
-			t.Errorf("%s: auth can-i %s: printed %q, exit %d; want %s, exit %d\n%s", who, strings.Join(c.args, " "),
-				strings.TrimSpace(r.stdout), r.code, want, code, r.stderr)
-		}
-	}
 }
