@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	configv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/config/v1alpha1"
 	pkgv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/pkg/v1alpha1"
@@ -445,5 +446,52 @@ func TestFieldValidation(t *testing.T) {
 	code, header, resp = h.doHeader(http.MethodPut, revsPath+"/blueprints.nginx.ignore", "writer", withExtra)
 	if code != http.StatusOK || header.Get("Warning") != `299 - "unknown field \"spec.approved\""` {
 		t.Errorf("revision, Warn: %d %q %s", code, header.Values("Warning"), resp)
+	}
+}
+
+// TestDeletePreconditions: the preconditions of a delete's DeleteOptions
+// (uid, resourceVersion) refuse the delete of another object or of a
+// changed one with 409, for repositories and package revisions alike.
+func TestDeletePreconditions(t *testing.T) {
+	h := start(t)
+	h.hosted("blueprints")
+	var draft pkgv1alpha1.PackageRevision
+	h.write(http.MethodPost, revsPath, newRevision("blueprints", "nginx", "first", pkgv1alpha1.Task{Type: "init"}), 201, &draft)
+	var repo configv1alpha1.Repository
+	h.get(reposPath+"/blueprints", "admin", &repo)
+
+	opts := func(uid, rv string) metav1.DeleteOptions {
+		o := metav1.DeleteOptions{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "DeleteOptions"}, Preconditions: &metav1.Preconditions{}}
+		if uid != "" {
+			o.Preconditions.UID = (*types.UID)(&uid)
+		}
+		if rv != "" {
+			o.Preconditions.ResourceVersion = &rv
+		}
+		return o
+	}
+	for _, tc := range []struct {
+		name, path string
+		body       metav1.DeleteOptions
+		want       int
+	}{
+		{"revision, another uid", revsPath + "/blueprints.nginx.first", opts("0e5cb3e8-1f0b-4bb2-9cd4-0e1f4a1b2c3d", ""), http.StatusConflict},
+		{"revision, an old resource version", revsPath + "/blueprints.nginx.first", opts("", "1"), http.StatusConflict},
+		{"repository, another uid", reposPath + "/blueprints", opts("0e5cb3e8-1f0b-4bb2-9cd4-0e1f4a1b2c3d", ""), http.StatusConflict},
+		{"repository, an old resource version", reposPath + "/blueprints", opts("", "1"), http.StatusConflict},
+		{"revision, its uid and resource version", revsPath + "/blueprints.nginx.first", opts(string(draft.UID), draft.ResourceVersion), http.StatusOK},
+	} {
+		code, body := h.do(http.MethodDelete, tc.path, "admin", tc.body)
+		if code != tc.want {
+			t.Errorf("%s: %d %s, want %d", tc.name, code, body, tc.want)
+		}
+	}
+	// The delete of the revision changed the repository's status.
+	h.get(reposPath+"/blueprints", "admin", &repo)
+	if code, body := h.do(http.MethodDelete, reposPath+"/blueprints", "admin", opts(string(repo.UID), repo.ResourceVersion)); code != http.StatusOK {
+		t.Errorf("repository, its uid and resource version: %d %s", code, body)
+	}
+	if code, _ := h.do(http.MethodGet, reposPath+"/blueprints", "admin", nil); code != http.StatusNotFound {
+		t.Errorf("the repository is still there: %d", code)
 	}
 }

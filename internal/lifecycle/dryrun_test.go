@@ -215,3 +215,40 @@ func TestDryRunRefCollision(t *testing.T) {
 		t.Errorf("dry run: %v", derr)
 	}
 }
+
+// TestDryRunRemote: a dry run of a write to a repository fetched over HTTP
+// pushes nothing and leaves the mirror as it was; the write itself then
+// lands in the remote.
+func TestDryRunRemote(t *testing.T) {
+	ctx := context.Background()
+	w, st, bare := remoteSetup(t, "")
+	repo, err := st.GetRepository(ctx, "default", "blueprints")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mirror, _, err := w.Git(ctx, repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, mirrorBefore := stateOf(t, bare, st), stateOf(t, mirror.GitDir(), st)
+	req := Create{Repository: "blueprints", Package: "nginx", Workspace: "first", Init: &Init{}}
+	dry, _, err := w.DryRun().Create(ctx, "default", req, Author{Name: "ada"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(before, stateOf(t, bare, st)); diff != "" {
+		t.Errorf("the dry run changed the remote or the index:\n%s", diff)
+	}
+	if diff := cmp.Diff(mirrorBefore, stateOf(t, mirror.GitDir(), st)); diff != "" {
+		t.Errorf("the dry run changed the mirror:\n%s", diff)
+	}
+	if dry.Name != "blueprints.nginx.first" || dry.Lifecycle != revision.Draft || dry.ResourceVersion != 0 {
+		t.Errorf("dry run: %+v", dry)
+	}
+	if _, _, err := w.Create(ctx, "default", req, Author{Name: "ada"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := run(t, bare, "for-each-ref", "--format=%(refname)", "refs/heads/drafts/"); got != "refs/heads/drafts/nginx/first" {
+		t.Errorf("remote branches after the write: %q", got)
+	}
+}
