@@ -55,7 +55,7 @@ Keep it out of shared places, or hand out a read token
 ('pkgserver token create NAME --role read').
 
   KUBECONFIG=<(pkgserver kubeconfig) kubectl get packagerevisions
-  pkgserver kubeconfig > ~/.kube/pkgserver && chmod 600 ~/.kube/pkgserver`,
+  (umask 077; pkgserver kubeconfig > ~/.kube/pkgserver)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if serverURL == "" {

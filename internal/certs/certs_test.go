@@ -349,3 +349,87 @@ func TestEnsureIPsAreIPAddresses(t *testing.T) {
 		t.Errorf("IPs %v", r.Certificate.Leaf.IPAddresses)
 	}
 }
+
+// TestRenewingWhileServing moves a server's clock past the renewal point
+// of its certificate: the next handshake gets a new certificate, signed by
+// the same CA, and written for the next start.
+func TestRenewingWhileServing(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	o := certs.Options{Dir: dir, Hosts: hosts, Now: func() time.Time { return now }}
+	r, first, err := certs.NewRenewing(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var renewed []string
+	r.Renewed = func(res *certs.Result, err error) {
+		if err != nil {
+			renewed = append(renewed, "error: "+err.Error())
+			return
+		}
+		renewed = append(renewed, res.Issued)
+	}
+	got, err := r.GetCertificate(nil)
+	if err != nil || !got.Leaf.Equal(first.Certificate.Leaf) || len(renewed) != 0 {
+		t.Fatalf("before renewal: %v, same %v, renewed %v", err, got.Leaf.Equal(first.Certificate.Leaf), renewed)
+	}
+	caBefore := files(t, dir)[certs.CAFile]
+
+	now = now.Add(certs.CertValidity - certs.RenewBefore + time.Hour)
+	got, err = r.GetCertificate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Leaf.Equal(first.Certificate.Leaf) || len(renewed) != 1 || !strings.Contains(renewed[0], "expires on") {
+		t.Fatalf("after the renewal point: renewed %v", renewed)
+	}
+	if _, err := got.Leaf.Verify(x509.VerifyOptions{Roots: caPool(t, dir), DNSName: "localhost", CurrentTime: now.Add(certs.RenewBefore)}); err != nil {
+		t.Errorf("the renewed certificate: %v", err)
+	}
+	if files(t, dir)[certs.CAFile] != caBefore {
+		t.Error("the CA changed")
+	}
+	if again, _ := r.GetCertificate(nil); !again.Leaf.Equal(got.Leaf) || len(renewed) != 1 {
+		t.Errorf("the next handshake renewed again: %v", renewed)
+	}
+	if next := ensure(t, o); next.Issued != "" || !next.Certificate.Leaf.Equal(got.Leaf) {
+		t.Errorf("the next start: Issued %q", next.Issued)
+	}
+}
+
+// A renewal that fails keeps the certificate served, and is not tried on
+// every handshake.
+func TestRenewingKeepsServingOnFailure(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	o := certs.Options{Dir: dir, Hosts: hosts, Now: func() time.Time { return now }}
+	r, first, err := certs.NewRenewing(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failures int
+	r.Renewed = func(_ *certs.Result, err error) {
+		if err != nil {
+			failures++
+		}
+	}
+	// The CA cannot be read any more: Ensure refuses to replace it.
+	if err := os.WriteFile(filepath.Join(dir, certs.CAKeyFile), []byte("garbage\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(certs.CertValidity - certs.RenewBefore + time.Hour)
+	for range 3 {
+		got, err := r.GetCertificate(nil)
+		if err != nil || !got.Leaf.Equal(first.Certificate.Leaf) {
+			t.Fatalf("on failure: %v, same certificate %v", err, got.Leaf.Equal(first.Certificate.Leaf))
+		}
+	}
+	if failures != 1 {
+		t.Errorf("%d attempts within the hour, want 1", failures)
+	}
+	now = now.Add(2 * time.Hour)
+	r.GetCertificate(nil)
+	if failures != 2 {
+		t.Errorf("%d attempts after the hour, want 2", failures)
+	}
+}

@@ -63,18 +63,24 @@ func LoadTLS(o TLSOptions, dataDir string, log *slog.Logger) (*tls.Config, error
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	var cert tls.Certificate
+	cfg := &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		// HTTP/2 as the Kubernetes API server offers it; http.Server sets
+		// itself up for it when served a TLS listener.
+		NextProtos: []string{"h2", "http/1.1"},
+	}
 	switch {
 	case o.CertFile != "":
-		var err error
-		if cert, err = tls.LoadX509KeyPair(o.CertFile, o.KeyFile); err != nil {
+		cert, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
+		if err != nil {
 			return nil, fmt.Errorf("--tls-cert-file %s and --tls-private-key-file %s: %w", o.CertFile, o.KeyFile, err)
 		}
 		if now := time.Now(); now.After(cert.Leaf.NotAfter) {
 			log.Warn("the serving certificate has expired: clients will refuse it", "file", o.CertFile, "notAfter", cert.Leaf.NotAfter)
 		}
+		cfg.Certificates = []tls.Certificate{cert}
 	case o.SelfSigned:
-		r, err := certs.Ensure(certs.Options{Dir: filepath.Join(dataDir, TLSDir), Hosts: selfSignedHosts(o)})
+		renewing, r, err := certs.NewRenewing(certs.Options{Dir: filepath.Join(dataDir, TLSDir), Hosts: selfSignedHosts(o)})
 		if err != nil {
 			return nil, fmt.Errorf("self-signed certificate: %w", err)
 		}
@@ -82,21 +88,28 @@ func LoadTLS(o TLSOptions, dataDir string, log *slog.Logger) (*tls.Config, error
 			log.Info("made a CA for the self-signed certificate: clients trust its certificate", "reason", r.NewCA, "ca", r.CAPath, "notAfter", r.CA.NotAfter)
 		}
 		if r.Issued != "" {
-			log.Info("issued a serving certificate", "reason", r.Issued, "cert", r.CertPath,
-				"names", append(r.Certificate.Leaf.DNSNames, ipStrings(r.Certificate.Leaf.IPAddresses)...),
-				"notAfter", r.Certificate.Leaf.NotAfter)
+			logIssued(log, r)
 		}
-		cert = r.Certificate
+		// A server running for a year renews its certificate as it would
+		// at start.
+		renewing.Renewed = func(r *certs.Result, err error) {
+			if err != nil {
+				log.Error("renew the serving certificate", "err", err)
+				return
+			}
+			logIssued(log, r)
+		}
+		cfg.GetCertificate = renewing.GetCertificate
 	default:
 		return nil, nil
 	}
-	return &tls.Config{
-		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{cert},
-		// HTTP/2 as the Kubernetes API server offers it; http.Server sets
-		// itself up for it when served a TLS listener.
-		NextProtos: []string{"h2", "http/1.1"},
-	}, nil
+	return cfg, nil
+}
+
+func logIssued(log *slog.Logger, r *certs.Result) {
+	log.Info("issued a serving certificate", "reason", r.Issued, "cert", r.CertPath,
+		"names", append(r.Certificate.Leaf.DNSNames, ipStrings(r.Certificate.Leaf.IPAddresses)...),
+		"notAfter", r.Certificate.Leaf.NotAfter)
 }
 
 // selfSignedHosts are the names of a self-signed serving certificate: the

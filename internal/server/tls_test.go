@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"log/slog"
 	"os"
@@ -16,8 +17,18 @@ import (
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
 
+// names are the names of the certificate c serves.
 func names(c *tls.Config) []string {
-	leaf := c.Certificates[0].Leaf
+	var leaf *x509.Certificate
+	if c.GetCertificate != nil {
+		cert, err := c.GetCertificate(&tls.ClientHelloInfo{})
+		if err != nil {
+			panic(err)
+		}
+		leaf = cert.Leaf
+	} else {
+		leaf = c.Certificates[0].Leaf
+	}
 	out := slices.Clone(leaf.DNSNames)
 	for _, ip := range leaf.IPAddresses {
 		out = append(out, ip.String())
