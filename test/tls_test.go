@@ -23,6 +23,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/pkgserver/pkgserver/internal/certs"
 )
 
 // tlsEnv is the environment of the commands a TLS test runs: nothing of the
@@ -280,5 +282,39 @@ func TestTLSKubeconfig(t *testing.T) {
 	}
 	if got, err := names(cfg); err != nil || !slices.Contains(got, "blueprints.nginx.first") {
 		t.Errorf("package revisions with the read token: %v, %v", got, err)
+	}
+}
+
+// TestTLSRefusesBadPair starts serve with a certificate and another's key,
+// and with a certificate file that is missing: it stops at once, says why,
+// and starts nothing.
+func TestTLSRefusesBadPair(t *testing.T) {
+	dir := t.TempDir()
+	env := tlsEnv(dir, freeAddr(t))
+	// A CA and a serving certificate as an operator might have them.
+	certDir := filepath.Join(dir, "certs")
+	if _, err := certs.Ensure(certs.Options{Dir: certDir, Hosts: []string{"localhost"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, cert, key, wantErr string
+	}{
+		{"key of another certificate", certs.CertFile, certs.CAKeyFile, "private key does not match public key"},
+		{"missing certificate", "missing.crt", certs.KeyFile, "missing.crt: no such file or directory"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			data := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "-"))
+			cmd := exec.Command(filepath.Join(binDir, "pkgserver"), "serve", "--data", data, "--ssh", "",
+				"--tls-cert-file", filepath.Join(certDir, tt.cert), "--tls-private-key-file", filepath.Join(certDir, tt.key))
+			cmd.Env = env
+			out, err := cmd.CombinedOutput()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), tt.wantErr) {
+				t.Fatalf("serve: %v\n%s", err, out)
+			}
+			if _, err := os.Stat(filepath.Join(data, "admin.token")); !os.IsNotExist(err) {
+				t.Errorf("a refused start made an admin token: %v", err)
+			}
+		})
 	}
 }
