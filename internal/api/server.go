@@ -128,6 +128,7 @@ func New(cfg Config) *Server {
 	a.POST(repos+"/namespaces/:ns/repositories", s.createRepository)
 	a.GET(repos+"/namespaces/:ns/repositories/:name", s.getRepository)
 	a.PUT(repos+"/namespaces/:ns/repositories/:name", s.updateRepository)
+	a.PATCH(repos+"/namespaces/:ns/repositories/:name", s.patchRepository)
 	a.DELETE(repos+"/namespaces/:ns/repositories/:name", s.deleteRepository)
 	a.POST(repos+"/namespaces/:ns/repositories/:name/sync", s.syncRepository)
 	a.GET(repos+"/namespaces/:ns/repositories/:name/checks/:commit", s.getChecks)
@@ -141,10 +142,13 @@ func New(cfg Config) *Server {
 	a.GET(pkgs+"/namespaces/:ns/packagerevisionresources/:name", s.getResources)
 	a.POST(pkgs+"/namespaces/:ns/packagerevisions", s.createRevision)
 	a.PUT(pkgs+"/namespaces/:ns/packagerevisions/:name", s.updateRevision)
+	a.PATCH(pkgs+"/namespaces/:ns/packagerevisions/:name", s.patchRevision)
 	a.GET(pkgs+"/namespaces/:ns/packagerevisions/:name/approval", s.getRevision)
 	a.PUT(pkgs+"/namespaces/:ns/packagerevisions/:name/approval", s.approveRevision)
+	a.PATCH(pkgs+"/namespaces/:ns/packagerevisions/:name/approval", s.patchApproval)
 	a.DELETE(pkgs+"/namespaces/:ns/packagerevisions/:name", s.deleteRevision)
 	a.PUT(pkgs+"/namespaces/:ns/packagerevisionresources/:name", s.putResources)
+	a.PATCH(pkgs+"/namespaces/:ns/packagerevisionresources/:name", s.patchResources)
 	for prefix, h := range cfg.Handlers {
 		e.Any(prefix+"*", echo.WrapHandler(h))
 	}
@@ -160,6 +164,7 @@ type authenticated struct {
 func (a authenticated) GET(path string, h echo.HandlerFunc)    { a.e.GET(path, h, a.mw) }
 func (a authenticated) POST(path string, h echo.HandlerFunc)   { a.e.POST(path, h, a.mw) }
 func (a authenticated) PUT(path string, h echo.HandlerFunc)    { a.e.PUT(path, h, a.mw) }
+func (a authenticated) PATCH(path string, h echo.HandlerFunc)  { a.e.PATCH(path, h, a.mw) }
 func (a authenticated) DELETE(path string, h echo.HandlerFunc) { a.e.DELETE(path, h, a.mw) }
 
 // Handler returns the server as an http.Handler.

@@ -1,0 +1,169 @@
+package api
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/managedfields"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+
+	configv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/config/v1alpha1"
+	pkgv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/pkg/v1alpha1"
+)
+
+// Field managers track who set which field of an object (its
+// metadata.managedFields), for server-side apply: they are the API
+// server's own (k8s.io/apimachinery's managedfields over
+// sigs.k8s.io/structured-merge-diff), built as kube-apiserver builds them
+// for custom resources (apiextensions-apiserver): objects handled as
+// unstructured.Unstructured, of a single version that is its own hub.
+
+// Objects with field managers, and their subresources.
+var (
+	repositoryKind = schema.GroupVersionKind{Group: configv1alpha1.Group, Version: configv1alpha1.Version, Kind: "Repository"}
+	revisionKind   = schema.GroupVersionKind{Group: pkgv1alpha1.Group, Version: pkgv1alpha1.Version, Kind: "PackageRevision"}
+	resourcesKind  = schema.GroupVersionKind{Group: pkgv1alpha1.Group, Version: pkgv1alpha1.Version, Kind: "PackageRevisionResources"}
+)
+
+// fieldManagerKey names a field manager: a kind and a subresource ("" for
+// the object itself).
+type fieldManagerKey struct {
+	kind        schema.GroupVersionKind
+	subresource string
+}
+
+// resetFields are the fields a write of an object or of a subresource
+// leaves as they are, whatever the body says: no manager owns them through
+// it. A status is the server's; the approval subresource changes nothing but
+// the lifecycle.
+var resetFields = map[fieldManagerKey][]fieldpath.Path{
+	{repositoryKind, ""}: {fieldpath.MakePathOrDie("status")},
+	{revisionKind, ""}:   {fieldpath.MakePathOrDie("status")},
+	{revisionKind, "approval"}: {
+		fieldpath.MakePathOrDie("status"),
+		fieldpath.MakePathOrDie("metadata", "labels"),
+		fieldpath.MakePathOrDie("metadata", "annotations"),
+		fieldpath.MakePathOrDie("spec", "readinessGates"),
+		fieldpath.MakePathOrDie("spec", "tasks"),
+	},
+	{resourcesKind, ""}: {fieldpath.MakePathOrDie("status")},
+}
+
+// fieldManagers holds the field manager of every object and subresource
+// that takes PATCH, built once: they depend on nothing but the API's types.
+// Their type converter reads the schemas of the OpenAPI documents, as
+// kube-apiserver's does for custom resources: maps (metadata.labels,
+// spec.resources) are merged key by key, lists as their schema says
+// (readiness gates and conditions by type, others whole), and fields the
+// schema does not declare are refused.
+var fieldManagers = sync.OnceValues(func() (map[fieldManagerKey]*managedfields.FieldManager, error) {
+	tc, err := typeConverter()
+	if err != nil {
+		return nil, err
+	}
+	return newFieldManagers(tc)
+})
+
+// typeConverter reads objects as the OpenAPI schemas describe them.
+var typeConverter = sync.OnceValues(func() (managedfields.TypeConverter, error) {
+	tc, err := managedfields.NewTypeConverter(openAPISchemas(), false)
+	if err != nil {
+		return nil, fmt.Errorf("type converter of the OpenAPI schemas: %w", err)
+	}
+	return tc, nil
+})
+
+// newFieldManagers builds the field managers on a type converter.
+func newFieldManagers(tc managedfields.TypeConverter) (map[fieldManagerKey]*managedfields.FieldManager, error) {
+	out := map[fieldManagerKey]*managedfields.FieldManager{}
+	for key, paths := range resetFields {
+		reset := map[fieldpath.APIVersion]*fieldpath.Set{
+			fieldpath.APIVersion(key.kind.GroupVersion().String()): fieldpath.NewSet(paths...),
+		}
+		fm, err := managedfields.NewDefaultCRDFieldManager(tc, unstructuredConvertor{}, unstructuredDefaulter{}, unstructuredCreater{},
+			key.kind, key.kind.GroupVersion(), key.subresource, fieldpath.NewExcludeFilterSetMap(reset))
+		if err != nil {
+			return nil, fmt.Errorf("field manager of %s: %w", key.kind.Kind, err)
+		}
+		out[key] = fm
+	}
+	return out, nil
+}
+
+// fieldManager returns the field manager of a kind or of its subresource.
+func fieldManager(kind schema.GroupVersionKind, subresource string) (*managedfields.FieldManager, error) {
+	fms, err := fieldManagers()
+	if err != nil {
+		return nil, err
+	}
+	fm, ok := fms[fieldManagerKey{kind, subresource}]
+	if !ok {
+		return nil, fmt.Errorf("no field manager for %s %q", kind.Kind, subresource)
+	}
+	return fm, nil
+}
+
+// unstructuredConvertor converts between the versions of an object that
+// has one: it copies.
+type unstructuredConvertor struct{}
+
+func (unstructuredConvertor) Convert(in, out, context any) error {
+	return fmt.Errorf("unstructured objects are not converted in place")
+}
+
+func (unstructuredConvertor) ConvertToVersion(in runtime.Object, target runtime.GroupVersioner) (runtime.Object, error) {
+	from := in.GetObjectKind().GroupVersionKind()
+	to, ok := target.KindForGroupVersionKinds([]schema.GroupVersionKind{from})
+	if !ok || to.GroupVersion() != from.GroupVersion() {
+		return nil, fmt.Errorf("%s has one version: it cannot be converted to %v", from, target)
+	}
+	return in.DeepCopyObject(), nil
+}
+
+func (unstructuredConvertor) ConvertFieldLabel(_ schema.GroupVersionKind, label, value string) (string, string, error) {
+	return label, value, nil
+}
+
+// unstructuredDefaulter fills in no defaults: the writes that follow an
+// apply do, as for a PUT.
+type unstructuredDefaulter struct{}
+
+func (unstructuredDefaulter) Default(runtime.Object) {}
+
+// unstructuredCreater makes empty objects of a kind.
+type unstructuredCreater struct{}
+
+func (unstructuredCreater) New(kind schema.GroupVersionKind) (runtime.Object, error) {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(kind)
+	return u, nil
+}
+
+// managerName is the field manager of a write: the fieldManager parameter,
+// else what the User-Agent starts with (kubectl, for kubectl/v1.37.2 …),
+// as kube-apiserver names the managers of updates.
+func managerName(param, userAgent string) string {
+	if param != "" {
+		return param
+	}
+	name, _, _ := strings.Cut(userAgent, "/")
+	var b bytes.Buffer
+	for _, r := range name {
+		if !unicode.IsPrint(r) {
+			continue
+		}
+		if b.Len()+utf8.RuneLen(r) > metav1validation.FieldManagerMaxLength {
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
