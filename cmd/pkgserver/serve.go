@@ -51,7 +51,9 @@ expiry or its names change; 'pkgserver kubeconfig' hands the CA to kubectl.`,
 				}
 			}
 			if v := os.Getenv("PKGSERVER_TLS_SAN"); v != "" && !cmd.Flags().Changed("tls-san") {
-				tlsOpts.SANs = strings.Split(v, ",")
+				for _, san := range strings.Split(v, ",") {
+					tlsOpts.SANs = append(tlsOpts.SANs, strings.TrimSpace(san))
+				}
 			}
 			tlsOpts.HTTPAddr = httpAddr
 			if err := tlsOpts.Validate(); err != nil {
