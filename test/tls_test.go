@@ -260,6 +260,30 @@ func TestTLSKubeconfig(t *testing.T) {
 		t.Errorf("status.cloneURLs.http = %q", clone)
 	}
 
+	// A watch over TLS (HTTP/2, as client-go negotiates it) sees a push.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	w, err := dyn.Resource(revisions).Namespace("default").Watch(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	run(t, work, env, "git", "checkout", "-q", "-b", "drafts/nginx/second")
+	run(t, work, env, "git", "-c", "http.sslCAInfo="+caFile, "push", "-q", "origin", "drafts/nginx/second")
+	for seen := false; !seen; {
+		select {
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				t.Fatal("the watch ended before the push was seen")
+			}
+			if u, isObj := ev.Object.(*unstructured.Unstructured); isObj && u.GetName() == "blueprints.nginx.second" {
+				seen = true
+			}
+		case <-ctx.Done():
+			t.Fatal("no event for the pushed draft within a minute")
+		}
+	}
+
 	// Without the CA, client-go refuses the server.
 	noCA := rest.CopyConfig(cfg)
 	noCA.CAData = nil
