@@ -581,3 +581,12 @@ func (s *Server) keepManagedFields(c echo.Context, resource string, meta metav1.
 	return s.store.SetManagedFields(c.Request().Context(), &store.ManagedFields{
 		Namespace: meta.Namespace, Resource: resource, Name: meta.Name, Repository: repository, Fields: b})
 }
+
+// forgetManagedFields drops the managed fields the index keeps for a
+// revision and its resources, once it is deleted. A failure leaves rows of
+// an object that is gone: logged, and not the delete's failure.
+func (s *Server) forgetManagedFields(c echo.Context, ns, name string) {
+	if err := s.store.DeleteManagedFields(c.Request().Context(), ns, name); err != nil {
+		s.log.Warn("forget the field managers of a deleted revision", "namespace", ns, "name", name, "err", err)
+	}
+}

@@ -447,6 +447,15 @@ spec:
 	if pr.Labels["team"] != "ops" {
 		t.Errorf("applied again: %v", pr.Labels)
 	}
+	// Deleted, its managers go with it: a Draft made anew under its name
+	// starts with none.
+	h.write(http.MethodDelete, path, nil, 200, nil)
+	h.write(http.MethodPost, revsPath, newRevision("blueprints", "nginx", "applied", pkgv1alpha1.Task{Type: "init"}), 201, nil)
+	h.patchOK(path+"?fieldManager=labeller", "writer", mergePatch, `{"metadata":{"labels":{"tier":"gold"}}}`, 200, &pr)
+	if got := managers(pr.ObjectMeta); slices.Contains(got, "kubectl/Apply") || !slices.Contains(got, "labeller/Update") {
+		t.Errorf("managers of the Draft made anew: %v", got)
+	}
+
 	// The URL must name the revision the configuration makes.
 	h.patchRefused(revsPath+"/blueprints.nginx.other?fieldManager=kubectl", "writer", applyPatch,
 		strings.Replace(cfg, "name: blueprints.nginx.applied", "name: blueprints.nginx.other", 1), 422)

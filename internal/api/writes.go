@@ -373,6 +373,9 @@ func (s *Server) deleteRevision(c echo.Context) error {
 	if err := w.Delete(c.Request().Context(), ns, name, opts.ResourceVersion, author(c)); err != nil {
 		return writeErr("packagerevisions", name, err)
 	}
+	if !opts.DryRun {
+		s.forgetManagedFields(c, ns, name)
+	}
 	return writeJSON(c, http.StatusOK, metav1.Status{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Status"}, Status: metav1.StatusSuccess,
 		Details: &metav1.StatusDetails{Name: name, Kind: "packagerevisions"}})
 }
