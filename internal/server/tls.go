@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/pkgserver/pkgserver/internal/certs"
@@ -84,12 +85,7 @@ func LoadTLS(o TLSOptions, dataDir string, log *slog.Logger) (*tls.Config, error
 		if err != nil {
 			return nil, fmt.Errorf("self-signed certificate: %w", err)
 		}
-		if r.NewCA != "" {
-			log.Info("made a CA for the self-signed certificate: clients trust its certificate", "reason", r.NewCA, "ca", r.CAPath, "notAfter", r.CA.NotAfter)
-		}
-		if r.Issued != "" {
-			logIssued(log, r)
-		}
+		logMade(log, r)
 		// A server running for a year renews its certificate as it would
 		// at start.
 		renewing.Renewed = func(r *certs.Result, err error) {
@@ -97,7 +93,7 @@ func LoadTLS(o TLSOptions, dataDir string, log *slog.Logger) (*tls.Config, error
 				log.Error("renew the serving certificate", "err", err)
 				return
 			}
-			logIssued(log, r)
+			logMade(log, r)
 		}
 		cfg.GetCertificate = renewing.GetCertificate
 	default:
@@ -106,10 +102,17 @@ func LoadTLS(o TLSOptions, dataDir string, log *slog.Logger) (*tls.Config, error
 	return cfg, nil
 }
 
-func logIssued(log *slog.Logger, r *certs.Result) {
-	log.Info("issued a serving certificate", "reason", r.Issued, "cert", r.CertPath,
-		"names", append(r.Certificate.Leaf.DNSNames, ipStrings(r.Certificate.Leaf.IPAddresses)...),
-		"notAfter", r.Certificate.Leaf.NotAfter)
+// logMade logs the CA and the serving certificate certs.Ensure made, if it
+// made them.
+func logMade(log *slog.Logger, r *certs.Result) {
+	if r.NewCA != "" {
+		log.Info("made a CA for the self-signed certificate: clients trust its certificate", "reason", r.NewCA, "ca", r.CAPath, "notAfter", r.CA.NotAfter)
+	}
+	if r.Issued != "" {
+		leaf := r.Certificate.Leaf
+		log.Info("issued a serving certificate", "reason", r.Issued, "cert", r.CertPath,
+			"names", slices.Concat(leaf.DNSNames, ipStrings(leaf.IPAddresses)), "notAfter", leaf.NotAfter)
+	}
 }
 
 // selfSignedHosts are the names of a self-signed serving certificate: the
