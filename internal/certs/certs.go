@@ -346,8 +346,3 @@ func sign(tmpl, parent *x509.Certificate, key *ecdsa.PrivateKey, signer crypto.S
 	}
 	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
 }
-
-// CAPEM returns the CA's certificate as PEM, as clients are given it.
-func (r *Result) CAPEM() []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: r.CA.Raw})
-}
