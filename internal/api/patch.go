@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -54,6 +55,9 @@ type patchRequest struct {
 	manager string
 	force   bool
 	opts    writeOptions
+	// findings are the duplicate and unknown fields of the patch document
+	// itself (under fieldValidation Strict or Warn).
+	findings []string
 }
 
 // parsePatch reads a PATCH's content type, options and body.
@@ -103,7 +107,58 @@ func parsePatch(c echo.Context, limit int) (*patchRequest, error) {
 		return nil, newStatus(http.StatusRequestEntityTooLarge, metav1.StatusReasonRequestEntityTooLarge, "the request body is larger than %d bytes", limit)
 	}
 	req.body = body
+	if opts.FieldValidation == fieldValidationStrict || opts.FieldValidation == fieldValidationWarn {
+		if req.findings, err = req.strictFindings(); err != nil {
+			return nil, err
+		}
+	}
 	return req, nil
+}
+
+// jsonPatchOp is an operation of a JSON patch, for strict decoding.
+type jsonPatchOp struct {
+	Op    string `json:"op"`
+	Path  string `json:"path"`
+	From  string `json:"from"`
+	Value any    `json:"value"`
+}
+
+// strictFindings reads the patch document strictly, as kube-apiserver does
+// under fieldValidation Strict and Warn: fields given twice, and fields a
+// JSON patch operation does not have. An apply configuration given twice
+// a field is refused under Strict (400), as there.
+func (p *patchRequest) strictFindings() ([]string, error) {
+	var strict []error
+	var err error
+	switch p.typ {
+	case types.JSONPatchType:
+		var ops []jsonPatchOp
+		if strict, err = kjson.UnmarshalStrict(p.body, &ops); err != nil {
+			return nil, badRequest("error decoding patch: %v", err)
+		}
+		for i, e := range strict {
+			strict[i] = fmt.Errorf("json patch %w", e)
+		}
+	case types.MergePatchType:
+		if strict, err = kjson.UnmarshalStrict(p.body, &map[string]any{}); err != nil {
+			return nil, badRequest("error decoding patch: %v", err)
+		}
+	case types.ApplyYAMLPatchType:
+		if utilyaml.Unmarshal(p.body, &map[string]any{}) != nil {
+			return nil, nil // not YAML: the apply says so
+		}
+		if err := utilyaml.UnmarshalStrict(p.body, &map[string]any{}); err != nil {
+			if p.opts.FieldValidation == fieldValidationStrict {
+				return nil, badRequest("error strict decoding patch: %v", err)
+			}
+			return []string{err.Error()}, nil
+		}
+	}
+	out := make([]string, len(strict))
+	for i, e := range strict {
+		out[i] = e.Error()
+	}
+	return out, nil
 }
 
 // apply returns the object the patch makes of live (nil: none, which only
@@ -157,12 +212,6 @@ func (p *patchRequest) serverSideApply(fm *managedfields.FieldManager, kind sche
 	if err := utilyaml.Unmarshal(p.body, &cfg); err != nil {
 		return nil, badRequest("error decoding apply configuration: %v", err)
 	}
-	if p.opts.FieldValidation == fieldValidationStrict {
-		// Keys given twice are lost to the map above.
-		if err := utilyaml.UnmarshalStrict(p.body, &map[string]any{}); err != nil {
-			return nil, badRequest("error strict decoding apply configuration: %v", err)
-		}
-	}
 	patch := &unstructured.Unstructured{Object: cfg}
 	if got := patch.GroupVersionKind(); got != kind {
 		return nil, badRequest("the apply configuration is of apiVersion %q and kind %q: send apiVersion %s, kind %s",
@@ -207,10 +256,11 @@ func toUnstructured(obj any) (*unstructured.Unstructured, error) {
 }
 
 // decodePatched reads a patched object into its type, field names matched
-// exactly. Fields the type does not have are refused (fieldValidation
-// Strict), told as warnings (Warn, returned) or dropped (Ignore); a value
-// of the wrong type is refused whatever fieldValidation says.
-func decodePatched(u *unstructured.Unstructured, into any, validation string) ([]string, error) {
+// exactly. Fields the type does not have, and the findings of the patch
+// document, are refused (fieldValidation Strict: 422, as kube-apiserver
+// answers a patch), told as warnings (Warn, returned) or dropped (Ignore);
+// a value of the wrong type is refused whatever fieldValidation says.
+func decodePatched(u *unstructured.Unstructured, into any, validation string, findings []string) ([]string, error) {
 	b, err := u.MarshalJSON()
 	if err != nil {
 		return nil, err
@@ -220,17 +270,17 @@ func decodePatched(u *unstructured.Unstructured, into any, validation string) ([
 	if err != nil {
 		return nil, invalid(kind, name, []metav1.StatusCause{{Type: metav1.CauseTypeFieldValueInvalid, Field: "patch", Message: err.Error()}})
 	}
-	if len(strict) == 0 || validation == fieldValidationIgnore {
-		return nil, nil
+	msgs := slices.Clone(findings)
+	for _, e := range strict {
+		msgs = append(msgs, e.Error())
 	}
-	msgs := make([]string, len(strict))
-	for i, e := range strict {
-		msgs[i] = e.Error()
+	if len(msgs) == 0 || validation == fieldValidationIgnore {
+		return nil, nil
 	}
 	if validation == fieldValidationWarn {
 		return msgs, nil
 	}
-	causes := make([]metav1.StatusCause, len(strict))
+	causes := make([]metav1.StatusCause, len(msgs))
 	for i, m := range msgs {
 		causes[i] = metav1.StatusCause{Type: metav1.CauseTypeFieldValueInvalid, Field: "patch", Message: m}
 	}
@@ -412,7 +462,7 @@ func patchOnce[T any](c echo.Context, t patchTarget[T], req *patchRequest, fm *m
 		return nil, false, nil, err
 	}
 	into := new(T)
-	warnings, err := decodePatched(patched, into, req.opts.FieldValidation)
+	warnings, err := decodePatched(patched, into, req.opts.FieldValidation, req.findings)
 	if err != nil {
 		return nil, false, nil, err
 	}
@@ -427,7 +477,7 @@ func patchOnce[T any](c echo.Context, t patchTarget[T], req *patchRequest, fm *m
 			return nil, false, nil, err
 		}
 		into = new(T)
-		if _, err := decodePatched(updated.(*unstructured.Unstructured), into, req.opts.FieldValidation); err != nil {
+		if _, err := decodePatched(updated.(*unstructured.Unstructured), into, req.opts.FieldValidation, nil); err != nil {
 			return nil, false, nil, err
 		}
 	}

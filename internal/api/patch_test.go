@@ -181,7 +181,10 @@ func TestPatchRepository(t *testing.T) {
 		{"path not there", jsonPatch, "", `[{"op":"replace","path":"/spec/nothing/here","value":1}]`, 422},
 		{"not a JSON patch", jsonPatch, "", `{"spec":{}}`, 400},
 		{"not JSON", mergePatch, "", `{"spec":`, 400},
-		{"not an object", mergePatch, "", `[1]`, 422},
+		{"not an object", mergePatch, "", `[1]`, 400},
+		{"not an object, unchecked", mergePatch, "?fieldValidation=Ignore", `[1]`, 422},
+		{"field twice, strict", mergePatch, "?fieldValidation=Strict", `{"spec":{"deployment":false,"deployment":false}}`, 422},
+		{"operation field unknown, strict", jsonPatch, "?fieldValidation=Strict", `[{"op":"replace","path":"/spec/deployment","value":false,"valeu":1}]`, 422},
 		{"strategic merge", strategicPatch, "", `{"spec":{"deployment":false}}`, 415},
 		{"unknown type", "text/plain", "", `deployment: false`, 415},
 		{"stale resource version", mergePatch, "", `{"metadata":{"resourceVersion":"1"},"spec":{"deployment":false}}`, 409},
@@ -266,6 +269,13 @@ func TestServerSideApplyRepository(t *testing.T) {
 		}
 	}
 	h.waitReady("applied")
+
+	// A key given twice: a warning by default, refused when strict.
+	twice := strings.Replace(cfg, "  name: applied\n", "  name: applied\n  name: applied\n", 1)
+	if a := h.patch(path+"?fieldManager=alice", "admin", applyPatch, twice); a.code != 200 || len(a.warnings) != 1 || !strings.Contains(a.warnings[0], "already set") {
+		t.Errorf("a key twice: %d %q %s", a.code, a.warnings, a.body)
+	}
+	h.patchRefused(path+"?fieldManager=alice&fieldValidation=Strict", "admin", applyPatch, twice, 400)
 
 	// The same configuration again changes nothing.
 	var again configv1alpha1.Repository
