@@ -42,11 +42,13 @@ type fieldManagerKey struct {
 
 // resetFields are the fields a write of an object or of a subresource
 // leaves as they are, whatever the body says: no manager owns them through
-// it. A status is the server's; the approval subresource changes nothing but
-// the lifecycle.
+// it. A status is the server's; a revision's tasks say where a new one's
+// content comes from and are not kept (owned, they would make a second
+// apply of a configuration naming them conflict with the first); the
+// approval subresource changes nothing but the lifecycle.
 var resetFields = map[fieldManagerKey][]fieldpath.Path{
 	{repositoryKind, ""}: {fieldpath.MakePathOrDie("status")},
-	{revisionKind, ""}:   {fieldpath.MakePathOrDie("status")},
+	{revisionKind, ""}:   {fieldpath.MakePathOrDie("status"), fieldpath.MakePathOrDie("spec", "tasks")},
 	{revisionKind, "approval"}: {
 		fieldpath.MakePathOrDie("status"),
 		fieldpath.MakePathOrDie("metadata", "labels"),

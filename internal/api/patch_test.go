@@ -457,6 +457,15 @@ spec:
 	if pr.Labels["team"] != "ops" {
 		t.Errorf("applied again: %v", pr.Labels)
 	}
+	// Tasks are not kept, so no manager owns them: a client-side apply's
+	// merge patch and another manager's apply may name them again.
+	h.patchOK(path+"?fieldManager=kubectl-client-side-apply", "writer", mergePatch,
+		`{"spec":{"tasks":[{"type":"init","init":{"description":"applied"}}]}}`, 200, &pr)
+	h.patchOK(path+"?fieldManager=second", "writer", applyPatch, strings.Replace(cfg, "team: web", "team: ops", 1), 200, &pr)
+	if len(pr.Spec.Tasks) != 0 || owns(t, pr.ObjectMeta, "kubectl", "f:spec/f:tasks") {
+		t.Errorf("tasks kept or owned: %v %v", pr.Spec.Tasks, managers(pr.ObjectMeta))
+	}
+
 	// Deleted, its managers go with it: a Draft made anew under its name
 	// starts with none.
 	h.write(http.MethodDelete, path, nil, 200, nil)
