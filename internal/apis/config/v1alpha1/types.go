@@ -25,7 +25,9 @@ type Repository struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   RepositorySpec   `json:"spec"`
+	// Spec says where the repository is and how to keep up with it.
+	Spec RepositorySpec `json:"spec"`
+	// Status is what pkgserver observed of it.
 	Status RepositoryStatus `json:"status,omitempty"`
 }
 
@@ -51,8 +53,10 @@ type RepositorySpec struct {
 
 // GitHubSpec is a repository on GitHub or GitHub Enterprise.
 type GitHubSpec struct {
+	// Owner is the user or organization that owns the repository.
 	Owner string `json:"owner"`
-	Repo  string `json:"repo"`
+	// Repo is the repository's name on GitHub.
+	Repo string `json:"repo"`
 	// BaseURL is the API's URL; default https://api.github.com/.
 	BaseURL string `json:"baseURL,omitempty"`
 }
@@ -80,14 +84,18 @@ type GitSpec struct {
 
 // Sync says how often to look for changes without being told.
 type Sync struct {
+	// Interval is the time between syncs, such as 5m; 5 s to 24 h.
 	Interval metav1.Duration `json:"interval,omitempty"`
 }
 
 // RepositoryStatus is what pkgserver observed.
 type RepositoryStatus struct {
-	Conditions   []metav1.Condition `json:"conditions,omitempty"`
-	LastSyncTime *metav1.Time       `json:"lastSyncTime,omitempty"`
-	PackageCount int                `json:"packageCount"`
+	// Conditions hold Ready: whether the index is up to date with git.
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// LastSyncTime is when the repository was last synced with git.
+	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
+	// PackageCount is the number of packages the repository holds.
+	PackageCount int `json:"packageCount"`
 	// Commit is the head of the repository branch when last indexed.
 	Commit string `json:"commit,omitempty"`
 	// Problems lists refs and packages that could not be indexed, and why.
@@ -101,7 +109,9 @@ type RepositoryStatus struct {
 
 // CloneURLs are the addresses of a hosted repository.
 type CloneURLs struct {
-	SSH  string `json:"ssh,omitempty"`
+	// SSH is the repository's address over SSH.
+	SSH string `json:"ssh,omitempty"`
+	// HTTP is the repository's address over git's smart HTTP.
 	HTTP string `json:"http,omitempty"`
 }
 
@@ -117,5 +127,6 @@ func (s GitSpec) BranchOrDefault() string {
 type RepositoryList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
-	Items           []Repository `json:"items"`
+	// Items are the repositories.
+	Items []Repository `json:"items"`
 }

@@ -23,19 +23,30 @@ type PackageRevision struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   PackageRevisionSpec   `json:"spec"`
+	// Spec identifies the revision and its lifecycle.
+	Spec PackageRevisionSpec `json:"spec"`
+	// Status is what git says of the revision.
 	Status PackageRevisionStatus `json:"status,omitempty"`
 }
 
 // PackageRevisionSpec identifies the revision.
 type PackageRevisionSpec struct {
-	PackageName   string `json:"packageName"`
-	Repository    string `json:"repository"`
+	// PackageName is the package's path in its repository, below the
+	// repository's directory.
+	PackageName string `json:"packageName"`
+	// Repository is the name of the Repository the revision is in, in the
+	// same namespace.
+	Repository string `json:"repository"`
+	// WorkspaceName names the revision among the package's: a draft's or
+	// proposal's branch name, or the workspace a published revision was
+	// proposed from.
 	WorkspaceName string `json:"workspaceName"`
 	// Revision is v<N>, another tag's last segment, the branch name for
 	// the revision at the head of the branch, or "" for drafts and
 	// proposals.
-	Revision  string `json:"revision"`
+	Revision string `json:"revision"`
+	// Lifecycle is Draft, Proposed, Published or DeletionProposed; a write
+	// moves a revision from Draft to Proposed (or back).
 	Lifecycle string `json:"lifecycle"`
 	// Tasks say, when a revision is created, where its content comes from:
 	// exactly one task (Porch's shape). They are not kept.
@@ -47,6 +58,7 @@ type PackageRevisionSpec struct {
 
 // ReadinessGate names a condition of the revision's status.
 type ReadinessGate struct {
+	// ConditionType is the type of the condition that must be True.
 	ConditionType string `json:"conditionType"`
 }
 
@@ -64,9 +76,13 @@ const ValidatedCondition = "pkg.pkgserver.dev/validated"
 // Condition is a condition of a revision: those of the Kptfile's
 // status.conditions, and ValidatedCondition.
 type Condition struct {
-	Type    string `json:"type"`
-	Status  string `json:"status"`
-	Reason  string `json:"reason,omitempty"`
+	// Type names the condition.
+	Type string `json:"type"`
+	// Status is True, False or Unknown.
+	Status string `json:"status"`
+	// Reason is a one-word reason for the status.
+	Reason string `json:"reason,omitempty"`
+	// Message says more, for people.
 	Message string `json:"message,omitempty"`
 }
 
@@ -80,15 +96,22 @@ const (
 
 // Task is how a new revision gets its content.
 type Task struct {
-	Type    string           `json:"type"`
-	Init    *InitTaskSpec    `json:"init,omitempty"`
-	Edit    *EditTaskSpec    `json:"edit,omitempty"`
-	Clone   *CloneTaskSpec   `json:"clone,omitempty"`
+	// Type is init, edit, clone or upgrade: which of the other fields is
+	// set.
+	Type string `json:"type"`
+	// Init makes a new package.
+	Init *InitTaskSpec `json:"init,omitempty"`
+	// Edit copies a published revision of the same package.
+	Edit *EditTaskSpec `json:"edit,omitempty"`
+	// Clone copies a published revision of another repository's package.
+	Clone *CloneTaskSpec `json:"clone,omitempty"`
+	// Upgrade rebases the package onto a newer upstream revision.
 	Upgrade *UpgradeTaskSpec `json:"upgrade,omitempty"`
 }
 
 // InitTaskSpec makes a new package.
 type InitTaskSpec struct {
+	// Description, Keywords and Site go to the new Kptfile's info.
 	Description string   `json:"description,omitempty"`
 	Keywords    []string `json:"keywords,omitempty"`
 	Site        string   `json:"site,omitempty"`
@@ -96,24 +119,30 @@ type InitTaskSpec struct {
 
 // EditTaskSpec copies a published revision of the same package.
 type EditTaskSpec struct {
+	// SourceRef names the published revision to copy.
 	SourceRef *PackageRevisionRef `json:"sourceRef,omitempty"`
 }
 
 // CloneTaskSpec copies a published revision of another repository's
 // package.
 type CloneTaskSpec struct {
+	// UpstreamRef names the published revision to copy.
 	UpstreamRef *PackageRevisionRef `json:"upstreamRef,omitempty"`
 }
 
 // UpgradeTaskSpec rebases a package onto a newer upstream revision.
 type UpgradeTaskSpec struct {
-	OldUpstream          *PackageRevisionRef `json:"oldUpstreamRef,omitempty"`
-	NewUpstream          *PackageRevisionRef `json:"newUpstreamRef,omitempty"`
+	// OldUpstream is the upstream revision the local one was cloned from.
+	OldUpstream *PackageRevisionRef `json:"oldUpstreamRef,omitempty"`
+	// NewUpstream is the upstream revision to rebase onto.
+	NewUpstream *PackageRevisionRef `json:"newUpstreamRef,omitempty"`
+	// LocalPackageRevision is the revision to upgrade.
 	LocalPackageRevision *PackageRevisionRef `json:"localPackageRevisionRef,omitempty"`
 }
 
 // PackageRevisionRef names a package revision of the same namespace.
 type PackageRevisionRef struct {
+	// Name is the PackageRevision's name.
 	Name string `json:"name"`
 }
 
@@ -137,7 +166,8 @@ type PackageRevisionStatus struct {
 type PackageRevisionList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
-	Items           []PackageRevision `json:"items"`
+	// Items are the package revisions.
+	Items []PackageRevision `json:"items"`
 }
 
 // PackageRevisionResources is the content of a package revision.
@@ -145,6 +175,7 @@ type PackageRevisionResources struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
+	// Spec holds the revision's files.
 	Spec PackageRevisionResourcesSpec `json:"spec"`
 	// Status, in the answer to an update, holds the validation's warnings.
 	Status *PackageRevisionResourcesStatus `json:"status,omitempty"`
@@ -152,11 +183,14 @@ type PackageRevisionResources struct {
 
 // PackageRevisionResourcesStatus is what an update of resources found.
 type PackageRevisionResourcesStatus struct {
+	// Results are the findings of the validation of the new content.
 	Results []result.Result `json:"results,omitempty"`
 }
 
 // PackageRevisionResourcesSpec holds the files of a revision.
 type PackageRevisionResourcesSpec struct {
+	// PackageName, WorkspaceName, Revision and Repository are those of the
+	// PackageRevision.
 	PackageName   string `json:"packageName"`
 	WorkspaceName string `json:"workspaceName"`
 	Revision      string `json:"revision"`
@@ -170,5 +204,6 @@ type PackageRevisionResourcesSpec struct {
 type PackageRevisionResourcesList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
-	Items           []PackageRevisionResources `json:"items"`
+	// Items are the contents of the package revisions.
+	Items []PackageRevisionResources `json:"items"`
 }
