@@ -220,7 +220,7 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 		{"bad continue", "GET", revsPath + "?limit=1&continue=garbage", "", 400, metav1.StatusReasonBadRequest, "continue"},
 		{"bad resourceVersion", "GET", revsPath + "?watch=true&resourceVersion=abc", "", 400, metav1.StatusReasonBadRequest, "resourceVersion"},
 		{"unknown route", "GET", "/apis/pkg.pkgserver.dev/v1alpha1/namespaces/default/widgets", "", 404, metav1.StatusReasonNotFound, ""},
-		{"unknown method", "PATCH", reposPath + "/blueprints", `{}`, 405, metav1.StatusReasonMethodNotAllowed, ""},
+		{"unknown method", "PUT", revsPath, `{}`, 405, metav1.StatusReasonMethodNotAllowed, ""},
 		{"missing revision", "GET", revsPath + "/blueprints.nginx.v9", "", 404, metav1.StatusReasonNotFound, "blueprints.nginx.v9"},
 		{"missing resources", "GET", resPath + "/blueprints.nginx.v9", "", 404, metav1.StatusReasonNotFound, "blueprints.nginx.v9"},
 	} {
