@@ -491,7 +491,17 @@ func TestOpenAPIV3(t *testing.T) {
 	pr := doc.Components.Schemas["dev.pkgserver.pkg.v1alpha1.PackageRevision"]
 	specSchema := doc.Components.Schemas[refName(pr.Properties["spec"])]
 	if specSchema == nil || specSchema.Properties["lifecycle"].Type[0] != "string" {
-		t.Errorf("packagerevisions.spec: %+v", specSchema)
+		t.Fatalf("packagerevisions.spec: %+v", specSchema)
+	}
+	// With the descriptions of the doc comments, which explain prints.
+	if pr.Description == "" || pr.Properties["spec"].Description == "" || specSchema.Description == "" ||
+		!strings.Contains(specSchema.Properties["lifecycle"].Description, "Draft") {
+		t.Errorf("descriptions: PackageRevision %q, its spec %q, PackageRevisionSpec %q, lifecycle %q", pr.Description,
+			pr.Properties["spec"].Description, specSchema.Description, specSchema.Properties["lifecycle"].Description)
+	}
+	om := doc.Components.Schemas["io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"]
+	if om == nil || om.Properties["uid"].Description == "" {
+		t.Errorf("ObjectMeta without descriptions: %+v", om)
 	}
 	list, ok := doc.Paths.Paths["/apis/pkg.pkgserver.dev/v1alpha1/namespaces/{namespace}/packagerevisions"]
 	if !ok || list.Get == nil {
