@@ -64,11 +64,7 @@ type patchRequest struct {
 func parsePatch(c echo.Context, limit int) (*patchRequest, error) {
 	ct, _, _ := strings.Cut(c.Request().Header.Get("Content-Type"), ";")
 	typ := types.PatchType(strings.TrimSpace(ct))
-	known := false
-	for _, t := range patchTypes {
-		known = known || t == typ
-	}
-	if !known {
+	if !slices.Contains(patchTypes, typ) {
 		accepted := make([]string, len(patchTypes))
 		for i, t := range patchTypes {
 			accepted[i] = string(t)
@@ -358,6 +354,13 @@ func retryable(err error) bool {
 		(errors.As(err, &se) && (se.status.Reason == metav1.StatusReasonConflict || se.status.Reason == metav1.StatusReasonAlreadyExists))
 }
 
+// changedMeanwhile is a write refused because the object changed (or
+// appeared) between the read the patch was applied to and the write: the
+// patch is applied again to the object as it is now.
+type changedMeanwhile struct{ err error }
+
+func (e *changedMeanwhile) Error() string { return e.err.Error() }
+
 // fromAPIStatus translates the errors of k8s.io/apimachinery (those of
 // the field managers) into Status answers.
 func fromAPIStatus(err error) error {
@@ -417,8 +420,12 @@ func servePatch[T any](c echo.Context, t patchTarget[T]) error {
 	}
 	for attempt := 1; ; attempt++ {
 		out, created, warnings, err := patchOnce(c, t, req, fm, ns, name)
-		if err != nil && retryable(err) && attempt < maxPatchAttempts {
-			continue
+		var changed *changedMeanwhile
+		if errors.As(err, &changed) {
+			if attempt < maxPatchAttempts {
+				continue
+			}
+			err = changed.err
 		}
 		if err != nil {
 			return fromAPIStatus(err)
@@ -486,6 +493,9 @@ func patchOnce[T any](c echo.Context, t patchTarget[T], req *patchRequest, fm *m
 		written, err = t.create(c, ns, into, req.opts)
 	} else {
 		written, err = t.replace(c, ns, name, into, req.opts)
+	}
+	if err != nil && retryable(err) {
+		return nil, false, nil, &changedMeanwhile{err}
 	}
 	if err != nil {
 		return nil, false, nil, err

@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -623,5 +624,31 @@ func TestPatchClientGo(t *testing.T) {
 	}
 	if lc, _, _ := unstructured.NestedString(pr.Object, "spec", "lifecycle"); lc != "Proposed" || len(pr.GetManagedFields()) != 2 {
 		t.Errorf("proposed: %s %v", lc, pr.GetManagedFields())
+	}
+}
+
+// TestConcurrentPatches: patches that name no resource version, sent at
+// once to one Draft, all land: each one that loses the race to another is
+// applied again to the revision as the other left it.
+func TestConcurrentPatches(t *testing.T) {
+	h := start(t)
+	h.hosted("blueprints")
+	var pr pkgv1alpha1.PackageRevision
+	h.write(http.MethodPost, revsPath, newRevision("blueprints", "nginx", "busy", pkgv1alpha1.Task{Type: "init"}), 201, &pr)
+	path := revsPath + "/" + pr.Name
+	keys := []string{"a", "b", "c"}
+	codes := make([]int, len(keys))
+	var wg sync.WaitGroup
+	for i, k := range keys {
+		wg.Go(func() {
+			codes[i] = h.patch(path, "writer", mergePatch, `{"metadata":{"labels":{"`+k+`":"set"}}}`).code
+		})
+	}
+	wg.Wait()
+	got := h.revision(pr.Name)
+	for i, k := range keys {
+		if codes[i] != 200 || got.Labels[k] != "set" {
+			t.Errorf("label %s: patch answered %d, label %q", k, codes[i], got.Labels[k])
+		}
 	}
 }
