@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"database/sql"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -564,5 +565,75 @@ func TestOpenAPIV2(t *testing.T) {
 	if v2.Swagger != "2.0" || len(v2.Paths) != len(doc.Paths.Path) || len(v2.Definitions) != len(doc.Definitions.AdditionalProperties) {
 		t.Errorf("JSON: swagger %q, %d paths, %d definitions; protobuf: %d paths, %d definitions", v2.Swagger, len(v2.Paths), len(v2.Definitions),
 			len(doc.Paths.Path), len(doc.Definitions.AdditionalProperties))
+	}
+}
+
+// Drafts and proposals indexed before their creation time was kept get it
+// at the next sync: migration 010 marks their refs as changed.
+func TestCreationTimeFilledForOlderIndex(t *testing.T) {
+	h := start(t)
+	bp := blueprints(t)
+	h.addRepo("blueprints", bp.Dir)
+	// Read by lists: gets may be answered from a cache of answers, which
+	// changes made behind the server's back do not reach.
+	created := func(name string) metav1.Time {
+		var l pkgv1alpha1.PackageRevisionList
+		h.get(revsPath, "reader", &l)
+		for _, pr := range l.Items {
+			if pr.Name == name {
+				return pr.CreationTimestamp
+			}
+		}
+		t.Fatalf("no revision %s", name)
+		return metav1.Time{}
+	}
+	want := created("blueprints.nginx.tuning")
+	if want.IsZero() {
+		t.Fatal("a draft has no creationTimestamp")
+	}
+
+	// The index as an older pkgserver left it: no time for drafts and
+	// proposals, neither on their revisions nor on their refs.
+	// (The store's own connection only reads: a second one writes, as
+	// another process would.)
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(h.dataDir, "index.db")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range []string{
+		`UPDATE revisions SET created_at = 0 WHERE lifecycle IN ('Draft', 'Proposed')`,
+		`UPDATE refs SET published_at = 0 WHERE kind IN (2, 3)`,
+	} {
+		if _, err := db.ExecContext(t.Context(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Then the fill-in of the migration, as written.
+	migration, err := os.ReadFile("../store/sqlstore/migrations/010_revision_created.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range strings.Split(string(migration), ";\n") {
+		var lines []string
+		for _, l := range strings.Split(stmt, "\n") {
+			if !strings.HasPrefix(strings.TrimSpace(l), "--") {
+				lines = append(lines, l)
+			}
+		}
+		stmt = strings.TrimSpace(strings.Join(lines, "\n"))
+		if stmt == "" || strings.HasPrefix(stmt, "ALTER TABLE") {
+			continue
+		}
+		if _, err := db.ExecContext(t.Context(), stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	h.sync("blueprints")
+	if got := created("blueprints.nginx.tuning"); !got.Equal(&want) {
+		t.Errorf("after the sync, the draft was created at %v, want %v", got, want)
+	}
+	if got := created("blueprints.redis.upgrade"); got.IsZero() {
+		t.Error("after the sync, the proposal has no creationTimestamp")
 	}
 }
