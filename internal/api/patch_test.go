@@ -514,6 +514,20 @@ func TestPatchResources(t *testing.T) {
 		t.Errorf("a refused patch moved the branch")
 	}
 
+	// Applied, a file is its manager's: the others stay, and it goes
+	// when its manager's configuration leaves it out.
+	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  a: b\n"
+	cfg, _ := json.Marshal(map[string]any{"apiVersion": "pkg.pkgserver.dev/v1alpha1", "kind": "PackageRevisionResources",
+		"metadata": map[string]any{"name": pr.Name}, "spec": map[string]any{"resources": map[string]string{"extra.yaml": cm}}})
+	h.patchOK(path+"?fieldManager=files", "writer", applyPatch, string(cfg), 200, &res)
+	if res.Spec.Resources["extra.yaml"] != cm || res.Spec.Resources["deployment.yaml"] != deployment || res.Spec.Resources["Kptfile"] == "" {
+		t.Errorf("applied resources: %v", slices.Sorted(maps.Keys(res.Spec.Resources)))
+	}
+	h.patchOK(path+"?fieldManager=files", "writer", applyPatch, `{"apiVersion":"pkg.pkgserver.dev/v1alpha1","kind":"PackageRevisionResources","metadata":{"name":"`+pr.Name+`"}}`, 200, &res)
+	if _, ok := res.Spec.Resources["extra.yaml"]; ok || res.Spec.Resources["deployment.yaml"] != deployment {
+		t.Errorf("resources after the file was left out: %v", slices.Sorted(maps.Keys(res.Spec.Resources)))
+	}
+
 	h.patchOK(path, "writer", mergePatch, `{"spec":{"resources":{"deployment.yaml":null}}}`, 200, &res)
 	if _, ok := res.Spec.Resources["deployment.yaml"]; ok {
 		t.Errorf("file not removed")
