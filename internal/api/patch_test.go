@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -46,22 +47,32 @@ type patchAnswer struct {
 // patch sends a PATCH of a content type with a token (by name).
 func (h *harness) patch(path, token, contentType, body string) patchAnswer {
 	h.t.Helper()
-	req, err := http.NewRequest(http.MethodPatch, h.url+path, strings.NewReader(body))
+	a, err := h.tryPatch(path, token, contentType, body)
 	if err != nil {
 		h.t.Fatal(err)
+	}
+	return a
+}
+
+// tryPatch is patch for goroutines other than the test's: it returns
+// what fails rather than failing the test.
+func (h *harness) tryPatch(path, token, contentType, body string) (patchAnswer, error) {
+	req, err := http.NewRequest(http.MethodPatch, h.url+path, strings.NewReader(body))
+	if err != nil {
+		return patchAnswer{}, err
 	}
 	req.Header.Set("Authorization", "Bearer "+h.tokens[token])
 	req.Header.Set("Content-Type", contentType)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		h.t.Fatal(err)
+		return patchAnswer{}, err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		h.t.Fatal(err)
+		return patchAnswer{}, err
 	}
-	return patchAnswer{code: resp.StatusCode, body: data, warnings: resp.Header.Values("Warning")}
+	return patchAnswer{code: resp.StatusCode, body: data, warnings: resp.Header.Values("Warning")}, nil
 }
 
 // patchOK sends a PATCH that must answer want, and decodes the object.
@@ -651,18 +662,22 @@ func TestConcurrentPatches(t *testing.T) {
 	h.write(http.MethodPost, revsPath, newRevision("blueprints", "nginx", "busy", pkgv1alpha1.Task{Type: "init"}), 201, &pr)
 	path := revsPath + "/" + pr.Name
 	keys := []string{"a", "b", "c"}
-	codes := make([]int, len(keys))
+	answers := make([]patchAnswer, len(keys))
+	errs := make([]error, len(keys))
 	var wg sync.WaitGroup
 	for i, k := range keys {
 		wg.Go(func() {
-			codes[i] = h.patch(path, "writer", mergePatch, `{"metadata":{"labels":{"`+k+`":"set"}}}`).code
+			answers[i], errs[i] = h.tryPatch(path, "writer", mergePatch, `{"metadata":{"labels":{"`+k+`":"set"}}}`)
 		})
 	}
 	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
 	got := h.revision(pr.Name)
 	for i, k := range keys {
-		if codes[i] != 200 || got.Labels[k] != "set" {
-			t.Errorf("label %s: patch answered %d, label %q", k, codes[i], got.Labels[k])
+		if answers[i].code != 200 || got.Labels[k] != "set" {
+			t.Errorf("label %s: patch answered %d %s, label %q", k, answers[i].code, answers[i].body, got.Labels[k])
 		}
 	}
 }
