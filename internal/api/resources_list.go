@@ -42,6 +42,20 @@ func (s *Server) listResources(c echo.Context) error {
 		})
 	}
 	ctx := c.Request().Context()
+	if rows, err := resourcesTableBuilder(c); err != nil || rows != nil {
+		if err != nil {
+			return err
+		}
+		var meta metav1.ListMeta
+		err := s.eachResources(ctx, q, q.opts, func(list *store.RevisionList) error {
+			meta = metav1.ListMeta{ResourceVersion: strconv.FormatInt(list.ResourceVersion, 10), Continue: list.Continue}
+			return q.params.checkListVersion(list.ResourceVersion)
+		}, rows.Add)
+		if err != nil {
+			return err
+		}
+		return writeJSON(c, http.StatusOK, rows.Table(meta))
+	}
 	resp := c.Response()
 	first := true
 	err = s.eachResources(ctx, q, q.opts, func(list *store.RevisionList) error {

@@ -218,42 +218,92 @@ func includeObject(c echo.Context) (metav1.IncludeObjectPolicy, error) {
 	}
 }
 
+// tableBuilder makes a Table row by row, keeping of each object only what
+// its row holds.
+type tableBuilder struct {
+	t       *metav1.Table
+	kind    tableKind
+	version string
+	include metav1.IncludeObjectPolicy
+}
+
+func newTableBuilder(kind tableKind, tableVersion string, include metav1.IncludeObjectPolicy) *tableBuilder {
+	return &tableBuilder{kind: kind, version: tableVersion, include: include, t: &metav1.Table{
+		TypeMeta:          metav1.TypeMeta{APIVersion: "meta.k8s.io/" + tableVersion, Kind: "Table"},
+		ColumnDefinitions: kind.columns,
+		Rows:              []metav1.TableRow{},
+	}}
+}
+
+// add adds the row of an object (a pointer to one of the API's objects).
+func (b *tableBuilder) add(obj any) error {
+	row := metav1.TableRow{Cells: b.kind.cells(obj)}
+	var raw any
+	switch b.include {
+	case metav1.IncludeObject:
+		raw = obj
+	case metav1.IncludeMetadata:
+		_, m := objectMeta(obj)
+		raw = metav1.PartialObjectMetadata{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "meta.k8s.io/" + b.version, Kind: "PartialObjectMetadata"},
+			ObjectMeta: *m,
+		}
+	}
+	if raw != nil {
+		data, err := json.Marshal(raw)
+		if err != nil {
+			return err
+		}
+		row.Object = runtime.RawExtension{Raw: data}
+	}
+	b.t.Rows = append(b.t.Rows, row)
+	return nil
+}
+
 // buildTable converts an answer into a Table of a version of meta.k8s.io.
 func buildTable(src tableSource, tableVersion string, include metav1.IncludeObjectPolicy) (*metav1.Table, error) {
-	t := &metav1.Table{
-		TypeMeta:          metav1.TypeMeta{APIVersion: "meta.k8s.io/" + tableVersion, Kind: "Table"},
-		ColumnDefinitions: src.kind.columns,
-		Rows:              make([]metav1.TableRow, 0, len(src.items)),
-	}
+	b := newTableBuilder(src.kind, tableVersion, include)
 	if src.listMeta != nil {
-		t.ResourceVersion, t.Continue, t.RemainingItemCount = src.listMeta.ResourceVersion, src.listMeta.Continue, src.listMeta.RemainingItemCount
+		b.t.ListMeta = *src.listMeta
 	} else if len(src.items) == 1 {
 		_, m := objectMeta(src.items[0])
-		t.ResourceVersion = m.ResourceVersion
+		b.t.ResourceVersion = m.ResourceVersion
 	}
 	for _, obj := range src.items {
-		row := metav1.TableRow{Cells: src.kind.cells(obj)}
-		var raw any
-		switch include {
-		case metav1.IncludeObject:
-			raw = obj
-		case metav1.IncludeMetadata:
-			_, m := objectMeta(obj)
-			raw = metav1.PartialObjectMetadata{
-				TypeMeta:   metav1.TypeMeta{APIVersion: "meta.k8s.io/" + tableVersion, Kind: "PartialObjectMetadata"},
-				ObjectMeta: *m,
-			}
+		if err := b.add(obj); err != nil {
+			return nil, err
 		}
-		if raw != nil {
-			b, err := json.Marshal(raw)
-			if err != nil {
-				return nil, err
-			}
-			row.Object = runtime.RawExtension{Raw: b}
-		}
-		t.Rows = append(t.Rows, row)
 	}
-	return t, nil
+	return b.t, nil
+}
+
+// resourcesTableBuilder returns a builder of the Table of a list of resources
+// when the request asks for one, else nil: the list is streamed, and its
+// Table built as it is read, without holding every revision's files.
+func resourcesTableBuilder(c echo.Context) (*resourcesTableRows, error) {
+	tv := tableVersion(c.Request())
+	if tv == "" {
+		return nil, nil
+	}
+	include, err := includeObject(c)
+	if err != nil {
+		return nil, err
+	}
+	return &resourcesTableRows{b: newTableBuilder(resourcesTable, tv, include)}, nil
+}
+
+// resourcesTableRows is the Table of a list of resources being read.
+type resourcesTableRows struct{ b *tableBuilder }
+
+// Add adds a revision's resources.
+func (r *resourcesTableRows) Add(obj *pkgv1alpha1.PackageRevisionResources) error {
+	return r.b.add(obj)
+}
+
+// Table is the Table of what was added, with the list's metadata.
+func (r *resourcesTableRows) Table(meta metav1.ListMeta) *metav1.Table {
+	r.b.t.ListMeta = meta
+	return r.b.t
 }
 
 // asTable returns the Table to answer instead of v when the request asks

@@ -259,12 +259,27 @@ func TestTablePackageRevisionResources(t *testing.T) {
 	}
 	checkRowObjects(t, rc, "packagerevisionresources", "blueprints.nginx.v1", "PackageRevisionResources")
 
-	// The list, where it is served.
-	if tm, _ := h.rawType(t, resPath, kubectlTableAccept); tm.Kind == "PackageRevisionResourcesList" {
-		t.Skip("the list of resources is streamed as a list, not converted to a Table")
-	}
+	// The list, streamed, is converted row by row.
 	list := getTable(t, rc, "packagerevisionresources", "", "")
-	if rows := rowsByName(t, list); len(rows) < 4 || rows["blueprints.nginx.v1"] == nil {
-		t.Errorf("list rows: %v", rows)
+	rows := rowsByName(t, list)
+	if diff := cmp.Diff(rowsByName(t, one)["blueprints.nginx.v1"], rows["blueprints.nginx.v1"]); diff != "" || len(rows) != len(h.revisions("")) {
+		t.Errorf("list: %d rows, blueprints.nginx.v1 (-get +list):\n%s", len(rows), diff)
+	}
+	var plain struct {
+		metav1.ListMeta `json:"metadata"`
+	}
+	h.get(resPath, "reader", &plain)
+	if list.ResourceVersion != plain.ResourceVersion {
+		t.Errorf("table at %s, list at %s", list.ResourceVersion, plain.ResourceVersion)
+	}
+	checkRowObjects(t, rc, "packagerevisionresources", "", "PackageRevisionResources")
+	// A page of the list.
+	page := &metav1.Table{}
+	if err := rc.Get().Namespace("default").Resource("packagerevisionresources").Param("limit", "2").
+		SetHeader("Accept", kubectlTableAccept).Do(t.Context()).Into(page); err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Rows) != 2 || page.Continue == "" {
+		t.Errorf("a page of 2: %d rows, continue %q", len(page.Rows), page.Continue)
 	}
 }
