@@ -637,3 +637,36 @@ func TestCreationTimeFilledForOlderIndex(t *testing.T) {
 		t.Error("after the sync, the proposal has no creationTimestamp")
 	}
 }
+
+// A Repository's metadata is the server's: a uid and creation time that
+// updates keep, a generation that grows with changes of its spec only.
+func TestRepositoryMetadata(t *testing.T) {
+	h := start(t)
+	created := h.addRepo("blueprints", blueprints(t).Dir)
+	if created.UID == "" || created.CreationTimestamp.IsZero() || created.Generation != 1 {
+		t.Fatalf("metadata of a new repository: %+v", created.ObjectMeta)
+	}
+	update := func(mutate func(*configv1alpha1.Repository)) *configv1alpha1.Repository {
+		t.Helper()
+		var r configv1alpha1.Repository
+		h.get(reposPath+"/blueprints", "admin", &r)
+		mutate(&r)
+		code, body := h.do(http.MethodPut, reposPath+"/blueprints", "admin", &r)
+		if code != http.StatusOK {
+			t.Fatalf("update: %d %s", code, body)
+		}
+		var out configv1alpha1.Repository
+		if err := json.Unmarshal(body, &out); err != nil {
+			t.Fatal(err)
+		}
+		return &out
+	}
+	r := update(func(r *configv1alpha1.Repository) { r.Labels = map[string]string{"team": "a"} })
+	if r.Generation != 1 || r.UID != created.UID || !r.CreationTimestamp.Equal(&created.CreationTimestamp) {
+		t.Errorf("after a change of labels: %+v", r.ObjectMeta)
+	}
+	r = update(func(r *configv1alpha1.Repository) { r.Spec.Deployment = true })
+	if r.Generation != 2 || r.UID != created.UID || !r.CreationTimestamp.Equal(&created.CreationTimestamp) {
+		t.Errorf("after a change of spec: %+v", r.ObjectMeta)
+	}
+}
