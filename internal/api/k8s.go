@@ -66,19 +66,6 @@ func (s *Server) serverVersion(c echo.Context) error {
 	return writeJSON(c, http.StatusOK, s.version)
 }
 
-// neededRole is the role a verb on a resource (with its subresource, as
-// "resource/subresource") of a group needs; ok is false for a resource or
-// verb pkgserver does not serve.
-func neededRole(group, resource, verb string) (store.Role, bool) {
-	for _, r := range resources[group] {
-		if r.Name == resource {
-			role, ok := r.roles[verb]
-			return role, ok
-		}
-	}
-	return "", false
-}
-
 // reviewResource decides an access review of resource attributes for a
 // token. A "*" group, resource or verb stands for every one: the answer is
 // yes when the token may do all of them.

@@ -120,7 +120,7 @@ func owns(t *testing.T, m metav1.ObjectMeta, manager, path string) bool {
 			continue
 		}
 		var fields map[string]any
-		if err := json.Unmarshal(e.FieldsV1.Raw, &fields); err != nil {
+		if err := json.Unmarshal(e.FieldsV1.GetRawBytes(), &fields); err != nil {
 			t.Fatal(err)
 		}
 		node := fields
@@ -277,7 +277,7 @@ func TestServerSideApplyRepository(t *testing.T) {
 	}
 	for _, f := range []string{"f:spec/f:git/f:url", "f:spec/f:git/f:branch", "f:metadata/f:labels/f:team"} {
 		if !owns(t, r.ObjectMeta, "alice", f) {
-			t.Errorf("alice does not own %s: %s", f, r.ManagedFields[0].FieldsV1.Raw)
+			t.Errorf("alice does not own %s: %s", f, r.ManagedFields[0].FieldsV1.GetRawString())
 		}
 	}
 	h.waitReady("applied")

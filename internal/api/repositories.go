@@ -127,7 +127,7 @@ func (s *Server) createRepositoryObject(c echo.Context, ns string, obj *configv1
 	r := &store.Repository{Object: *obj}
 	ctx := c.Request().Context()
 	if _, err := s.store.GetRepository(ctx, ns, obj.Name); err == nil {
-		return nil, fmt.Errorf("repository %s/%s: %w", ns, obj.Name, store.ErrExists)
+		return nil, alreadyExists("repositories", obj.Name)
 	} else if !isNotFound(err) {
 		return nil, err
 	}
@@ -147,7 +147,9 @@ func (s *Server) createRepositoryObject(c echo.Context, ns string, obj *configv1
 			return nil, err
 		}
 	}
-	if err := s.store.CreateRepository(ctx, r); err != nil {
+	if err := s.store.CreateRepository(ctx, r); errors.Is(err, store.ErrExists) {
+		return nil, alreadyExists("repositories", obj.Name) // created meanwhile
+	} else if err != nil {
 		return nil, err
 	}
 	s.syncer.Add(r)

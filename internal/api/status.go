@@ -35,9 +35,34 @@ func badRequest(format string, args ...any) error {
 	return newStatus(http.StatusBadRequest, metav1.StatusReasonBadRequest, format, args...)
 }
 
+// resourceGroups are the groups of the API's resources: errors about
+// their objects name them as kube-apiserver does (resource.group "name"),
+// which is how kubectl shows them.
+var resourceGroups = map[string]string{
+	"repositories":             configGroup,
+	"packagerevisions":         pkgGroup,
+	"packagerevisionresources": pkgGroup,
+}
+
+// qualified is a resource with its group, as errors name it.
+func qualified(resource string) (string, string) {
+	if g, ok := resourceGroups[resource]; ok {
+		return resource + "." + g, g
+	}
+	return resource, ""
+}
+
 func notFound(kind, name string) error {
-	e := newStatus(http.StatusNotFound, metav1.StatusReasonNotFound, "%s %q not found", kind, name)
-	e.status.Details = &metav1.StatusDetails{Name: name, Kind: kind}
+	q, group := qualified(kind)
+	e := newStatus(http.StatusNotFound, metav1.StatusReasonNotFound, "%s %q not found", q, name)
+	e.status.Details = &metav1.StatusDetails{Name: name, Group: group, Kind: kind}
+	return e
+}
+
+func alreadyExists(kind, name string) error {
+	q, group := qualified(kind)
+	e := newStatus(http.StatusConflict, metav1.StatusReasonAlreadyExists, "%s %q already exists", q, name)
+	e.status.Details = &metav1.StatusDetails{Name: name, Group: group, Kind: kind}
 	return e
 }
 

@@ -239,12 +239,25 @@ func (s *Server) serveWatch(c echo.Context, p *listParams, src watchSource) erro
 		from = current // from now on
 	}
 
+	if tableVersion(c.Request()) != "" {
+		if _, err := includeObject(c); err != nil {
+			return err // before the stream starts, as a Status
+		}
+	}
 	resp := c.Response()
 	resp.Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
 	resp.Header().Set("Cache-Control", "no-store")
 	resp.WriteHeader(http.StatusOK)
 	enc := json.NewEncoder(resp)
 	sendEvent := func(typ string, obj any) error {
+		if typ != eventBookmark && typ != eventError {
+			// kubectl get --watch asks for Tables: a row per event.
+			t, err := tableEvent(c, obj)
+			if err != nil {
+				return err
+			}
+			obj = t
+		}
 		if err := enc.Encode(watchEvent{Type: typ, Object: obj}); err != nil {
 			return err
 		}
