@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/pkgserver/pkgserver/internal/certs"
+	"github.com/pkgserver/pkgserver/internal/gitserver"
 )
 
 // tlsEnv is the environment of the commands a TLS test runs: nothing of the
@@ -201,6 +202,36 @@ func TestTLSKubeconfig(t *testing.T) {
 	run(t, work, env, "git", "add", ".")
 	run(t, work, env, "git", "commit", "-qm", "Add nginx")
 	run(t, work, env, "git", "-c", "http.sslCAInfo="+caFile, "push", "-q", "origin", "drafts/nginx/first")
+
+	// The hooks run over TLS: pre-receive refuses a broken package and
+	// says why. They reach the server on a loopback listener of their own;
+	// the public listener does not answer them.
+	run(t, work, env, "git", "checkout", "-q", "-b", "drafts/nginx/broken")
+	if err := os.WriteFile(filepath.Join(work, "nginx", "broken.yaml"), []byte("apiVersion: v1\nmetadata:\n  name: broken\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(t, work, env, "git", "add", ".")
+	run(t, work, env, "git", "commit", "-qm", "Break nginx")
+	if _, err := runErr(work, env, "git", "-c", "http.sslCAInfo="+caFile, "push", "-q", "origin", "drafts/nginx/broken"); err == nil ||
+		!strings.Contains(err.Error(), "resource has no kind") {
+		t.Errorf("push of a broken package over https: %v", err)
+	}
+	run(t, work, env, "git", "checkout", "-q", "drafts/nginx/first")
+	caPool := x509.NewCertPool()
+	if pem, err := os.ReadFile(caFile); err != nil || !caPool.AppendCertsFromPEM(pem) {
+		t.Fatalf("read the CA: %v", err)
+	}
+	trusting := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: caPool}}}
+	for _, hook := range []string{"pre-receive", "post-receive"} {
+		resp, err := trusting.Post(url+gitserver.HookPrefix+hook, "application/json", strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("POST %s%s%s on the TLS listener: %s, want 404 Not Found", url, gitserver.HookPrefix, hook, resp.Status)
+		}
+	}
 
 	// The kubeconfig: the server's URL from serve's address, its CA, the
 	// admin token.

@@ -167,15 +167,21 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return r.Object.Spec.Git.URL
 	}}
 	hookHandler := host.HookHandler(checker, sched)
+	handlers := map[string]http.Handler{
+		gitserver.HTTPPrefix: host.HTTPHandler(),
+		webhooks.Prefix:      receiver.Handler(),
+	}
+	// With TLS the hooks have a loopback listener of their own (see
+	// Serve): the public listener does not answer them, so a push's hook
+	// token is never worth guessing from outside this machine.
+	if cfg.TLS == nil {
+		handlers[gitserver.HookPrefix] = hookHandler
+	}
 	srv := api.New(api.Config{
 		Store: st, Auth: tokens, Syncer: sched, Log: log, Registry: reg, Lifecycle: writer,
 		Ready: st.Ping, Hosted: repos, DataDir: cfg.DataDir, Version: cfg.Version,
 		WebhookURL: func(r *configv1alpha1.Repository) string { return webhooks.URL(repos.base(), r) },
-		Handlers: map[string]http.Handler{
-			gitserver.HTTPPrefix: host.HTTPHandler(),
-			gitserver.HookPrefix: hookHandler,
-			webhooks.Prefix:      receiver.Handler(),
-		},
+		Handlers:   handlers,
 	})
 	return &Server{cfg: cfg, store: st, sched: sched, api: srv, host: host, repos: repos, webhooks: processor, reporter: reporter, hooks: hookHandler, AdminToken: tok}, nil
 }
