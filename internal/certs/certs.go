@@ -160,6 +160,13 @@ func Ensure(o Options) (*Result, error) {
 		KeyPath:  filepath.Join(o.Dir, KeyFile),
 	}
 	caKeyPath := filepath.Join(o.Dir, CAKeyFile)
+	// A replacement a crash interrupted is settled first.
+	if err := finishPair(o.Dir, r.CAPath, caKeyPath); err != nil {
+		return nil, fmt.Errorf("the CA in %s: %w", o.Dir, err)
+	}
+	if err := finishPair(o.Dir, r.CertPath, r.KeyPath); err != nil {
+		return nil, fmt.Errorf("the serving certificate in %s: %w", o.Dir, err)
+	}
 
 	ca, err := readPair(r.CAPath, caKeyPath)
 	switch {
@@ -235,17 +242,85 @@ func readPair(certPath, keyPath string) (*tls.Certificate, error) {
 	return &pair, nil
 }
 
-// writePair replaces a certificate and its key, each file written whole
-// before it takes the place of the old one.
+// pendingSuffix marks a file of a pair being replaced: written whole
+// beside the file it replaces, before either file of the pair is.
+const pendingSuffix = ".new"
+
+// writePair replaces a certificate and its key. Two renames cannot be one,
+// so a crash between them must not leave the new key beside the old
+// certificate (Ensure would refuse the CA, and the server would not start).
+// Both new files are first written whole beside the old ones, the
+// certificate last; then they take the old ones' places, the key first. A
+// certificate pending beside its file therefore says that the new pair is
+// whole, and finishPair completes it.
 func writePair(dir, certPath, keyPath string, c *tls.Certificate) error {
-	der, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
+	for _, step := range pairSteps(dir, certPath, keyPath, c) {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pairSteps are the steps of writePair, in order: a crash may stop them
+// after any one.
+func pairSteps(dir, certPath, keyPath string, c *tls.Certificate) []func() error {
+	syncDir := func() error { return syncDir(dir) }
+	return []func() error{
+		func() error {
+			der, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
+			if err != nil {
+				return err
+			}
+			return writeFile(dir, keyPath+pendingSuffix, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+		},
+		func() error {
+			return writeFile(dir, certPath+pendingSuffix, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Leaf.Raw}), 0o644)
+		},
+		syncDir,
+		func() error { return os.Rename(keyPath+pendingSuffix, keyPath) },
+		func() error { return os.Rename(certPath+pendingSuffix, certPath) },
+		syncDir,
+	}
+}
+
+// finishPair settles a replacement of a pair that writePair did not finish:
+// completed if its certificate was written (the new pair is whole), else
+// undone (the old pair was not touched).
+func finishPair(dir, certPath, keyPath string) error {
+	_, err := os.Stat(certPath + pendingSuffix)
+	switch {
+	case err == nil:
+		if err := os.Rename(keyPath+pendingSuffix, keyPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		if err := os.Rename(certPath+pendingSuffix, certPath); err != nil {
+			return err
+		}
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.Remove(keyPath + pendingSuffix); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // nothing pending
+			}
+			return err
+		}
+	default:
+		return err
+	}
+	return syncDir(dir)
+}
+
+// syncDir makes the renames in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
 	if err != nil {
 		return err
 	}
-	if err := writeFile(dir, keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-		return err
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
 	}
-	return writeFile(dir, certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Leaf.Raw}), 0o644)
+	return err
 }
 
 func writeFile(dir, path string, data []byte, mode os.FileMode) error {
