@@ -181,13 +181,15 @@ func parseRevisionQuery(c echo.Context) (*revisionQuery, error) {
 // revision (nil: nothing, its state is gone).
 func (s *Server) revisionChanges(q *revisionQuery, object func(ctx context.Context, typ string, r store.Revision) (any, error)) func(ctx context.Context, after int64) ([]change, error) {
 	return func(ctx context.Context, after int64) ([]change, error) {
-		events, err := s.store.Events(ctx, after, 0)
+		// The store reads only the events of the revisions the query
+		// names, if it does.
+		events, err := s.store.FilteredEvents(ctx, after, 0, store.EventFilter{Namespace: q.opts.Namespace, Repository: q.opts.Repository, Name: q.opts.Name})
 		if err != nil {
 			return nil, err
 		}
 		out := make([]change, 0, len(events))
 		for _, e := range events {
-			ch := change{resourceVersion: e.Revision.ResourceVersion, typ: e.Type}
+			ch := change{resourceVersion: e.Revision.ResourceVersion, typ: e.Type, key: e.Revision.Namespace + "/" + e.Revision.Name}
 			// A revision's name says what it is made of (namespace,
 			// repository, package, workspace): one whose name is out of
 			// the selection never was in it.

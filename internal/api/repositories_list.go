@@ -186,36 +186,12 @@ func (s *Server) listRepositories(c echo.Context) error {
 }
 
 // readRepositories reads the repositories of a namespace ("" for all) in
-// the order of lists, with the resource version they are of: read before
-// and after them until both agree (a write between would make a watch
-// from the first replay changes the list shows, or from the second miss
-// some). Should writes never pause, the first is kept: replaying is the
-// lesser harm.
+// the order of lists, with the resource version they are of, in one read
+// transaction: a watch from it replays nothing the list shows and misses
+// nothing it does not.
 func (s *Server) readRepositories(ctx context.Context, namespace string) (int64, []*store.Repository, error) {
-	var first int64
-	for try := 0; ; try++ {
-		rv, err := s.store.ResourceVersion(ctx)
-		if err != nil {
-			return 0, nil, err
-		}
-		if try == 0 {
-			first = rv
-		}
-		repos, err := s.store.ListRepositories(ctx, namespace)
-		if err != nil {
-			return 0, nil, err
-		}
-		after, err := s.store.ResourceVersion(ctx)
-		if err != nil {
-			return 0, nil, err
-		}
-		if after == rv {
-			return rv, repos, nil
-		}
-		if try == 4 {
-			return first, repos, nil
-		}
-	}
+	repos, rv, err := s.store.ListRepositoriesAt(ctx, namespace)
+	return rv, repos, err
 }
 
 // repositoryChanges reads the changes of repositories after a resource
@@ -229,7 +205,7 @@ func (s *Server) repositoryChanges(q *repositoryQuery) func(ctx context.Context,
 		out := make([]change, 0, len(events))
 		for _, e := range events {
 			obj := s.repositoryObject(&store.Repository{Object: e.Repository})
-			ch := change{resourceVersion: e.ResourceVersion, typ: e.Type,
+			ch := change{resourceVersion: e.ResourceVersion, typ: e.Type, key: e.Repository.Namespace + "/" + e.Repository.Name,
 				object: func(context.Context) (any, error) { return obj, nil }}
 			switch e.Type {
 			case store.Added:

@@ -130,7 +130,8 @@ func (s *Server) eachResources(ctx context.Context, q *revisionQuery, opts store
 // recorded it, read by its tree. A tree the index no longer holds (the
 // revision changed again or is gone) leaves a deleted revision's object
 // without resources and sends nothing of a changed one: a later event
-// carries its newer state.
+// carries its newer state (as an addition when the client never saw the
+// revision, see unsent).
 func (s *Server) eventResources(ctx context.Context, typ string, r store.Revision) (any, error) {
 	files, err := s.store.TreeResources(ctx, r.Tree)
 	if isNotFound(err) {

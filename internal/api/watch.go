@@ -186,6 +186,40 @@ type change struct {
 	// before and after: in the selection before the change (false for an
 	// addition) and after it (false for a deletion).
 	before, after bool
+	// key names the object among the watch's (namespace/name).
+	key string
+}
+
+// unsent tracks the objects a watch skipped the addition of, because the
+// state it added was gone when the watch read it: the client never saw
+// them, so their next change is an addition and their deletion nothing.
+type unsent map[string]bool
+
+// adjust returns the type of event to send of a change the client would
+// otherwise see as typ, and whether to send anything.
+func (u unsent) adjust(key, typ string) (string, bool) {
+	if !u[key] {
+		return typ, true
+	}
+	switch typ {
+	case store.Modified:
+		return store.Added, true
+	case store.Deleted:
+		delete(u, key)
+		return "", false
+	}
+	return typ, true
+}
+
+// sent records whether the event of typ for an object was sent (false:
+// its state was gone).
+func (u unsent) sent(key, typ string, ok bool) {
+	switch {
+	case ok:
+		delete(u, key)
+	case typ == store.Added:
+		u[key] = true
+	}
 }
 
 // send turns a change into the event the client must see, as the
@@ -312,6 +346,7 @@ func (s *Server) serveWatch(c echo.Context, p *listParams, src watchSource) erro
 		ticks = t.C
 	}
 	bookmarkDue := false
+	skipped := unsent{}
 	for {
 		changed := s.store.Changed()
 		// Read before the changes: when there are none after from, every
@@ -330,10 +365,14 @@ func (s *Server) serveWatch(c echo.Context, p *listParams, src watchSource) erro
 			if !ok || ch.object == nil {
 				continue
 			}
+			if typ, ok = skipped.adjust(ch.key, typ); !ok {
+				continue
+			}
 			obj, err := ch.object(ctx)
 			if err != nil {
 				return fail(err)
 			}
+			skipped.sent(ch.key, typ, obj != nil)
 			if obj == nil {
 				continue
 			}

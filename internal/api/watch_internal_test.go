@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -104,5 +105,47 @@ func TestListVersion(t *testing.T) {
 		if code != tc.code {
 			t.Errorf("%s at 10: code %d, want %d", tc.query, code, tc.code)
 		}
+	}
+}
+
+// TestWatchUnsent checks that a watch which skipped an addition (its state
+// was gone when read) sends the object's next change as an addition and
+// nothing of its deletion.
+func TestWatchUnsent(t *testing.T) {
+	type step struct {
+		typ    string
+		exists bool // the state the event names is still there
+	}
+	for _, tc := range []struct {
+		name  string
+		steps []step
+		want  []string
+	}{
+		{"addition gone, then modified", []step{{"ADDED", false}, {"MODIFIED", true}, {"MODIFIED", true}}, []string{"ADDED", "MODIFIED"}},
+		{"addition gone, then deleted", []step{{"ADDED", false}, {"DELETED", true}, {"ADDED", true}}, []string{"ADDED"}},
+		{"addition and modification gone", []step{{"ADDED", false}, {"MODIFIED", false}, {"MODIFIED", true}}, []string{"ADDED"}},
+		{"addition sent", []step{{"ADDED", true}, {"MODIFIED", false}, {"MODIFIED", true}, {"DELETED", true}}, []string{"ADDED", "MODIFIED", "DELETED"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u := unsent{}
+			var got []string
+			for _, s := range tc.steps {
+				typ, ok := u.adjust("ns/a", s.typ)
+				if !ok {
+					continue
+				}
+				u.sent("ns/a", typ, s.exists)
+				if s.exists {
+					got = append(got, typ)
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("sent %v, want %v", got, tc.want)
+			}
+			// Another object is not affected.
+			if typ, ok := u.adjust("ns/b", "MODIFIED"); !ok || typ != "MODIFIED" {
+				t.Errorf("another object: %q %v", typ, ok)
+			}
+		})
 	}
 }

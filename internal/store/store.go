@@ -101,6 +101,14 @@ type RepositoryEvent struct {
 	Previous        *configv1alpha1.Repository
 }
 
+// EventFilter narrows the changes of revisions read to those of one
+// namespace, repository or revision name; "" is any.
+type EventFilter struct {
+	Namespace  string
+	Repository string
+	Name       string
+}
+
 // RevisionList is a page of revisions.
 type RevisionList struct {
 	Items []Revision
@@ -265,6 +273,10 @@ type Store interface {
 	CreateRepository(ctx context.Context, r *Repository) error
 	GetRepository(ctx context.Context, namespace, name string) (*Repository, error)
 	ListRepositories(ctx context.Context, namespace string) ([]*Repository, error)
+	// ListRepositoriesAt lists as ListRepositories does, with the store's
+	// resource version of the same read: a watch from it sees every
+	// change the list does not show, and none it does.
+	ListRepositoriesAt(ctx context.Context, namespace string) ([]*Repository, int64, error)
 	// UpdateRepository writes the object if its resource version is the
 	// stored one (ErrConflict otherwise) and sets the new one.
 	UpdateRepository(ctx context.Context, r *Repository) error
@@ -312,12 +324,18 @@ type Store interface {
 	Validation(ctx context.Context, repoID int64, tree string) (*Validation, error)
 
 	// UpdateRepositoryStatus changes a repository's status, whatever its
-	// resource version: the status is the server's.
+	// resource version: the status is the server's. A change of nothing
+	// but lastSyncTime is kept without a new resource version or an
+	// event; no change writes nothing.
 	UpdateRepositoryStatus(ctx context.Context, namespace, name string, fn func(*configv1alpha1.RepositoryStatus)) error
 
 	// Events returns the changes of revisions after a resource version, in
 	// order, at most limit; ErrCompacted when changes after it are gone.
 	Events(ctx context.Context, after int64, limit int) ([]Event, error)
+	// FilteredEvents returns as Events does the changes of the revisions
+	// a filter selects: ErrCompacted only when changes of those are gone
+	// (a full reindex of a repository compacts that repository's).
+	FilteredEvents(ctx context.Context, after int64, limit int, f EventFilter) ([]Event, error)
 	// RepositoryEvents returns the changes of repositories after a
 	// resource version as Events does those of revisions: creations,
 	// updates of spec and status, deletions.

@@ -222,7 +222,7 @@ type indexWriter struct {
 	metas       map[string]treeMeta
 	validations map[string]*store.Validation
 	known       []string
-	// complete is set when the revisions given to recordEvent carry their
+	// complete is set when the revisions given to recordChange carry their
 	// meta and validation already (read from the index, or just set).
 	complete bool
 }
@@ -298,7 +298,7 @@ func (w *indexWriter) apply(u *store.IndexUpdate) error {
 		if err := w.insertRevisions(namespace, repoName, u.Packages); err != nil {
 			return err
 		}
-		if err := w.compactAll(); err != nil {
+		if err := w.relistRepository(namespace, repoName); err != nil {
 			return err
 		}
 	} else {
@@ -646,16 +646,20 @@ const (
 	derivedColumnsSet = `meta = ?, validation_errors = ?, validation_warnings = ?, validated_at = ?`
 )
 
+// storedRevision is a revision as the index holds it, with the meta and
+// validation its row copies from its tree: its state in an event.
 type storedRevision struct {
-	id int64
-	r  revision.Revision
+	id         int64
+	r          revision.Revision
+	meta       revision.Meta
+	validation *store.Validation
 }
 
 // packageRevisions makes the revisions of one package the given ones:
 // unchanged rows keep their resource version, changed and new ones get the
 // transaction's.
 func (w *indexWriter) packageRevisions(namespace, repoName, pkg string, revs []revision.Revision) error {
-	rows, err := w.tx.QueryContext(w.ctx, w.s.q(`SELECT id, `+revisionColumns+` FROM revisions WHERE repository_id = ? AND package = ?`), w.repoID, pkg)
+	rows, err := w.tx.QueryContext(w.ctx, w.s.q(`SELECT id, `+revisionColumns+`, `+derivedColumns+` FROM revisions WHERE repository_id = ? AND package = ?`), w.repoID, pkg)
 	if err != nil {
 		return err
 	}
@@ -663,15 +667,22 @@ func (w *indexWriter) packageRevisions(namespace, repoName, pkg string, revs []r
 	for rows.Next() {
 		var sr storedRevision
 		r := &sr.r
-		var at, created int64
-		var latest int
-		var lifecycle string
+		var at, created, validatedAt int64
+		var latest, errs, warnings int
+		var lifecycle, meta string
 		if err := rows.Scan(&sr.id, &r.Name, &r.Package, &r.Workspace, &r.Revision, &r.Number, &lifecycle, &r.Ref, &r.DeletionRef,
-			&r.Commit, &r.Tree, &r.PublishedBy, &at, &latest, &r.PullRequest, &created); err != nil {
+			&r.Commit, &r.Tree, &r.PublishedBy, &at, &latest, &r.PullRequest, &created, &meta, &errs, &warnings, &validatedAt); err != nil {
 			rows.Close()
 			return err
 		}
 		r.Lifecycle, r.PublishedAt, r.Latest, r.CreatedAt = revision.Lifecycle(lifecycle), timeOrZero(at), latest == 1, timeOrZero(created)
+		if sr.meta, err = decodeMeta(meta); err != nil {
+			rows.Close()
+			return err
+		}
+		if validatedAt != 0 {
+			sr.validation = &store.Validation{Errors: errs, Warnings: warnings, At: time.UnixMilli(validatedAt).UTC()}
+		}
 		existing[r.Name] = sr
 	}
 	rows.Close()
@@ -699,7 +710,7 @@ func (w *indexWriter) packageRevisions(namespace, repoName, pkg string, revs []r
 				w.oldTrees = append(w.oldTrees, old.r.Tree)
 			}
 			if err := w.recordChange(store.Modified, store.Revision{Revision: r, Namespace: namespace, Repository: repoName, ResourceVersion: w.rv},
-				&store.Revision{Revision: old.r, Namespace: namespace, Repository: repoName}); err != nil {
+				&store.Revision{Revision: old.r, Namespace: namespace, Repository: repoName, Meta: old.meta}); err != nil {
 				return err
 			}
 			derived, err := w.derived(r.Tree)
@@ -727,7 +738,7 @@ func (w *indexWriter) packageRevisions(namespace, repoName, pkg string, revs []r
 				}
 				return err
 			}
-			if err := w.recordEvent(store.Added, store.Revision{Revision: r, Namespace: namespace, Repository: repoName, ResourceVersion: w.rv}); err != nil {
+			if err := w.recordChange(store.Added, store.Revision{Revision: r, Namespace: namespace, Repository: repoName, ResourceVersion: w.rv}, nil); err != nil {
 				return err
 			}
 		}
@@ -737,7 +748,8 @@ func (w *indexWriter) packageRevisions(namespace, repoName, pkg string, revs []r
 		if err := w.exec(`DELETE FROM revisions WHERE id = ?`, old.id); err != nil {
 			return err
 		}
-		if err := w.recordEvent(store.Deleted, store.Revision{Revision: old.r, Namespace: namespace, Repository: repoName, ResourceVersion: w.rv}); err != nil {
+		if err := w.recordChange(store.Deleted, store.Revision{Revision: old.r, Namespace: namespace, Repository: repoName, ResourceVersion: w.rv,
+			Meta: old.meta, Validation: old.validation}, nil); err != nil {
 			return err
 		}
 	}

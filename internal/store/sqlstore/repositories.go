@@ -89,13 +89,33 @@ func (s *Store) GetRepository(ctx context.Context, namespace, name string) (*sto
 
 // ListRepositories lists the repositories of a namespace, or of all with "".
 func (s *Store) ListRepositories(ctx context.Context, namespace string) ([]*store.Repository, error) {
+	return s.listRepositories(ctx, s.db, namespace)
+}
+
+// ListRepositoriesAt lists the repositories of a namespace with the
+// resource version of the same read transaction.
+func (s *Store) ListRepositoriesAt(ctx context.Context, namespace string) ([]*store.Repository, int64, error) {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, 0, err
+	}
+	defer tx.Rollback()
+	var rv int64
+	if err := tx.QueryRowContext(ctx, s.q(`SELECT value FROM counters WHERE name = 'resource_version'`)).Scan(&rv); err != nil {
+		return nil, 0, err
+	}
+	repos, err := s.listRepositories(ctx, tx, namespace)
+	return repos, rv, err
+}
+
+func (s *Store) listRepositories(ctx context.Context, q querier, namespace string) ([]*store.Repository, error) {
 	query := `SELECT ` + repositoryColumns + ` FROM repositories`
 	var qargs []any
 	if namespace != "" {
 		query += ` WHERE namespace = ?`
 		qargs = append(qargs, namespace)
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(query+` ORDER BY namespace, name`), qargs...)
+	rows, err := q.QueryContext(ctx, s.q(query+` ORDER BY namespace, name`), qargs...)
 	if err != nil {
 		return nil, err
 	}
@@ -119,8 +139,10 @@ func (s *Store) UpdateRepository(ctx context.Context, r *store.Repository) error
 		return fmt.Errorf("repository %s/%s: invalid resource version %q: %w", r.Object.Namespace, r.Object.Name, r.Object.ResourceVersion, store.ErrConflict)
 	}
 	return s.write(ctx, func(tx *sql.Tx) error {
-		// The state before, for the event; its resource version says
-		// whether the write is of the state the caller read.
+		// The state before, for the event. The write itself is
+		// conditional on the resource version the caller read: the
+		// state read here may be older than the one a concurrent
+		// transaction commits first, where writes are not serialized.
 		var previous string
 		var current int64
 		err := tx.QueryRowContext(ctx, s.q(`SELECT object, resource_version FROM repositories WHERE namespace = ? AND name = ?`),
@@ -132,6 +154,7 @@ func (s *Store) UpdateRepository(ctx context.Context, r *store.Repository) error
 			return err
 		}
 		if current != expected {
+			// Without taking a resource version for nothing.
 			return fmt.Errorf("repository %s/%s: %w", r.Object.Namespace, r.Object.Name, store.ErrConflict)
 		}
 		rv, err := s.nextResourceVersion(ctx, tx)
@@ -144,9 +167,15 @@ func (s *Store) UpdateRepository(ctx context.Context, r *store.Repository) error
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE repositories SET object = ?, resource_version = ? WHERE namespace = ? AND name = ?`),
-			string(data), rv, obj.Namespace, obj.Name); err != nil {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE repositories SET object = ?, resource_version = ? WHERE namespace = ? AND name = ? AND resource_version = ?`),
+			string(data), rv, obj.Namespace, obj.Name, expected)
+		if err != nil {
 			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("repository %s/%s: %w", r.Object.Namespace, r.Object.Name, store.ErrConflict)
 		}
 		if err := s.recordRepositoryEvent(ctx, tx, store.Modified, rv, &obj, previous); err != nil {
 			return err
@@ -193,7 +222,7 @@ func (s *Store) DeleteRepository(ctx context.Context, namespace, name string) er
 		rows.Close()
 		for _, r := range gone {
 			r.ResourceVersion = rv
-			if err := w.recordEvent(store.Deleted, r); err != nil {
+			if err := w.recordChange(store.Deleted, r, nil); err != nil {
 				return err
 			}
 		}

@@ -58,10 +58,25 @@ const (
 	kindRepository = "Repository"
 )
 
+// relist is the type of the event a full reindex of a repository records
+// instead of one per revision: a watch that may see the repository's
+// revisions and reads past it must list again.
+const relist = "RELIST"
+
 // Events returns the changes of revisions after a resource version.
 func (s *Store) Events(ctx context.Context, after int64, limit int) ([]store.Event, error) {
+	return s.FilteredEvents(ctx, after, limit, store.EventFilter{})
+}
+
+// FilteredEvents returns the changes of the revisions a filter selects
+// after a resource version; the filter is the query's, so that a watch of
+// one revision decodes no other.
+func (s *Store) FilteredEvents(ctx context.Context, after int64, limit int, f store.EventFilter) ([]store.Event, error) {
 	var out []store.Event
-	err := s.events(ctx, kindRevision, after, limit, func(typ, obj, prev string) error {
+	err := s.events(ctx, kindRevision, f, after, limit, func(typ, obj, prev string) error {
+		if typ == relist {
+			return store.ErrCompacted
+		}
 		e := store.Event{Type: typ}
 		if err := json.Unmarshal([]byte(obj), &e.Revision); err != nil {
 			return err
@@ -82,7 +97,7 @@ func (s *Store) Events(ctx context.Context, after int64, limit int) ([]store.Eve
 // version.
 func (s *Store) RepositoryEvents(ctx context.Context, after int64, limit int) ([]store.RepositoryEvent, error) {
 	var out []store.RepositoryEvent
-	err := s.events(ctx, kindRepository, after, limit, func(typ, obj, prev string) error {
+	err := s.events(ctx, kindRepository, store.EventFilter{}, after, limit, func(typ, obj, prev string) error {
 		e := store.RepositoryEvent{Type: typ}
 		if err := json.Unmarshal([]byte(obj), &e.Repository); err != nil {
 			return err
@@ -104,11 +119,27 @@ func (s *Store) RepositoryEvents(ctx context.Context, after int64, limit int) ([
 	return out, err
 }
 
-// events reads the changes of objects of a kind after a resource version,
-// in order, at most limit (rounded up to a whole transaction's).
-func (s *Store) events(ctx context.Context, kind string, after int64, limit int, fn func(typ, obj, prev string) error) error {
+// events reads the changes of objects of a kind a filter selects after a
+// resource version, in order, at most limit (rounded up to a whole
+// transaction's). A relist marker of a repository is read whatever the
+// name filter: its name is no revision's.
+func (s *Store) events(ctx context.Context, kind string, f store.EventFilter, after int64, limit int, fn func(typ, obj, prev string) error) error {
 	if limit <= 0 || limit > eventLimit {
 		limit = eventLimit
+	}
+	where := `kind = ? AND resource_version > ?`
+	wargs := []any{kind, after}
+	if f.Namespace != "" {
+		where += ` AND namespace = ?`
+		wargs = append(wargs, f.Namespace)
+	}
+	if f.Repository != "" {
+		where += ` AND repository = ?`
+		wargs = append(wargs, f.Repository)
+	}
+	if f.Name != "" {
+		where += ` AND (name = ? OR type = ?)`
+		wargs = append(wargs, f.Name, relist)
 	}
 	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
@@ -126,14 +157,14 @@ func (s *Store) events(ctx context.Context, kind string, after int64, limit int,
 	// so the changes of one must never be split between two answers.
 	var last sql.NullInt64
 	if err := tx.QueryRowContext(ctx, s.q(fmt.Sprintf(`SELECT MAX(resource_version) FROM (SELECT resource_version FROM events
-		WHERE kind = ? AND resource_version > ? ORDER BY resource_version LIMIT %d) AS page`, limit)), kind, after).Scan(&last); err != nil {
+		WHERE %s ORDER BY resource_version LIMIT %d) AS page`, where, limit)), wargs...).Scan(&last); err != nil {
 		return err
 	}
 	if !last.Valid {
 		return nil
 	}
-	rows, err := tx.QueryContext(ctx, s.q(`SELECT type, object, previous FROM events WHERE kind = ? AND resource_version > ? AND resource_version <= ?
-		ORDER BY resource_version`), kind, after, last.Int64)
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT type, object, previous FROM events WHERE `+where+` AND resource_version <= ?
+		ORDER BY resource_version`), append(wargs, last.Int64)...)
 	if err != nil {
 		return err
 	}
@@ -252,20 +283,17 @@ func (s *Store) CompactEvents(ctx context.Context, before time.Time) error {
 	})
 }
 
-// recordEvent appends an addition or a deletion of a revision to the log;
-// recordChange, any change.
-func (w *indexWriter) recordEvent(typ string, r store.Revision) error {
-	if typ == store.Modified {
-		return fmt.Errorf("event of %s/%s: a modification is recorded with the state before it", r.Namespace, r.Name)
-	}
-	return w.recordChange(typ, r, nil)
-}
-
 // recordChange appends a change of a revision to the log, with, for a
 // modification, the revision before it (without its validation, which no
-// selector reads).
+// selector reads). Unless the writer is complete, the meta and validation
+// of an addition's or a modification's revision are looked up by its tree;
+// a deletion's revision and a previous state carry theirs, as the index
+// held them.
 func (w *indexWriter) recordChange(typ string, r store.Revision, prev *store.Revision) error {
-	if !w.complete {
+	if (typ == store.Modified) != (prev != nil) {
+		return fmt.Errorf("event of %s/%s: a modification, and only one, is recorded with the state before it", r.Namespace, r.Name)
+	}
+	if !w.complete && typ != store.Deleted {
 		var err error
 		if r.Meta, err = w.treeMeta(r.Tree); err != nil {
 			return err
@@ -282,19 +310,12 @@ func (w *indexWriter) recordChange(typ string, r store.Revision, prev *store.Rev
 	if prev != nil {
 		p := *prev
 		p.Validation = nil
-		if !w.complete {
-			if p.Meta, err = w.treeMeta(p.Tree); err != nil {
-				return err
-			}
-		}
 		if previous, err = json.Marshal(p); err != nil {
 			return err
 		}
-	} else if typ == store.Modified {
-		return fmt.Errorf("event of %s/%s: a modification is recorded with the state before it", r.Namespace, r.Name)
 	}
-	return w.exec(`INSERT INTO events (resource_version, kind, namespace, name, type, object, previous, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		w.rv, kindRevision, r.Namespace, r.Name, typ, string(data), string(previous), time.Now().Unix())
+	return w.exec(`INSERT INTO events (resource_version, kind, namespace, repository, name, type, object, previous, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		w.rv, kindRevision, r.Namespace, r.Repository, r.Name, typ, string(data), string(previous), time.Now().Unix())
 }
 
 // recordRepositoryEvent appends a change of a repository to the log: its
@@ -308,21 +329,30 @@ func (s *Store) recordRepositoryEvent(ctx context.Context, tx *sql.Tx, typ strin
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO events (resource_version, kind, namespace, name, type, object, previous, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-		rv, kindRepository, obj.Namespace, obj.Name, typ, string(data), previous, time.Now().Unix())
+	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO events (resource_version, kind, namespace, repository, name, type, object, previous, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		rv, kindRepository, obj.Namespace, obj.Name, obj.Name, typ, string(data), previous, time.Now().Unix())
 	return err
 }
 
-// compactAll forgets every change before this transaction: after a full
-// rebuild, watches must list again.
-func (w *indexWriter) compactAll() error {
-	if err := w.exec(`DELETE FROM events`); err != nil {
+// relistRepository records, after a full rebuild of the repository's
+// revisions, that watches which may see them must list again, rather than
+// an event per revision; the repository's earlier revision events are
+// dropped, unreachable past the marker. Watches of other repositories and
+// of repositories themselves go on.
+func (w *indexWriter) relistRepository(namespace, repoName string) error {
+	if err := w.exec(`DELETE FROM events WHERE kind = ? AND namespace = ? AND repository = ? AND resource_version < ?`,
+		kindRevision, namespace, repoName, w.rv); err != nil {
 		return err
 	}
-	return w.exec(`UPDATE counters SET value = ? WHERE name = 'events_compacted'`, w.rv-1)
+	return w.exec(`INSERT INTO events (resource_version, kind, namespace, repository, name, type, object, previous, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		w.rv, kindRevision, namespace, repoName, "", relist, "", "", time.Now().Unix())
 }
 
-// UpdateRepositoryStatus changes a repository's status.
+// UpdateRepositoryStatus changes a repository's status. A change of
+// lastSyncTime alone (an idle sync) is written in place, with neither a
+// new resource version nor an event: otherwise every repository would
+// log a modification, and every watch of repositories print one, at every
+// tick of the scheduler.
 func (s *Store) UpdateRepositoryStatus(ctx context.Context, namespace, name string, fn func(*configv1alpha1.RepositoryStatus)) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
 		var id int64
@@ -334,11 +364,31 @@ func (s *Store) UpdateRepositoryStatus(ctx context.Context, namespace, name stri
 		if err != nil {
 			return err
 		}
-		var obj configv1alpha1.Repository
+		var obj, before configv1alpha1.Repository
 		if err := json.Unmarshal([]byte(data), &obj); err != nil {
 			return err
 		}
+		if err := json.Unmarshal([]byte(data), &before); err != nil {
+			return err
+		}
 		fn(&obj.Status)
+		same, err := json.Marshal(obj)
+		if err != nil {
+			return err
+		}
+		probe := obj
+		probe.Status.LastSyncTime = before.Status.LastSyncTime
+		unchanged, err := json.Marshal(probe)
+		if err != nil {
+			return err
+		}
+		switch {
+		case string(same) == data:
+			return nil
+		case string(unchanged) == data:
+			_, err := tx.ExecContext(ctx, s.q(`UPDATE repositories SET object = ? WHERE id = ?`), string(same), id)
+			return err
+		}
 		rv, err := s.nextResourceVersion(ctx, tx)
 		if err != nil {
 			return err

@@ -23,6 +23,8 @@ func testChangeEvents(t *testing.T, s store.Store) {
 	t.Run("Repositories", func(t *testing.T) { testRepositoryEvents(t, s) })
 	t.Run("PreviousStates", func(t *testing.T) { testPreviousStates(t, s) })
 	t.Run("ListResources", func(t *testing.T) { testListResources(t, s) })
+	t.Run("FullReindex", func(t *testing.T) { testFullReindexEvents(t, s) })
+	t.Run("Filtered", func(t *testing.T) { testFilteredEvents(t, s) })
 }
 
 func repositoryEvents(t *testing.T, s store.Store, after int64) []store.RepositoryEvent {
@@ -57,14 +59,41 @@ func testRepositoryEvents(t *testing.T, s store.Store) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// A sync that changes nothing but the time of the last sync keeps it
+	// without a new resource version or an event; one that changes
+	// nothing writes nothing.
+	idle, _ := s.ResourceVersion(ctx)
+	synced := metav1.NewTime(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	for range 2 {
+		if err := s.UpdateRepositoryStatus(ctx, "events", "cat", func(st *configv1alpha1.RepositoryStatus) {
+			st.LastSyncTime = &synced
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if now, _ := s.ResourceVersion(ctx); now != idle {
+		t.Errorf("an idle sync moved the resource version from %d to %d", idle, now)
+	}
+	if got, err := s.GetRepository(ctx, "events", "cat"); err != nil || got.Object.Status.LastSyncTime == nil ||
+		!got.Object.Status.LastSyncTime.Equal(&synced) || got.Object.ResourceVersion != strconv.FormatInt(idle, 10) {
+		t.Errorf("after an idle sync: %+v %v", got, err)
+	}
 	// An index update writes the status too (the count of packages).
 	tree := []store.Tree{{ID: "ev-t", Files: []store.File{{Path: "Kptfile", BlobID: "ev-b"}}}}
 	if err := s.UpdateIndex(ctx, r.ID, &store.IndexUpdate{Trees: tree, Blobs: blobs(map[string]string{"ev-b": "x"}),
 		Packages: map[string][]revision.Revision{"a": {rev("cat", "a", "v1", revision.Published, 1, "ev-t")}}}); err != nil {
 		t.Fatal(err)
 	}
+	// A list and its resource version are of one read.
+	repos, listed, err := s.ListRepositoriesAt(ctx, "events")
+	if now, _ := s.ResourceVersion(ctx); err != nil || len(repos) != 1 || listed != now || repos[0].Object.Status.PackageCount != 1 {
+		t.Errorf("list at %d (store at %d): %+v %v", listed, now, repos, err)
+	}
 	if err := s.DeleteRepository(ctx, "events", "cat"); err != nil {
 		t.Fatal(err)
+	}
+	if repos, _, err := s.ListRepositoriesAt(ctx, "events"); err != nil || len(repos) != 0 {
+		t.Errorf("list after the deletion: %+v %v", repos, err)
 	}
 
 	events := repositoryEvents(t, s, start)
@@ -290,5 +319,93 @@ func testListResources(t *testing.T, s store.Store) {
 	}
 	if names := revisionNames(t, s, store.ListOptions{Name: "cat.c.v1"}); len(names) != 1 {
 		t.Errorf("list by name: %v", names)
+	}
+}
+
+// testFullReindexEvents checks that a full reindex of one repository sends
+// back to list only the watches that may see its revisions: not those of
+// repositories, nor of other repositories' revisions.
+func testFullReindexEvents(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	a := mustCreate(t, s, "full-a", "cat")
+	b := mustCreate(t, s, "full-b", "cat")
+	tree := []store.Tree{{ID: "full-t", Files: []store.File{{Path: "Kptfile", BlobID: "full-b"}}}}
+	for _, r := range []*store.Repository{a, b} {
+		if err := s.UpdateIndex(ctx, r.ID, &store.IndexUpdate{Trees: tree, Blobs: blobs(map[string]string{"full-b": "x"}),
+			Packages: map[string][]revision.Revision{"p": {rev("cat", "p", "v1", revision.Published, 1, "full-t")}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start, _ := s.ResourceVersion(ctx)
+	// b changes, then a is reindexed in full, then b changes again.
+	for i, r := range []*store.Repository{b, a, b} {
+		v := rev("cat", "p", "v1", revision.Published, 1, "full-t")
+		v.Latest = i == 0
+		if err := s.UpdateIndex(ctx, r.ID, &store.IndexUpdate{Full: i == 1, Trees: tree,
+			Packages: map[string][]revision.Revision{"p": {v}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.RepositoryEvents(ctx, start, 0); err != nil {
+		t.Errorf("repository events across a full reindex: %v", err)
+	}
+	if _, err := s.Events(ctx, start, 0); !errors.Is(err, store.ErrCompacted) {
+		t.Errorf("events of every revision across a full reindex of one repository: %v, want ErrCompacted", err)
+	}
+	if _, err := s.FilteredEvents(ctx, start, 0, store.EventFilter{Namespace: "full-a"}); !errors.Is(err, store.ErrCompacted) {
+		t.Errorf("events of the reindexed repository's namespace: %v, want ErrCompacted", err)
+	}
+	if _, err := s.FilteredEvents(ctx, start, 0, store.EventFilter{Namespace: "full-a", Name: "cat.p.v1"}); !errors.Is(err, store.ErrCompacted) {
+		t.Errorf("events of a revision of the reindexed repository: %v, want ErrCompacted", err)
+	}
+	events, err := s.FilteredEvents(ctx, start, 0, store.EventFilter{Namespace: "full-b"})
+	if err != nil || len(events) != 2 || events[0].Type != store.Modified || events[1].Type != store.Modified {
+		t.Errorf("events of the other repository: %+v %v", events, err)
+	}
+	// A watch listing after the reindex goes on.
+	now, _ := s.ResourceVersion(ctx)
+	if _, err := s.FilteredEvents(ctx, now-1, 0, store.EventFilter{Namespace: "full-a"}); err != nil {
+		t.Errorf("events after the reindex: %v", err)
+	}
+}
+
+// testFilteredEvents checks that the events of revisions read for a
+// namespace, repository or name are only theirs, in order.
+func testFilteredEvents(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	repos := []*store.Repository{mustCreate(t, s, "filt", "cat"), mustCreate(t, s, "filt", "dog"), mustCreate(t, s, "filt-other", "cat")}
+	start, _ := s.ResourceVersion(ctx)
+	tree := []store.Tree{{ID: "filt-t", Files: []store.File{{Path: "Kptfile", BlobID: "filt-b"}}}}
+	for _, r := range repos {
+		if err := s.UpdateIndex(ctx, r.ID, &store.IndexUpdate{Trees: tree, Blobs: blobs(map[string]string{"filt-b": "x"}),
+			Packages: map[string][]revision.Revision{
+				"p": {rev(r.Object.Name, "p", "v1", revision.Published, 1, "filt-t")},
+				"q": {rev(r.Object.Name, "q", "v1", revision.Published, 1, "filt-t")},
+			}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		filter store.EventFilter
+		want   []string
+	}{
+		{store.EventFilter{Namespace: "filt"}, []string{"filt/cat.p.v1", "filt/cat.q.v1", "filt/dog.p.v1", "filt/dog.q.v1"}},
+		{store.EventFilter{Namespace: "filt", Repository: "cat"}, []string{"filt/cat.p.v1", "filt/cat.q.v1"}},
+		{store.EventFilter{Repository: "cat"}, []string{"filt/cat.p.v1", "filt/cat.q.v1", "filt-other/cat.p.v1", "filt-other/cat.q.v1"}},
+		{store.EventFilter{Name: "cat.q.v1"}, []string{"filt/cat.q.v1", "filt-other/cat.q.v1"}},
+		{store.EventFilter{Namespace: "filt", Name: "dog.p.v1"}, []string{"filt/dog.p.v1"}},
+		{store.EventFilter{Namespace: "nowhere"}, nil},
+	} {
+		events, err := s.FilteredEvents(ctx, start, 0, tc.filter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range events {
+			got = append(got, e.Revision.Namespace+"/"+e.Revision.Name)
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("events of %+v (-want +got):\n%s", tc.filter, diff)
+		}
 	}
 }
