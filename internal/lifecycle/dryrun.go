@@ -77,8 +77,10 @@ func (o *op) written(name string, prev *store.Revision, ref, commit string, vali
 }
 
 // observe is what the index observes of a ref at a commit that a write
-// made: a branch, or a lightweight tag, whose commit's committer is who
-// published it and when.
+// made: a branch, or a lightweight tag (writes make no annotated tags). It
+// reads what the index reads and derives the observation with the index's
+// own rule (revision.Observe), so that a dry run answers what the index
+// will say.
 func (o *op) observe(ref, commit string) (revision.Observation, error) {
 	src, ok, err := o.cfg.ParseRef(ref)
 	if err != nil || !ok {
@@ -92,23 +94,11 @@ func (o *op) observe(ref, commit string) (revision.Observation, error) {
 	if err != nil {
 		return revision.Observation{}, err
 	}
-	full := o.cfg.Full(src.Package)
-	tree, err := o.b.TreeID(commit, full)
+	tree, err := o.b.TreeID(commit, o.cfg.Full(src.Package))
 	if err != nil {
 		return revision.Observation{}, err
 	}
-	obs := revision.Observation{Source: src, Commit: commit, Tree: tree, At: c.Committer.When}
-	if src.Kind == revision.KindTag {
-		obs.By = c.Committer.Name
-		if c.Committer.Email != "" {
-			obs.By += " <" + c.Committer.Email + ">"
-		}
-		if src.Number > 0 {
-			obs.PublishedWorkspace = revision.PublishedWorkspace([]string{c.Message}, full, src.Number)
-			obs.PullRequest = revision.PublishedPullRequest([]string{c.Message}, full, src.Number)
-		}
-	}
-	return obs, nil
+	return revision.Observe(o.cfg, src, commit, tree, reconcile.CommitMade(c), nil), nil
 }
 
 // moved returns revision r as a write that moves no package content left

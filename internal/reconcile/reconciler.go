@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -429,14 +430,13 @@ func (p *pass) branch(oldCommit, newCommit string) error {
 	for _, pkg := range present {
 		src, _, _ := p.cfg.ParseRef(p.branchRef())
 		src.Package = pkg
-		o := &revision.Observation{Source: src, Commit: commits[pkg], Tree: trees[pkg]}
-		if o.Commit == "" {
-			o.Commit = newCommit
+		commit := cmp.Or(commits[pkg], newCommit)
+		var committed revision.Made
+		if c := p.sc.commits[commit]; c != nil {
+			committed = CommitMade(c)
 		}
-		if c := p.sc.commits[o.Commit]; c != nil {
-			o.By, o.At = signature(c.Committer.Name, c.Committer.Email), c.Committer.When
-		}
-		p.newBranch[pkg] = o
+		o := revision.Observe(p.cfg, src, commit, trees[pkg], committed, nil)
+		p.newBranch[pkg] = &o
 	}
 	return nil
 }

@@ -197,12 +197,15 @@ func (s *scanner) readObjects(commits, tags []string) (map[string]*object.Tag, e
 	return out, err
 }
 
-func signature(name, email string) string {
-	if email == "" {
-		return name
-	}
-	return name + " <" + email + ">"
+// made is who made a git object, when, and its message, as the contract
+// reads them.
+func made(sig object.Signature, message string) revision.Made {
+	return revision.Made{Name: sig.Name, Email: sig.Email, When: sig.When, Message: message}
 }
+
+// CommitMade is who made a commit, when, and its message, as the contract
+// reads them (see revision.Observe).
+func CommitMade(c *object.Commit) revision.Made { return made(c.Committer, c.Message) }
 
 func hasKptfile(entries []gitrepo.TreeEntry) bool {
 	for _, e := range entries {
@@ -235,35 +238,19 @@ func (s *scanner) observeRefs(items []refSource) ([]revision.Observation, error)
 	}
 	out := make([]revision.Observation, len(items))
 	for i, it := range items {
-		o := revision.Observation{Source: it.src, Commit: it.ref.Commit}
-		if s.commits[it.ref.Commit] == nil {
-			o.Problem = fmt.Sprintf("the ref leads to a %s, not a commit", s.types[it.ref.Commit])
-			out[i] = o
+		c := s.commits[it.ref.Commit]
+		if c == nil {
+			out[i] = revision.Observation{Source: it.src, Commit: it.ref.Commit,
+				Problem: fmt.Sprintf("the ref leads to a %s, not a commit", s.types[it.ref.Commit])}
 			continue
 		}
+		var tagged *revision.Made
+		if tag := tagObjs[it.ref.Target]; it.ref.Annotated && tag != nil {
+			m := made(tag.Tagger, tag.Message)
+			tagged = &m
+		}
 		// A candidate: the caller checks that the tree is a package.
-		o.Tree = treeOf[i]
-		var messages []string
-		if it.ref.Annotated {
-			if tag := tagObjs[it.ref.Target]; tag != nil {
-				o.By, o.At = signature(tag.Tagger.Name, tag.Tagger.Email), tag.Tagger.When
-				messages = append(messages, tag.Message)
-			}
-		}
-		if c := s.commits[it.ref.Commit]; c != nil {
-			if o.By == "" {
-				o.By, o.At = signature(c.Committer.Name, c.Committer.Email), c.Committer.When
-			}
-			messages = append(messages, c.Message)
-		}
-		if it.src.Kind == revision.KindTag && it.src.Number > 0 {
-			o.PublishedWorkspace = revision.PublishedWorkspace(messages, s.cfg.Full(it.src.Package), it.src.Number)
-			o.PullRequest = revision.PublishedPullRequest(messages, s.cfg.Full(it.src.Package), it.src.Number)
-		}
-		if it.src.Kind != revision.KindTag {
-			o.By = "" // drafts and proposals are not published
-		}
-		out[i] = o
+		out[i] = revision.Observe(s.cfg, it.src, it.ref.Commit, treeOf[i], made(c.Committer, c.Message), tagged)
 	}
 	return out, nil
 }
