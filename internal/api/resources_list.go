@@ -18,8 +18,8 @@ import (
 //
 // A list of every revision's resources can be far larger than memory
 // allows, and Kubernetes answers a list without limit in full: the list is
-// streamed, one revision's files read at a time, all from one snapshot of
-// the index.
+// streamed, one revision's files read at a time, in chunks of revisions
+// each read in a short read transaction of its own (see eachResources).
 func (s *Server) listResources(c echo.Context) error {
 	q, err := parseRevisionQuery(c)
 	if err != nil {
@@ -32,8 +32,8 @@ func (s *Server) listResources(c echo.Context) error {
 				opts := q.opts
 				opts.Limit, opts.Continue = 0, ""
 				var rv int64
-				err := s.eachResources(ctx, q, opts, func(list *store.RevisionList) error {
-					rv = list.ResourceVersion
+				_, err := s.eachResources(ctx, q, opts, true, func(at int64) error {
+					rv = at
 					return nil
 				}, func(obj *pkgv1alpha1.PackageRevisionResources) error { return send(obj) })
 				return rv, err
@@ -46,29 +46,31 @@ func (s *Server) listResources(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		var meta metav1.ListMeta
-		err := s.eachResources(ctx, q, q.opts, func(list *store.RevisionList) error {
-			meta = metav1.ListMeta{ResourceVersion: strconv.FormatInt(list.ResourceVersion, 10), Continue: list.Continue}
-			return q.params.checkListVersion(list.ResourceVersion)
+		var rv int64
+		// A row counts the files: their content is read only for the
+		// objects the Table carries whole.
+		cont, err := s.eachResources(ctx, q, q.opts, rows.NeedsContent(), func(at int64) error {
+			rv = at
+			return q.params.checkListVersion(at)
 		}, rows.Add)
 		if err != nil {
 			return err
 		}
-		return writeJSON(c, http.StatusOK, rows.Table(meta))
+		return writeJSON(c, http.StatusOK, rows.Table(metav1.ListMeta{ResourceVersion: strconv.FormatInt(rv, 10), Continue: cont}))
 	}
 	resp := c.Response()
 	first := true
-	err = s.eachResources(ctx, q, q.opts, func(list *store.RevisionList) error {
-		if err := q.params.checkListVersion(list.ResourceVersion); err != nil {
+	var rv int64
+	cont, err := s.eachResources(ctx, q, q.opts, true, func(at int64) error {
+		if err := q.params.checkListVersion(at); err != nil {
 			return err
 		}
-		meta, err := json.Marshal(metav1.ListMeta{ResourceVersion: strconv.FormatInt(list.ResourceVersion, 10), Continue: list.Continue})
-		if err != nil {
-			return err
-		}
+		rv = at
 		resp.Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
 		resp.WriteHeader(http.StatusOK)
-		_, err = resp.Write([]byte(`{"kind":"PackageRevisionResourcesList","apiVersion":"` + pkgv1alpha1.APIVersion + `","metadata":` + string(meta) + `,"items":[`))
+		// The list's metadata follows its items: its continue token is
+		// known once they are read.
+		_, err := resp.Write([]byte(`{"kind":"PackageRevisionResourcesList","apiVersion":"` + pkgv1alpha1.APIVersion + `","items":[`))
 		return err
 	}, func(obj *pkgv1alpha1.PackageRevisionResources) error {
 		b, err := json.Marshal(obj)
@@ -91,39 +93,84 @@ func (s *Server) listResources(c echo.Context) error {
 		}
 		return err
 	}
-	_, err = resp.Write([]byte("]}\n"))
+	meta, err := json.Marshal(metav1.ListMeta{ResourceVersion: strconv.FormatInt(rv, 10), Continue: cont})
+	if err != nil {
+		return err
+	}
+	_, err = resp.Write([]byte(`],"metadata":` + string(meta) + "}\n"))
 	return err
 }
 
-// eachResources reads the revisions a query selects with their files, from
-// one snapshot: head is called with the page first, then each with the
-// resources of each revision the label selector matches.
-func (s *Server) eachResources(ctx context.Context, q *revisionQuery, opts store.ListOptions, head func(*store.RevisionList) error,
-	each func(*pkgv1alpha1.PackageRevisionResources) error) error {
-	return s.store.ListResources(ctx, opts, func(list *store.RevisionList, files func(int) (map[string][]byte, error)) error {
-		if err := head(list); err != nil {
-			return err
+// resourcesChunk is how many revisions a list of resources reads in one
+// read transaction: one open as long as a slow client takes to read a
+// whole list would keep the database's log from being checkpointed.
+var resourcesChunk = 100
+
+// eachResources reads the revisions a query selects with their files (with
+// their content, or only their paths), resourcesChunk revisions at a time,
+// each chunk with its files from one snapshot in a short read transaction:
+// head is called once, before anything else, with the resource version of
+// the first chunk, then each with the resources of each revision the label
+// selector matches. It returns the continue token after the last revision
+// read when opts.Limit cut the list short.
+//
+// The list's resource version is its first chunk's: a watch from it sees
+// every change made while the later chunks were read (a revision shown in
+// its newer state may be sent again as MODIFIED; one added or deleted
+// meanwhile as ADDED or DELETED), and misses none.
+func (s *Server) eachResources(ctx context.Context, q *revisionQuery, opts store.ListOptions, content bool, head func(rv int64) error,
+	each func(*pkgv1alpha1.PackageRevisionResources) error) (string, error) {
+	remaining := opts.Limit
+	first := true
+	for {
+		chunk := opts
+		chunk.Limit = resourcesChunk
+		if remaining > 0 && remaining < chunk.Limit {
+			chunk.Limit = remaining
 		}
-		for i := range list.Items {
-			r := &list.Items[i]
-			pr := revisionObject(*r)
-			if !q.matches(&pr) {
-				continue
+		var next string
+		var n int
+		err := s.store.ListResources(ctx, chunk, func(list *store.RevisionList, files func(int, bool) (map[string][]byte, error)) error {
+			if first {
+				first = false
+				if err := head(list.ResourceVersion); err != nil {
+					return err
+				}
 			}
-			f, err := files(i)
-			if err != nil {
-				return err
+			next, n = list.Continue, len(list.Items)
+			for i := range list.Items {
+				r := &list.Items[i]
+				pr := revisionObject(*r)
+				if !q.matches(&pr) {
+					continue
+				}
+				f, err := files(i, content)
+				if err != nil {
+					return err
+				}
+				obj, err := s.resourcesOf(ctx, r, f)
+				if err != nil {
+					return err
+				}
+				if err := each(obj); err != nil {
+					return err
+				}
 			}
-			obj, err := s.resourcesOf(ctx, r, f)
-			if err != nil {
-				return err
-			}
-			if err := each(obj); err != nil {
-				return err
+			return nil
+		})
+		if err != nil {
+			return "", err
+		}
+		if opts.Limit > 0 {
+			if remaining -= n; remaining <= 0 {
+				return next, nil
 			}
 		}
-		return nil
-	})
+		if next == "" {
+			return "", nil
+		}
+		opts.Continue = next
+	}
 }
 
 // eventResources is the resources object of a revision as an event

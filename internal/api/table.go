@@ -300,6 +300,12 @@ func (r *resourcesTableRows) Add(obj *pkgv1alpha1.PackageRevisionResources) erro
 	return r.b.add(obj)
 }
 
+// NeedsContent reports whether the rows' objects carry the files'
+// content: a row itself only counts the files.
+func (r *resourcesTableRows) NeedsContent() bool {
+	return r.b.include == metav1.IncludeObject
+}
+
 // Table is the Table of what was added, with the list's metadata.
 func (r *resourcesTableRows) Table(meta metav1.ListMeta) *metav1.Table {
 	r.b.t.ListMeta = meta

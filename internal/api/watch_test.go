@@ -10,8 +10,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/pkgserver/pkgserver/internal/api"
 	configv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/config/v1alpha1"
 	pkgv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/pkg/v1alpha1"
 	"github.com/pkgserver/pkgserver/internal/gitrepo/gittest"
@@ -328,4 +330,98 @@ func TestListResources(t *testing.T) {
 	h.status(code, body, http.StatusBadRequest)
 	code, body = h.do(http.MethodGet, allResPath, "reader", nil)
 	h.status(code, body, http.StatusForbidden)
+}
+
+// TestListResourcesInChunks checks that a list of resources read a few
+// revisions per read transaction answers what one read does: every item
+// with its files, pages that span chunks, Tables whose rows count the
+// files without reading them, and watches' initial events.
+func TestListResourcesInChunks(t *testing.T) {
+	h := start(t)
+	h.addRepo("blueprints", blueprints(t).Dir)
+	var whole pkgv1alpha1.PackageRevisionResourcesList
+	h.get(resPath, "reader", &whole)
+	if len(whole.Items) < 4 {
+		t.Fatalf("%d revisions: too few to read in chunks", len(whole.Items))
+	}
+	files := map[string]string{}
+	for _, r := range whole.Items {
+		files[r.Name] = fmt.Sprint(r.Spec.Resources)
+	}
+	api.SetResourcesChunk(t, 2)
+
+	var chunked pkgv1alpha1.PackageRevisionResourcesList
+	h.get(resPath, "reader", &chunked)
+	got := map[string]string{}
+	var names []string
+	for _, r := range chunked.Items {
+		got[r.Name] = fmt.Sprint(r.Spec.Resources)
+		names = append(names, r.Name)
+	}
+	if diff := cmp.Diff(files, got); diff != "" || chunked.Continue != "" || chunked.ResourceVersion != whole.ResourceVersion {
+		t.Errorf("chunked list at %s (whole at %s), continue %q (-whole +chunked):\n%s", chunked.ResourceVersion, whole.ResourceVersion, chunked.Continue, diff)
+	}
+	if want := h.revisions(""); !slices.Equal(names, want) {
+		t.Errorf("chunked list in order %v, want %v", names, want)
+	}
+
+	// Pages of 3 read in chunks of 2.
+	var pages []string
+	cont := ""
+	for n := 0; ; n++ {
+		var page pkgv1alpha1.PackageRevisionResourcesList
+		h.get(resPath+"?limit=3&continue="+url.QueryEscape(cont), "reader", &page)
+		if len(page.Items) > 3 || (page.Continue != "" && len(page.Items) != 3) {
+			t.Fatalf("page %d: %d items, continue %q", n, len(page.Items), page.Continue)
+		}
+		for _, r := range page.Items {
+			pages = append(pages, r.Name)
+			if fmt.Sprint(r.Spec.Resources) != files[r.Name] {
+				t.Errorf("%s in a page: %v", r.Name, r.Spec.Resources)
+			}
+		}
+		if cont = page.Continue; cont == "" {
+			break
+		}
+	}
+	if !slices.Equal(pages, names) {
+		t.Errorf("pages %v, want %v", pages, names)
+	}
+
+	// A Table's rows count the files, with or without the objects.
+	rc := h.tableClient(t, "pkg.pkgserver.dev")
+	for _, include := range []string{"", "Object"} {
+		table := getTable(t, rc, "packagerevisionresources", "", include)
+		rows := rowsByName(t, table)
+		if len(rows) != len(whole.Items) || table.ResourceVersion != whole.ResourceVersion {
+			t.Errorf("table (includeObject=%q) at %s: %d rows, want %d", include, table.ResourceVersion, len(rows), len(whole.Items))
+		}
+		for _, r := range whole.Items {
+			if row := rows[r.Name]; len(row) < 6 || row[5] != int64(len(r.Spec.Resources)) {
+				t.Errorf("table (includeObject=%q) row of %s: %v, want %d files", include, r.Name, row, len(r.Spec.Resources))
+			}
+		}
+	}
+
+	// The initial events of a watch.
+	w := h.watch(resPath + "?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true")
+	defer w.close()
+	seen := map[string]string{}
+	for {
+		e := w.nextRaw(t)
+		if e.Type == "BOOKMARK" {
+			break
+		}
+		var obj pkgv1alpha1.PackageRevisionResources
+		if err := json.Unmarshal(e.Object, &obj); err != nil {
+			t.Fatal(err)
+		}
+		if e.Type != "ADDED" {
+			t.Errorf("initial event %s of %s", e.Type, obj.Name)
+		}
+		seen[obj.Name] = fmt.Sprint(obj.Spec.Resources)
+	}
+	if diff := cmp.Diff(files, seen); diff != "" {
+		t.Errorf("initial events (-list +watch):\n%s", diff)
+	}
 }

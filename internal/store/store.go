@@ -342,10 +342,12 @@ type Store interface {
 	RepositoryEvents(ctx context.Context, after int64, limit int) ([]RepositoryEvent, error)
 	// ListResources reads the page ListRevisions answers for the same
 	// options and calls fn with it and with a function that reads the
-	// files of its i-th revision, with their content, from the same
-	// snapshot: a list of every revision's resources never needs all of
-	// them in memory at once.
-	ListResources(ctx context.Context, opts ListOptions, fn func(list *RevisionList, files func(i int) (map[string][]byte, error)) error) error
+	// files of its i-th revision, with their content or (content false)
+	// only their paths, from the same snapshot: a list of every revision's
+	// resources never needs all of them in memory at once, and a count of
+	// files reads no content. The snapshot lasts as long as fn: callers
+	// read small pages.
+	ListResources(ctx context.Context, opts ListOptions, fn func(list *RevisionList, files func(i int, content bool) (map[string][]byte, error)) error) error
 	// TreeResources returns the files of a package tree the index holds,
 	// with their content (ErrNotFound when it holds the tree no more).
 	TreeResources(ctx context.Context, tree string) (map[string][]byte, error)

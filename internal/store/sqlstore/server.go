@@ -184,7 +184,9 @@ func (s *Store) events(ctx context.Context, kind string, f store.EventFilter, af
 // ListResources reads a page of revisions and, on demand, their files,
 // all in one read transaction: the trees of the page's revisions are there
 // however long the caller takes, even if the revisions change meanwhile.
-func (s *Store) ListResources(ctx context.Context, opts store.ListOptions, fn func(list *store.RevisionList, files func(i int) (map[string][]byte, error)) error) error {
+// Callers keep pages small: the transaction holds the database's log from
+// being checkpointed while it lasts.
+func (s *Store) ListResources(ctx context.Context, opts store.ListOptions, fn func(list *store.RevisionList, files func(i int, content bool) (map[string][]byte, error)) error) error {
 	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return err
@@ -194,9 +196,15 @@ func (s *Store) ListResources(ctx context.Context, opts store.ListOptions, fn fu
 	if err != nil {
 		return err
 	}
-	return fn(list, func(i int) (map[string][]byte, error) {
+	return fn(list, func(i int, content bool) (map[string][]byte, error) {
 		r := list.Items[i]
-		out, err := s.treeContent(ctx, tx, r.Tree)
+		var out map[string][]byte
+		var err error
+		if content {
+			out, err = s.treeContent(ctx, tx, r.Tree)
+		} else {
+			out, err = s.treePaths(ctx, tx, r.Tree)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("files of %s/%s: %w", r.Namespace, r.Name, err)
 		}
@@ -215,8 +223,8 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// treeContent returns the files of a package tree with their content.
-func (s *Store) treeContent(ctx context.Context, q querier, tree string) (map[string][]byte, error) {
+// treeFiles returns the file list of a package tree.
+func (s *Store) treeFiles(ctx context.Context, q querier, tree string) ([]store.File, error) {
 	var packed string
 	err := q.QueryRowContext(ctx, s.q(`SELECT files FROM trees WHERE id = ?`), tree).Scan(&packed)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -225,7 +233,26 @@ func (s *Store) treeContent(ctx context.Context, q querier, tree string) (map[st
 	if err != nil {
 		return nil, err
 	}
-	files, err := decodeFiles(packed)
+	return decodeFiles(packed)
+}
+
+// treePaths returns the files of a package tree without their content
+// (nil), from its file list alone.
+func (s *Store) treePaths(ctx context.Context, q querier, tree string) (map[string][]byte, error) {
+	files, err := s.treeFiles(ctx, q, tree)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]byte, len(files))
+	for _, f := range files {
+		out[f.Path] = nil
+	}
+	return out, nil
+}
+
+// treeContent returns the files of a package tree with their content.
+func (s *Store) treeContent(ctx context.Context, q querier, tree string) (map[string][]byte, error) {
+	files, err := s.treeFiles(ctx, q, tree)
 	if err != nil {
 		return nil, err
 	}

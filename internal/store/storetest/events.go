@@ -250,7 +250,7 @@ func testListResources(t *testing.T, s store.Store) {
 		t.Helper()
 		var list *store.RevisionList
 		var got []string
-		err := s.ListResources(ctx, opts, func(l *store.RevisionList, files func(int) (map[string][]byte, error)) error {
+		err := s.ListResources(ctx, opts, func(l *store.RevisionList, files func(int, bool) (map[string][]byte, error)) error {
 			list = l
 			// Another write meanwhile changes nothing of what is read: b
 			// loses its revision and its tree is collected.
@@ -258,11 +258,24 @@ func testListResources(t *testing.T, s store.Store) {
 				return err
 			}
 			for i, r := range l.Items {
-				f, err := files(i)
+				f, err := files(i, true)
 				if err != nil {
 					return err
 				}
 				got = append(got, fmt.Sprintf("%s %d files", r.Name, len(f)))
+				// The paths alone, from the same snapshot.
+				paths, err := files(i, false)
+				if err != nil {
+					return err
+				}
+				for p, data := range paths {
+					if _, ok := f[p]; !ok || data != nil {
+						t.Errorf("path %s of %s: %q, in the files: %v", p, r.Name, data, ok)
+					}
+				}
+				if len(paths) != len(f) {
+					t.Errorf("%s: %d paths, %d files", r.Name, len(paths), len(f))
+				}
 				if r.Name == "cat.b.v1" && string(f["b.yaml"]) != "b" {
 					t.Errorf("b's resources read after it was deleted: %q", f)
 				}
@@ -284,9 +297,9 @@ func testListResources(t *testing.T, s store.Store) {
 		t.Fatalf("first page: %v, continue %q", got, list.Continue)
 	}
 	contents := map[string]map[string]string{}
-	err := s.ListResources(ctx, store.ListOptions{Namespace: "res"}, func(l *store.RevisionList, files func(int) (map[string][]byte, error)) error {
+	err := s.ListResources(ctx, store.ListOptions{Namespace: "res"}, func(l *store.RevisionList, files func(int, bool) (map[string][]byte, error)) error {
 		for i, r := range l.Items {
-			f, err := files(i)
+			f, err := files(i, true)
 			if err != nil {
 				return err
 			}
