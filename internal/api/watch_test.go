@@ -425,3 +425,23 @@ func TestListResourcesInChunks(t *testing.T) {
 		t.Errorf("initial events (-list +watch):\n%s", diff)
 	}
 }
+
+// TestTableResourcesReadsNoContent checks that a Table of resources counts
+// files without reading their content: a package with a file that is not
+// text, whose resources are refused, still has its row.
+func TestTableResourcesReadsNoContent(t *testing.T) {
+	h := start(t)
+	r := gittest.New(t)
+	files := gittest.Package("icons", "1")
+	files["icons/logo.png"] = "\x89PNG\r\n\x1a\n\xff\xfe"
+	r.Write(files)
+	r.Tag("icons/v1", r.Commit("icons"), "")
+	h.addRepo("art", r.Dir)
+	code, body := h.do(http.MethodGet, resPath+"/art.icons.v1", "reader", nil)
+	h.status(code, body, http.StatusUnprocessableEntity)
+	rc := h.tableClient(t, "pkg.pkgserver.dev")
+	rows := rowsByName(t, getTable(t, rc, "packagerevisionresources", "", ""))
+	if row := rows["art.icons.v1"]; len(row) < 6 || row[5] != int64(len(files)) {
+		t.Errorf("row of art.icons.v1: %v, want %d files", row, len(files))
+	}
+}
