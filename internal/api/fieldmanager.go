@@ -8,6 +8,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/labstack/echo/v4"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -168,4 +170,177 @@ func managerName(param, userAgent string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// patchManagedKey marks a request whose PATCH has made the managed fields
+// of the object it writes (by an apply or an update of its manager): the
+// writes it calls store them as they are.
+const patchManagedKey = "pkgserver.patchManaged"
+
+// patchManaged says whether the managed fields of what a request writes are
+// made by its PATCH already.
+func patchManaged(c echo.Context) bool {
+	b, _ := c.Get(patchManagedKey).(bool)
+	return b
+}
+
+// updateManagers returns the managed fields of obj, written over live (nil:
+// created) by an update: as kube-apiserver's Update operation makes them,
+// live's managers kept when obj carries none and the changed fields given
+// to the manager of the request (its fieldManager parameter, else its
+// User-Agent's name). A failure keeps live's, as kube-apiserver does.
+func updateManagers[T any](c echo.Context, kind schema.GroupVersionKind, subresource string, live, obj *T, opts writeOptions) ([]metav1.ManagedFieldsEntry, error) {
+	fm, err := fieldManager(kind, subresource)
+	if err != nil {
+		return nil, err
+	}
+	liveU := &unstructured.Unstructured{}
+	if live != nil {
+		if liveU, err = toUnstructured(live); err != nil {
+			return nil, err
+		}
+	}
+	liveU.SetGroupVersionKind(kind)
+	if live != nil {
+		// As a patch does: untracked fields are before-first-apply's.
+		if liveU, err = tracked(fm, kind, liveU); err != nil {
+			return nil, err
+		}
+	}
+	newU, err := toUnstructured(obj)
+	if err != nil {
+		return nil, err
+	}
+	newU.SetGroupVersionKind(kind)
+	out := fm.UpdateNoErrors(liveU, newU, managerName(opts.FieldManager, c.Request().UserAgent()))
+	u, ok := out.(*unstructured.Unstructured)
+	if !ok {
+		return nil, fmt.Errorf("update of the field managers made a %T", out)
+	}
+	return u.GetManagedFields(), nil
+}
+
+// revisionLocks serializes the writes of a package revision (and of its
+// resources) that read, change and store its field managers, which the
+// index keeps beside the revision: without it, concurrent applies that
+// change only ownership, and write nothing to git, would each store the
+// managers as they read them, and all but the last would be lost. It
+// holds within this process.
+var revisionLocks keyedLocks
+
+// keyedLocks are mutexes by key, made when first locked and dropped when
+// no one holds or waits for them.
+type keyedLocks struct {
+	mu    sync.Mutex
+	locks map[string]*keyedLock
+}
+
+type keyedLock struct {
+	sync.Mutex
+	users int
+}
+
+// lock locks key and returns its unlock.
+func (l *keyedLocks) lock(key string) func() {
+	l.mu.Lock()
+	if l.locks == nil {
+		l.locks = map[string]*keyedLock{}
+	}
+	k := l.locks[key]
+	if k == nil {
+		k = &keyedLock{}
+		l.locks[key] = k
+	}
+	k.users++
+	l.mu.Unlock()
+	k.Lock()
+	return func() {
+		k.Unlock()
+		l.mu.Lock()
+		if k.users--; k.users == 0 {
+			delete(l.locks, key)
+		}
+		l.mu.Unlock()
+	}
+}
+
+// lockRevision locks the field managers of revision ns/name for a write
+// that is not a PATCH's (a PATCH holds the lock already); it returns the
+// unlock.
+func lockRevision(c echo.Context, ns, name string) func() {
+	if patchManaged(c) {
+		return func() {}
+	}
+	return revisionLocks.lock(ns + "/" + name)
+}
+
+// trackRepository sets the managed fields of repository obj, written over
+// live (nil: created) by a create or an update that is not a PATCH's, and
+// returns those obj came with. The repository stores its managers; the
+// answer of the write shows those the request sent (a dry run and the
+// write it stands for answer alike), a read those stored.
+func (s *Server) trackRepository(c echo.Context, live, obj *configv1alpha1.Repository, opts writeOptions) ([]metav1.ManagedFieldsEntry, error) {
+	sent := obj.ManagedFields
+	if patchManaged(c) {
+		return sent, nil
+	}
+	mf, err := updateManagers(c, repositoryKind, "", live, obj, opts)
+	if err != nil {
+		return nil, err
+	}
+	obj.ManagedFields = mf
+	return sent, nil
+}
+
+// liveRevision is revision ns/name as the API shows it, with its managed
+// fields, for a write that is not a PATCH's to track its managers over
+// (nil when it need not: a PATCH's, a dry run).
+func (s *Server) liveRevision(c echo.Context, ns, name string, opts writeOptions) (*pkgv1alpha1.PackageRevision, error) {
+	if patchManaged(c) || opts.DryRun {
+		return nil, nil
+	}
+	r, err := s.store.GetRevision(c.Request().Context(), ns, name)
+	if err != nil {
+		return nil, writeErr(revisionsResource, name, err)
+	}
+	obj := revisionObject(*r)
+	if obj.ManagedFields, err = s.managedFields(c, ns, revisionsResource, name); err != nil {
+		return nil, err
+	}
+	return &obj, nil
+}
+
+// liveResources is liveRevision for the resources of a revision.
+func (s *Server) liveResources(c echo.Context, ns, name string, opts writeOptions) (*pkgv1alpha1.PackageRevisionResources, error) {
+	if patchManaged(c) || opts.DryRun {
+		return nil, nil
+	}
+	r, err := s.store.GetRevision(c.Request().Context(), ns, name)
+	if err != nil {
+		return nil, writeErr(resourcesResource, name, err)
+	}
+	obj, err := s.resourcesObject(c, r)
+	if err != nil {
+		return nil, err
+	}
+	if obj.ManagedFields, err = s.managedFields(c, ns, resourcesResource, name); err != nil {
+		return nil, err
+	}
+	return obj, nil
+}
+
+// trackRevision stores the managed fields of a revision, or of its
+// resources, that a create or an update that is not a PATCH's wrote as obj
+// over live (nil: created). A PATCH stores its own; a dry run none.
+func trackRevision[T any](s *Server, c echo.Context, resource string, kind schema.GroupVersionKind, subresource string, live, obj *T,
+	written metav1.ObjectMeta, repository string, opts writeOptions) error {
+	if patchManaged(c) || opts.DryRun {
+		return nil
+	}
+	mf, err := updateManagers(c, kind, subresource, live, obj, opts)
+	if err != nil {
+		return err
+	}
+	written.ManagedFields = mf
+	return s.keepManagedFields(c, resource, written, repository)
 }

@@ -418,8 +418,10 @@ func servePatch[T any](c echo.Context, t patchTarget[T]) error {
 	if err != nil {
 		return err
 	}
+	// The writes called store the managers made here as they are.
+	c.Set(patchManagedKey, true)
 	for attempt := 1; ; attempt++ {
-		out, created, warnings, err := patchOnce(c, t, req, fm, ns, name)
+		out, created, warnings, err := t.patchLocked(c, req, fm, ns, name)
 		var changed *changedMeanwhile
 		if errors.As(err, &changed) {
 			if attempt < maxPatchAttempts {
@@ -439,6 +441,16 @@ func servePatch[T any](c echo.Context, t patchTarget[T]) error {
 		}
 		return writeJSON(c, code, out)
 	}
+}
+
+// patchLocked is patchOnce, under the lock of the object's field managers
+// when the index keeps them beside it: the managers read are those
+// replaced.
+func (t patchTarget[T]) patchLocked(c echo.Context, req *patchRequest, fm *managedfields.FieldManager, ns, name string) (*T, bool, []string, error) {
+	if t.keepManaged != nil {
+		defer revisionLocks.lock(ns + "/" + name)()
+	}
+	return patchOnce(c, t, req, fm, ns, name)
 }
 
 // patchOnce reads the object, patches it and writes the result; it

@@ -681,3 +681,157 @@ func TestConcurrentPatches(t *testing.T) {
 		}
 	}
 }
+
+// managedOf reads the managers of a revision or of its resources, which
+// the answers of patches carry: a JSON patch that changes nothing.
+func (h *harness) managedOf(path, name string) metav1.ObjectMeta {
+	h.t.Helper()
+	var obj struct {
+		Metadata metav1.ObjectMeta `json:"metadata"`
+	}
+	h.patchOK(path, "writer", jsonPatch, `[{"op":"test","path":"/metadata/name","value":"`+name+`"}]`, 200, &obj)
+	return obj.Metadata
+}
+
+// TestConcurrentApplies: applies by different managers of a label the
+// Draft has, sent at once, all keep their managers.
+func TestConcurrentApplies(t *testing.T) {
+	h := start(t)
+	h.hosted("blueprints")
+	var pr pkgv1alpha1.PackageRevision
+	h.write(http.MethodPost, revsPath, newRevision("blueprints", "nginx", "shared", pkgv1alpha1.Task{Type: "init"}), 201, &pr)
+	path := revsPath + "/" + pr.Name
+	// The label is there already: the applies change only who owns it,
+	// and write nothing to git.
+	h.patchOK(path+"?fieldManager=seed", "writer", mergePatch, `{"metadata":{"labels":{"team":"web"}}}`, 200, &pr)
+	cfg := "apiVersion: pkg.pkgserver.dev/v1alpha1\nkind: PackageRevision\nmetadata:\n  name: " + pr.Name + "\n  labels:\n    team: web\n"
+	const n = 8
+	answers := make([]patchAnswer, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			answers[i], errs[i] = h.tryPatch(fmt.Sprintf("%s?fieldManager=m%d", path, i), "writer", applyPatch, cfg)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	got := h.managedOf(path, pr.Name)
+	for i := range n {
+		m := fmt.Sprintf("m%d", i)
+		if answers[i].code != 200 || !owns(t, got, m, "f:metadata/f:labels/f:team") {
+			t.Errorf("%s: apply answered %d %s; managers now %v", m, answers[i].code, answers[i].body, managers(got))
+		}
+	}
+}
+
+// TestUpdateTakesOwnershipFromApply: a PUT takes the fields it changes from their
+// appliers, as kube-apiserver's Update does, so that an applier applying
+// its old value again is told of the conflict; a PUT whose body carries no
+// managed fields keeps those there.
+func TestUpdateTakesOwnershipFromApply(t *testing.T) {
+	h := start(t)
+	g := blueprints(t)
+	h.hosted("hosted")
+
+	t.Run("repository", func(t *testing.T) {
+		path := reposPath + "/owned"
+		cfg := "apiVersion: config.pkg.pkgserver.dev/v1alpha1\nkind: Repository\nmetadata:\n  name: owned\n" +
+			"spec:\n  git:\n    url: " + g.Dir + "\n    branch: main\n"
+		h.patchOK(path+"?fieldManager=alice", "admin", applyPatch, cfg, 201, new(configv1alpha1.Repository))
+		var r configv1alpha1.Repository
+		h.get(path, "admin", &r)
+		r.Spec.Git.Branch = "dev"
+		if code, body := h.do(http.MethodPut, path, "admin", r); code != 200 {
+			t.Fatalf("PUT: %d %s", code, body)
+		}
+		var got configv1alpha1.Repository
+		h.get(path, "admin", &got)
+		if owns(t, got.ObjectMeta, "alice", "f:spec/f:git/f:branch") || !owns(t, got.ObjectMeta, "Go-http-client", "f:spec/f:git/f:branch") ||
+			!owns(t, got.ObjectMeta, "alice", "f:spec/f:git/f:url") {
+			t.Errorf("after the PUT: %v", got.ManagedFields)
+		}
+		st := h.patchRefused(path+"?fieldManager=alice", "admin", applyPatch, cfg, 409)
+		if !strings.Contains(st.Message, "spec.git.branch") {
+			t.Errorf("conflict: %s", st.Message)
+		}
+		h.get(path, "admin", &got)
+		if got.Spec.Git.Branch != "dev" {
+			t.Errorf("branch %q after the refused apply", got.Spec.Git.Branch)
+		}
+
+		// A body without managers keeps alice's; the updater named by
+		// fieldManager takes what it changes.
+		got.ManagedFields = nil
+		got.Labels = map[string]string{"team": "web"}
+		if code, body := h.do(http.MethodPut, path+"?fieldManager=bob", "admin", got); code != 200 {
+			t.Fatalf("PUT: %d %s", code, body)
+		}
+		h.get(path, "admin", &got)
+		if !owns(t, got.ObjectMeta, "alice", "f:spec/f:git/f:url") || !owns(t, got.ObjectMeta, "bob", "f:metadata/f:labels/f:team") {
+			t.Errorf("after a PUT without managers: %v", got.ManagedFields)
+		}
+	})
+
+	t.Run("revision", func(t *testing.T) {
+		var pr pkgv1alpha1.PackageRevision
+		h.write(http.MethodPost, revsPath, newRevision("hosted", "nginx", "owned", pkgv1alpha1.Task{Type: "init"}), 201, &pr)
+		path := revsPath + "/" + pr.Name
+		if got := managers(h.managedOf(path, pr.Name)); !slices.Equal(got, []string{"Go-http-client/Update"}) {
+			t.Errorf("managers of a created revision: %v", got)
+		}
+		cfg := "apiVersion: pkg.pkgserver.dev/v1alpha1\nkind: PackageRevision\nmetadata:\n  name: " + pr.Name + "\n  labels:\n    team: web\n"
+		h.patchOK(path+"?fieldManager=alice", "writer", applyPatch, cfg, 200, new(pkgv1alpha1.PackageRevision))
+		got := h.revision(pr.Name)
+		got.Labels["team"] = "ops"
+		h.write(http.MethodPut, path+"?fieldManager=bob", got, 200, nil)
+		if m := h.managedOf(path, pr.Name); owns(t, m, "alice", "f:metadata/f:labels/f:team") || !owns(t, m, "bob", "f:metadata/f:labels/f:team") {
+			t.Errorf("after the PUT: %v", m.ManagedFields)
+		}
+		h.patchRefused(path+"?fieldManager=alice", "writer", applyPatch, cfg, 409)
+		if got := h.revision(pr.Name); got.Labels["team"] != "ops" {
+			t.Errorf("label %q after the refused apply", got.Labels["team"])
+		}
+
+		// The resources too.
+		var res pkgv1alpha1.PackageRevisionResources
+		h.get(resPath+"/"+pr.Name, "reader", &res)
+		res.Spec.Resources["deployment.yaml"] = deployment
+		h.write(http.MethodPut, resPath+"/"+pr.Name+"?fieldManager=files", res, 200, nil)
+		if m := h.managedOf(resPath+"/"+pr.Name, pr.Name); !owns(t, m, "files", "f:spec/f:resources/f:deployment.yaml") {
+			t.Errorf("resources after the PUT: %v", m.ManagedFields)
+		}
+	})
+}
+
+// TestManagedFieldsGoWithRevision: the managers of a Draft whose branch is
+// deleted in git go with it: the Draft's branch made again has none of
+// them. (The branch is changed in the hosted repository itself: a push
+// would run its hooks.)
+func TestManagedFieldsGoWithRevision(t *testing.T) {
+	h := start(t)
+	dir := h.hosted("blueprints")
+	var pr pkgv1alpha1.PackageRevision
+	h.write(http.MethodPost, revsPath, newRevision("blueprints", "nginx", "gone", pkgv1alpha1.Task{Type: "init"}), 201, &pr)
+	path := revsPath + "/" + pr.Name
+	h.patchOK(path+"?fieldManager=ci", "writer", applyPatch,
+		"apiVersion: pkg.pkgserver.dev/v1alpha1\nkind: PackageRevision\nmetadata:\n  name: "+pr.Name+"\n  labels:\n    team: web\n", 200, new(pkgv1alpha1.PackageRevision))
+
+	commit := git(t, dir, "rev-parse", "refs/heads/drafts/nginx/gone")
+	git(t, dir, "update-ref", "-d", "refs/heads/drafts/nginx/gone")
+	h.sync("blueprints")
+	if code, body := h.do(http.MethodGet, path, "reader", nil); code != 404 {
+		t.Fatalf("after the branch is deleted: %d %s", code, body)
+	}
+	git(t, dir, "update-ref", "refs/heads/drafts/nginx/gone", commit)
+	h.sync("blueprints")
+	if got := h.revision(pr.Name); got.Labels["team"] != "web" {
+		t.Fatalf("made again: labels %v", got.Labels)
+	}
+	// Untracked, its fields are before-first-apply's.
+	if got := managers(h.managedOf(path, pr.Name)); slices.Contains(got, "ci/Apply") || slices.Contains(got, "Go-http-client/Update") {
+		t.Errorf("made again: managers %v", got)
+	}
+}

@@ -99,7 +99,8 @@ func (s *Server) createRepository(c echo.Context) error {
 
 // createRepositoryObject registers the repository obj in namespace ns (or,
 // in a dry run, checks that it could) and returns it as the API shows it.
-// The managed fields obj carries are stored with it.
+// Its managers are stored with it: those of the PATCH that calls, else
+// the creator's (trackRepository).
 func (s *Server) createRepositoryObject(c echo.Context, ns string, obj *configv1alpha1.Repository, opts writeOptions) (*configv1alpha1.Repository, error) {
 	if err := checkNamespace(ns); err != nil {
 		return nil, err
@@ -124,6 +125,10 @@ func (s *Server) createRepositoryObject(c echo.Context, ns string, obj *configv1
 		Type: "Ready", Status: metav1.ConditionUnknown, Reason: "Syncing", Message: "the first sync is under way",
 		LastTransitionTime: metav1.NewTime(time.Now().UTC().Truncate(time.Second)),
 	}}}
+	sent, err := s.trackRepository(c, nil, obj, opts)
+	if err != nil {
+		return nil, err
+	}
 	r := &store.Repository{Object: *obj}
 	ctx := c.Request().Context()
 	if _, err := s.store.GetRepository(ctx, ns, obj.Name); err == nil {
@@ -138,6 +143,7 @@ func (s *Server) createRepositoryObject(c echo.Context, ns string, obj *configv1
 		r.Object.UID = uuid.NewUUID()
 		r.Object.CreationTimestamp = metav1.NewTime(time.Now().UTC().Truncate(time.Second))
 		out := s.repositoryObject(r)
+		out.ManagedFields = sent
 		return &out, nil
 	}
 	if obj.Spec.Provider == configv1alpha1.ProviderHosted {
@@ -154,6 +160,7 @@ func (s *Server) createRepositoryObject(c echo.Context, ns string, obj *configv1
 	}
 	s.syncer.Add(r)
 	out := s.repositoryObject(r)
+	out.ManagedFields = sent
 	return &out, nil
 }
 
@@ -178,8 +185,9 @@ func (s *Server) updateRepository(c echo.Context) error {
 }
 
 // replaceRepository replaces repository ns/name by obj (or, in a dry run,
-// checks that it could) and returns it as the API shows it. The managed
-// fields obj carries are stored with it.
+// checks that it could) and returns it as the API shows it. Its managers
+// are stored with it: those of the PATCH that calls, else the updater's
+// over the live ones (trackRepository).
 func (s *Server) replaceRepository(c echo.Context, ns, name string, obj *configv1alpha1.Repository, opts writeOptions) (*configv1alpha1.Repository, error) {
 	if err := authorize(c, ns, store.RoleAdmin); err != nil {
 		return nil, err
@@ -215,6 +223,10 @@ func (s *Server) replaceRepository(c echo.Context, ns, name string, obj *configv
 	if !equalSpec(old.Object.Spec, obj.Spec) {
 		obj.Generation++
 	}
+	sent, err := s.trackRepository(c, &old.Object, obj, opts)
+	if err != nil {
+		return nil, err
+	}
 	r := &store.Repository{ID: old.ID, Object: *obj}
 	if opts.DryRun {
 		// The store's own check, without the write: the resource version
@@ -223,6 +235,7 @@ func (s *Server) replaceRepository(c echo.Context, ns, name string, obj *configv
 			return nil, repoErr(fmt.Errorf("repository %s/%s: %w", ns, name, store.ErrConflict), name)
 		}
 		out := s.repositoryObject(r)
+		out.ManagedFields = sent
 		return &out, nil
 	}
 	if err := s.store.UpdateRepository(ctx, r); err != nil {
@@ -235,6 +248,7 @@ func (s *Server) replaceRepository(c echo.Context, ns, name string, obj *configv
 		s.syncer.Add(r)
 	}
 	out := s.repositoryObject(r)
+	out.ManagedFields = sent
 	return &out, nil
 }
 

@@ -168,11 +168,17 @@ func (s *Server) createRevisionObject(c echo.Context, ns string, obj *pkgv1alpha
 	if len(causes) > 0 {
 		return nil, invalid("packagerevisions", obj.Name, causes)
 	}
+	name := revision.ObjectName(sp.Repository, sp.PackageName, sp.WorkspaceName)
+	defer lockRevision(c, ns, name)()
 	r, _, err := w.Create(c.Request().Context(), ns, req, author(c))
 	if err != nil {
-		return nil, writeErr("packagerevisions", revision.ObjectName(sp.Repository, sp.PackageName, sp.WorkspaceName), err)
+		return nil, writeErr("packagerevisions", name, err)
 	}
-	return answerRevision(r, obj), nil
+	out := answerRevision(r, obj)
+	if err := trackRevision(s, c, revisionsResource, revisionKind, "", nil, obj, out.ObjectMeta, r.Repository, opts); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // answerRevision is a written revision as the API shows it, with the
@@ -247,6 +253,11 @@ func (s *Server) moveRevision(c echo.Context, ns, name string, obj *pkgv1alpha1.
 	if err != nil {
 		return nil, err
 	}
+	defer lockRevision(c, ns, name)()
+	live, err := s.liveRevision(c, ns, name, opts)
+	if err != nil {
+		return nil, err
+	}
 	ctx, to, by := c.Request().Context(), revision.Lifecycle(obj.Spec.Lifecycle), author(c)
 	var r *store.Revision
 	if approval {
@@ -257,7 +268,15 @@ func (s *Server) moveRevision(c echo.Context, ns, name string, obj *pkgv1alpha1.
 	if err != nil {
 		return nil, writeErr("packagerevisions", name, err)
 	}
-	return answerRevision(r, obj), nil
+	out := answerRevision(r, obj)
+	sub := ""
+	if approval {
+		sub = "approval"
+	}
+	if err := trackRevision(s, c, revisionsResource, revisionKind, sub, live, obj, out.ObjectMeta, r.Repository, opts); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // metaEdit reads the labels, annotations and readiness gates of a body.
@@ -422,6 +441,11 @@ func (s *Server) replaceResources(c echo.Context, ns, name string, obj *pkgv1alp
 	if err != nil {
 		return nil, err
 	}
+	defer lockRevision(c, ns, name)()
+	live, err := s.liveResources(c, ns, name, opts)
+	if err != nil {
+		return nil, err
+	}
 	files := make(map[string][]byte, len(obj.Spec.Resources))
 	for p, text := range obj.Spec.Resources {
 		files[p] = []byte(text)
@@ -440,6 +464,9 @@ func (s *Server) replaceResources(c echo.Context, ns, name string, obj *pkgv1alp
 		return nil, err
 	}
 	out.ManagedFields = obj.ManagedFields
+	if err := trackRevision(s, c, resourcesResource, resourcesKind, "", live, obj, out.ObjectMeta, r.Repository, opts); err != nil {
+		return nil, err
+	}
 	if len(warnings) > 0 {
 		out.Status = &pkgv1alpha1.PackageRevisionResourcesStatus{Results: warnings}
 	}

@@ -433,7 +433,8 @@ type Store interface {
 	// metadata the index does not keep (ErrNotFound when none are).
 	// SetManagedFields replaces them (ErrNotFound when the object's
 	// repository is not registered); DeleteManagedFields forgets those of
-	// every resource of a name (a deleted revision's).
+	// every resource of a name (a deleted revision's). An index update that
+	// removes a revision forgets its managers in the same transaction.
 	ManagedFields(ctx context.Context, namespace, resource, name string) (*ManagedFields, error)
 	SetManagedFields(ctx context.Context, m *ManagedFields) error
 	DeleteManagedFields(ctx context.Context, namespace, name string) error

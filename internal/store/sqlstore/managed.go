@@ -57,3 +57,13 @@ func (s *Store) DeleteManagedFields(ctx context.Context, namespace, name string)
 		return err
 	})
 }
+
+// dropManagedFields forgets the field managers of the repository's
+// revisions the index no longer has, in the transaction that removes them:
+// a revision deleted other than through the API (its branch deleted by a
+// push, gone at a reindex) takes its managers with it, and one made again
+// under its name starts without them.
+func (w *indexWriter) dropManagedFields() error {
+	return w.exec(`DELETE FROM managed_fields WHERE repository_id = ? AND NOT EXISTS
+		(SELECT 1 FROM revisions r WHERE r.namespace = managed_fields.namespace AND r.name = managed_fields.name)`, w.repoID)
+}

@@ -3,7 +3,8 @@
 -- revisions and their resources, whose labels and annotations live in their
 -- Kptfiles in git. One row per object, by namespace, resource and name, with
 -- the entries as JSON; dropped with the object's repository, and with the
--- revision when it is deleted through the API.
+-- revision when it is deleted: through the API, or by the index update that
+-- removes it (its branch deleted in git, a reindex).
 
 CREATE TABLE managed_fields (
   repository_id BIGINT NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
