@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
@@ -194,9 +196,9 @@ func updateManagers[T any](c echo.Context, kind schema.GroupVersionKind, subreso
 	if err != nil {
 		return nil, err
 	}
-	liveU := &unstructured.Unstructured{}
+	liveU := &unstructured.Unstructured{Object: map[string]any{}}
 	if live != nil {
-		if liveU, err = toUnstructured(live); err != nil {
+		if liveU, err = kindedUnstructured(live, kind); err != nil {
 			return nil, err
 		}
 	}
@@ -207,17 +209,33 @@ func updateManagers[T any](c echo.Context, kind schema.GroupVersionKind, subreso
 			return nil, err
 		}
 	}
-	newU, err := toUnstructured(obj)
+	newU, err := kindedUnstructured(obj, kind)
 	if err != nil {
 		return nil, err
 	}
-	newU.SetGroupVersionKind(kind)
 	out := fm.UpdateNoErrors(liveU, newU, managerName(opts.FieldManager, c.Request().UserAgent()))
 	u, ok := out.(*unstructured.Unstructured)
 	if !ok {
 		return nil, fmt.Errorf("update of the field managers made a %T", out)
 	}
 	return u.GetManagedFields(), nil
+}
+
+// kindedUnstructured is an API object as an unstructured one of a kind: a
+// body may leave out its apiVersion and kind.
+func kindedUnstructured(obj any, kind schema.GroupVersionKind) (*unstructured.Unstructured, error) {
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	// Numbers as kube-apiserver decodes them: whole ones int64.
+	m := map[string]any{}
+	if err := utiljson.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	u := &unstructured.Unstructured{Object: m}
+	u.SetGroupVersionKind(kind)
+	return u, nil
 }
 
 // revisionLocks serializes the writes of a package revision (and of its
