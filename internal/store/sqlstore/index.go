@@ -308,6 +308,9 @@ func (w *indexWriter) apply(u *store.IndexUpdate) error {
 			}
 		}
 	}
+	if err := w.dropManagedFields(); err != nil {
+		return err
+	}
 	if err := w.dropValidations(); err != nil {
 		return err
 	}
