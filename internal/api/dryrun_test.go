@@ -3,7 +3,6 @@ package api_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -53,43 +52,6 @@ func (h *harness) state(dir string) serverState {
 		h.t.Fatal(err)
 	}
 	return s
-}
-
-// doHeader is do with the answer's header.
-func (h *harness) doHeader(method, path, token string, body any) (int, http.Header, []byte) {
-	h.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		var data []byte
-		switch b := body.(type) {
-		case string:
-			data = []byte(b)
-		default:
-			var err error
-			if data, err = json.Marshal(b); err != nil {
-				h.t.Fatal(err)
-			}
-		}
-		rd = strings.NewReader(string(data))
-	}
-	req, err := http.NewRequest(method, h.url+path, rd)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+h.tokens[token])
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return resp.StatusCode, resp.Header, data
 }
 
 func withQuery(path, q string) string {

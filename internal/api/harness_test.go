@@ -118,6 +118,13 @@ func (w testWriter) Write(p []byte) (int, error) {
 // status code and body.
 func (h *harness) do(method, path, token string, body any) (int, []byte) {
 	h.t.Helper()
+	code, _, data := h.doHeader(method, path, token, body)
+	return code, data
+}
+
+// doHeader is do with the answer's header.
+func (h *harness) doHeader(method, path, token string, body any) (int, http.Header, []byte) {
+	h.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -155,7 +162,7 @@ func (h *harness) do(method, path, token string, body any) (int, []byte) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	return resp.StatusCode, data
+	return resp.StatusCode, resp.Header, data
 }
 
 // get decodes a successful answer into out.

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/base64"
 	"maps"
 	"net/http"
 	"slices"
@@ -98,24 +97,6 @@ func parseRepositoryQuery(c echo.Context) (*repositoryQuery, error) {
 	return q, nil
 }
 
-// repositoryContinue encodes the position after a repository in the
-// order of lists (namespace, name), as the index does for revisions.
-func repositoryContinue(namespace, name string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(namespace + "\x00" + name))
-}
-
-func parseRepositoryContinue(tok string) (string, string, error) {
-	b, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil {
-		return "", "", store.ErrInvalidContinue
-	}
-	ns, name, ok := strings.Cut(string(b), "\x00")
-	if !ok {
-		return "", "", store.ErrInvalidContinue
-	}
-	return ns, name, nil
-}
-
 // listRepositories lists or watches repositories. Repositories are few
 // (each one a git repository the server syncs): they are read whole and
 // selected and paged here.
@@ -148,7 +129,7 @@ func (s *Server) listRepositories(c echo.Context) error {
 	ctx := c.Request().Context()
 	var afterNS, afterName string
 	if q.params.continueToken != "" {
-		if afterNS, afterName, err = parseRepositoryContinue(q.params.continueToken); err != nil {
+		if afterNS, afterName, err = store.ParseContinue(q.params.continueToken); err != nil {
 			return err
 		}
 		if q.namespace != "" && afterNS != q.namespace {
@@ -177,7 +158,7 @@ func (s *Server) listRepositories(c echo.Context) error {
 		}
 		if q.params.limit > 0 && len(list.Items) == q.params.limit {
 			last := list.Items[len(list.Items)-1]
-			list.Continue = repositoryContinue(last.Namespace, last.Name)
+			list.Continue = store.ContinueToken(last.Namespace, last.Name)
 			break
 		}
 		list.Items = append(list.Items, obj)

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -83,23 +82,6 @@ func labelCondition(req store.LabelRequirement) (string, []any, error) {
 	return "", nil, fmt.Errorf("label %s: operator %q", req.Key, req.Operator)
 }
 
-// continueToken encodes the position after a row of the stable order.
-func continueToken(namespace, name string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(namespace + "\x00" + name))
-}
-
-func parseContinue(tok string) (string, string, error) {
-	b, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil {
-		return "", "", store.ErrInvalidContinue
-	}
-	ns, name, ok := strings.Cut(string(b), "\x00")
-	if !ok {
-		return "", "", store.ErrInvalidContinue
-	}
-	return ns, name, nil
-}
-
 // ListRevisions lists revisions ordered by namespace and name, with the
 // resource version of the snapshot they were read from.
 func (s *Store) ListRevisions(ctx context.Context, opts store.ListOptions) (*store.RevisionList, error) {
@@ -143,7 +125,7 @@ func (s *Store) listRevisions(ctx context.Context, tx *sql.Tx, opts store.ListOp
 		qargs = append(qargs, a...)
 	}
 	if opts.Continue != "" {
-		ns, name, err := parseContinue(opts.Continue)
+		ns, name, err := store.ParseContinue(opts.Continue)
 		if err != nil {
 			return nil, err
 		}
@@ -199,7 +181,7 @@ func (s *Store) listRevisions(ctx context.Context, tx *sql.Tx, opts store.ListOp
 	if opts.Limit > 0 && len(list.Items) > opts.Limit {
 		list.Items = list.Items[:opts.Limit]
 		last := list.Items[len(list.Items)-1]
-		list.Continue = continueToken(last.Namespace, last.Name)
+		list.Continue = store.ContinueToken(last.Namespace, last.Name)
 	}
 	return list, nil
 }
