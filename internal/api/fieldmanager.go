@@ -21,6 +21,7 @@ import (
 
 	configv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/config/v1alpha1"
 	pkgv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/pkg/v1alpha1"
+	"github.com/pkgserver/pkgserver/internal/store"
 )
 
 // Field managers track who set which field of an object (its
@@ -317,9 +318,19 @@ func (s *Server) liveRevision(c echo.Context, ns, name string, opts writeOptions
 	if patchManaged(c) || opts.DryRun {
 		return nil, nil
 	}
-	r, err := s.store.GetRevision(c.Request().Context(), ns, name)
+	obj, err := s.managedRevision(c, ns, name)
 	if err != nil {
 		return nil, writeErr(revisionsResource, name, err)
+	}
+	return obj, nil
+}
+
+// managedRevision is revision ns/name as the API shows it, with its
+// managed fields.
+func (s *Server) managedRevision(c echo.Context, ns, name string) (*pkgv1alpha1.PackageRevision, error) {
+	r, err := s.store.GetRevision(c.Request().Context(), ns, name)
+	if err != nil {
+		return nil, err
 	}
 	obj := revisionObject(*r)
 	if obj.ManagedFields, err = s.managedFields(c, ns, revisionsResource, name); err != nil {
@@ -337,11 +348,17 @@ func (s *Server) liveResources(c echo.Context, ns, name string, opts writeOption
 	if err != nil {
 		return nil, writeErr(resourcesResource, name, err)
 	}
+	return s.managedResources(c, r)
+}
+
+// managedResources is the resources of revision r as the API shows them,
+// with their managed fields.
+func (s *Server) managedResources(c echo.Context, r *store.Revision) (*pkgv1alpha1.PackageRevisionResources, error) {
 	obj, err := s.resourcesObject(c, r)
 	if err != nil {
 		return nil, err
 	}
-	if obj.ManagedFields, err = s.managedFields(c, ns, resourcesResource, name); err != nil {
+	if obj.ManagedFields, err = s.managedFields(c, r.Namespace, resourcesResource, r.Name); err != nil {
 		return nil, err
 	}
 	return obj, nil

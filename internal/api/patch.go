@@ -575,17 +575,7 @@ func (s *Server) revisionTarget(subresource string,
 	replace func(c echo.Context, ns, name string, obj *pkgv1alpha1.PackageRevision, opts writeOptions) (*pkgv1alpha1.PackageRevision, error)) patchTarget[pkgv1alpha1.PackageRevision] {
 	return patchTarget[pkgv1alpha1.PackageRevision]{
 		resource: revisionsResource, kind: revisionKind, subresource: subresource, role: store.RoleWrite, bodyLimit: MaxBodyBytes,
-		get: func(c echo.Context, ns, name string) (*pkgv1alpha1.PackageRevision, error) {
-			r, err := s.store.GetRevision(c.Request().Context(), ns, name)
-			if err != nil {
-				return nil, err
-			}
-			obj := revisionObject(*r)
-			if obj.ManagedFields, err = s.managedFields(c, ns, revisionsResource, name); err != nil {
-				return nil, err
-			}
-			return &obj, nil
-		},
+		get: s.managedRevision,
 		replace: func(c echo.Context, ns, name string, obj *pkgv1alpha1.PackageRevision, opts writeOptions) (*pkgv1alpha1.PackageRevision, error) {
 			// Tasks say where a new revision's content comes from and are
 			// not kept: a configuration applied again (kubectl apply, on
@@ -610,14 +600,7 @@ func (s *Server) patchResources(c echo.Context) error {
 			if err != nil {
 				return nil, err
 			}
-			obj, err := s.resourcesObject(c, r)
-			if err != nil {
-				return nil, err
-			}
-			if obj.ManagedFields, err = s.managedFields(c, ns, resourcesResource, name); err != nil {
-				return nil, err
-			}
-			return obj, nil
+			return s.managedResources(c, r)
 		},
 		replace: s.replaceResources,
 		keepManaged: func(c echo.Context, written *pkgv1alpha1.PackageRevisionResources) error {
