@@ -216,6 +216,8 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 		{"unsupported field", "GET", revsPath + "?fieldSelector=spec.tasks%3Dx", "", 400, metav1.StatusReasonBadRequest, "not supported"},
 		{"field inequality", "GET", revsPath + "?fieldSelector=spec.packageName!%3Dx", "", 400, metav1.StatusReasonBadRequest, "only = and =="},
 		{"bad labelSelector", "GET", revsPath + "?labelSelector=" + url.QueryEscape("a in (b"), "", 400, metav1.StatusReasonBadRequest, "labelSelector"},
+		{"labelSelector of 998 terms", "GET", revsPath + "?labelSelector=" + url.QueryEscape(selectorTerms(998)), "", 400, metav1.StatusReasonBadRequest, "at most 100"},
+		{"repositories' labelSelector of 101 terms", "GET", reposPath + "?labelSelector=" + url.QueryEscape(selectorTerms(101)), "", 400, metav1.StatusReasonBadRequest, "at most 100"},
 		{"bad limit", "GET", revsPath + "?limit=-1", "", 400, metav1.StatusReasonBadRequest, "limit"},
 		{"bad continue", "GET", revsPath + "?limit=1&continue=garbage", "", 400, metav1.StatusReasonBadRequest, "continue"},
 		{"bad resourceVersion", "GET", revsPath + "?watch=true&resourceVersion=abc", "", 400, metav1.StatusReasonBadRequest, "resourceVersion"},
@@ -291,6 +293,7 @@ func TestListRevisions(t *testing.T) {
 		{"?labelSelector=" + url.QueryEscape(pkgv1alpha1.LatestRevisionLabel+"=true") + "&fieldSelector=spec.packageName%3Dnginx", []string{"blueprints.nginx.v2"}},
 		{"?labelSelector=" + url.QueryEscape("!"+pkgv1alpha1.LatestRevisionLabel) + "&fieldSelector=spec.packageName%3Dredis", []string{"blueprints.redis.main", "blueprints.redis.upgrade"}},
 		{"?labelSelector=nothing%3Dhere", []string{}},
+		{"?labelSelector=" + url.QueryEscape(selectorTerms(100)), []string{}},
 		{"?fieldSelector=spec.packageName%3Dabsent", []string{}},
 	} {
 		if got := h.revisions(tc.query); !slices.Equal(got, tc.want) {
@@ -611,4 +614,13 @@ func TestCredentials(t *testing.T) {
 	if strings.Contains(string(db)+string(wal), "hunter2") {
 		t.Error("the index holds the password in the clear")
 	}
+}
+
+// selectorTerms is a label selector of n requirements that no object meets.
+func selectorTerms(n int) string {
+	terms := make([]string, n)
+	for i := range terms {
+		terms[i] = fmt.Sprintf("k%d=v", i)
+	}
+	return strings.Join(terms, ",")
 }

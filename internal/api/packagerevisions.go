@@ -109,9 +109,9 @@ func parseQuery(c echo.Context) (*revisionQuery, error) {
 		}
 	}
 	if ls := c.QueryParam("labelSelector"); ls != "" {
-		sel, err := labels.Parse(ls)
+		sel, err := parseLabelSelector(ls)
 		if err != nil {
-			return nil, badRequest("invalid labelSelector: %v", err)
+			return nil, err
 		}
 		q.labels = sel
 		// The latest-revision label is an indexed column: push it down
@@ -380,4 +380,21 @@ func (q *revisionQuery) wants(r store.Revision) bool {
 		(o.Revision == "" || o.Revision == r.Revision.Revision) &&
 		(o.Lifecycle == "" || o.Lifecycle == string(r.Lifecycle)) &&
 		(o.Latest == nil || *o.Latest == r.Latest)
+}
+
+// maxSelectorTerms bounds the requirements of a label selector: the index
+// answers each with a condition of its query, and SQL engines bound how
+// deep a query's expression may be (SQLite at 1,000).
+const maxSelectorTerms = 100
+
+// parseLabelSelector reads a labelSelector parameter.
+func parseLabelSelector(ls string) (labels.Selector, error) {
+	sel, err := labels.Parse(ls)
+	if err != nil {
+		return nil, badRequest("invalid labelSelector: %v", err)
+	}
+	if reqs, _ := sel.Requirements(); len(reqs) > maxSelectorTerms {
+		return nil, badRequest("labelSelector has %d requirements: at most %d are supported", len(reqs), maxSelectorTerms)
+	}
+	return sel, nil
 }

@@ -80,9 +80,9 @@ func parseRepositoryQuery(c echo.Context) (*repositoryQuery, error) {
 		q.fields = sel
 	}
 	if ls := c.QueryParam("labelSelector"); ls != "" {
-		sel, err := labels.Parse(ls)
+		sel, err := parseLabelSelector(ls)
 		if err != nil {
-			return nil, badRequest("invalid labelSelector: %v", err)
+			return nil, err
 		}
 		q.labels = sel
 	}
