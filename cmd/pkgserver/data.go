@@ -49,8 +49,6 @@ func (d *dataFlags) openStore(ctx context.Context) (*sqlstore.Store, error) {
 	}
 }
 
-func (d *dataFlags) mirrorDir() string { return filepath.Join(d.dir, "mirrors") }
-
 // logger writes structured logs to standard error.
 func logger(level slog.Level) *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pkgserver/pkgserver/internal/reconcile"
+	"github.com/pkgserver/pkgserver/internal/server"
 	"github.com/pkgserver/pkgserver/internal/store"
 )
 
@@ -27,7 +28,11 @@ had, and running reindex again completes it.`,
 				return usageError("%v", err)
 			}
 			defer st.Close()
-			rec := reconcile.New(st, &reconcile.GitSource{MirrorDir: data.mirrorDir()}, logger(slog.LevelWarn))
+			src, err := server.GitSource(data.dir, st)
+			if err != nil {
+				return err
+			}
+			rec := reconcile.New(st, src, logger(slog.LevelWarn))
 			out := cmd.OutOrStdout()
 			err = rec.ReindexAll(ctx, runtime.GOMAXPROCS(0), func(repo *store.Repository, res *reconcile.Result, err error) {
 				name := repo.Object.Namespace + "/" + repo.Object.Name

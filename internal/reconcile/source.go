@@ -53,6 +53,12 @@ func (s *GitSource) Open(ctx context.Context, repo *store.Repository) (*gitrepo.
 	if p, ok := s.localPath(repo); ok {
 		return gitrepo.Open(p)
 	}
+	if repo.Object.Spec.Provider == configv1alpha1.ProviderHosted {
+		// Never a mirror of an empty URL, which git reads as the
+		// working directory.
+		return nil, fmt.Errorf("repository %s/%s is hosted: its git is read from the server's data directory, which this source does not have",
+			repo.Object.Namespace, repo.Object.Name)
+	}
 	creds, err := s.credentials(ctx, repo)
 	if err != nil {
 		return nil, err

@@ -143,7 +143,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	hosting := &gitserver.Hosting{Root: root, Hook: cfg.HookCommand}
-	src := &reconcile.GitSource{MirrorDir: filepath.Join(cfg.DataDir, "mirrors"), HostedDir: hosting.Root, Credentials: credentialsFrom(st, keys)}
+	src := gitSource(cfg.DataDir, hosting.Root, st, keys)
 	rec := reconcile.New(st, src, log)
 	sched := reconcile.NewScheduler(rec, st, src, log, reconcile.NewMetrics(reg), 2*runtime.GOMAXPROCS(0))
 	tokens := auth.NewAuthenticator(st)
@@ -348,6 +348,25 @@ func bootstrapAdminToken(ctx context.Context, st store.Store, dir string, log *s
 }
 
 // credentialsFrom opens the secrets repositories name.
+// GitSource is where the index of a data directory reads git from, as the
+// server reads it: the hosted repositories of the data directory, mirrors of
+// remote ones, with the stored credentials. pkgserver reindex uses it.
+func GitSource(dataDir string, st store.Store) (*reconcile.GitSource, error) {
+	keys, err := auth.LoadKeyring(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	root, err := filepath.Abs(filepath.Join(dataDir, "repos"))
+	if err != nil {
+		return nil, err
+	}
+	return gitSource(dataDir, root, st, keys), nil
+}
+
+func gitSource(dataDir, hostedRoot string, st store.Store, keys *auth.Keyring) *reconcile.GitSource {
+	return &reconcile.GitSource{MirrorDir: filepath.Join(dataDir, "mirrors"), HostedDir: hostedRoot, Credentials: credentialsFrom(st, keys)}
+}
+
 func credentialsFrom(st store.Store, keys *auth.Keyring) reconcile.CredentialsFunc {
 	return func(ctx context.Context, namespace, name string) (*gitrepo.Credentials, error) {
 		sealed, err := st.GetSecret(ctx, namespace, name)
