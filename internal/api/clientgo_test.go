@@ -273,11 +273,7 @@ func (r *recorder) await(t *testing.T, want string) []string {
 // only.
 func TestInformers(t *testing.T) {
 	h := start(t)
-	g := blueprints(t)
-	web := gittest.Package("web", "1")
-	web["web/Kptfile"] = "apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: web\n  labels:\n    tier: gold\n"
-	g.Write(web)
-	g.Tag("web/v1", g.Commit("web 1"), "")
+	g, web := goldBlueprints(t)
 	h.addRepo("blueprints", g.Dir)
 	h.hosted("live")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -245,6 +245,17 @@ func (h *harness) revisions(query string) []string {
 
 // blueprints builds a catalog repository: nginx v1 and v2 published
 // (tags), a redis v1, a draft and a proposal.
+// goldBlueprints is blueprints with a package web whose Kptfile carries
+// the label tier: gold, published as web/v1, and web's files.
+func goldBlueprints(t *testing.T) (*gittest.Repo, map[string]string) {
+	g := blueprints(t)
+	web := gittest.Package("web", "1")
+	web["web/Kptfile"] = "apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: web\n  labels:\n    tier: gold\n"
+	g.Write(web)
+	g.Tag("web/v1", g.Commit("web 1"), "")
+	return g, web
+}
+
 func blueprints(t *testing.T) *gittest.Repo {
 	r := gittest.New(t)
 	files := gittest.Package("nginx", "1")

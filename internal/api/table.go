@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -138,31 +139,25 @@ type tableSource struct {
 	listMeta *metav1.ListMeta
 }
 
-// tableSourceOf recognises the answers that convert to a Table.
+// tableSourceOf recognises the answers that convert to a Table, given as
+// values or as pointers.
 func tableSourceOf(v any) (tableSource, bool) {
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Struct {
+		p := reflect.New(rv.Type())
+		p.Elem().Set(rv)
+		v = p.Interface()
+	}
 	switch o := v.(type) {
-	case pkgv1alpha1.PackageRevision:
-		return tableSource{kind: revisionTable, items: []any{&o}}, true
 	case *pkgv1alpha1.PackageRevision:
 		return tableSource{kind: revisionTable, items: []any{o}}, true
-	case pkgv1alpha1.PackageRevisionList:
-		return revisionListSource(&o), true
 	case *pkgv1alpha1.PackageRevisionList:
 		return revisionListSource(o), true
-	case pkgv1alpha1.PackageRevisionResources:
-		return tableSource{kind: resourcesTable, items: []any{&o}}, true
 	case *pkgv1alpha1.PackageRevisionResources:
 		return tableSource{kind: resourcesTable, items: []any{o}}, true
-	case pkgv1alpha1.PackageRevisionResourcesList:
-		return resourcesListSource(&o), true
 	case *pkgv1alpha1.PackageRevisionResourcesList:
 		return resourcesListSource(o), true
-	case configv1alpha1.Repository:
-		return tableSource{kind: repositoryTable, items: []any{&o}}, true
 	case *configv1alpha1.Repository:
 		return tableSource{kind: repositoryTable, items: []any{o}}, true
-	case configv1alpha1.RepositoryList:
-		return repositoryListSource(&o), true
 	case *configv1alpha1.RepositoryList:
 		return repositoryListSource(o), true
 	}

@@ -131,11 +131,7 @@ func TestWatchList(t *testing.T) {
 // nothing of objects that change outside it.
 func TestSelectorWatchResumed(t *testing.T) {
 	h := start(t)
-	g := blueprints(t)
-	web := gittest.Package("web", "1")
-	web["web/Kptfile"] = "apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: web\n  labels:\n    tier: gold\n"
-	g.Write(web)
-	g.Tag("web/v1", g.Commit("web 1"), "")
+	g, web := goldBlueprints(t)
 	h.addRepo("blueprints", g.Dir)
 
 	latestSel := "&labelSelector=" + url.QueryEscape(pkgv1alpha1.LatestRevisionLabel+"=true")
