@@ -54,8 +54,8 @@ FUZZTIME ?= 3000x
 fuzz:
 	$(GO) test ./internal/krm -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/krm -run '^$$' -fuzz '^FuzzParseKptfile$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./webhooks -run '^$$' -fuzz '^FuzzParseGitHub$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./webhooks -run '^$$' -fuzz '^FuzzParseGitLab$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./webhooks/payload -run '^$$' -fuzz '^FuzzParseGitHub$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./webhooks/payload -run '^$$' -fuzz '^FuzzParseGitLab$$' -fuzztime $(FUZZTIME)
 
 # e2e-kubectl runs the real kubectl, built from the k8s.io/kubectl module its
 # own module pins (test/kubectl, kept out of the main module's dependencies),

@@ -1,4 +1,8 @@
-package webhooks
+// Package payload reads what a forge's webhook delivery says: the refs a
+// GitHub or GitLab event names, whether it is a push, a ping or about a pull
+// (merge) request. It depends on the forges' payload types only, so that its
+// fuzz targets build without the rest of the server.
+package payload
 
 import (
 	"encoding/json"

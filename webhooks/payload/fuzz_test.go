@@ -1,4 +1,4 @@
-package webhooks
+package payload
 
 import (
 	"os"
@@ -9,13 +9,13 @@ import (
 // FuzzParseGitHub: no payload makes the GitHub parser panic, and what it
 // accepts as a push names a ref.
 func FuzzParseGitHub(f *testing.F) {
-	seed, _ := os.ReadFile("testdata/github-push.json")
+	seed, _ := os.ReadFile("../testdata/github-push.json")
 	f.Add("push", seed)
 	f.Add("create", []byte(`{"ref":"v1","ref_type":"tag"}`))
 	f.Add("delete", []byte(`{"ref":"drafts/a/b","ref_type":"branch"}`))
 	f.Add("pull_request", []byte(`{"action":"opened","pull_request":{"head":{"ref":"drafts/a/b","sha":"x"}}}`))
 	f.Add("ping", []byte(`{"zen":"z"}`))
-	pr, _ := os.ReadFile("testdata/github-pull-request.json")
+	pr, _ := os.ReadFile("../testdata/github-pull-request.json")
 	f.Add("pull_request", []byte(strings.NewReplacer("NUMBER", "7", "MERGED", "true").Replace(string(pr))))
 	f.Fuzz(func(t *testing.T, event string, payload []byte) {
 		h, err := Parse(GitHub, event, payload)
@@ -30,11 +30,11 @@ func FuzzParseGitHub(f *testing.F) {
 
 // FuzzParseGitLab: likewise for GitLab's payloads.
 func FuzzParseGitLab(f *testing.F) {
-	seed, _ := os.ReadFile("testdata/gitlab-push.json")
+	seed, _ := os.ReadFile("../testdata/gitlab-push.json")
 	f.Add("Push Hook", seed)
 	f.Add("Tag Push Hook", []byte(`{"object_kind":"tag_push","ref":"refs/tags/a/v1"}`))
 	f.Add("Merge Request Hook", []byte(`{"object_kind":"merge_request","object_attributes":{"source_branch":"drafts/a/b","action":"open"}}`))
-	mr, _ := os.ReadFile("testdata/gitlab-merge-request.json")
+	mr, _ := os.ReadFile("../testdata/gitlab-merge-request.json")
 	f.Add("Merge Request Hook", []byte(strings.NewReplacer("IID", "3", "MERGESHA", "null").Replace(string(mr))))
 	f.Fuzz(func(t *testing.T, event string, payload []byte) {
 		h, err := Parse(GitLab, event, payload)
