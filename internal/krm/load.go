@@ -204,8 +204,8 @@ func (l *loader) symlink(p string) {
 		l.finding(result.Error, CheckPath, p, 0, fmt.Sprintf("cannot read symlink: %v", err))
 		return
 	}
-	if escapes(path.Dir(p), target) {
-		l.finding(result.Error, CheckPath, p, 0, fmt.Sprintf("symlink points outside the package: %q", target))
+	if err := escapes(rl, p); err != nil {
+		l.finding(result.Error, CheckPath, p, 0, err.Error())
 		return
 	}
 	if !l.addFile(&File{Path: p, Symlink: true, Target: target}) {
@@ -216,15 +216,15 @@ func (l *loader) symlink(p string) {
 	}
 }
 
-// escapes reports whether a link target, relative to the directory holding
-// the link, leaves the package root.
-func escapes(dir, target string) bool {
-	if target == "" || path.IsAbs(target) || strings.HasPrefix(target, `\`) ||
-		(len(target) > 1 && target[1] == ':') || strings.ContainsRune(target, 0) {
-		return true
+// escapes returns why the link at p leads outside the package once checked
+// out, following the other links of the tree (resolveLink), or nil.
+func escapes(fsys fs.ReadLinkFS, p string) error {
+	_, err := resolveLink(fsys, p)
+	var esc *linkEscape
+	if err == nil || errors.As(err, &esc) {
+		return err
 	}
-	joined := path.Join(dir, target)
-	return joined == ".." || strings.HasPrefix(joined, "../")
+	return fmt.Errorf("symlink cannot be resolved: %w", err)
 }
 
 func (l *loader) file(p string, e fs.DirEntry) {

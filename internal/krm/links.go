@@ -1,0 +1,127 @@
+package krm
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"strings"
+)
+
+// MaxLinks is the number of symbolic links the resolution of one link may
+// follow, itself included: Linux's bound (MAXSYMLINKS). A link needing more
+// is refused as a checkout would fail to open it (ELOOP).
+const MaxLinks = 40
+
+// errTooManyLinks is the resolution of a link that follows more than
+// MaxLinks links, as a loop does.
+var errTooManyLinks = fmt.Errorf("too many levels of symbolic links (more than %d)", MaxLinks)
+
+// linkEscape is the resolution of a link that leads outside the package.
+type linkEscape struct {
+	// target is the link's target; via is the last other link of the
+	// chain followed before the way left the package ("" for none), and
+	// viaTarget its target.
+	target, via, viaTarget string
+}
+
+func (e *linkEscape) Error() string {
+	if e.via == "" {
+		return fmt.Sprintf("symlink points outside the package: %q", e.target)
+	}
+	return fmt.Sprintf("symlink points outside the package: %q, through the symlink %s to %q", e.target, e.via, e.viaTarget)
+}
+
+// foreignTarget reports whether a link's text names something outside any
+// tree whatever the links around it: an absolute path, a Windows drive or
+// UNC path (Git for Windows checks links out as such), NUL, or nothing.
+func foreignTarget(target string) bool {
+	return target == "" || path.IsAbs(target) || strings.HasPrefix(target, `\`) ||
+		(len(target) > 1 && target[1] == ':') || strings.ContainsRune(target, 0)
+}
+
+// resolveLink returns where the symbolic link at p leads once the tree is
+// checked out, as the operating system resolves it: each element of the
+// path in turn, an element that is a link replaced by its target read from
+// the link's directory, ".." applied to what the links before it resolved
+// to (not to the text), at most MaxLinks links followed.
+//
+// The package root is the root of fsys. Leaving it at any point is an
+// *linkEscape error, even on a way that comes back in: the package is
+// checked out under another name, or beside other files, than the ones a
+// target could name. Elements that do not exist (a dangling link), or that
+// are files where a directory is needed, are taken as written: the link is
+// kept, and what its remaining text names is checked as if they were
+// directories, so that creating them later cannot make it leave. The path
+// returned is relative to the root, "." for the root itself.
+func resolveLink(fsys fs.ReadLinkFS, p string) (string, error) {
+	target, err := fsys.ReadLink(p)
+	if err != nil {
+		return "", err
+	}
+	if foreignTarget(target) {
+		return "", &linkEscape{target: target}
+	}
+	// done holds the elements resolved from the root; the first known of
+	// them are directories of the tree, the rest were taken as written.
+	done := strings.Split(path.Dir(p), "/")
+	if done[0] == "." {
+		done = done[:0]
+	}
+	known := len(done)
+	todo := strings.Split(target, "/")
+	var via, viaTarget string // the last link followed other than p
+	links := 1
+	for len(todo) > 0 {
+		elem := todo[0]
+		todo = todo[1:]
+		switch elem {
+		case "", ".":
+			continue
+		case "..":
+			if len(done) == 0 {
+				return "", &linkEscape{target: target, via: via, viaTarget: viaTarget}
+			}
+			done = done[:len(done)-1]
+			known = min(known, len(done))
+			continue
+		}
+		if known < len(done) {
+			done = append(done, elem)
+			continue
+		}
+		cur := path.Join(append(done, elem)...)
+		info, err := fsys.Lstat(cur)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			done = append(done, elem)
+			continue
+		case err != nil:
+			return "", err
+		case info.Mode()&fs.ModeSymlink != 0:
+			if links++; links > MaxLinks {
+				return "", errTooManyLinks
+			}
+			t, err := fsys.ReadLink(cur)
+			if err != nil {
+				return "", err
+			}
+			if foreignTarget(t) {
+				return "", &linkEscape{target: target, via: cur, viaTarget: t}
+			}
+			via, viaTarget = cur, t
+			// The target is read from the link's directory, which done
+			// already is.
+			todo = append(strings.Split(t, "/"), todo...)
+			continue
+		}
+		done = append(done, elem)
+		if info.IsDir() {
+			known = len(done)
+		}
+	}
+	if len(done) == 0 {
+		return ".", nil
+	}
+	return path.Join(done...), nil
+}
