@@ -30,6 +30,10 @@ const (
 	// about once a minute: a client that watches again resumes from there
 	// rather than from an event long compacted.
 	bookmarkInterval = time.Minute
+	// tokenRecheck is how often an open watch checks that its token is
+	// still valid: a revoked token's watches end within this time and the
+	// authenticator's cache of answers (auth.CacheTTL).
+	tokenRecheck = 5 * time.Second
 )
 
 // Event types of a watch beyond the store's.
@@ -255,7 +259,8 @@ type watchSource struct {
 // a bookmark marking the end of them when sendInitialEvents asked for it),
 // then the changes after the resource version, bookmarks every minute when
 // allowed, and an ERROR event (410 Expired) when the resource version is
-// older than the changes the index keeps: the client must list again.
+// older than the changes the index keeps: the client must list again. A
+// watch whose token is revoked ends with an ERROR event (401).
 func (s *Server) serveWatch(c echo.Context, p *listParams, src watchSource) error {
 	ctx := c.Request().Context()
 	from, err := p.version()
@@ -345,6 +350,8 @@ func (s *Server) serveWatch(c echo.Context, p *listParams, src watchSource) erro
 		defer t.Stop()
 		ticks = t.C
 	}
+	recheck := time.NewTicker(tokenRecheck)
+	defer recheck.Stop()
 	bookmarkDue := false
 	skipped := unsent{}
 	for {
@@ -399,6 +406,13 @@ func (s *Server) serveWatch(c echo.Context, p *listParams, src watchSource) erro
 			return nil
 		case <-ticks:
 			bookmarkDue = true
+		case <-recheck.C:
+			// The token is checked again as the request's was, so that
+			// a revoked one ends the watch with the 401 a new request
+			// gets: clients list and watch again, and are refused.
+			if err := s.authenticate(func(echo.Context) error { return nil })(c); err != nil {
+				return fail(err)
+			}
 		case <-changed:
 		case <-time.After(watchPoll):
 		}
