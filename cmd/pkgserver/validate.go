@@ -14,6 +14,10 @@ import (
 	"github.com/pkgserver/pkgserver/internal/validate"
 )
 
+// validateSoftMemoryLimit is the heap size past which `pkgserver validate`
+// collects garbage as often as Go does by default.
+const validateSoftMemoryLimit = 256 << 20
+
 func newValidateCmd() *cobra.Command {
 	var (
 		output string
@@ -38,9 +42,15 @@ were found, 2 on a usage or I/O failure.`,
 				return usageError("-o %s: want text, json or sarif", output)
 			}
 			// A validation run allocates much and keeps little: collect
-			// less often, unless the user chose with GOGC.
+			// less often, unless the user chose with GOGC, but collect as
+			// usual once the heap nears a soft limit, unless the user
+			// chose with GOMEMLIMIT, so that a large package is not paid
+			// for with five times its live heap.
 			if os.Getenv("GOGC") == "" {
 				debug.SetGCPercent(400)
+			}
+			if os.Getenv("GOMEMLIMIT") == "" {
+				debug.SetMemoryLimit(validateSoftMemoryLimit)
 			}
 			engine, err := validate.Build(cmd.Context(), cfg, schema.NewBuiltin())
 			if err != nil {

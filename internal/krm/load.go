@@ -94,23 +94,21 @@ func IsYAMLFile(name string) bool {
 	return base == KptfileName || strings.HasSuffix(base, ".yaml") || strings.HasSuffix(base, ".yml")
 }
 
-// Load reads the package rooted at the top of fsys. It never fails: every
-// problem is a finding in the returned package.
+// Load reads the package rooted at the top of fsys and parses all of its
+// YAML. It never fails: every problem is a finding in the returned package.
+// It holds every resource's nodes and object at once; Read and EachResource
+// read a package one document at a time.
 func Load(fsys fs.FS, limits Limits) *Package {
-	l := &loader{fsys: fsys, limits: limits, pkg: &Package{}}
-	l.walk(".")
-	for _, f := range l.pkg.Files {
+	pkg := readFiles(fsys, limits)
+	for _, f := range pkg.Files {
 		if f.Data != nil && IsYAMLFile(f.Path) {
-			l.parse(f)
-		}
-		if f.Path == KptfileName && !f.Symlink {
-			l.pkg.Kptfile = f
+			pkg.Findings = append(pkg.Findings, EachResource(f, limits, func(r *Resource) {
+				pkg.Resources = append(pkg.Resources, r)
+			})...)
 		}
 	}
-	if l.pkg.Kptfile == nil {
-		l.finding(result.Error, CheckKptfile, KptfileName, 0, "not a package: the directory has no Kptfile")
-	}
-	return l.pkg
+	checkKptfile(pkg)
+	return pkg
 }
 
 type loader struct {
@@ -281,41 +279,4 @@ func (l *loader) read(p string, size int64) ([]byte, error) {
 		return nil, &limitError{fmt.Sprintf("package holds more than %d bytes; the rest was not read", l.limits.PackageBytes)}
 	}
 	return data, nil
-}
-
-func (l *loader) parse(f *File) {
-	docs, problems := ParseDocuments(f.Data, l.limits)
-	for _, p := range problems {
-		check := CheckYAML
-		if p.Limit {
-			check = CheckLimits
-		}
-		l.finding(result.Error, check, f.Path, p.Line, p.Message)
-	}
-	for _, d := range docs {
-		if d.Node.Kind != yaml.MappingNode {
-			l.finding(result.Error, CheckYAML, f.Path, d.Node.Line,
-				"YAML document is not a mapping, so it cannot be a KRM resource")
-			continue
-		}
-		obj, err := ToObject(d.Node)
-		if err != nil {
-			var ce *ConvertError
-			line := d.Node.Line
-			msg := err.Error()
-			if errors.As(err, &ce) {
-				line, msg = ce.Line, ce.Message
-			}
-			l.finding(result.Error, CheckYAML, f.Path, line, msg)
-			continue
-		}
-		r := &Resource{File: f.Path, Index: d.Index, Node: d.Node, Object: obj}
-		r.APIVersion, _ = obj["apiVersion"].(string)
-		r.Kind, _ = obj["kind"].(string)
-		if md, ok := obj["metadata"].(map[string]any); ok {
-			r.Name, _ = md["name"].(string)
-			r.Namespace, _ = md["namespace"].(string)
-		}
-		l.pkg.Resources = append(l.pkg.Resources, r)
-	}
 }

@@ -45,6 +45,15 @@ var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 // the problems found.
 func ParseDocuments(data []byte, limits Limits) ([]Document, []*ParseError) {
 	var docs []Document
+	problems := EachDocument(data, limits, func(d Document) { docs = append(docs, d) })
+	return docs, problems
+}
+
+// EachDocument is ParseDocuments one document at a time: it calls yield with
+// each document as soon as it is read and checked, so that a caller that
+// lets go of a document before the next holds the nodes of one document, not
+// those of the whole file.
+func EachDocument(data []byte, limits Limits, yield func(Document)) []*ParseError {
 	var problems []*ParseError
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for index := 0; ; index++ {
@@ -77,9 +86,9 @@ func ParseDocuments(data []byte, limits Limits) ([]Document, []*ParseError) {
 			problems = append(problems, p)
 			continue
 		}
-		docs = append(docs, Document{Index: index, Node: root})
+		yield(Document{Index: index, Node: root})
 	}
-	return docs, problems
+	return problems
 }
 
 func syntaxError(err error) *ParseError {

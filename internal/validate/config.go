@@ -27,6 +27,9 @@ type Config struct {
 	NoDefaultPolicies bool
 	// Limits bound the reading of packages and of the files above.
 	Limits krm.Limits
+	// Budget, when set, bounds the memory of the validations the engine
+	// and every other engine of the same budget run at once.
+	Budget *Budget
 }
 
 // PolicyFS is a directory of policy files in a file system; Name is how
@@ -85,5 +88,7 @@ func Build(ctx context.Context, cfg Config, builtin *schema.Builtin) (*Engine, e
 	if err != nil {
 		return nil, fmt.Errorf("policies: %w", err)
 	}
-	return New(cfg.Limits, schema.NewSet(builtin, custom), set), nil
+	e := New(cfg.Limits, schema.NewSet(builtin, custom), set)
+	e.budget = cfg.Budget
+	return e, nil
 }

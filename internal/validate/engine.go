@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"path"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -27,6 +28,7 @@ const (
 
 // Engine validates packages. It is safe for concurrent use.
 type Engine struct {
+	budget   *Budget
 	limits   krm.Limits
 	schemas  *schema.Set
 	policies *policy.Set
@@ -63,10 +65,96 @@ type Report struct {
 // Counts returns the number of errors, warnings and infos.
 func (r *Report) Counts() (errors, warnings, infos int) { return result.Count(r.Results) }
 
-// Validate validates one package.
+// Validate validates one package. It reads the package twice, one document
+// at a time (see validateFiles), and with a budget it first waits for the
+// package's share of it (see Budget).
 func (e *Engine) Validate(ctx context.Context, p Package) *Report {
-	c := &pkgCheck{engine: e, path: p.Path, pkg: krm.Load(p.FS, e.limits)}
-	for _, f := range c.pkg.Findings {
+	if e.budget != nil {
+		cost, size := Cost(p, e.limits)
+		if err := e.budget.Acquire(ctx, cost); err != nil {
+			return refused(p.Path, size, err)
+		}
+		defer e.budget.Release(cost)
+	}
+	return e.validate(ctx, p)
+}
+
+func (e *Engine) validate(ctx context.Context, p Package) *Report {
+	c := &pkgCheck{engine: e, path: p.Path, pkg: krm.Read(p.FS, e.limits), perFile: map[string]int{}}
+	c.loaded(c.pkg.Findings)
+	// The first pass checks what a resource alone tells and gathers what
+	// checking the others needs: identities, the package's
+	// CustomResourceDefinitions and Namespaces, the Kptfile.
+	var (
+		custom     []*schema.Schema
+		namespaces = map[string]map[string]any{}
+		todo       = map[string][]int{} // documents to check against schemas and policies, by file
+		seen       = map[string]location{}
+	)
+	c.eachResource(func(r *krm.Resource) {
+		c.resources++
+		c.perFile[r.File]++
+		if r.File == krm.KptfileName && c.kptfile == nil {
+			c.kptfile = r
+		}
+		if !c.checkStructure(r, seen) {
+			return
+		}
+		switch {
+		case schema.IsCRD(r.APIVersion, r.Kind):
+			custom = append(custom, c.crdSchemas(ctx, r)...)
+		case r.APIVersion == "v1" && r.Kind == "Namespace":
+			namespaces[r.Name] = r.Object
+		}
+		if !isLocalKind(r.APIVersion) && !schema.IsCRD(r.APIVersion, r.Kind) {
+			todo[r.File] = append(todo[r.File], r.Index)
+		}
+	}, true)
+	c.checkKptfile()
+	c.kptfile = nil
+	schemas := c.engine.schemas.With(custom)
+	var previous map[string]map[string]any
+	if p.Previous != nil {
+		previous = map[string]map[string]any{}
+		prev := krm.Read(p.Previous, e.limits)
+		for _, f := range prev.Files {
+			if f.Data != nil && krm.IsYAMLFile(f.Path) {
+				krm.EachResource(f, e.limits, func(r *krm.Resource) { previous[identity(r)] = r.Object })
+			}
+		}
+	}
+	// The second pass checks the sound resources against schemas and
+	// policies, reading their files again rather than keeping every
+	// resource's nodes and object from the first.
+	c.eachResource(func(r *krm.Resource) {
+		if _, ok := slices.BinarySearch(todo[r.File], r.Index); !ok {
+			return
+		}
+		gvk := k8sschema.FromAPIVersionAndKind(r.APIVersion, r.Kind)
+		kind := c.checkSchema(ctx, schemas, r, gvk)
+		c.checkPolicies(ctx, r, kind, previous[identity(r)], namespaces[r.Namespace])
+	}, false)
+	result.Sort(c.results)
+	return &Report{Packages: 1, Resources: c.resources, Results: c.results}
+}
+
+// eachResource calls fn with each resource of the package, file by file; with
+// report, it records the problems of parsing them.
+func (c *pkgCheck) eachResource(fn func(*krm.Resource), report bool) {
+	for _, f := range c.pkg.Files {
+		if f.Data == nil || !krm.IsYAMLFile(f.Path) {
+			continue
+		}
+		findings := krm.EachResource(f, c.engine.limits, fn)
+		if report {
+			c.loaded(findings)
+		}
+	}
+}
+
+// loaded records findings of reading the package, named as the package.
+func (c *pkgCheck) loaded(findings []result.Result) {
+	for _, f := range findings {
 		if f.File != nil {
 			f.File.Path = c.display(f.File.Path)
 		} else {
@@ -74,36 +162,6 @@ func (e *Engine) Validate(ctx context.Context, p Package) *Report {
 		}
 		c.results = append(c.results, f)
 	}
-	sound := c.checkStructure()
-	c.checkKptfile()
-	schemas := c.packageSchemas(ctx, sound)
-	var previous map[string]*krm.Resource
-	if p.Previous != nil {
-		previous = map[string]*krm.Resource{}
-		for _, r := range krm.Load(p.Previous, e.limits).Resources {
-			previous[identity(r)] = r
-		}
-	}
-	namespaces := map[string]map[string]any{}
-	for _, r := range sound {
-		if r.APIVersion == "v1" && r.Kind == "Namespace" {
-			namespaces[r.Name] = r.Object
-		}
-	}
-	for _, r := range sound {
-		if isLocalKind(r.APIVersion) || schema.IsCRD(r.APIVersion, r.Kind) {
-			continue
-		}
-		gvk := k8sschema.FromAPIVersionAndKind(r.APIVersion, r.Kind)
-		kind := c.checkSchema(ctx, schemas, r, gvk)
-		var old map[string]any
-		if prev, ok := previous[identity(r)]; ok {
-			old = prev.Object
-		}
-		c.checkPolicies(ctx, r, kind, old, namespaces[r.Namespace])
-	}
-	result.Sort(c.results)
-	return &Report{Packages: 1, Resources: len(c.pkg.Resources), Results: c.results}
 }
 
 // ValidateAll validates packages in parallel, one per core, and returns one
@@ -154,6 +212,12 @@ type pkgCheck struct {
 	path    string
 	pkg     *krm.Package
 	results []result.Result
+	// resources counts the package's resources, perFile those of each file.
+	resources int
+	perFile   map[string]int
+	// kptfile is the root Kptfile's first resource, kept through the first
+	// pass for checkKptfile.
+	kptfile *krm.Resource
 }
 
 func (c *pkgCheck) display(file string) string {
@@ -179,21 +243,14 @@ func (c *pkgCheck) addAt(file string, line int, r *krm.Resource, sev result.Seve
 	c.results = append(c.results, res)
 }
 
-// packageSchemas validates the CustomResourceDefinitions of the package and
-// returns the schema set extended with them.
-func (c *pkgCheck) packageSchemas(ctx context.Context, resources []*krm.Resource) *schema.Set {
-	var custom []*schema.Schema
-	for _, r := range resources {
-		if !schema.IsCRD(r.APIVersion, r.Kind) {
-			continue
-		}
-		schemas, errs := schema.FromCRD(ctx, r.Object, c.display(r.File))
-		for _, fe := range errs {
-			c.add(r, result.Error, CheckSchema, fe.Field, fe.String())
-		}
-		custom = append(custom, schemas...)
+// crdSchemas validates a CustomResourceDefinition of the package and returns
+// its schemas.
+func (c *pkgCheck) crdSchemas(ctx context.Context, r *krm.Resource) []*schema.Schema {
+	schemas, errs := schema.FromCRD(ctx, r.Object, c.display(r.File))
+	for _, fe := range errs {
+		c.add(r, result.Error, CheckSchema, fe.Field, fe.String())
 	}
-	return c.engine.schemas.With(custom)
+	return schemas
 }
 
 // checkSchema validates a resource against the schema of its kind and

@@ -24,7 +24,7 @@ var commitRE = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
 // checkKptfile checks the root Kptfile: kpt.dev/v1 with no unknown fields,
 // a well-formed pipeline and well-formed upstream records.
 func (c *pkgCheck) checkKptfile() {
-	r := c.pkg.Resource(krm.KptfileName)
+	r := c.kptfile
 	if c.pkg.Kptfile == nil || r == nil {
 		return // missing or unparseable: the loader reported it
 	}
@@ -89,18 +89,13 @@ func (c *pkgCheck) checkConfigPath(r *krm.Resource, field, p string) {
 		return
 	}
 	var found bool
-	n := 0
 	for _, f := range c.pkg.Files {
 		if f.Path == clean {
 			found = true
 			break
 		}
 	}
-	for _, res := range c.pkg.Resources {
-		if res.File == clean {
-			n++
-		}
-	}
+	n := c.perFile[clean]
 	switch {
 	case !found:
 		c.add(r, result.Error, CheckKptfile, field, fmt.Sprintf("configPath %q does not name a file of the package", p))

@@ -27,46 +27,48 @@ var legacyReaderAnnotations = []string{
 	"config.k8s.io/id",
 }
 
-// checkStructure checks that every resource is a KRM resource, that no two
-// share an identity, and that none carries reader annotations. It returns
-// the resources sound enough for the schema and policy layers.
-func (c *pkgCheck) checkStructure() []*krm.Resource {
-	var sound []*krm.Resource
-	seen := map[string]*krm.Resource{}
-	for _, r := range c.pkg.Resources {
-		ok := true
-		for _, f := range []string{"apiVersion", "kind"} {
-			if !c.requireString(r, r.Object[f], f) {
-				ok = false
-			}
-		}
-		md, isMap := r.Object["metadata"].(map[string]any)
-		switch {
-		case r.Object["metadata"] == nil:
-			c.add(r, result.Error, CheckStructure, "", "resource has no metadata.name")
-			ok = false
-		case !isMap:
-			c.add(r, result.Error, CheckStructure, "metadata", "metadata must be a mapping")
-			ok = false
-		case !c.requireString(r, md["name"], "metadata.name"):
+// location is where a resource is defined.
+type location struct {
+	file string
+	line int
+}
+
+// checkStructure checks that a resource is a KRM resource, that none before
+// it (recorded in seen) shares its identity, and that it carries no reader
+// annotations. It tells whether the resource is sound enough for the schema
+// and policy layers.
+func (c *pkgCheck) checkStructure(r *krm.Resource, seen map[string]location) bool {
+	ok := true
+	for _, f := range []string{"apiVersion", "kind"} {
+		if !c.requireString(r, r.Object[f], f) {
 			ok = false
 		}
-		if isMap {
-			c.checkAnnotations(r, md)
-		}
-		if !ok {
-			continue
-		}
-		sound = append(sound, r)
-		id := identity(r)
-		if first, dup := seen[id]; dup {
-			c.add(r, result.Error, CheckDuplicate, "",
-				fmt.Sprintf("duplicate resource: %s %s is also defined at %s:%d", r.Kind, qualifiedName(r), c.display(first.File), first.Line()))
-			continue
-		}
-		seen[id] = r
 	}
-	return sound
+	md, isMap := r.Object["metadata"].(map[string]any)
+	switch {
+	case r.Object["metadata"] == nil:
+		c.add(r, result.Error, CheckStructure, "", "resource has no metadata.name")
+		ok = false
+	case !isMap:
+		c.add(r, result.Error, CheckStructure, "metadata", "metadata must be a mapping")
+		ok = false
+	case !c.requireString(r, md["name"], "metadata.name"):
+		ok = false
+	}
+	if isMap {
+		c.checkAnnotations(r, md)
+	}
+	if !ok {
+		return false
+	}
+	id := identity(r)
+	if first, dup := seen[id]; dup {
+		c.add(r, result.Error, CheckDuplicate, "",
+			fmt.Sprintf("duplicate resource: %s %s is also defined at %s:%d", r.Kind, qualifiedName(r), c.display(first.file), first.line))
+		return true
+	}
+	seen[id] = location{file: r.File, line: r.Line()}
+	return true
 }
 
 func (c *pkgCheck) requireString(r *krm.Resource, v any, field string) bool {
