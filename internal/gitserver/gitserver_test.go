@@ -237,18 +237,19 @@ func (h *host) gitWithSSH(sshCommand, dir string, args ...string) (string, error
 	return string(out), err
 }
 
-// TestLimits: connections over the limit are closed at once, a connection
-// that does not log in is closed after the login timeout, and a push over
-// the size limit is refused.
+// TestLimits: authenticated connections over the limit are closed at once,
+// connections that do not authenticate neither count against it nor stay
+// beyond the handshake timeout, and a push over the size limit is refused.
 func TestLimits(t *testing.T) {
 	h := startHost(t, options{
 		limits: gitserver.Limits{MaxPushBytes: 64 << 10, IdleSeconds: 10},
-		ssh:    gitserver.SSHConfig{MaxConnections: 2, LoginTimeout: 500 * time.Millisecond, SessionsPerConnection: 4},
+		ssh: gitserver.SSHConfig{MaxConnections: 2, HandshakeTimeout: 500 * time.Millisecond,
+			LoginTimeout: 5 * time.Second, SessionsPerConnection: 4},
 	})
 	alice := h.addUser("alice", "default", store.RoleWrite)
 	h.hosted("catalog")
 
-	// Two idle connections take the slots; a third is closed at once.
+	// Two idle connections that never authenticate take no slot.
 	var idle []net.Conn
 	for range 2 {
 		c, err := net.Dial("tcp", h.sshAddr)
@@ -258,20 +259,36 @@ func TestLimits(t *testing.T) {
 		defer c.Close()
 		idle = append(idle, c)
 	}
-	time.Sleep(100 * time.Millisecond)
+	// Two authenticated connections take the slots; a third is closed.
+	for range 2 {
+		c, err := gossh.Dial("tcp", h.sshAddr, &gossh.ClientConfig{User: "git", Auth: []gossh.AuthMethod{gossh.PublicKeys(alice.signer)},
+			HostKeyCallback: gossh.FixedHostKey(h.hostKey), Timeout: 10 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
 	if _, _, err := sshRun(t, h, "", nil, alice.signer); err == nil {
 		t.Error("a connection over the limit was served")
 	}
-	// The idle ones never logged in: they are closed within the timeout.
+	// The idle ones never authenticated: they are closed within the
+	// handshake timeout.
 	for _, c := range idle {
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		if _, err := io.Copy(io.Discard, c); err != nil {
 			t.Errorf("an idle connection was not closed by the server: %v", err)
 		}
 	}
-	time.Sleep(100 * time.Millisecond)
-	if _, _, err := sshRun(t, h, "git-upload-pack '/default/catalog.git'", nil, alice.signer); err != nil {
-		t.Errorf("after the idle connections were closed: %v", err)
+	// The authenticated ones never started a command: closed after the
+	// login timeout, their slots free again.
+	var served error
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if _, _, served = sshRun(t, h, "git-upload-pack '/default/catalog.git'", nil, alice.signer); served == nil {
+			break
+		}
+	}
+	if served != nil {
+		t.Errorf("after the idle connections were closed: %v", served)
 	}
 
 	// Sessions on one connection are bounded too: four upload-packs wait

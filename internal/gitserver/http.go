@@ -25,29 +25,24 @@ func (h *Host) HTTPHandler() http.Handler {
 	if err != nil {
 		gitPath = "git"
 	}
-	busy := make(chan struct{}, MaxHTTPRequests)
+	slots := newSlots(MaxHTTPRequests, MaxHTTPRequestsPerToken)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case busy <- struct{}{}:
-			defer func() { <-busy }()
-		default:
-			w.Header().Set("Retry-After", "5")
-			http.Error(w, "the server is busy, try again", http.StatusServiceUnavailable)
-			return
-		}
-		h.serveHTTP(w, r, gitPath)
+		h.serveHTTP(w, r, gitPath, slots)
 	})
 }
 
-// Limits of smart HTTP: requests running git at once, and how long one
-// may take to send its pack or to read the answer (the API's own read
-// timeout, 30 s, is lifted for them).
+// Limits of smart HTTP: requests running git at once, in all and per token
+// (so that one token cannot take every slot), and how long one may take to
+// send its pack or to read the answer (the API's own read timeout, 30 s,
+// is lifted for them). Within that hour, a request whose client sends or
+// reads nothing for Limits.IdleSeconds is ended.
 const (
-	MaxHTTPRequests = 64
-	HTTPGitTimeout  = time.Hour
+	MaxHTTPRequests         = 64
+	MaxHTTPRequestsPerToken = 8
+	HTTPGitTimeout          = time.Hour
 )
 
-func (h *Host) serveHTTP(w http.ResponseWriter, r *http.Request, gitPath string) {
+func (h *Host) serveHTTP(w http.ResponseWriter, r *http.Request, gitPath string, slots *slots) {
 	rest, ok := strings.CutPrefix(r.URL.Path, HTTPPrefix)
 	i := strings.Index(rest, ".git/")
 	if !ok || i < 0 {
@@ -89,6 +84,23 @@ func (h *Host) serveHTTP(w http.ResponseWriter, r *http.Request, gitPath string)
 		h.Log.Error("git http: authenticate", "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
+	}
+	// Slots are taken once the token is known, so that they are counted
+	// per token; a request without credentials never runs git.
+	switch release, err := slots.take(tok.Hash); {
+	case err != nil:
+		// Closing the connection spares net/http reading the rest of a
+		// slow body before answering.
+		w.Header().Set("Connection", "close")
+		w.Header().Set("Retry-After", "5")
+		if errors.Is(err, errTokenBusy) {
+			http.Error(w, fmt.Sprintf("token %q has %d git requests under way, the most one token may have at once; try again", tok.Name, MaxHTTPRequestsPerToken), http.StatusTooManyRequests)
+			return
+		}
+		http.Error(w, "the server is busy, try again", http.StatusServiceUnavailable)
+		return
+	default:
+		defer release()
 	}
 	pusher := Pusher{Name: tok.Name, Namespace: tok.Namespace, Role: tok.Role}
 	if !allowed(pusher, ns, store.RoleRead) {
@@ -144,10 +156,17 @@ func (h *Host) serveHTTP(w http.ResponseWriter, r *http.Request, gitPath string)
 		Stderr:     logWriter{h},
 	}
 	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(time.Now().Add(HTTPGitTimeout))
-	_ = rc.SetWriteDeadline(time.Now().Add(HTTPGitTimeout))
 	start := time.Now()
+	end := start.Add(HTTPGitTimeout)
+	_ = rc.SetReadDeadline(end)
+	_ = rc.SetWriteDeadline(end)
+	if h.Limits.IdleSeconds > 0 {
+		idle := time.Duration(h.Limits.IdleSeconds) * time.Second
+		r.Body = &progressBody{ReadCloser: r.Body, rc: rc, idle: idle, end: end}
+		w = &progressWriter{ResponseWriter: w, rc: rc, idle: idle, end: end}
+	}
 	handler.ServeHTTP(w, r)
+	_ = rc.SetWriteDeadline(end)
 	if r.Method == http.MethodPost {
 		h.Log.Info("http", "token", tok.Name, "service", service, "repo", ns+"/"+name, "duration", time.Since(start))
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/gliderlabs/ssh"
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/pkgserver/pkgserver/internal/gitserver/sshcommand"
 	"github.com/pkgserver/pkgserver/internal/store"
 )
 
@@ -26,9 +27,19 @@ import (
 type SSHConfig struct {
 	// HostKeyPath is the server's private key, generated on first start.
 	HostKeyPath string
-	// MaxConnections bounds connections open at once; more are closed at
-	// once.
+	// MaxConnections bounds the authenticated connections open at once; a
+	// connection that authenticates beyond it is closed at once.
+	// Connections that have not authenticated do not count: they have
+	// their own pool, below.
 	MaxConnections int
+	// MaxHandshakes bounds the connections that have not authenticated
+	// yet, HandshakesPerAddress those of one source address (an IPv6 /64),
+	// and HandshakeTimeout how long one may take to authenticate. A new
+	// connection is never refused for want of room: the oldest handshake
+	// of the address holding the most is closed instead (see handshakes).
+	MaxHandshakes        int
+	HandshakesPerAddress int
+	HandshakeTimeout     time.Duration
 	// LoginTimeout bounds the time from connecting to running a command:
 	// the handshake, authentication and the session request.
 	LoginTimeout time.Duration
@@ -47,12 +58,15 @@ type SSHConfig struct {
 
 // Defaults of the SSH front end.
 const (
-	DefaultMaxConnections = 64
-	DefaultLoginTimeout   = 30 * time.Second
-	DefaultIdleTimeout    = 2 * time.Minute
-	DefaultMaxDuration    = time.Hour
-	DefaultMaxSessions    = 64
-	DefaultPerConnection  = 4
+	DefaultMaxConnections       = 64
+	DefaultMaxHandshakes        = 16
+	DefaultHandshakesPerAddress = 4
+	DefaultHandshakeTimeout     = 10 * time.Second
+	DefaultLoginTimeout         = 30 * time.Second
+	DefaultIdleTimeout          = 2 * time.Minute
+	DefaultMaxDuration          = time.Hour
+	DefaultMaxSessions          = 64
+	DefaultPerConnection        = 4
 )
 
 // SSHServer serves git-upload-pack and git-receive-pack over SSH.
@@ -64,21 +78,34 @@ type SSHServer struct {
 	login    time.Duration
 	sessions chan struct{}
 	perConn  int32
+
+	handshakes       *handshakes
+	handshakeTimeout time.Duration
 }
 
 // sessionsKey holds, in a connection's context, its sessions running.
 type sessionsKey struct{}
-
-// loggedInKey marks, in a connection's context, that a command started.
-type loggedInKey struct{}
 
 // NewSSHServer returns the SSH front end, loading or creating its host key.
 func NewSSHServer(host *Host, cfg SSHConfig) (*SSHServer, error) {
 	if cfg.MaxConnections == 0 {
 		cfg.MaxConnections = DefaultMaxConnections
 	}
+	if cfg.MaxHandshakes == 0 {
+		cfg.MaxHandshakes = DefaultMaxHandshakes
+	}
+	if cfg.HandshakesPerAddress == 0 {
+		cfg.HandshakesPerAddress = DefaultHandshakesPerAddress
+	}
+	if cfg.HandshakeTimeout == 0 {
+		cfg.HandshakeTimeout = DefaultHandshakeTimeout
+	}
 	if cfg.LoginTimeout == 0 {
 		cfg.LoginTimeout = DefaultLoginTimeout
+	}
+	if cfg.MaxConnections < 0 || cfg.MaxHandshakes < 0 || cfg.HandshakesPerAddress < 0 || cfg.HandshakeTimeout < 0 ||
+		cfg.LoginTimeout < 0 || cfg.MaxSessions < 0 || cfg.SessionsPerConnection < 0 {
+		return nil, errors.New("ssh limits must not be negative")
 	}
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = DefaultIdleTimeout
@@ -97,15 +124,25 @@ func NewSSHServer(host *Host, cfg SSHConfig) (*SSHServer, error) {
 		return nil, err
 	}
 	s := &SSHServer{host: host, max: int64(cfg.MaxConnections), login: cfg.LoginTimeout,
-		sessions: make(chan struct{}, cfg.MaxSessions), perConn: int32(cfg.SessionsPerConnection)}
+		sessions: make(chan struct{}, cfg.MaxSessions), perConn: int32(cfg.SessionsPerConnection),
+		handshakes: newHandshakes(cfg.MaxHandshakes, cfg.HandshakesPerAddress), handshakeTimeout: cfg.HandshakeTimeout}
 	s.srv = &ssh.Server{
 		Handler:          s.session,
 		HostSigners:      []ssh.Signer{signer},
 		Version:          "pkgserver",
 		PublicKeyHandler: s.publicKey,
 		ConnCallback:     s.connect,
-		IdleTimeout:      cfg.IdleTimeout,
-		MaxTimeout:       cfg.MaxDuration,
+		// A fresh configuration per connection, to learn when that
+		// connection has authenticated.
+		ServerConfigCallback: func(ctx ssh.Context) *gossh.ServerConfig {
+			return &gossh.ServerConfig{AuthLogCallback: func(_ gossh.ConnMetadata, _ string, err error) {
+				if err == nil {
+					s.authenticated(ctx)
+				}
+			}}
+		},
+		IdleTimeout: cfg.IdleTimeout,
+		MaxTimeout:  cfg.MaxDuration,
 		// Only sessions: no port forwarding, no agent, no subsystems.
 		ChannelHandlers: map[string]ssh.ChannelHandler{"session": ssh.DefaultSessionHandler},
 	}
@@ -136,29 +173,75 @@ func (s *SSHServer) Serve(ctx context.Context, ln net.Listener, shutdownTimeout 
 	return nil
 }
 
-// connect admits a connection within the limit and gives it LoginTimeout to
-// start a command.
+// connect admits a connection into the pool of handshakes, and gives it
+// HandshakeTimeout to authenticate and LoginTimeout to start a command.
 func (s *SSHServer) connect(ctx ssh.Context, conn net.Conn) net.Conn {
-	if s.conns.Add(1) > s.max {
-		s.conns.Add(-1)
-		s.host.Log.Warn("ssh: too many connections", "remote", conn.RemoteAddr().String())
+	remote := conn.RemoteAddr()
+	hs := s.handshakes.admit(sourceKey(remote), func() {
+		s.host.Log.Warn("ssh: closed a connection that had not authenticated to make room", "remote", remote.String())
 		conn.Close()
-		return conn
-	}
-	loggedIn := &atomic.Bool{}
-	ctx.SetValue(loggedInKey{}, loggedIn)
+	})
+	state := &connState{conn: conn, handshake: hs}
+	ctx.SetValue(connStateKey{}, state)
 	ctx.SetValue(sessionsKey{}, &atomic.Int32{})
-	timer := time.AfterFunc(s.login, func() {
-		if !loggedIn.Load() {
+	handshakeTimer := time.AfterFunc(s.handshakeTimeout, func() {
+		if s.handshakes.leave(hs) {
+			conn.Close()
+		}
+	})
+	loginTimer := time.AfterFunc(s.login, func() {
+		if !state.loggedIn.Load() {
 			conn.Close()
 		}
 	})
 	go func() {
 		<-ctx.Done()
-		timer.Stop()
-		s.conns.Add(-1)
+		handshakeTimer.Stop()
+		loginTimer.Stop()
+		s.handshakes.leave(hs)
+		if state.counted.Swap(false) {
+			s.conns.Add(-1)
+		}
 	}()
 	return conn
+}
+
+// connState is what the server knows of a connection.
+type connState struct {
+	conn      net.Conn
+	handshake *handshake
+	// counted is set once the connection holds one of MaxConnections.
+	counted atomic.Bool
+	// loggedIn is set once a command started.
+	loggedIn atomic.Bool
+}
+
+// connStateKey holds a connection's *connState in its context.
+type connStateKey struct{}
+
+// authenticated moves a connection from the pool of handshakes to the
+// authenticated connections, or closes it if those are all taken or it was
+// evicted meanwhile.
+func (s *SSHServer) authenticated(ctx ssh.Context) {
+	state, ok := ctx.Value(connStateKey{}).(*connState)
+	if !ok {
+		return
+	}
+	if !s.handshakes.leave(state.handshake) {
+		state.conn.Close()
+		return
+	}
+	if s.conns.Add(1) > s.max {
+		s.conns.Add(-1)
+		s.host.Log.Warn("ssh: too many connections", "remote", state.conn.RemoteAddr().String())
+		state.conn.Close()
+		return
+	}
+	state.counted.Store(true)
+	// The connection may have ended meanwhile, its release already run.
+	if ctx.Err() != nil && state.counted.Swap(false) {
+		s.conns.Add(-1)
+	}
 }
 
 // publicKey accepts keys that belong to a user. Which user a connection is
@@ -170,8 +253,8 @@ func (s *SSHServer) publicKey(ctx ssh.Context, key ssh.PublicKey) bool {
 }
 
 func (s *SSHServer) session(sess ssh.Session) {
-	if b, ok := sess.Context().Value(loggedInKey{}).(*atomic.Bool); ok {
-		b.Store(true)
+	if state, ok := sess.Context().Value(connStateKey{}).(*connState); ok {
+		state.loggedIn.Store(true)
 	}
 	if n, ok := sess.Context().Value(sessionsKey{}).(*atomic.Int32); ok {
 		defer n.Add(-1)
@@ -208,7 +291,7 @@ func (s *SSHServer) run(sess ssh.Session) int {
 	if len(args) == 0 {
 		return fail("hi %s: this server runs git-upload-pack and git-receive-pack only, no shell", user.Name)
 	}
-	service, path, err := parseCommand(sess.RawCommand())
+	service, path, err := sshcommand.Parse(sess.RawCommand())
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -235,11 +318,11 @@ func (s *SSHServer) run(sess ssh.Session) int {
 	}
 	var cmd *exec.Cmd
 	switch service {
-	case "git-upload-pack":
+	case sshcommand.UploadPack:
 		cmd = exec.CommandContext(ctx, "git", "upload-pack", "--strict",
 			fmt.Sprintf("--timeout=%d", max(s.host.Limits.IdleSeconds, 1)), gitDir)
 		cmd.Env = serviceEnv(s.host.Limits, protocol, gitDir, "", "")
-	case "git-receive-pack":
+	case sshcommand.ReceivePack:
 		if !allowed(pusher, ns, store.RoleWrite) {
 			return fail("user %s may not push to %s/%s: pushing needs the write role in namespace %s", user.Name, ns, name, ns)
 		}
@@ -278,23 +361,6 @@ func (s *SSHServer) run(sess ssh.Session) int {
 		s.host.Log.Warn("ssh: git failed", "service", service, "repo", ns+"/"+name, "err", err)
 		return 1
 	}
-}
-
-// parseCommand reads what git clients send: `git-upload-pack '/ns/repo.git'`
-// (the path single-quoted, as git quotes it, or bare).
-func parseCommand(raw string) (service, path string, err error) {
-	service, arg, ok := strings.Cut(strings.TrimSpace(raw), " ")
-	if !ok || (service != "git-upload-pack" && service != "git-receive-pack") {
-		return "", "", errors.New("this server runs git-upload-pack and git-receive-pack only")
-	}
-	arg = strings.TrimSpace(arg)
-	if len(arg) >= 2 && arg[0] == '\'' && arg[len(arg)-1] == '\'' {
-		arg = arg[1 : len(arg)-1]
-	}
-	if arg == "" || strings.ContainsAny(arg, "'\"\\ \t\n\x00") {
-		return "", "", fmt.Errorf("invalid repository path %q", arg)
-	}
-	return service, arg, nil
 }
 
 // loadHostKey reads the host key, or creates an Ed25519 one readable by its

@@ -1,0 +1,186 @@
+package abuse
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// flood holds connections to addr from the loopback address src until ctx
+// ends: each connection either sends nothing or only SSH's version line,
+// and is opened again as soon as the server closes it.
+func flood(ctx context.Context, wg *sync.WaitGroup, src, addr string, versionOnly, reconnect bool, closed *atomic.Int64) {
+	defer wg.Done()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
+	for ctx.Err() == nil {
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			pause(ctx, 100*time.Millisecond)
+			continue
+		}
+		stop := context.AfterFunc(ctx, func() { c.Close() })
+		if versionOnly {
+			_, _ = io.WriteString(c, "SSH-2.0-flood\r\n")
+		}
+		// Read what the server sends (its version and key exchange
+		// offer) until it closes the connection.
+		_, _ = io.Copy(io.Discard, c)
+		if stop() {
+			closed.Add(1)
+		}
+		c.Close()
+		if !reconnect {
+			<-ctx.Done()
+			return
+		}
+		pause(ctx, 100*time.Millisecond)
+	}
+}
+
+func pause(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+// sshUser adds a user with a new key and returns the GIT_SSH_COMMAND that
+// authenticates as it.
+func sshUser(t *testing.T, s *server, name, role string) string {
+	t.Helper()
+	key := filepath.Join(s.Dir, name+"_ed25519")
+	s.Must(t, "", "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", key)
+	s.Must(t, "", "pkgserver", "user", "add", name, "--ssh-key", key+".pub", "--role", role)
+	return "ssh -F /dev/null -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=20 -i " + key
+}
+
+// TestSSHHandshakeFlood: connections that never authenticate — bare TCP,
+// and clients that stop after the version exchange — from eight addresses
+// and from the user's own, more of them than the server's connection
+// limit and reconnecting as soon as they are closed, while a user clones
+// over SSH with a real key and the real ssh client. The clones succeed;
+// the server closes the flood's connections to make room.
+func TestSSHHandshakeFlood(t *testing.T) {
+	s := startServer(t)
+	s.Hosted(t, "blueprints")
+	sshCmd := sshUser(t, s, "reader", "read")
+	cloneURL := "ssh://git@" + s.SSH + "/default/blueprints.git"
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var closed atomic.Int64
+	defer func() { cancel(); wg.Wait() }()
+	// 8 addresses × 8 connections, and 4 from the user's own address that
+	// are not opened again: 68, more than the 64 authenticated
+	// connections the server allows.
+	for a := 2; a < 10; a++ {
+		for i := range 8 {
+			wg.Add(1)
+			go flood(ctx, &wg, fmt.Sprintf("127.0.0.%d", a), s.SSH, i%2 == 1, true, &closed)
+		}
+	}
+	for i := range 4 {
+		wg.Add(1)
+		go flood(ctx, &wg, "127.0.0.1", s.SSH, i%2 == 1, false, &closed)
+	}
+	// Wait until the flood has filled the server's handshake pool: it
+	// starts closing the flood's connections.
+	for deadline := time.Now().Add(20 * time.Second); closed.Load() == 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the server closed none of the flood's connections")
+		}
+	}
+	for i := range 3 {
+		dir := fmt.Sprintf("clone%d", i)
+		out, errOut, err := s.runEnv("", []string{"GIT_SSH_COMMAND=" + sshCmd}, "git", "clone", "-q", cloneURL, dir)
+		if err != nil {
+			t.Fatalf("clone %d during the flood: %v\n%s%s", i, err, out, errOut)
+		}
+		if _, err := os.Stat(filepath.Join(s.Dir, dir, ".git")); err != nil {
+			t.Fatalf("clone %d: %v", i, err)
+		}
+	}
+	if !strings.Contains(s.Log(), "closed a connection that had not authenticated to make room") {
+		t.Error("the server logged no eviction of the flood's connections")
+	}
+}
+
+// runEnv runs a command as Run does, with env added.
+func (s *server) runEnv(dir string, env []string, name string, args ...string) (stdout, stderr string, err error) {
+	saved := s.Env
+	s.Env = append(append([]string{}, saved...), env...)
+	defer func() { s.Env = saved }()
+	return s.Run(dir, name, args...)
+}
+
+// slowGitRequest starts a smart HTTP POST whose body never arrives in full,
+// and returns the connection: the request holds a slot until answered.
+func slowGitRequest(t *testing.T, s *server, token string) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", s.HTTP, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := base64.StdEncoding.EncodeToString([]byte("git:" + token))
+	fmt.Fprintf(c, "POST /git/default/blueprints.git/git-upload-pack HTTP/1.1\r\nHost: %s\r\nAuthorization: Basic %s\r\n"+
+		"Content-Type: application/x-git-upload-pack-request\r\nContent-Length: 100000\r\n\r\n0032want ", s.HTTP, auth)
+	return c
+}
+
+// TestHTTPSlowRequestsOfOneToken: one read token opens as many slow
+// git-over-HTTP requests as the server has slots in all (64). It is given
+// its own share, the rest answer 429, and another token still clones.
+func TestHTTPSlowRequestsOfOneToken(t *testing.T) {
+	s := startServer(t)
+	s.Hosted(t, "blueprints")
+	greedy := strings.TrimSpace(s.Must(t, "", "pkgserver", "token", "create", "greedy", "--role", "read"))
+	other := strings.TrimSpace(s.Must(t, "", "pkgserver", "token", "create", "other", "--role", "read"))
+
+	var conns []net.Conn
+	for range 64 {
+		c := slowGitRequest(t, s, greedy)
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	// Requests over the token's share are answered at once; those within
+	// it wait for their body.
+	var tooMany, waiting atomic.Int64
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Go(func() {
+			c.SetReadDeadline(time.Now().Add(3 * time.Second))
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			switch {
+			case err == nil && resp.StatusCode == http.StatusTooManyRequests:
+				tooMany.Add(1)
+			case err == nil:
+				t.Errorf("a slow request answered %s", resp.Status)
+			case os.IsTimeout(err):
+				waiting.Add(1)
+			default:
+				t.Errorf("a slow request: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if w, n := waiting.Load(), tooMany.Load(); w == 0 || w > 8 || n != 64-w {
+		t.Errorf("%d slow requests held slots and %d answered 429; want at most 8 held, the rest 429", w, n)
+	}
+	s.Must(t, "", "git", "clone", "-q", s.GitURL("blueprints", other), "clone")
+	// The greedy token itself is told to wait, not served.
+	out, errOut, err := s.Run("", "git", "clone", "-q", s.GitURL("blueprints", greedy), "greedy")
+	if err == nil || !strings.Contains(out+errOut, "429") {
+		t.Errorf("the greedy token's clone beyond its share: %v\n%s%s", err, out, errOut)
+	}
+}
