@@ -61,7 +61,8 @@ func (s *slots) take(key string) (release func(), err error) {
 // request may last in all (until end). Once the body is read, the deadline
 // goes back to end: net/http reads on in the background to notice a
 // client going away, and a deadline passing there would cancel the
-// request.
+// request. After any other error it stays passed, so that net/http does
+// not wait for the rest of a broken body before answering.
 type progressBody struct {
 	io.ReadCloser
 	rc   *http.ResponseController
@@ -72,7 +73,7 @@ type progressBody struct {
 func (b *progressBody) Read(p []byte) (int, error) {
 	_ = b.rc.SetReadDeadline(earliest(time.Now().Add(b.idle), b.end))
 	n, err := b.ReadCloser.Read(p)
-	if err != nil {
+	if err == io.EOF {
 		_ = b.rc.SetReadDeadline(b.end)
 	}
 	return n, err
