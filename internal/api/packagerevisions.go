@@ -11,13 +11,13 @@ import (
 
 	"github.com/labstack/echo/v4"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 
 	pkgv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/pkg/v1alpha1"
 	"github.com/pkgserver/pkgserver/internal/result"
 	"github.com/pkgserver/pkgserver/internal/revision"
+	"github.com/pkgserver/pkgserver/internal/selector"
 	"github.com/pkgserver/pkgserver/internal/store"
 )
 
@@ -72,40 +72,22 @@ func (q *revisionQuery) matches(pr *pkgv1alpha1.PackageRevision) bool {
 func parseQuery(c echo.Context) (*revisionQuery, error) {
 	q := &revisionQuery{opts: store.ListOptions{Namespace: c.Param("ns")}}
 	if fs := c.QueryParam("fieldSelector"); fs != "" {
-		sel, err := fields.ParseSelector(fs)
+		values, err := selector.Equalities(fs, revisionFields)
 		if err != nil {
-			return nil, badRequest("invalid fieldSelector: %v", err)
+			return nil, badRequest("%v", err)
 		}
-		for _, r := range sel.Requirements() {
-			if r.Operator != selection.Equals && r.Operator != selection.DoubleEquals {
-				return nil, badRequest("fieldSelector %q: only = and == are supported", fs)
+		o := &q.opts
+		for field, dst := range map[string]*string{"metadata.namespace": &o.Namespace, "metadata.name": &o.Name,
+			"spec.repository": &o.Repository, "spec.packageName": &o.Package, "spec.workspaceName": &o.Workspace,
+			"spec.revision": &o.Revision, "spec.lifecycle": &o.Lifecycle} {
+			v, ok := values[field]
+			if !ok {
+				continue
 			}
-			var dst *string
-			switch r.Field {
-			case "metadata.namespace":
-				dst = &q.opts.Namespace
-			case "metadata.name":
-				dst = &q.opts.Name
-			case "spec.repository":
-				dst = &q.opts.Repository
-			case "spec.packageName":
-				dst = &q.opts.Package
-			case "spec.workspaceName":
-				dst = &q.opts.Workspace
-			case "spec.revision":
-				dst = &q.opts.Revision
-			case "spec.lifecycle":
-				dst = &q.opts.Lifecycle
-			default:
-				return nil, badRequest("fieldSelector: field %q is not supported (metadata.name, metadata.namespace, spec.repository, spec.packageName, spec.workspaceName, spec.revision, spec.lifecycle)", r.Field)
+			if *dst != "" && *dst != v {
+				return nil, badRequest("fieldSelector: %s is given two values", field)
 			}
-			if *dst != "" && *dst != r.Value {
-				return nil, badRequest("fieldSelector: %s is given two values", r.Field)
-			}
-			*dst = r.Value
-			if r.Value == "" {
-				return nil, badRequest("fieldSelector: %s needs a value", r.Field)
-			}
+			*dst = v
 		}
 	}
 	if ls := c.QueryParam("labelSelector"); ls != "" {
@@ -382,19 +364,16 @@ func (q *revisionQuery) wants(r store.Revision) bool {
 		(o.Latest == nil || *o.Latest == r.Latest)
 }
 
-// maxSelectorTerms bounds the requirements of a label selector: the index
-// answers each with a condition of its query, and SQL engines bound how
-// deep a query's expression may be (SQLite at 1,000).
-const maxSelectorTerms = 100
+// revisionFields are the fields of the revisions' field selectors: the
+// index answers each by equality.
+var revisionFields = []string{"metadata.name", "metadata.namespace", "spec.repository", "spec.packageName",
+	"spec.workspaceName", "spec.revision", "spec.lifecycle"}
 
 // parseLabelSelector reads a labelSelector parameter.
 func parseLabelSelector(ls string) (labels.Selector, error) {
-	sel, err := labels.Parse(ls)
+	sel, err := selector.Labels(ls)
 	if err != nil {
-		return nil, badRequest("invalid labelSelector: %v", err)
-	}
-	if reqs, _ := sel.Requirements(); len(reqs) > maxSelectorTerms {
-		return nil, badRequest("labelSelector has %d requirements: at most %d are supported", len(reqs), maxSelectorTerms)
+		return nil, badRequest("%v", err)
 	}
 	return sel, nil
 }

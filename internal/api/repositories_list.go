@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -14,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	configv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/config/v1alpha1"
+	"github.com/pkgserver/pkgserver/internal/selector"
 	"github.com/pkgserver/pkgserver/internal/store"
 )
 
@@ -61,15 +61,11 @@ func parseRepositoryQuery(c echo.Context) (*repositoryQuery, error) {
 		}
 	}
 	if fs := c.QueryParam("fieldSelector"); fs != "" {
-		sel, err := fields.ParseSelector(fs)
+		sel, err := selector.Fields(fs, slices.Sorted(maps.Keys(repositoryFields)))
 		if err != nil {
-			return nil, badRequest("invalid fieldSelector: %v", err)
+			return nil, badRequest("%v", err)
 		}
 		for _, r := range sel.Requirements() {
-			if _, ok := repositoryFields[r.Field]; !ok {
-				return nil, badRequest("fieldSelector: field %q is not supported (%s)", r.Field,
-					strings.Join(slices.Sorted(maps.Keys(repositoryFields)), ", "))
-			}
 			if r.Field == "metadata.namespace" && r.Value != "" && (r.Operator == "=" || r.Operator == "==") {
 				if q.namespace != "" && q.namespace != r.Value {
 					return nil, badRequest("fieldSelector metadata.namespace does not match the namespace of the URL")

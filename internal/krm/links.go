@@ -91,6 +91,12 @@ func resolveLink(fsys fs.ReadLinkFS, p string) (string, error) {
 			continue
 		}
 		cur := path.Join(append(done, elem)...)
+		if !fs.ValidPath(cur) {
+			// Not UTF-8: no entry of a package the loader accepts
+			// has such a name (validName), so it names nothing.
+			done = append(done, elem)
+			continue
+		}
 		info, err := fsys.Lstat(cur)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
