@@ -126,6 +126,14 @@ type check struct {
 	ancestors  map[string]bool
 	eng        *validate.Engine
 	engErr     error
+	// objs is what was read of the repository's objects; outside the
+	// commits of the push's refs that are not on the branch, with their
+	// parents (nil until asked).
+	objs    objects
+	outside map[string][]string
+	// everyTag lists every tag of the repository, sorted, once a push
+	// publishes many packages (nil until then).
+	everyTag []gitrepo.Ref
 	// noPrevious is set when packages are only listed, not validated.
 	noPrevious bool
 }
@@ -146,8 +154,14 @@ func (c *Checker) Check(ctx context.Context, p *Push) (*Decision, error) {
 	}
 	defer b.Close()
 	k := &check{Checker: c, ctx: ctx, push: p, cfg: p.Config.Normalize(), batch: b, pkgs: map[string]*pkgToValidate{}, pushedTags: map[string]string{},
-		tagCache: map[string][]gitrepo.Ref{}, ancestors: map[string]bool{}}
-	return k.run()
+		tagCache: map[string][]gitrepo.Ref{}, ancestors: map[string]bool{}, objs: newObjects()}
+	d, err := k.run()
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		// Whatever was read after the deadline failed for that reason
+		// alone: findings of a cancelled read are not the push's.
+		return nil, fmt.Errorf("%w: %w", ErrTimeout, ctxErr)
+	}
+	return d, err
 }
 
 func (k *check) refuse(ref, format string, args ...any) {
@@ -164,6 +178,10 @@ func (k *check) run() (*Decision, error) {
 		return nil, err
 	default:
 		k.branchTip = tip.ID
+	}
+	branchBefore := k.branchTip
+	if err := k.prefetch(); err != nil {
+		return nil, err
 	}
 	for _, u := range k.push.Updates {
 		if u.Ref == branchRef {
@@ -204,6 +222,16 @@ func (k *check) run() (*Decision, error) {
 	}
 	if err := k.tags(tags); err != nil {
 		return nil, err
+	}
+	if len(k.refused) == 0 {
+		if err := k.indexable(); err != nil {
+			return nil, err
+		}
+	}
+	if len(k.refused) == 0 {
+		if err := k.visible(branchBefore); err != nil {
+			return nil, err
+		}
 	}
 	d := &Decision{}
 	if len(k.refused) == 0 && (len(k.pkgs) > 0 || k.policiesChanged) {
@@ -249,7 +277,7 @@ func (k *check) conflicts() {
 			if u.Ref[i] != '/' {
 				continue
 			}
-			if _, err := k.batch.Info(u.Ref[:i]); err == nil && !seen[u.Ref[:i]] {
+			if k.refExists(u.Ref[:i]) && !seen[u.Ref[:i]] {
 				k.refuse(u.Ref, "the ref %s exists and would be its directory", u.Ref[:i])
 			}
 		}
@@ -266,7 +294,7 @@ func (k *check) otherRef(u Update) error {
 	if base == zeroID {
 		base = ""
 		if k.branchTip != "" {
-			mb, err := k.push.Repo.MergeBase(k.ctx, k.branchTip, u.New)
+			mb, err := k.mergeBase(u.New)
 			if err != nil {
 				return err
 			}
@@ -378,6 +406,9 @@ func (k *check) tags(updates []tagUpdate) error {
 		case t.New != zeroID && k.push.Role != store.RoleAdmin && revisionLikeSegment(t.src.Package):
 			// refs/tags/p/v2/x would keep p/v2 from ever being published.
 			k.refuse(t.Ref, "a tag's package path must not have a segment like a revision (v<N>)")
+		case t.New != zeroID && revision.LooksLikeRevision(t.src.Revision):
+			// It would be listed as a revision and never counted.
+			k.refuse(t.Ref, "a package tag's revision is v<N>, N a positive integer without leading zeros, not %q", t.src.Revision)
 		case t.src.Number == 0 && !k.isPackageTag(t):
 			// A tag with a slash that names no package (release/2024-01):
 			// not a revision, not pkgserver's to judge.
@@ -420,10 +451,14 @@ func (k *check) tags(updates []tagUpdate) error {
 			}
 		}
 		next := revision.NextRevision(nums)
-		below, err := k.push.Repo.RefsUnder(k.ctx, revision.TagsPrefix+full+"/")
+		below, err := k.refsBelow(full, len(created) > bulkTagLookups)
 		if err != nil {
 			return err
 		}
+		// Only refs deeper than a tag of the package can be below one.
+		below = slices.DeleteFunc(slices.Clone(below), func(r gitrepo.Ref) bool {
+			return !strings.Contains(strings.TrimPrefix(r.Name, revision.TagsPrefix+full+"/"), "/")
+		})
 		for _, t := range ts {
 			if i := slices.IndexFunc(below, func(r gitrepo.Ref) bool { return strings.HasPrefix(r.Name, t.Ref+"/") }); i >= 0 {
 				k.refuse(t.Ref, "the ref %s exists below it: an admin must delete it first", below[i].Name)
@@ -516,25 +551,14 @@ func revisionLikeSegment(pkg string) bool {
 
 // peel returns the commit an object leads to, through annotated tags.
 func (k *check) peel(id string) (string, error) {
-	for range 10 {
-		obj, err := k.batch.Read(id)
-		if err != nil {
-			return "", err
-		}
-		switch obj.Type {
-		case "commit":
-			return id, nil
-		case "tag":
-			tag, err := gitrepo.ParseTag(obj)
-			if err != nil {
-				return "", err
-			}
-			id = tag.Target.String()
-		default:
-			return "", fmt.Errorf("a published revision must point at a commit, not a %s", obj.Type)
-		}
+	if err := k.readObjects([]string{id}); err != nil {
+		return "", err
 	}
-	return "", errors.New("too many nested tags")
+	p, ok := k.objs.peeled[id]
+	if !ok {
+		return "", fmt.Errorf("object %s: %w", id, gitrepo.ErrObjectNotFound)
+	}
+	return p.commit, p.err
 }
 
 // tagExists tells whether a tag exists, or is created by this push.
@@ -596,11 +620,21 @@ func (k *check) onBranch(commit string) (bool, error) {
 	if on, ok := k.ancestors[commit]; ok {
 		return on, nil
 	}
-	on, err := k.push.Repo.IsAncestor(k.ctx, commit, k.branchTip)
-	if err == nil {
-		k.ancestors[commit] = on
+	outside, err := k.outsideBranch()
+	if err != nil {
+		return false, err
 	}
-	return on, err
+	if _, ok := k.objs.peeled[commit]; !ok {
+		// Not a commit of the push's refs: asked about alone.
+		on, err := k.push.Repo.IsAncestor(k.ctx, commit, k.branchTip)
+		if err == nil {
+			k.ancestors[commit] = on
+		}
+		return on, err
+	}
+	_, out := outside[commit]
+	k.ancestors[commit] = !out
+	return !out, nil
 }
 
 // latestPublished returns the tree of a package's published revision v<n>
@@ -696,6 +730,9 @@ func joinPath(dir, name string) string {
 }
 
 func (k *check) entries(tree string) ([]gitrepo.TreeEntry, error) {
+	if e, ok := k.objs.entries[tree]; ok {
+		return e, nil
+	}
 	obj, err := k.batch.Read(tree)
 	if err != nil {
 		return nil, err
@@ -703,15 +740,41 @@ func (k *check) entries(tree string) ([]gitrepo.TreeEntry, error) {
 	if obj.Type != "tree" {
 		return nil, fmt.Errorf("object %s is a %s, not a tree", tree, obj.Type)
 	}
-	return gitrepo.ParseTree(obj.Data)
+	e, err := gitrepo.ParseTree(obj.Data)
+	if err == nil {
+		k.objs.entries[tree] = e
+	}
+	return e, err
 }
 
 // treeID returns the id of the tree at path in a commit, "" if there is
 // none.
 func (k *check) treeID(commit, path string) (string, error) {
-	id, err := k.batch.TreeID(commit, path)
+	if err := k.readObjects([]string{commit}); err != nil {
+		return "", err
+	}
+	root, ok := k.objs.roots[commit]
+	if !ok {
+		// Not a commit: git resolves the path as it can.
+		id, err := k.batch.TreeID(commit, path)
+		if errors.Is(err, gitrepo.ErrObjectNotFound) {
+			return "", nil
+		}
+		return id, err
+	}
+	if path == "" {
+		return root, nil
+	}
+	key := [2]string{root, path}
+	if id, ok := k.objs.paths[key]; ok {
+		return id, nil
+	}
+	id, err := k.batch.TreeID(root, path)
 	if errors.Is(err, gitrepo.ErrObjectNotFound) {
-		return "", nil
+		id, err = "", nil
+	}
+	if err == nil {
+		k.objs.paths[key] = id
 	}
 	return id, err
 }
@@ -831,7 +894,7 @@ func ChangedPackages(ctx context.Context, repo *gitrepo.Repo, cfg revision.Confi
 	}
 	defer b.Close()
 	k := &check{ctx: ctx, push: &Push{Repo: repo, Config: cfg}, cfg: cfg.Normalize(), batch: b, pkgs: map[string]*pkgToValidate{},
-		tagCache: map[string][]gitrepo.Ref{}, ancestors: map[string]bool{}, noPrevious: true}
+		tagCache: map[string][]gitrepo.Ref{}, ancestors: map[string]bool{}, noPrevious: true, objs: newObjects()}
 	if err := k.changedPackages("", base, head); err != nil {
 		return nil, err
 	}
@@ -859,7 +922,7 @@ func (c *Checker) ValidateAt(ctx context.Context, repo *gitrepo.Repo, cfg revisi
 func (c *Checker) ValidateWith(ctx context.Context, repo *gitrepo.Repo, b *gitrepo.Batch, cfg revision.Config, branchTip, commit string, fulls []string) (*Decision, error) {
 	k := &check{Checker: c, ctx: ctx, push: &Push{Repo: repo, Config: cfg, Role: store.RoleAdmin}, cfg: cfg.Normalize(), batch: b,
 		pkgs: map[string]*pkgToValidate{}, pushedTags: map[string]string{}, tagCache: map[string][]gitrepo.Ref{}, ancestors: map[string]bool{},
-		branchTip: branchTip}
+		branchTip: branchTip, objs: newObjects()}
 	// Policies that cannot be read or compiled are an error here, not a
 	// finding: what is decided on them (a publication) waits for them.
 	if _, err := k.engine(); err != nil {

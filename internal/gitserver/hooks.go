@@ -100,10 +100,14 @@ func (h *Host) preReceive(ctx context.Context, push *Push, req *forward.Request,
 		return refuse("the push's objects could not be read: " + err.Error())
 	}
 	if err := h.Pushes.Lock(ctx, push); err != nil {
-		return refuse(err.Error())
+		return refuse(fmt.Sprintf("%v; nothing was updated", err))
 	}
 	role := effectiveRole(push.Pusher, push.Namespace)
 	d, err := checker.Check(ctx, &hooks.Push{Repo: g, Config: repo.Config(), Role: role, Updates: req.Updates})
+	if errors.Is(err, hooks.ErrTimeout) {
+		log.Warn("pre-receive: timeout", "updates", len(req.Updates), "duration", time.Since(start))
+		return refuse(fmt.Sprintf("the push could not be decided within %v, the limit of a push's decision; nothing was updated", PreReceiveTimeout))
+	}
 	if err != nil {
 		log.Error("pre-receive: check", "err", err)
 		return refuse(fmt.Sprintf("the push could not be checked: %v", err))

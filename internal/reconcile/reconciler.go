@@ -647,17 +647,7 @@ func (p *pass) checkTrees() error {
 	if err := p.treeMeta(read, oversized); err != nil {
 		return err
 	}
-	judge := func(o *revision.Observation) {
-		pt, ok := read[o.Tree]
-		switch {
-		case !ok:
-			// Held by the index already: a package that was indexed.
-		case !pt.kptfile:
-			o.Tree = ""
-		case pt.problem != "":
-			o.Problem = pt.problem
-		}
-	}
+	judge := func(o *revision.Observation) { judgeTree(o, read) }
 	for ref, o := range p.newObs {
 		judge(&o)
 		p.newObs[ref] = o

@@ -469,7 +469,11 @@ func (s *scanner) packageTrees(ids []string) (map[string]*packageTree, error) {
 			for _, e := range s.trees[n.tree] {
 				p := path.Join(n.path, e.Name)
 				if err := gitrepo.ValidatePathElement(e.Name); err != nil {
-					pt.setProblem(fmt.Sprintf("%v in %s", err, n.path))
+					if n.path == "" {
+						pt.setProblem(err.Error()) // at the package's root
+					} else {
+						pt.setProblem(fmt.Sprintf("%v in %s", err, n.path))
+					}
 					continue
 				}
 				switch {

@@ -85,3 +85,19 @@ func NextRevision(published []int) int {
 	}
 	return highest + 1
 }
+
+// LooksLikeRevision tells a tag's last segment that reads as a revision
+// but is not one ParseRevisionNumber accepts: v or V followed by digits
+// only (v01, v099, V3, v0). Such a tag would be listed as a published
+// revision named after it yet never counted, beside the v<N> it mimics.
+func LooksLikeRevision(s string) bool {
+	if len(s) < 2 || (s[0] != 'v' && s[0] != 'V') {
+		return false
+	}
+	for _, c := range s[1:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return ParseRevisionNumber(s) == 0
+}

@@ -153,3 +153,21 @@ func (c Config) packageOf(full string) (string, bool) {
 	}
 	return full[len(c.Directory)+1:], true
 }
+
+// RefName is the ref a source names: the inverse of ParseRef for the refs
+// it accepts.
+func (c Config) RefName(src Source) string {
+	c = c.Normalize()
+	switch src.Kind {
+	case KindBranch:
+		return BranchesPrefix + c.Branch
+	case KindDraft:
+		return DraftsPrefix + c.Full(src.Package) + "/" + src.Workspace
+	case KindProposed:
+		return ProposedPrefix + c.Full(src.Package) + "/" + src.Workspace
+	case KindDeletionProposed:
+		return DeletionProposedPrefix + c.Full(src.Package) + "/" + src.Revision
+	default:
+		return TagsPrefix + c.Full(src.Package) + "/" + src.Revision
+	}
+}

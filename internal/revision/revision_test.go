@@ -276,3 +276,14 @@ func TestDerivePullRequests(t *testing.T) {
 		t.Errorf("published: %+v", r)
 	}
 }
+
+func TestLooksLikeRevision(t *testing.T) {
+	for in, want := range map[string]bool{
+		"v1": false, "v12": false, "v01": true, "v099": true, "V3": true, "v0": true, "V": false, "v": false,
+		"v1.2.0": false, "latest": false, "va": false, "v1a": false, "": false,
+	} {
+		if got := LooksLikeRevision(in); got != want {
+			t.Errorf("LooksLikeRevision(%q) = %v, want %v", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,75 @@
+package hooks_test
+
+import (
+	"fmt"
+	"maps"
+	"testing"
+
+	"github.com/pkgserver/pkgserver/hooks"
+	"github.com/pkgserver/pkgserver/internal/gitrepo/gittest"
+	"github.com/pkgserver/pkgserver/internal/store"
+)
+
+// TestManyRefsDecided decides pushes of thousands of refs of each kind the
+// contract knows, as one push: each is accepted, with its packages
+// validated once per tree, whatever the number of refs.
+func TestManyRefsDecided(t *testing.T) {
+	const n, few = 2000, 100
+	tests := []struct {
+		name string
+		refs func(r *gittest.Repo, c string) []hooks.Update
+	}{
+		{"tags of one package", func(r *gittest.Repo, c string) []hooks.Update {
+			var u []hooks.Update
+			for i := range n {
+				u = append(u, upd(zero, c, fmt.Sprintf("refs/tags/nginx/v%d", i+2)))
+			}
+			return u
+		}},
+		{"drafts of one package", func(r *gittest.Repo, c string) []hooks.Update {
+			var u []hooks.Update
+			for i := range n {
+				u = append(u, upd(zero, c, fmt.Sprintf("refs/heads/drafts/nginx/w%d", i)))
+			}
+			return u
+		}},
+		{"other branches", func(r *gittest.Repo, c string) []hooks.Update {
+			var u []hooks.Update
+			for i := range n {
+				u = append(u, upd(zero, c, fmt.Sprintf("refs/heads/feature/f%d", i)))
+			}
+			return u
+		}},
+		{"tags of many packages", func(r *gittest.Repo, _ string) []hooks.Update {
+			files := map[string]string{}
+			for i := range few {
+				maps.Copy(files, gittest.Package(fmt.Sprintf("app%03d", i), "1"))
+			}
+			c := onMain(r, files)
+			u := []hooks.Update{}
+			for i := range few {
+				u = append(u, upd(zero, c, fmt.Sprintf("refs/tags/app%03d/v1", i)))
+			}
+			return u
+		}},
+		{"drafts and branches on commits of their own", func(r *gittest.Repo, c string) []hooks.Update {
+			tree := r.Rev("main^{tree}")
+			var u []hooks.Update
+			for i := range few {
+				own := r.Git("commit-tree", tree, "-p", c, "-m", fmt.Sprintf("change %d", i))
+				u = append(u, upd(zero, own, fmt.Sprintf("refs/heads/drafts/nginx/w%d", i)), upd(zero, own, fmt.Sprintf("refs/heads/feature/f%d", i)))
+			}
+			return u
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRepo(t)
+			c := r.Rev("main")
+			d := check(t, r, root, store.RoleWrite, tt.refs(r, c)...)
+			if !d.Accept {
+				t.Fatalf("refused: %q", d.Lines)
+			}
+		})
+	}
+}

@@ -1,0 +1,155 @@
+package hooks
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/pkgserver/pkgserver/internal/gitrepo"
+	"github.com/pkgserver/pkgserver/internal/reconcile"
+	"github.com/pkgserver/pkgserver/internal/revision"
+)
+
+// Accepted means visible: a push is refused when the index would not make a
+// revision of a ref it creates or updates, or would stop making one of a
+// ref it leaves alone. Both are worked out with the index's own rules —
+// reconcile.ObserveRefs reads the refs as they would land, and
+// revision.DerivePackage derives the revisions of each package the push
+// names — before and after the push, so that what is decided here is what
+// the index then does.
+
+// indexable refuses the packages queued for validation whose trees the
+// index would not hold (a file name git should not have accepted, a
+// submodule, a Kptfile below the package root): validating them would
+// report the consequence, not the cause.
+func (k *check) indexable() error {
+	if len(k.order) == 0 {
+		return nil
+	}
+	trees := make([]string, len(k.order))
+	for i, key := range k.order {
+		trees[i] = k.pkgs[key].tree
+	}
+	problems, err := reconcile.TreeProblems(k.ctx, k.push.Repo, k.cfg, trees)
+	if err != nil {
+		return err
+	}
+	for i, key := range k.order {
+		if problems[i] == "" {
+			continue
+		}
+		p := k.pkgs[key]
+		for _, ref := range p.refs {
+			k.refuse(ref, "package %s: %s", p.full, problems[i])
+		}
+	}
+	return nil
+}
+
+// visible refuses the refs of the contract the push creates or updates that
+// would not become revisions, and the push when a revision of another ref
+// would vanish by it.
+func (k *check) visible(branchBefore string) error {
+	pushed := map[string]Update{}
+	pkgs := map[string]bool{}
+	for _, u := range k.push.Updates {
+		src, ok, err := k.cfg.ParseRef(u.Ref)
+		if !ok || err != nil || src.Kind == revision.KindBranch {
+			continue
+		}
+		pushed[u.Ref] = u
+		pkgs[src.Package] = true
+	}
+	if len(pkgs) == 0 {
+		return nil
+	}
+	var prefixes []string
+	for _, pkg := range slices.Sorted(maps.Keys(pkgs)) {
+		full := k.cfg.Full(pkg)
+		for _, p := range []string{revision.TagsPrefix, revision.DraftsPrefix, revision.ProposedPrefix, revision.DeletionProposedPrefix} {
+			prefixes = append(prefixes, p+full+"/")
+		}
+	}
+	existing, err := k.push.Repo.RefsUnderAll(k.ctx, prefixes...)
+	if err != nil {
+		return err
+	}
+	var (
+		refs          []gitrepo.Ref
+		srcs          []revision.Source
+		before, after = map[string][]int{}, map[string][]int{}
+	)
+	add := func(ref gitrepo.Ref, src revision.Source) int {
+		refs, srcs = append(refs, ref), append(srcs, src)
+		return len(refs) - 1
+	}
+	for _, ref := range existing {
+		src, ok, err := k.cfg.ParseRef(ref.Name)
+		if !ok || err != nil || !pkgs[src.Package] || gitrepo.ValidateRefName(ref.Name) != nil {
+			continue // a ref below another package's path, or one the index reports by itself
+		}
+		i := add(ref, src)
+		before[src.Package] = append(before[src.Package], i)
+		if _, moved := pushed[ref.Name]; !moved {
+			after[src.Package] = append(after[src.Package], i)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(pushed)) {
+		u := pushed[name]
+		if u.New == zeroID {
+			continue
+		}
+		src, _, _ := k.cfg.ParseRef(name)
+		commit, err := k.peel(u.New)
+		if err != nil {
+			k.refuse(name, "%v", err)
+			continue
+		}
+		i := add(gitrepo.Ref{Name: name, Target: u.New, Commit: commit, Annotated: commit != u.New}, src)
+		after[src.Package] = append(after[src.Package], i)
+	}
+	// The branch's revision of each package takes the branch's name as its
+	// workspace.
+	branchRef := revision.BranchesPrefix + k.cfg.Branch
+	if branch, ok, err := k.cfg.ParseRef(branchRef); ok && err == nil {
+		for _, pkg := range slices.Sorted(maps.Keys(pkgs)) {
+			branch.Package = pkg
+			if branchBefore != "" {
+				before[pkg] = append(before[pkg], add(gitrepo.Ref{Name: branchRef, Target: branchBefore, Commit: branchBefore}, branch))
+			}
+			if k.branchTip != "" {
+				after[pkg] = append(after[pkg], add(gitrepo.Ref{Name: branchRef, Target: k.branchTip, Commit: k.branchTip}, branch))
+			}
+		}
+	}
+	obs, err := reconcile.ObserveRefs(k.ctx, k.push.Repo, k.cfg, refs, srcs)
+	if err != nil {
+		return err
+	}
+	pick := func(idx []int) []revision.Observation {
+		var out []revision.Observation
+		for _, i := range idx {
+			o := obs[i]
+			if o.Kind == revision.KindTag && o.Number == 0 && o.Tree == "" && o.Problem == "" {
+				continue // a tag of another shape naming no package: not a revision, nor meant as one
+			}
+			if o.Kind == revision.KindBranch && o.Tree == "" {
+				continue // the branch does not hold the package
+			}
+			out = append(out, o)
+		}
+		return out
+	}
+	for _, pkg := range slices.Sorted(maps.Keys(pkgs)) {
+		_, was := revision.DerivePackage(k.cfg, pkg, pick(before[pkg]))
+		_, will := revision.DerivePackage(k.cfg, pkg, pick(after[pkg]))
+		for _, p := range will {
+			if u, ok := pushed[p.Ref]; ok && u.New != zeroID {
+				k.refuse(p.Ref, "%s", p.Message)
+			} else if !slices.Contains(was, p) {
+				k.refused = append(k.refused, fmt.Sprintf("pkgserver: refused: the push would hide %s: %s", p.Ref, p.Message))
+			}
+		}
+	}
+	return nil
+}
