@@ -13,9 +13,19 @@ import (
 // is refused as a checkout would fail to open it (ELOOP).
 const MaxLinks = 40
 
+// MaxLinkSteps bounds the path elements the resolution of one link walks,
+// those of the targets of the links it follows included: each costs a
+// lookup in the tree, and 40 targets of 4 KiB each (PATH_MAX) would
+// otherwise let one link cost 80,000 of them. Real links walk a few dozen.
+const MaxLinkSteps = 4096
+
 // errTooManyLinks is the resolution of a link that follows more than
 // MaxLinks links, as a loop does.
 var errTooManyLinks = fmt.Errorf("too many levels of symbolic links (more than %d)", MaxLinks)
+
+// errTooManySteps is the resolution of a link that walks more than
+// MaxLinkSteps path elements.
+var errTooManySteps = fmt.Errorf("its way walks more than %d path elements", MaxLinkSteps)
 
 // linkEscape is the resolution of a link that leads outside the package.
 type linkEscape struct {
@@ -44,7 +54,8 @@ func foreignTarget(target string) bool {
 // checked out, as the operating system resolves it: each element of the
 // path in turn, an element that is a link replaced by its target read from
 // the link's directory, ".." applied to what the links before it resolved
-// to (not to the text), at most MaxLinks links followed.
+// to (not to the text), at most MaxLinks links followed and MaxLinkSteps
+// elements walked.
 //
 // The package root is the root of fsys. Leaving it at any point is an
 // *linkEscape error, even on a way that comes back in: the package is
@@ -71,10 +82,13 @@ func resolveLink(fsys fs.ReadLinkFS, p string) (string, error) {
 	known := len(done)
 	todo := strings.Split(target, "/")
 	var via, viaTarget string // the last link followed other than p
-	links := 1
+	links, steps := 1, 0
 	for len(todo) > 0 {
 		elem := todo[0]
 		todo = todo[1:]
+		if steps++; steps > MaxLinkSteps {
+			return "", errTooManySteps
+		}
 		switch elem {
 		case "", ".":
 			continue

@@ -75,6 +75,9 @@ func TestResolveLink(t *testing.T) {
 		{"two-link loop", loop, "ping", "too many levels of symbolic links (more than 40)"},
 		{"forty links", deep, "l0", "target.yaml"},
 		{"forty-one links", tooDeep, "m", "too many levels of symbolic links (more than 40)"},
+		{"long way", fstest.MapFS{"a/f": file(""), "l": link(strings.Repeat("a/../", 2047) + "a/f")}, "l", "a/f"},
+		{"too long a way", fstest.MapFS{"a/f": file(""), "l": link(strings.Repeat("a/../", 2048) + "a/f")}, "l",
+			"its way walks more than 4096 path elements"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := resolveLink(tt.fsys, tt.link)
