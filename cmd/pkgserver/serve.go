@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -11,8 +12,10 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/pkgserver/pkgserver/internal/server"
+	"github.com/pkgserver/pkgserver/internal/validate"
 )
 
 // adminTokenFile is where serve writes the first admin token.
@@ -24,6 +27,7 @@ func newServeCmd() *cobra.Command {
 		httpAddr string
 		sshAddr  string
 		tlsOpts  server.TLSOptions
+		valMem   string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -59,7 +63,14 @@ expiry or its names change; 'pkgserver kubeconfig' hands the CA to kubectl.`,
 			if err := tlsOpts.Validate(); err != nil {
 				return usageError("%v", err)
 			}
-			if err := serve(ctx, logger(slog.LevelInfo), data, httpAddr, sshAddr, tlsOpts); err != nil {
+			budget, err := parseBytes(valMem)
+			if err != nil {
+				return usageError("--validation-memory %s: %v", valMem, err)
+			}
+			if _, err := validate.NewBudget(budget); err != nil {
+				return usageError("--validation-memory %s: %v", valMem, err)
+			}
+			if err := serve(ctx, logger(slog.LevelInfo), data, httpAddr, sshAddr, tlsOpts, budget); err != nil {
 				return &exitError{code: 1, err: err}
 			}
 			return nil
@@ -71,11 +82,12 @@ expiry or its names change; 'pkgserver kubeconfig' hands the CA to kubectl.`,
 	cmd.Flags().StringVar(&tlsOpts.CertFile, "tls-cert-file", envOr("PKGSERVER_TLS_CERT_FILE", ""), "PEM certificate (chain) the HTTP address serves https with (PKGSERVER_TLS_CERT_FILE)")
 	cmd.Flags().StringVar(&tlsOpts.KeyFile, "tls-private-key-file", envOr("PKGSERVER_TLS_PRIVATE_KEY_FILE", ""), "PEM private key of --tls-cert-file (PKGSERVER_TLS_PRIVATE_KEY_FILE)")
 	cmd.Flags().BoolVar(&tlsOpts.SelfSigned, "tls-self-signed", false, "without --tls-cert-file, serve https with a certificate signed by a CA made in <data>/tls (PKGSERVER_TLS_SELF_SIGNED)")
+	cmd.Flags().StringVar(&valMem, "validation-memory", envOr("PKGSERVER_VALIDATION_MEMORY", "1Gi"), "memory budget of the validations run at once by pushes, API writes and webhooks, in bytes or as a quantity (512Mi, 2GiB); see docs/validation.md (PKGSERVER_VALIDATION_MEMORY)")
 	cmd.Flags().StringSliceVar(&tlsOpts.SANs, "tls-san", nil, "another host name or IP address of the self-signed certificate, besides localhost, 127.0.0.1, ::1 and the host of --http; repeatable (PKGSERVER_TLS_SAN, comma-separated)")
 	return cmd
 }
 
-func serve(ctx context.Context, log *slog.Logger, data dataFlags, httpAddr, sshAddr string, tlsOpts server.TLSOptions) error {
+func serve(ctx context.Context, log *slog.Logger, data dataFlags, httpAddr, sshAddr string, tlsOpts server.TLSOptions, validationMemory int64) error {
 	// A certificate that cannot be served is refused before anything
 	// starts.
 	tlsConfig, err := server.LoadTLS(tlsOpts, data.dir, log)
@@ -86,7 +98,7 @@ func serve(ctx context.Context, log *slog.Logger, data dataFlags, httpAddr, sshA
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(ctx, server.Config{DataDir: data.dir, Store: st, Log: log, Version: version, TLS: tlsConfig})
+	srv, err := server.New(ctx, server.Config{DataDir: data.dir, Store: st, Log: log, Version: version, TLS: tlsConfig, ValidationMemory: validationMemory})
 	if err != nil {
 		st.Close()
 		return err
@@ -113,4 +125,22 @@ func serve(ctx context.Context, log *slog.Logger, data dataFlags, httpAddr, sshA
 	err = srv.Serve(ctx, ln, sshLn)
 	log.Info("stopped")
 	return err
+}
+
+// parseBytes reads a size in bytes: a plain number, a Kubernetes quantity
+// (512Mi, 1G) or a binary unit with its B (512MiB, 2GiB).
+func parseBytes(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	if strings.HasSuffix(s, "iB") {
+		s = strings.TrimSuffix(s, "B")
+	}
+	q, err := resource.ParseQuantity(s)
+	if err != nil {
+		return 0, fmt.Errorf("want bytes, or a quantity such as 512Mi or 2GiB")
+	}
+	n, ok := q.AsInt64()
+	if !ok || n <= 0 {
+		return 0, fmt.Errorf("want a positive whole number of bytes")
+	}
+	return n, nil
 }

@@ -75,6 +75,10 @@ type Config struct {
 	// TLS, if set, makes the HTTP listener serve TLS (see LoadTLS): the
 	// API, git's smart HTTP and webhooks alike.
 	TLS *tls.Config
+	// ValidationMemory is the memory budget, in bytes, of the validations
+	// run at once by pushes, API writes and webhooks (default
+	// validate.DefaultBudget; see validate.Budget).
+	ValidationMemory int64
 }
 
 // DeliveryRetention is how long processed webhook deliveries are kept: their
@@ -149,7 +153,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	tokens := auth.NewAuthenticator(st)
 	host := &gitserver.Host{Store: st, Hosting: hosting, Pushes: gitserver.NewPushes(), Keys: auth.NewKeyAuthenticator(st),
 		Tokens: tokens, Limits: cfg.GitLimits, Log: log}
-	checker := &hooks.Checker{Engines: &hooks.EngineCache{Base: validate.Config{Limits: krm.DefaultLimits()}, Builtin: schema.NewBuiltin()}}
+	if cfg.ValidationMemory == 0 {
+		cfg.ValidationMemory = validate.DefaultBudget
+	}
+	budget, err := validate.NewBudget(cfg.ValidationMemory)
+	if err != nil {
+		return nil, err
+	}
+	checker := &hooks.Checker{Engines: &hooks.EngineCache{Base: validate.Config{Limits: krm.DefaultLimits(), Budget: budget}, Builtin: schema.NewBuiltin()}}
 	repos := &hostedRepos{hosting: hosting}
 	processor := webhooks.NewProcessor(st, sched, log)
 	forges := webhooks.Forges(apiTokenFrom(st, keys), nil)
