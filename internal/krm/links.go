@@ -42,6 +42,16 @@ func (e *linkEscape) Error() string {
 	return fmt.Sprintf("symlink points outside the package: %q, through the symlink %s to %q", e.target, e.via, e.viaTarget)
 }
 
+// dotDotMissing is the resolution of a link whose way applies ".." to an
+// element that is not a directory of the tree.
+type dotDotMissing struct {
+	target, elem string
+}
+
+func (e *dotDotMissing) Error() string {
+	return fmt.Sprintf("symlink to %q cannot be checked: it applies \"..\" to %s, which is not a directory of the package", e.target, e.elem)
+}
+
 // foreignTarget reports whether a link's text names something outside any
 // tree whatever the links around it: an absolute path, a Windows drive or
 // UNC path (Git for Windows checks links out as such), NUL, or nothing.
@@ -61,10 +71,14 @@ func foreignTarget(target string) bool {
 // *linkEscape error, even on a way that comes back in: the package is
 // checked out under another name, or beside other files, than the ones a
 // target could name. Elements that do not exist (a dangling link), or that
-// are files where a directory is needed, are taken as written: the link is
-// kept, and what its remaining text names is checked as if they were
-// directories, so that creating them later cannot make it leave. The path
-// returned is relative to the root, "." for the root itself.
+// are files where a directory is needed, are taken as written, and the
+// link is kept; but ".." applied to such an element is an error
+// (a *dotDotMissing error). A checkout fails on it on a case-sensitive file
+// system, and on a case-insensitive one, or one that normalizes Unicode,
+// the element may name another entry, a link to anywhere: without "..",
+// whatever such an element names is below an entry of the package that
+// is itself checked. The path returned is relative to the root, "." for
+// the root itself.
 func resolveLink(fsys fs.ReadLinkFS, p string) (string, error) {
 	target, err := fsys.ReadLink(p)
 	if err != nil {
@@ -73,13 +87,13 @@ func resolveLink(fsys fs.ReadLinkFS, p string) (string, error) {
 	if foreignTarget(target) {
 		return "", &linkEscape{target: target}
 	}
-	// done holds the elements resolved from the root; the first known of
-	// them are directories of the tree, the rest were taken as written.
+	// done holds the elements resolved from the root: directories of the
+	// tree, then once missing is set, elements taken as written.
 	done := strings.Split(path.Dir(p), "/")
 	if done[0] == "." {
 		done = done[:0]
 	}
-	known := len(done)
+	missing := false
 	todo := strings.Split(target, "/")
 	var via, viaTarget string // the last link followed other than p
 	links, steps := 1, 0
@@ -93,14 +107,16 @@ func resolveLink(fsys fs.ReadLinkFS, p string) (string, error) {
 		case "", ".":
 			continue
 		case "..":
+			if missing {
+				return "", &dotDotMissing{target: target, elem: path.Join(done...)}
+			}
 			if len(done) == 0 {
 				return "", &linkEscape{target: target, via: via, viaTarget: viaTarget}
 			}
 			done = done[:len(done)-1]
-			known = min(known, len(done))
 			continue
 		}
-		if known < len(done) {
+		if missing {
 			done = append(done, elem)
 			continue
 		}
@@ -108,13 +124,13 @@ func resolveLink(fsys fs.ReadLinkFS, p string) (string, error) {
 		if !fs.ValidPath(cur) {
 			// Not UTF-8: no entry of a package the loader accepts
 			// has such a name (validName), so it names nothing.
-			done = append(done, elem)
+			done, missing = append(done, elem), true
 			continue
 		}
 		info, err := fsys.Lstat(cur)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			done = append(done, elem)
+			done, missing = append(done, elem), true
 			continue
 		case err != nil:
 			return "", err
@@ -136,9 +152,7 @@ func resolveLink(fsys fs.ReadLinkFS, p string) (string, error) {
 			continue
 		}
 		done = append(done, elem)
-		if info.IsDir() {
-			known = len(done)
-		}
+		missing = !info.IsDir()
 	}
 	if len(done) == 0 {
 		return ".", nil

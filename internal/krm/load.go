@@ -219,7 +219,8 @@ func (l *loader) symlink(p string) {
 func escapes(fsys fs.ReadLinkFS, p string) error {
 	_, err := resolveLink(fsys, p)
 	var esc *linkEscape
-	if err == nil || errors.As(err, &esc) {
+	var dd *dotDotMissing
+	if err == nil || errors.As(err, &esc) || errors.As(err, &dd) {
 		return err
 	}
 	return fmt.Errorf("symlink cannot be resolved: %w", err)
