@@ -10,7 +10,13 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
 )
 
 // TestWatchEndsOnRevocation: a watch whose token is revoked while it is
@@ -129,6 +135,54 @@ func TestWatchFutureResourceVersion(t *testing.T) {
 				!strings.HasPrefix(st.Message, "Too large resource version: "+future) {
 				t.Errorf("%s%s: %s", resource, query, body)
 			}
+		}
+	}
+}
+
+// TestInformerOfRevokedToken runs client-go's informer with a token that is
+// then revoked: its watch ends, and the reflector's next list or watch is
+// refused 401, which it reports to its watch error handler.
+func TestInformerOfRevokedToken(t *testing.T) {
+	h := start(t)
+	g := blueprints(t)
+	h.addRepo("blueprints", g.Dir)
+	h.waitReady("blueprints")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dyn, err := dynamic.NewForConfig(&rest.Config{Host: h.url, BearerToken: h.tokens["reader"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	revs := schema.GroupVersionResource{Group: "pkg.pkgserver.dev", Version: "v1alpha1", Resource: "packagerevisions"}
+	f := dynamicinformer.NewFilteredDynamicSharedInformerFactory(dyn, 0, "default", nil)
+	inf := f.ForResource(revs).Informer()
+	errs := make(chan error, 100)
+	if err := inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) {
+		select {
+		case errs <- err:
+		default:
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f.Start(ctx.Done())
+	defer f.Shutdown()
+	defer cancel() // before the factory's Shutdown, which waits for it
+	if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
+		t.Fatal("the informer did not sync")
+	}
+	if err := h.store.DeleteToken(ctx, "reader"); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case err := <-errs:
+			if apierrors.IsUnauthorized(err) {
+				return
+			}
+			t.Logf("watch error: %v", err)
+		case <-ctx.Done():
+			t.Fatal("the informer was never refused after its token was revoked")
 		}
 	}
 }
