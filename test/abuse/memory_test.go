@@ -12,19 +12,19 @@ import (
 // memoryBase is what a server holds besides the validations of its budget:
 // its code, the built-in schemas and policies, the index and the git host
 // (docs/validation.md).
-const memoryBase = 192 << 20
+const memoryBase = 128 << 20
 
-// writeConfigMaps writes a package of files files of about 1 MB of
-// ConfigMaps below dir.
+// writeConfigMaps writes a package of files files of 512 KiB of ConfigMaps
+// with short keys, the most YAML nodes per byte, below dir.
 func (s *server) writeConfigMaps(t *testing.T, dir, name string, files int) {
 	t.Helper()
 	s.writeFile(t, dir+"/"+name+"/Kptfile", kptfile(name))
 	for f := range files {
 		var b strings.Builder
-		for i := 0; b.Len() < 1<<20; i++ {
+		for i := 0; b.Len() < 512<<10; i++ {
 			fmt.Fprintf(&b, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-%d-%d\ndata:\n", f, i)
-			for k := range 10 {
-				fmt.Fprintf(&b, "  key%d: %s\n", k, strings.Repeat("v", 150))
+			for k := range 100 {
+				fmt.Fprintf(&b, "  k%03d: v%03d\n", k, k)
 			}
 			b.WriteString("---\n")
 		}
@@ -52,15 +52,15 @@ func (s *server) peakRSS(t *testing.T) int64 {
 	return 0
 }
 
-// TestValidationMemoryBudget pushes four packages of 4 MB at once to four
-// hosted repositories of a server with a budget of 256 MiB, less than the
-// four validations together are counted: all are accepted, some after
-// waiting, and the server stays within its budget and base. A package that
-// alone needs more than the budget is refused with a message saying so, and
-// its repository is unchanged.
+// TestValidationMemoryBudget pushes four packages of 2 MB at once to four
+// hosted repositories of a server with a budget of 64 MiB, in which one
+// validation fits at a time (each is counted 40 MiB): all are accepted, some
+// after waiting, and the server stays within its budget and base. A package
+// that alone needs more than the budget is refused with a message saying so,
+// and its repository is unchanged.
 func TestValidationMemoryBudget(t *testing.T) {
-	s := startServer(t, "--validation-memory", "256Mi")
-	const budget = 256 << 20
+	s := startServer(t, "--validation-memory", "64Mi")
+	const budget = 64 << 20
 	t.Logf("idle peak RSS %d MiB", s.peakRSS(t)>>20)
 	var remotes []string
 	for i := range 4 {
@@ -102,17 +102,17 @@ func TestValidationMemoryBudget(t *testing.T) {
 		t.Errorf("server peak RSS %d MiB, more than its budget of %d MiB and base of %d MiB", peak>>20, budget>>20, memoryBase>>20)
 	}
 
-	// 14 MB of files are counted 280 MiB: more than the whole budget.
+	// 4 MB of files are counted 80 MiB: more than the whole budget.
 	s.Must(t, "work0", "git", "checkout", "-q", "-b", "drafts/huge/v1")
-	s.writeConfigMaps(t, "work0", "huge", 14)
+	s.writeConfigMaps(t, "work0", "huge", 8)
 	s.Must(t, "work0", "git", "add", ".")
 	s.Must(t, "work0", "git", "commit", "-qm", "Add too much")
 	out, errOut, err := s.Run("work0", "git", "push", "origin", "drafts/huge/v1")
 	if err == nil {
 		t.Fatalf("a package larger than the budget was accepted:\n%s%s", out, errOut)
 	}
-	for _, want := range []string{"huge: error: package of 14.", "not validated: package too large for the validation memory budget",
-		"more than the whole budget of 256.0 MiB (--validation-memory) [memory]"} {
+	for _, want := range []string{"huge: error: package of 4.", "not validated: package too large for the validation memory budget",
+		"more than the whole budget of 64.0 MiB (--validation-memory) [memory]"} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("push refused without saying %q:\n%s", want, errOut)
 		}
