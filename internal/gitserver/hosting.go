@@ -41,7 +41,8 @@ var hookNames = []string{"pre-receive", "post-receive"}
 func (h *Hosting) Create(ctx context.Context, namespace, name, branch string) error {
 	dir := h.Path(namespace, name)
 	if _, err := os.Stat(filepath.Join(dir, "HEAD")); err == nil {
-		return h.Refresh(ctx, dir)
+		// Not Refresh: a push to the repository may be under way.
+		return h.update(ctx, dir)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
@@ -90,9 +91,64 @@ func (h *Hosting) Create(ctx context.Context, namespace, name, branch string) er
 	return nil
 }
 
-// Refresh brings an existing hosted repository up to date: its hooks, and
-// the configuration later versions of pkgserver set at creation.
+// Refresh brings an existing hosted repository up to date when the server
+// starts: it removes what pushes and upkeep interrupted by a crash left
+// (see RemoveLeftovers), and updates its hooks and the configuration later
+// versions of pkgserver set at creation. It must run only while nothing
+// else uses the repository, as at the server's start.
 func (h *Hosting) Refresh(ctx context.Context, gitDir string) error {
+	if err := RemoveLeftovers(gitDir); err != nil {
+		return err
+	}
+	return h.update(ctx, gitDir)
+}
+
+// RemoveLeftovers removes from a git directory what git processes killed
+// with the server leave behind, which git itself never removes: the
+// quarantines of pushes being received (objects/tmp_objdir-*, each with
+// the pushed pack), packs being written (objects/pack/tmp_*), lock files
+// of refs and of the repository's files (a stale refs/heads/x.lock would
+// refuse every later push to x), and the aside copy of a repository being
+// created (.<name>.git.tmp-* beside it). Only names that git and pkgserver
+// create for their work under way are removed: nothing else is touched.
+func RemoveLeftovers(gitDir string) error {
+	var paths []string
+	for _, pattern := range []string{
+		filepath.Join(gitDir, "objects", "tmp_objdir-*"),
+		filepath.Join(gitDir, "objects", "pack", "tmp_*"),
+		filepath.Join(gitDir, "objects", "pack", ".tmp-*"),
+		filepath.Join(gitDir, "*.lock"),
+		filepath.Join(filepath.Dir(gitDir), "."+filepath.Base(gitDir)+".tmp-*"),
+	} {
+		m, err := filepath.Glob(pattern)
+		if err != nil {
+			return err
+		}
+		paths = append(paths, m...)
+	}
+	err := filepath.WalkDir(filepath.Join(gitDir, "refs"), func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && strings.HasSuffix(d.Name(), ".lock") {
+			paths = append(paths, path)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	for _, p := range paths {
+		if err := os.RemoveAll(p); err != nil {
+			return fmt.Errorf("remove leftover %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// update brings the hooks and configuration of a hosted repository up to
+// date.
+func (h *Hosting) update(ctx context.Context, gitDir string) error {
 	// The file, not the repository: git would check the directory's owner.
 	if _, err := runGit(ctx, "", "config", "--file", filepath.Join(gitDir, "config"), "receive.autogc", "false"); err != nil {
 		return err

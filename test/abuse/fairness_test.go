@@ -2,6 +2,7 @@ package abuse
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -183,4 +185,121 @@ func TestHTTPSlowRequestsOfOneToken(t *testing.T) {
 	if err == nil || !strings.Contains(out+errOut, "429") {
 		t.Errorf("the greedy token's clone beyond its share: %v\n%s%s", err, out, errOut)
 	}
+}
+
+// leftovers lists the temporary directories of pushes and of pkgserver's
+// own work below roots: git's quarantines (objects/tmp_objdir-incoming-*),
+// packs being received (tmp_pack_*), and pkgserver's scratch, upgrade and
+// repository-creation directories.
+func leftovers(t *testing.T, roots ...string) []string {
+	t.Helper()
+	var found []string
+	for _, root := range roots {
+		filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+			if err != nil {
+				return nil
+			}
+			name := d.Name()
+			if strings.HasPrefix(name, "tmp_objdir-incoming-") || strings.HasPrefix(name, "tmp_pack_") || strings.HasPrefix(name, "incoming-") ||
+				strings.HasPrefix(name, "pkgserver-scratch-") || strings.HasPrefix(name, "pkgserver-upgrade-") || strings.Contains(name, ".git.tmp-") {
+				found = append(found, path)
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+			}
+			return nil
+		})
+	}
+	return found
+}
+
+// descendants returns the processes below pid (Linux: /proc).
+func descendants(pid int) []int {
+	children := map[int][]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		var p, ppid int
+		if _, err := fmt.Sscan(e.Name(), &p); err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so read after
+		// its closing parenthesis.
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 {
+			continue
+		}
+		var state string
+		if _, err := fmt.Sscan(string(stat[i+1:]), &state, &ppid); err != nil {
+			continue
+		}
+		children[ppid] = append(children[ppid], p)
+	}
+	var all []int
+	queue := []int{pid}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		for _, c := range children[p] {
+			all = append(all, c)
+			queue = append(queue, c)
+		}
+	}
+	return all
+}
+
+// TestKillDuringPushesLeavesNoTemporaryDirectories: the server and the git
+// processes it runs are killed (SIGKILL) while pushes are received; the
+// quarantines they leave are gone once it has started again, and a push
+// then works.
+func TestKillDuringPushesLeavesNoTemporaryDirectories(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	s := startServer(t)
+	remote := s.Hosted(t, "blueprints")
+	s.Must(t, "", "git", "clone", "-q", remote, "work")
+	// Eight branches, each adding a package of enough files that git
+	// receives a pack into a quarantine, pushed at once.
+	const n = 8
+	for i := range n {
+		pkg := fmt.Sprintf("p%d", i)
+		s.Must(t, "work", "git", "checkout", "-q", "-b", "drafts/"+pkg+"/v1", "origin/main")
+		s.writeFile(t, "work/"+pkg+"/Kptfile", kptfile(pkg))
+		for j := range 100 {
+			s.writeFile(t, fmt.Sprintf("work/%s/cm%03d.yaml", pkg, j),
+				fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm%d-%d\ndata:\n  a: %q\n", i, j, strings.Repeat("x", 2000+i+j)))
+		}
+		s.Must(t, "work", "git", "add", pkg)
+		s.Must(t, "work", "git", "commit", "-qm", "Add "+pkg)
+	}
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			ref := fmt.Sprintf("drafts/p%d/v1", i)
+			s.Run("work", "git", "push", "-q", "origin", ref+":refs/heads/"+ref)
+		})
+	}
+	// Once pushes are being received, the server and every process it
+	// started are killed at once, as when its service is killed.
+	for deadline := time.Now().Add(20 * time.Second); len(leftovers(t, s.Data)) == 0 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, pid := range descendants(s.cmd.Process.Pid) {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	s.Kill(t)
+	wg.Wait()
+	left := leftovers(t, s.Data, tmp)
+	if len(left) == 0 {
+		t.Fatal("the kill left no temporary directory: the case shows nothing")
+	}
+	t.Logf("after the kill: %d temporary directories: %v", len(left), left)
+	s.Restart(t)
+	if left := leftovers(t, s.Data, tmp); len(left) > 0 {
+		t.Errorf("after a restart, temporary directories are left: %v", left)
+	}
+	s.Must(t, "work", "git", "push", "-q", "origin", "drafts/p0/v1:refs/heads/drafts/p0/v1")
 }
