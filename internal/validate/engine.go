@@ -65,8 +65,7 @@ type Report struct {
 // Counts returns the number of errors, warnings and infos.
 func (r *Report) Counts() (errors, warnings, infos int) { return result.Count(r.Results) }
 
-// Validate validates one package. It reads the package twice, one document
-// at a time (see validateFiles), and with a budget it first waits for the
+// Validate validates one package. With a budget, it first waits for the
 // package's share of it (see Budget).
 func (e *Engine) Validate(ctx context.Context, p Package) *Report {
 	if e.budget != nil {
@@ -79,6 +78,9 @@ func (e *Engine) Validate(ctx context.Context, p Package) *Report {
 	return e.validate(ctx, p)
 }
 
+// validate reads the package's files, then parses them twice, one document
+// at a time, so that it never holds the nodes and objects of more than one
+// document besides the few that checking others needs.
 func (e *Engine) validate(ctx context.Context, p Package) *Report {
 	c := &pkgCheck{engine: e, path: p.Path, pkg: krm.Read(p.FS, e.limits), perFile: map[string]int{}}
 	c.loaded(c.pkg.Findings)
@@ -91,7 +93,7 @@ func (e *Engine) validate(ctx context.Context, p Package) *Report {
 		todo       = map[string][]int{} // documents to check against schemas and policies, by file
 		seen       = map[string]location{}
 	)
-	c.eachResource(func(r *krm.Resource) {
+	c.eachResource(nil, func(r *krm.Resource) {
 		c.resources++
 		c.perFile[r.File]++
 		if r.File == krm.KptfileName && c.kptfile == nil {
@@ -109,7 +111,7 @@ func (e *Engine) validate(ctx context.Context, p Package) *Report {
 		if !isLocalKind(r.APIVersion) && !schema.IsCRD(r.APIVersion, r.Kind) {
 			todo[r.File] = append(todo[r.File], r.Index)
 		}
-	}, true)
+	})
 	c.checkKptfile()
 	c.kptfile = nil
 	schemas := c.engine.schemas.With(custom)
@@ -126,29 +128,33 @@ func (e *Engine) validate(ctx context.Context, p Package) *Report {
 	// The second pass checks the sound resources against schemas and
 	// policies, reading their files again rather than keeping every
 	// resource's nodes and object from the first.
-	c.eachResource(func(r *krm.Resource) {
+	c.eachResource(todo, func(r *krm.Resource) {
 		if _, ok := slices.BinarySearch(todo[r.File], r.Index); !ok {
 			return
 		}
 		gvk := k8sschema.FromAPIVersionAndKind(r.APIVersion, r.Kind)
 		kind := c.checkSchema(ctx, schemas, r, gvk)
 		c.checkPolicies(ctx, r, kind, previous[identity(r)], namespaces[r.Namespace])
-	}, false)
+	})
 	result.Sort(c.results)
 	return &Report{Packages: 1, Resources: c.resources, Results: c.results}
 }
 
-// eachResource calls fn with each resource of the package, file by file; with
-// report, it records the problems of parsing them.
-func (c *pkgCheck) eachResource(fn func(*krm.Resource), report bool) {
+// eachResource calls fn with each resource of the package, file by file.
+// Without only, it is the first reading, and records the problems of
+// parsing; with only, it reads again the files only names.
+func (c *pkgCheck) eachResource(only map[string][]int, fn func(*krm.Resource)) {
 	for _, f := range c.pkg.Files {
 		if f.Data == nil || !krm.IsYAMLFile(f.Path) {
 			continue
 		}
-		findings := krm.EachResource(f, c.engine.limits, fn)
-		if report {
-			c.loaded(findings)
+		if only != nil {
+			if len(only[f.Path]) > 0 {
+				krm.EachResource(f, c.engine.limits, fn)
+			}
+			continue
 		}
+		c.loaded(krm.EachResource(f, c.engine.limits, fn))
 	}
 }
 
