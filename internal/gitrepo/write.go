@@ -10,7 +10,9 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/go-git/go-billy/v5/osfs"
@@ -347,13 +349,13 @@ type Scratch struct {
 }
 
 // NewScratch creates a scratch object store, in a temporary directory
-// outside the repository.
+// outside the repository, marked as this process's (see MkdirTemp).
 func (r *Repo) NewScratch() (*Scratch, error) {
 	own, err := filepath.Abs(filepath.Join(r.gitDir, "objects"))
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "pkgserver-scratch-")
+	dir, err := MkdirTemp(ScratchPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("scratch object store: %w", err)
 	}
@@ -391,6 +393,54 @@ func (s *Scratch) ObjectWriter() *ObjectWriter {
 
 // Close removes the scratch store and what it holds.
 func (s *Scratch) Close() error { return os.RemoveAll(s.dir) }
+
+// ScratchPrefix begins the names of scratch stores' directories.
+const ScratchPrefix = "pkgserver-scratch-"
+
+// MkdirTemp creates a directory for this process's work in the system's
+// temporary directory, named <prefix><pid>-<random>: a process killed
+// before it removed it leaves it behind, and RemoveStaleTemp can tell it
+// from a directory of a process still at work.
+func MkdirTemp(prefix string) (string, error) {
+	return os.MkdirTemp("", prefix+strconv.Itoa(os.Getpid())+"-")
+}
+
+// RemoveStaleTemp removes the directories MkdirTemp made with prefix whose
+// process is gone, and reports how many it removed. A directory of a live
+// process — this one, another pkgserver, or whatever now holds a reused
+// process id — is kept: only work that nobody can finish is removed.
+// Names not of MkdirTemp's form are not touched.
+func RemoveStaleTemp(prefix string) (int, error) {
+	matches, err := filepath.Glob(filepath.Join(os.TempDir(), prefix+"*"))
+	if err != nil {
+		return 0, err
+	}
+	removed := 0
+	for _, dir := range matches {
+		pidText, random, ok := strings.Cut(strings.TrimPrefix(filepath.Base(dir), prefix), "-")
+		pid, err := strconv.Atoi(pidText)
+		if !ok || err != nil || pid <= 0 || random == "" || pid == os.Getpid() || processAlive(pid) {
+			continue
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			return removed, err
+		}
+		removed++
+	}
+	return removed, nil
+}
+
+// processAlive reports whether a process with that id exists: signal 0
+// checks without sending anything, and a process of another user refuses
+// it with EPERM, which still means alive.
+func processAlive(pid int) bool {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return false
+	}
+	err = p.Signal(syscall.Signal(0))
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
 
 // CheckRefs checks ref updates as UpdateRefs would, without a transaction
 // and without taking the refs' locks: a ref not at its expected old value

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/kio/filters"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"github.com/pkgserver/pkgserver/internal/gitrepo"
 	"github.com/pkgserver/pkgserver/internal/krm"
 	"github.com/pkgserver/pkgserver/internal/result"
 	"github.com/pkgserver/pkgserver/internal/revision"
@@ -94,6 +95,11 @@ func (o *op) upgradeFiles(up Upgrade) (files map[string][]byte, local, upstream 
 	return files, loc, newUp, fmt.Sprintf("Upgrade %s to %s %s\n", o.cfg.Full(loc.Package), upFull, newUp.Revision.Revision), nil
 }
 
+// UpgradePrefix begins the names of the temporary directories a merge
+// works in (gitrepo.MkdirTemp): one that a process killed during a merge
+// leaves is known as such, and gitrepo.RemoveStaleTemp removes it.
+const UpgradePrefix = "pkgserver-upgrade-"
+
 // isYAML tells whether merge3 merges a file.
 func isYAML(p string) bool {
 	return strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")
@@ -141,7 +147,7 @@ func merge3(original, updated, local map[string][]byte) (map[string][]byte, []re
 				Message: "changed here and upstream: merge by hand"})
 		}
 	}
-	dir, err := os.MkdirTemp("", "pkgserver-upgrade-")
+	dir, err := gitrepo.MkdirTemp(UpgradePrefix)
 	if err != nil {
 		return nil, nil, err
 	}
