@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -81,6 +82,10 @@ type SSHServer struct {
 
 	handshakes       *handshakes
 	handshakeTimeout time.Duration
+
+	evictMu     sync.Mutex
+	evictions   int
+	evictLogged time.Time
 }
 
 // sessionsKey holds, in a connection's context, its sessions running.
@@ -178,7 +183,7 @@ func (s *SSHServer) Serve(ctx context.Context, ln net.Listener, shutdownTimeout 
 func (s *SSHServer) connect(ctx ssh.Context, conn net.Conn) net.Conn {
 	remote := conn.RemoteAddr()
 	hs := s.handshakes.admit(sourceKey(remote), func() {
-		s.host.Log.Warn("ssh: closed a connection that had not authenticated to make room", "remote", remote.String())
+		s.evicted(remote)
 		conn.Close()
 	})
 	state := &connState{conn: conn, handshake: hs}
@@ -204,6 +209,20 @@ func (s *SSHServer) connect(ctx ssh.Context, conn net.Conn) net.Conn {
 		}
 	}()
 	return conn
+}
+
+// evicted logs a handshake closed to make room: the first one, then at
+// most one line every 10 s with the count since, so that a flood does not
+// flood the log as well.
+func (s *SSHServer) evicted(remote net.Addr) {
+	s.evictMu.Lock()
+	defer s.evictMu.Unlock()
+	s.evictions++
+	if now := time.Now(); now.Sub(s.evictLogged) >= 10*time.Second {
+		s.host.Log.Warn("ssh: closed a connection that had not authenticated to make room",
+			"remote", remote.String(), "closed", s.evictions)
+		s.evictLogged, s.evictions = now, 0
+	}
 }
 
 // connState is what the server knows of a connection.
