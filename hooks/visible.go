@@ -63,11 +63,16 @@ func (k *check) visible(branchBefore string) error {
 	if len(pkgs) == 0 {
 		return nil
 	}
-	var prefixes []string
-	for _, pkg := range slices.Sorted(maps.Keys(pkgs)) {
-		full := k.cfg.Full(pkg)
-		for _, p := range []string{revision.TagsPrefix, revision.DraftsPrefix, revision.ProposedPrefix, revision.DeletionProposedPrefix} {
-			prefixes = append(prefixes, p+full+"/")
+	kinds := []string{revision.TagsPrefix, revision.DraftsPrefix, revision.ProposedPrefix, revision.DeletionProposedPrefix}
+	prefixes := kinds
+	if len(pkgs) <= bulkTagLookups {
+		// A few packages: their own refs only (git matches every ref
+		// against every prefix, so many packages list all instead).
+		prefixes = nil
+		for _, pkg := range slices.Sorted(maps.Keys(pkgs)) {
+			for _, p := range kinds {
+				prefixes = append(prefixes, p+k.cfg.Full(pkg)+"/")
+			}
 		}
 	}
 	existing, err := k.push.Repo.RefsUnderAll(k.ctx, prefixes...)
@@ -141,12 +146,16 @@ func (k *check) visible(branchBefore string) error {
 		return out
 	}
 	for _, pkg := range slices.Sorted(maps.Keys(pkgs)) {
-		_, was := revision.DerivePackage(k.cfg, pkg, pick(before[pkg]))
+		_, problems := revision.DerivePackage(k.cfg, pkg, pick(before[pkg]))
+		was := map[revision.Problem]bool{}
+		for _, p := range problems {
+			was[p] = true
+		}
 		_, will := revision.DerivePackage(k.cfg, pkg, pick(after[pkg]))
 		for _, p := range will {
 			if u, ok := pushed[p.Ref]; ok && u.New != zeroID {
 				k.refuse(p.Ref, "%s", p.Message)
-			} else if !slices.Contains(was, p) {
+			} else if !was[p] {
 				k.refused = append(k.refused, fmt.Sprintf("pkgserver: refused: the push would hide %s: %s", p.Ref, p.Message))
 			}
 		}

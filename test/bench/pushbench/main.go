@@ -69,6 +69,10 @@ func main() {
 	pushes := flag.Int("pushes", 30, "one-package pushes measured per series and repository")
 	hookRuns := flag.Int("hook-runs", 50, "runs of each hook command")
 	seed := flag.Uint64("seed", 1, "seed of the packages chosen")
+	many := flag.Int("many", 0, "measure pushes of this many refs instead (with a one-ref push beside each), for each of -builds")
+	manyPackages := flag.Int("many-packages", 100, "packages of the repository the -many pushes go to")
+	manyBuilds := flag.String("builds", "", "label=binary,... of the builds -many compares (default: after=-pkgserver)")
+	smallAfter := flag.Duration("small-after", 200*time.Millisecond, "when the one-ref push starts after a -many push reaches the server")
 	flag.Parse()
 	log.SetFlags(0)
 	began, loadBefore := time.Now(), benchutil.LoadAvg()
@@ -83,6 +87,25 @@ func main() {
 	hookPath, err := filepath.Abs(*hookBin)
 	if err != nil {
 		log.Fatal(err)
+	}
+	if *many > 0 {
+		builds := []build{{"after", bin}}
+		if *manyBuilds != "" {
+			builds = nil
+			for _, b := range strings.Split(*manyBuilds, ",") {
+				label, path, ok := strings.Cut(b, "=")
+				abs, err := filepath.Abs(path)
+				if !ok || err != nil {
+					log.Fatalf("-builds %q: want label=binary", b)
+				}
+				builds = append(builds, build{label, abs})
+			}
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			log.Fatal(err)
+		}
+		runMany(dir, builds, *many, *manyPackages, *smallAfter)
+		return
 	}
 	var repos []*hosted
 	for _, s := range strings.Split(*sizes, ",") {

@@ -198,3 +198,16 @@ func (l *serverLog) wait(from int, msg string, timeout time.Duration, kv ...stri
 		time.Sleep(2 * time.Millisecond)
 	}
 }
+
+// since returns the lines from mark on with msg.
+func (l *serverLog) since(from int, msg string) []event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []event
+	for _, e := range l.events[from:] {
+		if e.msg == msg {
+			out = append(out, e)
+		}
+	}
+	return out
+}
