@@ -27,7 +27,7 @@ func pkg(files map[string]string) fstest.MapFS {
 	return fsys
 }
 
-func engine(t *testing.T, cfg Config) *Engine {
+func engine(t testing.TB, cfg Config) *Engine {
 	t.Helper()
 	cfg.Limits = krm.DefaultLimits()
 	e, err := Build(context.Background(), cfg, schema.NewBuiltin())

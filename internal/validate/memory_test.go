@@ -9,9 +9,6 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
-
-	"github.com/pkgserver/pkgserver/internal/krm"
-	"github.com/pkgserver/pkgserver/internal/schema"
 )
 
 // configMapPackage returns a package of files files of ConfigMaps, each file
@@ -54,8 +51,7 @@ func BenchmarkValidateConfigMaps(b *testing.B) {
 	}{{"long-values", 0}, {"short-keys", 140}} {
 		b.Run(tc.name, func(b *testing.B) {
 			fsys, size := configMapPackage(4, 2<<20-64<<10, tc.keys)
-			cfg := Config{}
-			e := engineB(b, cfg)
+			e := engine(b, Config{})
 			b.SetBytes(size)
 			b.ReportAllocs()
 			for b.Loop() {
@@ -66,16 +62,6 @@ func BenchmarkValidateConfigMaps(b *testing.B) {
 			}
 		})
 	}
-}
-
-func engineB(b *testing.B, cfg Config) *Engine {
-	b.Helper()
-	cfg.Limits = krm.DefaultLimits()
-	e, err := Build(context.Background(), cfg, schema.NewBuiltin())
-	if err != nil {
-		b.Fatal(err)
-	}
-	return e
 }
 
 // TestValidateMemoryBounded validates a package of ConfigMaps with short
