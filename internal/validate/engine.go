@@ -28,10 +28,12 @@ const (
 
 // Engine validates packages. It is safe for concurrent use.
 type Engine struct {
-	budget   *Budget
-	limits   krm.Limits
-	schemas  *schema.Set
-	policies *policy.Set
+	budget *Budget
+	// keepBelow is keepBelow; tests set it to read every package twice.
+	keepBelow int
+	limits    krm.Limits
+	schemas   *schema.Set
+	policies  *policy.Set
 }
 
 // New returns an engine that reads packages within limits, checks resources
@@ -40,7 +42,7 @@ func New(limits krm.Limits, schemas *schema.Set, policies *policy.Set) *Engine {
 	if policies == nil {
 		policies = &policy.Set{}
 	}
-	return &Engine{limits: limits, schemas: schemas, policies: policies}
+	return &Engine{limits: limits, schemas: schemas, policies: policies, keepBelow: keepBelow}
 }
 
 // Package is a package to validate.
@@ -92,6 +94,11 @@ func (e *Engine) validate(ctx context.Context, p Package) *Report {
 		namespaces = map[string]map[string]any{}
 		todo       = map[string][]int{} // documents to check against schemas and policies, by file
 		seen       = map[string]location{}
+		// A small package keeps its resources from the first reading:
+		// reading it again would cost more time than keeping it costs
+		// memory.
+		keep = yamlBytes(c.pkg) <= e.keepBelow
+		kept []*krm.Resource
 	)
 	c.eachResource(nil, func(r *krm.Resource) {
 		c.resources++
@@ -110,6 +117,9 @@ func (e *Engine) validate(ctx context.Context, p Package) *Report {
 		}
 		if !isLocalKind(r.APIVersion) && !schema.IsCRD(r.APIVersion, r.Kind) {
 			todo[r.File] = append(todo[r.File], r.Index)
+			if keep {
+				kept = append(kept, r)
+			}
 		}
 	})
 	c.checkKptfile()
@@ -128,16 +138,40 @@ func (e *Engine) validate(ctx context.Context, p Package) *Report {
 	// The second pass checks the sound resources against schemas and
 	// policies, reading their files again rather than keeping every
 	// resource's nodes and object from the first.
-	c.eachResource(todo, func(r *krm.Resource) {
-		if _, ok := slices.BinarySearch(todo[r.File], r.Index); !ok {
-			return
-		}
+	check := func(r *krm.Resource) {
 		gvk := k8sschema.FromAPIVersionAndKind(r.APIVersion, r.Kind)
 		kind := c.checkSchema(ctx, schemas, r, gvk)
 		c.checkPolicies(ctx, r, kind, previous[identity(r)], namespaces[r.Namespace])
-	})
+	}
+	if keep {
+		for _, r := range kept {
+			check(r)
+		}
+	} else {
+		c.eachResource(todo, func(r *krm.Resource) {
+			if _, ok := slices.BinarySearch(todo[r.File], r.Index); ok {
+				check(r)
+			}
+		})
+	}
 	result.Sort(c.results)
 	return &Report{Packages: 1, Resources: c.resources, Results: c.results}
+}
+
+// keepBelow is the most YAML a package may hold for validation to keep its
+// resources between the two readings: some 35 times that in nodes and
+// objects, within the least a validation is counted (MinCost).
+const keepBelow = 64 << 10
+
+// yamlBytes is the size of a package's YAML files.
+func yamlBytes(pkg *krm.Package) int {
+	n := 0
+	for _, f := range pkg.Files {
+		if krm.IsYAMLFile(f.Path) {
+			n += len(f.Data)
+		}
+	}
+	return n
 }
 
 // eachResource calls fn with each resource of the package, file by file.

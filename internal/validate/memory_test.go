@@ -9,6 +9,8 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // configMapPackage returns a package of files files of ConfigMaps, each file
@@ -104,5 +106,63 @@ func TestValidateMemoryBounded(t *testing.T) {
 	t.Logf("package of %d bytes: heap grew by %d bytes at most (%.1f× the package)", size, grew, float64(grew)/float64(size))
 	if grew > BytesPerYAMLByte*size {
 		t.Errorf("heap grew by %d bytes validating a package of %d bytes, more than %d× its size", grew, size, BytesPerYAMLByte)
+	}
+}
+
+const widgetCRD = `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            required: [size]
+            properties:
+              size: {type: integer, minimum: 1, maximum: 10}
+            x-kubernetes-validations:
+            - rule: "self.size % 2 == 0"
+              message: size must be even
+`
+
+// TestSecondReading: a package read twice, one document at a time, gets the
+// findings of one whose resources are kept between the two readings (as
+// small packages are).
+func TestSecondReading(t *testing.T) {
+	fsys := pkg(map[string]string{
+		"crd.yaml": widgetCRD,
+		"widgets.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: a, namespace: team}\nspec: {size: 3}\n---\n" +
+			"apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: b}\nspec: {size: 12, colour: red}\n",
+		"ns.yaml": "apiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n",
+		"deploy.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: team}\nspec:\n  selector: {matchLabels: {app: web}}\n" +
+			"  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers:\n      - name: web\n        image: nginx\n        bogus: 1\n",
+		"dup.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {k: [1]}\n---\nkind: ConfigMap\n---\n- a list\n",
+		"bad.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: d}\n---\n: : bad\n",
+		"fn.yaml":  "apiVersion: fn.kpt.dev/v1alpha1\nkind: SetLabels\nmetadata: {name: fn}\n",
+	})
+	e := engine(t, Config{})
+	kept := e.Validate(context.Background(), Package{Path: "p", FS: fsys})
+	e.keepBelow = -1
+	twice := e.Validate(context.Background(), Package{Path: "p", FS: fsys})
+	if diff := cmp.Diff(lines(kept), lines(twice)); diff != "" {
+		t.Errorf("(-kept +read twice):\n%s", diff)
+	}
+	if kept.Resources != twice.Resources {
+		t.Errorf("resources: kept %d, read twice %d", kept.Resources, twice.Resources)
+	}
+	// Every layer has a say, so the comparison is not of two empty reports.
+	for _, check := range []string{"[schema]", "[krm-structure]", "[duplicate-resource]", "[yaml]", "[policy/pkgserver-require-image-tag]"} {
+		if !strings.Contains(strings.Join(lines(twice), "\n"), check) {
+			t.Errorf("no finding %s in %q", check, lines(twice))
+		}
 	}
 }
