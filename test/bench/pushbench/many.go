@@ -170,10 +170,16 @@ func manyPush(dir string, b build, k manyKind, refs, packages int, smallAfter ti
 	close(largeDone)
 	res.accepted = err == nil
 	if err != nil {
-		log.Printf("%s, %s: %v", b.label, k.name, err)
+		// Its first lines: git then lists every ref it could not push.
+		msg := strings.SplitN(err.Error(), "\n", 4)
+		log.Printf("%s, %s: %s", b.label, k.name, strings.Join(msg[:min(3, len(msg))], "\n"))
 	}
-	if lines := strings.Split(strings.TrimSpace(stderr), "\n"); len(lines) > 0 {
-		res.message = strings.TrimSpace(strings.TrimPrefix(lines[len(lines)-1], "remote:"))
+	for _, line := range strings.Split(stderr, "\n") {
+		// The server's last line to the pusher: "pkgserver: indexed …",
+		// or why the push was refused.
+		if msg, ok := strings.CutPrefix(strings.TrimSpace(line), "remote: pkgserver: "); ok && !strings.HasPrefix(msg, "the push is refused") {
+			res.message = "pkgserver: " + strings.TrimSpace(msg)
+		}
 	}
 	<-smallDone
 	if e, ok := srv.log.wait(mark, "pre-receive", 5*time.Second, "repo", "default/many", "updates", fmt.Sprint(refs)); ok {
