@@ -230,6 +230,7 @@ func (s *Server) Serve(ctx context.Context, ln, sshLn net.Listener) error {
 		sshAddr = sshLn.Addr()
 	}
 	s.repos.listen(ln.Addr(), sshAddr, s.cfg.TLS != nil)
+	s.removeStaleTemp()
 	if err := s.refreshHooks(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped while starting
@@ -312,6 +313,22 @@ func serveHooks(ln net.Listener, h http.Handler, timeout time.Duration, fronts .
 	err := srv.Shutdown(ctx)
 	<-errc
 	return err
+}
+
+// removeStaleTemp removes the temporary directories of dry runs and
+// upgrade merges that a pkgserver killed at work left behind; those of
+// processes still running are kept. A failure is logged, not fatal: the
+// directories take space, nothing reads them.
+func (s *Server) removeStaleTemp() {
+	for _, prefix := range []string{gitrepo.ScratchPrefix, lifecycle.UpgradePrefix} {
+		n, err := gitrepo.RemoveStaleTemp(prefix)
+		if n > 0 {
+			s.cfg.Log.Info("removed temporary directories left by a stopped server", "prefix", prefix, "count", n)
+		}
+		if err != nil {
+			s.cfg.Log.Warn("remove temporary directories left by a stopped server", "prefix", prefix, "err", err)
+		}
+	}
 }
 
 // refreshHooks installs the current hooks into every hosted repository:
