@@ -56,6 +56,11 @@ fuzz:
 	$(GO) test ./internal/krm -run '^$$' -fuzz '^FuzzParseKptfile$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./webhooks/payload -run '^$$' -fuzz '^FuzzParseGitHub$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./webhooks/payload -run '^$$' -fuzz '^FuzzParseGitLab$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/krm -run '^$$' -fuzz '^FuzzValidName$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/krm -run '^$$' -fuzz '^FuzzResolveLink$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/selector -run '^$$' -fuzz '^FuzzLabels$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/selector -run '^$$' -fuzz '^FuzzFields$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/gitserver/sshcommand -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 
 # e2e-kubectl runs the real kubectl, built from the k8s.io/kubectl module its
 # own module pins (test/kubectl, kept out of the main module's dependencies),
@@ -66,6 +71,7 @@ e2e-kubectl:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	bash test/bench/validate.sh
+	bash test/bench/memory.sh
 	bash test/bench/index.sh
 	bash test/bench/serve.sh
 	bash test/bench/push.sh
