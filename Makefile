@@ -61,6 +61,7 @@ fuzz:
 	$(GO) test ./internal/selector -run '^$$' -fuzz '^FuzzLabels$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/selector -run '^$$' -fuzz '^FuzzFields$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/gitserver/sshcommand -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/revision -run '^$$' -fuzz '^FuzzParseRef$$' -fuzztime $(FUZZTIME)
 
 # e2e-kubectl runs the real kubectl, built from the k8s.io/kubectl module its
 # own module pins (test/kubectl, kept out of the main module's dependencies),
