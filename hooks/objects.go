@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
 	"github.com/pkgserver/pkgserver/internal/revision"
@@ -42,11 +41,13 @@ func newObjects() objects {
 		entries: map[string][]gitrepo.TreeEntry{}, refExists: map[string]bool{}}
 }
 
-// maxTagDepth bounds the annotated tags followed to a commit.
-const maxTagDepth = 10
+// errTagOfTag refuses a tag of a tag: the index peels an annotated tag
+// one level, as git for-each-ref does, so a revision tag is a commit or an
+// annotated tag of a commit, and nothing deeper.
+var errTagOfTag = errors.New("a revision tag must point at a commit or at an annotated tag of a commit, not at a tag of a tag")
 
 // readObjects reads the objects named (ids or other names git resolves)
-// not read yet, following annotated tags to what they point at.
+// not read yet, following an annotated tag to what it points at.
 func (k *check) readObjects(names []string) error {
 	var want []string
 	seen := map[string]bool{}
@@ -73,7 +74,7 @@ func (k *check) readObjects(names []string) error {
 				k.objs.roots[obj.ID], k.objs.roots[name] = tree, tree
 				k.objs.peeled[name] = peeled{commit: obj.ID}
 				k.objs.peeled[obj.ID] = peeled{commit: obj.ID}
-			case obj.Type == "tag" && depth < maxTagDepth:
+			case obj.Type == "tag" && depth == 0:
 				tag, err := gitrepo.ParseTag(obj)
 				if err != nil {
 					k.objs.peeled[name] = peeled{err: err}
@@ -81,7 +82,7 @@ func (k *check) readObjects(names []string) error {
 				}
 				next, nextTargets = append(next, name), append(nextTargets, tag.Target.String())
 			case obj.Type == "tag":
-				k.objs.peeled[name] = peeled{err: errors.New("too many nested tags")}
+				k.objs.peeled[name] = peeled{err: errTagOfTag}
 			default:
 				k.objs.peeled[name] = peeled{err: fmt.Errorf("a published revision must point at a commit, not a %s", obj.Type)}
 			}
@@ -182,11 +183,11 @@ func (k *check) outsideBranch() (map[string][]string, error) {
 		return k.outside, nil
 	}
 	var heads []string
-	seen := map[string]bool{}
+	k.heads = map[string]bool{}
 	for _, u := range k.push.Updates {
-		if p, ok := k.objs.peeled[u.New]; ok && p.err == nil && !seen[p.commit] {
+		if p, ok := k.objs.peeled[u.New]; ok && p.err == nil && !k.heads[p.commit] {
 			heads = append(heads, p.commit)
-			seen[p.commit] = true
+			k.heads[p.commit] = true
 		}
 	}
 	out, err := k.push.Repo.Outside(k.ctx, k.branchTip, heads)
@@ -205,7 +206,7 @@ func (k *check) mergeBase(head string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if _, ok := k.objs.peeled[head]; ok {
+	if k.heads[head] {
 		if _, out := outside[head]; !out {
 			return head, nil // on the branch
 		}
@@ -232,28 +233,4 @@ func (k *check) mergeBase(head string) (string, error) {
 		}
 	}
 	return k.push.Repo.MergeBase(k.ctx, k.branchTip, head)
-}
-
-// refsBelow returns the tags below a package's path; many tells that many
-// packages are asked about, from one listing of every tag.
-func (k *check) refsBelow(full string, many bool) ([]gitrepo.Ref, error) {
-	prefix := revision.TagsPrefix + full + "/"
-	if !many {
-		return k.push.Repo.RefsUnder(k.ctx, prefix)
-	}
-	if k.everyTag == nil {
-		all, err := k.push.Repo.RefsUnder(k.ctx, revision.TagsPrefix)
-		if err != nil {
-			return nil, err
-		}
-		slices.SortFunc(all, func(a, b gitrepo.Ref) int { return strings.Compare(a.Name, b.Name) })
-		k.everyTag = append(all, gitrepo.Ref{}) // not nil: listed
-		k.everyTag = k.everyTag[:len(all)]
-	}
-	i, _ := slices.BinarySearchFunc(k.everyTag, prefix, func(r gitrepo.Ref, p string) int { return strings.Compare(r.Name, p) })
-	j := i
-	for j < len(k.everyTag) && strings.HasPrefix(k.everyTag[j].Name, prefix) {
-		j++
-	}
-	return k.everyTag[i:j], nil
 }

@@ -118,10 +118,10 @@ type check struct {
 	// pushedTags holds the package trees of the v<N> tags this push
 	// creates, by <full>/v<N>: the previous revision of the next one.
 	pushedTags map[string]string
-	// tagCache holds the tags of packages by <full>, all of them once
-	// allTags; ancestors whether commits are on the branch.
+	// tagCache holds the tags below packages' paths by <full>, listed one
+	// package at a time (tagLookups of them) until everyTag is; ancestors
+	// whether commits are on the branch.
 	tagCache   map[string][]gitrepo.Ref
-	allTags    bool
 	tagLookups int
 	ancestors  map[string]bool
 	eng        *validate.Engine
@@ -131,8 +131,11 @@ type check struct {
 	// parents (nil until asked).
 	objs    objects
 	outside map[string][]string
+	// heads are the commits the push's refs lead to, which outside was
+	// read for (nil until then).
+	heads map[string]bool
 	// everyTag lists every tag of the repository, sorted, once a push
-	// publishes many packages (nil until then).
+	// names many packages (nil until then).
 	everyTag []gitrepo.Ref
 	// noPrevious is set when packages are only listed, not validated.
 	noPrevious bool
@@ -388,6 +391,9 @@ type tagUpdate struct {
 // names a published revision.
 func (k *check) tags(updates []tagUpdate) error {
 	created := map[string][]tagUpdate{} // new v<N> tags by package
+	// Admins may delete, move and name tags below a revision-like segment;
+	// nobody may create a package tag the index would never count.
+	admin := k.push.Role == store.RoleAdmin
 	for _, t := range updates {
 		full := k.cfg.Full(t.src.Package)
 		switch {
@@ -403,21 +409,23 @@ func (k *check) tags(updates []tagUpdate) error {
 			if !exists {
 				k.refuse(t.Ref, "proposes deleting %s/%s, which is not published", full, t.src.Revision)
 			}
-		case t.New != zeroID && k.push.Role != store.RoleAdmin && revisionLikeSegment(t.src.Package):
+		case t.New != zeroID && !admin && revisionLikeSegment(t.src.Package):
 			// refs/tags/p/v2/x would keep p/v2 from ever being published.
 			k.refuse(t.Ref, "a tag's package path must not have a segment like a revision (v<N>)")
-		case t.New != zeroID && revision.LooksLikeRevision(t.src.Revision):
-			// It would be listed as a revision and never counted.
+		case t.New != zeroID && revision.LooksLikeRevision(t.src.Revision) && k.isPackageTag(t):
+			// It would be listed as a revision and never counted. Where
+			// the path names no package (release/V3) it is no revision
+			// at all, and left alone below.
 			k.refuse(t.Ref, "a package tag's revision is v<N>, N a positive integer without leading zeros, not %q", t.src.Revision)
 		case t.src.Number == 0 && !k.isPackageTag(t):
 			// A tag with a slash that names no package (release/2024-01):
 			// not a revision, not pkgserver's to judge.
 		case t.New == zeroID:
-			if k.push.Role != store.RoleAdmin {
+			if !admin {
 				k.refuse(t.Ref, "published revisions are deleted only by admins, by approving a deletion proposal")
 			}
 		case t.Old != zeroID:
-			if k.push.Role != store.RoleAdmin {
+			if !admin {
 				k.refuse(t.Ref, "published revisions are immutable: the tag cannot be moved")
 				continue
 			}
@@ -451,7 +459,7 @@ func (k *check) tags(updates []tagUpdate) error {
 			}
 		}
 		next := revision.NextRevision(nums)
-		below, err := k.refsBelow(full, len(created) > bulkTagLookups)
+		below, err := k.tagsUnder(full, len(created) > bulkTagLookups)
 		if err != nil {
 			return err
 		}
@@ -582,36 +590,64 @@ const bulkTagLookups = 8
 
 // tagRefs returns the tags of a package, refs/tags/<full>/<name>.
 func (k *check) tagRefs(full string) ([]gitrepo.Ref, error) {
-	if refs, ok := k.tagCache[full]; ok || k.allTags {
-		return refs, nil
-	}
-	prefix := revision.TagsPrefix + full + "/"
-	if k.tagLookups++; k.tagLookups > bulkTagLookups {
-		all, err := k.push.Repo.RefsUnder(k.ctx, revision.TagsPrefix)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range all {
-			rest := strings.TrimPrefix(r.Name, revision.TagsPrefix)
-			if i := strings.LastIndexByte(rest, '/'); i > 0 {
-				k.tagCache[rest[:i]] = append(k.tagCache[rest[:i]], r)
-			}
-		}
-		k.allTags = true
-		return k.tagCache[full], nil
-	}
-	refs, err := k.push.Repo.RefsUnder(k.ctx, prefix)
+	refs, err := k.tagsUnder(full, false)
 	if err != nil {
 		return nil, err
 	}
+	prefix := revision.TagsPrefix + full + "/"
 	var direct []gitrepo.Ref
 	for _, r := range refs {
 		if !strings.Contains(strings.TrimPrefix(r.Name, prefix), "/") {
 			direct = append(direct, r)
 		}
 	}
-	k.tagCache[full] = direct
 	return direct, nil
+}
+
+// tagsUnder returns the tags below a package's path, refs/tags/<full>/…:
+// listed for the package alone for the first few packages asked about
+// (unless many are), then taken from the decision's one sorted listing of
+// every tag.
+func (k *check) tagsUnder(full string, many bool) ([]gitrepo.Ref, error) {
+	prefix := revision.TagsPrefix + full + "/"
+	if k.everyTag == nil && !many {
+		if refs, ok := k.tagCache[full]; ok {
+			return refs, nil
+		}
+		if k.tagLookups < bulkTagLookups {
+			k.tagLookups++
+			refs, err := k.push.Repo.RefsUnder(k.ctx, prefix)
+			if err != nil {
+				return nil, err
+			}
+			k.tagCache[full] = refs
+			return refs, nil
+		}
+	}
+	all, err := k.allTags()
+	if err != nil {
+		return nil, err
+	}
+	i, _ := slices.BinarySearchFunc(all, prefix, func(r gitrepo.Ref, p string) int { return strings.Compare(r.Name, p) })
+	j := i
+	for j < len(all) && strings.HasPrefix(all[j].Name, prefix) {
+		j++
+	}
+	return all[i:j], nil
+}
+
+// allTags lists every tag of the repository, sorted by name, once per
+// decision.
+func (k *check) allTags() ([]gitrepo.Ref, error) {
+	if k.everyTag == nil {
+		all, err := k.push.Repo.RefsUnder(k.ctx, revision.TagsPrefix)
+		if err != nil {
+			return nil, err
+		}
+		slices.SortFunc(all, func(a, b gitrepo.Ref) int { return strings.Compare(a.Name, b.Name) })
+		k.everyTag = append(all, gitrepo.Ref{})[:len(all)] // not nil: listed
+	}
+	return k.everyTag, nil
 }
 
 // onBranch tells whether a commit is on the repository branch after the
@@ -624,7 +660,7 @@ func (k *check) onBranch(commit string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if _, ok := k.objs.peeled[commit]; !ok {
+	if !k.heads[commit] {
 		// Not a commit of the push's refs: asked about alone.
 		on, err := k.push.Repo.IsAncestor(k.ctx, commit, k.branchTip)
 		if err == nil {

@@ -720,18 +720,6 @@ func TestTags(t *testing.T) {
 			validated: 1,
 		},
 		{
-			name: "annotated tag of an annotated tag",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
-				c := onMain(r, gittest.Package("nginx", "2"))
-				r.Tag("inner", c, "inner")
-				r.Tag("outer", "inner", "outer")
-				return []hooks.Update{upd(zero, r.Rev("outer"), "refs/tags/nginx/v2")}
-			},
-			role: store.RoleWrite, accept: true,
-			lines:     []string{summary(1, 0, 0)},
-			validated: 1,
-		},
-		{
 			name: "existing annotated tags are counted",
 			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
 				c := onMain(r, gittest.Package("nginx", "2"))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
 	"github.com/pkgserver/pkgserver/internal/reconcile"
@@ -30,7 +31,7 @@ func (k *check) indexable() error {
 	for i, key := range k.order {
 		trees[i] = k.pkgs[key].tree
 	}
-	problems, err := reconcile.TreeProblems(k.ctx, k.push.Repo, k.cfg, trees)
+	problems, err := reconcile.TreeProblems(k.ctx, k.batch, k.cfg, trees)
 	if err != nil {
 		return err
 	}
@@ -47,12 +48,15 @@ func (k *check) indexable() error {
 }
 
 // visible refuses the refs of the contract the push creates or updates that
-// would not become revisions, and the push when a revision of another ref
-// would vanish by it.
+// would not become revisions, and the push when a ref it leaves alone was a
+// revision before it and would not be one after.
 func (k *check) visible(branchBefore string) error {
 	pushed := map[string]Update{}
+	touched := map[string]Update{}
 	pkgs := map[string]bool{}
+	branchRef := revision.BranchesPrefix + k.cfg.Branch
 	for _, u := range k.push.Updates {
+		touched[u.Ref] = u
 		src, ok, err := k.cfg.ParseRef(u.Ref)
 		if !ok || err != nil || src.Kind == revision.KindBranch {
 			continue
@@ -60,24 +64,47 @@ func (k *check) visible(branchBefore string) error {
 		pushed[u.Ref] = u
 		pkgs[src.Package] = true
 	}
+	// The packages the branch adds or changes: its revision of each
+	// claims the branch's name as a workspace.
+	for _, key := range k.order {
+		p := k.pkgs[key]
+		if !slices.Contains(p.refs, branchRef) {
+			continue
+		}
+		pkg := p.full
+		if k.cfg.Directory != "" {
+			pkg = strings.TrimPrefix(pkg, k.cfg.Directory+"/")
+		}
+		pkgs[pkg] = true
+	}
 	if len(pkgs) == 0 {
 		return nil
 	}
 	kinds := []string{revision.TagsPrefix, revision.DraftsPrefix, revision.ProposedPrefix, revision.DeletionProposedPrefix}
-	prefixes := kinds
+	var existing []gitrepo.Ref
 	if len(pkgs) <= bulkTagLookups {
 		// A few packages: their own refs only (git matches every ref
 		// against every prefix, so many packages list all instead).
-		prefixes = nil
+		var prefixes []string
 		for _, pkg := range slices.Sorted(maps.Keys(pkgs)) {
 			for _, p := range kinds {
 				prefixes = append(prefixes, p+k.cfg.Full(pkg)+"/")
 			}
 		}
-	}
-	existing, err := k.push.Repo.RefsUnderAll(k.ctx, prefixes...)
-	if err != nil {
-		return err
+		var err error
+		if existing, err = k.push.Repo.RefsUnderAll(k.ctx, prefixes...); err != nil {
+			return err
+		}
+	} else {
+		tags, err := k.allTags()
+		if err != nil {
+			return err
+		}
+		branches, err := k.push.Repo.RefsUnderAll(k.ctx, kinds[1:]...)
+		if err != nil {
+			return err
+		}
+		existing = append(slices.Clone(tags), branches...)
 	}
 	var (
 		refs          []gitrepo.Ref
@@ -115,7 +142,6 @@ func (k *check) visible(branchBefore string) error {
 	}
 	// The branch's revision of each package takes the branch's name as its
 	// workspace.
-	branchRef := revision.BranchesPrefix + k.cfg.Branch
 	if branch, ok, err := k.cfg.ParseRef(branchRef); ok && err == nil {
 		for _, pkg := range slices.Sorted(maps.Keys(pkgs)) {
 			branch.Package = pkg
@@ -127,7 +153,7 @@ func (k *check) visible(branchBefore string) error {
 			}
 		}
 	}
-	obs, err := reconcile.ObserveRefs(k.ctx, k.push.Repo, k.cfg, refs, srcs)
+	obs, err := reconcile.ObserveRefs(k.ctx, k.batch, k.cfg, refs, srcs)
 	if err != nil {
 		return err
 	}
@@ -146,17 +172,30 @@ func (k *check) visible(branchBefore string) error {
 		return out
 	}
 	for _, pkg := range slices.Sorted(maps.Keys(pkgs)) {
-		_, problems := revision.DerivePackage(k.cfg, pkg, pick(before[pkg]))
-		was := map[revision.Problem]bool{}
-		for _, p := range problems {
-			was[p] = true
+		// Compared by ref, not by problem: a problem's message names what
+		// blocks the ref, which a push may change without hiding anything.
+		revsBefore, problemsBefore := revision.DerivePackage(k.cfg, pkg, pick(before[pkg]))
+		wasRevision, hadProblem := map[string]bool{}, map[string]bool{}
+		for _, r := range revsBefore {
+			wasRevision[r.Ref] = true
+		}
+		for _, p := range problemsBefore {
+			hadProblem[p.Ref] = true
 		}
 		_, will := revision.DerivePackage(k.cfg, pkg, pick(after[pkg]))
 		for _, p := range will {
-			if u, ok := pushed[p.Ref]; ok && u.New != zeroID {
+			u, isTouched := touched[p.Ref]
+			switch {
+			case isTouched && u.New != zeroID:
 				k.refuse(p.Ref, "%s", p.Message)
-			} else if !was[p] {
+			case isTouched:
+				// Deleted by the push: nothing of it is left to hide.
+			case wasRevision[p.Ref]:
 				k.refused = append(k.refused, fmt.Sprintf("pkgserver: refused: the push would hide %s: %s", p.Ref, p.Message))
+			case !hadProblem[p.Ref]:
+				// Not a revision before either (a deletion proposal
+				// left behind by its tag's deletion): told, not refused.
+				k.notes = append(k.notes, fmt.Sprintf("pkgserver: warning: %s: %s", p.Ref, p.Message))
 			}
 		}
 	}

@@ -170,10 +170,7 @@ func (r *Repo) RefsNamed(ctx context.Context, names ...string) ([]Ref, error) {
 
 // RefsUnder returns the refs below a prefix ending in "/".
 func (r *Repo) RefsUnder(ctx context.Context, prefix string) ([]Ref, error) {
-	if !strings.HasSuffix(prefix, "/") {
-		return nil, fmt.Errorf("ref prefix %q must end with /", prefix)
-	}
-	return r.refs(ctx, prefix)
+	return r.RefsUnderAll(ctx, prefix)
 }
 
 // MergeBase returns the best common ancestor of two commits, "" if they

@@ -315,14 +315,13 @@ func judgeTree(o *revision.Observation, read map[string]*packageTree) {
 // are checked as the index checks them, but for the sizes of their files,
 // which validation bounds far below the index's limit. Deriving revisions
 // from the result (revision.DerivePackage) tells which refs the index
-// would make revisions of, and why not the others.
-func ObserveRefs(ctx context.Context, g *gitrepo.Repo, cfg revision.Config, refs []gitrepo.Ref, srcs []revision.Source) ([]revision.Observation, error) {
+// would make revisions of, and why not the others. Objects are read through
+// the caller's batch, which stays open.
+func ObserveRefs(ctx context.Context, b *gitrepo.Batch, cfg revision.Config, refs []gitrepo.Ref, srcs []revision.Source) ([]revision.Observation, error) {
 	if len(refs) != len(srcs) {
 		return nil, fmt.Errorf("%d refs and %d sources", len(refs), len(srcs))
 	}
-	cfg = cfg.Normalize()
-	sc := newScanner(ctx, g, cfg)
-	defer sc.close()
+	sc := batchScanner(ctx, b, cfg.Normalize())
 	items := make([]refSource, len(refs))
 	for i := range refs {
 		items[i] = refSource{ref: refs[i], src: srcs[i]}
@@ -349,10 +348,10 @@ func ObserveRefs(ctx context.Context, g *gitrepo.Repo, cfg revision.Config, refs
 }
 
 // TreeProblems returns why the index would not index each of the given
-// package trees ("" when it would), as ObserveRefs checks them.
-func TreeProblems(ctx context.Context, g *gitrepo.Repo, cfg revision.Config, trees []string) ([]string, error) {
-	sc := newScanner(ctx, g, cfg.Normalize())
-	defer sc.close()
+// package trees ("" when it would), as ObserveRefs checks them, reading
+// through the caller's batch.
+func TreeProblems(ctx context.Context, b *gitrepo.Batch, cfg revision.Config, trees []string) ([]string, error) {
+	sc := batchScanner(ctx, b, cfg.Normalize())
 	read, err := sc.packageTrees(trees)
 	if err != nil {
 		return nil, err

@@ -40,6 +40,15 @@ func newScanner(ctx context.Context, repo *gitrepo.Repo, cfg revision.Config) *s
 		types: map[string]string{}}
 }
 
+// batchScanner returns a scanner reading through a batch its caller owns
+// (and closes): it needs no repository of its own, and starts no git
+// process.
+func batchScanner(ctx context.Context, b *gitrepo.Batch, cfg revision.Config) *scanner {
+	s := newScanner(ctx, nil, cfg)
+	s.batch = b
+	return s
+}
+
 func (s *scanner) close() {
 	if s.batch != nil {
 		s.batch.Close()
