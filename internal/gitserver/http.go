@@ -42,6 +42,13 @@ const (
 	HTTPGitTimeout          = time.Hour
 )
 
+// maxCommandBytes is what a push's body may hold besides its pack (which
+// receive.maxInputSize bounds): the ref update commands, some 110 bytes
+// each plus the ref's name, 10,000 of them at most (hooks/forward's
+// MaxUpdates), so that a push of that many refs with a pack just within
+// the limit is not cut short.
+const maxCommandBytes = 16 << 20
+
 func (h *Host) serveHTTP(w http.ResponseWriter, r *http.Request, gitPath string, slots *slots) {
 	rest, ok := strings.CutPrefix(r.URL.Path, HTTPPrefix)
 	i := strings.Index(rest, ".git/")
@@ -140,7 +147,7 @@ func (h *Host) serveHTTP(w http.ResponseWriter, r *http.Request, gitPath string,
 		"GIT_HTTP_MAX_REQUEST_BUFFER=10M",
 	)
 	if h.Limits.MaxPushBytes > 0 && service == "git-receive-pack" && r.Method == http.MethodPost {
-		r.Body = http.MaxBytesReader(w, r.Body, h.Limits.MaxPushBytes+1<<20)
+		r.Body = http.MaxBytesReader(w, r.Body, h.Limits.MaxPushBytes+maxCommandBytes)
 	}
 	// The CGI handler passes the request's headers as HTTP_* variables,
 	// as CGI does (git reads HTTP_GIT_PROTOCOL and the content type);
@@ -164,6 +171,19 @@ func (h *Host) serveHTTP(w http.ResponseWriter, r *http.Request, gitPath string,
 		idle := time.Duration(h.Limits.IdleSeconds) * time.Second
 		r.Body = &progressBody{ReadCloser: r.Body, rc: rc, idle: idle, end: end}
 		w = &progressWriter{ResponseWriter: w, rc: rc, idle: idle, end: end}
+	}
+	if r.ContentLength < 0 {
+		// git sends a request body chunked whenever it outgrows
+		// http.postBuffer (1 MiB unless configured): a push of a few
+		// thousand refs or of a pack that large, a fetch of as many
+		// refs. net/http/cgi answers such a request 400, as CGI wants a
+		// CONTENT_LENGTH; but net/http has already undone the chunking,
+		// and git http-backend without a CONTENT_LENGTH reads its
+		// standard input to the end. So the body is handed to it as a
+		// stream of unknown length (the request is a shallow copy: the
+		// server's own stays as read).
+		r = r.WithContext(r.Context())
+		r.TransferEncoding = nil
 	}
 	handler.ServeHTTP(w, r)
 	_ = rc.SetWriteDeadline(end)
