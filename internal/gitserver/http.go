@@ -174,9 +174,9 @@ func (h *Host) serveHTTP(w http.ResponseWriter, r *http.Request, gitPath string,
 	}
 	if r.ContentLength < 0 {
 		// git sends a request body chunked whenever it outgrows
-		// http.postBuffer (1 MiB unless configured): a push of a few
-		// thousand refs or of a pack that large, a fetch of as many
-		// refs. net/http/cgi answers such a request 400, as CGI wants a
+		// http.postBuffer (1 MiB unless configured): a push of some
+		// 10,000 refs (1.1 MB of commands) or of a pack that large, a
+		// fetch wanting some 20,000. net/http/cgi answers such a request 400, as CGI wants a
 		// CONTENT_LENGTH; but net/http has already undone the chunking,
 		// and git http-backend without a CONTENT_LENGTH reads its
 		// standard input to the end. So the body is handed to it as a
