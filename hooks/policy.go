@@ -160,9 +160,14 @@ func (c *Checker) Check(ctx context.Context, p *Push) (*Decision, error) {
 		tagCache: map[string][]gitrepo.Ref{}, ancestors: map[string]bool{}, objs: newObjects()}
 	d, err := k.run()
 	if ctxErr := ctx.Err(); ctxErr != nil {
-		// Whatever was read after the deadline failed for that reason
-		// alone: findings of a cancelled read are not the push's.
-		return nil, fmt.Errorf("%w: %w", ErrTimeout, ctxErr)
+		// Whatever was read after the context ended failed for that
+		// reason alone: findings of a cut-short read are not the push's.
+		// Only a deadline is a timeout; a cancellation (the pusher went
+		// away, the server stops) is told as what it is.
+		if errors.Is(ctxErr, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("%w: %w", ErrTimeout, ctxErr)
+		}
+		return nil, fmt.Errorf("the decision was cancelled: %w", ctxErr)
 	}
 	return d, err
 }
@@ -955,7 +960,17 @@ func (c *Checker) ValidateAt(ctx context.Context, repo *gitrepo.Repo, cfg revisi
 }
 
 // ValidateWith is ValidateAt reading through a batch the caller has open.
+// A context that ends midway is an error (wrapping the context's), never
+// findings of the reads it cut short.
 func (c *Checker) ValidateWith(ctx context.Context, repo *gitrepo.Repo, b *gitrepo.Batch, cfg revision.Config, branchTip, commit string, fulls []string) (*Decision, error) {
+	d, err := c.validateWith(ctx, repo, b, cfg, branchTip, commit, fulls)
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return nil, fmt.Errorf("validation cut short: %w", ctxErr)
+	}
+	return d, err
+}
+
+func (c *Checker) validateWith(ctx context.Context, repo *gitrepo.Repo, b *gitrepo.Batch, cfg revision.Config, branchTip, commit string, fulls []string) (*Decision, error) {
 	k := &check{Checker: c, ctx: ctx, push: &Push{Repo: repo, Config: cfg, Role: store.RoleAdmin}, cfg: cfg.Normalize(), batch: b,
 		pkgs: map[string]*pkgToValidate{}, pushedTags: map[string]string{}, tagCache: map[string][]gitrepo.Ref{}, ancestors: map[string]bool{},
 		branchTip: branchTip, objs: newObjects()}

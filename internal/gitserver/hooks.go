@@ -25,7 +25,8 @@ type Applier interface {
 	Apply(ctx context.Context, namespace, name string, updates []reconcile.RefUpdate) error
 }
 
-// Hook time limits: deciding on a push, and indexing it.
+// Hook time limits: deciding on a push (waiting for the repository's other
+// pushes included), and indexing it.
 const (
 	PreReceiveTimeout  = 2 * time.Minute
 	PostReceiveTimeout = 30 * time.Second
@@ -72,7 +73,11 @@ func (h *Host) HookHandler(checker *hooks.Checker, applier Applier) http.Handler
 }
 
 func (h *Host) preReceive(ctx context.Context, push *Push, req *forward.Request, checker *hooks.Checker) *forward.Response {
-	ctx, cancel := context.WithTimeout(ctx, PreReceiveTimeout)
+	limit := h.PreReceiveTimeout
+	if limit <= 0 {
+		limit = PreReceiveTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	start := time.Now()
 	log := h.Log.With("repo", push.Namespace+"/"+push.Repository, "pusher", push.Pusher.Name)
@@ -100,13 +105,18 @@ func (h *Host) preReceive(ctx context.Context, push *Push, req *forward.Request,
 		return refuse("the push's objects could not be read: " + err.Error())
 	}
 	if err := h.Pushes.Lock(ctx, push); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			log.Warn("pre-receive: timeout waiting for another push", "duration", time.Since(start))
+			return refuse(fmt.Sprintf("another push to %s/%s held the repository past the limit of a push's decision (%v, waiting for other pushes included); nothing was updated",
+				push.Namespace, push.Repository, limit))
+		}
 		return refuse(fmt.Sprintf("%v; nothing was updated", err))
 	}
 	role := effectiveRole(push.Pusher, push.Namespace)
 	d, err := checker.Check(ctx, &hooks.Push{Repo: g, Config: repo.Config(), Role: role, Updates: req.Updates})
 	if errors.Is(err, hooks.ErrTimeout) {
 		log.Warn("pre-receive: timeout", "updates", len(req.Updates), "duration", time.Since(start))
-		return refuse(fmt.Sprintf("the push could not be decided within %v, the limit of a push's decision; nothing was updated", PreReceiveTimeout))
+		return refuse(fmt.Sprintf("the push could not be decided within %v, the limit of a push's decision (waiting for other pushes to the repository included); nothing was updated", limit))
 	}
 	if err != nil {
 		log.Error("pre-receive: check", "err", err)

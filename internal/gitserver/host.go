@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
@@ -29,6 +30,10 @@ type Host struct {
 	Log     *slog.Logger
 	// HookURL is the base URL hooks post to (the HTTP API's address).
 	HookURL string
+	// PreReceiveTimeout bounds a push's pre-receive: waiting for other
+	// pushes to the repository, then deciding (0: the package's
+	// PreReceiveTimeout).
+	PreReceiveTimeout time.Duration
 
 	maintOnce sync.Once
 	maint     *maintenance

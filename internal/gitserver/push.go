@@ -91,7 +91,7 @@ func (p *Pushes) Lock(ctx context.Context, push *Push) error {
 	select {
 	case l <- struct{}{}:
 	case <-ctx.Done():
-		return fmt.Errorf("another push to %s/%s held the repository for longer than the limit of a push's decision", push.Namespace, push.Repository)
+		return fmt.Errorf("waiting for another push to %s/%s: %w", push.Namespace, push.Repository, ctx.Err())
 	}
 	push.mu.Lock()
 	push.lock = l
