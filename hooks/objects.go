@@ -177,24 +177,30 @@ func (k *check) refExists(name string) bool {
 
 // outsideBranch returns the commits the push's refs lead to that are not
 // on the branch after the push, and the commits between them and it, with
-// their parents: one git process for the whole push.
+// their parents: one git process for the whole push. Past the checker's
+// bound (an unrelated history pushed to a side branch) nothing is kept and
+// heads is left empty: each ref's commit is then asked about alone.
 func (k *check) outsideBranch() (map[string][]string, error) {
 	if k.outside != nil {
 		return k.outside, nil
 	}
 	var heads []string
-	k.heads = map[string]bool{}
+	seen := map[string]bool{}
 	for _, u := range k.push.Updates {
-		if p, ok := k.objs.peeled[u.New]; ok && p.err == nil && !k.heads[p.commit] {
+		if p, ok := k.objs.peeled[u.New]; ok && p.err == nil && !seen[p.commit] {
 			heads = append(heads, p.commit)
-			k.heads[p.commit] = true
+			seen[p.commit] = true
 		}
 	}
-	out, err := k.push.Repo.Outside(k.ctx, k.branchTip, heads)
-	if err != nil {
+	out, err := k.push.Repo.Outside(k.ctx, k.branchTip, heads, k.maxOutside())
+	switch {
+	case errors.Is(err, gitrepo.ErrTooManyCommits):
+		k.outside, k.heads = map[string][]string{}, map[string]bool{}
+		return k.outside, nil
+	case err != nil:
 		return nil, err
 	}
-	k.outside = out
+	k.outside, k.heads = out, seen
 	return out, nil
 }
 

@@ -95,6 +95,23 @@ type Engines interface {
 // Checker applies the push policy.
 type Checker struct {
 	Engines Engines
+	// MaxOutside bounds the commits off the branch a decision reads in
+	// one pass to tell which of the push's commits are on the branch and
+	// where the others leave it (0: DefaultMaxOutside); past it, each
+	// ref's commit is asked about alone.
+	MaxOutside int
+}
+
+// DefaultMaxOutside is the bound of Checker.MaxOutside: some 20,000
+// commits, a few MiB, cover any push of new work; only an unrelated
+// history (an import) goes past it.
+const DefaultMaxOutside = 20000
+
+func (k *check) maxOutside() int {
+	if k.Checker != nil && k.MaxOutside > 0 {
+		return k.MaxOutside
+	}
+	return DefaultMaxOutside
 }
 
 // check is one push being decided.
@@ -131,8 +148,8 @@ type check struct {
 	// parents (nil until asked).
 	objs    objects
 	outside map[string][]string
-	// heads are the commits the push's refs lead to, which outside was
-	// read for (nil until then).
+	// heads are the commits the push's refs lead to that outside tells
+	// about (nil until it is read, empty when it was too large to read).
 	heads map[string]bool
 	// everyTag lists every tag of the repository, sorted, once a push
 	// names many packages (nil until then).

@@ -1,11 +1,15 @@
 package hooks_test
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/pkgserver/pkgserver/hooks"
+	"github.com/pkgserver/pkgserver/internal/gitrepo"
 	"github.com/pkgserver/pkgserver/internal/gitrepo/gittest"
 	"github.com/pkgserver/pkgserver/internal/revision"
 	"github.com/pkgserver/pkgserver/internal/store"
@@ -220,4 +224,61 @@ func TestFlowsDecided(t *testing.T) {
 			lines: []string{`pkgserver: refused: the push would hide refs/heads/drafts/pkgs/web/v1: workspace "v1" of package web is already used by refs/tags/pkgs/web/v1`},
 		},
 	})
+}
+
+// TestOutsideBounded: past the bound of commits off the branch read in one
+// pass (an unrelated history pushed to a side branch), each ref's commit is
+// asked about alone, and the decision is the same.
+func TestOutsideBounded(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name   string
+		push   func(r *gittest.Repo) []hooks.Update
+		accept bool
+	}{
+		{"a side branch of many commits", func(r *gittest.Repo) []hooks.Update {
+			for i := range 5 {
+				commit(r, gittest.Package("nginx", fmt.Sprint(i+2)))
+			}
+			return []hooks.Update{upd(zero, r.Rev("HEAD"), "refs/heads/feature/x")}
+		}, true},
+		{"a tag with the branch moved by many commits", func(r *gittest.Repo) []hooks.Update {
+			c := commit(r, gittest.Package("nginx", "2"))
+			for i := range 5 {
+				commit(r, gittest.Package("redis", fmt.Sprint(i+2)))
+			}
+			return []hooks.Update{upd(r.Rev("main"), r.Rev("HEAD"), mainRef), upd(zero, c, "refs/tags/nginx/v2")}
+		}, true},
+		{"a tag off the branch", func(r *gittest.Repo) []hooks.Update {
+			c := commit(r, gittest.Package("nginx", "2"))
+			for i := range 5 {
+				commit(r, gittest.Package("redis", fmt.Sprint(i+2)))
+			}
+			return []hooks.Update{upd(zero, c, "refs/tags/nginx/v2"), upd(zero, r.Rev("HEAD"), "refs/heads/feature/y")}
+		}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRepo(t)
+			updates := tc.push(r)
+			repo, err := gitrepo.Open(r.Dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got [2]*hooks.Decision
+			for i, bound := range []int{0, 2} {
+				c := &hooks.Checker{Engines: testEngines(), MaxOutside: bound}
+				if got[i], err = c.Check(context.Background(), &hooks.Push{Repo: repo, Config: root, Role: store.RoleWrite, Updates: updates}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got[0].Accept != tc.accept {
+				t.Errorf("accept = %v, want %v: %q", got[0].Accept, tc.accept, got[0].Lines)
+			}
+			if diff := cmp.Diff(got[0].Lines, got[1].Lines); diff != "" || got[0].Accept != got[1].Accept || got[0].Validated != got[1].Validated {
+				t.Errorf("bounded decision differs (-whole +bounded):\n%s", diff)
+			}
+		})
+	}
 }

@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	configv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/config/v1alpha1"
+	"github.com/pkgserver/pkgserver/internal/gitrepo"
 	"github.com/pkgserver/pkgserver/internal/result"
 	"github.com/pkgserver/pkgserver/internal/store"
 )
@@ -44,7 +45,7 @@ func (s *Server) getChecks(c echo.Context) error {
 	if err := authorize(c, ns, store.RoleRead); err != nil {
 		return err
 	}
-	if !isObjectID(commit) {
+	if !gitrepo.IsObjectID(commit) {
 		return newStatus(http.StatusBadRequest, metav1.StatusReasonBadRequest, "%q is not a full commit id", c.Param("commit"))
 	}
 	ctx := c.Request().Context()
@@ -72,11 +73,4 @@ func (s *Server) getChecks(c echo.Context) error {
 		out.Checks = append(out.Checks, cc)
 	}
 	return writeJSON(c, http.StatusOK, out)
-}
-
-func isObjectID(s string) bool {
-	if len(s) != 40 && len(s) != 64 {
-		return false
-	}
-	return strings.Trim(s, "0123456789abcdef") == ""
 }

@@ -192,13 +192,8 @@ func (r *Repo) MergeBase(ctx context.Context, a, b string) (string, error) {
 // peels to (an annotated tag's), and that commit's first parent ("" for a
 // root commit); commit is "" when the repository holds no such commit.
 func (r *Repo) Commit(ctx context.Context, id string) (commit, parent string, err error) {
-	if len(id) != 40 && len(id) != 64 {
+	if !IsObjectID(id) {
 		return "", "", nil
-	}
-	for _, c := range id {
-		if !strings.ContainsRune("0123456789abcdef", c) {
-			return "", "", nil
-		}
 	}
 	cmd := r.command(ctx, "rev-list", "--parents", "-n", "1", id+"^{commit}", "--")
 	out, err := cmd.Output()
