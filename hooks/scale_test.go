@@ -18,6 +18,9 @@ func TestManyRefsDecided(t *testing.T) {
 	tests := []struct {
 		name string
 		refs func(r *gittest.Repo, c string) []hooks.Update
+		// validated is the number of package trees the refs hold that
+		// differ from what they had.
+		validated int
 	}{
 		{"tags of one package", func(r *gittest.Repo, c string) []hooks.Update {
 			var u []hooks.Update
@@ -25,21 +28,21 @@ func TestManyRefsDecided(t *testing.T) {
 				u = append(u, upd(zero, c, fmt.Sprintf("refs/tags/nginx/v%d", i+2)))
 			}
 			return u
-		}},
+		}, 1},
 		{"drafts of one package", func(r *gittest.Repo, c string) []hooks.Update {
 			var u []hooks.Update
 			for i := range n {
 				u = append(u, upd(zero, c, fmt.Sprintf("refs/heads/drafts/nginx/w%d", i)))
 			}
 			return u
-		}},
+		}, 1},
 		{"other branches", func(r *gittest.Repo, c string) []hooks.Update {
 			var u []hooks.Update
 			for i := range n {
 				u = append(u, upd(zero, c, fmt.Sprintf("refs/heads/feature/f%d", i)))
 			}
 			return u
-		}},
+		}, 0},
 		{"tags of many packages", func(r *gittest.Repo, _ string) []hooks.Update {
 			files := map[string]string{}
 			for i := range few {
@@ -51,7 +54,7 @@ func TestManyRefsDecided(t *testing.T) {
 				u = append(u, upd(zero, c, fmt.Sprintf("refs/tags/app%03d/v1", i)))
 			}
 			return u
-		}},
+		}, few},
 		{"drafts and branches on commits of their own", func(r *gittest.Repo, c string) []hooks.Update {
 			tree := r.Rev("main^{tree}")
 			var u []hooks.Update
@@ -60,7 +63,7 @@ func TestManyRefsDecided(t *testing.T) {
 				u = append(u, upd(zero, own, fmt.Sprintf("refs/heads/drafts/nginx/w%d", i)), upd(zero, own, fmt.Sprintf("refs/heads/feature/f%d", i)))
 			}
 			return u
-		}},
+		}, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -69,6 +72,9 @@ func TestManyRefsDecided(t *testing.T) {
 			d := check(t, r, root, store.RoleWrite, tt.refs(r, c)...)
 			if !d.Accept {
 				t.Fatalf("refused: %q", d.Lines)
+			}
+			if d.Validated != tt.validated {
+				t.Errorf("validated %d packages, want %d: %q", d.Validated, tt.validated, d.Lines)
 			}
 		})
 	}

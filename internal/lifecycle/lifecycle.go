@@ -297,11 +297,11 @@ func (w *Writer) revision(ctx context.Context, ns, name string, rv int64) (*stor
 }
 
 func draftRef(cfg revision.Config, pkg, ws string) string {
-	return revision.DraftsPrefix + cfg.Full(pkg) + "/" + ws
+	return cfg.RefName(revision.Source{Kind: revision.KindDraft, Package: pkg, Workspace: ws})
 }
 
 func proposedRef(cfg revision.Config, pkg, ws string) string {
-	return revision.ProposedPrefix + cfg.Full(pkg) + "/" + ws
+	return cfg.RefName(revision.Source{Kind: revision.KindProposed, Package: pkg, Workspace: ws})
 }
 
 // ValidPackagePath checks a package path: RFC 1123 labels joined by "/".

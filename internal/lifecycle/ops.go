@@ -529,8 +529,8 @@ func (w *Writer) publish(ctx context.Context, r *store.Revision, by Author) (*st
 			w.beforePublish(try)
 		}
 		err = o.apply([]gitrepo.RefUpdate{
-			{Name: revision.BranchesPrefix + o.cfg.Branch, Old: tip, New: commit},
-			{Name: revision.TagsPrefix + full + "/" + revision.FormatRevision(n), New: commit},
+			{Name: o.cfg.RefName(revision.Source{Kind: revision.KindBranch}), Old: tip, New: commit},
+			{Name: o.cfg.RefName(revision.Source{Kind: revision.KindTag, Package: r.Package, Revision: revision.FormatRevision(n)}), New: commit},
 			{Name: r.Ref, Old: r.Commit},
 		})
 		if errors.Is(err, ErrConflict) && try < maxPublishTries {
@@ -596,7 +596,7 @@ func (w *Writer) deletionProposal(ctx context.Context, r *store.Revision, create
 		return nil, err
 	}
 	defer done()
-	ref := revision.DeletionProposedPrefix + o.cfg.Full(r.Package) + "/" + r.Revision.Revision
+	ref := o.cfg.RefName(revision.Source{Kind: revision.KindDeletionProposed, Package: r.Package, Revision: r.Revision.Revision})
 	u := gitrepo.RefUpdate{Name: ref, New: r.Commit}
 	if !create {
 		if r.DeletionRef == "" {

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // revisionPath is the API path of a package revision of the blueprints
@@ -92,8 +94,10 @@ func TestPushAcceptedMeansVisible(t *testing.T) {
 }
 
 // TestPushManyRefs pushes a thousand drafts, each on a commit of its own,
-// in one push, and a one-ref push to the same repository while it is
-// decided: both are accepted, and every draft is in the API.
+// in one push, and a one-ref push to the same repository started once the
+// large one is under way on the server (git has made its quarantine, where
+// the objects of a push wait for the decision): both are accepted, and
+// every draft is in the API.
 func TestPushManyRefs(t *testing.T) {
 	const n = 1000
 	s := startServer(t)
@@ -112,9 +116,24 @@ func TestPushManyRefs(t *testing.T) {
 	var wg sync.WaitGroup
 	var bigErr error
 	var bigOut string
+	bigDone := make(chan struct{})
 	wg.Go(func() {
+		defer close(bigDone)
 		_, bigOut, bigErr = s.Run("work", "git", "push", "origin", "refs/heads/drafts/*:refs/heads/drafts/*")
 	})
+	objects := filepath.Join(s.Data, "repos", "default", "blueprints.git", "objects")
+wait:
+	for {
+		if m, _ := filepath.Glob(filepath.Join(objects, "tmp_objdir-incoming-*")); len(m) > 0 {
+			break
+		}
+		select {
+		case <-bigDone:
+			t.Error("the large push ended before its quarantine was seen: the pushes did not overlap")
+			break wait
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
 	_, smallOut, smallErr := s.Run("other", "git", "push", "origin", "drafts/nginx/beside")
 	wg.Wait()
 	if bigErr != nil || !strings.Contains(bigOut, "pkgserver: indexed") {
