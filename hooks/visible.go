@@ -7,14 +7,14 @@ import (
 	"strings"
 
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
-	"github.com/pkgserver/pkgserver/internal/reconcile"
+	"github.com/pkgserver/pkgserver/internal/observe"
 	"github.com/pkgserver/pkgserver/internal/revision"
 )
 
 // Accepted means visible: a push is refused when the index would not make a
 // revision of a ref it creates or updates, or would stop making one of a
 // ref it leaves alone. Both are worked out with the index's own rules —
-// reconcile.ObserveRefs reads the refs as they would land, and
+// observe.ObserveRefs reads the refs as they would land, and
 // revision.DerivePackage derives the revisions of each package the push
 // names — before and after the push, so that what is decided here is what
 // the index then does.
@@ -31,7 +31,7 @@ func (k *check) indexable() error {
 	for i, key := range k.order {
 		trees[i] = k.pkgs[key].tree
 	}
-	problems, err := reconcile.TreeProblems(k.ctx, k.batch, k.cfg, trees)
+	problems, err := observe.TreeProblems(k.ctx, k.batch, k.cfg, trees)
 	if err != nil {
 		return err
 	}
@@ -153,7 +153,7 @@ func (k *check) visible(branchBefore string) error {
 			}
 		}
 	}
-	obs, err := reconcile.ObserveRefs(k.ctx, k.batch, k.cfg, refs, srcs)
+	obs, err := observe.ObserveRefs(k.ctx, k.batch, k.cfg, refs, srcs)
 	if err != nil {
 		return err
 	}

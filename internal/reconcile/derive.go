@@ -1,7 +1,6 @@
 package reconcile
 
 import (
-	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -274,7 +273,7 @@ func (p *pass) proposedPackages(tip, head string) ([]string, error) {
 	for i, pkg := range paths {
 		commits[i], full[i] = head, p.cfg.Full(pkg)
 	}
-	trees, err := p.sc.treePaths(commits, full)
+	trees, err := p.sc.TreePaths(commits, full)
 	if err != nil {
 		return nil, err
 	}
@@ -294,78 +293,9 @@ func (p *pass) proposedPackages(tip, head string) ([]string, error) {
 }
 
 // judgeTree applies to an observation what the reading of its package tree
-// found (read holds the trees read, by id): a tree without a Kptfile at its
-// root is no package, and a tree with a problem is not indexed. A tree not
-// read is held by the index already: a package that was indexed.
+// found, as the observe package does for a push decision.
 func judgeTree(o *revision.Observation, read map[string]*packageTree) {
-	pt, ok := read[o.Tree]
-	switch {
-	case !ok:
-	case !pt.kptfile:
-		o.Tree = ""
-	case pt.problem != "":
-		o.Problem = pt.problem
+	if pt, ok := read[o.Tree]; ok {
+		pt.Judge(o)
 	}
-}
-
-// ObserveRefs returns what the index observes of refs of the contract
-// (srcs[i] is what the name of refs[i] says, the branch's with its
-// Package set) at the targets given, which need not be where the refs are
-// now: a push not yet accepted is observed as it would land. Package trees
-// are checked as the index checks them, but for the sizes of their files,
-// which validation bounds far below the index's limit. Deriving revisions
-// from the result (revision.DerivePackage) tells which refs the index
-// would make revisions of, and why not the others. Objects are read through
-// the caller's batch, which stays open.
-func ObserveRefs(ctx context.Context, b *gitrepo.Batch, cfg revision.Config, refs []gitrepo.Ref, srcs []revision.Source) ([]revision.Observation, error) {
-	if len(refs) != len(srcs) {
-		return nil, fmt.Errorf("%d refs and %d sources", len(refs), len(srcs))
-	}
-	sc := batchScanner(ctx, b, cfg.Normalize())
-	items := make([]refSource, len(refs))
-	for i := range refs {
-		items[i] = refSource{ref: refs[i], src: srcs[i]}
-	}
-	obs, err := sc.observeRefs(items)
-	if err != nil {
-		return nil, err
-	}
-	var trees []string
-	for _, o := range obs {
-		if o.Tree != "" {
-			trees = append(trees, o.Tree)
-		}
-	}
-	slices.Sort(trees)
-	read, err := sc.packageTrees(slices.Compact(trees))
-	if err != nil {
-		return nil, err
-	}
-	for i := range obs {
-		judgeTree(&obs[i], read)
-	}
-	return obs, nil
-}
-
-// TreeProblems returns why the index would not index each of the given
-// package trees ("" when it would), as ObserveRefs checks them, reading
-// through the caller's batch.
-func TreeProblems(ctx context.Context, b *gitrepo.Batch, cfg revision.Config, trees []string) ([]string, error) {
-	sc := batchScanner(ctx, b, cfg.Normalize())
-	read, err := sc.packageTrees(trees)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]string, len(trees))
-	for i, id := range trees {
-		o := revision.Observation{Tree: id}
-		judgeTree(&o, read)
-		switch {
-		case o.Tree == "":
-			out[i] = "the directory has no Kptfile"
-		default:
-			out[i] = o.Problem
-		}
-	}
-	return out, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
 	"github.com/pkgserver/pkgserver/internal/keymutex"
+	"github.com/pkgserver/pkgserver/internal/observe"
 	"github.com/pkgserver/pkgserver/internal/revision"
 	"github.com/pkgserver/pkgserver/internal/store"
 )
@@ -424,7 +425,7 @@ func (p *pass) branch(oldCommit, newCommit string) error {
 	for _, c := range commits {
 		ids = append(ids, c)
 	}
-	if _, err := p.sc.readObjects(ids, nil); err != nil {
+	if _, err := p.sc.ReadObjects(ids, nil); err != nil {
 		return err
 	}
 	for _, pkg := range present {
@@ -432,7 +433,7 @@ func (p *pass) branch(oldCommit, newCommit string) error {
 		src.Package = pkg
 		commit := cmp.Or(commits[pkg], newCommit)
 		var committed revision.Made
-		if c := p.sc.commits[commit]; c != nil {
+		if c := p.sc.Commits[commit]; c != nil {
 			committed = CommitMade(c)
 		}
 		o := revision.Observe(p.cfg, src, commit, trees[pkg], committed, nil)
@@ -552,16 +553,16 @@ func (p *pass) packagesAt(commit string, paths []string) (map[string]string, map
 			fulls[i] = p.cfg.Full(path)
 		}
 	}
-	trees, err := p.sc.treePaths(commits, fulls)
+	trees, err := p.sc.TreePaths(commits, fulls)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := p.sc.readTrees(trees); err != nil {
+	if err := p.sc.ReadTrees(trees); err != nil {
 		return nil, nil, err
 	}
 	pkgs, problems := map[string]string{}, map[string]string{}
 	for i, path := range paths {
-		if trees[i] == "" || !hasKptfile(p.sc.trees[trees[i]]) {
+		if trees[i] == "" || !observe.HasKptfile(p.sc.Trees[trees[i]]) {
 			continue
 		}
 		if path == "" {
@@ -640,7 +641,7 @@ func (p *pass) checkTrees() error {
 	for _, pt := range read {
 		for _, f := range pt.files {
 			if oversized[f.BlobID] {
-				pt.setProblem(fmt.Sprintf("%s is larger than the %d MiB the index stores per file", f.Path, MaxBlobBytes>>20))
+				pt.SetProblem(fmt.Sprintf("%s is larger than the %d MiB the index stores per file", f.Path, MaxBlobBytes>>20))
 			}
 		}
 	}
@@ -668,7 +669,7 @@ func (p *pass) checkTrees() error {
 	p.missingBlobs = missingBlobs
 	// The raw trees read are not needed any more: free them before the
 	// index is written.
-	clear(p.sc.trees)
+	clear(p.sc.Trees)
 	if p.r.store != nil && p.readBlobs == nil && len(missingBlobs) > 0 {
 		// Read the contents while revisions are derived and the index
 		// writes what comes before them.
