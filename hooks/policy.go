@@ -631,11 +631,11 @@ func (k *check) tagRefs(full string) ([]gitrepo.Ref, error) {
 // (unless many are), then taken from the decision's one sorted listing of
 // every tag.
 func (k *check) tagsUnder(full string, many bool) ([]gitrepo.Ref, error) {
+	if refs, ok := k.listedTags(full); ok {
+		return refs, nil
+	}
 	prefix := revision.TagsPrefix + full + "/"
-	if k.everyTag == nil && !many {
-		if refs, ok := k.tagCache[full]; ok {
-			return refs, nil
-		}
+	if !many {
 		if k.tagLookups < bulkTagLookups {
 			k.tagLookups++
 			refs, err := k.push.Repo.RefsUnder(k.ctx, prefix)
@@ -646,16 +646,27 @@ func (k *check) tagsUnder(full string, many bool) ([]gitrepo.Ref, error) {
 			return refs, nil
 		}
 	}
-	all, err := k.allTags()
-	if err != nil {
+	if _, err := k.allTags(); err != nil {
 		return nil, err
 	}
-	i, _ := slices.BinarySearchFunc(all, prefix, func(r gitrepo.Ref, p string) int { return strings.Compare(r.Name, p) })
+	refs, _ := k.listedTags(full)
+	return refs, nil
+}
+
+// listedTags returns the tags below a package's path if the decision has
+// listed them already (ok false: not yet).
+func (k *check) listedTags(full string) (refs []gitrepo.Ref, ok bool) {
+	if k.everyTag == nil {
+		refs, ok = k.tagCache[full]
+		return refs, ok
+	}
+	prefix := revision.TagsPrefix + full + "/"
+	i, _ := slices.BinarySearchFunc(k.everyTag, prefix, func(r gitrepo.Ref, p string) int { return strings.Compare(r.Name, p) })
 	j := i
-	for j < len(all) && strings.HasPrefix(all[j].Name, prefix) {
+	for j < len(k.everyTag) && strings.HasPrefix(k.everyTag[j].Name, prefix) {
 		j++
 	}
-	return all[i:j], nil
+	return k.everyTag[i:j], true
 }
 
 // allTags lists every tag of the repository, sorted by name, once per

@@ -84,17 +84,26 @@ func (k *check) visible(branchBefore string) error {
 	var existing []gitrepo.Ref
 	if len(pkgs) <= bulkTagLookups {
 		// A few packages: their own refs only (git matches every ref
-		// against every prefix, so many packages list all instead).
+		// against every prefix, so many packages list all instead), and
+		// their tags as the decision listed them already, if it did.
 		var prefixes []string
 		for _, pkg := range slices.Sorted(maps.Keys(pkgs)) {
+			full := k.cfg.Full(pkg)
 			for _, p := range kinds {
-				prefixes = append(prefixes, p+k.cfg.Full(pkg)+"/")
+				if p == revision.TagsPrefix {
+					if tags, ok := k.listedTags(full); ok {
+						existing = append(existing, tags...)
+						continue
+					}
+				}
+				prefixes = append(prefixes, p+full+"/")
 			}
 		}
-		var err error
-		if existing, err = k.push.Repo.RefsUnderAll(k.ctx, prefixes...); err != nil {
+		listed, err := k.push.Repo.RefsUnderAll(k.ctx, prefixes...)
+		if err != nil {
 			return err
 		}
+		existing = append(existing, listed...)
 	} else {
 		tags, err := k.allTags()
 		if err != nil {
