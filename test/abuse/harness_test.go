@@ -10,12 +10,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -73,17 +73,6 @@ func (s *server) Log() string {
 	return s.log.String()
 }
 
-// freeAddr returns a loopback address nobody listens on.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // cleanEnv is the environment of the commands a case runs: nothing of the
 // caller's pkgserver or git settings, git's identity, the server's
 // addresses.
@@ -103,22 +92,37 @@ func cleanEnv(home, httpAddr, sshAddr string) []string {
 
 // startServer starts `pkgserver serve` with args added to its command line
 // and waits until it is ready. It is stopped (SIGTERM, then SIGKILL after
-// 30 s) when the test ends; its log is printed if the test failed.
+// 30 s) when the test ends; its log is printed if the test failed. The
+// server binds port 0 and its addresses are read from its log, so that no
+// other process can take a port between choosing and binding it.
 func startServer(t *testing.T, args ...string) *server {
 	t.Helper()
 	dir := t.TempDir()
-	s := &server{Dir: dir, Data: filepath.Join(dir, ".pkgserver"), HTTP: freeAddr(t), SSH: freeAddr(t), exited: make(chan error, 1)}
-	s.Env = cleanEnv(dir, s.HTTP, s.SSH)
+	s := &server{Dir: dir, Data: filepath.Join(dir, ".pkgserver"), exited: make(chan error, 1)}
 	s.start(t, args...)
 	return s
 }
 
-// start runs the server process (again, after stop).
+// The server's log lines naming the addresses it serves.
+var (
+	servingHTTP = regexp.MustCompile(`msg=serving http=http://(\S+)`)
+	servingSSH  = regexp.MustCompile(`msg="serving git over ssh" ssh=ssh://(\S+)`)
+)
+
+// start runs the server process: on its first start on port 0, later (after
+// Kill) on the addresses it had.
 func (s *server) start(t *testing.T, args ...string) {
 	t.Helper()
-	s.cmd = exec.Command(filepath.Join(binDir, "pkgserver"), append([]string{"serve", "--http", s.HTTP, "--ssh", s.SSH}, args...)...)
+	first := s.HTTP == ""
+	httpAddr, sshAddr := s.HTTP, s.SSH
+	if first {
+		httpAddr, sshAddr = "127.0.0.1:0", "127.0.0.1:0"
+		s.Env = cleanEnv(s.Dir, "", "")
+	}
+	s.cmd = exec.Command(filepath.Join(binDir, "pkgserver"), append([]string{"serve", "--http", httpAddr, "--ssh", sshAddr}, args...)...)
 	s.cmd.Dir, s.cmd.Env = s.Dir, s.Env
 	s.cmd.Stdout, s.cmd.Stderr = s, s
+	mark := len(s.Log())
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -138,6 +142,16 @@ func (s *server) start(t *testing.T, args ...string) {
 			exited <- err
 			t.Fatalf("serve exited: %v\n%s", err, s.Log())
 		default:
+		}
+		if first && s.HTTP == "" {
+			log := s.Log()[mark:]
+			h, g := servingHTTP.FindStringSubmatch(log), servingSSH.FindStringSubmatch(log)
+			if h == nil || g == nil {
+				last = errors.New("no address logged yet")
+				continue
+			}
+			s.HTTP, s.SSH = h[1], g[1]
+			s.Env = cleanEnv(s.Dir, s.HTTP, s.SSH)
 		}
 		resp, err := http.Get("http://" + s.HTTP + "/readyz")
 		if err == nil {
