@@ -19,6 +19,13 @@ const MaxLinks = 40
 // otherwise let one link cost 80,000 of them. Real links walk a few dozen.
 const MaxLinkSteps = 4096
 
+// MaxPackageLinkSteps bounds the path elements the resolution of all the
+// links of one package walks together. MaxLinkSteps alone would let the
+// 10,000 links a package may hold cost 40 million lookups, minutes of CPU
+// in a push decision; real packages walk a few thousand. The links left
+// once it is spent are errors (errLinksTooCostly).
+const MaxPackageLinkSteps = 1 << 16
+
 // errTooManyLinks is the resolution of a link that follows more than
 // MaxLinks links, as a loop does.
 var errTooManyLinks = fmt.Errorf("too many levels of symbolic links (more than %d)", MaxLinks)
@@ -26,6 +33,10 @@ var errTooManyLinks = fmt.Errorf("too many levels of symbolic links (more than %
 // errTooManySteps is the resolution of a link that walks more than
 // MaxLinkSteps path elements.
 var errTooManySteps = fmt.Errorf("its way walks more than %d path elements", MaxLinkSteps)
+
+// errLinksTooCostly is the resolution of a link once the package's links
+// have walked MaxPackageLinkSteps path elements.
+var errLinksTooCostly = fmt.Errorf("the package's symlinks are too costly to check: together they walk more than %d path elements", MaxPackageLinkSteps)
 
 // linkEscape is the resolution of a link that leads outside the package.
 type linkEscape struct {
@@ -54,9 +65,11 @@ func (e *dotDotMissing) Error() string {
 
 // foreignTarget reports whether a link's text names something outside any
 // tree whatever the links around it: an absolute path, a Windows drive or
-// UNC path (Git for Windows checks links out as such), NUL, or nothing.
+// UNC path, or any backslash (Git for Windows checks links out with
+// backslashes as separators, so `..\..\x` leaves the checkout there), NUL,
+// or nothing.
 func foreignTarget(target string) bool {
-	return target == "" || path.IsAbs(target) || strings.HasPrefix(target, `\`) ||
+	return target == "" || path.IsAbs(target) || strings.ContainsRune(target, '\\') ||
 		(len(target) > 1 && target[1] == ':') || strings.ContainsRune(target, 0)
 }
 
@@ -65,7 +78,9 @@ func foreignTarget(target string) bool {
 // path in turn, an element that is a link replaced by its target read from
 // the link's directory, ".." applied to what the links before it resolved
 // to (not to the text), at most MaxLinks links followed and MaxLinkSteps
-// elements walked.
+// elements walked. budget is what is left of the package's
+// MaxPackageLinkSteps: each element walked takes one from it, and none left
+// is errLinksTooCostly.
 //
 // The package root is the root of fsys. Leaving it at any point is an
 // *linkEscape error, even on a way that comes back in: the package is
@@ -79,7 +94,10 @@ func foreignTarget(target string) bool {
 // whatever such an element names is below an entry of the package that
 // is itself checked. The path returned is relative to the root, "." for
 // the root itself.
-func resolveLink(fsys fs.ReadLinkFS, p string) (string, error) {
+func resolveLink(fsys fs.ReadLinkFS, p string, budget *int) (string, error) {
+	if *budget <= 0 {
+		return "", errLinksTooCostly
+	}
 	target, err := fsys.ReadLink(p)
 	if err != nil {
 		return "", err
@@ -102,6 +120,9 @@ func resolveLink(fsys fs.ReadLinkFS, p string) (string, error) {
 		todo = todo[1:]
 		if steps++; steps > MaxLinkSteps {
 			return "", errTooManySteps
+		}
+		if *budget--; *budget < 0 {
+			return "", errLinksTooCostly
 		}
 		switch elem {
 		case "", ".":

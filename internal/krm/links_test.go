@@ -3,6 +3,7 @@ package krm
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -83,7 +84,7 @@ func TestResolveLink(t *testing.T) {
 			"its way walks more than 4096 path elements"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := resolveLink(tt.fsys, tt.link)
+			got, err := resolveLink(tt.fsys, tt.link, new(MaxPackageLinkSteps))
 			if err != nil {
 				got = err.Error()
 			}
@@ -133,7 +134,71 @@ func TestLoadSymlinkLoop(t *testing.T) {
 	if n != 2 {
 		t.Errorf("%d errors, want one per link of the loop: %+v", n, pkg.Findings)
 	}
-	if !errors.Is(escapes(fstest.MapFS{"l": link("l")}, "l"), errTooManyLinks) {
+	if !errors.Is(escapes(fstest.MapFS{"l": link("l")}, "l", new(MaxPackageLinkSteps)), errTooManyLinks) {
 		t.Error("a loop's error does not wrap errTooManyLinks")
+	}
+}
+
+// TestLoadBackslashTarget: a target holding a backslash anywhere is refused,
+// as Git for Windows checks `..\..\x` out as a link leaving the checkout.
+func TestLoadBackslashTarget(t *testing.T) {
+	for _, target := range []string{`..\..\..\Windows\win.ini`, `a\b.yaml`, `\x`} {
+		pkg := Load(fstest.MapFS{"Kptfile": file(kptfile), "l.yaml": link(target)}, DefaultLimits())
+		var errs []string
+		for _, f := range pkg.Findings {
+			if f.Severity == result.Error {
+				errs = append(errs, f.Message)
+			}
+		}
+		want := fmt.Sprintf("symlink points outside the package: %q", target)
+		if len(errs) != 1 || errs[0] != want {
+			t.Errorf("target %q: errors = %q, want [%q]", target, errs, want)
+		}
+	}
+}
+
+// lstatCounter counts the lookups made in a tree while resolving links.
+type lstatCounter struct {
+	fstest.MapFS
+	n int
+}
+
+func (c *lstatCounter) Lstat(name string) (fs.FileInfo, error) {
+	c.n++
+	return c.MapFS.Lstat(name)
+}
+
+// TestLoadCostlyLinks loads a package of many links, each walking nearly
+// MaxLinkSteps elements into and out of a deep directory: resolving them
+// all would take millions of lookups. The package's links share one budget
+// of MaxPackageLinkSteps; those beyond it are errors.
+func TestLoadCostlyLinks(t *testing.T) {
+	const deep = "d/1/2/3/4/5/6/7"
+	fsys := fstest.MapFS{"Kptfile": file(kptfile), deep + "/f": file("x")}
+	var b strings.Builder
+	for range MaxLinkSteps/16 - 1 { // 16 elements each
+		b.WriteString(deep + "/../../../../../../../../")
+	}
+	b.WriteString("Kptfile")
+	const links = 200
+	for i := range links {
+		fsys[fmt.Sprintf("l%03d", i)] = link(b.String())
+	}
+	c := &lstatCounter{MapFS: fsys}
+	pkg := Load(c, DefaultLimits())
+	if c.n > MaxPackageLinkSteps+MaxLinkSteps {
+		t.Errorf("%d lookups to resolve the links, want at most %d", c.n, MaxPackageLinkSteps+MaxLinkSteps)
+	}
+	costly := 0
+	for _, f := range pkg.Findings {
+		if f.Severity == result.Error {
+			if !strings.Contains(f.Message, "too costly to check") {
+				t.Fatalf("finding %+v", f)
+			}
+			costly++
+		}
+	}
+	if costly == 0 || costly == links {
+		t.Errorf("%d of %d links refused as too costly, want some but not all", costly, links)
 	}
 }

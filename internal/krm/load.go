@@ -117,6 +117,9 @@ type loader struct {
 	pkg    *Package
 	bytes  int64
 	full   bool // a package limit was reached: stop reading
+	// linkSteps is what is left of MaxPackageLinkSteps for the package's
+	// links.
+	linkSteps int
 }
 
 func (l *loader) finding(sev result.Severity, check, file string, line int, msg string) {
@@ -202,7 +205,7 @@ func (l *loader) symlink(p string) {
 		l.finding(result.Error, CheckPath, p, 0, fmt.Sprintf("cannot read symlink: %v", err))
 		return
 	}
-	if err := escapes(rl, p); err != nil {
+	if err := escapes(rl, p, &l.linkSteps); err != nil {
 		l.finding(result.Error, CheckPath, p, 0, err.Error())
 		return
 	}
@@ -215,12 +218,13 @@ func (l *loader) symlink(p string) {
 }
 
 // escapes returns why the link at p leads outside the package once checked
-// out, following the other links of the tree (resolveLink), or nil.
-func escapes(fsys fs.ReadLinkFS, p string) error {
-	_, err := resolveLink(fsys, p)
+// out, following the other links of the tree (resolveLink), or nil. budget
+// is what is left of the package's MaxPackageLinkSteps.
+func escapes(fsys fs.ReadLinkFS, p string, budget *int) error {
+	_, err := resolveLink(fsys, p, budget)
 	var esc *linkEscape
 	var dd *dotDotMissing
-	if err == nil || errors.As(err, &esc) || errors.As(err, &dd) {
+	if err == nil || errors.As(err, &esc) || errors.As(err, &dd) || errors.Is(err, errLinksTooCostly) {
 		return err
 	}
 	return fmt.Errorf("symlink cannot be resolved: %w", err)

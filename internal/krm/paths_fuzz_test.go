@@ -68,7 +68,7 @@ func FuzzResolveLink(f *testing.F) {
 			return
 		}
 		fsys := fstest.MapFS{link1: link(target1), link2: link(target2), file: {Data: []byte("x")}}
-		got, err := resolveLink(fsys, link1)
+		got, err := resolveLink(fsys, link1, new(MaxPackageLinkSteps))
 		if err != nil {
 			var esc *linkEscape
 			var dd *dotDotMissing

@@ -21,7 +21,7 @@ func Read(fsys fs.FS, limits Limits) *Package {
 }
 
 func readFiles(fsys fs.FS, limits Limits) *Package {
-	l := &loader{fsys: fsys, limits: limits, pkg: &Package{}}
+	l := &loader{fsys: fsys, limits: limits, pkg: &Package{}, linkSteps: MaxPackageLinkSteps}
 	l.walk(".")
 	for _, f := range l.pkg.Files {
 		if f.Path == KptfileName && !f.Symlink {
