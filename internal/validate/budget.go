@@ -6,8 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-
-	"golang.org/x/sync/semaphore"
+	"sync"
 
 	"github.com/pkgserver/pkgserver/internal/krm"
 	"github.com/pkgserver/pkgserver/internal/result"
@@ -38,12 +37,37 @@ const DefaultBudget = 1 << 30
 var ErrOverBudget = errors.New("package too large for the validation memory budget")
 
 // Budget bounds the memory of the validations running at once. Each
-// validation is counted its Cost; one that would take the total past the
-// budget waits for others to finish, and one whose cost alone is more than
-// the budget is refused at once. A Budget is safe for concurrent use.
+// validation is counted its Cost; one whose cost alone is more than the
+// budget is refused at once, and one that would take the total past the
+// budget waits.
+//
+// Waiters are served in order, except that a quarter of the budget is a
+// lane for small validations (those costing at most that quarter): while
+// the first waiter waits, a validation behind it, or arriving, that fits
+// now proceeds through the lane ahead of it, as long as the validations in
+// the lane hold at most the quarter together. A large package (up to the
+// largest the limits allow, counted 640 MiB of the default 1 GiB) waiting
+// behind another so does not hold up pushes of small ones, which validate
+// in moments, and it is not starved by them: those admitted in order before
+// it only finish, and the lane holds no more than it leaves free. A first
+// waiter that needs more than three quarters of the budget is served
+// strictly in order, as it could not start beside a full lane. A Budget is
+// safe for concurrent use.
 type Budget struct {
-	total int64
-	sem   *semaphore.Weighted
+	total, lane int64
+
+	mu       sync.Mutex
+	used     int64     // held by all validations running
+	laneUsed int64     // held by those admitted through the lane
+	queue    []*waiter // in order of arrival
+}
+
+// waiter is a validation waiting for its cost, or granted it once ready is
+// closed.
+type waiter struct {
+	cost   int64
+	ready  chan struct{}
+	inLane bool // admitted through the lane
 }
 
 // NewBudget returns a budget of total bytes.
@@ -51,28 +75,107 @@ func NewBudget(total int64) (*Budget, error) {
 	if total < MinCost {
 		return nil, fmt.Errorf("validation memory budget of %s is less than the %s one validation needs at least", FormatBytes(total), FormatBytes(MinCost))
 	}
-	return &Budget{total: total, sem: semaphore.NewWeighted(total)}, nil
+	return &Budget{total: total, lane: total / 4}, nil
 }
 
 // Total is the budget's size in bytes.
 func (b *Budget) Total() int64 { return b.total }
 
-// Acquire waits until cost bytes of the budget are free and takes them, or
-// until ctx is done. A cost larger than the budget is refused at once with
-// an error wrapping ErrOverBudget.
-func (b *Budget) Acquire(ctx context.Context, cost int64) error {
+// Acquire waits until cost bytes of the budget may be taken (see Budget)
+// and takes them, or until ctx is done, and returns what gives them back;
+// calling it more than once gives them back once. A cost larger than the
+// budget is refused at once with an error wrapping ErrOverBudget. A cost
+// that can be taken at once is taken even if ctx is done.
+func (b *Budget) Acquire(ctx context.Context, cost int64) (release func(), err error) {
 	if cost > b.total {
-		return fmt.Errorf("%w: validating it needs about %s of memory, more than the whole budget of %s (--validation-memory)",
+		return nil, fmt.Errorf("%w: validating it needs about %s of memory, more than the whole budget of %s (--validation-memory)",
 			ErrOverBudget, FormatBytes(cost), FormatBytes(b.total))
 	}
-	if err := b.sem.Acquire(ctx, cost); err != nil {
-		return fmt.Errorf("waiting for validation memory: %w", err)
+	w := &waiter{cost: cost, ready: make(chan struct{})}
+	b.mu.Lock()
+	b.queue = append(b.queue, w)
+	b.grant()
+	b.mu.Unlock()
+	select {
+	case <-w.ready:
+		return b.releaser(w), nil
+	default:
 	}
-	return nil
+	select {
+	case <-w.ready:
+		return b.releaser(w), nil
+	case <-ctx.Done():
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	select {
+	case <-w.ready:
+		// Granted as the wait was cut short: give it back.
+		b.give(w)
+	default:
+		for i, q := range b.queue {
+			if q == w {
+				b.queue = append(b.queue[:i], b.queue[i+1:]...)
+				break
+			}
+		}
+		// Those behind it may fit now.
+		b.grant()
+	}
+	return nil, fmt.Errorf("waiting for validation memory: %w", ctx.Err())
 }
 
-// Release gives back what Acquire took.
-func (b *Budget) Release(cost int64) { b.sem.Release(cost) }
+func (b *Budget) releaser(w *waiter) func() {
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			b.give(w)
+		})
+	}
+}
+
+// give returns what w took and admits those that fit now. b.mu is held.
+func (b *Budget) give(w *waiter) {
+	b.used -= w.cost
+	if w.inLane {
+		b.laneUsed -= w.cost
+	}
+	b.grant()
+}
+
+// grant admits waiters in order while the first fits, then, if the first
+// still waits and leaves the lane free, those behind it that fit now and
+// in what is left of the lane. b.mu is held.
+func (b *Budget) grant() {
+	for len(b.queue) > 0 && b.used+b.queue[0].cost <= b.total {
+		b.admit(b.queue[0], false)
+		b.queue = b.queue[1:]
+	}
+	if len(b.queue) == 0 || b.queue[0].cost > b.total-b.lane {
+		return
+	}
+	kept := b.queue[:1]
+	for _, w := range b.queue[1:] {
+		if b.laneUsed+w.cost <= b.lane && b.used+w.cost <= b.total {
+			b.admit(w, true)
+			continue
+		}
+		kept = append(kept, w)
+	}
+	clear(b.queue[len(kept):])
+	b.queue = kept
+}
+
+func (b *Budget) admit(w *waiter, inLane bool) {
+	b.used += w.cost
+	if inLane {
+		b.laneUsed += w.cost
+	}
+	w.inLane = inLane
+	close(w.ready)
+}
 
 // Cost is the memory validating a package is counted to need, and the size
 // of the package: the size of its files, and of its previous revision's, as

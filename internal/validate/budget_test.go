@@ -22,63 +22,203 @@ func newBudget(t *testing.T, total int64) *Budget {
 	return b
 }
 
-func TestBudgetWaitsForRelease(t *testing.T) {
-	b := newBudget(t, 8<<20)
-	ctx := context.Background()
-	if err := b.Acquire(ctx, 6<<20); err != nil {
-		t.Fatal(err)
-	}
-	got := make(chan error)
-	go func() { got <- b.Acquire(ctx, 4<<20) }()
-	// Once the second waits (6 of 8 MiB are taken), a third that would fit
-	// does not overtake it: first come, first served.
-	for b.sem.TryAcquire(1 << 20) {
-		b.Release(1 << 20)
+const mib = 1 << 20
+
+// take acquires cost with a context already done: it succeeds only if the
+// budget grants the cost at once.
+func take(b *Budget, cost int64) (func(), bool) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	release, err := b.Acquire(ctx, cost)
+	return release, err == nil
+}
+
+// wait starts acquiring cost and returns once the acquisition is queued,
+// with the channel its result arrives on.
+func wait(t *testing.T, ctx context.Context, b *Budget, cost int64) <-chan func() {
+	t.Helper()
+	b.mu.Lock()
+	n := len(b.queue)
+	b.mu.Unlock()
+	got := make(chan func(), 1)
+	go func() {
+		release, err := b.Acquire(ctx, cost)
+		if err != nil {
+			release = nil
+		}
+		got <- release
+	}()
+	for {
+		b.mu.Lock()
+		queued := len(b.queue) > n
+		b.mu.Unlock()
+		if queued {
+			return got
+		}
 		runtime.Gosched()
 	}
-	select {
-	case err := <-got:
-		t.Fatalf("granted 4 MiB while 6 of 8 were taken (%v)", err)
-	default:
+}
+
+// whole reports whether the budget is whole and nothing waits.
+func whole(b *Budget) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.used == 0 && b.laneUsed == 0 && len(b.queue) == 0
+}
+
+func TestBudgetWaitsForRelease(t *testing.T) {
+	b := newBudget(t, 8*mib)
+	first, ok := take(b, 6*mib)
+	if !ok {
+		t.Fatal("6 of 8 MiB not granted at once")
 	}
-	b.Release(6 << 20)
-	if err := <-got; err != nil {
-		t.Fatal(err)
+	got := wait(t, context.Background(), b, 4*mib)
+	// 4 MiB is more than the lane (a quarter, 2 MiB): it waits in order,
+	// and so does one arriving after it that would not fit in the lane.
+	if _, ok := take(b, 3*mib); ok {
+		t.Fatal("3 MiB overtook a waiter without fitting in the lane")
 	}
-	b.Release(4 << 20)
-	if !b.sem.TryAcquire(8 << 20) {
+	first()
+	first() // a second call gives nothing back
+	second := <-got
+	if second == nil {
+		t.Fatal("the waiter was not granted once the budget was released")
+	}
+	second()
+	if !whole(b) {
 		t.Fatal("the budget is not whole again once everything was released")
 	}
 }
 
+// TestBudgetSmallOvertakeLarge: a large validation waiting behind another
+// does not hold up small ones that fit now, up to a quarter of the budget;
+// and once those before it finish it starts, the small ones still running.
+func TestBudgetSmallOvertakeLarge(t *testing.T) {
+	b := newBudget(t, 64*mib) // the lane: 16 MiB
+	ctx := context.Background()
+	running, _ := take(b, 40*mib)
+	large := wait(t, ctx, b, 40*mib)
+	small1, ok := take(b, 4*mib)
+	if !ok {
+		t.Fatal("4 MiB that fits now waits behind a large validation")
+	}
+	small2, ok := take(b, 12*mib)
+	if !ok {
+		t.Fatal("12 MiB that fits in the lane waits behind a large validation")
+	}
+	// The lane is full: another small one waits in order, behind the
+	// large one.
+	small3 := wait(t, ctx, b, 4*mib)
+	select {
+	case <-small3:
+		t.Fatal("a small validation was granted beyond the lane")
+	default:
+	}
+	// The one before the large one ends: the large one starts beside the
+	// lane still full, then the small one behind it.
+	running()
+	l := <-large
+	if l == nil {
+		t.Fatal("the large validation was not granted")
+	}
+	s3 := <-small3
+	if s3 == nil {
+		t.Fatal("the small validation behind it was not granted")
+	}
+	for _, r := range []func(){l, s3, small1, small2} {
+		r()
+	}
+	if !whole(b) {
+		t.Fatal("the budget is not whole again once everything was released")
+	}
+}
+
+// TestBudgetLaneKeepsFirstWaiter: while the first waiter waits, the lane
+// is all small validations may take ahead of it, however many arrive.
+func TestBudgetLaneKeepsFirstWaiter(t *testing.T) {
+	b := newBudget(t, 64*mib)
+	running, _ := take(b, 30*mib)
+	large := wait(t, context.Background(), b, 48*mib)
+	for range 100 {
+		r, ok := take(b, 8*mib)
+		if !ok {
+			t.Fatal("a small validation that fits in the lane waits")
+		}
+		r2, ok := take(b, 8*mib)
+		if !ok {
+			t.Fatal("a second small validation that fits in the lane waits")
+		}
+		if _, ok := take(b, 1); ok {
+			t.Fatal("a small validation was granted beyond the lane")
+		}
+		r()
+		r2()
+	}
+	held, _ := take(b, 16*mib)
+	running()
+	// 16 MiB held through the lane, 48 MiB for the large one: it fits.
+	l := <-large
+	if l == nil {
+		t.Fatal("the large validation was not granted once the lane was all that was held")
+	}
+	l()
+	held()
+	if !whole(b) {
+		t.Fatal("the budget is not whole")
+	}
+}
+
+// TestBudgetStrictOrderForHuge: a first waiter needing more than three
+// quarters of the budget could not start beside a full lane: nothing
+// overtakes it.
+func TestBudgetStrictOrderForHuge(t *testing.T) {
+	b := newBudget(t, 64*mib)
+	running, _ := take(b, 20*mib)
+	huge := wait(t, context.Background(), b, 50*mib)
+	if _, ok := take(b, 4*mib); ok {
+		t.Fatal("a small validation overtook one needing more than three quarters of the budget")
+	}
+	running()
+	h := <-huge
+	if h == nil {
+		t.Fatal("not granted")
+	}
+	h()
+}
+
 func TestBudgetRefusesWhatNeverFits(t *testing.T) {
-	b := newBudget(t, 8<<20)
-	err := b.Acquire(context.Background(), 8<<20+1)
+	b := newBudget(t, 8*mib)
+	_, err := b.Acquire(context.Background(), 8*mib+1)
 	if !errors.Is(err, ErrOverBudget) {
 		t.Fatalf("got %v, want ErrOverBudget", err)
 	}
 	if !strings.Contains(err.Error(), "8.0 MiB (--validation-memory)") {
 		t.Errorf("message %q does not name the budget and its flag", err)
 	}
-	if !b.sem.TryAcquire(8 << 20) {
+	if !whole(b) {
 		t.Fatal("a refusal took part of the budget")
 	}
 }
 
+// TestBudgetCancelledWait: a wait cut short takes nothing, and those
+// behind it that fit once it is gone are granted.
 func TestBudgetCancelledWait(t *testing.T) {
-	b := newBudget(t, 8<<20)
-	if err := b.Acquire(context.Background(), 8<<20); err != nil {
-		t.Fatal(err)
-	}
+	b := newBudget(t, 64*mib)
+	running, _ := take(b, 40*mib)
 	ctx, cancel := context.WithCancel(context.Background())
-	got := make(chan error)
-	go func() { got <- b.Acquire(ctx, 1<<20) }()
+	first := wait(t, ctx, b, 40*mib)
+	second := wait(t, context.Background(), b, 20*mib) // more than the lane
 	cancel()
-	if err := <-got; !errors.Is(err, context.Canceled) {
-		t.Fatalf("got %v, want context.Canceled", err)
+	if r := <-first; r != nil {
+		t.Fatal("a cancelled wait was granted")
 	}
-	b.Release(8 << 20)
-	if !b.sem.TryAcquire(8 << 20) {
+	s := <-second
+	if s == nil {
+		t.Fatal("the waiter behind a cancelled one was not granted")
+	}
+	s()
+	running()
+	if !whole(b) {
 		t.Fatal("a cancelled wait kept part of the budget")
 	}
 }
@@ -137,10 +277,9 @@ func TestValidateWithBudget(t *testing.T) {
 		if strings.Join(lines(got), "\n") != strings.Join(lines(want), "\n") {
 			t.Errorf("with a budget: %q, without: %q", lines(got), lines(want))
 		}
-		if !budget.sem.TryAcquire(budget.Total()) {
+		if !whole(budget) {
 			t.Fatal("the validation kept part of the budget")
 		}
-		budget.Release(budget.Total())
 	}
 
 	huge := fstest.MapFS{"Kptfile": {Data: []byte(kptfile)}, "a.yaml": {Data: make([]byte, 2<<20)}}
@@ -155,7 +294,8 @@ func TestValidateWithBudget(t *testing.T) {
 	}
 
 	// A validation waiting for the budget gives up with its context.
-	if err := budget.Acquire(ctx, budget.Total()); err != nil {
+	all, err := budget.Acquire(ctx, budget.Total())
+	if err != nil {
 		t.Fatal(err)
 	}
 	cctx, cancel := context.WithCancel(ctx)
@@ -164,5 +304,5 @@ func TestValidateWithBudget(t *testing.T) {
 	if len(r.Results) != 1 || !strings.Contains(r.Results[0].Message, "waiting for validation memory: context canceled") {
 		t.Fatalf("got %q, want the wait cancelled", lines(r))
 	}
-	budget.Release(budget.Total())
+	all()
 }

@@ -29,7 +29,10 @@ const (
 // Engine validates packages. It is safe for concurrent use.
 type Engine struct {
 	budget *Budget
-	// keepBelow is keepBelow; tests set it to read every package twice.
+	// keepBelow is the most YAML, in bytes, a package may hold for its
+	// resources to be kept between the two readings rather than read
+	// again: the constant keepBelow, or -1 in tests that read every
+	// package twice.
 	keepBelow int
 	limits    krm.Limits
 	schemas   *schema.Set
@@ -72,10 +75,11 @@ func (r *Report) Counts() (errors, warnings, infos int) { return result.Count(r.
 func (e *Engine) Validate(ctx context.Context, p Package) *Report {
 	if e.budget != nil {
 		cost, size := Cost(p, e.limits)
-		if err := e.budget.Acquire(ctx, cost); err != nil {
+		release, err := e.budget.Acquire(ctx, cost)
+		if err != nil {
 			return refused(p.Path, size, err)
 		}
-		defer e.budget.Release(cost)
+		defer release()
 	}
 	return e.validate(ctx, p)
 }
