@@ -95,27 +95,44 @@ func TestSlowForgedBodies(t *testing.T) {
 
 // TestBodiesOverBudget: bodies that did arrive and wait for their last
 // byte fill a repository's budget; a delivery to it is told to come again
-// (503, Retry-After), and one to another repository is accepted.
+// (503, Retry-After), and one to another repository is accepted. An
+// unknown repository's name has a budget of its own, filled and refused
+// alike.
 func TestBodiesOverBudget(t *testing.T) {
 	f := setup(t)
 	addr := strings.TrimPrefix(f.url, "http://")
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }()
-	// Two bodies of 25 MiB of which all but the last 100 bytes are sent
-	// at once: 50 MiB held, a repository's budget.
+	// Two bodies of 25 MiB per name of which all but the last 100 bytes
+	// are sent at once: 50 MiB held, a repository's budget.
 	big := bytes.Repeat([]byte("x"), 25<<20)
-	for i := range 2 {
-		c, written := slowDelivery(ctx, t, &wg, addr, "/webhooks/github/default/gh", big,
-			githubHeaders("push", fmt.Sprintf("big-%d", i), big, "not the secret"), len(big)-100, time.Second)
-		defer c.Close()
-		<-written
+	for _, name := range []string{"gh", "nope"} {
+		for i := range 2 {
+			c, written := slowDelivery(ctx, t, &wg, addr, "/webhooks/github/default/"+name, big,
+				githubHeaders("push", fmt.Sprintf("big-%s-%d", name, i), big, "not the secret"), len(big)-100, time.Second)
+			defer c.Close()
+			<-written
+		}
 	}
-	// What the sockets hold is read at once on loopback.
-	time.Sleep(500 * time.Millisecond)
 	body := payload(t, "github-push.json", "refs/heads/main", f.remote.Rev("main"))
-	if code := f.deliver("/webhooks/github/default/gh", body, githubHeaders("push", "waits", body, secret)); code != http.StatusServiceUnavailable {
-		t.Errorf("a delivery to a repository whose budget is held: %d, want 503", code)
+	// The server reads what the sockets hold at its own pace: deliveries
+	// are tried until one is refused.
+	n := 0
+	refused := func(path string, headers func(id string) map[string]string) bool {
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			n++
+			if code := f.deliver(path, body, headers(fmt.Sprintf("try-%d", n))); code == http.StatusServiceUnavailable {
+				return true
+			}
+		}
+		return false
+	}
+	if !refused("/webhooks/github/default/gh", func(id string) map[string]string { return githubHeaders("push", id, body, secret) }) {
+		t.Errorf("a delivery to a repository whose budget is held was never refused with 503")
+	}
+	if !refused("/webhooks/github/default/nope", func(id string) map[string]string { return githubHeaders("push", id, body, "guess") }) {
+		t.Errorf("a delivery to an unknown name whose budget is held was never refused with 503")
 	}
 	gl := payload(t, "gitlab-push.json", "refs/heads/main", f.remote.Rev("main"))
 	if code := f.deliver("/webhooks/gitlab/default/gl", gl, map[string]string{"X-Gitlab-Token": secret, "X-Gitlab-Event": "Push Hook",

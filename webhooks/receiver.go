@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/go-github/v75/github"
@@ -32,18 +33,37 @@ const (
 	// MaxPayloadBytes is the largest body accepted: GitHub caps payloads
 	// at 25 MB.
 	MaxPayloadBytes = 25 << 20
-	// BodyTimeout bounds reading a delivery's body from its first byte to
-	// its last: forges send theirs at once, and give up waiting for the
-	// answer after 10 s themselves.
-	BodyTimeout = 5 * time.Second
+	// BodyIdleTimeout is how long a body may go without a byte arriving,
+	// its first byte counted from the request's start: forges send their
+	// bodies at once.
+	BodyIdleTimeout = 5 * time.Second
+	// MinBodyRate is the rate, in bytes per second, at which a body must
+	// go on arriving: its deadline, BodyIdleTimeout after the request's
+	// start, moves 1/MinBodyRate s later with each byte that arrives, at
+	// most to BodyIdleTimeout after that byte. A body trickled a byte at
+	// a time is cut off after about BodyIdleTimeout; a large one on a slow
+	// link is read as long as it keeps up.
+	MinBodyRate = 64 << 10
+	// MaxBodyTime bounds reading a body in all, from the request's start:
+	// the API server's read timeout.
+	MaxBodyTime = 30 * time.Second
 	// MaxBufferedBytes bounds the memory held by bodies being received at
 	// once, and MaxRepositoryBufferedBytes that of one repository's. A body
-	// holds what has arrived of it, not what it announces: slow bodies,
-	// whose signature will not verify, hold next to nothing, and a
-	// delivery is refused only when bodies that did arrive fill the
-	// budget.
+	// holds what has arrived of it (at most about twice that, as its
+	// buffer grows by doubling from firstBodyBytes), not what it
+	// announces, and a delivery is refused only when bodies that did
+	// arrive fill the budget.
 	MaxBufferedBytes           = 256 << 20
 	MaxRepositoryBufferedBytes = 2 * MaxPayloadBytes
+	// MaxRepositoryBodies bounds the bodies being read at once for one
+	// repository name. A body beyond it takes the place of the slowest:
+	// the one with the lowest average rate since its request started,
+	// credited with one second at MinBodyRate so that a request just
+	// started is not the first to go. A genuine delivery, sent at once, is
+	// never the slowest for long; bodies trickled a byte at a time are.
+	MaxRepositoryBodies = 64
+	// firstBodyBytes is the buffer a body is first read into.
+	firstBodyBytes = 1 << 10
 	// maxDeliveryID bounds a delivery id header.
 	maxDeliveryID = 200
 )
@@ -63,75 +83,214 @@ type Receiver struct {
 	budget bodyBudget
 }
 
-// bodyBudget counts the bytes of bodies held, in all and per repository.
+// bodyBudget counts the bytes of bodies held, in all and per repository
+// name, and the bodies being read per repository name.
 type bodyBudget struct {
 	mu     sync.Mutex
 	total  int64
-	byRepo map[string]int64
+	byRepo map[string]*repoBodies
 }
 
-// take reserves n bytes for repo, if both budgets have room.
+// repoBodies is what one repository name's bodies hold.
+type repoBodies struct {
+	held    int64
+	reading map[*bodyRead]struct{}
+}
+
+// bodyRead is one body being read.
+type bodyRead struct {
+	start   time.Time
+	arrived atomic.Int64
+
+	mu  sync.Mutex
+	cut bool
+	// setDeadline sets the read deadline of the request's connection.
+	setDeadline func(time.Time) error
+}
+
+// extend moves the read deadline to d, unless the read was cut off.
+func (rd *bodyRead) extend(d time.Time) {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	if !rd.cut {
+		_ = rd.setDeadline(d)
+	}
+}
+
+// cutOff ends the read: its pending and next reads fail at once.
+func (rd *bodyRead) cutOff() {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	rd.cut = true
+	_ = rd.setDeadline(time.Now())
+}
+
+func (rd *bodyRead) wasCut() bool {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	return rd.cut
+}
+
+// score is rd's average rate since its start, credited with one second
+// at MinBodyRate.
+func (rd *bodyRead) score(now time.Time) float64 {
+	return float64(rd.arrived.Load()+MinBodyRate) / (now.Sub(rd.start).Seconds() + 1)
+}
+
+// enter counts rd among repo's bodies being read; when they are
+// MaxRepositoryBodies already, the slowest of them is cut off.
+func (b *bodyBudget) enter(repo string, rd *bodyRead) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.byRepo == nil {
+		b.byRepo = map[string]*repoBodies{}
+	}
+	e := b.byRepo[repo]
+	if e == nil {
+		e = &repoBodies{reading: map[*bodyRead]struct{}{}}
+		b.byRepo[repo] = e
+	}
+	if len(e.reading) >= MaxRepositoryBodies {
+		now := time.Now()
+		var slowest *bodyRead
+		var low float64
+		for o := range e.reading {
+			if s := o.score(now); slowest == nil || s < low {
+				slowest, low = o, s
+			}
+		}
+		delete(e.reading, slowest)
+		slowest.cutOff()
+	}
+	e.reading[rd] = struct{}{}
+}
+
+// leave takes rd out of repo's bodies being read; after it, rd is not
+// cut off any more.
+func (b *bodyBudget) leave(repo string, rd *bodyRead) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if e := b.byRepo[repo]; e != nil {
+		delete(e.reading, rd)
+		b.forget(repo, e)
+	}
+}
+
+// take reserves n bytes for repo, one of whose bodies is being read, if
+// both budgets have room.
 func (b *bodyBudget) take(repo string, n int64) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.total+n > MaxBufferedBytes || b.byRepo[repo]+n > MaxRepositoryBufferedBytes {
+	e := b.byRepo[repo]
+	if e == nil || b.total+n > MaxBufferedBytes || e.held+n > MaxRepositoryBufferedBytes {
 		return false
 	}
-	if b.byRepo == nil {
-		b.byRepo = map[string]int64{}
-	}
 	b.total += n
-	b.byRepo[repo] += n
+	e.held += n
 	return true
 }
 
 // give returns n bytes of repo's.
 func (b *bodyBudget) give(repo string, n int64) {
+	if n == 0 {
+		return
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.total -= n
-	if b.byRepo[repo] -= n; b.byRepo[repo] <= 0 {
+	if e := b.byRepo[repo]; e != nil {
+		e.held -= n
+		b.forget(repo, e)
+	}
+}
+
+// forget drops repo's entry once it holds nothing.
+func (b *bodyBudget) forget(repo string, e *repoBodies) {
+	if e.held <= 0 && len(e.reading) == 0 {
 		delete(b.byRepo, repo)
 	}
 }
 
-// errBudget is readBody's refusal when the bodies held fill the budget.
-var errBudget = errors.New("too many deliveries are being received at once")
+// errBusy is readBody's refusal when the bodies held fill the budget, or
+// when a body was cut off to make room for another.
+var errBusy = errors.New("too many deliveries are being received at once")
 
-// readBody reads a delivery's body within BodyTimeout and the budget of
-// repo, whose bytes it holds until release is called.
-func (rc *Receiver) readBody(w http.ResponseWriter, r *http.Request, repo string) (body []byte, release func(), err error) {
+// nextDeadline is a body's deadline, prev until then, once n more bytes
+// of it arrived at now: each byte moves it 1/MinBodyRate s later, never
+// more than BodyIdleTimeout past now (what arrived in bulk buys no stall
+// longer than that), nor MaxBodyTime past the request's start.
+func nextDeadline(prev, now, start time.Time, n int) time.Time {
+	d := prev.Add(time.Duration(float64(n) / MinBodyRate * float64(time.Second)))
+	if idle := now.Add(BodyIdleTimeout); idle.Before(d) {
+		d = idle
+	}
+	if m := start.Add(MaxBodyTime); m.Before(d) {
+		d = m
+	}
+	return d
+}
+
+// readBody reads a delivery's body, whose request started at start,
+// within its deadline (BodyIdleTimeout from the start, then moved by
+// nextDeadline as bytes arrive) and the budget of repo, whose bytes
+// it holds until release is called.
+func (rc *Receiver) readBody(w http.ResponseWriter, r *http.Request, repo string, start time.Time) (body []byte, release func(), err error) {
 	ctl := http.NewResponseController(w)
-	_ = ctl.SetReadDeadline(time.Now().Add(BodyTimeout))
-	// The deadline is lifted once the body is read: net/http reads on in
-	// the background, and a deadline passing there would cancel the
-	// request while the delivery is stored.
-	defer func() { _ = ctl.SetReadDeadline(time.Time{}) }()
+	rd := &bodyRead{start: start, setDeadline: ctl.SetReadDeadline}
+	deadline := start.Add(BodyIdleTimeout)
+	rd.extend(deadline)
+	rc.budget.enter(repo, rd)
 	var held int64
 	release = func() { rc.budget.give(repo, held) }
-	chunk := make([]byte, 32<<10)
+	defer func() {
+		rc.budget.leave(repo, rd)
+		// The deadline is lifted once the body is read (and the read can
+		// no longer be cut off): net/http reads on in the background, and
+		// a deadline passing there would cancel the request while the
+		// delivery is stored.
+		_ = ctl.SetReadDeadline(time.Time{})
+	}()
+	limit := int64(MaxPayloadBytes)
+	if r.ContentLength >= 0 {
+		limit = min(limit, r.ContentLength)
+	}
 	for {
-		n, rerr := r.Body.Read(chunk)
-		if n > 0 {
-			if int64(len(body)+n) > MaxPayloadBytes {
+		if len(body) == cap(body) && int64(cap(body)) < limit {
+			// Grown by doubling, the growth taken from the budget
+			// first: what is held is what is allocated, at most about
+			// twice what arrived.
+			size := int(min(int64(max(2*cap(body), firstBodyBytes)), limit))
+			if !rc.budget.take(repo, int64(size-cap(body))) {
+				return nil, release, errBusy
+			}
+			held += int64(size - cap(body))
+			body = append(make([]byte, 0, size), body...)
+		}
+		var n int
+		var rerr error
+		if len(body) < cap(body) {
+			n, rerr = r.Body.Read(body[len(body):cap(body)])
+			body = body[:len(body)+n]
+		} else {
+			// The buffer is at its limit: one more byte tells the end
+			// of the body from one too large.
+			var one [1]byte
+			if n, rerr = r.Body.Read(one[:]); n > 0 {
 				return nil, release, &http.MaxBytesError{Limit: MaxPayloadBytes}
 			}
-			if len(body)+n > cap(body) {
-				// Grown as append would, the growth taken from the
-				// budget first: what is held is what is allocated.
-				size := int64(min(max(2*cap(body), len(body)+n, 64<<10), MaxPayloadBytes))
-				if !rc.budget.take(repo, size-int64(cap(body))) {
-					return nil, release, errBudget
-				}
-				held += size - int64(cap(body))
-				body = append(make([]byte, 0, size), body...)
-			}
-			body = append(body, chunk[:n]...)
+		}
+		if n > 0 {
+			rd.arrived.Add(int64(n))
+			deadline = nextDeadline(deadline, time.Now(), start, n)
+			rd.extend(deadline)
 		}
 		if rerr == io.EOF {
 			return body, release, nil
 		}
 		if rerr != nil {
+			if rd.wasCut() {
+				return nil, release, errBusy
+			}
 			return nil, release, rerr
 		}
 	}
@@ -149,6 +308,9 @@ func answer(w http.ResponseWriter, code int, msg string) {
 }
 
 func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request) {
+	// The request's start, from which its body's deadlines count: the
+	// lookups below are part of the time a body has.
+	start := time.Now()
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		answer(w, http.StatusMethodNotAllowed, "webhooks are POSTed")
@@ -163,18 +325,25 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request) {
 	// Whether the repository exists is not told to a request that cannot
 	// prove it knows the repository's secret: an unknown repository, one
 	// of the other forge, one without its secret, a wrong token and a
-	// wrong signature all get this one answer. It still tells the sender
-	// of a genuine delivery where to look.
+	// wrong signature all get this one answer, after the body was read as
+	// a known repository's is. It still tells the sender of a genuine
+	// delivery where to look.
 	unverified := func() {
 		w.Header().Set("Connection", "close")
 		answer(w, http.StatusUnauthorized, fmt.Sprintf("no %s repository %s/%s registered here has the webhook secret this delivery is signed with", forge, ns, name))
+	}
+	// What the request says of itself is checked before the repository
+	// is looked up: the answer is the same for every name.
+	if r.ContentLength > MaxPayloadBytes {
+		w.Header().Set("Connection", "close")
+		answer(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a delivery is at most %d bytes", MaxPayloadBytes))
+		return
 	}
 	var event, id, sig string
 	switch forge {
 	case GitHub:
 		// HMAC-SHA256 only: go-github would take the hash from the
-		// header's prefix, SHA-1 included. Checked before the
-		// repository is looked up: the answer is the same for all.
+		// header's prefix, SHA-1 included.
 		if sig = r.Header.Get(github.SHA256SignatureHeader); !strings.HasPrefix(sig, "sha256=") {
 			w.Header().Set("Connection", "close")
 			answer(w, http.StatusUnauthorized, "X-Hub-Signature-256 with an HMAC-SHA256 (sha256=...) is required")
@@ -186,43 +355,20 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request) {
 		// event's id is shared by the events one hook fires at once.
 		event, id = r.Header.Get("X-Gitlab-Event"), cmp.Or(r.Header.Get("X-Gitlab-Webhook-UUID"), r.Header.Get("X-Gitlab-Event-UUID"))
 	}
-	if len(validation.IsDNS1123Label(ns)) > 0 || len(validation.IsDNS1123Label(name)) > 0 {
-		unverified()
-		return
+	if k := r.Header.Get("Idempotency-Key"); k != "" {
+		id = k
 	}
 	ctx := r.Context()
-	repo, err := rc.Store.GetRepository(ctx, ns, name)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && repo.Object.Spec.Provider != forge) {
-		unverified()
-		return
-	}
+	secret, err := rc.secretOf(ctx, forge, ns, name)
 	if err != nil {
 		rc.Log.Error("webhook: read repository", "err", err)
 		answer(w, http.StatusInternalServerError, "internal error")
 		return
 	}
-	// Everything that can be checked before the body is: the secret, the
-	// token or the signature header's form, the size. A body is read only
-	// for a request that could be genuine.
-	secret, err := rc.Secret(ctx, ns, repo.Object.Spec.WebhookSecret)
-	if err != nil || secret == "" {
-		rc.Log.Warn("webhook: no secret to verify with", "repo", ns+"/"+name, "err", err)
-		unverified()
-		return
-	}
-	if forge == GitLab && subtle.ConstantTimeCompare([]byte(r.Header.Get("X-Gitlab-Token")), []byte(secret)) != 1 {
-		unverified()
-		return
-	}
-	if k := r.Header.Get("Idempotency-Key"); k != "" {
-		id = k
-	}
-	if r.ContentLength > MaxPayloadBytes {
-		w.Header().Set("Connection", "close")
-		answer(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a delivery is at most %d bytes", MaxPayloadBytes))
-		return
-	}
-	body, release, err := rc.readBody(w, r, ns+"/"+name)
+	// The body is read, under the same deadlines and limits, whether or
+	// not the repository could take it: how long an answer takes, and
+	// whether it is a 408, a 413 or a 503, tells nothing of the name.
+	body, release, err := rc.readBody(w, r, ns+"/"+name, start)
 	defer release()
 	var tooBig *http.MaxBytesError
 	var netErr net.Error
@@ -232,18 +378,22 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Connection", "close")
 		answer(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a delivery is at most %d bytes", MaxPayloadBytes))
 		return
-	case errors.Is(err, errBudget):
+	case errors.Is(err, errBusy):
 		w.Header().Set("Connection", "close")
 		w.Header().Set("Retry-After", "1")
 		answer(w, http.StatusServiceUnavailable, "too many deliveries at once; deliver it again")
 		return
 	case errors.As(err, &netErr) && netErr.Timeout():
 		w.Header().Set("Connection", "close")
-		answer(w, http.StatusRequestTimeout, fmt.Sprintf("the delivery's body did not arrive within %s", BodyTimeout))
+		answer(w, http.StatusRequestTimeout, fmt.Sprintf("the delivery's body did not arrive in time (no pause over %s, at least %d KiB/s, at most %s in all)", BodyIdleTimeout, MinBodyRate>>10, MaxBodyTime))
 		return
 	default:
 		w.Header().Set("Connection", "close")
 		answer(w, http.StatusBadRequest, "reading the delivery: "+err.Error())
+		return
+	}
+	if secret == "" || (forge == GitLab && subtle.ConstantTimeCompare([]byte(r.Header.Get("X-Gitlab-Token")), []byte(secret)) != 1) {
+		unverified()
 		return
 	}
 	if forge == GitHub {
@@ -284,6 +434,29 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request) {
 		rc.Stored()
 	}
 	answer(w, http.StatusAccepted, "delivery "+id+" accepted")
+}
+
+// secretOf returns the webhook secret of the repository ns/name of forge,
+// or "" when there is none to verify with: the name is not a repository's,
+// the repository is unknown or of the other forge, or its secret is not
+// available (logged). An error is one of the index.
+func (rc *Receiver) secretOf(ctx context.Context, forge, ns, name string) (string, error) {
+	if len(validation.IsDNS1123Label(ns)) > 0 || len(validation.IsDNS1123Label(name)) > 0 {
+		return "", nil
+	}
+	repo, err := rc.Store.GetRepository(ctx, ns, name)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && repo.Object.Spec.Provider != forge) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	secret, err := rc.Secret(ctx, ns, repo.Object.Spec.WebhookSecret)
+	if err != nil || secret == "" {
+		rc.Log.Warn("webhook: no secret to verify with", "repo", ns+"/"+name, "err", err)
+		return "", nil
+	}
+	return secret, nil
 }
 
 // URL is where a repository's forge sends its webhooks, below base.
