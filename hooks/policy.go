@@ -13,6 +13,7 @@ import (
 
 	"github.com/pkgserver/pkgserver/hooks/forward"
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
+	"github.com/pkgserver/pkgserver/internal/observe"
 	"github.com/pkgserver/pkgserver/internal/result"
 	"github.com/pkgserver/pkgserver/internal/revision"
 	"github.com/pkgserver/pkgserver/internal/store"
@@ -148,6 +149,8 @@ type check struct {
 	// parents (nil until asked).
 	objs    objects
 	outside map[string][]string
+	// obs reads as the index observes (nil until asked).
+	obs *observe.Reader
 	// heads are the commits the push's refs lead to that outside tells
 	// about (nil until it is read, empty when it was too large to read).
 	heads map[string]bool

@@ -19,6 +19,15 @@ import (
 // names — before and after the push, so that what is decided here is what
 // the index then does.
 
+// observer reads as the index observes, through the decision's batch,
+// with one cache of trees for the decision's questions.
+func (k *check) observer() *observe.Reader {
+	if k.obs == nil {
+		k.obs = observe.WithBatch(k.ctx, k.batch, k.cfg)
+	}
+	return k.obs
+}
+
 // indexable refuses the packages queued for validation whose trees the
 // index would not hold (a file name git should not have accepted, a
 // submodule, a Kptfile below the package root): validating them would
@@ -31,7 +40,7 @@ func (k *check) indexable() error {
 	for i, key := range k.order {
 		trees[i] = k.pkgs[key].tree
 	}
-	problems, err := observe.TreeProblems(k.ctx, k.batch, k.cfg, trees)
+	problems, err := k.observer().TreeProblems(trees)
 	if err != nil {
 		return err
 	}
@@ -162,7 +171,7 @@ func (k *check) visible(branchBefore string) error {
 			}
 		}
 	}
-	obs, err := observe.ObserveRefs(k.ctx, k.batch, k.cfg, refs, srcs)
+	obs, err := k.observer().Observe(refs, srcs)
 	if err != nil {
 		return err
 	}

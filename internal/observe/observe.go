@@ -376,7 +376,12 @@ func (r *Reader) PackageTrees(ids []string) (map[string]*Tree, error) {
 // would make revisions of, and why not the others. Objects are read
 // through the caller's batch, which stays open.
 func ObserveRefs(ctx context.Context, b *gitrepo.Batch, cfg revision.Config, refs []gitrepo.Ref, srcs []revision.Source) ([]revision.Observation, error) {
-	r := WithBatch(ctx, b, cfg)
+	return WithBatch(ctx, b, cfg).Observe(refs, srcs)
+}
+
+// Observe is ObserveRefs through the reader, whose cache of trees one
+// decision shares between its questions.
+func (r *Reader) Observe(refs []gitrepo.Ref, srcs []revision.Source) ([]revision.Observation, error) {
 	obs, err := r.Refs(refs, srcs)
 	if err != nil {
 		return nil, err
@@ -402,7 +407,12 @@ func ObserveRefs(ctx context.Context, b *gitrepo.Batch, cfg revision.Config, ref
 // package trees ("" when it would), as ObserveRefs checks them, reading
 // through the caller's batch.
 func TreeProblems(ctx context.Context, b *gitrepo.Batch, cfg revision.Config, trees []string) ([]string, error) {
-	read, err := WithBatch(ctx, b, cfg).PackageTrees(trees)
+	return WithBatch(ctx, b, cfg).TreeProblems(trees)
+}
+
+// TreeProblems is the package function through the reader.
+func (r *Reader) TreeProblems(trees []string) ([]string, error) {
+	read, err := r.PackageTrees(trees)
 	if err != nil {
 		return nil, err
 	}
