@@ -30,11 +30,13 @@ const (
 	// about once a minute: a client that watches again resumes from there
 	// rather than from an event long compacted.
 	bookmarkInterval = time.Minute
-	// tokenRecheck is how often an open watch checks that its token is
-	// still valid: a revoked token's watches end within this time and the
-	// authenticator's cache of answers (auth.CacheTTL).
-	tokenRecheck = 5 * time.Second
 )
+
+// tokenRecheck is how often an open watch checks that its token is still
+// valid: a revoked token's watches end within this time and the
+// authenticator's cache of answers (auth.CacheTTL). A variable so that
+// tests need not wait for it.
+var tokenRecheck = 5 * time.Second
 
 // Event types of a watch beyond the store's.
 const (
@@ -407,14 +409,28 @@ func (s *Server) serveWatch(c echo.Context, p *listParams, src watchSource) erro
 		case <-ticks:
 			bookmarkDue = true
 		case <-recheck.C:
-			// The token is checked again as the request's was, so that
-			// a revoked one ends the watch with the 401 a new request
-			// gets: clients list and watch again, and are refused.
-			if err := s.authenticate(func(echo.Context) error { return nil })(c); err != nil {
+			if err := s.recheckToken(c); err != nil {
 				return fail(err)
 			}
 		case <-changed:
 		case <-time.After(watchPoll):
 		}
 	}
+}
+
+// recheckToken checks an open watch's token again as the request's was, and
+// returns the error to end the watch with, or nil to keep it open. Only a
+// token no longer valid (revoked or expired) ends it, with the 401 a new
+// request gets: clients list and watch again, and are refused. Any other
+// error (the store busy during a heavy push) is logged and the token is
+// checked again at the next interval: ending every open watch on it would
+// send all clients to list again at the worst moment.
+func (s *Server) recheckToken(c echo.Context) error {
+	err := s.authenticate(func(echo.Context) error { return nil })(c)
+	var st *statusError
+	if err == nil || errors.As(err, &st) && st.status.Code == http.StatusUnauthorized {
+		return err
+	}
+	s.log.Warn("an open watch's token could not be checked again; the watch stays open", "err", err)
+	return nil
 }

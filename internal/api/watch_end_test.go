@@ -17,6 +17,9 @@ import (
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/pkgserver/pkgserver/internal/api"
+	"github.com/pkgserver/pkgserver/internal/gitrepo/gittest"
 )
 
 // TestWatchEndsOnRevocation: a watch whose token is revoked while it is
@@ -24,6 +27,7 @@ import (
 // the token is answered, and the stream closes: a client watching again
 // is refused. A watch of another token is not ended.
 func TestWatchEndsOnRevocation(t *testing.T) {
+	defer api.SetTokenRecheck(100 * time.Millisecond)()
 	h := start(t)
 	g := blueprints(t)
 	h.addRepo("blueprints", g.Dir)
@@ -90,8 +94,9 @@ func TestWatchEndsOnRevocation(t *testing.T) {
 		t.Errorf("watching again with the revoked token: %d, want 401", code)
 	}
 
-	// The other token's watch is still open: the deadline of a read shows
-	// it did not end.
+	// The other token's watch is still open, though its token was checked
+	// again many times since: a change made now reaches it.
+	events := make(chan rawEvent, 100)
 	done := make(chan error, 1)
 	go func() {
 		for {
@@ -100,14 +105,25 @@ func TestWatchEndsOnRevocation(t *testing.T) {
 				done <- err
 				return
 			}
+			events <- e
 		}
 	}()
-	select {
-	case err := <-done:
-		t.Errorf("the watch of a valid token ended: %v", err)
-	case <-time.After(12 * time.Second):
+	g.Write(gittest.Package("nginx", "3"))
+	g.Tag("nginx/v3", g.Commit("nginx 3"), "")
+	h.sync("blueprints")
+	for {
+		select {
+		case err := <-done:
+			t.Fatalf("the watch of a valid token ended: %v", err)
+		case e := <-events:
+			if e.Type == "ADDED" && strings.Contains(string(e.Object), `"blueprints.nginx.v3"`) {
+				other.Body.Close()
+				return
+			}
+		case <-time.After(time.Minute):
+			t.Fatal("the watch of a valid token did not receive the new revision within a minute")
+		}
 	}
-	other.Body.Close()
 }
 
 // TestWatchFutureResourceVersion: a watch from a resource version the
