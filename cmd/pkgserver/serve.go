@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/pkgserver/pkgserver/internal/gitserver"
 	"github.com/pkgserver/pkgserver/internal/server"
 	"github.com/pkgserver/pkgserver/internal/validate"
 )
@@ -28,6 +29,8 @@ func newServeCmd() *cobra.Command {
 		sshAddr  string
 		tlsOpts  server.TLSOptions
 		valMem   string
+		perToken string
+		perUser  string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -70,7 +73,14 @@ expiry or its names change; 'pkgserver kubeconfig' hands the CA to kubectl.`,
 			if _, err := validate.NewBudget(budget); err != nil {
 				return usageError("--validation-memory %s: %v", valMem, err)
 			}
-			if err := serve(ctx, logger(slog.LevelInfo), data, httpAddr, sshAddr, tlsOpts, budget); err != nil {
+			gitLimits, sshCfg := server.DefaultGitLimits, gitserver.SSHConfig{}
+			if gitLimits.HTTPRequestsPerToken, err = positiveInt(perToken); err != nil {
+				return usageError("--git-http-requests-per-token %s: %v", perToken, err)
+			}
+			if sshCfg.PerUser, err = positiveInt(perUser); err != nil {
+				return usageError("--ssh-per-user %s: %v", perUser, err)
+			}
+			if err := serve(ctx, logger(slog.LevelInfo), data, httpAddr, sshAddr, tlsOpts, budget, gitLimits, sshCfg); err != nil {
 				return &exitError{code: 1, err: err}
 			}
 			return nil
@@ -84,10 +94,24 @@ expiry or its names change; 'pkgserver kubeconfig' hands the CA to kubectl.`,
 	cmd.Flags().BoolVar(&tlsOpts.SelfSigned, "tls-self-signed", false, "without --tls-cert-file, serve https with a certificate signed by a CA made in <data>/tls (PKGSERVER_TLS_SELF_SIGNED)")
 	cmd.Flags().StringVar(&valMem, "validation-memory", envOr("PKGSERVER_VALIDATION_MEMORY", "1Gi"), "memory budget of the validations run at once by pushes, API writes and webhooks, in bytes or as a quantity (512Mi, 2GiB); see docs/validation.md (PKGSERVER_VALIDATION_MEMORY)")
 	cmd.Flags().StringSliceVar(&tlsOpts.SANs, "tls-san", nil, "another host name or IP address of the self-signed certificate, besides localhost, 127.0.0.1, ::1 and the host of --http; repeatable (PKGSERVER_TLS_SAN, comma-separated)")
+	cmd.Flags().StringVar(&perToken, "git-http-requests-per-token", envOr("PKGSERVER_GIT_HTTP_REQUESTS_PER_TOKEN", strconv.Itoa(gitserver.MaxHTTPRequestsPerToken)),
+		"smart HTTP git requests one token may run at once; beyond it git is answered 429; see docs/hosting.md (PKGSERVER_GIT_HTTP_REQUESTS_PER_TOKEN)")
+	cmd.Flags().StringVar(&perUser, "ssh-per-user", envOr("PKGSERVER_SSH_PER_USER", strconv.Itoa(gitserver.DefaultPerUser)),
+		"SSH connections, and git commands over SSH, one user may hold at once; see docs/hosting.md (PKGSERVER_SSH_PER_USER)")
 	return cmd
 }
 
-func serve(ctx context.Context, log *slog.Logger, data dataFlags, httpAddr, sshAddr string, tlsOpts server.TLSOptions, validationMemory int64) error {
+// positiveInt reads a count that must be at least 1.
+func positiveInt(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("want a whole number of at least 1")
+	}
+	return n, nil
+}
+
+func serve(ctx context.Context, log *slog.Logger, data dataFlags, httpAddr, sshAddr string, tlsOpts server.TLSOptions, validationMemory int64,
+	gitLimits gitserver.Limits, sshCfg gitserver.SSHConfig) error {
 	// A certificate that cannot be served is refused before anything
 	// starts.
 	tlsConfig, err := server.LoadTLS(tlsOpts, data.dir, log)
@@ -98,7 +122,8 @@ func serve(ctx context.Context, log *slog.Logger, data dataFlags, httpAddr, sshA
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(ctx, server.Config{DataDir: data.dir, Store: st, Log: log, Version: version, TLS: tlsConfig, ValidationMemory: validationMemory})
+	srv, err := server.New(ctx, server.Config{DataDir: data.dir, Store: st, Log: log, Version: version, TLS: tlsConfig, ValidationMemory: validationMemory,
+		GitLimits: gitLimits, SSH: sshCfg})
 	if err != nil {
 		st.Close()
 		return err

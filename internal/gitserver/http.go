@@ -25,14 +25,19 @@ func (h *Host) HTTPHandler() http.Handler {
 	if err != nil {
 		gitPath = "git"
 	}
-	slots := newSlots(MaxHTTPRequests, MaxHTTPRequestsPerToken)
+	perToken := h.Limits.HTTPRequestsPerToken
+	if perToken <= 0 {
+		perToken = MaxHTTPRequestsPerToken
+	}
+	slots := newSlots(MaxHTTPRequests, perToken)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.serveHTTP(w, r, gitPath, slots)
+		h.serveHTTP(w, r, gitPath, slots, perToken)
 	})
 }
 
 // Limits of smart HTTP: requests running git at once, in all and per token
-// (so that one token cannot take every slot), and how long one may take to
+// (so that one token cannot take every slot; Limits.HTTPRequestsPerToken,
+// this by default), and how long one may take to
 // send its pack or to read the answer (the API's own read timeout, 30 s,
 // is lifted for them). Within that hour, a request whose client sends or
 // reads nothing for Limits.IdleSeconds is ended.
@@ -49,7 +54,7 @@ const (
 // the limit is not cut short.
 const maxCommandBytes = 16 << 20
 
-func (h *Host) serveHTTP(w http.ResponseWriter, r *http.Request, gitPath string, slots *slots) {
+func (h *Host) serveHTTP(w http.ResponseWriter, r *http.Request, gitPath string, slots *slots, perToken int) {
 	rest, ok := strings.CutPrefix(r.URL.Path, HTTPPrefix)
 	i := strings.Index(rest, ".git/")
 	if !ok || i < 0 {
@@ -100,8 +105,8 @@ func (h *Host) serveHTTP(w http.ResponseWriter, r *http.Request, gitPath string,
 		// slow body before answering.
 		w.Header().Set("Connection", "close")
 		w.Header().Set("Retry-After", "5")
-		if errors.Is(err, errTokenBusy) {
-			http.Error(w, fmt.Sprintf("token %q has %d git requests under way, the most one token may have at once; try again", tok.Name, MaxHTTPRequestsPerToken), http.StatusTooManyRequests)
+		if errors.Is(err, errKeyBusy) {
+			http.Error(w, fmt.Sprintf("token %q has %d git requests under way, the most one token may have at once; try again", tok.Name, perToken), http.StatusTooManyRequests)
 			return
 		}
 		http.Error(w, "the server is busy, try again", http.StatusServiceUnavailable)

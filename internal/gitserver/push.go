@@ -149,6 +149,10 @@ type Limits struct {
 	// IdleSeconds ends an upload-pack that neither reads nor writes for
 	// that long.
 	IdleSeconds int
+	// HTTPRequestsPerToken bounds the smart HTTP requests one token runs
+	// at once (default MaxHTTPRequestsPerToken); beyond it a request is
+	// answered 429.
+	HTTPRequestsPerToken int
 }
 
 // gitProtocol is the only form of GIT_PROTOCOL passed on to git: the

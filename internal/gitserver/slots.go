@@ -8,15 +8,16 @@ import (
 	"time"
 )
 
-// errBusy and errTokenBusy are slots' refusals: every slot is taken, or
-// every slot one token may hold.
+// errBusy and errKeyBusy are slots' refusals: every slot is taken, or
+// every slot one key may hold.
 var (
-	errBusy      = errors.New("the server is busy")
-	errTokenBusy = errors.New("the token holds all the slots it may")
+	errBusy    = errors.New("the server is busy")
+	errKeyBusy = errors.New("the key holds all the slots it may")
 )
 
-// slots counts requests under way, in all and per key (a token), refusing
-// rather than waiting: a client told to come back holds nothing meanwhile.
+// slots counts what is under way, in all and per key (an HTTP request per
+// token, an SSH connection or git command per user), refusing rather than
+// waiting: a client told to come back holds nothing meanwhile.
 type slots struct {
 	mu     sync.Mutex
 	max    int
@@ -36,7 +37,7 @@ func (s *slots) take(key string) (release func(), err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.byKey[key] >= s.perKey {
-		return nil, errTokenBusy
+		return nil, errKeyBusy
 	}
 	if s.n >= s.max {
 		return nil, errBusy

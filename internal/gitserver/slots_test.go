@@ -22,15 +22,15 @@ func TestSlots(t *testing.T) {
 	}
 	take("a", nil)
 	take("a", nil)
-	take("a", errTokenBusy) // a holds its share
-	take("b", nil)          // b is still served
+	take("a", errKeyBusy) // a holds its share
+	take("b", nil)        // b is still served
 	take("c", nil)
 	take("d", errBusy) // all four taken
 	take("b", errBusy)
 	releases[0]()
 	releases[0]() // twice is once
 	take("a", nil)
-	take("a", errTokenBusy)
+	take("a", errKeyBusy)
 	if s.n != 4 || s.byKey["a"] != 2 {
 		t.Errorf("n=%d a=%d, want 4 and 2", s.n, s.byKey["a"])
 	}

@@ -33,11 +33,19 @@ type SSHConfig struct {
 	// Connections that have not authenticated do not count: they have
 	// their own pool, below.
 	MaxConnections int
+	// PerUser bounds what one user holds at once: authenticated
+	// connections (one beyond it is closed at once) and git commands
+	// running (one beyond it is refused with a line on its standard
+	// error), so that no one key can take the host.
+	PerUser int
 	// MaxHandshakes bounds the connections that have not authenticated
-	// yet, HandshakesPerAddress those of one source address (an IPv6 /64),
-	// and HandshakeTimeout how long one may take to authenticate. A new
-	// connection is never refused for want of room: the oldest handshake
-	// of the address holding the most is closed instead (see handshakes).
+	// yet, and HandshakeTimeout how long one may take to authenticate.
+	// While the pool has room every connection is admitted; once full,
+	// the oldest handshake of the newcomer's address is closed if that
+	// address holds HandshakesPerAddress or more (an address is an IPv4
+	// address or an IPv6 /56), else the oldest of the address holding
+	// the most; a handshake younger than 2 s is never closed, the
+	// newcomer is refused instead (see handshakes).
 	MaxHandshakes        int
 	HandshakesPerAddress int
 	HandshakeTimeout     time.Duration
@@ -60,32 +68,42 @@ type SSHConfig struct {
 // Defaults of the SSH front end.
 const (
 	DefaultMaxConnections       = 64
-	DefaultMaxHandshakes        = 16
+	DefaultPerUser              = 16
+	DefaultMaxHandshakes        = 64
 	DefaultHandshakesPerAddress = 4
-	DefaultHandshakeTimeout     = 10 * time.Second
-	DefaultLoginTimeout         = 30 * time.Second
-	DefaultIdleTimeout          = 2 * time.Minute
-	DefaultMaxDuration          = time.Hour
-	DefaultMaxSessions          = 64
-	DefaultPerConnection        = 4
+	// DefaultHandshakeTimeout leaves a person time to confirm a host key
+	// on first connect, type a key's passphrase or touch a security key:
+	// the timer starts when the connection is accepted.
+	DefaultHandshakeTimeout = 30 * time.Second
+	DefaultLoginTimeout     = 45 * time.Second
+	DefaultIdleTimeout      = 2 * time.Minute
+	DefaultMaxDuration      = time.Hour
+	DefaultMaxSessions      = 64
+	DefaultPerConnection    = 4
 )
+
+// handshakeGrace is how long a handshake is safe from being closed to make
+// room: a client that just connected has had no time to authenticate.
+const handshakeGrace = 2 * time.Second
 
 // SSHServer serves git-upload-pack and git-receive-pack over SSH.
 type SSHServer struct {
 	host     *Host
 	srv      *ssh.Server
-	conns    atomic.Int64
-	max      int64
+	conns    *slots // authenticated connections, per user
+	sessions *slots // git commands running, per user
+	perUser  int
 	login    time.Duration
-	sessions chan struct{}
 	perConn  int32
 
 	handshakes       *handshakes
 	handshakeTimeout time.Duration
 
-	evictMu     sync.Mutex
-	evictions   int
-	evictLogged time.Time
+	evictMu      sync.Mutex
+	evictions    int
+	evictLogged  time.Time
+	refusals     int
+	refuseLogged time.Time
 }
 
 // sessionsKey holds, in a connection's context, its sessions running.
@@ -95,6 +113,9 @@ type sessionsKey struct{}
 func NewSSHServer(host *Host, cfg SSHConfig) (*SSHServer, error) {
 	if cfg.MaxConnections == 0 {
 		cfg.MaxConnections = DefaultMaxConnections
+	}
+	if cfg.PerUser == 0 {
+		cfg.PerUser = DefaultPerUser
 	}
 	if cfg.MaxHandshakes == 0 {
 		cfg.MaxHandshakes = DefaultMaxHandshakes
@@ -108,7 +129,7 @@ func NewSSHServer(host *Host, cfg SSHConfig) (*SSHServer, error) {
 	if cfg.LoginTimeout == 0 {
 		cfg.LoginTimeout = DefaultLoginTimeout
 	}
-	if cfg.MaxConnections < 0 || cfg.MaxHandshakes < 0 || cfg.HandshakesPerAddress < 0 || cfg.HandshakeTimeout < 0 ||
+	if cfg.MaxConnections < 0 || cfg.PerUser < 0 || cfg.MaxHandshakes < 0 || cfg.HandshakesPerAddress < 0 || cfg.HandshakeTimeout < 0 ||
 		cfg.LoginTimeout < 0 || cfg.MaxSessions < 0 || cfg.SessionsPerConnection < 0 {
 		return nil, errors.New("ssh limits must not be negative")
 	}
@@ -128,9 +149,10 @@ func NewSSHServer(host *Host, cfg SSHConfig) (*SSHServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &SSHServer{host: host, max: int64(cfg.MaxConnections), login: cfg.LoginTimeout,
-		sessions: make(chan struct{}, cfg.MaxSessions), perConn: int32(cfg.SessionsPerConnection),
-		handshakes: newHandshakes(cfg.MaxHandshakes, cfg.HandshakesPerAddress), handshakeTimeout: cfg.HandshakeTimeout}
+	s := &SSHServer{host: host, conns: newSlots(cfg.MaxConnections, cfg.PerUser), login: cfg.LoginTimeout,
+		sessions: newSlots(cfg.MaxSessions, cfg.PerUser), perUser: cfg.PerUser, perConn: int32(cfg.SessionsPerConnection),
+		handshakes:       newHandshakes(cfg.MaxHandshakes, cfg.HandshakesPerAddress, handshakeGrace, time.Now),
+		handshakeTimeout: cfg.HandshakeTimeout}
 	s.srv = &ssh.Server{
 		Handler:          s.session,
 		HostSigners:      []ssh.Signer{signer},
@@ -179,13 +201,18 @@ func (s *SSHServer) Serve(ctx context.Context, ln net.Listener, shutdownTimeout 
 }
 
 // connect admits a connection into the pool of handshakes, and gives it
-// HandshakeTimeout to authenticate and LoginTimeout to start a command.
+// HandshakeTimeout to authenticate and LoginTimeout to start a command. A
+// connection the pool refuses is closed (nil).
 func (s *SSHServer) connect(ctx ssh.Context, conn net.Conn) net.Conn {
 	remote := conn.RemoteAddr()
 	hs := s.handshakes.admit(sourceKey(remote), func() {
-		s.evicted(remote)
+		s.evicted(remote, false)
 		conn.Close()
 	})
+	if hs == nil {
+		s.evicted(remote, true)
+		return nil
+	}
 	state := &connState{conn: conn, handshake: hs}
 	ctx.SetValue(connStateKey{}, state)
 	ctx.SetValue(sessionsKey{}, &atomic.Int32{})
@@ -204,24 +231,26 @@ func (s *SSHServer) connect(ctx ssh.Context, conn net.Conn) net.Conn {
 		handshakeTimer.Stop()
 		loginTimer.Stop()
 		s.handshakes.leave(hs)
-		if state.counted.Swap(false) {
-			s.conns.Add(-1)
-		}
+		state.release()
 	}()
 	return conn
 }
 
-// evicted logs a handshake closed to make room: the first one, then at
-// most one line every 10 s with the count since, so that a flood does not
-// flood the log as well.
-func (s *SSHServer) evicted(remote net.Addr) {
+// evicted logs a handshake closed to make room, or a connection refused
+// for want of one: the first of each, then at most one line of each every
+// 10 s with the count since, so that a flood does not flood the log as
+// well.
+func (s *SSHServer) evicted(remote net.Addr, refused bool) {
 	s.evictMu.Lock()
 	defer s.evictMu.Unlock()
-	s.evictions++
-	if now := time.Now(); now.Sub(s.evictLogged) >= 10*time.Second {
-		s.host.Log.Warn("ssh: closed a connection that had not authenticated to make room",
-			"remote", remote.String(), "closed", s.evictions)
-		s.evictLogged, s.evictions = now, 0
+	msg, count, logged := "ssh: closed a connection that had not authenticated to make room", &s.evictions, &s.evictLogged
+	if refused {
+		msg, count, logged = "ssh: refused a connection: the connections that had not authenticated were too recent to close", &s.refusals, &s.refuseLogged
+	}
+	*count++
+	if now := time.Now(); now.Sub(*logged) >= 10*time.Second {
+		s.host.Log.Warn(msg, "remote", remote.String(), "count", *count)
+		*logged, *count = now, 0
 	}
 }
 
@@ -229,18 +258,47 @@ func (s *SSHServer) evicted(remote net.Addr) {
 type connState struct {
 	conn      net.Conn
 	handshake *handshake
-	// counted is set once the connection holds one of MaxConnections.
-	counted atomic.Bool
+	// mu guards slot and done: the connection may end while it
+	// authenticates.
+	mu sync.Mutex
+	// slot gives back the connection's slot among the authenticated
+	// ones, once taken.
+	slot func()
+	// done is set once the connection ended and gave back its slot.
+	done bool
 	// loggedIn is set once a command started.
 	loggedIn atomic.Bool
+}
+
+// hold records the connection's slot, or gives it back at once if the
+// connection ended meanwhile.
+func (c *connState) hold(release func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done {
+		release()
+		return
+	}
+	c.slot = release
+}
+
+// release gives back the connection's slot, if it holds one.
+func (c *connState) release() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.done = true
+	if c.slot != nil {
+		c.slot()
+		c.slot = nil
+	}
 }
 
 // connStateKey holds a connection's *connState in its context.
 type connStateKey struct{}
 
 // authenticated moves a connection from the pool of handshakes to the
-// authenticated connections, or closes it if those are all taken or it was
-// evicted meanwhile.
+// authenticated connections, or closes it if those are all taken, its user
+// holds as many as one user may, or it was evicted meanwhile.
 func (s *SSHServer) authenticated(ctx ssh.Context) {
 	state, ok := ctx.Value(connStateKey{}).(*connState)
 	if !ok {
@@ -250,17 +308,31 @@ func (s *SSHServer) authenticated(ctx ssh.Context) {
 		state.conn.Close()
 		return
 	}
-	if s.conns.Add(1) > s.max {
-		s.conns.Add(-1)
+	// The key that completed authentication is the last one the public
+	// key handler accepted.
+	key, _ := ctx.Value(ssh.ContextKeyPublicKey).(ssh.PublicKey)
+	if key == nil {
+		state.conn.Close()
+		return
+	}
+	user, err := s.host.Keys.Authenticate(ctx, key)
+	if err != nil {
+		state.conn.Close()
+		return
+	}
+	release, err := s.conns.take(user.Name)
+	switch {
+	case errors.Is(err, errKeyBusy):
+		s.host.Log.Warn("ssh: user holds all the connections one user may", "user", user.Name,
+			"limit", s.perUser, "remote", state.conn.RemoteAddr().String())
+		state.conn.Close()
+		return
+	case err != nil:
 		s.host.Log.Warn("ssh: too many connections", "remote", state.conn.RemoteAddr().String())
 		state.conn.Close()
 		return
 	}
-	state.counted.Store(true)
-	// The connection may have ended meanwhile, its release already run.
-	if ctx.Err() != nil && state.counted.Swap(false) {
-		s.conns.Add(-1)
-	}
+	state.hold(release)
 }
 
 // publicKey accepts keys that belong to a user. Which user a connection is
@@ -283,14 +355,6 @@ func (s *SSHServer) session(sess ssh.Session) {
 			return
 		}
 	}
-	select {
-	case s.sessions <- struct{}{}:
-		defer func() { <-s.sessions }()
-	default:
-		fmt.Fprintln(sess.Stderr(), "pkgserver: the server is busy, try again")
-		_ = sess.Exit(1)
-		return
-	}
 	code := s.run(sess)
 	_ = sess.Exit(code)
 }
@@ -305,6 +369,14 @@ func (s *SSHServer) run(sess ssh.Session) int {
 	if err != nil {
 		return fail("permission denied")
 	}
+	release, err := s.sessions.take(user.Name)
+	switch {
+	case errors.Is(err, errKeyBusy):
+		return fail("user %s has %d git commands running, the most one user may have at once; try again when one ends", user.Name, s.perUser)
+	case err != nil:
+		return fail("the server is busy, try again")
+	}
+	defer release()
 	pusher := Pusher{Name: user.Name, Namespace: user.Namespace, Role: user.Role}
 	args := sess.Command()
 	if len(args) == 0 {
