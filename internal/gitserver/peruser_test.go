@@ -20,8 +20,9 @@ import (
 
 // TestSSHPerUser: one read-only user starts upload-packs that wait for
 // their client, as many as one user may run; another is refused with a
-// line saying why, on the same connection or a new one; a connection beyond
-// the user's share is closed. Another user still clones meanwhile.
+// line saying why, on the same connection or another; a connection beyond
+// the user's share is refused its commands with a line saying why. Another
+// user still clones meanwhile.
 func TestSSHPerUser(t *testing.T) {
 	h := startHost(t, options{
 		limits: gitserver.Limits{IdleSeconds: 60},
@@ -88,13 +89,19 @@ func TestSSHPerUser(t *testing.T) {
 	if err := sess.Wait(); err == nil || !strings.Contains(stderr.String(), want) {
 		t.Errorf("the third upload-pack on a second connection: %v %q", err, stderr.String())
 	}
-	// A third connection of the user is closed once it authenticates.
-	if third, err := dial(greedy); err == nil {
-		_, err = third.NewSession()
-		third.Close()
-		if err == nil {
-			t.Error("a connection beyond the user's share was served")
-		}
+	// A third connection of the user is told, at its first command, that
+	// it is beyond the user's share.
+	third, err := dial(greedy)
+	if err != nil {
+		t.Fatalf("a connection beyond the user's share was not told why: %v", err)
+	}
+	defer third.Close()
+	stderr, sess, ok = start(third)
+	if ok {
+		t.Fatal("an upload-pack ran on a connection beyond the user's share")
+	}
+	if err := sess.Wait(); err == nil || !strings.Contains(stderr.String(), "user greedy holds 2 SSH connections, the most one user may have at once") {
+		t.Errorf("a command on a connection beyond the user's share: %v %q", err, stderr.String())
 	}
 	if !strings.Contains(h.logs.String(), "user holds all the connections one user may") {
 		t.Error("the refused connection was not logged")

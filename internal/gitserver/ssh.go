@@ -34,9 +34,10 @@ type SSHConfig struct {
 	// their own pool, below.
 	MaxConnections int
 	// PerUser bounds what one user holds at once: authenticated
-	// connections (one beyond it is closed at once) and git commands
-	// running (one beyond it is refused with a line on its standard
-	// error), so that no one key can take the host.
+	// connections and git commands running, so that no one key can take
+	// the host. A command beyond it, or on a connection beyond it, is
+	// refused with a line on its standard error; a connection beyond it
+	// is closed after refusedFor.
 	PerUser int
 	// MaxHandshakes bounds the connections that have not authenticated
 	// yet, and HandshakeTimeout how long one may take to authenticate.
@@ -82,6 +83,15 @@ const (
 	DefaultPerConnection    = 4
 )
 
+// maxRefused bounds the connections kept open only to tell their user,
+// on their first command's standard error, that they hold all the
+// connections one user may; beyond it such a connection is closed
+// without a word. refusedFor is how long one is kept for that.
+const (
+	maxRefused = 16
+	refusedFor = 5 * time.Second
+)
+
 // handshakeGrace is how long a handshake is safe from being closed to make
 // room: a client that just connected has had no time to authenticate.
 const handshakeGrace = 2 * time.Second
@@ -93,6 +103,7 @@ type SSHServer struct {
 	conns    *slots // authenticated connections, per user
 	sessions *slots // git commands running, per user
 	perUser  int
+	refused  atomic.Int32 // connections kept open to be told they are refused
 	login    time.Duration
 	perConn  int32
 
@@ -266,6 +277,9 @@ type connState struct {
 	slot func()
 	// done is set once the connection ended and gave back its slot.
 	done bool
+	// refusal, if set, is what the connection's commands are answered:
+	// its user holds every connection one user may.
+	refusal string
 	// loggedIn is set once a command started.
 	loggedIn atomic.Bool
 }
@@ -280,6 +294,21 @@ func (c *connState) hold(release func()) {
 		return
 	}
 	c.slot = release
+}
+
+// refuse records why the connection's commands are refused.
+func (c *connState) refuse(msg string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.refusal = msg
+}
+
+// refused returns why the connection's commands are refused, "" if they
+// are not.
+func (c *connState) refused() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.refusal
 }
 
 // release gives back the connection's slot, if it holds one.
@@ -325,7 +354,17 @@ func (s *SSHServer) authenticated(ctx ssh.Context) {
 	case errors.Is(err, errKeyBusy):
 		s.host.Log.Warn("ssh: user holds all the connections one user may", "user", user.Name,
 			"limit", s.perUser, "remote", state.conn.RemoteAddr().String())
-		state.conn.Close()
+		// The connection is kept a moment, counted apart, so that its
+		// command is told why; git's ssh runs one command per
+		// connection, so this is what a user beyond its share sees.
+		if s.refused.Add(1) > maxRefused {
+			s.refused.Add(-1)
+			state.conn.Close()
+			return
+		}
+		state.refuse(fmt.Sprintf("user %s holds %d SSH connections, the most one user may have at once; try again when one ends", user.Name, s.perUser))
+		state.hold(func() { s.refused.Add(-1) })
+		time.AfterFunc(refusedFor, func() { state.conn.Close() })
 		return
 	case err != nil:
 		s.host.Log.Warn("ssh: too many connections", "remote", state.conn.RemoteAddr().String())
@@ -346,6 +385,13 @@ func (s *SSHServer) publicKey(ctx ssh.Context, key ssh.PublicKey) bool {
 func (s *SSHServer) session(sess ssh.Session) {
 	if state, ok := sess.Context().Value(connStateKey{}).(*connState); ok {
 		state.loggedIn.Store(true)
+		if msg := state.refused(); msg != "" {
+			// The connection is closed by its timer or its client:
+			// closing it here could lose this line to a reset.
+			fmt.Fprintln(sess.Stderr(), "pkgserver: "+msg)
+			_ = sess.Exit(1)
+			return
+		}
 	}
 	if n, ok := sess.Context().Value(sessionsKey{}).(*atomic.Int32); ok {
 		defer n.Add(-1)

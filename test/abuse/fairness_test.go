@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -69,10 +70,10 @@ func sshUser(t *testing.T, s *server, name, role string) string {
 
 // TestSSHHandshakeFlood: connections that never authenticate — bare TCP,
 // and clients that stop after the version exchange — from eight addresses
-// and from the user's own, more of them than the server's connection
-// limit and reconnecting as soon as they are closed, while a user clones
-// over SSH with a real key and the real ssh client. The clones succeed;
-// the server closes the flood's connections to make room.
+// and from the user's own, more of them than the server's pool of
+// handshakes and reconnecting as soon as they are closed, while a user
+// clones over SSH with a real key and the real ssh client. The clones
+// succeed; the server closes the flood's connections to make room.
 func TestSSHHandshakeFlood(t *testing.T) {
 	s := startServer(t)
 	s.Hosted(t, "blueprints")
@@ -84,8 +85,8 @@ func TestSSHHandshakeFlood(t *testing.T) {
 	var closed atomic.Int64
 	defer func() { cancel(); wg.Wait() }()
 	// 8 addresses × 8 connections, and 4 from the user's own address that
-	// are not opened again: 68, more than the 64 authenticated
-	// connections the server allows.
+	// are not opened again: 68, more than the 64 handshakes the server
+	// holds at once.
 	for a := 2; a < 10; a++ {
 		for i := range 8 {
 			wg.Add(1)
@@ -96,13 +97,20 @@ func TestSSHHandshakeFlood(t *testing.T) {
 		wg.Add(1)
 		go flood(ctx, &wg, "127.0.0.1", s.SSH, i%2 == 1, false, &closed)
 	}
-	// Wait until the flood has filled the server's handshake pool: it
-	// starts closing the flood's connections.
-	for deadline := time.Now().Add(20 * time.Second); closed.Load() == 0; time.Sleep(50 * time.Millisecond) {
+	// Wait until the flood has filled the server's handshake pool and
+	// the server closes the flood's connections to make room (which it
+	// does only to handshakes past their first seconds, or beyond their
+	// address's share).
+	for deadline := time.Now().Add(60 * time.Second); closed.Load() == 0 ||
+		!strings.Contains(s.Log(), "closed a connection that had not authenticated to make room"); time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatal("the server closed none of the flood's connections")
+			t.Fatalf("the server closed %d of the flood's connections, none to make room", closed.Load())
 		}
 	}
+	// The user's own address holds 4 of the flood's handshakes, its
+	// share: the server refuses the user's connection until the oldest of
+	// them is past its first 2 s, and then closes it to make room.
+	time.Sleep(3 * time.Second)
 	for i := range 3 {
 		dir := fmt.Sprintf("clone%d", i)
 		out, errOut, err := s.runEnv("", []string{"GIT_SSH_COMMAND=" + sshCmd}, "git", "clone", "-q", cloneURL, dir)
@@ -113,8 +121,55 @@ func TestSSHHandshakeFlood(t *testing.T) {
 			t.Fatalf("clone %d: %v", i, err)
 		}
 	}
-	if !strings.Contains(s.Log(), "closed a connection that had not authenticated to make room") {
-		t.Error("the server logged no eviction of the flood's connections")
+}
+
+// TestSSHOneUserCannotTakeTheHost: one read-only user, with the real ssh
+// client, starts upload-packs that wait for their client, as many as one
+// user may run (set to 2 here); its next clone is refused with a line
+// saying why, while another user clones.
+func TestSSHOneUserCannotTakeTheHost(t *testing.T) {
+	s := startServer(t, "--ssh-per-user", "2")
+	s.Hosted(t, "blueprints")
+	greedyCmd := sshUser(t, s, "greedy", "read")
+	otherCmd := sshUser(t, s, "other", "read")
+	host, port, err := net.SplitHostPort(s.SSH)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		args := append(strings.Fields(greedyCmd)[1:], "-p", port, "git@"+host, "git-upload-pack '/default/blueprints.git'")
+		cmd := exec.Command("ssh", args...)
+		cmd.Env = s.Env
+		stdin, err := cmd.StdinPipe() // kept open: git waits for its client
+		if err != nil {
+			t.Fatal(err)
+		}
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			stdin.Close()
+			cmd.Process.Kill()
+			cmd.Wait()
+		})
+		// The ref advertisement arrives: the upload-pack runs.
+		if _, err := io.ReadFull(stdout, make([]byte, 4)); err != nil {
+			t.Fatalf("upload-pack %d of the user's share: %v\n%s", i, err, stderr.String())
+		}
+	}
+	cloneURL := "ssh://git@" + s.SSH + "/default/blueprints.git"
+	out, errOut, err := s.runEnv("", []string{"GIT_SSH_COMMAND=" + greedyCmd}, "git", "clone", "-q", cloneURL, "greedy")
+	if want := "user greedy holds 2 SSH connections, the most one user may have at once"; err == nil || !strings.Contains(errOut, want) {
+		t.Errorf("the user's clone beyond its share: %v\n%s%s", err, out, errOut)
+	}
+	if out, errOut, err := s.runEnv("", []string{"GIT_SSH_COMMAND=" + otherCmd}, "git", "clone", "-q", cloneURL, "other"); err != nil {
+		t.Fatalf("another user's clone: %v\n%s%s", err, out, errOut)
 	}
 }
 
@@ -142,48 +197,69 @@ func slowGitRequest(t *testing.T, s *server, token string) net.Conn {
 
 // TestHTTPSlowRequestsOfOneToken: one read token opens as many slow
 // git-over-HTTP requests as the server has slots in all (64). It is given
-// its own share, the rest answer 429, and another token still clones.
+// its own share (set to 12 here), the rest answer 429, and another token
+// still clones.
 func TestHTTPSlowRequestsOfOneToken(t *testing.T) {
-	s := startServer(t)
+	const share = 12
+	s := startServer(t, "--git-http-requests-per-token", fmt.Sprint(share))
 	s.Hosted(t, "blueprints")
 	greedy := strings.TrimSpace(s.Must(t, "", "pkgserver", "token", "create", "greedy", "--role", "read"))
 	other := strings.TrimSpace(s.Must(t, "", "pkgserver", "token", "create", "other", "--role", "read"))
 
+	type answer struct {
+		resp *http.Response
+		body string
+		err  error
+	}
+	answers := make(chan answer, 64)
 	var conns []net.Conn
 	for range 64 {
 		c := slowGitRequest(t, s, greedy)
 		defer c.Close()
 		conns = append(conns, c)
-	}
-	// Requests over the token's share are answered at once; those within
-	// it wait for their body.
-	var tooMany, waiting atomic.Int64
-	var wg sync.WaitGroup
-	for _, c := range conns {
-		wg.Go(func() {
-			c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		// However loaded the machine, the requests over the token's
+		// share are answered well within this; those within it wait
+		// for their body (the server's idle limit is 2 min).
+		c.SetReadDeadline(time.Now().Add(90 * time.Second))
+		go func() {
 			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-			switch {
-			case err == nil && resp.StatusCode == http.StatusTooManyRequests:
-				tooMany.Add(1)
-			case err == nil:
-				t.Errorf("a slow request answered %s", resp.Status)
-			case os.IsTimeout(err):
-				waiting.Add(1)
-			default:
-				t.Errorf("a slow request: %v", err)
+			if err != nil {
+				answers <- answer{err: err}
+				return
 			}
-		})
+			body, _ := io.ReadAll(resp.Body)
+			answers <- answer{resp: resp, body: string(body)}
+		}()
 	}
-	wg.Wait()
-	if w, n := waiting.Load(), tooMany.Load(); w == 0 || w > 8 || n != 64-w {
-		t.Errorf("%d slow requests held slots and %d answered 429; want at most 8 held, the rest 429", w, n)
+	// Exactly the requests beyond the share are answered, 429.
+	for range 64 - share {
+		a := <-answers
+		switch {
+		case a.err != nil:
+			t.Fatalf("a slow request beyond the token's share was not answered: %v", a.err)
+		case a.resp.StatusCode != http.StatusTooManyRequests:
+			t.Fatalf("a slow request answered %s %q", a.resp.Status, a.body)
+		case !strings.Contains(a.body, fmt.Sprintf("%d git requests under way", share)):
+			t.Errorf("the 429 does not say the token's share: %q", a.body)
+		}
 	}
 	s.Must(t, "", "git", "clone", "-q", s.GitURL("blueprints", other), "clone")
 	// The greedy token itself is told to wait, not served.
 	out, errOut, err := s.Run("", "git", "clone", "-q", s.GitURL("blueprints", greedy), "greedy")
 	if err == nil || !strings.Contains(out+errOut, "429") {
 		t.Errorf("the greedy token's clone beyond its share: %v\n%s%s", err, out, errOut)
+	}
+	// Those within the share are still waiting for their body: none has
+	// been answered when they are cut off here.
+	for _, c := range conns {
+		c.SetReadDeadline(time.Now())
+	}
+	for range share {
+		if a := <-answers; a.err == nil {
+			t.Errorf("a slow request within the token's share answered %s %q", a.resp.Status, a.body)
+		} else if !os.IsTimeout(a.err) {
+			t.Errorf("a slow request within the token's share: %v", a.err)
+		}
 	}
 }
 
