@@ -345,7 +345,7 @@ type Scratch struct {
 	// updates would still change the repository's refs: a dry run makes
 	// none.
 	Repo *Repo
-	dir  string
+	tmp  *TempDir
 }
 
 // NewScratch creates a scratch object store, in a temporary directory
@@ -355,13 +355,13 @@ func (r *Repo) NewScratch() (*Scratch, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := MkdirTemp(ScratchPrefix)
+	tmp, err := MkdirTemp(ScratchPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("scratch object store: %w", err)
 	}
-	objects := filepath.Join(dir, "objects")
+	objects := filepath.Join(tmp.Dir, "objects")
 	if err := os.Mkdir(objects, 0o700); err != nil {
-		_ = os.RemoveAll(dir)
+		_ = tmp.Remove()
 		return nil, fmt.Errorf("scratch object store: %w", err)
 	}
 	// The repository's object directory, or a quarantine's, stays
@@ -383,63 +383,137 @@ func (r *Repo) NewScratch() (*Scratch, error) {
 	env = slices.DeleteFunc(env, func(v string) bool { return v == "" })
 	env = append(env, "GIT_OBJECT_DIRECTORY="+objects,
 		"GIT_ALTERNATE_OBJECT_DIRECTORIES="+strings.Join(slices.Compact(alternates), string(filepath.ListSeparator)))
-	return &Scratch{Repo: &Repo{gitDir: r.gitDir, env: env}, dir: dir}, nil
+	return &Scratch{Repo: &Repo{gitDir: r.gitDir, env: env}, tmp: tmp}, nil
 }
 
 // ObjectWriter returns a writer of objects into the scratch store.
 func (s *Scratch) ObjectWriter() *ObjectWriter {
-	return &ObjectWriter{st: filesystem.NewStorage(osfs.New(s.dir), cache.NewObjectLRU(1<<20))}
+	return &ObjectWriter{st: filesystem.NewStorage(osfs.New(s.tmp.Dir), cache.NewObjectLRU(1<<20))}
 }
 
 // Close removes the scratch store and what it holds.
-func (s *Scratch) Close() error { return os.RemoveAll(s.dir) }
+func (s *Scratch) Close() error { return s.tmp.Remove() }
 
 // ScratchPrefix begins the names of scratch stores' directories.
 const ScratchPrefix = "pkgserver-scratch-"
 
-// MkdirTemp creates a directory for this process's work in the system's
-// temporary directory, named <prefix><pid>-<random>: a process killed
-// before it removed it leaves it behind, and RemoveStaleTemp can tell it
-// from a directory of a process still at work.
-func MkdirTemp(prefix string) (string, error) {
-	return os.MkdirTemp("", prefix+strconv.Itoa(os.Getpid())+"-")
+// TempDir is a directory of this process's work made by MkdirTemp. Its
+// lock file is locked (flock) for as long as the directory is in use, so
+// that RemoveStaleTemp in any process sharing the temporary directory,
+// whatever its PID namespace, can tell it is.
+type TempDir struct {
+	// Dir is the directory's path.
+	Dir  string
+	lock *os.File
 }
 
-// RemoveStaleTemp removes the directories MkdirTemp made with prefix whose
-// process is gone, and reports how many it removed. A directory of a live
-// process — this one, another pkgserver, or whatever now holds a reused
-// process id — is kept: only work that nobody can finish is removed.
-// Names not of MkdirTemp's form are not touched.
+// Remove removes the directory and what it holds, then releases its lock.
+func (d *TempDir) Remove() error {
+	err := os.RemoveAll(d.Dir)
+	if d.lock != nil {
+		d.lock.Close() // releases the flock
+		d.lock = nil
+	}
+	return err
+}
+
+// tempLockName is the lock file of a directory MkdirTemp made.
+const tempLockName = "pkgserver.lock"
+
+// MkdirTemp creates a directory for this process's work in the system's
+// temporary directory, named <prefix><pid>-<random> (the process id tells
+// an operator whose it is), and holds the lock of its lock file until
+// Remove: a process killed before it removed the directory leaves it
+// behind unlocked, and RemoveStaleTemp removes it.
+func MkdirTemp(prefix string) (*TempDir, error) {
+	// RemoveStaleTemp may find the directory before its lock is taken,
+	// take the lock itself and remove it: then this try fails and another
+	// directory is made.
+	var err error
+	for range 8 {
+		var dir string
+		dir, err = os.MkdirTemp("", prefix+strconv.Itoa(os.Getpid())+"-")
+		if err != nil {
+			return nil, err
+		}
+		var lock *os.File
+		lock, err = lockTemp(dir)
+		if err == nil {
+			return &TempDir{Dir: dir, lock: lock}, nil
+		}
+		_ = os.RemoveAll(dir)
+	}
+	return nil, err
+}
+
+// lockTemp opens the lock file of dir, creating it, and takes its lock
+// without waiting. It fails if another holds the lock, or if the lock file
+// opened is no longer the directory's (RemoveStaleTemp removed it).
+func lockTemp(dir string) (*os.File, error) {
+	name := filepath.Join(dir, tempLockName)
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", name, err)
+	}
+	held, err1 := f.Stat()
+	now, err2 := os.Stat(name)
+	if err := errors.Join(err1, err2); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", name, err)
+	}
+	if !os.SameFile(held, now) {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w (replaced while it was locked)", name, os.ErrNotExist)
+	}
+	return f, nil
+}
+
+// RemoveStaleTemp removes the directories MkdirTemp made with prefix that
+// no process is using, and reports how many it removed. A directory is in
+// use while its lock file is locked, which a process holds until it
+// removes the directory, and the kernel releases when the process ends
+// however it ends; a lock works across PID namespaces sharing the
+// temporary directory, where a process id does not. A directory without a
+// lock file is one whose process was killed before it locked it, or a
+// pkgserver's before locks were taken: stale either way. Names not of
+// MkdirTemp's form are not touched. A directory that cannot be checked or
+// removed is an error joined to the others', and does not stop the rest.
 func RemoveStaleTemp(prefix string) (int, error) {
 	matches, err := filepath.Glob(filepath.Join(os.TempDir(), prefix+"*"))
 	if err != nil {
 		return 0, err
 	}
 	removed := 0
+	var errs []error
 	for _, dir := range matches {
 		pidText, random, ok := strings.Cut(strings.TrimPrefix(filepath.Base(dir), prefix), "-")
 		pid, err := strconv.Atoi(pidText)
-		if !ok || err != nil || pid <= 0 || random == "" || pid == os.Getpid() || processAlive(pid) {
+		if !ok || err != nil || pid <= 0 || random == "" {
 			continue
 		}
-		if err := os.RemoveAll(dir); err != nil {
-			return removed, err
+		lock, err := lockTemp(dir)
+		switch {
+		case errors.Is(err, syscall.EWOULDBLOCK), errors.Is(err, os.ErrNotExist):
+			continue // in use, or removed meanwhile
+		case err != nil:
+			errs = append(errs, err)
+			continue
+		}
+		// Removed while locked: a MkdirTemp that found it first fails
+		// to lock it.
+		err = os.RemoveAll(dir)
+		lock.Close()
+		if err != nil {
+			errs = append(errs, err)
+			continue
 		}
 		removed++
 	}
-	return removed, nil
-}
-
-// processAlive reports whether a process with that id exists: signal 0
-// checks without sending anything, and a process of another user refuses
-// it with EPERM, which still means alive.
-func processAlive(pid int) bool {
-	p, err := os.FindProcess(pid)
-	if err != nil {
-		return false
-	}
-	err = p.Signal(syscall.Signal(0))
-	return err == nil || errors.Is(err, syscall.EPERM)
+	return removed, errors.Join(errs...)
 }
 
 // CheckRefs checks ref updates as UpdateRefs would, without a transaction

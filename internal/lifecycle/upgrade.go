@@ -147,11 +147,12 @@ func merge3(original, updated, local map[string][]byte) (map[string][]byte, []re
 				Message: "changed here and upstream: merge by hand"})
 		}
 	}
-	dir, err := gitrepo.MkdirTemp(UpgradePrefix)
+	tmp, err := gitrepo.MkdirTemp(UpgradePrefix)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer os.RemoveAll(dir)
+	defer tmp.Remove()
+	dir := tmp.Dir
 	dirs := []string{filepath.Join(dir, "original"), filepath.Join(dir, "updated"), filepath.Join(dir, "local")}
 	for i, m := range []map[string][]byte{original, updated, local} {
 		if err := os.MkdirAll(dirs[i], 0o700); err != nil {
