@@ -66,11 +66,12 @@ expiry or its names change; 'pkgserver kubeconfig' hands the CA to kubectl.`,
 			if err := tlsOpts.Validate(); err != nil {
 				return usageError("%v", err)
 			}
-			budget, err := parseBytes(valMem)
+			memory, err := parseBytes(valMem)
 			if err != nil {
 				return usageError("--validation-memory %s: %v", valMem, err)
 			}
-			if _, err := validate.NewBudget(budget); err != nil {
+			budget, err := validate.NewBudget(memory)
+			if err != nil {
 				return usageError("--validation-memory %s: %v", valMem, err)
 			}
 			gitLimits, sshCfg := server.DefaultGitLimits, gitserver.SSHConfig{}
@@ -110,7 +111,7 @@ func positiveInt(s string) (int, error) {
 	return n, nil
 }
 
-func serve(ctx context.Context, log *slog.Logger, data dataFlags, httpAddr, sshAddr string, tlsOpts server.TLSOptions, validationMemory int64,
+func serve(ctx context.Context, log *slog.Logger, data dataFlags, httpAddr, sshAddr string, tlsOpts server.TLSOptions, budget *validate.Budget,
 	gitLimits gitserver.Limits, sshCfg gitserver.SSHConfig) error {
 	// A certificate that cannot be served is refused before anything
 	// starts.
@@ -122,7 +123,7 @@ func serve(ctx context.Context, log *slog.Logger, data dataFlags, httpAddr, sshA
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(ctx, server.Config{DataDir: data.dir, Store: st, Log: log, Version: version, TLS: tlsConfig, ValidationMemory: validationMemory,
+	srv, err := server.New(ctx, server.Config{DataDir: data.dir, Store: st, Log: log, Version: version, TLS: tlsConfig, ValidationBudget: budget,
 		GitLimits: gitLimits, SSH: sshCfg})
 	if err != nil {
 		st.Close()

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
@@ -14,13 +15,25 @@ import (
 	"github.com/pkgserver/pkgserver/internal/validate"
 )
 
-// validateSoftMemoryLimit is the heap size past which `pkgserver validate`
-// collects garbage as often as Go does by default.
+// validateSoftMemoryLimit is the heap, per validation running at once,
+// past which `pkgserver validate` collects garbage as often as Go does by
+// default: a package of 28 MB peaks at about 280 MiB under it.
 const validateSoftMemoryLimit = 256 << 20
+
+// validateSoftLimit is the soft memory limit of `pkgserver validate`
+// running parallel validations at once: validateSoftMemoryLimit for each,
+// but no more than the memory budget that bounds them (nor less than
+// validateSoftMemoryLimit). A fixed limit for all would have the collector
+// run continuously on a machine of many cores validating many large
+// packages, their heaps together far above it.
+func validateSoftLimit(budget int64, parallel int) int64 {
+	return min(int64(max(parallel, 1))*validateSoftMemoryLimit, max(budget, validateSoftMemoryLimit))
+}
 
 func newValidateCmd() *cobra.Command {
 	var (
 		output string
+		memory string
 		cfg    = validate.Config{Limits: krm.DefaultLimits()}
 	)
 	cmd := &cobra.Command{
@@ -41,16 +54,12 @@ were found, 2 on a usage or I/O failure.`,
 			default:
 				return usageError("-o %s: want text, json or sarif", output)
 			}
-			// A validation run allocates much and keeps little: collect
-			// less often, unless the user chose with GOGC, but collect as
-			// usual once the heap nears a soft limit, unless the user
-			// chose with GOMEMLIMIT, so that a large package is not paid
-			// for with five times its live heap.
-			if os.Getenv("GOGC") == "" {
-				debug.SetGCPercent(400)
+			total, err := parseBytes(memory)
+			if err != nil {
+				return usageError("--validation-memory %s: %v", memory, err)
 			}
-			if os.Getenv("GOMEMLIMIT") == "" {
-				debug.SetMemoryLimit(validateSoftMemoryLimit)
+			if cfg.Budget, err = validate.NewBudget(total); err != nil {
+				return usageError("--validation-memory %s: %v", memory, err)
 			}
 			engine, err := validate.Build(cmd.Context(), cfg, schema.NewBuiltin())
 			if err != nil {
@@ -59,6 +68,18 @@ were found, 2 on a usage or I/O failure.`,
 			pkgs, err := packagesAt(args)
 			if err != nil {
 				return usageError("%v", err)
+			}
+			// A validation run allocates much and keeps little: collect
+			// less often, unless the user chose with GOGC, but collect as
+			// usual once the heap nears a soft limit, unless the user
+			// chose with GOMEMLIMIT, so that a large package is not paid
+			// for with five times its live heap. Validations run one per
+			// core, within the budget.
+			if os.Getenv("GOGC") == "" {
+				debug.SetGCPercent(400)
+			}
+			if os.Getenv("GOMEMLIMIT") == "" {
+				debug.SetMemoryLimit(validateSoftLimit(total, min(runtime.GOMAXPROCS(0), len(pkgs))))
 			}
 			report := engine.ValidateAll(cmd.Context(), pkgs)
 			out := cmd.OutOrStdout()
@@ -83,6 +104,7 @@ were found, 2 on a usage or I/O failure.`,
 	f.StringVarP(&output, "output", "o", "text", "report format: text, json or sarif")
 	f.StringArrayVar(&cfg.SchemaDirs, "schemas", nil, "directory of CustomResourceDefinitions to check custom resources against (repeatable)")
 	f.StringArrayVar(&cfg.PolicyPaths, "policy", nil, "file or directory of ValidatingAdmissionPolicies to apply (repeatable)")
+	f.StringVar(&memory, "validation-memory", "1Gi", "memory budget of the packages validated at once, in bytes or as a quantity (512Mi, 2GiB), as for the server; see docs/validation.md")
 	f.BoolVar(&cfg.NoDefaultPolicies, "no-default-policies", false, "do not apply the policies built into pkgserver")
 	return cmd
 }

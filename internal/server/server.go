@@ -75,10 +75,10 @@ type Config struct {
 	// TLS, if set, makes the HTTP listener serve TLS (see LoadTLS): the
 	// API, git's smart HTTP and webhooks alike.
 	TLS *tls.Config
-	// ValidationMemory is the memory budget, in bytes, of the validations
-	// run at once by pushes, API writes and webhooks (default
-	// validate.DefaultBudget; see validate.Budget).
-	ValidationMemory int64
+	// ValidationBudget bounds the memory of the validations run at once by
+	// pushes, API writes and webhooks; nil for a budget of
+	// validate.DefaultBudget.
+	ValidationBudget *validate.Budget
 }
 
 // DeliveryRetention is how long processed webhook deliveries are kept: their
@@ -153,12 +153,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	tokens := auth.NewAuthenticator(st)
 	host := &gitserver.Host{Store: st, Hosting: hosting, Pushes: gitserver.NewPushes(), Keys: auth.NewKeyAuthenticator(st),
 		Tokens: tokens, Limits: cfg.GitLimits, Log: log}
-	if cfg.ValidationMemory == 0 {
-		cfg.ValidationMemory = validate.DefaultBudget
-	}
-	budget, err := validate.NewBudget(cfg.ValidationMemory)
-	if err != nil {
-		return nil, err
+	budget := cfg.ValidationBudget
+	if budget == nil {
+		var err error
+		if budget, err = validate.NewBudget(validate.DefaultBudget); err != nil {
+			return nil, err
+		}
 	}
 	checker := &hooks.Checker{Engines: &hooks.EngineCache{Base: validate.Config{Limits: krm.DefaultLimits(), Budget: budget}, Builtin: schema.NewBuiltin()}}
 	repos := &hostedRepos{hosting: hosting}
