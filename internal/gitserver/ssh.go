@@ -1,6 +1,7 @@
 package gitserver
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -122,39 +123,20 @@ type sessionsKey struct{}
 
 // NewSSHServer returns the SSH front end, loading or creating its host key.
 func NewSSHServer(host *Host, cfg SSHConfig) (*SSHServer, error) {
-	if cfg.MaxConnections == 0 {
-		cfg.MaxConnections = DefaultMaxConnections
-	}
-	if cfg.PerUser == 0 {
-		cfg.PerUser = DefaultPerUser
-	}
-	if cfg.MaxHandshakes == 0 {
-		cfg.MaxHandshakes = DefaultMaxHandshakes
-	}
-	if cfg.HandshakesPerAddress == 0 {
-		cfg.HandshakesPerAddress = DefaultHandshakesPerAddress
-	}
-	if cfg.HandshakeTimeout == 0 {
-		cfg.HandshakeTimeout = DefaultHandshakeTimeout
-	}
-	if cfg.LoginTimeout == 0 {
-		cfg.LoginTimeout = DefaultLoginTimeout
-	}
+	// A limit left at zero takes its default.
+	cfg.MaxConnections = cmp.Or(cfg.MaxConnections, DefaultMaxConnections)
+	cfg.PerUser = cmp.Or(cfg.PerUser, DefaultPerUser)
+	cfg.MaxHandshakes = cmp.Or(cfg.MaxHandshakes, DefaultMaxHandshakes)
+	cfg.HandshakesPerAddress = cmp.Or(cfg.HandshakesPerAddress, DefaultHandshakesPerAddress)
+	cfg.HandshakeTimeout = cmp.Or(cfg.HandshakeTimeout, DefaultHandshakeTimeout)
+	cfg.LoginTimeout = cmp.Or(cfg.LoginTimeout, DefaultLoginTimeout)
+	cfg.IdleTimeout = cmp.Or(cfg.IdleTimeout, DefaultIdleTimeout)
+	cfg.MaxDuration = cmp.Or(cfg.MaxDuration, DefaultMaxDuration)
+	cfg.MaxSessions = cmp.Or(cfg.MaxSessions, DefaultMaxSessions)
+	cfg.SessionsPerConnection = cmp.Or(cfg.SessionsPerConnection, DefaultPerConnection)
 	if cfg.MaxConnections < 0 || cfg.PerUser < 0 || cfg.MaxHandshakes < 0 || cfg.HandshakesPerAddress < 0 || cfg.HandshakeTimeout < 0 ||
 		cfg.LoginTimeout < 0 || cfg.MaxSessions < 0 || cfg.SessionsPerConnection < 0 {
 		return nil, errors.New("ssh limits must not be negative")
-	}
-	if cfg.IdleTimeout == 0 {
-		cfg.IdleTimeout = DefaultIdleTimeout
-	}
-	if cfg.MaxDuration == 0 {
-		cfg.MaxDuration = DefaultMaxDuration
-	}
-	if cfg.MaxSessions == 0 {
-		cfg.MaxSessions = DefaultMaxSessions
-	}
-	if cfg.SessionsPerConnection == 0 {
-		cfg.SessionsPerConnection = DefaultPerConnection
 	}
 	signer, err := loadHostKey(cfg.HostKeyPath)
 	if err != nil {
