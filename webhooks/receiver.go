@@ -413,6 +413,12 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			payload = []byte(form.Get("payload"))
+			if len(payload) == 0 {
+				// Nothing to process: stored, it would pass for a
+				// delivery with nothing to do.
+				answer(w, http.StatusBadRequest, "a form-encoded delivery with no payload field (GitHub sends its JSON in payload=...)")
+				return
+			}
 		}
 	}
 	if id == "" || len(id) > maxDeliveryID || event == "" || len(event) > 100 {

@@ -98,6 +98,12 @@ func parseGitHub(event string, payload []byte) (*Hint, error) {
 			if h.PullRequest == 0 {
 				h.PullRequest = pr.GetNumber()
 			}
+			if h.PullRequest <= 0 {
+				// Acted on by its number: without one there is nothing
+				// to read from the API, and the delivery must not pass
+				// for done.
+				return nil, fmt.Errorf("pull_request payload without a number (action %q)", e.GetAction())
+			}
 		}
 		return h, nil
 	}
@@ -150,6 +156,12 @@ func parseGitLab(event string, payload []byte) (*Hint, error) {
 		switch attrs.Action {
 		case "open", "reopen", "update", "merge", "close":
 			h.PullRequest = int(attrs.IID)
+			if h.PullRequest <= 0 {
+				// Acted on by its iid: without one there is nothing to
+				// read from the API, and the delivery must not pass for
+				// done.
+				return nil, fmt.Errorf("merge request payload without an iid (action %q)", attrs.Action)
+			}
 		}
 		return h, nil
 	}
