@@ -107,24 +107,21 @@ func (p *Processor) drain(ctx context.Context) bool {
 			}
 			return true
 		}
-		outcomes := p.processBatch(ctx, pending)
+		tried := p.processBatch(ctx, pending)
 		if ctx.Err() != nil {
 			return failed // not recorded: processed again after the restart
 		}
-		byID := map[int64]store.Delivery{}
-		for _, d := range pending {
-			byID[d.ID] = d
-		}
-		for _, o := range outcomes {
-			d := byID[o.ID]
-			if o.Done {
-				delete(p.next, o.ID)
+		outcomes := make([]store.DeliveryOutcome, 0, len(tried))
+		for _, t := range tried {
+			outcomes = append(outcomes, t.DeliveryOutcome)
+			p.logOutcome(t)
+			if t.Done {
+				delete(p.next, t.ID)
 				continue
 			}
 			failed = true
 			// Backoff: 5 s, 10 s, 20 s, 40 s between the attempts.
-			p.next[o.ID] = time.Now().Add(retryDelay << min(d.Attempts, 4))
-			p.Log.Warn("webhook delivery failed", "forge", d.Forge, "delivery", d.DeliveryID, "attempt", d.Attempts+1, "err", o.Reason)
+			p.next[t.ID] = time.Now().Add(retryDelay << min(t.d.Attempts, 4))
 		}
 		if len(outcomes) < len(pending) {
 			failed = true // some wait for their next attempt
@@ -151,10 +148,48 @@ const batchSize = 100
 // once.
 const parallelRepos = 8
 
+// tried is the outcome of a delivery's attempt, with the delivery (as it
+// was before the attempt) and the error that ended it, nil if none.
+type tried struct {
+	store.DeliveryOutcome
+	d   *store.Delivery
+	err error
+}
+
+// logOutcome logs what an attempt at a delivery came to, unless it was
+// done without an error: a delivery not acted on, one failed for good and
+// one that will be tried again each say so, with the reason.
+func (p *Processor) logOutcome(t tried) {
+	if t.err == nil {
+		return
+	}
+	attrs := []any{"delivery", t.d.DeliveryID, "forge", t.d.Forge, "event", t.d.Event,
+		"repo", t.d.Namespace + "/" + t.d.Repository, "attempts", t.d.Attempts + 1}
+	switch {
+	case errors.Is(t.err, errMalformed):
+		// A payload that does not parse, or about another forge
+		// repository (one renamed or moved on the forge and not here).
+		p.Log.Warn("webhook delivery not acted on", append(attrs, "why", t.Reason)...)
+	case permanent(t.err):
+		p.Log.Error("webhook delivery failed, not tried again: the forge refused it", append(attrs, "err", t.Reason)...)
+	case t.Done:
+		p.Log.Error("webhook delivery failed, given up", append(attrs, "max_attempts", maxAttempts, "err", t.Reason)...)
+	default:
+		p.Log.Warn("webhook delivery failed, tried again later", append(attrs, "err", t.Reason)...)
+	}
+}
+
+// permanent tells whether err is a forge's refusal that trying again does
+// not change (401, 403, 404, 422: classify leaves Retry unset).
+func permanent(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && !ae.Retry
+}
+
 // processBatch acts on the deliveries that are due: each repository that
 // some of them say changed is synced once, in the order they arrived. It
 // returns the outcomes of those it tried.
-func (p *Processor) processBatch(ctx context.Context, ds []store.Delivery) []store.DeliveryOutcome {
+func (p *Processor) processBatch(ctx context.Context, ds []store.Delivery) []tried {
 	type repoKey struct{ ns, name string }
 	errs := make([]error, len(ds))
 	hints := make([]*Hint, len(ds))
@@ -226,15 +261,17 @@ func (p *Processor) processBatch(ctx context.Context, ds []store.Delivery) []sto
 		}()
 	}
 	wg.Wait()
-	var outcomes []store.DeliveryOutcome
+	var outcomes []tried
 	for i, err := range errs {
 		if skip[i] {
 			continue
 		}
-		o := store.DeliveryOutcome{ID: ds[i].ID, Done: true}
+		o := tried{DeliveryOutcome: store.DeliveryOutcome{ID: ds[i].ID, Done: true}, d: &ds[i], err: err}
 		if err != nil {
 			o.Reason = err.Error()
-			o.Done = ds[i].Attempts+1 >= maxAttempts || errors.Is(err, errMalformed)
+			// A forge's refusal is final: tried again, the sync and the
+			// same call are repeated for the same answer.
+			o.Done = ds[i].Attempts+1 >= maxAttempts || errors.Is(err, errMalformed) || permanent(err)
 		}
 		outcomes = append(outcomes, o)
 	}
