@@ -118,7 +118,11 @@ func Forges(token TokenFunc, httpClient *http.Client) ForgeFunc {
 			if id, err := strconv.Atoi(spec.GitLab.Project); err == nil {
 				pid = id
 			}
-			return &gitlabForge{c: c, project: pid}, nil
+			name := fmt.Sprint(pid)
+			if _, ok := pid.(int); ok {
+				name = "project " + name
+			}
+			return &gitlabForge{c: c, project: pid, name: name}, nil
 		}
 		return nil, fmt.Errorf("repository %s/%s is not on GitHub or GitLab", repo.Object.Namespace, repo.Object.Name)
 	}
@@ -187,7 +191,7 @@ type githubForge struct {
 func (f *githubForge) PullRequest(ctx context.Context, number int) (*PullRequest, error) {
 	pr, resp, err := f.c.PullRequests.Get(ctx, f.owner, f.repo, number)
 	if err != nil {
-		return nil, classify("get pull request", ghResp(resp), err)
+		return nil, classify(fmt.Sprintf("get pull request #%d of %s/%s", number, f.owner, f.repo), ghResp(resp), err)
 	}
 	out := &PullRequest{PullRequest: store.PullRequest{Number: pr.GetNumber(), SourceBranch: pr.GetHead().GetRef(),
 		TargetBranch: pr.GetBase().GetRef(), HeadCommit: pr.GetHead().GetSHA()}, BaseCommit: pr.GetBase().GetSHA()}
@@ -355,6 +359,8 @@ func githubAnnotations(results []result.Result) []*github.CheckRunAnnotation {
 type gitlabForge struct {
 	c       *gitlab.Client
 	project any
+	// name is the project as errors name it: its path, or "project <id>".
+	name string
 }
 
 func glResp(r *gitlab.Response) *http.Response {
@@ -364,10 +370,24 @@ func glResp(r *gitlab.Response) *http.Response {
 	return r.Response
 }
 
+// glError names the request a GitLab call failed on, as go-github's
+// errors do: the client's own error for a 404 is a bare "404 Not Found".
+// Its other errors name the request already. The URL is given without its
+// query or credentials.
+func glError(resp *gitlab.Response, err error) error {
+	var er *gitlab.ErrorResponse
+	r := glResp(resp)
+	if errors.As(err, &er) || r == nil || r.Request == nil || r.Request.URL == nil {
+		return err
+	}
+	u := r.Request.URL
+	return fmt.Errorf("%s %s://%s%s: %w", r.Request.Method, u.Scheme, u.Host, u.EscapedPath(), err)
+}
+
 func (f *gitlabForge) PullRequest(ctx context.Context, number int) (*PullRequest, error) {
 	mr, resp, err := f.c.MergeRequests.GetMergeRequest(f.project, int64(number), nil, gitlab.WithContext(ctx))
 	if err != nil {
-		return nil, classify("get merge request", glResp(resp), err)
+		return nil, classify(fmt.Sprintf("get merge request !%d of %s", number, f.name), glResp(resp), glError(resp, err))
 	}
 	out := &PullRequest{PullRequest: store.PullRequest{Number: int(mr.IID), SourceBranch: mr.SourceBranch, TargetBranch: mr.TargetBranch,
 		HeadCommit: mr.SHA}, Fork: mr.SourceProjectID != 0 && mr.TargetProjectID != 0 && mr.SourceProjectID != mr.TargetProjectID}
@@ -399,7 +419,7 @@ func (f *gitlabForge) CreateTag(ctx context.Context, name, commit, message strin
 		if r := glResp(resp); r != nil && r.StatusCode == http.StatusBadRequest && strings.Contains(err.Error(), "already exists") {
 			return ErrTagExists
 		}
-		return classify("create tag", glResp(resp), err)
+		return classify(fmt.Sprintf("create tag %s of %s", name, f.name), glResp(resp), glError(resp, err))
 	}
 	return nil
 }
@@ -420,7 +440,7 @@ func (f *gitlabForge) PostCheck(ctx context.Context, c *store.Check, _ []result.
 	_, resp, err := f.c.Commits.SetCommitStatus(f.project, c.Commit, opt, gitlab.WithContext(ctx))
 	p.ExternalID = "status"
 	if err != nil {
-		return p, classify("set commit status", glResp(resp), err)
+		return p, classify(fmt.Sprintf("set commit status of %s in %s", truncate(c.Commit, 12), f.name), glResp(resp), glError(resp, err))
 	}
 	p.Reported = true
 	return p, nil

@@ -11,7 +11,8 @@ import (
 
 // TestPermanentForgeError: a pull (merge) request the forge answers 404 for
 // is not tried again: the delivery is recorded failed at its first attempt,
-// with the forge's answer, after one call to the API.
+// with the forge's answer naming the request (method, path, the request's
+// number), after one call to the API.
 func TestPermanentForgeError(t *testing.T) {
 	f := setup(t)
 	head := f.remote.Rev("main")
@@ -21,14 +22,22 @@ func TestPermanentForgeError(t *testing.T) {
 	for _, tc := range []struct {
 		forge, id string
 		calls     func() []forgetest.Call
-		want      string
+		want      []string
 	}{
-		{webhooks.GitHub, "pr-gone", func() []forgetest.Call { return f.github.CallsTo(http.MethodGet, "/pulls/99") }, "404"},
-		{webhooks.GitLab, "mr-gone", func() []forgetest.Call { return f.gitlab.CallsTo(http.MethodGet, "/merge_requests/77") }, "404"},
+		{webhooks.GitHub, "pr-gone", func() []forgetest.Call { return f.github.CallsTo(http.MethodGet, "/pulls/99") },
+			[]string{"404", "GET ", "/repos/acme/blueprints/pulls/99", "pull request #99 of acme/blueprints"}},
+		{webhooks.GitLab, "mr-gone", func() []forgetest.Call { return f.gitlab.CallsTo(http.MethodGet, "/merge_requests/77") },
+			[]string{"404", "GET ", "/projects/acme%2Fblueprints/merge_requests/77", "merge request !77 of acme/blueprints"}},
 	} {
 		d := f.waitDone(tc.forge, tc.id)
-		if d.Attempts != 1 || !strings.Contains(d.Error, tc.want) {
-			t.Errorf("%s: %d attempts, error %q; want 1 attempt failed with %s", tc.id, d.Attempts, d.Error, tc.want)
+		t.Logf("%s: %s", tc.id, d.Error)
+		if d.Attempts != 1 {
+			t.Errorf("%s: %d attempts (error %q); want 1", tc.id, d.Attempts, d.Error)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(d.Error, w) {
+				t.Errorf("%s: error %q does not say %q", tc.id, d.Error, w)
+			}
 		}
 		if n := len(tc.calls()); n != 1 {
 			t.Errorf("%s: %d calls to the forge's API, want 1", tc.id, n)
