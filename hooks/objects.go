@@ -52,7 +52,7 @@ func (k *check) readObjects(names []string) error {
 	var want []string
 	seen := map[string]bool{}
 	for _, n := range names {
-		if _, ok := k.objs.peeled[n]; !ok && n != "" && n != zeroID && !seen[n] {
+		if _, ok := k.objs.peeled[n]; !ok && n != "" && n != revision.ZeroID && !seen[n] {
 			want = append(want, n)
 			seen[n] = true
 		}

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pkgserver/pkgserver/hooks/forward"
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
 	"github.com/pkgserver/pkgserver/internal/observe"
 	"github.com/pkgserver/pkgserver/internal/result"
@@ -20,16 +19,13 @@ import (
 	"github.com/pkgserver/pkgserver/internal/validate"
 )
 
-// zeroID is the object id git gives for a ref that does not exist (before
-// a creation, after a deletion).
-const zeroID = "0000000000000000000000000000000000000000"
-
 // PoliciesDir is where a repository keeps its own policies, on its branch.
 // Changing them takes the admin role.
 const PoliciesDir = ".pkgserver/policies"
 
-// Update is one ref update of a push.
-type Update = forward.Update
+// Update is one ref update of a push. It is revision.RefUpdate, the one
+// ref-update type, under the name the callers of Check know.
+type Update = revision.RefUpdate
 
 // Push is what a pre-receive hook decides on.
 type Push struct {
@@ -38,7 +34,7 @@ type Push struct {
 	Config revision.Config
 	// Role is the pusher's role in the repository's namespace.
 	Role    store.Role
-	Updates []Update
+	Updates []revision.RefUpdate
 }
 
 // Decision is the outcome: whether every update of the push may go on, and
@@ -214,7 +210,7 @@ func (k *check) run() (*Decision, error) {
 	for _, u := range k.push.Updates {
 		if u.Ref == branchRef {
 			k.branchTip = u.New
-			if u.New == zeroID {
+			if u.New == revision.ZeroID {
 				k.branchTip = ""
 			}
 		}
@@ -243,9 +239,9 @@ func (k *check) run() (*Decision, error) {
 				return nil, err
 			}
 		case src.Kind == revision.KindDeletionProposed:
-			tags = append(tags, tagUpdate{Update: u, src: src, deletionProposal: true})
+			tags = append(tags, tagUpdate{RefUpdate: u, src: src, deletionProposal: true})
 		case src.Kind == revision.KindTag:
-			tags = append(tags, tagUpdate{Update: u, src: src})
+			tags = append(tags, tagUpdate{RefUpdate: u, src: src})
 		}
 	}
 	if err := k.tags(tags); err != nil {
@@ -297,7 +293,7 @@ func (k *check) conflicts() {
 				k.refuse(u.Ref, "%s, pushed with it, would be its directory", u.Ref[:i])
 			}
 		}
-		if u.Old != zeroID || u.New == zeroID {
+		if u.Old != revision.ZeroID || u.New == revision.ZeroID {
 			continue
 		}
 		// A new ref below an existing one, or an existing ref's directory.
@@ -314,12 +310,12 @@ func (k *check) conflicts() {
 
 // otherRef handles refs outside the git contract: other branches have the
 // packages they change validated; other refs pass.
-func (k *check) otherRef(u Update) error {
-	if !strings.HasPrefix(u.Ref, revision.BranchesPrefix) || u.New == zeroID {
+func (k *check) otherRef(u revision.RefUpdate) error {
+	if !strings.HasPrefix(u.Ref, revision.BranchesPrefix) || u.New == revision.ZeroID {
 		return nil
 	}
 	base := u.Old
-	if base == zeroID {
+	if base == revision.ZeroID {
 		base = ""
 		if k.branchTip != "" {
 			mb, err := k.mergeBase(u.New)
@@ -335,13 +331,13 @@ func (k *check) otherRef(u Update) error {
 // branch handles the repository branch: never deleted, rewritten only by
 // admins, its policies changed only by admins, and every package it adds
 // or changes validated.
-func (k *check) branch(u Update) error {
-	if u.New == zeroID {
+func (k *check) branch(u revision.RefUpdate) error {
+	if u.New == revision.ZeroID {
 		k.refuse(u.Ref, "the repository branch %s cannot be deleted", k.cfg.Branch)
 		return nil
 	}
 	oldPol := ""
-	if u.Old != zeroID {
+	if u.Old != revision.ZeroID {
 		ff, err := k.push.Repo.IsAncestor(k.ctx, u.Old, u.New)
 		if err != nil {
 			return err
@@ -361,14 +357,14 @@ func (k *check) branch(u Update) error {
 	if oldPol != newPol {
 		// Creating the branch (the first push of a repository) does not
 		// take the admin role; its policies are compiled all the same.
-		if u.Old != zeroID && k.push.Role != store.RoleAdmin {
+		if u.Old != revision.ZeroID && k.push.Role != store.RoleAdmin {
 			k.refuse(u.Ref, "changing %s takes the admin role", PoliciesDir)
 			return nil
 		}
 		k.policiesChanged = true
 	}
 	base := u.Old
-	if base == zeroID {
+	if base == revision.ZeroID {
 		base = ""
 	}
 	return k.changedPackages(u.Ref, base, u.New)
@@ -377,7 +373,7 @@ func (k *check) branch(u Update) error {
 // workspace handles a draft or proposal branch: it must hold the package it
 // names, which is validated when it changed.
 func (k *check) workspace(u Update, src revision.Source) error {
-	if u.New == zeroID {
+	if u.New == revision.ZeroID {
 		return nil
 	}
 	full := k.cfg.Full(src.Package)
@@ -389,7 +385,7 @@ func (k *check) workspace(u Update, src revision.Source) error {
 		k.refuse(u.Ref, "the branch names package %s, but its commit has no %s/Kptfile", full, full)
 		return nil
 	}
-	if u.Old != zeroID {
+	if u.Old != revision.ZeroID {
 		if old, err := k.treeID(u.Old, full); err == nil && old == tree {
 			return nil // the package did not change
 		} else if err != nil {
@@ -405,7 +401,7 @@ func (k *check) workspace(u Update, src revision.Source) error {
 }
 
 type tagUpdate struct {
-	Update
+	revision.RefUpdate
 	src              revision.Source
 	deletionProposal bool
 }
@@ -423,7 +419,7 @@ func (k *check) tags(updates []tagUpdate) error {
 		full := k.cfg.Full(t.src.Package)
 		switch {
 		case t.deletionProposal:
-			if t.New == zeroID {
+			if t.New == revision.ZeroID {
 				continue
 			}
 			tag := revision.TagsPrefix + full + "/" + t.src.Revision
@@ -434,10 +430,10 @@ func (k *check) tags(updates []tagUpdate) error {
 			if !exists {
 				k.refuse(t.Ref, "proposes deleting %s/%s, which is not published", full, t.src.Revision)
 			}
-		case t.New != zeroID && !admin && revisionLikeSegment(t.src.Package):
+		case t.New != revision.ZeroID && !admin && revisionLikeSegment(t.src.Package):
 			// refs/tags/p/v2/x would keep p/v2 from ever being published.
 			k.refuse(t.Ref, "a tag's package path must not have a segment like a revision (v<N>)")
-		case t.New != zeroID && revision.LooksLikeRevision(t.src.Revision) && k.isPackageTag(t):
+		case t.New != revision.ZeroID && revision.LooksLikeRevision(t.src.Revision) && k.isPackageTag(t):
 			// It would be listed as a revision and never counted. Where
 			// the path names no package (release/V3) it is no revision
 			// at all, and left alone below.
@@ -445,11 +441,11 @@ func (k *check) tags(updates []tagUpdate) error {
 		case t.src.Number == 0 && !k.isPackageTag(t):
 			// A tag with a slash that names no package (release/2024-01):
 			// not a revision, not pkgserver's to judge.
-		case t.New == zeroID:
+		case t.New == revision.ZeroID:
 			if !admin {
 				k.refuse(t.Ref, "published revisions are deleted only by admins, by approving a deletion proposal")
 			}
-		case t.Old != zeroID:
+		case t.Old != revision.ZeroID:
 			if !admin {
 				k.refuse(t.Ref, "published revisions are immutable: the tag cannot be moved")
 				continue
@@ -546,7 +542,7 @@ func (k *check) taggedPackage(t tagUpdate, prevN int) error {
 			return err
 		}
 	}
-	if t.Old == zeroID && t.src.Number > 0 {
+	if t.Old == revision.ZeroID && t.src.Number > 0 {
 		k.pushedTags[full+"/"+t.src.Revision] = tree
 	}
 	k.addPackage(full, tree, t.Ref, prev)
@@ -558,7 +554,7 @@ func (k *check) taggedPackage(t tagUpdate, prevN int) error {
 func (k *check) isPackageTag(t tagUpdate) bool {
 	full := k.cfg.Full(t.src.Package)
 	for _, id := range []string{t.Old, t.New} {
-		if id == zeroID {
+		if id == revision.ZeroID {
 			continue
 		}
 		commit, err := k.peel(id)
@@ -598,7 +594,7 @@ func (k *check) peel(id string) (string, error) {
 func (k *check) tagExists(tag string, updates []tagUpdate) (bool, error) {
 	for _, t := range updates {
 		if t.Ref == tag {
-			return t.New != zeroID, nil
+			return t.New != revision.ZeroID, nil
 		}
 	}
 	_, err := k.batch.Info(tag)

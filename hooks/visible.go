@@ -60,8 +60,8 @@ func (k *check) indexable() error {
 // would not become revisions, and the push when a ref it leaves alone was a
 // revision before it and would not be one after.
 func (k *check) visible(branchBefore string) error {
-	pushed := map[string]Update{}
-	touched := map[string]Update{}
+	pushed := map[string]revision.RefUpdate{}
+	touched := map[string]revision.RefUpdate{}
 	pkgs := map[string]bool{}
 	branchRef := revision.BranchesPrefix + k.cfg.Branch
 	for _, u := range k.push.Updates {
@@ -146,7 +146,7 @@ func (k *check) visible(branchBefore string) error {
 	}
 	for _, name := range slices.Sorted(maps.Keys(pushed)) {
 		u := pushed[name]
-		if u.New == zeroID {
+		if u.New == revision.ZeroID {
 			continue
 		}
 		src, _, _ := k.cfg.ParseRef(name)
@@ -204,7 +204,7 @@ func (k *check) visible(branchBefore string) error {
 		for _, p := range will {
 			u, isTouched := touched[p.Ref]
 			switch {
-			case isTouched && u.New != zeroID:
+			case isTouched && u.New != revision.ZeroID:
 				k.refuse(p.Ref, "%s", p.Message)
 			case isTouched:
 				// Deleted by the push: nothing of it is left to hide.

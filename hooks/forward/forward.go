@@ -17,6 +17,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/pkgserver/pkgserver/internal/revision"
 )
 
 // Environment the server gives receive-pack, and through it the hooks.
@@ -24,13 +26,6 @@ const (
 	EnvURL   = "PKGSERVER_HOOK_URL"
 	EnvToken = "PKGSERVER_HOOK_TOKEN"
 )
-
-// Update is one ref update of a push, as git gives it to the hooks.
-type Update struct {
-	Old string `json:"old"`
-	New string `json:"new"`
-	Ref string `json:"ref"`
-}
 
 // Quarantine is where the objects of a push not yet accepted are.
 type Quarantine struct {
@@ -41,8 +36,8 @@ type Quarantine struct {
 
 // Request is what a hook sends to the server.
 type Request struct {
-	Updates    []Update   `json:"updates"`
-	Quarantine Quarantine `json:"quarantine"`
+	Updates    []revision.RefUpdate `json:"updates"`
+	Quarantine Quarantine           `json:"quarantine"`
 }
 
 // Response is the server's answer: whether the push may go on, and lines
@@ -61,8 +56,8 @@ const (
 )
 
 // ReadUpdates reads git's "<old> <new> <ref>" lines.
-func ReadUpdates(r io.Reader) ([]Update, error) {
-	var updates []Update
+func ReadUpdates(r io.Reader) ([]revision.RefUpdate, error) {
+	var updates []revision.RefUpdate
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 4096), 4096)
 	for sc.Scan() {
@@ -73,7 +68,7 @@ func ReadUpdates(r io.Reader) ([]Update, error) {
 		if len(updates) == MaxUpdates {
 			return nil, fmt.Errorf("more than %d ref updates in one push", MaxUpdates)
 		}
-		updates = append(updates, Update{Old: f[0], New: f[1], Ref: f[2]})
+		updates = append(updates, revision.RefUpdate{Old: f[0], New: f[1], Ref: f[2]})
 	}
 	return updates, sc.Err()
 }

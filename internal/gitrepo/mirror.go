@@ -21,6 +21,8 @@ import (
 	"github.com/go-git/go-git/v5/storage/memory"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/pkgserver/pkgserver/internal/revision"
 )
 
 // Credentials authenticate to a remote repository. At most one kind is set.
@@ -261,7 +263,7 @@ var ErrPushRefused = errors.New("the remote refused the push")
 // nothing changes. A remote that does not accept atomic pushes is not
 // pushed to (ErrPushRefused): refs updated one by one could publish a tag
 // without its branch. On success r's own refs are moved the same way.
-func (r *Repo) Push(ctx context.Context, remote string, creds *Credentials, updates []RefUpdate) error {
+func (r *Repo) Push(ctx context.Context, remote string, creds *Credentials, updates []revision.RefUpdate) error {
 	fail := func(err error) error {
 		return errors.New(redact(fmt.Sprintf("push to %s: %v", remote, err), remote, creds))
 	}
@@ -298,26 +300,26 @@ func (r *Repo) Push(ctx context.Context, remote string, creds *Credentials, upda
 			at[name] = h.String()
 		}
 	}
-	var temp []RefUpdate
+	var temp []revision.RefUpdate
 	var specs []config.RefSpec
 	var require []config.RefSpec
 	for i, u := range updates {
-		if err := ValidateRefName(u.Name); err != nil {
+		if err := ValidateRefName(u.Ref); err != nil {
 			return err
 		}
-		if at[u.Name] != u.Old {
-			return fmt.Errorf("%w: %s is at %q on the remote, not %q", ErrRefConflict, u.Name, at[u.Name], u.Old)
+		if at[u.Ref] != u.Old {
+			return fmt.Errorf("%w: %s is at %q on the remote, not %q", ErrRefConflict, u.Ref, at[u.Ref], u.Old)
 		}
 		if u.Old != "" {
-			require = append(require, config.RefSpec(u.Old+":"+u.Name))
+			require = append(require, config.RefSpec(u.Old+":"+u.Ref))
 		}
 		if u.New == "" {
-			specs = append(specs, config.RefSpec(":"+u.Name))
+			specs = append(specs, config.RefSpec(":"+u.Ref))
 			continue
 		}
 		src := fmt.Sprintf("%s%d", pushPrefix, i)
-		temp = append(temp, RefUpdate{Name: src, New: u.New})
-		specs = append(specs, config.RefSpec(src+":"+u.Name))
+		temp = append(temp, revision.RefUpdate{Ref: src, New: u.New})
+		specs = append(specs, config.RefSpec(src+":"+u.Ref))
 	}
 	if err := r.forceRefs(ctx, temp); err != nil {
 		return err
@@ -337,9 +339,9 @@ func (r *Repo) Push(ctx context.Context, remote string, creds *Credentials, upda
 		return classifyPush(err, refused, fail)
 	}
 	// The mirror follows, so that the index reads what the remote holds.
-	mirror := make([]RefUpdate, len(updates))
+	mirror := make([]revision.RefUpdate, len(updates))
 	for i, u := range updates {
-		mirror[i] = RefUpdate{Name: u.Name, New: u.New}
+		mirror[i] = revision.RefUpdate{Ref: u.Ref, New: u.New}
 	}
 	return r.forceRefs(ctx, mirror)
 }
@@ -363,16 +365,16 @@ func classifyPush(err error, refused func(string, ...any) error, fail func(error
 }
 
 // forceRefs sets (or deletes, New "") refs whatever they were.
-func (r *Repo) forceRefs(ctx context.Context, updates []RefUpdate) error {
+func (r *Repo) forceRefs(ctx context.Context, updates []revision.RefUpdate) error {
 	if len(updates) == 0 {
 		return nil
 	}
 	var in bytes.Buffer
 	for _, u := range updates {
 		if u.New == "" {
-			fmt.Fprintf(&in, "delete %s\n", u.Name)
+			fmt.Fprintf(&in, "delete %s\n", u.Ref)
 		} else {
-			fmt.Fprintf(&in, "update %s %s\n", u.Name, u.New)
+			fmt.Fprintf(&in, "update %s %s\n", u.Ref, u.New)
 		}
 	}
 	cmd := r.command(ctx, "update-ref", "--stdin")

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
 	"github.com/pkgserver/pkgserver/internal/gitrepo/gittest"
+	"github.com/pkgserver/pkgserver/internal/revision"
 )
 
 // TestScratch: objects written through a scratch store are read by git
@@ -63,18 +64,18 @@ func TestScratch(t *testing.T) {
 	refs := src.Git("for-each-ref")
 	for _, tc := range []struct {
 		name string
-		u    gitrepo.RefUpdate
+		u    revision.RefUpdate
 		want error
 	}{
-		{"new branch", gitrepo.RefUpdate{Name: "refs/heads/drafts/b/ws", New: commit}, nil},
-		{"move", gitrepo.RefUpdate{Name: "refs/heads/main", Old: base, New: commit}, nil},
-		{"exists", gitrepo.RefUpdate{Name: "refs/heads/main", New: commit}, gitrepo.ErrRefConflict},
-		{"moved", gitrepo.RefUpdate{Name: "refs/heads/main", Old: commit, New: base}, gitrepo.ErrRefConflict},
-		{"gone", gitrepo.RefUpdate{Name: "refs/heads/nothing", Old: base}, gitrepo.ErrRefConflict},
-		{"below a branch", gitrepo.RefUpdate{Name: "refs/heads/drafts/a/ws", New: commit}, gitrepo.ErrRefCollision},
-		{"above a branch", gitrepo.RefUpdate{Name: "refs/heads/drafts", New: commit}, gitrepo.ErrRefCollision},
+		{"new branch", revision.RefUpdate{Ref: "refs/heads/drafts/b/ws", New: commit}, nil},
+		{"move", revision.RefUpdate{Ref: "refs/heads/main", Old: base, New: commit}, nil},
+		{"exists", revision.RefUpdate{Ref: "refs/heads/main", New: commit}, gitrepo.ErrRefConflict},
+		{"moved", revision.RefUpdate{Ref: "refs/heads/main", Old: commit, New: base}, gitrepo.ErrRefConflict},
+		{"gone", revision.RefUpdate{Ref: "refs/heads/nothing", Old: base}, gitrepo.ErrRefConflict},
+		{"below a branch", revision.RefUpdate{Ref: "refs/heads/drafts/a/ws", New: commit}, gitrepo.ErrRefCollision},
+		{"above a branch", revision.RefUpdate{Ref: "refs/heads/drafts", New: commit}, gitrepo.ErrRefCollision},
 	} {
-		err := sc.Repo.CheckRefs(ctx, []gitrepo.RefUpdate{tc.u})
+		err := sc.Repo.CheckRefs(ctx, []revision.RefUpdate{tc.u})
 		if (tc.want == nil && err != nil) || (tc.want != nil && !errors.Is(err, tc.want)) {
 			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
 		}

@@ -19,6 +19,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/storage/filesystem"
+
+	"github.com/pkgserver/pkgserver/internal/revision"
 )
 
 // ObjectWriter writes blobs, trees and commits into a repository's object
@@ -277,13 +279,6 @@ func (w *ObjectWriter) ReplaceTree(b *Batch, root, p, subtree string) (string, e
 // the path is a file.
 var ErrPathTaken = errors.New("the path is taken")
 
-// RefUpdate is one change of a ref transaction: Old "" means the ref must
-// not exist, New "" deletes it.
-type RefUpdate struct {
-	Name     string
-	Old, New string
-}
-
 // ErrRefConflict is returned by UpdateRefs when a ref is not at the value
 // expected: another writer was first.
 var ErrRefConflict = errors.New("a ref changed meanwhile")
@@ -293,23 +288,24 @@ var ErrRefConflict = errors.New("a ref changed meanwhile")
 var ErrRefCollision = errors.New("the ref collides with another")
 
 // UpdateRefs applies ref updates in one transaction: all of them, or none
-// when a ref is not at its expected old value (ErrRefConflict).
-func (r *Repo) UpdateRefs(ctx context.Context, updates []RefUpdate) error {
+// when a ref is not at its expected old value (ErrRefConflict). Old "" (or
+// revision.ZeroID) means the ref must not exist, New "" deletes it.
+func (r *Repo) UpdateRefs(ctx context.Context, updates []revision.RefUpdate) error {
 	var in bytes.Buffer
 	in.WriteString("start\n")
 	for _, u := range updates {
-		if err := ValidateRefName(u.Name); err != nil {
+		if err := ValidateRefName(u.Ref); err != nil {
 			return err
 		}
 		old := u.Old
 		if old == "" {
-			old = zeroOID
+			old = revision.ZeroID
 		}
 		switch {
 		case u.New == "":
-			fmt.Fprintf(&in, "delete %s %s\n", u.Name, old)
+			fmt.Fprintf(&in, "delete %s %s\n", u.Ref, old)
 		default:
-			fmt.Fprintf(&in, "update %s %s %s\n", u.Name, u.New, old)
+			fmt.Fprintf(&in, "update %s %s %s\n", u.Ref, u.New, old)
 		}
 	}
 	in.WriteString("prepare\ncommit\n")
@@ -331,8 +327,6 @@ func (r *Repo) UpdateRefs(ctx context.Context, updates []RefUpdate) error {
 	}
 	return nil
 }
-
-const zeroOID = "0000000000000000000000000000000000000000"
 
 // Scratch is a scratch object store beside a repository, for a dry run of a
 // write: its ObjectWriter writes there, and every git subprocess of its Repo
@@ -521,12 +515,12 @@ func RemoveStaleTemp(prefix string) (int, error) {
 // is ErrRefConflict, a new ref that is another's directory, or the other
 // way round, ErrRefCollision. A concurrent writer may still move the refs
 // afterwards.
-func (r *Repo) CheckRefs(ctx context.Context, updates []RefUpdate) error {
+func (r *Repo) CheckRefs(ctx context.Context, updates []revision.RefUpdate) error {
 	for _, u := range updates {
-		if err := ValidateRefName(u.Name); err != nil {
+		if err := ValidateRefName(u.Ref); err != nil {
 			return err
 		}
-		refs, err := r.RefsNamed(ctx, u.Name)
+		refs, err := r.RefsNamed(ctx, u.Ref)
 		if err != nil {
 			return err
 		}
@@ -536,27 +530,27 @@ func (r *Repo) CheckRefs(ctx context.Context, updates []RefUpdate) error {
 		}
 		if at != u.Old {
 			if u.Old == "" {
-				return fmt.Errorf("%w: %s: reference already exists", ErrRefConflict, u.Name)
+				return fmt.Errorf("%w: %s: reference already exists", ErrRefConflict, u.Ref)
 			}
-			return fmt.Errorf("%w: %s is at %q but expected %s", ErrRefConflict, u.Name, at, u.Old)
+			return fmt.Errorf("%w: %s is at %q but expected %s", ErrRefConflict, u.Ref, at, u.Old)
 		}
 		if u.Old != "" || u.New == "" {
 			continue
 		}
-		below, err := r.RefsUnder(ctx, u.Name+"/")
+		below, err := r.RefsUnder(ctx, u.Ref+"/")
 		if err != nil {
 			return err
 		}
 		if len(below) > 0 {
-			return fmt.Errorf("%w: %s exists; cannot create %s", ErrRefCollision, below[0].Name, u.Name)
+			return fmt.Errorf("%w: %s exists; cannot create %s", ErrRefCollision, below[0].Name, u.Ref)
 		}
-		for p := path.Dir(u.Name); strings.Count(p, "/") >= 2; p = path.Dir(p) {
+		for p := path.Dir(u.Ref); strings.Count(p, "/") >= 2; p = path.Dir(p) {
 			above, err := r.RefsNamed(ctx, p)
 			if err != nil {
 				return err
 			}
 			if len(above) > 0 {
-				return fmt.Errorf("%w: %s exists; cannot create %s", ErrRefCollision, p, u.Name)
+				return fmt.Errorf("%w: %s exists; cannot create %s", ErrRefCollision, p, u.Ref)
 			}
 		}
 	}

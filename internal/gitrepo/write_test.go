@@ -8,6 +8,7 @@ import (
 
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
 	"github.com/pkgserver/pkgserver/internal/gitrepo/gittest"
+	"github.com/pkgserver/pkgserver/internal/revision"
 )
 
 // TestWriteObjects: trees and commits written by pkgserver are what git
@@ -67,20 +68,20 @@ func TestWriteObjects(t *testing.T) {
 	src.Git("fsck", "--strict", "--no-dangling")
 
 	// All or nothing: the second update expects a ref that is elsewhere.
-	err = g.UpdateRefs(ctx, []gitrepo.RefUpdate{{Name: "refs/heads/one", New: c1}, {Name: "refs/heads/main", Old: c1, New: c2}})
+	err = g.UpdateRefs(ctx, []revision.RefUpdate{{Ref: "refs/heads/one", New: c1}, {Ref: "refs/heads/main", Old: c1, New: c2}})
 	if !errors.Is(err, gitrepo.ErrRefConflict) {
 		t.Fatalf("stale old value: %v", err)
 	}
 	if refs, _ := g.RefsNamed(ctx, "refs/heads/one"); len(refs) != 0 {
 		t.Errorf("a ref of a failed transaction was created")
 	}
-	if err := g.UpdateRefs(ctx, []gitrepo.RefUpdate{{Name: "refs/heads/one", New: c1}, {Name: "refs/heads/main", Old: base, New: c2}}); err != nil {
+	if err := g.UpdateRefs(ctx, []revision.RefUpdate{{Ref: "refs/heads/one", New: c1}, {Ref: "refs/heads/main", Old: base, New: c2}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := g.UpdateRefs(ctx, []gitrepo.RefUpdate{{Name: "refs/heads/one", New: c2}}); !errors.Is(err, gitrepo.ErrRefConflict) {
+	if err := g.UpdateRefs(ctx, []revision.RefUpdate{{Ref: "refs/heads/one", New: c2}}); !errors.Is(err, gitrepo.ErrRefConflict) {
 		t.Errorf("creating an existing ref: %v", err)
 	}
-	if err := g.UpdateRefs(ctx, []gitrepo.RefUpdate{{Name: "refs/heads/one", Old: c1}}); err != nil {
+	if err := g.UpdateRefs(ctx, []revision.RefUpdate{{Ref: "refs/heads/one", Old: c1}}); err != nil {
 		t.Errorf("delete: %v", err)
 	}
 	if src.Rev("main") != c2 {

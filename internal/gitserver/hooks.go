@@ -13,7 +13,7 @@ import (
 	"github.com/pkgserver/pkgserver/hooks"
 	"github.com/pkgserver/pkgserver/hooks/forward"
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
-	"github.com/pkgserver/pkgserver/internal/reconcile"
+	"github.com/pkgserver/pkgserver/internal/revision"
 	"github.com/pkgserver/pkgserver/internal/store"
 )
 
@@ -22,7 +22,7 @@ const HookPrefix = "/hooks/v1/"
 
 // Applier indexes the ref updates of an accepted push.
 type Applier interface {
-	Apply(ctx context.Context, namespace, name string, updates []reconcile.RefUpdate) error
+	Apply(ctx context.Context, namespace, name string, updates []revision.RefUpdate) error
 }
 
 // Hook time limits: deciding on a push (waiting for the repository's other
@@ -132,12 +132,12 @@ func (h *Host) preReceive(ctx context.Context, push *Push, req *forward.Request,
 func (h *Host) postReceive(ctx context.Context, push *Push, req *forward.Request, applier Applier) *forward.Response {
 	ctx, cancel := context.WithTimeout(ctx, PostReceiveTimeout)
 	defer cancel()
-	updates := make([]reconcile.RefUpdate, 0, len(req.Updates))
+	updates := make([]revision.RefUpdate, 0, len(req.Updates))
 	for _, u := range req.Updates {
 		if gitrepo.ValidateRefName(u.Ref) != nil {
 			continue
 		}
-		updates = append(updates, reconcile.RefUpdate{Ref: u.Ref, Old: u.Old, New: u.New})
+		updates = append(updates, u)
 	}
 	start := time.Now()
 	defer h.upkeep(push.GitDir)

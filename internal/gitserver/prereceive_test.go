@@ -14,6 +14,7 @@ import (
 	"github.com/pkgserver/pkgserver/hooks/forward"
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
 	"github.com/pkgserver/pkgserver/internal/gitrepo/gittest"
+	"github.com/pkgserver/pkgserver/internal/revision"
 	"github.com/pkgserver/pkgserver/internal/store"
 	"github.com/pkgserver/pkgserver/internal/store/sqlstore"
 	"github.com/pkgserver/pkgserver/internal/store/storetest"
@@ -54,7 +55,7 @@ func TestPreReceiveLimit(t *testing.T) {
 		return &Push{Namespace: "default", Repository: "catalog", GitDir: r.GitDir(),
 			Pusher: Pusher{Name: "alice", Namespace: "default", Role: store.RoleWrite}}
 	}
-	req := &forward.Request{Updates: []forward.Update{{Old: before, New: after, Ref: "refs/heads/main"}}}
+	req := &forward.Request{Updates: []revision.RefUpdate{{Old: before, New: after, Ref: "refs/heads/main"}}}
 
 	t.Run("deciding", func(t *testing.T) {
 		push := newPush()

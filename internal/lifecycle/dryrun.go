@@ -6,6 +6,7 @@ import (
 
 	"github.com/pkgserver/pkgserver/hooks"
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
+	"github.com/pkgserver/pkgserver/internal/krm"
 	"github.com/pkgserver/pkgserver/internal/reconcile"
 	"github.com/pkgserver/pkgserver/internal/result"
 	"github.com/pkgserver/pkgserver/internal/revision"
@@ -65,7 +66,7 @@ func (o *op) written(name string, prev *store.Revision, ref, commit string, vali
 		if err != nil {
 			return nil, err
 		}
-		r.Meta = reconcile.KptfileMeta(kf.Data)
+		r.Meta = krm.KptfileMeta(kf.Data)
 	}
 	switch {
 	case validated:

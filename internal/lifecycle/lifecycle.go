@@ -51,7 +51,7 @@ func conflict(format string, args ...any) error {
 // Indexer indexes the refs a write changed before the write answers, and
 // syncs a remote repository whose refs moved under a write.
 type Indexer interface {
-	Apply(ctx context.Context, namespace, name string, updates []reconcile.RefUpdate) error
+	Apply(ctx context.Context, namespace, name string, updates []revision.RefUpdate) error
 	SyncNow(ctx context.Context, namespace, name string) error
 }
 
@@ -61,7 +61,7 @@ type Writer struct {
 	// Git opens the git repository to write a repository's revisions
 	// into, with the push that publishes ref updates to its remote (nil:
 	// the repository is updated in place).
-	Git     func(ctx context.Context, repo *store.Repository) (*gitrepo.Repo, func(context.Context, []gitrepo.RefUpdate) error, error)
+	Git     func(ctx context.Context, repo *store.Repository) (*gitrepo.Repo, func(context.Context, []revision.RefUpdate) error, error)
 	Index   Indexer
 	Checker *hooks.Checker
 	Now     func() time.Time
@@ -112,7 +112,7 @@ type op struct {
 	cfg  revision.Config
 	git  *gitrepo.Repo
 	// push publishes ref updates to a remote repository; nil in place.
-	push func(context.Context, []gitrepo.RefUpdate) error
+	push func(context.Context, []revision.RefUpdate) error
 	b    *gitrepo.Batch
 	ow   *gitrepo.ObjectWriter
 	by   Author
@@ -250,7 +250,7 @@ func (o *op) recordValidation(tree string, results []result.Result) {
 // value is ErrConflict. A dry run only checks the refs against the
 // repository's (a remote repository's against its mirror, as last
 // fetched).
-func (o *op) apply(updates []gitrepo.RefUpdate) error {
+func (o *op) apply(updates []revision.RefUpdate) error {
 	update := o.git.UpdateRefs
 	if o.push != nil {
 		update = o.push
@@ -276,11 +276,7 @@ func (o *op) apply(updates []gitrepo.RefUpdate) error {
 	if o.dry {
 		return nil
 	}
-	rus := make([]reconcile.RefUpdate, len(updates))
-	for i, u := range updates {
-		rus[i] = reconcile.RefUpdate{Ref: u.Name, Old: u.Old, New: u.New}
-	}
-	return o.w.Index.Apply(context.WithoutCancel(o.ctx), o.repo.Object.Namespace, o.repo.Object.Name, rus)
+	return o.w.Index.Apply(context.WithoutCancel(o.ctx), o.repo.Object.Namespace, o.repo.Object.Name, updates)
 }
 
 // revision reads a revision and checks the resource version the writer

@@ -15,7 +15,6 @@ import (
 
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
 	"github.com/pkgserver/pkgserver/internal/krm"
-	"github.com/pkgserver/pkgserver/internal/reconcile"
 	"github.com/pkgserver/pkgserver/internal/result"
 	"github.com/pkgserver/pkgserver/internal/revision"
 	"github.com/pkgserver/pkgserver/internal/store"
@@ -144,7 +143,7 @@ func (w *Writer) Create(ctx context.Context, ns string, req Create, by Author) (
 		return nil, nil, err
 	}
 	ref := draftRef(o.cfg, req.Package, req.Workspace)
-	if err := o.apply([]gitrepo.RefUpdate{{Name: ref, New: commit}}); err != nil {
+	if err := o.apply([]revision.RefUpdate{{Ref: ref, New: commit}}); err != nil {
 		if at, rerr := o.refAt(ref); errors.Is(err, ErrConflict) && rerr == nil && at != "" {
 			return nil, nil, conflict("the branch %s exists", strings.TrimPrefix(ref, revision.BranchesPrefix))
 		}
@@ -339,7 +338,7 @@ func (w *Writer) PutResources(ctx context.Context, ns, name string, rv int64, fi
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := o.apply([]gitrepo.RefUpdate{{Name: r.Ref, Old: r.Commit, New: commit}}); err != nil {
+	if err := o.apply([]revision.RefUpdate{{Ref: r.Ref, Old: r.Commit, New: commit}}); err != nil {
 		return nil, nil, err
 	}
 	o.recordValidation(tree, warnings)
@@ -397,7 +396,7 @@ func (w *Writer) editMeta(ctx context.Context, r *store.Revision, edit *MetaEdit
 	tree, err := o.editKptfile(r.Tree, func(kptfile []byte) ([]byte, error) {
 		// What the client saw is what the Kptfile says: an edit never
 		// drops what the index did not show (a Kptfile too large to index).
-		if !reflect.DeepEqual(reconcile.KptfileMeta(kptfile), r.Meta) {
+		if !reflect.DeepEqual(krm.KptfileMeta(kptfile), r.Meta) {
 			return nil, conflict("the Kptfile of %s says more than the index shows; change it through the resources", r.Name)
 		}
 		return edit.apply(kptfile)
@@ -418,10 +417,10 @@ func (w *Writer) editMeta(ctx context.Context, r *store.Revision, edit *MetaEdit
 		return nil, nil, err
 	}
 	ref := r.Ref
-	updates := []gitrepo.RefUpdate{{Name: r.Ref, Old: r.Commit, New: commit}}
+	updates := []revision.RefUpdate{{Ref: r.Ref, Old: r.Commit, New: commit}}
 	if propose {
 		ref = proposedRef(o.cfg, r.Package, r.Workspace)
-		updates = []gitrepo.RefUpdate{{Name: r.Ref, Old: r.Commit}, {Name: ref, New: commit}}
+		updates = []revision.RefUpdate{{Ref: r.Ref, Old: r.Commit}, {Ref: ref, New: commit}}
 	}
 	if err := o.apply(updates); err != nil {
 		return nil, nil, err
@@ -445,7 +444,7 @@ func (w *Writer) rename(ctx context.Context, r *store.Revision, to revision.Life
 	if r.Ref != from {
 		return nil, invalid("%s comes from %s, which pkgserver does not move (a pull request proposes it: close the request instead)", r.Name, r.Ref)
 	}
-	if err := o.apply([]gitrepo.RefUpdate{{Name: from, Old: r.Commit}, {Name: dest, New: r.Commit}}); err != nil {
+	if err := o.apply([]revision.RefUpdate{{Ref: from, Old: r.Commit}, {Ref: dest, New: r.Commit}}); err != nil {
 		return nil, err
 	}
 	return o.moved(r, func(nr *store.Revision) {
@@ -528,10 +527,10 @@ func (w *Writer) publish(ctx context.Context, r *store.Revision, by Author) (*st
 		if w.beforePublish != nil {
 			w.beforePublish(try)
 		}
-		err = o.apply([]gitrepo.RefUpdate{
-			{Name: o.cfg.RefName(revision.Source{Kind: revision.KindBranch}), Old: tip, New: commit},
-			{Name: o.cfg.RefName(revision.Source{Kind: revision.KindTag, Package: r.Package, Revision: revision.FormatRevision(n)}), New: commit},
-			{Name: r.Ref, Old: r.Commit},
+		err = o.apply([]revision.RefUpdate{
+			{Ref: o.cfg.RefName(revision.Source{Kind: revision.KindBranch}), Old: tip, New: commit},
+			{Ref: o.cfg.RefName(revision.Source{Kind: revision.KindTag, Package: r.Package, Revision: revision.FormatRevision(n)}), New: commit},
+			{Ref: r.Ref, Old: r.Commit},
 		})
 		if errors.Is(err, ErrConflict) && try < maxPublishTries {
 			// The branch moved, or the number was taken: again on what git
@@ -597,7 +596,7 @@ func (w *Writer) deletionProposal(ctx context.Context, r *store.Revision, create
 	}
 	defer done()
 	ref := o.cfg.RefName(revision.Source{Kind: revision.KindDeletionProposed, Package: r.Package, Revision: r.Revision.Revision})
-	u := gitrepo.RefUpdate{Name: ref, New: r.Commit}
+	u := revision.RefUpdate{Ref: ref, New: r.Commit}
 	if !create {
 		if r.DeletionRef == "" {
 			return nil, invalid("%s has no deletion proposal", r.Name)
@@ -609,9 +608,9 @@ func (w *Writer) deletionProposal(ctx context.Context, r *store.Revision, create
 		if at == "" {
 			return nil, conflict("the deletion proposal %s is gone", r.DeletionRef)
 		}
-		u = gitrepo.RefUpdate{Name: r.DeletionRef, Old: at}
+		u = revision.RefUpdate{Ref: r.DeletionRef, Old: at}
 	}
-	if err := o.apply([]gitrepo.RefUpdate{u}); err != nil {
+	if err := o.apply([]revision.RefUpdate{u}); err != nil {
 		return nil, err
 	}
 	latest := false
@@ -643,7 +642,7 @@ func (w *Writer) Delete(ctx context.Context, ns, name string, rv int64, by Autho
 		return err
 	}
 	defer done()
-	var updates []gitrepo.RefUpdate
+	var updates []revision.RefUpdate
 	switch r.Lifecycle {
 	case revision.Draft, revision.Proposed:
 		if !strings.HasPrefix(r.Ref, revision.DraftsPrefix) && !strings.HasPrefix(r.Ref, revision.ProposedPrefix) {
@@ -656,7 +655,7 @@ func (w *Writer) Delete(ctx context.Context, ns, name string, rv int64, by Autho
 		if at != r.Commit {
 			return conflict("%s moved since it was read", r.Ref)
 		}
-		updates = []gitrepo.RefUpdate{{Name: r.Ref, Old: r.Commit}}
+		updates = []revision.RefUpdate{{Ref: r.Ref, Old: r.Commit}}
 	case revision.DeletionProposed:
 		tag, err := o.refAt(r.Ref)
 		if err != nil {
@@ -669,7 +668,7 @@ func (w *Writer) Delete(ctx context.Context, ns, name string, rv int64, by Autho
 		if tag == "" || del == "" {
 			return conflict("%s changed since it was read", name)
 		}
-		updates = []gitrepo.RefUpdate{{Name: r.Ref, Old: tag}, {Name: r.DeletionRef, Old: del}}
+		updates = []revision.RefUpdate{{Ref: r.Ref, Old: tag}, {Ref: r.DeletionRef, Old: del}}
 	default:
 		return invalid("%s cannot be deleted: %s", r.Lifecycle, allowed(r.Lifecycle))
 	}

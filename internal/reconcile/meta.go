@@ -8,49 +8,6 @@ import (
 	"github.com/pkgserver/pkgserver/internal/store"
 )
 
-// KptfileMeta reads what a Kptfile says about its revision: labels and
-// annotations (without the ones pkgserver or KRM tooling own), readiness
-// gates and status conditions. A Kptfile that does not parse says nothing;
-// the validation reports why.
-func KptfileMeta(data []byte) revision.Meta {
-	kf, _ := krm.ParseKptfile(data)
-	if kf == nil {
-		return revision.Meta{}
-	}
-	var m revision.Meta
-	for k, v := range kf.Metadata.Labels {
-		if !revision.IsSystemLabel(k) {
-			if m.Labels == nil {
-				m.Labels = map[string]string{}
-			}
-			m.Labels[k] = v
-		}
-	}
-	for k, v := range kf.Metadata.Annotations {
-		if !revision.IsConfigAnnotation(k) {
-			if m.Annotations == nil {
-				m.Annotations = map[string]string{}
-			}
-			m.Annotations[k] = v
-		}
-	}
-	if kf.Info != nil {
-		for _, g := range kf.Info.ReadinessGates {
-			if g.ConditionType != "" {
-				m.ReadinessGates = append(m.ReadinessGates, g.ConditionType)
-			}
-		}
-	}
-	if kf.Status != nil {
-		for _, c := range kf.Status.Conditions {
-			if c.Type != "" && !revision.IsSystemLabel(c.Type) {
-				m.Conditions = append(m.Conditions, revision.Condition{Type: c.Type, Status: c.Status, Reason: c.Reason, Message: c.Message})
-			}
-		}
-	}
-	return m
-}
-
 // treeMeta fills the meta of new package trees from their Kptfiles, read
 // through the scanner's batch unless this pass holds them already. Trees
 // sharing a Kptfile parse it once.
@@ -83,9 +40,9 @@ func (p *pass) treeMeta(read map[string]*packageTree, oversized map[string]bool)
 	})
 }
 
-// metaOrNil is KptfileMeta, nil when the Kptfile says nothing.
+// metaOrNil is krm.KptfileMeta, nil when the Kptfile says nothing.
 func metaOrNil(kptfile []byte) *revision.Meta {
-	if m := KptfileMeta(kptfile); !m.Empty() {
+	if m := krm.KptfileMeta(kptfile); !m.Empty() {
 		return &m
 	}
 	return nil
@@ -105,7 +62,7 @@ func FillTreeMeta(ctx context.Context, st store.Store) (int, error) {
 		after = trees[len(trees)-1].Tree
 		metas := make(map[string]revision.Meta, len(trees))
 		for _, t := range trees {
-			metas[t.Tree] = KptfileMeta(t.Kptfile)
+			metas[t.Tree] = krm.KptfileMeta(t.Kptfile)
 		}
 		if err := st.SetTreeMeta(ctx, metas); err != nil {
 			return filled, err

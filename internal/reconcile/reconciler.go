@@ -17,13 +17,11 @@ import (
 	"github.com/pkgserver/pkgserver/internal/store"
 )
 
-// RefUpdate says that a ref of a repository changed, from Old to New (empty
-// for a creation or a deletion). It is a hint: the reconciler reads the
-// ref's current value from git itself.
-type RefUpdate struct {
-	Ref      string
-	Old, New string
-}
+// RefUpdate says that a ref of a repository changed, from Old to New (""
+// or revision.ZeroID for a creation or a deletion). It is a hint: the
+// reconciler reads the ref's current value from git itself. It is
+// revision.RefUpdate, the one ref-update type.
+type RefUpdate = revision.RefUpdate
 
 // Result summarizes one reconcile.
 type Result struct {
@@ -91,7 +89,7 @@ const (
 // updates, or every ref when there are none. Work is proportional to what
 // changed: refs whose target did not move are not read again, and the
 // branch is compared tree by tree.
-func (r *Reconciler) Sync(ctx context.Context, namespace, name string, updates ...RefUpdate) (*Result, error) {
+func (r *Reconciler) Sync(ctx context.Context, namespace, name string, updates ...revision.RefUpdate) (*Result, error) {
 	m := modeAll
 	if len(updates) > 0 {
 		m = modeNamed
@@ -105,7 +103,7 @@ func (r *Reconciler) Reindex(ctx context.Context, namespace, name string) (*Resu
 	return r.run(ctx, namespace, name, modeFull, nil)
 }
 
-func (r *Reconciler) run(ctx context.Context, namespace, name string, m mode, updates []RefUpdate) (*Result, error) {
+func (r *Reconciler) run(ctx context.Context, namespace, name string, m mode, updates []revision.RefUpdate) (*Result, error) {
 	start := time.Now()
 	repo, err := r.store.GetRepository(ctx, namespace, name)
 	if err != nil {
@@ -185,7 +183,7 @@ type largeBlobs struct {
 func (p *pass) branchRef() string { return revision.BranchesPrefix + p.cfg.Branch }
 
 // plan reads git and works out the index update.
-func (p *pass) plan(updates []RefUpdate) (*store.IndexUpdate, error) {
+func (p *pass) plan(updates []revision.RefUpdate) (*store.IndexUpdate, error) {
 	p.u = &store.IndexUpdate{Full: p.mode == modeFull, SyncedAt: time.Now(), Packages: map[string][]revision.Revision{},
 		Problems: map[string][]revision.Problem{}}
 	p.affected, p.newObs, p.newBranch, p.removed = map[string]bool{}, map[string]revision.Observation{}, map[string]*revision.Observation{}, map[string]bool{}
@@ -302,7 +300,7 @@ func (p *pass) plan(updates []RefUpdate) (*store.IndexUpdate, error) {
 
 // refs returns the refs to consider as git has them now, and as the index
 // has them.
-func (p *pass) refs(updates []RefUpdate) (map[string]gitrepo.Ref, map[string]store.RefRecord, error) {
+func (p *pass) refs(updates []revision.RefUpdate) (map[string]gitrepo.Ref, map[string]store.RefRecord, error) {
 	current := map[string]gitrepo.Ref{}
 	stored := map[string]store.RefRecord{}
 	var gitRefs []gitrepo.Ref

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	configv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/config/v1alpha1"
+	"github.com/pkgserver/pkgserver/internal/revision"
 	"github.com/pkgserver/pkgserver/internal/store"
 )
 
@@ -184,7 +185,7 @@ func (s *Scheduler) SyncNow(ctx context.Context, namespace, name string) error {
 // Apply indexes the ref updates a push reported, at once, and records the
 // outcome as a sync would. The reconciler serializes it with any sync of
 // the same repository.
-func (s *Scheduler) Apply(ctx context.Context, namespace, name string, updates []RefUpdate) error {
+func (s *Scheduler) Apply(ctx context.Context, namespace, name string, updates []revision.RefUpdate) error {
 	start := time.Now()
 	_, err := s.rec.Sync(ctx, namespace, name, updates...)
 	s.obs.ObserveReconcile(time.Since(start), err)

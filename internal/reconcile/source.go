@@ -13,6 +13,7 @@ import (
 
 	configv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/config/v1alpha1"
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
+	"github.com/pkgserver/pkgserver/internal/revision"
 	"github.com/pkgserver/pkgserver/internal/store"
 )
 
@@ -81,7 +82,7 @@ func (s *GitSource) Local(_ context.Context, repo *store.Repository) (*gitrepo.R
 // remote one, its mirror (as last fetched: a write that finds the remote
 // moved fails and is tried again after a sync) and an atomic push with
 // the repository's credentials.
-func (s *GitSource) Writable(ctx context.Context, repo *store.Repository) (*gitrepo.Repo, func(context.Context, []gitrepo.RefUpdate) error, error) {
+func (s *GitSource) Writable(ctx context.Context, repo *store.Repository) (*gitrepo.Repo, func(context.Context, []revision.RefUpdate) error, error) {
 	if p, ok := s.localPath(repo); ok {
 		g, err := gitrepo.Open(p)
 		return g, nil, err
@@ -95,7 +96,7 @@ func (s *GitSource) Writable(ctx context.Context, repo *store.Repository) (*gitr
 		return nil, nil, err
 	}
 	url := repo.Object.Spec.Git.URL
-	return g, func(ctx context.Context, updates []gitrepo.RefUpdate) error { return g.Push(ctx, url, creds, updates) }, nil
+	return g, func(ctx context.Context, updates []revision.RefUpdate) error { return g.Push(ctx, url, creds, updates) }, nil
 }
 
 // ErrNotWritable is returned for repositories whose revisions pkgserver
