@@ -7,7 +7,8 @@ import (
 )
 
 // FuzzParseGitHub: no payload makes the GitHub parser panic, and what it
-// accepts as a push names a ref.
+// accepts as a push names a ref. The forges' example payloads are among
+// its seeds.
 func FuzzParseGitHub(f *testing.F) {
 	seed, _ := os.ReadFile("../testdata/github-push.json")
 	f.Add("push", seed)
@@ -17,6 +18,9 @@ func FuzzParseGitHub(f *testing.F) {
 	f.Add("ping", []byte(`{"zen":"z"}`))
 	pr, _ := os.ReadFile("../testdata/github-pull-request.json")
 	f.Add("pull_request", []byte(strings.NewReplacer("NUMBER", "7", "MERGED", "true").Replace(string(pr))))
+	for _, ex := range examples(f, GitHub, githubEvent) {
+		f.Add(ex.event, ex.body)
+	}
 	f.Fuzz(func(t *testing.T, event string, payload []byte) {
 		h, err := Parse(GitHub, event, payload)
 		if err == nil && h.Sync && len(h.Refs) == 0 {
@@ -36,6 +40,9 @@ func FuzzParseGitLab(f *testing.F) {
 	f.Add("Merge Request Hook", []byte(`{"object_kind":"merge_request","object_attributes":{"source_branch":"drafts/a/b","action":"open"}}`))
 	mr, _ := os.ReadFile("../testdata/gitlab-merge-request.json")
 	f.Add("Merge Request Hook", []byte(strings.NewReplacer("IID", "3", "MERGESHA", "null").Replace(string(mr))))
+	for _, ex := range examples(f, GitLab, gitlabEvent) {
+		f.Add(ex.event, ex.body)
+	}
 	f.Fuzz(func(t *testing.T, event string, payload []byte) {
 		h, err := Parse(GitLab, event, payload)
 		if err == nil && h.Sync && len(h.Refs) == 0 && event != "Merge Request Hook" {
