@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
-	"strings"
 
 	configv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/config/v1alpha1"
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
@@ -172,38 +170,13 @@ func (p *pass) pullRequests(byPkg map[string][]revision.Observation) error {
 		for i := range obs {
 			if k := obs[i].Kind; k == revision.KindDraft || k == revision.KindProposed {
 				obs[i].PullRequest = open[obs[i].Ref]
-				if n, _, ok := ParsePullRequestRef(obs[i].Ref); ok {
+				if n, _, ok := revision.ParsePullRequestRef(obs[i].Ref); ok {
 					obs[i].PullRequest = n
 				}
 			}
 		}
 	}
 	return nil
-}
-
-// PullRequestRef names what an open pull request from a branch outside the
-// git contract (feature-x, not drafts/…) proposes for one package:
-// refs/pull/<n>/head:<package>. The colon keeps the name from being one git
-// could hold; the index lists it among the repository's refs.
-func PullRequestRef(n int, pkg string) string {
-	return fmt.Sprintf("refs/pull/%d/head:%s", n, pkg)
-}
-
-// ParsePullRequestRef reads a name PullRequestRef made.
-func ParsePullRequestRef(name string) (n int, pkg string, ok bool) {
-	rest, ok := strings.CutPrefix(name, "refs/pull/")
-	if !ok {
-		return 0, "", false
-	}
-	num, pkg, ok := strings.Cut(rest, "/head:")
-	if !ok || pkg == "" {
-		return 0, "", false
-	}
-	n, err := strconv.Atoi(num)
-	if err != nil || n <= 0 {
-		return 0, "", false
-	}
-	return n, pkg, true
 }
 
 // pullRequestRefs adds to the refs of a forge repository one Proposed
@@ -240,7 +213,7 @@ func (p *pass) pullRequestRefs(current map[string]gitrepo.Ref) error {
 			return fmt.Errorf("pull request %d: %w", pr.Number, err)
 		}
 		for _, pkg := range pkgs {
-			name := PullRequestRef(pr.Number, pkg)
+			name := revision.PullRequestRef(pr.Number, pkg)
 			current[name] = gitrepo.Ref{Name: name, Target: ref.Commit, Commit: ref.Commit}
 			p.virtual[name] = revision.Source{Kind: revision.KindProposed, Ref: name, Package: pkg, Workspace: ws}
 		}

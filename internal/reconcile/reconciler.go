@@ -155,7 +155,7 @@ type pass struct {
 	newBranch map[string]*revision.Observation
 	removed   map[string]bool
 	// virtual are the sources of open pull requests from branches outside
-	// the contract, by PullRequestRef name.
+	// the contract, by revision.PullRequestRef name.
 	virtual map[string]revision.Source
 	// branchProblems are directories of the branch holding a Kptfile that
 	// cannot be packages.

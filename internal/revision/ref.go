@@ -2,6 +2,7 @@ package revision
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -170,4 +171,29 @@ func (c Config) RefName(src Source) string {
 	default:
 		return TagsPrefix + c.Full(src.Package) + "/" + src.Revision
 	}
+}
+
+// PullRequestRef names what an open pull request from a branch outside the
+// git contract (feature-x, not drafts/…) proposes for one package:
+// refs/pull/<n>/head:<package>. The colon keeps the name from being one git
+// could hold; the index lists it among the repository's refs.
+func PullRequestRef(n int, pkg string) string {
+	return fmt.Sprintf("refs/pull/%d/head:%s", n, pkg)
+}
+
+// ParsePullRequestRef reads a name PullRequestRef made.
+func ParsePullRequestRef(name string) (n int, pkg string, ok bool) {
+	rest, ok := strings.CutPrefix(name, "refs/pull/")
+	if !ok {
+		return 0, "", false
+	}
+	num, pkg, ok := strings.Cut(rest, "/head:")
+	if !ok || pkg == "" {
+		return 0, "", false
+	}
+	n, err := strconv.Atoi(num)
+	if err != nil || n <= 0 {
+		return 0, "", false
+	}
+	return n, pkg, true
 }
