@@ -35,7 +35,7 @@ func TestOnBranchAsksOfOtherCommits(t *testing.T) {
 	}
 	defer b.Close()
 	k := &check{ctx: ctx, cfg: revision.Config{Repository: "r", Branch: "main"}.Normalize(), batch: b, branchTip: base,
-		push: &Push{Repo: repo, Role: store.RoleWrite, Updates: []Update{{Old: revision.ZeroID, New: head, Ref: "refs/heads/feature/x"}}},
+		push: &Push{Repo: repo, Role: store.RoleWrite, Updates: []revision.RefUpdate{{Old: revision.ZeroID, New: head, Ref: "refs/heads/feature/x"}}},
 		pkgs: map[string]*pkgToValidate{}, ancestors: map[string]bool{}, objs: newObjects()}
 	// Read for another reason first: the old commit of a ref, say.
 	if err := k.readObjects([]string{off, head}); err != nil {

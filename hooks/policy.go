@@ -23,10 +23,6 @@ import (
 // Changing them takes the admin role.
 const PoliciesDir = ".pkgserver/policies"
 
-// Update is one ref update of a push. It is revision.RefUpdate, the one
-// ref-update type, under the name the callers of Check know.
-type Update = revision.RefUpdate
-
 // Push is what a pre-receive hook decides on.
 type Push struct {
 	// Repo reads the repository through the push's quarantine.
@@ -372,7 +368,7 @@ func (k *check) branch(u revision.RefUpdate) error {
 
 // workspace handles a draft or proposal branch: it must hold the package it
 // names, which is validated when it changed.
-func (k *check) workspace(u Update, src revision.Source) error {
+func (k *check) workspace(u revision.RefUpdate, src revision.Source) error {
 	if u.New == revision.ZeroID {
 		return nil
 	}

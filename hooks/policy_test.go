@@ -110,9 +110,11 @@ func onMain(r *gittest.Repo, files map[string]string, remove ...string) string {
 	return c
 }
 
-func upd(old, new, ref string) hooks.Update { return hooks.Update{Old: old, New: new, Ref: ref} }
+func upd(old, new, ref string) revision.RefUpdate {
+	return revision.RefUpdate{Old: old, New: new, Ref: ref}
+}
 
-func check(t *testing.T, r *gittest.Repo, cfg revision.Config, role store.Role, updates ...hooks.Update) *hooks.Decision {
+func check(t *testing.T, r *gittest.Repo, cfg revision.Config, role store.Role, updates ...revision.RefUpdate) *hooks.Decision {
 	t.Helper()
 	repo, err := gitrepo.Open(r.Dir)
 	if err != nil {
@@ -222,7 +224,7 @@ type pushTest struct {
 	// cfg is root when zero.
 	cfg revision.Config
 	// push prepares the repository (newRepo's) and returns the updates.
-	push   func(t *testing.T, r *gittest.Repo) []hooks.Update
+	push   func(t *testing.T, r *gittest.Repo) []revision.RefUpdate
 	role   store.Role
 	accept bool
 	lines  []string
@@ -274,9 +276,9 @@ func TestRepositoryBranch(t *testing.T) {
 	runPushTests(t, []pushTest{
 		{
 			name: "fast-forward validates the changed package",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				old := r.Rev("main")
-				return []hooks.Update{upd(old, commit(r, gittest.Package("nginx", "2")), mainRef)}
+				return []revision.RefUpdate{upd(old, commit(r, gittest.Package("nginx", "2")), mainRef)}
 			},
 			role: store.RoleWrite, accept: true,
 			lines:     []string{summary(1, 0, 0)},
@@ -284,24 +286,24 @@ func TestRepositoryBranch(t *testing.T) {
 		},
 		{
 			name: "a change outside packages validates nothing",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				old := r.Rev("main")
-				return []hooks.Update{upd(old, commit(r, map[string]string{"README.md": "hello\n"}), mainRef)}
+				return []revision.RefUpdate{upd(old, commit(r, map[string]string{"README.md": "hello\n"}), mainRef)}
 			},
 			role: store.RoleWrite, accept: true,
 		},
 		{
 			name: "deleting a package validates nothing",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				old := r.Rev("main")
-				return []hooks.Update{upd(old, commit(r, nil, "redis"), mainRef)}
+				return []revision.RefUpdate{upd(old, commit(r, nil, "redis"), mainRef)}
 			},
 			role: store.RoleWrite, accept: true,
 		},
 		{
 			name: "deletion is refused even to admins",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
-				return []hooks.Update{upd(r.Rev("main"), zero, mainRef)}
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
+				return []revision.RefUpdate{upd(r.Rev("main"), zero, mainRef)}
 			},
 			role:   store.RoleAdmin,
 			lines:  []string{"pkgserver: refused refs/heads/main: the repository branch main cannot be deleted"},
@@ -309,22 +311,22 @@ func TestRepositoryBranch(t *testing.T) {
 		},
 		{
 			name: "non-fast-forward by a writer",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				old := r.Rev("main")
 				r.Write(gittest.Package("nginx", "2"))
 				r.Git("commit", "-q", "--amend", "-m", "rewritten")
-				return []hooks.Update{upd(old, r.Rev("HEAD"), mainRef)}
+				return []revision.RefUpdate{upd(old, r.Rev("HEAD"), mainRef)}
 			},
 			role:  store.RoleWrite,
 			lines: []string{"pkgserver: refused refs/heads/main: not a fast-forward: rewriting the repository branch takes the admin role (published revisions are commits of it)"},
 		},
 		{
 			name: "non-fast-forward by an admin",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				old := r.Rev("main")
 				r.Write(gittest.Package("nginx", "2"))
 				r.Git("commit", "-q", "--amend", "-m", "rewritten")
-				return []hooks.Update{upd(old, r.Rev("HEAD"), mainRef)}
+				return []revision.RefUpdate{upd(old, r.Rev("HEAD"), mainRef)}
 			},
 			role: store.RoleAdmin, accept: true,
 			lines:     []string{summary(1, 0, 0)},
@@ -332,46 +334,46 @@ func TestRepositoryBranch(t *testing.T) {
 		},
 		{
 			name: "policies changed by a writer",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				old := r.Rev("main")
-				return []hooks.Update{upd(old, commit(r, map[string]string{".pkgserver/policies/max.yaml": maxReplicas}), mainRef)}
+				return []revision.RefUpdate{upd(old, commit(r, map[string]string{".pkgserver/policies/max.yaml": maxReplicas}), mainRef)}
 			},
 			role:  store.RoleWrite,
 			lines: []string{"pkgserver: refused refs/heads/main: changing .pkgserver/policies takes the admin role"},
 		},
 		{
 			name: "policies removed by a writer",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				onMain(r, map[string]string{".pkgserver/policies/max.yaml": maxReplicas})
 				old := r.Rev("main")
-				return []hooks.Update{upd(old, commit(r, nil, ".pkgserver"), mainRef)}
+				return []revision.RefUpdate{upd(old, commit(r, nil, ".pkgserver"), mainRef)}
 			},
 			role:  store.RoleWrite,
 			lines: []string{"pkgserver: refused refs/heads/main: changing .pkgserver/policies takes the admin role"},
 		},
 		{
 			name: "policies changed by an admin",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				old := r.Rev("main")
-				return []hooks.Update{upd(old, commit(r, map[string]string{".pkgserver/policies/max.yaml": maxReplicas}), mainRef)}
+				return []revision.RefUpdate{upd(old, commit(r, map[string]string{".pkgserver/policies/max.yaml": maxReplicas}), mainRef)}
 			},
 			role: store.RoleAdmin, accept: true,
 			lines: []string{summary(0, 0, 0)},
 		},
 		{
 			name: "other files of .pkgserver are not policies",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				old := r.Rev("main")
-				return []hooks.Update{upd(old, commit(r, map[string]string{".pkgserver/notes.txt": "x\n"}), mainRef)}
+				return []revision.RefUpdate{upd(old, commit(r, map[string]string{".pkgserver/notes.txt": "x\n"}), mainRef)}
 			},
 			role: store.RoleWrite, accept: true,
 		},
 		{
 			name: "creating the branch validates every package",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				c := r.Rev("main")
 				r.Git("update-ref", "-d", mainRef)
-				return []hooks.Update{upd(zero, c, mainRef)}
+				return []revision.RefUpdate{upd(zero, c, mainRef)}
 			},
 			role: store.RoleWrite, accept: true,
 			lines:     []string{summary(2, 0, 0)},
@@ -380,10 +382,10 @@ func TestRepositoryBranch(t *testing.T) {
 		{
 			// The first push of a repository brings its policies.
 			name: "creating the branch with policies, writer",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				c := commit(r, map[string]string{".pkgserver/policies/max.yaml": maxReplicas})
 				r.Git("update-ref", "-d", mainRef)
-				return []hooks.Update{upd(zero, c, mainRef)}
+				return []revision.RefUpdate{upd(zero, c, mainRef)}
 			},
 			role: store.RoleWrite, accept: true,
 			lines:     []string{summary(2, 0, 0)},
@@ -391,9 +393,9 @@ func TestRepositoryBranch(t *testing.T) {
 		},
 		{
 			name: "an invalid Deployment",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				old := r.Rev("main")
-				return []hooks.Update{upd(old, commit(r, map[string]string{"nginx/deployment.yaml": deployment(`"three"`, "nginx:1.27")}), mainRef)}
+				return []revision.RefUpdate{upd(old, commit(r, map[string]string{"nginx/deployment.yaml": deployment(`"three"`, "nginx:1.27")}), mainRef)}
 			},
 			role: store.RoleAdmin,
 			lines: []string{
@@ -405,9 +407,9 @@ func TestRepositoryBranch(t *testing.T) {
 		},
 		{
 			name: "warnings only",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				old := r.Rev("main")
-				return []hooks.Update{upd(old, commit(r, map[string]string{"nginx/deployment.yaml": deployment("3", "nginx:latest")}), mainRef)}
+				return []revision.RefUpdate{upd(old, commit(r, map[string]string{"nginx/deployment.yaml": deployment("3", "nginx:latest")}), mainRef)}
 			},
 			role: store.RoleWrite, accept: true,
 			lines: []string{
@@ -423,8 +425,8 @@ func TestWorkspaceBranches(t *testing.T) {
 	runPushTests(t, []pushTest{
 		{
 			name: "new draft holding its package",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
-				return []hooks.Update{upd(zero, commit(r, gittest.Package("nginx", "2")), "refs/heads/drafts/nginx/ws1")}
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
+				return []revision.RefUpdate{upd(zero, commit(r, gittest.Package("nginx", "2")), "refs/heads/drafts/nginx/ws1")}
 			},
 			role: store.RoleWrite, accept: true,
 			lines:     []string{summary(1, 0, 0)},
@@ -432,8 +434,8 @@ func TestWorkspaceBranches(t *testing.T) {
 		},
 		{
 			name: "new draft of a new package",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
-				return []hooks.Update{upd(zero, commit(r, gittest.Package("team/app", "1")), "refs/heads/drafts/team/app/ws1")}
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
+				return []revision.RefUpdate{upd(zero, commit(r, gittest.Package("team/app", "1")), "refs/heads/drafts/team/app/ws1")}
 			},
 			role: store.RoleWrite, accept: true,
 			lines:     []string{summary(1, 0, 0)},
@@ -441,8 +443,8 @@ func TestWorkspaceBranches(t *testing.T) {
 		},
 		{
 			name: "new proposal holding its package",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
-				return []hooks.Update{upd(zero, r.Rev("main"), "refs/heads/proposed/redis/ws1")}
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
+				return []revision.RefUpdate{upd(zero, r.Rev("main"), "refs/heads/proposed/redis/ws1")}
 			},
 			role: store.RoleWrite, accept: true,
 			lines:     []string{summary(1, 0, 0)},
@@ -450,35 +452,35 @@ func TestWorkspaceBranches(t *testing.T) {
 		},
 		{
 			name: "draft without the package",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
-				return []hooks.Update{upd(zero, r.Rev("main"), "refs/heads/drafts/postgres/ws1")}
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
+				return []revision.RefUpdate{upd(zero, r.Rev("main"), "refs/heads/drafts/postgres/ws1")}
 			},
 			role:  store.RoleAdmin,
 			lines: []string{"pkgserver: refused refs/heads/drafts/postgres/ws1: the branch names package postgres, but its commit has no postgres/Kptfile"},
 		},
 		{
 			name: "proposal whose package lost its Kptfile",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
-				return []hooks.Update{upd(zero, commit(r, nil, "nginx/Kptfile"), "refs/heads/proposed/nginx/ws1")}
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
+				return []revision.RefUpdate{upd(zero, commit(r, nil, "nginx/Kptfile"), "refs/heads/proposed/nginx/ws1")}
 			},
 			role:  store.RoleAdmin,
 			lines: []string{"pkgserver: refused refs/heads/proposed/nginx/ws1: the branch names package nginx, but its commit has no nginx/Kptfile"},
 		},
 		{
 			name: "draft update that leaves the package as it was",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				old := commit(r, gittest.Package("nginx", "2"))
 				r.Git("update-ref", "refs/heads/drafts/nginx/ws1", old)
-				return []hooks.Update{upd(old, commit(r, map[string]string{"redis/config.yaml": "not: [valid"}), "refs/heads/drafts/nginx/ws1")}
+				return []revision.RefUpdate{upd(old, commit(r, map[string]string{"redis/config.yaml": "not: [valid"}), "refs/heads/drafts/nginx/ws1")}
 			},
 			role: store.RoleWrite, accept: true,
 		},
 		{
 			name: "draft update that changes the package",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				old := commit(r, gittest.Package("nginx", "2"))
 				r.Git("update-ref", "refs/heads/drafts/nginx/ws1", old)
-				return []hooks.Update{upd(old, commit(r, gittest.Package("nginx", "3")), "refs/heads/drafts/nginx/ws1")}
+				return []revision.RefUpdate{upd(old, commit(r, gittest.Package("nginx", "3")), "refs/heads/drafts/nginx/ws1")}
 			},
 			role: store.RoleWrite, accept: true,
 			lines:     []string{summary(1, 0, 0)},
@@ -486,9 +488,9 @@ func TestWorkspaceBranches(t *testing.T) {
 		},
 		{
 			name: "draft with an invalid package",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				c := commit(r, map[string]string{"nginx/deployment.yaml": deployment(`"three"`, "nginx:1.27")})
-				return []hooks.Update{upd(zero, c, "refs/heads/drafts/nginx/ws1")}
+				return []revision.RefUpdate{upd(zero, c, "refs/heads/drafts/nginx/ws1")}
 			},
 			role: store.RoleAdmin,
 			lines: []string{
@@ -500,10 +502,10 @@ func TestWorkspaceBranches(t *testing.T) {
 		},
 		{
 			name: "one invalid package refuses the whole push",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				good := commit(r, gittest.Package("redis", "2"))
 				bad := commit(r, map[string]string{"nginx/deployment.yaml": deployment(`"three"`, "nginx:1.27")})
-				return []hooks.Update{
+				return []revision.RefUpdate{
 					upd(zero, good, "refs/heads/drafts/redis/ws1"),
 					upd(zero, bad, "refs/heads/drafts/nginx/ws1"),
 				}
@@ -518,10 +520,10 @@ func TestWorkspaceBranches(t *testing.T) {
 		},
 		{
 			name: "deleting a draft",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				c := commit(r, gittest.Package("nginx", "2"))
 				r.Git("update-ref", "refs/heads/drafts/nginx/ws1", c)
-				return []hooks.Update{upd(c, zero, "refs/heads/drafts/nginx/ws1")}
+				return []revision.RefUpdate{upd(c, zero, "refs/heads/drafts/nginx/ws1")}
 			},
 			role: store.RoleWrite, accept: true,
 		},
@@ -532,48 +534,48 @@ func TestMalformedRefs(t *testing.T) {
 	runPushTests(t, []pushTest{
 		{
 			name: "draft without a workspace",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
-				return []hooks.Update{upd(zero, r.Rev("main"), "refs/heads/drafts/nginx")}
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
+				return []revision.RefUpdate{upd(zero, r.Rev("main"), "refs/heads/drafts/nginx")}
 			},
 			role:  store.RoleAdmin,
 			lines: []string{"pkgserver: refused refs/heads/drafts/nginx: expected <package>/<workspace> after the prefix"},
 		},
 		{
 			name: "workspace that is not a label",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
-				return []hooks.Update{upd(zero, r.Rev("main"), "refs/heads/proposed/nginx/My_WS")}
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
+				return []revision.RefUpdate{upd(zero, r.Rev("main"), "refs/heads/proposed/nginx/My_WS")}
 			},
 			role:  store.RoleAdmin,
 			lines: []string{`pkgserver: refused refs/heads/proposed/nginx/My_WS: workspace "My_WS" is not an RFC 1123 label (lower-case letters, digits and '-')`},
 		},
 		{
 			name: "package path that is not a label",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
-				return []hooks.Update{upd(zero, r.Rev("main"), "refs/heads/drafts/Nginx/ws1")}
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
+				return []revision.RefUpdate{upd(zero, r.Rev("main"), "refs/heads/drafts/Nginx/ws1")}
 			},
 			role:  store.RoleAdmin,
 			lines: []string{`pkgserver: refused refs/heads/drafts/Nginx/ws1: package path "Nginx": segment "Nginx" is not an RFC 1123 label (lower-case letters, digits and '-')`},
 		},
 		{
 			name: "deletion proposal without a revision number",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
-				return []hooks.Update{upd(zero, r.Rev("main"), "refs/heads/deletionProposed/nginx/latest")}
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
+				return []revision.RefUpdate{upd(zero, r.Rev("main"), "refs/heads/deletionProposed/nginx/latest")}
 			},
 			role:  store.RoleAdmin,
 			lines: []string{`pkgserver: refused refs/heads/deletionProposed/nginx/latest: a deletion proposal names a revision v<N>, not "latest"`},
 		},
 		{
 			name: "ref name git would not accept",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
-				return []hooks.Update{upd(zero, r.Rev("main"), "refs/heads/a..b")}
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
+				return []revision.RefUpdate{upd(zero, r.Rev("main"), "refs/heads/a..b")}
 			},
 			role:  store.RoleAdmin,
 			lines: []string{`pkgserver: refused refs/heads/a..b: ref name "refs/heads/a..b" must not contain ".."`},
 		},
 		{
 			name: "a malformed ref refuses the well-formed ones too",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
-				return []hooks.Update{
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
+				return []revision.RefUpdate{
 					upd(zero, commit(r, gittest.Package("nginx", "2")), "refs/heads/drafts/nginx/ws1"),
 					upd(zero, r.Rev("main"), "refs/heads/drafts/nginx"),
 				}
@@ -586,8 +588,8 @@ func TestMalformedRefs(t *testing.T) {
 		},
 		{
 			name: "refs outside the contract pass",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
-				return []hooks.Update{
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
+				return []revision.RefUpdate{
 					upd(zero, r.Rev("main"), "refs/tags/release-1"),
 					upd(zero, r.Rev("main"), "refs/notes/commits"),
 				}
@@ -601,9 +603,9 @@ func TestTags(t *testing.T) {
 	runPushTests(t, []pushTest{
 		{
 			name: "next revision on the branch",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				c := onMain(r, gittest.Package("nginx", "2"))
-				return []hooks.Update{upd(zero, c, "refs/tags/nginx/v2")}
+				return []revision.RefUpdate{upd(zero, c, "refs/tags/nginx/v2")}
 			},
 			role: store.RoleWrite, accept: true,
 			lines:     []string{summary(1, 0, 0)},
@@ -611,8 +613,8 @@ func TestTags(t *testing.T) {
 		},
 		{
 			name: "first revision of a package",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
-				return []hooks.Update{upd(zero, r.Rev("main"), "refs/tags/redis/v1")}
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
+				return []revision.RefUpdate{upd(zero, r.Rev("main"), "refs/tags/redis/v1")}
 			},
 			role: store.RoleWrite, accept: true,
 			lines:     []string{summary(1, 0, 0)},
@@ -620,10 +622,10 @@ func TestTags(t *testing.T) {
 		},
 		{
 			name: "a slash-named tag that names no package is not a revision",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				r.Tag("release/2024-01", r.Rev("main"), "")
 				c := onMain(r, gittest.Package("nginx", "2"))
-				return []hooks.Update{
+				return []revision.RefUpdate{
 					upd(zero, r.Rev("main"), "refs/tags/release/2024-02"),
 					upd(r.Rev("main"), c, "refs/tags/release/2024-01"),
 				}
@@ -632,28 +634,28 @@ func TestTags(t *testing.T) {
 		},
 		{
 			name: "a first revision must be v1",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
-				return []hooks.Update{upd(zero, r.Rev("main"), "refs/tags/redis/v2")}
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
+				return []revision.RefUpdate{upd(zero, r.Rev("main"), "refs/tags/redis/v2")}
 			},
 			role:  store.RoleAdmin,
 			lines: []string{"pkgserver: refused refs/tags/redis/v2: the next revision of redis is v1, not v2"},
 		},
 		{
 			name: "skipping a number",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				c := onMain(r, gittest.Package("nginx", "3"))
-				return []hooks.Update{upd(zero, c, "refs/tags/nginx/v3")}
+				return []revision.RefUpdate{upd(zero, c, "refs/tags/nginx/v3")}
 			},
 			role:  store.RoleAdmin,
 			lines: []string{"pkgserver: refused refs/tags/nginx/v3: the next revision of nginx is v2, not v3"},
 		},
 		{
 			name: "two consecutive revisions in one push",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				c2 := onMain(r, gittest.Package("nginx", "2"))
 				c3 := onMain(r, gittest.Package("nginx", "3"))
 				// In the order git sends them, not sorted.
-				return []hooks.Update{upd(zero, c3, "refs/tags/nginx/v3"), upd(zero, c2, "refs/tags/nginx/v2")}
+				return []revision.RefUpdate{upd(zero, c3, "refs/tags/nginx/v3"), upd(zero, c2, "refs/tags/nginx/v2")}
 			},
 			role: store.RoleWrite, accept: true,
 			lines:     []string{summary(2, 0, 0)},
@@ -661,17 +663,17 @@ func TestTags(t *testing.T) {
 		},
 		{
 			name: "two revisions with a gap in one push",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				c2 := onMain(r, gittest.Package("nginx", "2"))
 				c4 := onMain(r, gittest.Package("nginx", "4"))
-				return []hooks.Update{upd(zero, c2, "refs/tags/nginx/v2"), upd(zero, c4, "refs/tags/nginx/v4")}
+				return []revision.RefUpdate{upd(zero, c2, "refs/tags/nginx/v2"), upd(zero, c4, "refs/tags/nginx/v4")}
 			},
 			role:  store.RoleAdmin,
 			lines: []string{"pkgserver: refused refs/tags/nginx/v4: the next revision of nginx is v3, not v4"},
 		},
 		{
 			name: "tags of nested packages are numbered apart",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				// A package cannot hold another: nginx/sub lives on a commit
 				// of its own.
 				sub := commit(r, gittest.Package("nginx/sub", "1"))
@@ -679,7 +681,7 @@ func TestTags(t *testing.T) {
 				r.Tag("nginx/sub/v2", sub, "")
 				r.Checkout("--detach", "main")
 				c := onMain(r, gittest.Package("nginx", "2"))
-				return []hooks.Update{upd(zero, c, "refs/tags/nginx/v2")}
+				return []revision.RefUpdate{upd(zero, c, "refs/tags/nginx/v2")}
 			},
 			role: store.RoleWrite, accept: true,
 			lines:     []string{summary(1, 0, 0)},
@@ -687,11 +689,11 @@ func TestTags(t *testing.T) {
 		},
 		{
 			name: "tags of other shapes do not count",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				c := onMain(r, gittest.Package("nginx", "2"))
 				r.Tag("nginx/v9.0.0", c, "")
 				r.Tag("nginx/latest", c, "")
-				return []hooks.Update{upd(zero, c, "refs/tags/nginx/v2")}
+				return []revision.RefUpdate{upd(zero, c, "refs/tags/nginx/v2")}
 			},
 			role: store.RoleWrite, accept: true,
 			lines:     []string{summary(1, 0, 0)},
@@ -699,8 +701,8 @@ func TestTags(t *testing.T) {
 		},
 		{
 			name: "a tag of another shape is validated",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
-				return []hooks.Update{upd(zero, r.Rev("main"), "refs/tags/redis/latest")}
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
+				return []revision.RefUpdate{upd(zero, r.Rev("main"), "refs/tags/redis/latest")}
 			},
 			role: store.RoleWrite, accept: true,
 			lines:     []string{summary(1, 0, 0)},
@@ -708,12 +710,12 @@ func TestTags(t *testing.T) {
 		},
 		{
 			name: "annotated tag",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				c := onMain(r, gittest.Package("nginx", "2"))
 				r.Tag("scratch", c, "nginx v2")
 				tag := r.Rev("scratch")
 				r.Git("tag", "-d", "scratch")
-				return []hooks.Update{upd(zero, tag, "refs/tags/nginx/v2")}
+				return []revision.RefUpdate{upd(zero, tag, "refs/tags/nginx/v2")}
 			},
 			role: store.RoleWrite, accept: true,
 			lines:     []string{summary(1, 0, 0)},
@@ -721,38 +723,38 @@ func TestTags(t *testing.T) {
 		},
 		{
 			name: "existing annotated tags are counted",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				c := onMain(r, gittest.Package("nginx", "2"))
 				r.Tag("nginx/v2", c, "annotated")
-				return []hooks.Update{upd(zero, c, "refs/tags/nginx/v2")}
+				return []revision.RefUpdate{upd(zero, c, "refs/tags/nginx/v2")}
 			},
 			role:  store.RoleAdmin,
 			lines: []string{"pkgserver: refused refs/tags/nginx/v2: the next revision of nginx is v3, not v2"},
 		},
 		{
 			name: "commit not on the branch",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
-				return []hooks.Update{upd(zero, commit(r, gittest.Package("nginx", "2")), "refs/tags/nginx/v2")}
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
+				return []revision.RefUpdate{upd(zero, commit(r, gittest.Package("nginx", "2")), "refs/tags/nginx/v2")}
 			},
 			role:  store.RoleAdmin,
 			lines: []string{"pkgserver: refused refs/tags/nginx/v2: a published revision is a commit of the repository branch main; push the commit to main first (or with the tag)"},
 		},
 		{
 			name: "annotated tag of a commit not on the branch",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				c := commit(r, gittest.Package("nginx", "2"))
 				r.Tag("scratch", c, "nginx v2")
-				return []hooks.Update{upd(zero, r.Rev("scratch"), "refs/tags/nginx/v2")}
+				return []revision.RefUpdate{upd(zero, r.Rev("scratch"), "refs/tags/nginx/v2")}
 			},
 			role:  store.RoleAdmin,
 			lines: []string{"pkgserver: refused refs/tags/nginx/v2: a published revision is a commit of the repository branch main; push the commit to main first (or with the tag)"},
 		},
 		{
 			name: "commit pushed to the branch with the tag",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				old := r.Rev("main")
 				c := commit(r, gittest.Package("nginx", "2"))
-				return []hooks.Update{upd(old, c, mainRef), upd(zero, c, "refs/tags/nginx/v2")}
+				return []revision.RefUpdate{upd(old, c, mainRef), upd(zero, c, "refs/tags/nginx/v2")}
 			},
 			role: store.RoleWrite, accept: true,
 			// The same tree on the branch and the tag is validated once.
@@ -761,26 +763,26 @@ func TestTags(t *testing.T) {
 		},
 		{
 			name: "tagged commit without the package",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				c := onMain(r, nil, "redis")
-				return []hooks.Update{upd(zero, c, "refs/tags/redis/v1")}
+				return []revision.RefUpdate{upd(zero, c, "refs/tags/redis/v1")}
 			},
 			role:  store.RoleAdmin,
 			lines: []string{"pkgserver: refused refs/tags/redis/v1: the tagged commit has no package redis (no redis/Kptfile)"},
 		},
 		{
 			name: "tag of a tree",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
-				return []hooks.Update{upd(zero, r.Rev("main^{tree}"), "refs/tags/nginx/v2")}
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
+				return []revision.RefUpdate{upd(zero, r.Rev("main^{tree}"), "refs/tags/nginx/v2")}
 			},
 			role:  store.RoleAdmin,
 			lines: []string{"pkgserver: refused refs/tags/nginx/v2: a published revision must point at a commit, not a tree"},
 		},
 		{
 			name: "tagged package is invalid",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				c := onMain(r, map[string]string{"nginx/deployment.yaml": deployment(`"three"`, "nginx:1.27")})
-				return []hooks.Update{upd(zero, c, "refs/tags/nginx/v2")}
+				return []revision.RefUpdate{upd(zero, c, "refs/tags/nginx/v2")}
 			},
 			role: store.RoleAdmin,
 			lines: []string{
@@ -792,18 +794,18 @@ func TestTags(t *testing.T) {
 		},
 		{
 			name: "moving a tag, writer",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				c := onMain(r, gittest.Package("nginx", "2"))
-				return []hooks.Update{upd(r.Rev("nginx/v1"), c, "refs/tags/nginx/v1")}
+				return []revision.RefUpdate{upd(r.Rev("nginx/v1"), c, "refs/tags/nginx/v1")}
 			},
 			role:  store.RoleWrite,
 			lines: []string{"pkgserver: refused refs/tags/nginx/v1: published revisions are immutable: the tag cannot be moved"},
 		},
 		{
 			name: "moving a tag, admin",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				c := onMain(r, gittest.Package("nginx", "2"))
-				return []hooks.Update{upd(r.Rev("nginx/v1"), c, "refs/tags/nginx/v1")}
+				return []revision.RefUpdate{upd(r.Rev("nginx/v1"), c, "refs/tags/nginx/v1")}
 			},
 			role: store.RoleAdmin, accept: true,
 			lines:     []string{summary(1, 0, 0), "pkgserver: warning: refs/tags/nginx/v1 moved by an admin"},
@@ -811,9 +813,9 @@ func TestTags(t *testing.T) {
 		},
 		{
 			name: "moving a tag off the branch, admin",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				c := commit(r, gittest.Package("nginx", "2"))
-				return []hooks.Update{upd(r.Rev("nginx/v1"), c, "refs/tags/nginx/v1")}
+				return []revision.RefUpdate{upd(r.Rev("nginx/v1"), c, "refs/tags/nginx/v1")}
 			},
 			role: store.RoleAdmin,
 			lines: []string{
@@ -823,23 +825,23 @@ func TestTags(t *testing.T) {
 		},
 		{
 			name: "deleting a tag, writer",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
-				return []hooks.Update{upd(r.Rev("nginx/v1"), zero, "refs/tags/nginx/v1")}
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
+				return []revision.RefUpdate{upd(r.Rev("nginx/v1"), zero, "refs/tags/nginx/v1")}
 			},
 			role:  store.RoleWrite,
 			lines: []string{"pkgserver: refused refs/tags/nginx/v1: published revisions are deleted only by admins, by approving a deletion proposal"},
 		},
 		{
 			name: "deleting a tag, admin",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
-				return []hooks.Update{upd(r.Rev("nginx/v1"), zero, "refs/tags/nginx/v1")}
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
+				return []revision.RefUpdate{upd(r.Rev("nginx/v1"), zero, "refs/tags/nginx/v1")}
 			},
 			role: store.RoleAdmin, accept: true,
 		},
 		{
 			name: "tag while the branch is deleted",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
-				return []hooks.Update{upd(r.Rev("main"), zero, mainRef), upd(zero, r.Rev("main"), "refs/tags/redis/v1")}
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
+				return []revision.RefUpdate{upd(r.Rev("main"), zero, mainRef), upd(zero, r.Rev("main"), "refs/tags/redis/v1")}
 			},
 			role: store.RoleAdmin,
 			lines: []string{
@@ -854,40 +856,40 @@ func TestDeletionProposals(t *testing.T) {
 	runPushTests(t, []pushTest{
 		{
 			name: "of a published revision",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
-				return []hooks.Update{upd(zero, r.Rev("main"), "refs/heads/deletionProposed/nginx/v1")}
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
+				return []revision.RefUpdate{upd(zero, r.Rev("main"), "refs/heads/deletionProposed/nginx/v1")}
 			},
 			role: store.RoleWrite, accept: true,
 		},
 		{
 			name: "of an annotated published revision",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				r.Tag("redis/v1", "main", "redis v1")
-				return []hooks.Update{upd(zero, r.Rev("main"), "refs/heads/deletionProposed/redis/v1")}
+				return []revision.RefUpdate{upd(zero, r.Rev("main"), "refs/heads/deletionProposed/redis/v1")}
 			},
 			role: store.RoleWrite, accept: true,
 		},
 		{
 			name: "of a revision that does not exist",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
-				return []hooks.Update{upd(zero, r.Rev("main"), "refs/heads/deletionProposed/nginx/v2")}
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
+				return []revision.RefUpdate{upd(zero, r.Rev("main"), "refs/heads/deletionProposed/nginx/v2")}
 			},
 			role:  store.RoleAdmin,
 			lines: []string{"pkgserver: refused refs/heads/deletionProposed/nginx/v2: proposes deleting nginx/v2, which is not published"},
 		},
 		{
 			name: "of a package never published",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
-				return []hooks.Update{upd(zero, r.Rev("main"), "refs/heads/deletionProposed/redis/v1")}
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
+				return []revision.RefUpdate{upd(zero, r.Rev("main"), "refs/heads/deletionProposed/redis/v1")}
 			},
 			role:  store.RoleAdmin,
 			lines: []string{"pkgserver: refused refs/heads/deletionProposed/redis/v1: proposes deleting redis/v1, which is not published"},
 		},
 		{
 			name: "of a revision published by the same push",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				c := onMain(r, gittest.Package("nginx", "2"))
-				return []hooks.Update{
+				return []revision.RefUpdate{
 					upd(zero, c, "refs/heads/deletionProposed/nginx/v2"),
 					upd(zero, c, "refs/tags/nginx/v2"),
 				}
@@ -898,8 +900,8 @@ func TestDeletionProposals(t *testing.T) {
 		},
 		{
 			name: "of a revision deleted by the same push",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
-				return []hooks.Update{
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
+				return []revision.RefUpdate{
 					upd(r.Rev("nginx/v1"), zero, "refs/tags/nginx/v1"),
 					upd(zero, r.Rev("main"), "refs/heads/deletionProposed/nginx/v1"),
 				}
@@ -909,9 +911,9 @@ func TestDeletionProposals(t *testing.T) {
 		},
 		{
 			name: "withdrawn",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				r.Git("update-ref", "refs/heads/deletionProposed/nginx/v1", r.Rev("main"))
-				return []hooks.Update{upd(r.Rev("main"), zero, "refs/heads/deletionProposed/nginx/v1")}
+				return []revision.RefUpdate{upd(r.Rev("main"), zero, "refs/heads/deletionProposed/nginx/v1")}
 			},
 			role: store.RoleWrite, accept: true,
 		},
@@ -922,8 +924,8 @@ func TestOtherBranches(t *testing.T) {
 	runPushTests(t, []pushTest{
 		{
 			name: "new branch validates what it changes from the repository branch",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
-				return []hooks.Update{upd(zero, commit(r, gittest.Package("redis", "2")), "refs/heads/feature")}
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
+				return []revision.RefUpdate{upd(zero, commit(r, gittest.Package("redis", "2")), "refs/heads/feature")}
 			},
 			role: store.RoleWrite, accept: true,
 			lines:     []string{summary(1, 0, 0)},
@@ -931,18 +933,18 @@ func TestOtherBranches(t *testing.T) {
 		},
 		{
 			name: "new branch at the repository branch validates nothing",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
-				return []hooks.Update{upd(zero, r.Rev("main"), "refs/heads/feature")}
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
+				return []revision.RefUpdate{upd(zero, r.Rev("main"), "refs/heads/feature")}
 			},
 			role: store.RoleWrite, accept: true,
 		},
 		{
 			name: "new branch from an older commit of the repository branch",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				base := r.Rev("main")
 				onMain(r, gittest.Package("nginx", "2"))
 				r.Checkout("--detach", base)
-				return []hooks.Update{upd(zero, commit(r, gittest.Package("redis", "2")), "refs/heads/feature")}
+				return []revision.RefUpdate{upd(zero, commit(r, gittest.Package("redis", "2")), "refs/heads/feature")}
 			},
 			role: store.RoleWrite, accept: true,
 			lines:     []string{summary(1, 0, 0)},
@@ -950,9 +952,9 @@ func TestOtherBranches(t *testing.T) {
 		},
 		{
 			name: "new branch with an invalid package",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				c := commit(r, map[string]string{"redis/deployment.yaml": deployment(`"three"`, "nginx:1.27")})
-				return []hooks.Update{upd(zero, c, "refs/heads/feature")}
+				return []revision.RefUpdate{upd(zero, c, "refs/heads/feature")}
 			},
 			role: store.RoleAdmin,
 			lines: []string{
@@ -964,13 +966,13 @@ func TestOtherBranches(t *testing.T) {
 		},
 		{
 			name: "new branch with no history in common",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				r.Checkout("--orphan", "scratch")
 				r.Git("rm", "-r", "-q", "--cached", ".")
 				c := commit(r, gittest.Package("postgres", "1"))
 				r.Checkout("--detach")
 				r.Git("branch", "-D", "scratch")
-				return []hooks.Update{upd(zero, c, "refs/heads/feature")}
+				return []revision.RefUpdate{upd(zero, c, "refs/heads/feature")}
 			},
 			role: store.RoleWrite, accept: true,
 			lines:     []string{summary(1, 0, 0)},
@@ -978,10 +980,10 @@ func TestOtherBranches(t *testing.T) {
 		},
 		{
 			name: "update validates what changed since the old commit",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				old := commit(r, gittest.Package("redis", "2"))
 				r.Git("update-ref", "refs/heads/feature", old)
-				return []hooks.Update{upd(old, commit(r, gittest.Package("nginx", "2")), "refs/heads/feature")}
+				return []revision.RefUpdate{upd(old, commit(r, gittest.Package("nginx", "2")), "refs/heads/feature")}
 			},
 			role: store.RoleWrite, accept: true,
 			lines:     []string{summary(1, 0, 0)},
@@ -989,9 +991,9 @@ func TestOtherBranches(t *testing.T) {
 		},
 		{
 			name: "deleting a branch",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				r.Git("update-ref", "refs/heads/feature", r.Rev("main"))
-				return []hooks.Update{upd(r.Rev("main"), zero, "refs/heads/feature")}
+				return []revision.RefUpdate{upd(r.Rev("main"), zero, "refs/heads/feature")}
 			},
 			role: store.RoleWrite, accept: true,
 		},
@@ -1008,8 +1010,8 @@ func TestDirectory(t *testing.T) {
 		{
 			name: "a draft of a package in the directory",
 			cfg:  blueprints,
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
-				return []hooks.Update{upd(zero, commit(r, gittest.Package("blueprints/web", "1")), "refs/heads/drafts/blueprints/web/ws1")}
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
+				return []revision.RefUpdate{upd(zero, commit(r, gittest.Package("blueprints/web", "1")), "refs/heads/drafts/blueprints/web/ws1")}
 			},
 			role: store.RoleWrite, accept: true,
 			lines:     []string{summary(1, 0, 0)},
@@ -1018,9 +1020,9 @@ func TestDirectory(t *testing.T) {
 		{
 			name: "a draft of the directory without its package",
 			cfg:  blueprints,
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				// nginx/ is at the root, outside the directory.
-				return []hooks.Update{upd(zero, r.Rev("main"), "refs/heads/drafts/blueprints/nginx/ws1")}
+				return []revision.RefUpdate{upd(zero, r.Rev("main"), "refs/heads/drafts/blueprints/nginx/ws1")}
 			},
 			role:  store.RoleAdmin,
 			lines: []string{"pkgserver: refused refs/heads/drafts/blueprints/nginx/ws1: the branch names package blueprints/nginx, but its commit has no blueprints/nginx/Kptfile"},
@@ -1028,17 +1030,17 @@ func TestDirectory(t *testing.T) {
 		{
 			name: "a draft outside the directory is another branch",
 			cfg:  blueprints,
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
-				return []hooks.Update{upd(zero, commit(r, invalid), "refs/heads/drafts/other/ws1")}
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
+				return []revision.RefUpdate{upd(zero, commit(r, invalid), "refs/heads/drafts/other/ws1")}
 			},
 			role: store.RoleWrite, accept: true,
 		},
 		{
 			name: "tags outside the directory are not published revisions",
 			cfg:  blueprints,
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				c := commit(r, invalid)
-				return []hooks.Update{
+				return []revision.RefUpdate{
 					upd(zero, c, "refs/tags/nginx/v7"),
 					upd(r.Rev("nginx/v1"), zero, "refs/tags/nginx/v1"),
 					upd(zero, c, "refs/heads/deletionProposed/redis/v3"),
@@ -1049,12 +1051,12 @@ func TestDirectory(t *testing.T) {
 		{
 			name: "the repository branch validates the directory only",
 			cfg:  blueprints,
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				old := r.Rev("main")
 				files := gittest.Package("blueprints/web", "1")
 				files["other/deployment.yaml"] = invalid["other/deployment.yaml"]
 				files["nginx/deployment.yaml"] = invalid["other/deployment.yaml"]
-				return []hooks.Update{upd(old, commit(r, files), mainRef)}
+				return []revision.RefUpdate{upd(old, commit(r, files), mainRef)}
 			},
 			role: store.RoleWrite, accept: true,
 			lines:     []string{summary(1, 0, 0)},
@@ -1063,9 +1065,9 @@ func TestDirectory(t *testing.T) {
 		{
 			name: "tags of the directory are numbered",
 			cfg:  blueprints,
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				c := onMain(r, gittest.Package("blueprints/web", "1"))
-				return []hooks.Update{upd(zero, c, "refs/tags/blueprints/web/v1"), upd(zero, c, "refs/tags/blueprints/web/v3")}
+				return []revision.RefUpdate{upd(zero, c, "refs/tags/blueprints/web/v1"), upd(zero, c, "refs/tags/blueprints/web/v3")}
 			},
 			role:  store.RoleAdmin,
 			lines: []string{"pkgserver: refused refs/tags/blueprints/web/v3: the next revision of blueprints/web is v2, not v3"},
@@ -1073,21 +1075,21 @@ func TestDirectory(t *testing.T) {
 		{
 			name: "a deletion proposal in the directory",
 			cfg:  blueprints,
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				c := onMain(r, gittest.Package("blueprints/web", "1"))
 				r.Tag("blueprints/web/v1", c, "")
-				return []hooks.Update{upd(zero, c, "refs/heads/deletionProposed/blueprints/web/v1")}
+				return []revision.RefUpdate{upd(zero, c, "refs/heads/deletionProposed/blueprints/web/v1")}
 			},
 			role: store.RoleWrite, accept: true,
 		},
 		{
 			name: "findings name files from the repository root",
 			cfg:  blueprints,
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				onMain(r, map[string]string{".pkgserver/policies/max-replicas.yaml": maxReplicas})
 				files := gittest.Package("blueprints/web", "1")
 				files["blueprints/web/deployment.yaml"] = deployment("10", "nginx:1.27")
-				return []hooks.Update{upd(zero, commit(r, files), "refs/heads/drafts/blueprints/web/ws1")}
+				return []revision.RefUpdate{upd(zero, commit(r, files), "refs/heads/drafts/blueprints/web/ws1")}
 			},
 			role: store.RoleAdmin,
 			lines: []string{
@@ -1100,8 +1102,8 @@ func TestDirectory(t *testing.T) {
 		{
 			name: "a deletion proposal in the directory of a revision not published",
 			cfg:  blueprints,
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
-				return []hooks.Update{upd(zero, r.Rev("main"), "refs/heads/deletionProposed/blueprints/web/v1")}
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
+				return []revision.RefUpdate{upd(zero, r.Rev("main"), "refs/heads/deletionProposed/blueprints/web/v1")}
 			},
 			role:  store.RoleAdmin,
 			lines: []string{"pkgserver: refused refs/heads/deletionProposed/blueprints/web/v1: proposes deleting blueprints/web/v1, which is not published"},
@@ -1119,10 +1121,10 @@ func TestRepositoryPolicies(t *testing.T) {
 	runPushTests(t, []pushTest{
 		{
 			name: "a draft breaking the branch's policy",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				withPolicy(r)
 				c := commit(r, map[string]string{"nginx/deployment.yaml": deployment("10", "nginx:1.27")})
-				return []hooks.Update{upd(zero, c, "refs/heads/drafts/nginx/ws1")}
+				return []revision.RefUpdate{upd(zero, c, "refs/heads/drafts/nginx/ws1")}
 			},
 			role:      store.RoleAdmin,
 			lines:     []string{denied, summary(1, 1, 0), refusedValidation(1)},
@@ -1130,10 +1132,10 @@ func TestRepositoryPolicies(t *testing.T) {
 		},
 		{
 			name: "a draft keeping the branch's policy",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				withPolicy(r)
 				c := commit(r, map[string]string{"nginx/deployment.yaml": deployment("5", "nginx:1.27")})
-				return []hooks.Update{upd(zero, c, "refs/heads/drafts/nginx/ws1")}
+				return []revision.RefUpdate{upd(zero, c, "refs/heads/drafts/nginx/ws1")}
 			},
 			role: store.RoleWrite, accept: true,
 			lines:     []string{summary(1, 0, 0)},
@@ -1141,13 +1143,13 @@ func TestRepositoryPolicies(t *testing.T) {
 		},
 		{
 			name: "a policy pushed with a package breaking it",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				old := r.Rev("main")
 				c := commit(r, map[string]string{
 					".pkgserver/policies/max-replicas.yaml": maxReplicas,
 					"nginx/deployment.yaml":                 deployment("10", "nginx:1.27"),
 				})
-				return []hooks.Update{upd(old, c, mainRef)}
+				return []revision.RefUpdate{upd(old, c, mainRef)}
 			},
 			role:      store.RoleAdmin,
 			lines:     []string{denied, summary(1, 1, 0), refusedValidation(1)},
@@ -1155,12 +1157,12 @@ func TestRepositoryPolicies(t *testing.T) {
 		},
 		{
 			name: "a policy removed with a package breaking it",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				withPolicy(r)
 				old := r.Rev("main")
 				r.Remove(".pkgserver")
 				c := commit(r, map[string]string{"nginx/deployment.yaml": deployment("10", "nginx:1.27")})
-				return []hooks.Update{upd(old, c, mainRef)}
+				return []revision.RefUpdate{upd(old, c, mainRef)}
 			},
 			role: store.RoleAdmin, accept: true,
 			lines:     []string{summary(1, 0, 0)},
@@ -1168,12 +1170,12 @@ func TestRepositoryPolicies(t *testing.T) {
 		},
 		{
 			name: "other branches are judged by the repository branch's policies",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				c := commit(r, map[string]string{
 					".pkgserver/policies/max-replicas.yaml": maxReplicas,
 					"nginx/deployment.yaml":                 deployment("10", "nginx:1.27"),
 				})
-				return []hooks.Update{upd(zero, c, "refs/heads/feature")}
+				return []revision.RefUpdate{upd(zero, c, "refs/heads/feature")}
 			},
 			role: store.RoleWrite, accept: true,
 			lines:     []string{summary(1, 0, 0)},
@@ -1181,54 +1183,54 @@ func TestRepositoryPolicies(t *testing.T) {
 		},
 		{
 			name: "a broken policy pushed with a package",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				old := r.Rev("main")
 				c := commit(r, map[string]string{
 					".pkgserver/policies/broken.yaml": brokenPolicy,
 					"nginx/deployment.yaml":           deployment("3", "nginx:1.27"),
 				})
-				return []hooks.Update{upd(old, c, mainRef)}
+				return []revision.RefUpdate{upd(old, c, mainRef)}
 			},
 			role:  store.RoleAdmin,
 			lines: []string{brokenLine, refusedValidation(1)}, prefix: true,
 		},
 		{
 			name: "a broken policy pushed alone",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				old := r.Rev("main")
 				c := commit(r, map[string]string{".pkgserver/policies/broken.yaml": brokenPolicy})
-				return []hooks.Update{upd(old, c, mainRef)}
+				return []revision.RefUpdate{upd(old, c, mainRef)}
 			},
 			role:  store.RoleAdmin,
 			lines: []string{brokenLine, refusedValidation(1)}, prefix: true,
 		},
 		{
 			name: "a broken policy in the branch created",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				r.Remove("nginx", "redis")
 				c := commit(r, map[string]string{".pkgserver/policies/broken.yaml": brokenPolicy})
 				r.Git("update-ref", "-d", mainRef)
-				return []hooks.Update{upd(zero, c, mainRef)}
+				return []revision.RefUpdate{upd(zero, c, mainRef)}
 			},
 			role:  store.RoleWrite,
 			lines: []string{brokenLine, refusedValidation(1)}, prefix: true,
 		},
 		{
 			name: "a broken policy on the branch refuses drafts",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				onMain(r, map[string]string{".pkgserver/policies/broken.yaml": brokenPolicy})
-				return []hooks.Update{upd(zero, commit(r, gittest.Package("nginx", "2")), "refs/heads/drafts/nginx/ws1")}
+				return []revision.RefUpdate{upd(zero, commit(r, gittest.Package("nginx", "2")), "refs/heads/drafts/nginx/ws1")}
 			},
 			role:  store.RoleAdmin,
 			lines: []string{brokenLine, refusedValidation(1)}, prefix: true,
 		},
 		{
 			name: "a broken policy fixed",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				old := onMain(r, map[string]string{".pkgserver/policies/broken.yaml": brokenPolicy})
 				r.Remove(".pkgserver/policies/broken.yaml")
 				c := commit(r, map[string]string{"nginx/deployment.yaml": deployment("3", "nginx:1.27")})
-				return []hooks.Update{upd(old, c, mainRef)}
+				return []revision.RefUpdate{upd(old, c, mainRef)}
 			},
 			role: store.RoleAdmin, accept: true,
 			lines:     []string{summary(1, 0, 0)},
@@ -1236,11 +1238,11 @@ func TestRepositoryPolicies(t *testing.T) {
 		},
 		{
 			name: "a published revision is compared with the previous one",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				onMain(r, map[string]string{".pkgserver/policies/no-shrink.yaml": noShrink, "redis/deployment.yaml": deployment("3", "redis:7")})
 				r.Tag("redis/v1", "main", "")
 				c := onMain(r, map[string]string{"redis/deployment.yaml": deployment("2", "redis:7")})
-				return []hooks.Update{upd(zero, c, "refs/tags/redis/v2")}
+				return []revision.RefUpdate{upd(zero, c, "refs/tags/redis/v2")}
 			},
 			role:      store.RoleAdmin,
 			lines:     []string{"redis/deployment.yaml:1: error: replicas went down from 3 [policy/no-shrink]", summary(1, 1, 0), refusedValidation(1)},
@@ -1248,12 +1250,12 @@ func TestRepositoryPolicies(t *testing.T) {
 		},
 		{
 			name: "revisions published together are compared in turn",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				onMain(r, map[string]string{".pkgserver/policies/no-shrink.yaml": noShrink, "redis/deployment.yaml": deployment("3", "redis:7")})
 				r.Tag("redis/v1", "main", "")
 				c2 := onMain(r, map[string]string{"redis/deployment.yaml": deployment("4", "redis:7")})
 				c3 := onMain(r, map[string]string{"redis/deployment.yaml": deployment("2", "redis:7")})
-				return []hooks.Update{upd(zero, c2, "refs/tags/redis/v2"), upd(zero, c3, "refs/tags/redis/v3")}
+				return []revision.RefUpdate{upd(zero, c2, "refs/tags/redis/v2"), upd(zero, c3, "refs/tags/redis/v3")}
 			},
 			role:      store.RoleAdmin,
 			lines:     []string{"redis/deployment.yaml:1: error: replicas went down from 4 [policy/no-shrink]", summary(2, 1, 0), refusedValidation(1)},
@@ -1293,16 +1295,16 @@ func TestWorkIsProportional(t *testing.T) {
 
 			tests := []struct {
 				name      string
-				updates   []hooks.Update
+				updates   []revision.RefUpdate
 				validated int
 			}{
-				{"repository branch, one package changed", []hooks.Update{upd(base, one, mainRef)}, 1},
-				{"repository branch, three packages changed", []hooks.Update{upd(base, three, mainRef)}, 3},
-				{"new branch from the repository branch", []hooks.Update{upd(zero, one, "refs/heads/feature")}, 1},
-				{"branch updated", []hooks.Update{upd(one, three, "refs/heads/feature")}, 4},
-				{"new branch, nothing changed", []hooks.Update{upd(zero, base, "refs/heads/feature")}, 0},
-				{"draft", []hooks.Update{upd(zero, one, "refs/heads/drafts/"+full("pkg17")+"/ws")}, 1},
-				{"repository branch and tag", []hooks.Update{upd(base, one, mainRef), upd(zero, one, "refs/tags/"+full("pkg17")+"/v2")}, 1},
+				{"repository branch, one package changed", []revision.RefUpdate{upd(base, one, mainRef)}, 1},
+				{"repository branch, three packages changed", []revision.RefUpdate{upd(base, three, mainRef)}, 3},
+				{"new branch from the repository branch", []revision.RefUpdate{upd(zero, one, "refs/heads/feature")}, 1},
+				{"branch updated", []revision.RefUpdate{upd(one, three, "refs/heads/feature")}, 4},
+				{"new branch, nothing changed", []revision.RefUpdate{upd(zero, base, "refs/heads/feature")}, 0},
+				{"draft", []revision.RefUpdate{upd(zero, one, "refs/heads/drafts/"+full("pkg17")+"/ws")}, 1},
+				{"repository branch and tag", []revision.RefUpdate{upd(base, one, mainRef), upd(zero, one, "refs/tags/"+full("pkg17")+"/v2")}, 1},
 			}
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
@@ -1378,7 +1380,7 @@ func TestEngineCache(t *testing.T) {
 // TestManyTags: past a few packages, the tags of the whole repository are
 // listed once instead of per package; the rules come out the same.
 func TestManyTags(t *testing.T) {
-	many := func(r *gittest.Repo) (string, []hooks.Update) {
+	many := func(r *gittest.Repo) (string, []revision.RefUpdate) {
 		files := map[string]string{}
 		for i := range 12 {
 			for p, c := range gittest.Package(fmt.Sprintf("app%02d", i), "1") {
@@ -1389,7 +1391,7 @@ func TestManyTags(t *testing.T) {
 			files[p] = c
 		}
 		c := commit(r, files)
-		updates := []hooks.Update{upd(r.Rev("main"), c, "refs/heads/main")}
+		updates := []revision.RefUpdate{upd(r.Rev("main"), c, "refs/heads/main")}
 		for i := range 12 {
 			updates = append(updates, upd(zero, c, fmt.Sprintf("refs/tags/app%02d/v1", i)))
 		}
@@ -1398,7 +1400,7 @@ func TestManyTags(t *testing.T) {
 	runPushTests(t, []pushTest{
 		{
 			name: "thirteen packages published at once",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				c, updates := many(r)
 				return append(updates, upd(zero, c, "refs/tags/nginx/v2"))
 			},
@@ -1408,7 +1410,7 @@ func TestManyTags(t *testing.T) {
 		},
 		{
 			name: "one of many skips a number",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				c, updates := many(r)
 				return append(updates, upd(zero, c, "refs/tags/nginx/v3"), upd(zero, c, "refs/heads/deletionProposed/nginx/v1"))
 			},
@@ -1424,21 +1426,21 @@ func TestPartialPushes(t *testing.T) {
 	runPushTests(t, []pushTest{
 		{
 			name: "the repository branch twice",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				main := r.Rev("main")
 				b := commit(r, gittest.Package("nginx", "2"))
 				r.Checkout("-q", "--detach", main)
 				c := commit(r, gittest.Package("nginx", "3"))
-				return []hooks.Update{upd(main, b, "refs/heads/main"), upd(main, c, "refs/heads/main"), upd(zero, c, "refs/tags/nginx/v2")}
+				return []revision.RefUpdate{upd(main, b, "refs/heads/main"), upd(main, c, "refs/heads/main"), upd(zero, c, "refs/tags/nginx/v2")}
 			},
 			role:  store.RoleWrite,
 			lines: []string{"pkgserver: refused refs/heads/main: the ref is updated twice in one push"},
 		},
 		{
 			name: "a tag below the next revision, pushed with it",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				c := onMain(r, gittest.Package("nginx", "2"))
-				return []hooks.Update{upd(zero, c, "refs/tags/nginx/v2/x"), upd(zero, c, "refs/tags/nginx/v2"), upd(zero, c, "refs/tags/nginx/v3")}
+				return []revision.RefUpdate{upd(zero, c, "refs/tags/nginx/v2/x"), upd(zero, c, "refs/tags/nginx/v2"), upd(zero, c, "refs/tags/nginx/v3")}
 			},
 			role: store.RoleWrite,
 			lines: []string{
@@ -1448,37 +1450,37 @@ func TestPartialPushes(t *testing.T) {
 		},
 		{
 			name: "a tag below the next revision, pushed before it",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
-				return []hooks.Update{upd(zero, r.Rev("main"), "refs/tags/nginx/v2/x")}
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
+				return []revision.RefUpdate{upd(zero, r.Rev("main"), "refs/tags/nginx/v2/x")}
 			},
 			role:  store.RoleWrite,
 			lines: []string{"pkgserver: refused refs/tags/nginx/v2/x: a tag's package path must not have a segment like a revision (v<N>)"},
 		},
 		{
 			name: "the next revision when a ref exists below it",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				r.Tag("nginx/v2/x", r.Rev("main"), "")
 				c := onMain(r, gittest.Package("nginx", "2"))
-				return []hooks.Update{upd(zero, c, "refs/tags/nginx/v2")}
+				return []revision.RefUpdate{upd(zero, c, "refs/tags/nginx/v2")}
 			},
 			role:  store.RoleWrite,
 			lines: []string{"pkgserver: refused refs/tags/nginx/v2: the ref refs/tags/nginx/v2/x exists below it: an admin must delete it first"},
 		},
 		{
 			name: "a new ref below an existing one",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				r.Git("branch", "feature", "main")
-				return []hooks.Update{upd(zero, r.Rev("main"), "refs/heads/feature/x")}
+				return []revision.RefUpdate{upd(zero, r.Rev("main"), "refs/heads/feature/x")}
 			},
 			role:  store.RoleWrite,
 			lines: []string{"pkgserver: refused refs/heads/feature/x: the ref refs/heads/feature exists and would be its directory"},
 		},
 		{
 			name: "a package tag moved away from its package",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				r.Tag("nginx/v1.2.0", r.Rev("main"), "")
 				empty := r.Git("commit-tree", "4b825dc642cb6eb9a060e54bf8d69288fbee4904", "-m", "empty")
-				return []hooks.Update{upd(r.Rev("main"), empty, "refs/tags/nginx/v1.2.0")}
+				return []revision.RefUpdate{upd(r.Rev("main"), empty, "refs/tags/nginx/v1.2.0")}
 			},
 			role:  store.RoleWrite,
 			lines: []string{"pkgserver: refused refs/tags/nginx/v1.2.0: published revisions are immutable: the tag cannot be moved"},

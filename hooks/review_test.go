@@ -22,31 +22,31 @@ func TestBranchRevisionDecided(t *testing.T) {
 	runPushTests(t, []pushTest{
 		{
 			name: "a new package hiding a draft named like the branch",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				r.Git("branch", "drafts/web/main", commit(r, gittest.Package("web", "1")))
 				r.Checkout("--detach", "main")
-				return []hooks.Update{upd(r.Rev("main"), commit(r, gittest.Package("web", "1")), mainRef)}
+				return []revision.RefUpdate{upd(r.Rev("main"), commit(r, gittest.Package("web", "1")), mainRef)}
 			},
 			role:  store.RoleWrite,
 			lines: []string{`pkgserver: refused: the push would hide refs/heads/drafts/web/main: workspace "main" of package web is already used by refs/heads/main`},
 		},
 		{
 			name: "a new package whose workspace a tag uses",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				r.Tag("web/main", commit(r, gittest.Package("web", "1")), "")
 				r.Checkout("--detach", "main")
-				return []hooks.Update{upd(r.Rev("main"), commit(r, gittest.Package("web", "1")), mainRef)}
+				return []revision.RefUpdate{upd(r.Rev("main"), commit(r, gittest.Package("web", "1")), mainRef)}
 			},
 			role:  store.RoleWrite,
 			lines: []string{`pkgserver: refused refs/heads/main: workspace "main" of package web is already used by refs/tags/web/main`},
 		},
 		{
 			name: "a new package with its draft deleted",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				d := commit(r, gittest.Package("web", "1"))
 				r.Git("branch", "drafts/web/main", d)
 				r.Checkout("--detach", "main")
-				return []hooks.Update{upd(r.Rev("main"), commit(r, gittest.Package("web", "1")), mainRef), upd(d, zero, "refs/heads/drafts/web/main")}
+				return []revision.RefUpdate{upd(r.Rev("main"), commit(r, gittest.Package("web", "1")), mainRef), upd(d, zero, "refs/heads/drafts/web/main")}
 			},
 			role: store.RoleWrite, accept: true,
 			lines:     []string{summary(1, 0, 0)},
@@ -61,25 +61,25 @@ func TestNestedTags(t *testing.T) {
 	runPushTests(t, []pushTest{
 		{
 			name: "a tag of a tag",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				c := onMain(r, gittest.Package("nginx", "2"))
 				r.Tag("inner", c, "inner")
 				r.Git("tag", "-a", "-m", "outer", "outer", "inner")
 				outer := r.Rev("refs/tags/outer")
 				r.Git("tag", "-d", "inner", "outer")
-				return []hooks.Update{upd(zero, outer, "refs/tags/nginx/v2")}
+				return []revision.RefUpdate{upd(zero, outer, "refs/tags/nginx/v2")}
 			},
 			role:  store.RoleAdmin,
 			lines: []string{"pkgserver: refused refs/tags/nginx/v2: a revision tag must point at a commit or at an annotated tag of a commit, not at a tag of a tag"},
 		},
 		{
 			name: "an annotated tag of a commit",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				c := onMain(r, gittest.Package("nginx", "2"))
 				r.Tag("inner", c, "inner")
 				inner := r.Rev("refs/tags/inner")
 				r.Git("tag", "-d", "inner")
-				return []hooks.Update{upd(zero, inner, "refs/tags/nginx/v2")}
+				return []revision.RefUpdate{upd(zero, inner, "refs/tags/nginx/v2")}
 			},
 			role: store.RoleWrite, accept: true,
 			lines:     []string{summary(1, 0, 0)},
@@ -95,14 +95,14 @@ func TestHiddenByRef(t *testing.T) {
 	runPushTests(t, []pushTest{
 		{
 			name: "approving a proposal beside a draft of its workspace",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				p := commit(r, gittest.Package("nginx", "2"))
 				r.Git("branch", "proposed/nginx/w", p)
 				r.Git("branch", "drafts/nginx/w", commit(r, gittest.Package("nginx", "3")))
 				r.Tag("approved", p, "nginx v2\n\n"+revision.PublishTrailers("nginx", "w", 2))
 				tag := r.Rev("refs/tags/approved")
 				r.Git("tag", "-d", "approved")
-				return []hooks.Update{upd(r.Rev("main"), p, mainRef), upd(zero, tag, "refs/tags/nginx/v2"), upd(p, zero, "refs/heads/proposed/nginx/w")}
+				return []revision.RefUpdate{upd(r.Rev("main"), p, mainRef), upd(zero, tag, "refs/tags/nginx/v2"), upd(p, zero, "refs/heads/proposed/nginx/w")}
 			},
 			role: store.RoleWrite, accept: true,
 			lines:     []string{summary(1, 0, 0)},
@@ -110,9 +110,9 @@ func TestHiddenByRef(t *testing.T) {
 		},
 		{
 			name: "an admin deleting a tag whose deletion is proposed",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				r.Git("update-ref", "refs/heads/deletionProposed/nginx/v1", r.Rev("main"))
-				return []hooks.Update{upd(r.Rev("nginx/v1"), zero, "refs/tags/nginx/v1")}
+				return []revision.RefUpdate{upd(r.Rev("nginx/v1"), zero, "refs/tags/nginx/v1")}
 			},
 			role: store.RoleAdmin, accept: true,
 			lines: []string{"pkgserver: warning: refs/heads/deletionProposed/nginx/v1: proposes the deletion of nginx/v1, which is not published"},
@@ -127,17 +127,17 @@ func TestRevisionLikeTagsNamingNoPackage(t *testing.T) {
 	for _, ref := range []string{"refs/tags/release/V3", "refs/tags/charts/v0", "refs/tags/release/v01"} {
 		tests = append(tests, pushTest{
 			name: ref,
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
-				return []hooks.Update{upd(zero, r.Rev("main"), ref)}
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
+				return []revision.RefUpdate{upd(zero, r.Rev("main"), ref)}
 			},
 			role: store.RoleWrite, accept: true,
 		})
 	}
 	tests = append(tests, pushTest{
 		name: "deleting a package's v01 takes an admin",
-		push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+		push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 			r.Tag("nginx/v01", r.Rev("main"), "")
-			return []hooks.Update{upd(r.Rev("main"), zero, "refs/tags/nginx/v01")}
+			return []revision.RefUpdate{upd(r.Rev("main"), zero, "refs/tags/nginx/v01")}
 		},
 		role:  store.RoleWrite,
 		lines: []string{"pkgserver: refused refs/tags/nginx/v01: published revisions are deleted only by admins, by approving a deletion proposal"},
@@ -157,13 +157,13 @@ func TestFlowsDecided(t *testing.T) {
 	runPushTests(t, []pushTest{
 		{
 			name: "one-push approval",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				p := commit(r, gittest.Package("nginx", "2"))
 				r.Git("branch", "proposed/nginx/w", p)
 				r.Tag("approved", p, "nginx v2\n\n"+revision.PublishTrailers("nginx", "w", 2))
 				tag := r.Rev("refs/tags/approved")
 				r.Git("tag", "-d", "approved")
-				return []hooks.Update{upd(r.Rev("main"), p, mainRef), upd(zero, tag, "refs/tags/nginx/v2"), upd(p, zero, "refs/heads/proposed/nginx/w")}
+				return []revision.RefUpdate{upd(r.Rev("main"), p, mainRef), upd(zero, tag, "refs/tags/nginx/v2"), upd(p, zero, "refs/heads/proposed/nginx/w")}
 			},
 			role: store.RoleWrite, accept: true,
 			lines:     []string{summary(1, 0, 0)},
@@ -171,10 +171,10 @@ func TestFlowsDecided(t *testing.T) {
 		},
 		{
 			name: "a proposal replacing its draft",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				d := commit(r, gittest.Package("nginx", "2"))
 				r.Git("branch", "drafts/nginx/w", d)
-				return []hooks.Update{upd(zero, d, "refs/heads/proposed/nginx/w"), upd(d, zero, "refs/heads/drafts/nginx/w")}
+				return []revision.RefUpdate{upd(zero, d, "refs/heads/proposed/nginx/w"), upd(d, zero, "refs/heads/drafts/nginx/w")}
 			},
 			role: store.RoleWrite, accept: true,
 			lines:     []string{summary(1, 0, 0)},
@@ -182,18 +182,18 @@ func TestFlowsDecided(t *testing.T) {
 		},
 		{
 			name: "an admin approving a deletion proposal",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				r.Git("update-ref", "refs/heads/deletionProposed/nginx/v1", r.Rev("main"))
-				return []hooks.Update{upd(r.Rev("nginx/v1"), zero, "refs/tags/nginx/v1"), upd(r.Rev("main"), zero, "refs/heads/deletionProposed/nginx/v1")}
+				return []revision.RefUpdate{upd(r.Rev("nginx/v1"), zero, "refs/tags/nginx/v1"), upd(r.Rev("main"), zero, "refs/heads/deletionProposed/nginx/v1")}
 			},
 			role: store.RoleAdmin, accept: true,
 		},
 		{
 			name: "many packages with a collision",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				c := onMain(r, many(r, 10))
 				r.Git("branch", "drafts/app03/v1", c)
-				var u []hooks.Update
+				var u []revision.RefUpdate
 				for i := range 10 {
 					u = append(u, upd(zero, c, fmt.Sprintf("refs/tags/app%02d/v1", i)))
 				}
@@ -204,10 +204,10 @@ func TestFlowsDecided(t *testing.T) {
 		},
 		{
 			name: "many packages on the branch with a collision",
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				r.Tag("app07/main", commit(r, gittest.Package("app07", "0")), "")
 				r.Checkout("--detach", "main")
-				return []hooks.Update{upd(r.Rev("main"), commit(r, many(r, 10)), mainRef)}
+				return []revision.RefUpdate{upd(r.Rev("main"), commit(r, many(r, 10)), mainRef)}
 			},
 			role:  store.RoleWrite,
 			lines: []string{`pkgserver: refused refs/heads/main: workspace "main" of package app07 is already used by refs/tags/app07/main`},
@@ -215,10 +215,10 @@ func TestFlowsDecided(t *testing.T) {
 		{
 			name: "a package under a registration directory",
 			cfg:  revision.Config{Repository: "r", Branch: "main", Directory: "pkgs"},
-			push: func(t *testing.T, r *gittest.Repo) []hooks.Update {
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				c := onMain(r, gittest.Package("pkgs/web", "1"))
 				r.Git("branch", "drafts/pkgs/web/v1", c)
-				return []hooks.Update{upd(zero, c, "refs/tags/pkgs/web/v1")}
+				return []revision.RefUpdate{upd(zero, c, "refs/tags/pkgs/web/v1")}
 			},
 			role:  store.RoleWrite,
 			lines: []string{`pkgserver: refused: the push would hide refs/heads/drafts/pkgs/web/v1: workspace "v1" of package web is already used by refs/tags/pkgs/web/v1`},
@@ -233,28 +233,28 @@ func TestOutsideBounded(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name   string
-		push   func(r *gittest.Repo) []hooks.Update
+		push   func(r *gittest.Repo) []revision.RefUpdate
 		accept bool
 	}{
-		{"a side branch of many commits", func(r *gittest.Repo) []hooks.Update {
+		{"a side branch of many commits", func(r *gittest.Repo) []revision.RefUpdate {
 			for i := range 5 {
 				commit(r, gittest.Package("nginx", fmt.Sprint(i+2)))
 			}
-			return []hooks.Update{upd(zero, r.Rev("HEAD"), "refs/heads/feature/x")}
+			return []revision.RefUpdate{upd(zero, r.Rev("HEAD"), "refs/heads/feature/x")}
 		}, true},
-		{"a tag with the branch moved by many commits", func(r *gittest.Repo) []hooks.Update {
+		{"a tag with the branch moved by many commits", func(r *gittest.Repo) []revision.RefUpdate {
 			c := commit(r, gittest.Package("nginx", "2"))
 			for i := range 5 {
 				commit(r, gittest.Package("redis", fmt.Sprint(i+2)))
 			}
-			return []hooks.Update{upd(r.Rev("main"), r.Rev("HEAD"), mainRef), upd(zero, c, "refs/tags/nginx/v2")}
+			return []revision.RefUpdate{upd(r.Rev("main"), r.Rev("HEAD"), mainRef), upd(zero, c, "refs/tags/nginx/v2")}
 		}, true},
-		{"a tag off the branch", func(r *gittest.Repo) []hooks.Update {
+		{"a tag off the branch", func(r *gittest.Repo) []revision.RefUpdate {
 			c := commit(r, gittest.Package("nginx", "2"))
 			for i := range 5 {
 				commit(r, gittest.Package("redis", fmt.Sprint(i+2)))
 			}
-			return []hooks.Update{upd(zero, c, "refs/tags/nginx/v2"), upd(zero, r.Rev("HEAD"), "refs/heads/feature/y")}
+			return []revision.RefUpdate{upd(zero, c, "refs/tags/nginx/v2"), upd(zero, r.Rev("HEAD"), "refs/heads/feature/y")}
 		}, false},
 	}
 	for _, tc := range cases {

@@ -9,6 +9,7 @@ import (
 	"github.com/pkgserver/pkgserver/hooks"
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
 	"github.com/pkgserver/pkgserver/internal/gitrepo/gittest"
+	"github.com/pkgserver/pkgserver/internal/revision"
 	"github.com/pkgserver/pkgserver/internal/validate"
 )
 
@@ -38,7 +39,7 @@ func TestDeadlineIsATimeout(t *testing.T) {
 	defer cancel()
 	checker := &hooks.Checker{Engines: expiring{}}
 	d, err := checker.Check(ctx, &hooks.Push{Repo: repo, Config: root, Role: "write",
-		Updates: []hooks.Update{upd(r.Rev("main"), c, mainRef)}})
+		Updates: []revision.RefUpdate{upd(r.Rev("main"), c, mainRef)}})
 	if !errors.Is(err, hooks.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Check = %v, %v; want ErrTimeout", d, err)
 	}
@@ -58,7 +59,7 @@ func TestCancellationIsNotATimeout(t *testing.T) {
 	defer cancel()
 	checker := &hooks.Checker{Engines: expiring{cancel}}
 	d, err := checker.Check(ctx, &hooks.Push{Repo: repo, Config: root, Role: "write",
-		Updates: []hooks.Update{upd(r.Rev("main"), c, mainRef)}})
+		Updates: []revision.RefUpdate{upd(r.Rev("main"), c, mainRef)}})
 	if errors.Is(err, hooks.ErrTimeout) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("Check = %v, %v; want a cancellation, not a timeout", d, err)
 	}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/pkgserver/pkgserver/hooks"
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
-	"github.com/pkgserver/pkgserver/internal/reconcile"
 	"github.com/pkgserver/pkgserver/internal/result"
 	"github.com/pkgserver/pkgserver/internal/revision"
 	"github.com/pkgserver/pkgserver/internal/store"
@@ -67,8 +66,6 @@ func (p *Processor) act(ctx context.Context, d *store.Delivery, h *Hint) error {
 	return nil
 }
 
-const zeroID = "0000000000000000000000000000000000000000"
-
 // present tells whether git holds a commit.
 func present(ctx context.Context, g *gitrepo.Repo, id string) bool {
 	return peel(ctx, g, id) != ""
@@ -77,7 +74,7 @@ func present(ctx context.Context, g *gitrepo.Repo, id string) bool {
 // peel returns the commit an id is or an annotated tag leads to, "" if git
 // holds none.
 func peel(ctx context.Context, g *gitrepo.Repo, id string) string {
-	if id == "" || id == zeroID {
+	if id == "" || id == revision.ZeroID {
 		return ""
 	}
 	c, _, err := g.Commit(ctx, id)
@@ -92,8 +89,8 @@ func peel(ctx context.Context, g *gitrepo.Repo, id string) string {
 // to post on that commit. A pushed package tag validates its package as
 // the tagged commit holds it. A commit that changes no package gets no
 // report; a commit reported once is not validated again.
-func (p *Processor) checkPush(ctx context.Context, repo *store.Repository, open func() (*gitrepo.Repo, error), rc RefChange) error {
-	if rc.New == "" || rc.New == zeroID || !strings.HasPrefix(rc.Ref, "refs/") {
+func (p *Processor) checkPush(ctx context.Context, repo *store.Repository, open func() (*gitrepo.Repo, error), rc revision.RefUpdate) error {
+	if rc.New == "" || rc.New == revision.ZeroID || !strings.HasPrefix(rc.Ref, "refs/") {
 		return nil // a deletion
 	}
 	ns, name := repo.Object.Namespace, repo.Object.Name
@@ -141,11 +138,11 @@ func (p *Processor) checkPush(ctx context.Context, repo *store.Repository, open 
 	default:
 		old := peel(ctx, g, rc.Old)
 		if old == "" {
-			old = zeroID
+			old = revision.ZeroID
 		}
 		// The forge decides who may push; pkgserver checks what was pushed.
 		if dec, err = p.Checker.Check(ctx, &hooks.Push{Repo: g, Config: cfg, Role: store.RoleAdmin,
-			Updates: []hooks.Update{{Ref: rc.Ref, Old: old, New: commit}}}); err != nil {
+			Updates: []revision.RefUpdate{{Ref: rc.Ref, Old: old, New: commit}}}); err != nil {
 			return err
 		}
 	}
@@ -294,7 +291,7 @@ func (p *Processor) pullRequest(ctx context.Context, repo *store.Repository, g *
 	source := revision.BranchesPrefix + pr.SourceBranch
 	if _, contract, _ := repo.Config().ParseRef(source); contract {
 		// A draft or proposal branch: derived again on its own.
-		err = p.Syncer.Apply(ctx, ns, name, []reconcile.RefUpdate{{Ref: source}})
+		err = p.Syncer.Apply(ctx, ns, name, []revision.RefUpdate{{Ref: source}})
 	} else {
 		// Another branch: its proposals are worked out with every ref.
 		err = p.Syncer.SyncNow(ctx, ns, name)

@@ -12,8 +12,5 @@ const (
 // payload).
 type Hint = payload.Hint
 
-// RefChange is a ref a delivery says changed.
-type RefChange = payload.RefChange
-
 // Parse reads a delivery's payload (see payload.Parse).
 func Parse(forge, event string, p []byte) (*Hint, error) { return payload.Parse(forge, event, p) }

@@ -14,6 +14,7 @@ import (
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
 	"github.com/pkgserver/pkgserver/internal/keymutex"
 	"github.com/pkgserver/pkgserver/internal/reconcile"
+	"github.com/pkgserver/pkgserver/internal/revision"
 	"github.com/pkgserver/pkgserver/internal/store"
 )
 
@@ -21,7 +22,7 @@ import (
 // the named refs (derived again even if they did not move).
 type Syncer interface {
 	SyncNow(ctx context.Context, namespace, name string) error
-	Apply(ctx context.Context, namespace, name string, updates []reconcile.RefUpdate) error
+	Apply(ctx context.Context, namespace, name string, updates []revision.RefUpdate) error
 }
 
 // Processor works through stored deliveries in order, after a restart too.

@@ -15,7 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	configv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/config/v1alpha1"
-	"github.com/pkgserver/pkgserver/internal/reconcile"
+	"github.com/pkgserver/pkgserver/internal/revision"
 	"github.com/pkgserver/pkgserver/internal/store"
 	"github.com/pkgserver/pkgserver/internal/store/sqlstore"
 )
@@ -24,7 +24,7 @@ import (
 type failingSyncer struct{ err error }
 
 func (s failingSyncer) SyncNow(context.Context, string, string) error { return s.err }
-func (s failingSyncer) Apply(context.Context, string, string, []reconcile.RefUpdate) error {
+func (s failingSyncer) Apply(context.Context, string, string, []revision.RefUpdate) error {
 	return s.err
 }
 

@@ -28,7 +28,7 @@ import (
 // syncer indexes through a reconciler, as the scheduler's Apply does.
 type syncer struct{ rec *reconcile.Reconciler }
 
-func (s syncer) Apply(ctx context.Context, ns, name string, updates []reconcile.RefUpdate) error {
+func (s syncer) Apply(ctx context.Context, ns, name string, updates []revision.RefUpdate) error {
 	_, err := s.rec.Sync(ctx, ns, name, updates...)
 	return err
 }

@@ -218,7 +218,7 @@ func TestIncrementalMatchesReindex(t *testing.T) {
 	old := r.Rev("main")
 	r.Write(gittest.Package("redis", "3"))
 	c3 := r.Commit("Tune redis")
-	res, err := rec.Sync(ctx, "default", "cat", RefUpdate{Ref: "refs/heads/main", Old: old, New: c3})
+	res, err := rec.Sync(ctx, "default", "cat", revision.RefUpdate{Ref: "refs/heads/main", Old: old, New: c3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,9 +240,9 @@ func TestIncrementalMatchesReindex(t *testing.T) {
 	r.Git("branch", "-D", "proposed/redis/upgrade")
 	r.Git("branch", "-D", "deletionProposed/nginx/v1")
 	if _, err := rec.Sync(ctx, "default", "cat",
-		RefUpdate{Ref: "refs/tags/redis/v2", New: r.Rev("redis/v2")},
-		RefUpdate{Ref: "refs/heads/proposed/redis/upgrade"},
-		RefUpdate{Ref: "refs/heads/deletionProposed/nginx/v1"}); err != nil {
+		revision.RefUpdate{Ref: "refs/tags/redis/v2", New: r.Rev("redis/v2")},
+		revision.RefUpdate{Ref: "refs/heads/proposed/redis/upgrade"},
+		revision.RefUpdate{Ref: "refs/heads/deletionProposed/nginx/v1"}); err != nil {
 		t.Fatal(err)
 	}
 	upgrade, err := s.GetRevision(ctx, "default", "cat.redis.upgrade")
@@ -262,8 +262,8 @@ func TestIncrementalMatchesReindex(t *testing.T) {
 	r.Remove("network")
 	c4 := r.Commit("Add web, drop vpc")
 	r.Git("branch", "-D", "drafts/Bad_Name/ws")
-	if _, err := rec.Sync(ctx, "default", "cat", RefUpdate{Ref: "refs/heads/main", Old: old, New: c4},
-		RefUpdate{Ref: "refs/heads/drafts/Bad_Name/ws"}); err != nil {
+	if _, err := rec.Sync(ctx, "default", "cat", revision.RefUpdate{Ref: "refs/heads/main", Old: old, New: c4},
+		revision.RefUpdate{Ref: "refs/heads/drafts/Bad_Name/ws"}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -319,7 +319,7 @@ func TestForcePushAndBranchDeletion(t *testing.T) {
 	r.Remove("b")
 	r.Write(gittest.Package("c", "1"))
 	c := r.Commit("rewrite")
-	if _, err := rec.Sync(ctx, "default", "repo", RefUpdate{Ref: "refs/heads/main", Old: old, New: c}); err != nil {
+	if _, err := rec.Sync(ctx, "default", "repo", revision.RefUpdate{Ref: "refs/heads/main", Old: old, New: c}); err != nil {
 		t.Fatal(err)
 	}
 	names := indexed(t, s)
@@ -329,7 +329,7 @@ func TestForcePushAndBranchDeletion(t *testing.T) {
 	// The branch deleted: its revisions go.
 	r.Checkout("-b", "other")
 	r.Git("branch", "-D", "main")
-	if _, err := rec.Sync(ctx, "default", "repo", RefUpdate{Ref: "refs/heads/main", Old: c}); err != nil {
+	if _, err := rec.Sync(ctx, "default", "repo", revision.RefUpdate{Ref: "refs/heads/main", Old: c}); err != nil {
 		t.Fatal(err)
 	}
 	if names := indexed(t, s); len(names) != 0 {

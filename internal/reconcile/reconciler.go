@@ -17,12 +17,6 @@ import (
 	"github.com/pkgserver/pkgserver/internal/store"
 )
 
-// RefUpdate says that a ref of a repository changed, from Old to New (""
-// or revision.ZeroID for a creation or a deletion). It is a hint: the
-// reconciler reads the ref's current value from git itself. It is
-// revision.RefUpdate, the one ref-update type.
-type RefUpdate = revision.RefUpdate
-
 // Result summarizes one reconcile.
 type Result struct {
 	// RefsChanged counts refs whose target changed, appeared or vanished.
@@ -118,6 +112,14 @@ func (r *Reconciler) run(ctx context.Context, namespace, name string, m mode, up
 	sc := newScanner(ctx, g, cfg)
 	defer sc.close()
 	p := &pass{r: r, ctx: ctx, repo: repo, git: g, cfg: cfg, sc: sc, mode: m, res: &Result{}}
+	// The blobs read ahead come from the scanner's git processes: their
+	// reader has returned before the scanner closes, whichever way the
+	// pass ends (deferred calls run last first).
+	defer func() {
+		if p.blobs != nil {
+			p.blobs.close()
+		}
+	}()
 	u, err := p.plan(updates)
 	if err != nil {
 		return nil, fmt.Errorf("repository %s/%s: %w", namespace, name, err)

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/pkgserver/pkgserver/internal/revision"
 )
 
 // The forges' published example payloads (testdata/examples, README.md
@@ -96,16 +98,16 @@ func TestGitHubExamples(t *testing.T) {
 		case "ping":
 			want = Hint{Ping: true}
 		case "push":
-			want = Hint{Sync: true, Push: true, Repository: raw.Repository.FullName, Refs: []RefChange{{Ref: raw.Ref, New: raw.After}}}
+			want = Hint{Sync: true, Push: true, Repository: raw.Repository.FullName, Refs: []revision.RefUpdate{{Ref: raw.Ref, New: raw.After}}}
 		case "create", "delete":
 			ref := "refs/heads/" + raw.Ref
 			if raw.RefType == "tag" {
 				ref = "refs/tags/" + raw.Ref
 			}
-			want = Hint{Sync: true, Repository: raw.Repository.FullName, Refs: []RefChange{{Ref: ref}}}
+			want = Hint{Sync: true, Repository: raw.Repository.FullName, Refs: []revision.RefUpdate{{Ref: ref}}}
 		case "pull_request":
 			want = Hint{Sync: true, Repository: raw.Repository.FullName,
-				Refs: []RefChange{{Ref: "refs/heads/" + raw.PullRequest.Head.Ref, New: raw.PullRequest.Head.SHA}}}
+				Refs: []revision.RefUpdate{{Ref: "refs/heads/" + raw.PullRequest.Head.Ref, New: raw.PullRequest.Head.SHA}}}
 			if slices.Contains(githubActedOn, raw.Action) {
 				want.PullRequest = raw.Number
 			}
@@ -178,14 +180,14 @@ func TestGitLabExamples(t *testing.T) {
 		switch ex.event {
 		case "Push Hook", "Tag Push Hook":
 			want = Hint{Sync: true, Push: true, Repository: raw.Project.PathWithNamespace, Project: raw.ProjectID,
-				Refs: []RefChange{{Ref: raw.Ref, New: raw.After}}}
+				Refs: []revision.RefUpdate{{Ref: raw.Ref, New: raw.After}}}
 			prefix := map[string]string{"Push Hook": "refs/heads/", "Tag Push Hook": "refs/tags/"}[ex.event]
 			if !strings.HasPrefix(h.Refs[0].Ref, prefix) {
 				t.Errorf("%s: ref %q, want one under %s", ex.file, h.Refs[0].Ref, prefix)
 			}
 		case "Merge Request Hook":
 			want = Hint{Sync: true, Repository: raw.Project.PathWithNamespace, Project: raw.Project.ID,
-				Refs: []RefChange{{Ref: "refs/heads/" + raw.ObjectAttributes.SourceBranch}}}
+				Refs: []revision.RefUpdate{{Ref: "refs/heads/" + raw.ObjectAttributes.SourceBranch}}}
 			if slices.Contains(gitlabActedOn, raw.ObjectAttributes.Action) {
 				want.PullRequest = raw.ObjectAttributes.IID
 				if h.PullRequest <= 0 {

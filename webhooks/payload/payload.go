@@ -1,6 +1,6 @@
 // Package payload reads what a forge's webhook delivery says: the refs a
 // GitHub or GitLab event names, whether it is a push, a ping or about a pull
-// (merge) request. It depends on the forges' payload types only, so that its
+// (merge) request. It depends on the forges' payload types and the git contract's ref-update type only, so that its
 // fuzz targets build without the rest of the server.
 package payload
 
@@ -11,6 +11,8 @@ import (
 
 	"github.com/google/go-github/v75/github"
 	gitlab "gitlab.com/gitlab-org/api/client-go"
+
+	"github.com/pkgserver/pkgserver/internal/revision"
 )
 
 // Forges.
@@ -26,7 +28,7 @@ type Hint struct {
 	Sync bool
 	// Refs are the refs the delivery names, with old and new targets where
 	// it gives them (hints: git is read for the truth).
-	Refs []RefChange
+	Refs []revision.RefUpdate
 	// Ping is a forge's test delivery.
 	Ping bool
 	// Push is set for a push of commits or tags: the head commit of each
@@ -41,12 +43,6 @@ type Hint struct {
 	// is GitLab's project id.
 	Repository string
 	Project    int
-}
-
-// RefChange is a ref a delivery says changed.
-type RefChange struct {
-	Ref      string
-	Old, New string
 }
 
 // Parse reads a delivery's payload. Events pkgserver does not act on give
@@ -80,18 +76,18 @@ func parseGitHub(event string, payload []byte) (*Hint, error) {
 			return nil, fmt.Errorf("push payload without a ref")
 		}
 		return &Hint{Sync: true, Push: true, Repository: e.GetRepo().GetFullName(),
-			Refs: []RefChange{{Ref: e.GetRef(), Old: e.GetBefore(), New: e.GetAfter()}}}, nil
+			Refs: []revision.RefUpdate{{Ref: e.GetRef(), Old: e.GetBefore(), New: e.GetAfter()}}}, nil
 	case *github.CreateEvent:
-		return &Hint{Sync: true, Repository: e.GetRepo().GetFullName(), Refs: []RefChange{{Ref: githubRef(e.GetRefType(), e.GetRef())}}}, nil
+		return &Hint{Sync: true, Repository: e.GetRepo().GetFullName(), Refs: []revision.RefUpdate{{Ref: githubRef(e.GetRefType(), e.GetRef())}}}, nil
 	case *github.DeleteEvent:
-		return &Hint{Sync: true, Repository: e.GetRepo().GetFullName(), Refs: []RefChange{{Ref: githubRef(e.GetRefType(), e.GetRef())}}}, nil
+		return &Hint{Sync: true, Repository: e.GetRepo().GetFullName(), Refs: []revision.RefUpdate{{Ref: githubRef(e.GetRefType(), e.GetRef())}}}, nil
 	case *github.PullRequestEvent:
 		pr := e.GetPullRequest()
 		if pr == nil {
 			return nil, fmt.Errorf("pull_request payload without a pull request")
 		}
 		h := &Hint{Sync: true, Repository: e.GetRepo().GetFullName(),
-			Refs: []RefChange{{Ref: "refs/heads/" + pr.GetHead().GetRef(), New: pr.GetHead().GetSHA()}}}
+			Refs: []revision.RefUpdate{{Ref: "refs/heads/" + pr.GetHead().GetRef(), New: pr.GetHead().GetSHA()}}}
 		switch e.GetAction() {
 		case "opened", "reopened", "synchronize", "closed", "edited", "ready_for_review", "converted_to_draft":
 			h.PullRequest = e.GetNumber()
@@ -140,18 +136,18 @@ func parseGitLab(event string, payload []byte) (*Hint, error) {
 			return nil, fmt.Errorf("push payload without a ref")
 		}
 		return &Hint{Sync: true, Push: true, Repository: projectPath(e.Project.PathWithNamespace), Project: int(e.ProjectID),
-			Refs: []RefChange{{Ref: e.Ref, Old: e.Before, New: e.After}}}, nil
+			Refs: []revision.RefUpdate{{Ref: e.Ref, Old: e.Before, New: e.After}}}, nil
 	case *gitlab.TagEvent:
 		if e.Ref == "" {
 			return nil, fmt.Errorf("tag push payload without a ref")
 		}
 		return &Hint{Sync: true, Push: true, Repository: projectPath(e.Project.PathWithNamespace), Project: int(e.ProjectID),
-			Refs: []RefChange{{Ref: e.Ref, Old: e.Before, New: e.After}}}, nil
+			Refs: []revision.RefUpdate{{Ref: e.Ref, Old: e.Before, New: e.After}}}, nil
 	case *gitlab.MergeEvent:
 		attrs := e.ObjectAttributes
 		h := &Hint{Sync: true, Repository: projectPath(e.Project.PathWithNamespace), Project: int(e.Project.ID)}
 		if attrs.SourceBranch != "" {
-			h.Refs = append(h.Refs, RefChange{Ref: "refs/heads/" + attrs.SourceBranch})
+			h.Refs = append(h.Refs, revision.RefUpdate{Ref: "refs/heads/" + attrs.SourceBranch})
 		}
 		switch attrs.Action {
 		case "open", "reopen", "update", "merge", "close":

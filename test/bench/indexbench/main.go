@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/pkgserver/pkgserver/internal/reconcile"
+	"github.com/pkgserver/pkgserver/internal/revision"
 	"github.com/pkgserver/pkgserver/internal/store/sqlstore"
 	"github.com/pkgserver/pkgserver/internal/store/storetest"
 	"github.com/pkgserver/pkgserver/test/bench/benchutil"
@@ -132,7 +133,7 @@ func measure(out, pkgserver string, spec repogen.Spec, runs, pushes int) result 
 			log.Fatal(err)
 		}
 		start := time.Now()
-		r, err := rec.Sync(ctx, "default", "bench", reconcile.RefUpdate{Ref: "refs/heads/main", Old: oldHead, New: newHead})
+		r, err := rec.Sync(ctx, "default", "bench", revision.RefUpdate{Ref: "refs/heads/main", Old: oldHead, New: newHead})
 		if err != nil {
 			log.Fatal(err)
 		}
