@@ -54,66 +54,39 @@ const (
 // the limit is not cut short.
 const maxCommandBytes = 16 << 20
 
+// gitHTTPRequest is a request of smart HTTP: the repository and which of
+// the protocol's endpoints.
+type gitHTTPRequest struct {
+	ns, name string
+	// endpoint is the path after the repository's: info/refs,
+	// git-upload-pack or git-receive-pack.
+	endpoint string
+	// service is the git command that answers: git-upload-pack or
+	// git-receive-pack.
+	service string
+}
+
+// receivePack tells whether the request is a push's (its advertisement
+// or the push itself).
+func (g gitHTTPRequest) receivePack() bool { return g.service == "git-receive-pack" }
+
 func (h *Host) serveHTTP(w http.ResponseWriter, r *http.Request, gitPath string, slots *slots, perToken int) {
-	rest, ok := strings.CutPrefix(r.URL.Path, HTTPPrefix)
-	i := strings.Index(rest, ".git/")
-	if !ok || i < 0 {
-		http.Error(w, "not found", http.StatusNotFound)
-		return
-	}
-	repoPath, endpoint := rest[:i+len(".git")], rest[i+len(".git/"):]
-	var service string
-	switch {
-	case endpoint == "info/refs" && r.Method == http.MethodGet:
-		service = r.URL.Query().Get("service")
-	case endpoint == "git-upload-pack" && r.Method == http.MethodPost:
-		service = "git-upload-pack"
-	case endpoint == "git-receive-pack" && r.Method == http.MethodPost:
-		service = "git-receive-pack"
-	}
-	if service != "git-upload-pack" && service != "git-receive-pack" {
-		http.Error(w, "only git's smart HTTP protocol is served", http.StatusNotFound)
-		return
-	}
-	ns, name, err := parseRepoPath(repoPath)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusNotFound)
-		return
-	}
-	_, password, ok := r.BasicAuth()
+	req, ok := parseGitHTTPRequest(w, r)
 	if !ok {
-		w.Header().Set("WWW-Authenticate", `Basic realm="pkgserver", charset="UTF-8"`)
-		http.Error(w, "authentication required: use an API token as the password", http.StatusUnauthorized)
 		return
 	}
-	tok, err := h.Tokens.Authenticate(r.Context(), password)
-	if errors.Is(err, auth.ErrUnauthenticated) {
-		w.Header().Set("WWW-Authenticate", `Basic realm="pkgserver", charset="UTF-8"`)
-		http.Error(w, "the token is not valid", http.StatusUnauthorized)
-		return
-	}
-	if err != nil {
-		h.Log.Error("git http: authenticate", "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
+	tok, ok := h.authenticateHTTP(w, r)
+	if !ok {
 		return
 	}
 	// Slots are taken once the token is known, so that they are counted
 	// per token; a request without credentials never runs git.
-	switch release, err := slots.take(tok.Hash); {
-	case err != nil:
-		// Closing the connection spares net/http reading the rest of a
-		// slow body before answering.
-		w.Header().Set("Connection", "close")
-		w.Header().Set("Retry-After", "5")
-		if errors.Is(err, errKeyBusy) {
-			http.Error(w, fmt.Sprintf("token %q has %d git requests under way, the most one token may have at once; try again", tok.Name, perToken), http.StatusTooManyRequests)
-			return
-		}
-		http.Error(w, "the server is busy, try again", http.StatusServiceUnavailable)
+	release, ok := takeHTTPSlot(w, slots, tok, perToken)
+	if !ok {
 		return
-	default:
-		defer release()
 	}
+	defer release()
+	ns, name := req.ns, req.name
 	pusher := Pusher{Name: tok.Name, Namespace: tok.Namespace, Role: tok.Role}
 	if !allowed(pusher, ns, store.RoleRead) {
 		http.Error(w, fmt.Sprintf("token %q may not read in namespace %s", tok.Name, ns), http.StatusForbidden)
@@ -129,31 +102,112 @@ func (h *Host) serveHTTP(w http.ResponseWriter, r *http.Request, gitPath string,
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	protocol := r.Header.Get("Git-Protocol")
-	var env []string
-	if service == "git-receive-pack" {
+	// Only a push itself runs the hooks, which know it by its token.
+	hookURL, pushToken := "", ""
+	if req.receivePack() {
 		if !allowed(pusher, ns, store.RoleWrite) {
 			http.Error(w, fmt.Sprintf("token %q may not push to %s/%s: pushing needs the write role in namespace %s", tok.Name, ns, name, ns), http.StatusForbidden)
 			return
 		}
-		if endpoint == "git-receive-pack" {
+		if req.endpoint == "git-receive-pack" {
 			token, end := h.Pushes.Begin(&Push{Namespace: ns, Repository: name, GitDir: gitDir, Pusher: pusher})
 			defer end()
-			env = serviceEnv(h.Limits, protocol, gitDir, h.HookURL, token)
+			hookURL, pushToken = h.HookURL, token
 		}
 	}
-	if env == nil {
-		env = serviceEnv(h.Limits, protocol, gitDir, "", "")
-	}
-	env = append(env,
+	env := append(serviceEnv(h.Limits, r.Header.Get("Git-Protocol"), gitDir, hookURL, pushToken),
 		"GIT_PROJECT_ROOT="+h.Hosting.Root+"/"+ns,
 		"GIT_HTTP_EXPORT_ALL=1",
 		"REMOTE_USER="+tok.Name,
 		"GIT_HTTP_MAX_REQUEST_BUFFER=10M",
 	)
-	if h.Limits.MaxPushBytes > 0 && service == "git-receive-pack" && r.Method == http.MethodPost {
+	if h.Limits.MaxPushBytes > 0 && req.receivePack() && r.Method == http.MethodPost {
 		r.Body = http.MaxBytesReader(w, r.Body, h.Limits.MaxPushBytes+maxCommandBytes)
 	}
+	start := time.Now()
+	h.runHTTPBackend(w, r, gitPath, ns, gitDir, env)
+	if r.Method == http.MethodPost {
+		h.Log.Info("http", "token", tok.Name, "service", req.service, "repo", ns+"/"+name, "duration", time.Since(start))
+	}
+}
+
+// parseGitHTTPRequest reads which repository and endpoint of smart HTTP a
+// request is for; anything else is answered 404.
+func parseGitHTTPRequest(w http.ResponseWriter, r *http.Request) (gitHTTPRequest, bool) {
+	rest, ok := strings.CutPrefix(r.URL.Path, HTTPPrefix)
+	i := strings.Index(rest, ".git/")
+	if !ok || i < 0 {
+		http.Error(w, "not found", http.StatusNotFound)
+		return gitHTTPRequest{}, false
+	}
+	repoPath, endpoint := rest[:i+len(".git")], rest[i+len(".git/"):]
+	var service string
+	switch {
+	case endpoint == "info/refs" && r.Method == http.MethodGet:
+		service = r.URL.Query().Get("service")
+	case endpoint == "git-upload-pack" && r.Method == http.MethodPost:
+		service = "git-upload-pack"
+	case endpoint == "git-receive-pack" && r.Method == http.MethodPost:
+		service = "git-receive-pack"
+	}
+	if service != "git-upload-pack" && service != "git-receive-pack" {
+		http.Error(w, "only git's smart HTTP protocol is served", http.StatusNotFound)
+		return gitHTTPRequest{}, false
+	}
+	ns, name, err := parseRepoPath(repoPath)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return gitHTTPRequest{}, false
+	}
+	return gitHTTPRequest{ns: ns, name: name, endpoint: endpoint, service: service}, true
+}
+
+// authenticateHTTP reads the API token a request gives as its basic
+// authentication password; without a valid one it is answered 401.
+func (h *Host) authenticateHTTP(w http.ResponseWriter, r *http.Request) (*store.Token, bool) {
+	_, password, ok := r.BasicAuth()
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Basic realm="pkgserver", charset="UTF-8"`)
+		http.Error(w, "authentication required: use an API token as the password", http.StatusUnauthorized)
+		return nil, false
+	}
+	tok, err := h.Tokens.Authenticate(r.Context(), password)
+	if errors.Is(err, auth.ErrUnauthenticated) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="pkgserver", charset="UTF-8"`)
+		http.Error(w, "the token is not valid", http.StatusUnauthorized)
+		return nil, false
+	}
+	if err != nil {
+		h.Log.Error("git http: authenticate", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return nil, false
+	}
+	return tok, true
+}
+
+// takeHTTPSlot takes a slot to run git in for a token's request, and
+// returns the function that gives it back; when none is free, the request
+// is answered 429 (the token has its share) or 503 (the server has).
+func takeHTTPSlot(w http.ResponseWriter, slots *slots, tok *store.Token, perToken int) (func(), bool) {
+	release, err := slots.take(tok.Hash)
+	if err == nil {
+		return release, true
+	}
+	// Closing the connection spares net/http reading the rest of a slow
+	// body before answering.
+	w.Header().Set("Connection", "close")
+	w.Header().Set("Retry-After", "5")
+	if errors.Is(err, errKeyBusy) {
+		http.Error(w, fmt.Sprintf("token %q has %d git requests under way, the most one token may have at once; try again", tok.Name, perToken), http.StatusTooManyRequests)
+		return nil, false
+	}
+	http.Error(w, "the server is busy, try again", http.StatusServiceUnavailable)
+	return nil, false
+}
+
+// runHTTPBackend answers a request with `git http-backend` run in gitDir
+// with env, within HTTPGitTimeout and the idle limit.
+func (h *Host) runHTTPBackend(w http.ResponseWriter, r *http.Request, gitPath, ns, gitDir string, env []string) {
 	// The CGI handler passes the request's headers as HTTP_* variables,
 	// as CGI does (git reads HTTP_GIT_PROTOCOL and the content type);
 	// it drops Proxy. Nothing of the server's own environment is
@@ -168,8 +222,7 @@ func (h *Host) serveHTTP(w http.ResponseWriter, r *http.Request, gitPath string,
 		Stderr:     logWriter{h},
 	}
 	rc := http.NewResponseController(w)
-	start := time.Now()
-	end := start.Add(HTTPGitTimeout)
+	end := time.Now().Add(HTTPGitTimeout)
 	_ = rc.SetReadDeadline(end)
 	_ = rc.SetWriteDeadline(end)
 	if h.Limits.IdleSeconds > 0 {
@@ -192,9 +245,6 @@ func (h *Host) serveHTTP(w http.ResponseWriter, r *http.Request, gitPath string,
 	}
 	handler.ServeHTTP(w, r)
 	_ = rc.SetWriteDeadline(end)
-	if r.Method == http.MethodPost {
-		h.Log.Info("http", "token", tok.Name, "service", service, "repo", ns+"/"+name, "duration", time.Since(start))
-	}
 }
 
 // logWriter sends http-backend's standard error to the log.
