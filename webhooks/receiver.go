@@ -311,55 +311,12 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request) {
 	// The request's start, from which its body's deadlines count: the
 	// lookups below are part of the time a body has.
 	start := time.Now()
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		answer(w, http.StatusMethodNotAllowed, "webhooks are POSTed")
+	in, ok := parseIncoming(w, r)
+	if !ok {
 		return
-	}
-	parts := strings.Split(strings.TrimPrefix(r.URL.Path, Prefix), "/")
-	if len(parts) != 3 || (parts[0] != GitHub && parts[0] != GitLab) {
-		answer(w, http.StatusNotFound, "want "+Prefix+"{github|gitlab}/{namespace}/{repository}")
-		return
-	}
-	forge, ns, name := parts[0], parts[1], parts[2]
-	// Whether the repository exists is not told to a request that cannot
-	// prove it knows the repository's secret: an unknown repository, one
-	// of the other forge, one without its secret, a wrong token and a
-	// wrong signature all get this one answer, after the body was read as
-	// a known repository's is. It still tells the sender of a genuine
-	// delivery where to look.
-	unverified := func() {
-		w.Header().Set("Connection", "close")
-		answer(w, http.StatusUnauthorized, fmt.Sprintf("no %s repository %s/%s registered here has the webhook secret this delivery is signed with", forge, ns, name))
-	}
-	// What the request says of itself is checked before the repository
-	// is looked up: the answer is the same for every name.
-	if r.ContentLength > MaxPayloadBytes {
-		w.Header().Set("Connection", "close")
-		answer(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a delivery is at most %d bytes", MaxPayloadBytes))
-		return
-	}
-	var event, id, sig string
-	switch forge {
-	case GitHub:
-		// HMAC-SHA256 only: go-github would take the hash from the
-		// header's prefix, SHA-1 included.
-		if sig = r.Header.Get(github.SHA256SignatureHeader); !strings.HasPrefix(sig, "sha256=") {
-			w.Header().Set("Connection", "close")
-			answer(w, http.StatusUnauthorized, "X-Hub-Signature-256 with an HMAC-SHA256 (sha256=...) is required")
-			return
-		}
-		event, id = github.WebHookType(r), github.DeliveryID(r)
-	case GitLab:
-		// The webhook's own id per delivery where GitLab sends it; the
-		// event's id is shared by the events one hook fires at once.
-		event, id = r.Header.Get("X-Gitlab-Event"), cmp.Or(r.Header.Get("X-Gitlab-Webhook-UUID"), r.Header.Get("X-Gitlab-Event-UUID"))
-	}
-	if k := r.Header.Get("Idempotency-Key"); k != "" {
-		id = k
 	}
 	ctx := r.Context()
-	secret, err := rc.secretOf(ctx, forge, ns, name)
+	secret, err := rc.secretOf(ctx, in.forge, in.ns, in.name)
 	if err != nil {
 		rc.Log.Error("webhook: read repository", "err", err)
 		answer(w, http.StatusInternalServerError, "internal error")
@@ -368,78 +325,164 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request) {
 	// The body is read, under the same deadlines and limits, whether or
 	// not the repository could take it: how long an answer takes, and
 	// whether it is a 408, a 413 or a 503, tells nothing of the name.
-	body, release, err := rc.readBody(w, r, ns+"/"+name, start)
+	body, release, err := rc.readBody(w, r, in.ns+"/"+in.name, start)
 	defer release()
-	var tooBig *http.MaxBytesError
-	var netErr net.Error
-	switch {
-	case err == nil:
-	case errors.As(err, &tooBig):
-		w.Header().Set("Connection", "close")
-		answer(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a delivery is at most %d bytes", MaxPayloadBytes))
-		return
-	case errors.Is(err, errBusy):
-		w.Header().Set("Connection", "close")
-		w.Header().Set("Retry-After", "1")
-		answer(w, http.StatusServiceUnavailable, "too many deliveries at once; deliver it again")
-		return
-	case errors.As(err, &netErr) && netErr.Timeout():
-		w.Header().Set("Connection", "close")
-		answer(w, http.StatusRequestTimeout, fmt.Sprintf("the delivery's body did not arrive in time (no pause over %s, at least %d KiB/s, at most %s in all)", BodyIdleTimeout, MinBodyRate>>10, MaxBodyTime))
-		return
-	default:
-		w.Header().Set("Connection", "close")
-		answer(w, http.StatusBadRequest, "reading the delivery: "+err.Error())
+	if err != nil {
+		answerReadError(w, err)
 		return
 	}
-	if secret == "" || (forge == GitLab && subtle.ConstantTimeCompare([]byte(r.Header.Get("X-Gitlab-Token")), []byte(secret)) != 1) {
-		unverified()
+	if !in.verify(r, secret, body) {
+		// Whether the repository exists is not told to a request that
+		// cannot prove it knows the repository's secret: an unknown
+		// repository, one of the other forge, one without its secret, a
+		// wrong token and a wrong signature all get this one answer,
+		// after the body was read as a known repository's is. It still
+		// tells the sender of a genuine delivery where to look.
+		w.Header().Set("Connection", "close")
+		answer(w, http.StatusUnauthorized, fmt.Sprintf("no %s repository %s/%s registered here has the webhook secret this delivery is signed with", in.forge, in.ns, in.name))
 		return
 	}
-	if forge == GitHub {
-		// The HMAC covers the raw body, compared in constant time.
-		if err := github.ValidateSignature(sig, body, []byte(secret)); err != nil {
-			unverified()
-			return
-		}
+	payload, ok := in.payload(w, r, body)
+	if !ok {
+		return
 	}
-	payload := body
-	if forge == GitHub {
-		// A form-encoded delivery's JSON is its payload field.
-		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" {
-			form, err := url.ParseQuery(string(body))
-			if err != nil {
-				answer(w, http.StatusBadRequest, "a form-encoded delivery that does not parse")
-				return
-			}
-			payload = []byte(form.Get("payload"))
-			if len(payload) == 0 {
-				// Nothing to process: stored, it would pass for a
-				// delivery with nothing to do.
-				answer(w, http.StatusBadRequest, "a form-encoded delivery with no payload field (GitHub sends its JSON in payload=...)")
-				return
-			}
-		}
-	}
-	if id == "" || len(id) > maxDeliveryID || event == "" || len(event) > 100 {
+	if in.id == "" || len(in.id) > maxDeliveryID || in.event == "" || len(in.event) > 100 {
 		answer(w, http.StatusBadRequest, "a delivery needs its event and delivery id headers")
 		return
 	}
-	added, err := rc.batch.add(ctx, rc.Store, &store.Delivery{Forge: forge, DeliveryID: id, Namespace: ns, Repository: name,
-		Event: event, Payload: payload, ReceivedAt: time.Now().UTC()})
+	rc.record(ctx, w, &store.Delivery{Forge: in.forge, DeliveryID: in.id, Namespace: in.ns, Repository: in.name,
+		Event: in.event, Payload: payload, ReceivedAt: time.Now().UTC()})
+}
+
+// incoming is a delivery as its request tells it, before it is verified.
+type incoming struct {
+	// forge, ns and name are those of the URL.
+	forge, ns, name string
+	// event and id are the event's type and the delivery's id, as the
+	// headers say.
+	event, id string
+	// sig is a GitHub delivery's signature.
+	sig string
+}
+
+// parseIncoming reads what a request says of itself: its URL, the size it
+// announces, its headers. It is checked before the repository is looked
+// up, so that the answer is the same for every name; a request refused is
+// answered here.
+func parseIncoming(w http.ResponseWriter, r *http.Request) (incoming, bool) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		answer(w, http.StatusMethodNotAllowed, "webhooks are POSTed")
+		return incoming{}, false
+	}
+	parts := strings.Split(strings.TrimPrefix(r.URL.Path, Prefix), "/")
+	if len(parts) != 3 || (parts[0] != GitHub && parts[0] != GitLab) {
+		answer(w, http.StatusNotFound, "want "+Prefix+"{github|gitlab}/{namespace}/{repository}")
+		return incoming{}, false
+	}
+	in := incoming{forge: parts[0], ns: parts[1], name: parts[2]}
+	if r.ContentLength > MaxPayloadBytes {
+		w.Header().Set("Connection", "close")
+		answer(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a delivery is at most %d bytes", MaxPayloadBytes))
+		return incoming{}, false
+	}
+	switch in.forge {
+	case GitHub:
+		// HMAC-SHA256 only: go-github would take the hash from the
+		// header's prefix, SHA-1 included.
+		if in.sig = r.Header.Get(github.SHA256SignatureHeader); !strings.HasPrefix(in.sig, "sha256=") {
+			w.Header().Set("Connection", "close")
+			answer(w, http.StatusUnauthorized, "X-Hub-Signature-256 with an HMAC-SHA256 (sha256=...) is required")
+			return incoming{}, false
+		}
+		in.event, in.id = github.WebHookType(r), github.DeliveryID(r)
+	case GitLab:
+		// The webhook's own id per delivery where GitLab sends it; the
+		// event's id is shared by the events one hook fires at once.
+		in.event, in.id = r.Header.Get("X-Gitlab-Event"), cmp.Or(r.Header.Get("X-Gitlab-Webhook-UUID"), r.Header.Get("X-Gitlab-Event-UUID"))
+	}
+	if k := r.Header.Get("Idempotency-Key"); k != "" {
+		in.id = k
+	}
+	return in, true
+}
+
+// answerReadError answers a request whose body could not be read.
+func answerReadError(w http.ResponseWriter, err error) {
+	w.Header().Set("Connection", "close")
+	var tooBig *http.MaxBytesError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &tooBig):
+		answer(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a delivery is at most %d bytes", MaxPayloadBytes))
+	case errors.Is(err, errBusy):
+		w.Header().Set("Retry-After", "1")
+		answer(w, http.StatusServiceUnavailable, "too many deliveries at once; deliver it again")
+	case errors.As(err, &netErr) && netErr.Timeout():
+		answer(w, http.StatusRequestTimeout, fmt.Sprintf("the delivery's body did not arrive in time (no pause over %s, at least %d KiB/s, at most %s in all)", BodyIdleTimeout, MinBodyRate>>10, MaxBodyTime))
+	default:
+		answer(w, http.StatusBadRequest, "reading the delivery: "+err.Error())
+	}
+}
+
+// verify tells whether a delivery proves it knows the repository's secret
+// ("": none to verify with): GitLab's token, GitHub's HMAC of the raw
+// body, both compared in constant time.
+func (in incoming) verify(r *http.Request, secret string, body []byte) bool {
+	if secret == "" {
+		return false
+	}
+	switch in.forge {
+	case GitLab:
+		return subtle.ConstantTimeCompare([]byte(r.Header.Get("X-Gitlab-Token")), []byte(secret)) == 1
+	case GitHub:
+		return github.ValidateSignature(in.sig, body, []byte(secret)) == nil
+	}
+	return true
+}
+
+// payload returns the event a delivery's body holds; a form-encoded GitHub
+// delivery without one is answered 400.
+func (in incoming) payload(w http.ResponseWriter, r *http.Request, body []byte) ([]byte, bool) {
+	if in.forge != GitHub {
+		return body, true
+	}
+	// A form-encoded delivery's JSON is its payload field.
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
+		return body, true
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		answer(w, http.StatusBadRequest, "a form-encoded delivery that does not parse")
+		return nil, false
+	}
+	payload := []byte(form.Get("payload"))
+	if len(payload) == 0 {
+		// Nothing to process: stored, it would pass for a delivery with
+		// nothing to do.
+		answer(w, http.StatusBadRequest, "a form-encoded delivery with no payload field (GitHub sends its JSON in payload=...)")
+		return nil, false
+	}
+	return payload, true
+}
+
+// record stores a verified delivery and answers it: 202 when it is new,
+// 200 when it was received before.
+func (rc *Receiver) record(ctx context.Context, w http.ResponseWriter, d *store.Delivery) {
+	added, err := rc.batch.add(ctx, rc.Store, d)
 	if err != nil {
 		rc.Log.Error("webhook: store delivery", "err", err)
 		answer(w, http.StatusInternalServerError, "the delivery could not be stored; deliver it again")
 		return
 	}
 	if !added {
-		answer(w, http.StatusOK, "delivery "+id+" was received before")
+		answer(w, http.StatusOK, "delivery "+d.DeliveryID+" was received before")
 		return
 	}
 	if rc.Stored != nil {
 		rc.Stored()
 	}
-	answer(w, http.StatusAccepted, "delivery "+id+" accepted")
+	answer(w, http.StatusAccepted, "delivery "+d.DeliveryID+" accepted")
 }
 
 // secretOf returns the webhook secret of the repository ns/name of forge,
