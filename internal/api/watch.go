@@ -285,66 +285,111 @@ func (s *Server) serveWatch(c echo.Context, p *listParams, src watchSource) erro
 			return err // before the stream starts, as a Status
 		}
 	}
+	w := s.openWatch(c, src, from)
+	if p.initial() {
+		if err := w.sendInitial(ctx, p); err != nil {
+			return nil
+		}
+	}
+	w.resp.Flush()
+	// Once the stream has started, its end is not an error of the request:
+	// an error was sent as an ERROR event, or the client is gone.
+	_ = w.follow(ctx, p)
+	return nil
+}
+
+// watchStream is an open watch: the response its events are written to and
+// the resource version it has read up to.
+type watchStream struct {
+	s    *Server
+	c    echo.Context
+	src  watchSource
+	resp *echo.Response
+	enc  *json.Encoder
+	// from is the resource version the watch has read up to.
+	from int64
+	// skipped are the objects whose addition the client never saw.
+	skipped unsent
+}
+
+// openWatch answers the request 200 and returns the stream its events are
+// written to, reading from resource version from.
+func (s *Server) openWatch(c echo.Context, src watchSource, from int64) *watchStream {
 	resp := c.Response()
 	resp.Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
 	resp.Header().Set("Cache-Control", "no-store")
 	resp.WriteHeader(http.StatusOK)
-	enc := json.NewEncoder(resp)
-	sendEvent := func(typ string, obj any) error {
-		if typ != eventBookmark && typ != eventError {
-			// kubectl get --watch asks for Tables: a row per event.
-			t, err := tableEvent(c, obj)
-			if err != nil {
-				return err
-			}
-			obj = t
-		}
-		if err := enc.Encode(watchEvent{Type: typ, Object: obj}); err != nil {
+	return &watchStream{s: s, c: c, src: src, resp: resp, enc: json.NewEncoder(resp), from: from, skipped: unsent{}}
+}
+
+// send writes one event and flushes it to the client. An error means the
+// client is gone.
+func (w *watchStream) send(typ string, obj any) error {
+	if typ != eventBookmark && typ != eventError {
+		// kubectl get --watch asks for Tables: a row per event.
+		t, err := tableEvent(w.c, obj)
+		if err != nil {
 			return err
 		}
-		resp.Flush()
-		return nil
+		obj = t
 	}
-	bookmark := func(rv int64, initialEnd bool) error {
-		m := metav1.ObjectMeta{ResourceVersion: strconv.FormatInt(rv, 10)}
-		if initialEnd {
-			m.Annotations = map[string]string{metav1.InitialEventsAnnotationKey: "true"}
-		}
-		return sendEvent(eventBookmark, metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: src.apiVersion, Kind: src.kind}, ObjectMeta: m})
+	if err := w.enc.Encode(watchEvent{Type: typ, Object: obj}); err != nil {
+		return err
 	}
-	fail := func(err error) error {
-		if ctx.Err() != nil {
-			return nil
-		}
-		if errors.Is(err, store.ErrCompacted) {
-			_ = sendEvent(eventError, newStatus(http.StatusGone, metav1.StatusReasonExpired,
-				"resource version %d is too old: the changes after it are compacted; list again", from).status)
-			return nil
-		}
-		st := toStatus(err, s.log, c.Path())
-		_ = sendEvent(eventError, st)
-		return nil
-	}
+	w.resp.Flush()
+	return nil
+}
 
-	if p.initial() {
-		// The list is read after the resource version asked for (if any),
-		// so it is not older than it.
-		rv, err := src.list(ctx, func(obj any) error { return sendEvent(store.Added, obj) })
-		if err != nil {
-			return fail(err)
-		}
-		from = rv
-		if p.sendInitialEvents != nil && *p.sendInitialEvents {
-			if err := bookmark(from, true); err != nil {
-				return nil
-			}
-		} else if p.bookmarks {
-			if err := bookmark(from, false); err != nil {
-				return nil
-			}
-		}
+// bookmark tells the client how far the watch has read; initialEnd marks
+// the end of the initial events.
+func (w *watchStream) bookmark(initialEnd bool) error {
+	m := metav1.ObjectMeta{ResourceVersion: strconv.FormatInt(w.from, 10)}
+	if initialEnd {
+		m.Annotations = map[string]string{metav1.InitialEventsAnnotationKey: "true"}
 	}
-	resp.Flush()
+	return w.send(eventBookmark, metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: w.src.apiVersion, Kind: w.src.kind}, ObjectMeta: m})
+}
+
+// fail ends the watch on err: the client is sent it as an ERROR event
+// (410 Expired when the changes after the resource version are compacted)
+// unless it is gone. It returns err, for the caller to stop.
+func (w *watchStream) fail(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return err
+	}
+	if errors.Is(err, store.ErrCompacted) {
+		_ = w.send(eventError, newStatus(http.StatusGone, metav1.StatusReasonExpired,
+			"resource version %d is too old: the changes after it are compacted; list again", w.from).status)
+		return err
+	}
+	_ = w.send(eventError, toStatus(err, w.s.log, w.c.Path()))
+	return err
+}
+
+// sendInitial sends the current objects as ADDED events, then the bookmark
+// marking their end when sendInitialEvents asked for it (a plain one when
+// bookmarks are allowed). An error ends the watch.
+func (w *watchStream) sendInitial(ctx context.Context, p *listParams) error {
+	// The list is read after the resource version asked for (if any), so
+	// it is not older than it.
+	rv, err := w.src.list(ctx, func(obj any) error { return w.send(store.Added, obj) })
+	if err != nil {
+		return w.fail(ctx, err)
+	}
+	w.from = rv
+	if p.sendInitialEvents != nil && *p.sendInitialEvents {
+		return w.bookmark(true)
+	}
+	if p.bookmarks {
+		return w.bookmark(false)
+	}
+	return nil
+}
+
+// follow sends the changes as they come until the watch ends: the client
+// gone, the server stopping, the watch's timeout, or an error (sent as an
+// ERROR event).
+func (w *watchStream) follow(ctx context.Context, p *listParams) error {
 	deadline := time.After(p.timeout)
 	var ticks <-chan time.Time
 	if p.bookmarks {
@@ -355,67 +400,77 @@ func (s *Server) serveWatch(c echo.Context, p *listParams, src watchSource) erro
 	recheck := time.NewTicker(tokenRecheck)
 	defer recheck.Stop()
 	bookmarkDue := false
-	skipped := unsent{}
 	for {
-		changed := s.store.Changed()
+		changed := w.s.store.Changed()
 		// Read before the changes: when there are none after from, every
 		// change up to now has been seen, and a bookmark may say so.
-		now, err := s.store.ResourceVersion(ctx)
+		now, err := w.s.store.ResourceVersion(ctx)
 		if err != nil {
-			return fail(err)
+			return w.fail(ctx, err)
 		}
-		changes, err := src.changes(ctx, from)
+		n, err := w.sendChanges(ctx)
 		if err != nil {
-			return fail(err)
+			return err
 		}
-		for _, ch := range changes {
-			from = max(from, ch.resourceVersion)
-			typ, ok := ch.send()
-			if !ok || ch.object == nil {
-				continue
-			}
-			if typ, ok = skipped.adjust(ch.key, typ); !ok {
-				continue
-			}
-			obj, err := ch.object(ctx)
-			if err != nil {
-				return fail(err)
-			}
-			skipped.sent(ch.key, typ, obj != nil)
-			if obj == nil {
-				continue
-			}
-			if err := sendEvent(typ, obj); err != nil {
-				return nil
-			}
-		}
-		if len(changes) > 0 {
+		if n > 0 {
 			continue // there may be more at once
 		}
-		from = max(from, now)
+		w.from = max(w.from, now)
 		if bookmarkDue {
 			bookmarkDue = false
-			if err := bookmark(from, false); err != nil {
-				return nil
+			if err := w.bookmark(false); err != nil {
+				return err
 			}
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-s.stopping:
+		case <-w.s.stopping:
 			return nil
 		case <-deadline:
 			return nil
 		case <-ticks:
 			bookmarkDue = true
 		case <-recheck.C:
-			if err := s.recheckToken(c); err != nil {
-				return fail(err)
+			if err := w.s.recheckToken(w.c); err != nil {
+				return w.fail(ctx, err)
 			}
 		case <-changed:
 		case <-time.After(watchPoll):
 		}
 	}
+}
+
+// sendChanges sends the changes after the resource version read up to (a
+// page of them) that the client must see, and returns how many changes
+// there were. An error ends the watch.
+func (w *watchStream) sendChanges(ctx context.Context) (int, error) {
+	changes, err := w.src.changes(ctx, w.from)
+	if err != nil {
+		return 0, w.fail(ctx, err)
+	}
+	for _, ch := range changes {
+		w.from = max(w.from, ch.resourceVersion)
+		typ, ok := ch.send()
+		if !ok || ch.object == nil {
+			continue
+		}
+		if typ, ok = w.skipped.adjust(ch.key, typ); !ok {
+			continue
+		}
+		obj, err := ch.object(ctx)
+		if err != nil {
+			return 0, w.fail(ctx, err)
+		}
+		w.skipped.sent(ch.key, typ, obj != nil)
+		if obj == nil {
+			continue
+		}
+		if err := w.send(typ, obj); err != nil {
+			return 0, err
+		}
+	}
+	return len(changes), nil
 }
 
 // recheckToken checks an open watch's token again as the request's was, and
