@@ -107,8 +107,13 @@ func newSecretCmd() *cobra.Command {
 	var data dataFlags
 	cmd := &cobra.Command{Use: "secret", Short: "Manage git credentials, encrypted in the data directory"}
 	data.add(cmd.PersistentFlags())
+	cmd.AddCommand(newSecretSetCmd(&data), newSecretListCmd(&data), newSecretDeleteCmd(&data))
+	return cmd
+}
 
-	var namespace, tokenFile, username, passwordFile, sshKey, knownHosts string
+func newSecretSetCmd(data *dataFlags) *cobra.Command {
+	var namespace string
+	var cf credentialFlags
 	set := &cobra.Command{
 		Use:   "set NAME",
 		Short: "Store credentials for repositories to name (spec.git.credentials)",
@@ -122,52 +127,9 @@ command line.`,
 			if !revision.IsLabel(args[0]) || !revision.IsLabel(namespace) {
 				return usageError("secret names and namespaces are RFC 1123 labels")
 			}
-			read := func(path string) ([]byte, error) {
-				b, err := os.ReadFile(path)
-				if err != nil {
-					return nil, usageError("%v", err)
-				}
-				return b, nil
-			}
-			var c gitrepo.Credentials
-			kinds := 0
-			if tokenFile != "" {
-				kinds++
-				b, err := read(tokenFile)
-				if err != nil {
-					return err
-				}
-				c.Token = strings.TrimSpace(string(b))
-				c.Username = username
-			}
-			if passwordFile != "" {
-				kinds++
-				b, err := read(passwordFile)
-				if err != nil {
-					return err
-				}
-				if username == "" {
-					return usageError("--password-file needs --username")
-				}
-				c.Username, c.Password = username, strings.TrimRight(string(b), "\r\n")
-			}
-			if sshKey != "" {
-				kinds++
-				b, err := read(sshKey)
-				if err != nil {
-					return err
-				}
-				if knownHosts == "" {
-					return usageError("--ssh-key needs --known-hosts: the server's host keys to accept")
-				}
-				h, err := read(knownHosts)
-				if err != nil {
-					return err
-				}
-				c.SSHKey, c.KnownHosts = b, h
-			}
-			if kinds != 1 {
-				return usageError("give exactly one of --token-file, --password-file (with --username) or --ssh-key")
+			c, err := cf.credentials()
+			if err != nil {
+				return err
 			}
 			keys, err := auth.LoadKeyring(data.dir)
 			if err != nil {
@@ -177,7 +139,7 @@ command line.`,
 			if err != nil {
 				return err
 			}
-			return withStore(cmd.Context(), &data, func(st *sqlstore.Store) error {
+			return withStore(cmd.Context(), data, func(st *sqlstore.Store) error {
 				if err := st.PutSecret(cmd.Context(), namespace, args[0], sealed); err != nil {
 					return err
 				}
@@ -188,18 +150,83 @@ command line.`,
 	}
 	f := set.Flags()
 	f.StringVarP(&namespace, "namespace", "n", "default", "namespace of the repositories that may use it")
-	f.StringVar(&tokenFile, "token-file", "", "file holding an access token")
-	f.StringVar(&username, "username", "", "user name, with --password-file (or a token)")
-	f.StringVar(&passwordFile, "password-file", "", "file holding a password")
-	f.StringVar(&sshKey, "ssh-key", "", "file holding an SSH private key")
-	f.StringVar(&knownHosts, "known-hosts", "", "known_hosts file with the server's host keys, with --ssh-key")
+	f.StringVar(&cf.tokenFile, "token-file", "", "file holding an access token")
+	f.StringVar(&cf.username, "username", "", "user name, with --password-file (or a token)")
+	f.StringVar(&cf.passwordFile, "password-file", "", "file holding a password")
+	f.StringVar(&cf.sshKey, "ssh-key", "", "file holding an SSH private key")
+	f.StringVar(&cf.knownHosts, "known-hosts", "", "known_hosts file with the server's host keys, with --ssh-key")
+	return set
+}
 
-	list := &cobra.Command{
+// credentialFlags are the flags of `secret set` that give the
+// credentials, in files that keep them off the command line.
+type credentialFlags struct {
+	tokenFile, username, passwordFile, sshKey, knownHosts string
+}
+
+// credentials reads the credentials the flags give: exactly one of a
+// token, a user and password, or an SSH key with the host keys to accept.
+func (f *credentialFlags) credentials() (gitrepo.Credentials, error) {
+	var c gitrepo.Credentials
+	kinds := 0
+	if f.tokenFile != "" {
+		kinds++
+		b, err := readFlagFile(f.tokenFile)
+		if err != nil {
+			return c, err
+		}
+		c.Token = strings.TrimSpace(string(b))
+		c.Username = f.username
+	}
+	if f.passwordFile != "" {
+		kinds++
+		b, err := readFlagFile(f.passwordFile)
+		if err != nil {
+			return c, err
+		}
+		if f.username == "" {
+			return c, usageError("--password-file needs --username")
+		}
+		c.Username, c.Password = f.username, strings.TrimRight(string(b), "\r\n")
+	}
+	if f.sshKey != "" {
+		kinds++
+		b, err := readFlagFile(f.sshKey)
+		if err != nil {
+			return c, err
+		}
+		if f.knownHosts == "" {
+			return c, usageError("--ssh-key needs --known-hosts: the server's host keys to accept")
+		}
+		h, err := readFlagFile(f.knownHosts)
+		if err != nil {
+			return c, err
+		}
+		c.SSHKey, c.KnownHosts = b, h
+	}
+	if kinds != 1 {
+		return c, usageError("give exactly one of --token-file, --password-file (with --username) or --ssh-key")
+	}
+	return c, nil
+}
+
+// readFlagFile reads a file a flag names; a file that cannot be read is
+// the user's error.
+func readFlagFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usageError("%v", err)
+	}
+	return b, nil
+}
+
+func newSecretListCmd(data *dataFlags) *cobra.Command {
+	return &cobra.Command{
 		Use:   "list",
 		Short: "List stored secrets (names only)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withStore(cmd.Context(), &data, func(st *sqlstore.Store) error {
+			return withStore(cmd.Context(), data, func(st *sqlstore.Store) error {
 				refs, err := st.ListSecrets(cmd.Context())
 				if err != nil {
 					return err
@@ -213,22 +240,24 @@ command line.`,
 			})
 		},
 	}
-	var delNamespace string
+}
+
+func newSecretDeleteCmd(data *dataFlags) *cobra.Command {
+	var namespace string
 	del := &cobra.Command{
 		Use:   "delete NAME",
 		Short: "Delete a secret",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withStore(cmd.Context(), &data, func(st *sqlstore.Store) error {
-				if err := st.DeleteSecret(cmd.Context(), delNamespace, args[0]); err != nil {
+			return withStore(cmd.Context(), data, func(st *sqlstore.Store) error {
+				if err := st.DeleteSecret(cmd.Context(), namespace, args[0]); err != nil {
 					return usageError("%v", err)
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "secret %s/%s deleted\n", delNamespace, args[0])
+				fmt.Fprintf(cmd.OutOrStdout(), "secret %s/%s deleted\n", namespace, args[0])
 				return nil
 			})
 		},
 	}
-	del.Flags().StringVarP(&delNamespace, "namespace", "n", "default", "namespace of the secret")
-	cmd.AddCommand(set, list, del)
-	return cmd
+	del.Flags().StringVarP(&namespace, "namespace", "n", "default", "namespace of the secret")
+	return del
 }
