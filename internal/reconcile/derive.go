@@ -34,35 +34,9 @@ func (p *pass) missingBlobsOf(ids []string) ([]string, error) {
 // not move.
 func (p *pass) derive() error {
 	pkgs := slices.Sorted(maps.Keys(p.affected))
-	var stored []revision.Observation
-	if p.mode != modeFull && len(pkgs) > 0 {
-		var err error
-		if stored, err = p.r.store.Observations(p.ctx, p.repo.ID, pkgs); err != nil {
-			return err
-		}
-	}
-	branchSrc, _, _ := p.cfg.ParseRef(p.branchRef())
-	byPkg := map[string][]revision.Observation{}
-	for _, o := range stored {
-		if o.Kind == revision.KindBranch {
-			if _, replaced := p.newBranch[o.Package]; replaced {
-				continue
-			}
-			pkg := o.Package
-			o.Source = branchSrc
-			o.Package = pkg
-		} else if _, replaced := p.newObs[o.Ref]; replaced || p.removed[o.Ref] {
-			continue
-		}
-		byPkg[o.Package] = append(byPkg[o.Package], o)
-	}
-	for _, o := range p.newObs {
-		byPkg[o.Package] = append(byPkg[o.Package], o)
-	}
-	for _, o := range p.newBranch {
-		if o != nil {
-			byPkg[o.Package] = append(byPkg[o.Package], *o)
-		}
+	byPkg, err := p.observations(pkgs)
+	if err != nil {
+		return err
 	}
 	for _, r := range p.u.Refs {
 		if r.Problem != "" && r.Observation.Package == "" {
@@ -88,9 +62,51 @@ func (p *pass) derive() error {
 		}
 	}
 	p.res.Packages = len(pkgs)
+	p.storeTrees(used)
+	return nil
+}
 
-	// Store the trees read from git that revisions use, and the blobs of
-	// those trees the index lacks.
+// observations returns the observations of the packages, by package: the
+// fresh ones of this pass, and the index's of the refs that did not move
+// (when the index is not rebuilt).
+func (p *pass) observations(pkgs []string) (map[string][]revision.Observation, error) {
+	var stored []revision.Observation
+	if p.mode != modeFull && len(pkgs) > 0 {
+		var err error
+		if stored, err = p.r.store.Observations(p.ctx, p.repo.ID, pkgs); err != nil {
+			return nil, err
+		}
+	}
+	branchSrc, _, _ := p.cfg.ParseRef(p.branchRef())
+	byPkg := map[string][]revision.Observation{}
+	for _, o := range stored {
+		if o.Kind == revision.KindBranch {
+			if _, replaced := p.newBranch[o.Package]; replaced {
+				continue
+			}
+			pkg := o.Package
+			o.Source = branchSrc
+			o.Package = pkg
+		} else if _, replaced := p.newObs[o.Ref]; replaced || p.removed[o.Ref] {
+			continue
+		}
+		byPkg[o.Package] = append(byPkg[o.Package], o)
+	}
+	for _, o := range p.newObs {
+		byPkg[o.Package] = append(byPkg[o.Package], o)
+	}
+	for _, o := range p.newBranch {
+		if o != nil {
+			byPkg[o.Package] = append(byPkg[o.Package], *o)
+		}
+	}
+	return byPkg, nil
+}
+
+// storeTrees adds to the index update the trees read from git that
+// revisions use (used, by id), and the blobs of those trees the index
+// lacks.
+func (p *pass) storeTrees(used map[string]bool) {
 	wanted := map[string]bool{}
 	for _, id := range slices.Sorted(maps.Keys(p.trees)) {
 		if !used[id] {
@@ -131,7 +147,6 @@ func (p *pass) derive() error {
 			})
 		}
 	}
-	return nil
 }
 
 // proposalKey identifies what proposedPackages worked out.
