@@ -108,6 +108,9 @@ func yes(ok bool) string {
 	return "❌"
 }
 
+// print writes the report as BENCHMARKS.md shows it: the setup, the
+// steps of a publication with their baselines and goals, and the checks
+// of what the publications made.
 func (rep report) print(w io.Writer) {
 	gitVersion, _ := exec.Command("git", "--version").Output()
 	fmt.Fprintf(w, "Machine: %d cores (%s). `pkgserver serve` (SQLite index) and this load process on the same machine, over loopback: one keep-alive connection, one request at a time (%s).\n\n",
@@ -123,6 +126,14 @@ func (rep report) print(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 
+	rep.printSteps(w)
+	rep.printBaseline(w)
+	rep.printGoals(w)
+	rep.printCorrectness(w)
+}
+
+// printSteps writes the time of each step of a publication.
+func (rep report) printSteps(w io.Writer) {
 	fmt.Fprintln(w, "### One publication, step by step")
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "Each publication takes one package round-robin (package i mod P; a new workspace `bench-<i>` each time) through: **create** `POST …/packagerevisions` with an `edit` task, a Draft copied from the package's newest published revision; **edit** `PUT …/packagerevisionresources/{name}` changing the ConfigMap's `data.version` (the resources are read first, untimed), so the publication changes the package; **propose** `PUT …/packagerevisions/{name}` with `Proposed`; **approve** `PUT …/packagerevisions/{name}/approval` with `Published`, answered with the new `v<N>`; **read** `GET …/packagerevisions/{name}`, a request's floor and the check that it is published. Wall time of each request seen from this process, from sending to having read the whole answer. %d publications per repository after one warm-up each, the repositories in turn. Indexing is the reconcile of the approval's three ref updates that the server runs before it answers (`msg=reconciled … refs_changed=3 duration` in its log).\n\n", rep.pubs)
@@ -153,13 +164,12 @@ func (rep report) print(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 	}
-	step := func(s int) func(*repo) []time.Duration { return func(r *repo) []time.Duration { return r.times(s) } }
-	row("create (copy)", step(stepCreate), false)
-	row("edit (resources)", step(stepEdit), false)
-	row("propose", step(stepPropose), false)
-	row("**approve**", step(stepApprove), true)
+	row("create (copy)", stepTimes(stepCreate), false)
+	row("edit (resources)", stepTimes(stepEdit), false)
+	row("propose", stepTimes(stepPropose), false)
+	row("**approve**", stepTimes(stepApprove), true)
 	row("of which indexing", (*repo).indexTimes, false)
-	row("read back (GET)", step(stepRead), false)
+	row("read back (GET)", stepTimes(stepRead), false)
 	row("the four writes together", func(r *repo) []time.Duration {
 		var d []time.Duration
 		for _, p := range r.pubs {
@@ -168,6 +178,15 @@ func (rep report) print(w io.Writer) {
 		return d
 	}, false)
 	fmt.Fprintln(w)
+}
+
+// stepTimes is the durations of a step in a repository.
+func stepTimes(s int) func(*repo) []time.Duration {
+	return func(r *repo) []time.Duration { return r.times(s) }
+}
+
+// printBaseline writes the floor of git alone in the same repositories.
+func (rep report) printBaseline(w io.Writer) {
 	fmt.Fprintln(w, "Baseline, git alone in the same repositories after the run (median of 21): a git process reading one ref, and a ref transaction creating one ref — the floor of the git processes a write starts.")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| P | `git for-each-ref -- refs/heads/main` | `git update-ref --stdin`, one ref created |")
@@ -176,7 +195,10 @@ func (rep report) print(w io.Writer) {
 		fmt.Fprintf(w, "| %d | %s | %s |\n", r.packages, ms(r.base.readRef), ms(r.base.updateRef))
 	}
 	fmt.Fprintln(w)
+}
 
+// printGoals writes whether approval met its goals.
+func (rep report) printGoals(w io.Writer) {
 	fmt.Fprintln(w, "| goal | measured | met |")
 	fmt.Fprintln(w, "|---|---|---|")
 	for i, r := range rep.repos {
@@ -184,18 +206,22 @@ func (rep report) print(w io.Writer) {
 		fmt.Fprintf(w, "| approve p50 under %d ms at P = %d | %s (max %s) | %s |\n", goalApprove.Milliseconds(), r.packages, ms(a.p50), ms(a.max), yes(a.p50 < goalApprove))
 	}
 	if len(rep.repos) >= 2 {
-		ratio := rep.ratio(step(stepApprove))
+		ratio := rep.ratio(stepTimes(stepApprove))
 		fmt.Fprintf(w, "| flat: approve p50 at P = %d at most %.1f× that at P = %d | %.2f× | %s |\n",
 			rep.repos[len(rep.repos)-1].packages, flatRatio, rep.repos[0].packages, ratio, yes(ratio <= flatRatio))
 	}
 	fmt.Fprintln(w)
+}
 
+// printCorrectness writes the checks of what the publications made, then
+// the publications that failed and the verdicts.
+func (rep report) printCorrectness(w io.Writer) {
 	fmt.Fprintln(w, "### Correctness")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Read from each bare repository with git once the server stopped; the warm-up publications are included.")
 	fmt.Fprintln(w)
 	fmt.Fprint(w, "| check |")
-	sep = "|---|"
+	sep := "|---|"
 	for _, r := range rep.repos {
 		fmt.Fprintf(w, " P = %d |", r.packages)
 		sep += "---|"

@@ -76,45 +76,16 @@ func main() {
 	flag.Parse()
 	log.SetFlags(0)
 	began, loadBefore := time.Now(), benchutil.LoadAvg()
-	dir, err := filepath.Abs(*out)
-	if err != nil {
-		log.Fatal(err)
-	}
-	bin, err := filepath.Abs(*pkgserver)
-	if err != nil {
-		log.Fatal(err)
-	}
-	hookPath, err := filepath.Abs(*hookBin)
-	if err != nil {
-		log.Fatal(err)
-	}
+	dir, bin, hookPath := absPath(*out), absPath(*pkgserver), absPath(*hookBin)
 	if *many > 0 {
-		builds := []build{{"after", bin}}
-		if *manyBuilds != "" {
-			builds = nil
-			for _, b := range strings.Split(*manyBuilds, ",") {
-				label, path, ok := strings.Cut(b, "=")
-				abs, err := filepath.Abs(path)
-				if !ok || err != nil {
-					log.Fatalf("-builds %q: want label=binary", b)
-				}
-				builds = append(builds, build{label, abs})
-			}
-		}
+		builds := parseBuilds(*manyBuilds, bin)
 		if err := os.RemoveAll(dir); err != nil {
 			log.Fatal(err)
 		}
 		runMany(dir, builds, *many, *manyPackages, *smallAfter)
 		return
 	}
-	var repos []*hosted
-	for _, s := range strings.Split(*sizes, ",") {
-		p, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || p < 2*(*pushes+1) {
-			log.Fatalf("-packages %q: want counts of at least %d (two series of -pushes and a warm-up each)", s, 2*(*pushes+1))
-		}
-		repos = append(repos, &hosted{name: fmt.Sprintf("bench-%d", p), packages: p, series: map[string]*series{}})
-	}
+	repos := parseSizes(*sizes, *pushes)
 	if err := os.RemoveAll(dir); err != nil {
 		log.Fatal(err)
 	}
@@ -150,8 +121,56 @@ func main() {
 	// but for the latest few.)
 	runSeries(srv, g, repos, "http", *pushes, *seed)
 
-	// An SSH session alone: the server answers a session without a
-	// command with a greeting and exit status 1.
+	sshAlone := measureSSHAlone(key, knownHosts, host, port)
+	hookCmds := hookCommands(dir, bin, hookPath)
+	measureHookStart(hookCmds, *hookRuns)
+
+	report(repos, hookCmds, hookLine, benchutil.Median(sshAlone), *pushes, *hookRuns, *sizes, loadBefore, time.Since(began))
+}
+
+// absPath is a path given on the command line, made absolute.
+func absPath(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return abs
+}
+
+// parseBuilds reads -builds: label=binary,...; after=bin when empty.
+func parseBuilds(spec, bin string) []build {
+	if spec == "" {
+		return []build{{"after", bin}}
+	}
+	var builds []build
+	for _, b := range strings.Split(spec, ",") {
+		label, path, ok := strings.Cut(b, "=")
+		abs, err := filepath.Abs(path)
+		if !ok || err != nil {
+			log.Fatalf("-builds %q: want label=binary", b)
+		}
+		builds = append(builds, build{label, abs})
+	}
+	return builds
+}
+
+// parseSizes reads -packages: the repositories to measure side by side,
+// each with enough packages for the series of pushes.
+func parseSizes(sizes string, pushes int) []*hosted {
+	var repos []*hosted
+	for _, s := range strings.Split(sizes, ",") {
+		p, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || p < 2*(pushes+1) {
+			log.Fatalf("-packages %q: want counts of at least %d (two series of -pushes and a warm-up each)", s, 2*(pushes+1))
+		}
+		repos = append(repos, &hosted{name: fmt.Sprintf("bench-%d", p), packages: p, series: map[string]*series{}})
+	}
+	return repos
+}
+
+// measureSSHAlone times SSH sessions alone, 21 of them: the server answers
+// a session without a command with a greeting and exit status 1.
+func measureSSHAlone(key, knownHosts, host, port string) []time.Duration {
 	var sshAlone []time.Duration
 	for range 21 {
 		cmd := exec.Command("ssh", "-F", "/dev/null", "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
@@ -160,7 +179,13 @@ func main() {
 		_ = cmd.Run()
 		sshAlone = append(sshAlone, time.Since(start))
 	}
+	return sshAlone
+}
 
+// hookCommands are the commands whose start-up is measured, the floors
+// first: a process start, an empty Go program (built in dir), then the two
+// hook commands.
+func hookCommands(dir, bin, hookPath string) []*hookStart {
 	truePath, err := exec.LookPath("true")
 	if err != nil {
 		log.Fatal(err)
@@ -169,15 +194,12 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	hookCmds := []*hookStart{
+	return []*hookStart{
 		{name: "`true` (a process start, the floor)", args: []string{truePath}},
 		{name: "an empty Go program (`func main() {}`)", args: []string{emptyGo}},
 		{name: "`bin/pkgserver-hook pre-receive`", args: []string{hookPath, "pre-receive"}},
 		{name: "`bin/pkgserver hook pre-receive`", args: []string{bin, "hook", "pre-receive"}},
 	}
-	measureHookStart(hookCmds, *hookRuns)
-
-	report(repos, hookCmds, hookLine, benchutil.Median(sshAlone), *pushes, *hookRuns, *sizes, loadBefore, time.Since(began))
 }
 
 // run runs a command and returns its standard output, trimmed.

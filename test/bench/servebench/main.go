@@ -80,28 +80,7 @@ func main() {
 	fmt.Printf("Index: %d packages × %d revisions, %d package revisions (SQLite, %d MiB on disk). Sync at start (refs compared with the index, nothing changed): %.2f s.\n\n",
 		*packages, *revisions, len(names), benchutil.DirSize(dataDir)>>20, startSync.Seconds())
 
-	pkgs := make([]string, 0, *packages)
-	for i := range *packages {
-		pkgs = append(pkgs, repogen.PackagePath(i))
-	}
-	phases := []struct {
-		name string
-		path func(r *rand.Rand) string
-	}{
-		{"`/healthz` (HTTP alone, no token, no index)", func(*rand.Rand) string { return "/healthz" }},
-		{"get by name (`GET .../packagerevisions/{name}`)", func(r *rand.Rand) string {
-			return "/apis/pkg.pkgserver.dev/v1alpha1/namespaces/default/packagerevisions/" + names[r.IntN(len(names))]
-		}},
-		{"filtered list of one package's revisions (`fieldSelector=spec.packageName=P`)", func(r *rand.Rand) string {
-			return "/apis/pkg.pkgserver.dev/v1alpha1/namespaces/default/packagerevisions?fieldSelector=" +
-				url.QueryEscape("spec.packageName="+pkgs[r.IntN(len(pkgs))])
-		}},
-		{"latest revision of one package (`fieldSelector` + `labelSelector=…latest-revision=true`)", func(r *rand.Rand) string {
-			return "/apis/pkg.pkgserver.dev/v1alpha1/namespaces/default/packagerevisions?fieldSelector=" +
-				url.QueryEscape("spec.packageName="+pkgs[r.IntN(len(pkgs))]) + "&labelSelector=" +
-				url.QueryEscape(pkgv1alpha1.LatestRevisionLabel+"=true")
-		}},
-	}
+	phases := loadPhases(names, *packages)
 	// The phases run in turn, three rounds; each figure is the median
 	// over the rounds (the machine is shared, and rounds vary by 20 %).
 	const rounds = 3
@@ -120,6 +99,46 @@ func main() {
 			peak = max(peak, peaks[i])
 		}
 	}
+	printPhases(phases, results, peaks, rounds)
+	fmt.Printf("\nFull paginated list (%d revisions, pages of %d, one connection): %.2f s median of 3 (%s).\n",
+		len(names), *pageSize, benchutil.Median(listTimes).Seconds(), joinDurations(listTimes))
+	fmt.Printf("\nServer RSS: %d MiB idle after the start-up sync, %d MiB peak under load; VmHWM (peak since start, start-up sync included) %d MiB.\n",
+		idleRSS>>10, peak>>10, srv.hwm()>>10)
+}
+
+// phase is a load phase: requests to the paths path makes, for a while.
+type phase struct {
+	name string
+	path func(r *rand.Rand) string
+}
+
+// loadPhases are the phases of the load, HTTP alone first: requests of
+// random revisions (by name, from names) and of random packages.
+func loadPhases(names []string, packages int) []phase {
+	pkgs := make([]string, 0, packages)
+	for i := range packages {
+		pkgs = append(pkgs, repogen.PackagePath(i))
+	}
+	return []phase{
+		{"`/healthz` (HTTP alone, no token, no index)", func(*rand.Rand) string { return "/healthz" }},
+		{"get by name (`GET .../packagerevisions/{name}`)", func(r *rand.Rand) string {
+			return "/apis/pkg.pkgserver.dev/v1alpha1/namespaces/default/packagerevisions/" + names[r.IntN(len(names))]
+		}},
+		{"filtered list of one package's revisions (`fieldSelector=spec.packageName=P`)", func(r *rand.Rand) string {
+			return "/apis/pkg.pkgserver.dev/v1alpha1/namespaces/default/packagerevisions?fieldSelector=" +
+				url.QueryEscape("spec.packageName="+pkgs[r.IntN(len(pkgs))])
+		}},
+		{"latest revision of one package (`fieldSelector` + `labelSelector=…latest-revision=true`)", func(r *rand.Rand) string {
+			return "/apis/pkg.pkgserver.dev/v1alpha1/namespaces/default/packagerevisions?fieldSelector=" +
+				url.QueryEscape("spec.packageName="+pkgs[r.IntN(len(pkgs))]) + "&labelSelector=" +
+				url.QueryEscape(pkgv1alpha1.LatestRevisionLabel+"=true")
+		}},
+	}
+}
+
+// printPhases prints the table of the phases: the median round's figures
+// of each phase that ran.
+func printPhases(phases []phase, results [][]loadResult, peaks []int64, rounds int) {
 	fmt.Printf("Each phase ran %d times, in turn; the table gives the median round's figures (requests/s of every round in brackets).\n\n", rounds)
 	fmt.Println("| phase | requests/s | p50 | p99 | max | errors | server peak RSS |")
 	fmt.Println("|---|---|---|---|---|---|---|")
@@ -146,10 +165,6 @@ func main() {
 		fmt.Printf("| %s | %.0f (%s%s) | %.2f ms | %.2f ms | %.2f ms | %d | %d MiB |\n", ph.name, m.rps, strings.Join(all, ", "), ratio,
 			benchutil.Ms(m.p50), benchutil.Ms(m.p99), benchutil.Ms(m.max), errs, peaks[i]>>10)
 	}
-	fmt.Printf("\nFull paginated list (%d revisions, pages of %d, one connection): %.2f s median of 3 (%s).\n",
-		len(names), *pageSize, benchutil.Median(listTimes).Seconds(), joinDurations(listTimes))
-	fmt.Printf("\nServer RSS: %d MiB idle after the start-up sync, %d MiB peak under load; VmHWM (peak since start, start-up sync included) %d MiB.\n",
-		idleRSS>>10, peak>>10, srv.hwm()>>10)
 }
 
 // prepare generates the repository and indexes it once; later runs reuse

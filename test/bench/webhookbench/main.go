@@ -47,25 +47,7 @@ func main() {
 	log.SetFlags(0)
 	ctx := context.Background()
 
-	if err := os.RemoveAll(*out); err != nil {
-		log.Fatal(err)
-	}
-	dataDir := filepath.Join(*out, "data")
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		log.Fatal(err)
-	}
-	repoDir, err := filepath.Abs(filepath.Join(*out, "blueprints.git"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	spec := repogen.Spec{Packages: 20, Revisions: 3}
-	if err := repogen.Generate(repoDir, spec); err != nil {
-		log.Fatal(err)
-	}
-	head, err := exec.Command("git", "-C", repoDir, "rev-parse", "refs/heads/main").Output()
-	if err != nil {
-		log.Fatalf("rev-parse: %v", err)
-	}
+	dataDir, repoDir, head := prepare(*out)
 	pushTmpl, err := os.ReadFile(*pushPayload)
 	if err != nil {
 		log.Fatal(err)
@@ -78,16 +60,8 @@ func main() {
 
 	// Every request is signed and framed before the clock starts.
 	path := "/webhooks/github/default/" + repoName
-	issues := make([]delivery, *deliveries)
-	for i := range issues {
-		body := strings.ReplaceAll(issuesPayload, "NUMBER", strconv.Itoa(i+1))
-		issues[i] = newDelivery(srv.host, path, secret, "issues", []byte(body))
-	}
-	again := make([]delivery, 0, *resend)
-	for i := range min(*resend, *deliveries) {
-		again = append(again, issues[i**deliveries / *resend])
-	}
-	pushBody := strings.NewReplacer("REF", "refs/heads/main", "AFTER", strings.TrimSpace(string(head)),
+	issues, again := issueDeliveries(srv.host, path, *deliveries, *resend)
+	pushBody := strings.NewReplacer("REF", "refs/heads/main", "AFTER", head,
 		`"created": true`, `"created": false`).Replace(string(pushTmpl))
 	pushDs := make([]delivery, *pushes)
 	for i := range pushDs {
@@ -112,31 +86,7 @@ func main() {
 		log.Fatalf("processing did not drain: %v", err)
 	}
 	syncs := countSyncs(srv.log)
-
-	// The table is read again once the server has stopped and closed it.
-	accepted := map[string]bool{}
-	sent := map[string]bool{}
-	for i, d := range issues {
-		sent[d.id] = true
-		if burst.codes[i] == 202 {
-			accepted[d.id] = true
-		}
-	}
-	for i, d := range pushDs {
-		sent[d.id] = true
-		if push.codes[i] == 202 {
-			accepted[d.id] = true
-		}
-	}
-	db, err = openIndex(filepath.Join(dataDir, "index.db"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	c, err := verify(ctx, db, accepted, sent)
-	db.Close()
-	if err != nil {
-		log.Fatal(err)
-	}
+	c := checkDeliveries(ctx, dataDir, sentAs{issues, burst}, sentAs{pushDs, push})
 
 	r := report{
 		deliveries: *deliveries, pushes: *pushes, conns: *conns,
@@ -149,6 +99,79 @@ func main() {
 	if !r.correct() {
 		os.Exit(1)
 	}
+}
+
+// prepare empties the working directory out and makes in it the server's
+// data directory and the bare repository the deliveries are about; it
+// returns them and the commit of its main branch.
+func prepare(out string) (dataDir, repoDir, head string) {
+	if err := os.RemoveAll(out); err != nil {
+		log.Fatal(err)
+	}
+	dataDir = filepath.Join(out, "data")
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		log.Fatal(err)
+	}
+	repoDir, err := filepath.Abs(filepath.Join(out, "blueprints.git"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	spec := repogen.Spec{Packages: 20, Revisions: 3}
+	if err := repogen.Generate(repoDir, spec); err != nil {
+		log.Fatal(err)
+	}
+	b, err := exec.Command("git", "-C", repoDir, "rev-parse", "refs/heads/main").Output()
+	if err != nil {
+		log.Fatalf("rev-parse: %v", err)
+	}
+	return dataDir, repoDir, strings.TrimSpace(string(b))
+}
+
+// issueDeliveries are n issues deliveries with unique ids, and resend of
+// them, spread over the burst, to send again.
+func issueDeliveries(host, path string, n, resend int) (issues, again []delivery) {
+	issues = make([]delivery, n)
+	for i := range issues {
+		body := strings.ReplaceAll(issuesPayload, "NUMBER", strconv.Itoa(i+1))
+		issues[i] = newDelivery(host, path, secret, "issues", []byte(body))
+	}
+	again = make([]delivery, 0, resend)
+	for i := range min(resend, n) {
+		again = append(again, issues[i*n/resend])
+	}
+	return issues, again
+}
+
+// sentAs is a burst of deliveries and how they were answered.
+type sentAs struct {
+	ds  []delivery
+	res burstResult
+}
+
+// checkDeliveries reads the server's deliveries table, once the server has
+// stopped and closed it, to check that every delivery accepted (202) of
+// the bursts is there once and was processed exactly once.
+func checkDeliveries(ctx context.Context, dataDir string, bursts ...sentAs) check {
+	accepted := map[string]bool{}
+	sent := map[string]bool{}
+	for _, b := range bursts {
+		for i, d := range b.ds {
+			sent[d.id] = true
+			if b.res.codes[i] == 202 {
+				accepted[d.id] = true
+			}
+		}
+	}
+	db, err := openIndex(filepath.Join(dataDir, "index.db"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, err := verify(ctx, db, accepted, sent)
+	db.Close()
+	if err != nil {
+		log.Fatal(err)
+	}
+	return c
 }
 
 // countSyncs counts the syncs the server's log reports webhooks caused
