@@ -285,6 +285,8 @@ func (s *Server) serveWatch(c echo.Context, p *listParams, src watchSource) erro
 			return err // before the stream starts, as a Status
 		}
 	}
+	// Once the stream has started, its end is not an error of the request:
+	// an error was sent as an ERROR event, or the client is gone.
 	w := s.openWatch(c, src, from)
 	if p.initial() {
 		if err := w.sendInitial(ctx, p); err != nil {
@@ -292,8 +294,6 @@ func (s *Server) serveWatch(c echo.Context, p *listParams, src watchSource) erro
 		}
 	}
 	w.resp.Flush()
-	// Once the stream has started, its end is not an error of the request:
-	// an error was sent as an ERROR event, or the client is gone.
 	_ = w.follow(ctx, p)
 	return nil
 }
