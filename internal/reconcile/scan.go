@@ -49,51 +49,7 @@ func (s *scanner) branchPackages(commit string) (map[string]string, map[string]s
 	if err != nil {
 		return nil, nil, err
 	}
-	pkgs, problems := map[string]string{}, map[string]string{}
-	if root[0] == "" {
-		return pkgs, problems, nil // no such directory at that commit
-	}
-	err = s.walkPackages(root[0], "", pkgs, problems)
-	return pkgs, problems, err
-}
-
-// walkPackages walks a tree breadth first, reading each level in one batch.
-func (s *scanner) walkPackages(tree, prefix string, pkgs, problems map[string]string) error {
-	type node struct{ tree, path string }
-	level := []node{{tree, prefix}}
-	for len(level) > 0 {
-		ids := make([]string, len(level))
-		for i, n := range level {
-			ids[i] = n.tree
-		}
-		if err := s.ReadTrees(ids); err != nil {
-			return err
-		}
-		var next []node
-		for _, n := range level {
-			entries := s.Trees[n.tree]
-			if observe.HasKptfile(entries) {
-				switch {
-				case n.path == "":
-					problems[""] = fmt.Sprintf("a Kptfile at the repository directory %q: packages are directories below it", "/"+s.cfg.Directory)
-				default:
-					if err := revision.ValidatePackagePath(n.path); err != nil {
-						problems[n.path] = err.Error()
-					} else {
-						pkgs[n.path] = n.tree
-					}
-				}
-				continue
-			}
-			for _, e := range entries {
-				if e.IsTree() {
-					next = append(next, node{e.ID, path.Join(n.path, e.Name)})
-				}
-			}
-		}
-		level = next
-	}
-	return nil
+	return s.Packages(root[0])
 }
 
 // diffBranch compares the branch at two commits, descending only into
@@ -104,72 +60,13 @@ func (s *scanner) diffBranch(oldCommit, newCommit string) (map[string]bool, erro
 	if err != nil {
 		return nil, err
 	}
-	changed := map[string]bool{}
-	type pair struct{ old, new, path string }
-	level := []pair{{roots[0], roots[1], ""}}
-	for len(level) > 0 {
-		var ids []string
-		for _, p := range level {
-			if p.old != p.new {
-				ids = append(ids, p.old, p.new)
-			}
-		}
-		if err := s.ReadTrees(ids); err != nil {
-			return nil, err
-		}
-		var next []pair
-		for _, p := range level {
-			if p.old == p.new {
-				continue
-			}
-			oldE, newE := s.Trees[p.old], s.Trees[p.new]
-			oldPkg, newPkg := observe.HasKptfile(oldE), observe.HasKptfile(newE)
-			if oldPkg || newPkg {
-				changed[p.path] = true
-				// Packages below a directory that became (or stopped being)
-				// a package appear or disappear with it.
-				for _, side := range []struct {
-					tree  string
-					isPkg bool
-				}{{p.old, oldPkg}, {p.new, newPkg}} {
-					if side.tree == "" || side.isPkg {
-						continue
-					}
-					pkgs, problems := map[string]string{}, map[string]string{}
-					if err := s.walkPackages(side.tree, p.path, pkgs, problems); err != nil {
-						return nil, err
-					}
-					for k := range pkgs {
-						changed[k] = true
-					}
-					for k := range problems {
-						changed[k] = true
-					}
-				}
-				continue
-			}
-			subtrees := func(entries []gitrepo.TreeEntry) map[string]string {
-				m := map[string]string{}
-				for _, e := range entries {
-					if e.IsTree() {
-						m[e.Name] = e.ID
-					}
-				}
-				return m
-			}
-			o, n := subtrees(oldE), subtrees(newE)
-			for name := range o {
-				if o[name] != n[name] {
-					next = append(next, pair{o[name], n[name], path.Join(p.path, name)})
-				}
-			}
-			for name := range n {
-				if _, both := o[name]; !both {
-					next = append(next, pair{"", n[name], path.Join(p.path, name)})
-				}
-			}
-		}
-		level = next
+	changes, err := s.DiffPackages(roots[0], roots[1], observe.DiffOptions{})
+	if err != nil {
+		return nil, err
+	}
+	changed := make(map[string]bool, len(changes))
+	for _, c := range changes {
+		changed[c.Path] = true
 	}
 	return changed, nil
 }
