@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -63,15 +64,18 @@ func main() {
 		repos = append(repos, r)
 	}
 
-	srv := startServer(bin, filepath.Join(dir, "data"), filepath.Join(dir, "serve.log"))
+	// One keep-alive connection, as a client such as kpt or a controller
+	// would hold.
+	srv := benchutil.StartServer(bin, filepath.Join(dir, "data"), filepath.Join(dir, "serve.log"), benchutil.ServerOptions{
+		HTTP: &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 1}}})
 	for _, r := range repos {
-		r.sync, r.synced = srv.register(r.name, r.gitDir)
+		r.sync, r.synced = srv.Register(r.name, map[string]any{"git": map[string]any{"url": r.gitDir}}, 5*time.Minute)
 	}
 	// The repositories in turn, one publication each, so that both see
 	// the same state of the machine; the first round warms up.
 	for round := 0; round <= *pubs; round++ {
 		for _, r := range repos {
-			p := srv.publish(r, round)
+			p := publish(srv, r, round)
 			if p.err != nil {
 				log.Printf("%s round %d: %v", r.name, round, p.err)
 			}
@@ -82,7 +86,7 @@ func main() {
 			}
 		}
 	}
-	srv.stop()
+	srv.Stop()
 
 	checks := make([]check, len(repos))
 	for i, r := range repos {

@@ -9,6 +9,7 @@ import (
 
 	pkgv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/pkg/v1alpha1"
 	"github.com/pkgserver/pkgserver/internal/revision"
+	"github.com/pkgserver/pkgserver/test/bench/benchutil"
 	"github.com/pkgserver/pkgserver/test/bench/repogen"
 )
 
@@ -71,14 +72,14 @@ func (p publication) ok() bool {
 }
 
 // source finds the newest published v<N> of a package through the API.
-func (s *server) source(r *repo, i int) (published, error) {
+func source(s *benchutil.Server, r *repo, i int) (published, error) {
 	if p, ok := r.latest[i]; ok {
 		return p, nil
 	}
 	pkg := repogen.PackagePath(i)
 	var l pkgv1alpha1.PackageRevisionList
 	q := url.QueryEscape("spec.repository=" + r.name + ",spec.packageName=" + pkg)
-	if _, _, err := s.call(http.MethodGet, revisionsPath+"?fieldSelector="+q, nil, http.StatusOK, &l); err != nil {
+	if _, _, err := s.Call(http.MethodGet, revisionsPath+"?fieldSelector="+q, nil, http.StatusOK, &l); err != nil {
 		return published{}, err
 	}
 	var best published
@@ -98,10 +99,10 @@ func (s *server) source(r *repo, i int) (published, error) {
 // from its newest published revision (the edit task), an edit of its
 // ConfigMap, the proposal, and the approval, which is timed on its own;
 // then reads the revision back.
-func (s *server) publish(r *repo, round int) publication {
+func publish(s *benchutil.Server, r *repo, round int) publication {
 	i := round % r.packages
 	p := publication{pkg: repogen.PackagePath(i), workspace: fmt.Sprintf("bench-%d", round), version: fmt.Sprintf("bench-%d", round)}
-	src, err := s.source(r, i)
+	src, err := source(s, r, i)
 	if err != nil {
 		p.err = err
 		return p
@@ -116,7 +117,7 @@ func (s *server) publish(r *repo, round int) publication {
 			Tasks: []pkgv1alpha1.Task{{Type: pkgv1alpha1.TaskTypeEdit, Edit: &pkgv1alpha1.EditTaskSpec{SourceRef: &pkgv1alpha1.PackageRevisionRef{Name: src.name}}}}},
 	}
 	create.APIVersion, create.Kind = pkgv1alpha1.APIVersion, "PackageRevision"
-	if p.codes[stepCreate], p.took[stepCreate], p.err = s.call(http.MethodPost, revisionsPath, create, http.StatusCreated, &draft); p.err != nil {
+	if p.codes[stepCreate], p.took[stepCreate], p.err = s.Call(http.MethodPost, revisionsPath, create, http.StatusCreated, &draft); p.err != nil {
 		return p
 	}
 
@@ -124,7 +125,7 @@ func (s *server) publish(r *repo, round int) publication {
 	// changes the package on the branch (a copy alone publishes the same
 	// tree again). Reading the resources is not timed.
 	var res pkgv1alpha1.PackageRevisionResources
-	if _, _, p.err = s.call(http.MethodGet, resourcesPath+"/"+p.name, nil, http.StatusOK, &res); p.err != nil {
+	if _, _, p.err = s.Call(http.MethodGet, resourcesPath+"/"+p.name, nil, http.StatusOK, &res); p.err != nil {
 		return p
 	}
 	cm, ok := res.Spec.Resources["configmap.yaml"]
@@ -133,7 +134,7 @@ func (s *server) publish(r *repo, round int) publication {
 		return p
 	}
 	res.Spec.Resources["configmap.yaml"] = setVersion(cm, p.version)
-	if p.codes[stepEdit], p.took[stepEdit], p.err = s.call(http.MethodPut, resourcesPath+"/"+p.name, res, http.StatusOK, &res); p.err != nil {
+	if p.codes[stepEdit], p.took[stepEdit], p.err = s.Call(http.MethodPut, resourcesPath+"/"+p.name, res, http.StatusOK, &res); p.err != nil {
 		return p
 	}
 
@@ -141,20 +142,20 @@ func (s *server) publish(r *repo, round int) publication {
 	draft.ResourceVersion = res.ResourceVersion
 	draft.Spec.Lifecycle = "Proposed"
 	var proposal pkgv1alpha1.PackageRevision
-	if p.codes[stepPropose], p.took[stepPropose], p.err = s.call(http.MethodPut, revisionsPath+"/"+p.name, draft, http.StatusOK, &proposal); p.err != nil {
+	if p.codes[stepPropose], p.took[stepPropose], p.err = s.Call(http.MethodPut, revisionsPath+"/"+p.name, draft, http.StatusOK, &proposal); p.err != nil {
 		return p
 	}
 
 	// 4. Approve: the object the proposal answered, lifecycle Published.
 	proposal.Spec.Lifecycle = "Published"
 	var approved pkgv1alpha1.PackageRevision
-	mark := s.log.mark()
-	if p.codes[stepApprove], p.took[stepApprove], p.err = s.call(http.MethodPut, revisionsPath+"/"+p.name+"/approval", proposal, http.StatusOK, &approved); p.err != nil {
+	mark := s.Log.Mark()
+	if p.codes[stepApprove], p.took[stepApprove], p.err = s.Call(http.MethodPut, revisionsPath+"/"+p.name+"/approval", proposal, http.StatusOK, &approved); p.err != nil {
 		return p
 	}
 	p.revision = approved.Spec.Revision
-	if e, ok := s.log.wait(mark, "reconciled", 5*time.Second, "repo", "default/"+r.name, "refs_changed", "3"); ok {
-		p.index = e.duration("duration")
+	if e, ok := s.Log.Wait(mark, "reconciled", 5*time.Second, "repo", "default/"+r.name, "refs_changed", "3"); ok {
+		p.index = e.Duration("duration")
 	}
 	if n := revision.ParseRevisionNumber(p.revision); n > 0 {
 		r.latest[i] = published{name: approved.Name, number: n}
@@ -163,7 +164,7 @@ func (s *server) publish(r *repo, round int) publication {
 	// 5. Read it back: the floor of a request to the API, and the check
 	// that the revision is what the approval said.
 	var got pkgv1alpha1.PackageRevision
-	if p.codes[stepRead], p.took[stepRead], p.err = s.call(http.MethodGet, revisionsPath+"/"+p.name, nil, http.StatusOK, &got); p.err != nil {
+	if p.codes[stepRead], p.took[stepRead], p.err = s.Call(http.MethodGet, revisionsPath+"/"+p.name, nil, http.StatusOK, &got); p.err != nil {
 		return p
 	}
 	p.readBack = got.Spec.Lifecycle + " " + got.Spec.Revision

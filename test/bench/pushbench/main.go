@@ -98,10 +98,10 @@ func main() {
 	run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "bench", "-f", key)
 	dataDir := filepath.Join(dir, "data")
 	run(bin, "user", "add", "bench", "--ssh-key", key+".pub", "--role", "admin", "--data", dataDir)
-	srv := startServer(bin, dataDir, filepath.Join(dir, "serve.log"))
-	defer srv.stop()
+	srv := benchutil.StartServer(bin, dataDir, filepath.Join(dir, "serve.log"), benchutil.ServerOptions{SSH: true})
+	defer srv.Stop()
 	hostKey := run("ssh-keygen", "-y", "-f", filepath.Join(dataDir, "ssh_host_ed25519_key"))
-	host, port, _ := strings.Cut(srv.sshAddr, ":")
+	host, port, _ := strings.Cut(srv.SSHAddr, ":")
 	knownHosts := filepath.Join(dir, "known_hosts")
 	if err := os.WriteFile(knownHosts, []byte(fmt.Sprintf("[%s]:%s %s\n", host, port, hostKey)), 0o600); err != nil {
 		log.Fatal(err)
@@ -217,8 +217,8 @@ func run(name string, args ...string) string {
 
 // addRepository creates a hosted repository with the client command and
 // returns its SSH clone URL.
-func addRepository(bin string, srv *server, name string) string {
-	cmd := exec.Command(bin, "repo", "add", name, "--hosted", "--server", "http://"+srv.httpAddr, "--token", srv.token)
+func addRepository(bin string, srv *benchutil.Server, name string) string {
+	cmd := exec.Command(bin, "repo", "add", name, "--hosted", "--server", srv.Base, "--token", srv.Token)
 	b, err := cmd.CombinedOutput()
 	if err != nil {
 		log.Fatalf("repo add %s: %v: %s", name, err, b)
@@ -234,21 +234,21 @@ func addRepository(bin string, srv *server, name string) string {
 
 // firstPush fills a hosted repository with its packages in one push of
 // main and a tag per package, then clones it over SSH for the series.
-func firstPush(srv *server, g *gitClient, bin, dir string, r *hosted) setup {
+func firstPush(srv *benchutil.Server, g *gitClient, bin, dir string, r *hosted) setup {
 	work := filepath.Join(dir, "seed-"+r.name)
 	var s setup
 	s.refs = g.seed(dir, r.sshURL, work, r.packages)
 	refs := []string{"refs/heads/main", "refs/tags/*:refs/tags/*"}
-	mark := srv.log.mark()
+	mark := srv.Log.Mark()
 	start := time.Now()
 	g.run(work, append([]string{"push", "-q", "origin"}, refs...)...)
 	s.push = time.Since(start)
-	n, err := srv.packageCount(r.name)
+	n, err := packageCount(srv, r.name)
 	if err != nil {
 		log.Fatal(err)
 	}
 	last := repogen.PackagePath(r.packages - 1)
-	revs, err := srv.revisions(r.name, last)
+	revs, err := revisions(srv, r.name, last)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -259,7 +259,7 @@ func firstPush(srv *server, g *gitClient, bin, dir string, r *hosted) setup {
 		log.Fatalf("%s: after the first push the API has %d packages and %d revisions of %s", r.name, n, len(revs), last)
 	}
 	pre, idx, _ := pushEvents(srv, mark, r, "ssh")
-	s.validated, s.pre, s.idx = pre.int("validated"), pre.duration("duration"), idx.duration("duration")
+	s.validated, s.pre, s.idx = pre.Int("validated"), pre.Duration("duration"), idx.Duration("duration")
 
 	r.clone = filepath.Join(dir, "clone-"+r.name)
 	s.clone = g.timed("", "clone", "-q", r.sshURL, r.clone)
@@ -303,12 +303,12 @@ func firstPush(srv *server, g *gitClient, bin, dir string, r *hosted) setup {
 // pushEvents are the server's log lines of the last push to r: its
 // pre-receive decision, its indexing and its receive-pack over SSH or
 // smart HTTP (transport "ssh" or "http").
-func pushEvents(srv *server, mark int, r *hosted, transport string) (pre, idx, ssh event) {
+func pushEvents(srv *benchutil.Server, mark int, r *hosted, transport string) (pre, idx, ssh event) {
 	repo := "default/" + r.name
 	var ok [3]bool
-	pre, ok[0] = srv.log.wait(mark, "pre-receive", 10*time.Second, "repo", repo)
-	idx, ok[1] = srv.log.wait(mark, "reconciled", 10*time.Second, "repo", repo)
-	ssh, ok[2] = srv.log.wait(mark, transport, 10*time.Second, "repo", repo, "service", "git-receive-pack")
+	pre, ok[0] = srv.Log.Wait(mark, "pre-receive", 10*time.Second, "repo", repo)
+	idx, ok[1] = srv.Log.Wait(mark, "reconciled", 10*time.Second, "repo", repo)
+	ssh, ok[2] = srv.Log.Wait(mark, transport, 10*time.Second, "repo", repo, "service", "git-receive-pack")
 	if ok != [3]bool{true, true, true} {
 		log.Fatalf("%s: the server's log lacks lines of the push (pre-receive, reconciled, %s found: %v)", r.name, transport, ok)
 	}
@@ -331,7 +331,7 @@ type push struct {
 // after one warm-up push each: "drafts" to a new branch drafts/<pkg>/w<i>,
 // "http" the same to drafts/<pkg>/h<i> over smart HTTP, "main" a commit on main with a
 // new tag <pkg>/v2.
-func runSeries(srv *server, g *gitClient, repos []*hosted, kind string, n int, seed uint64) {
+func runSeries(srv *benchutil.Server, g *gitClient, repos []*hosted, kind string, n int, seed uint64) {
 	picks := map[*hosted][]int{}
 	for _, r := range repos {
 		perm := rand.New(rand.NewPCG(seed, uint64(r.packages))).Perm(r.packages)
@@ -364,7 +364,7 @@ func runSeries(srv *server, g *gitClient, repos []*hosted, kind string, n int, s
 			}
 			remote := "origin"
 			if kind == "http" {
-				remote = "http://bench:" + srv.token + "@" + srv.httpAddr + "/git/default/" + r.name + ".git"
+				remote = "http://bench:" + srv.Token + "@" + srv.HTTPAddr + "/git/default/" + r.name + ".git"
 			}
 			p := measurePush(srv, g, r, remote, refs, pkg, visible)
 			// The baselines, right after: an SSH connection running
@@ -390,8 +390,8 @@ func runSeries(srv *server, g *gitClient, repos []*hosted, kind string, n int, s
 
 // measurePush pushes refs, then reads the package's revisions until one is
 // visible, and collects the push's lines of the server's log.
-func measurePush(srv *server, g *gitClient, r *hosted, remote string, refs []string, pkg string, visible func(revision) bool) push {
-	mark := srv.log.mark()
+func measurePush(srv *benchutil.Server, g *gitClient, r *hosted, remote string, refs []string, pkg string, visible func(revision) bool) push {
+	mark := srv.Log.Mark()
 	start := time.Now()
 	_, stderr, err := g.try(r.clone, nil, append([]string{"push", "-q", remote}, refs...)...)
 	if err != nil {
@@ -405,7 +405,7 @@ func measurePush(srv *server, g *gitClient, r *hosted, remote string, refs []str
 		p.post = time.Duration(n) * time.Millisecond
 	}
 	for polls := 1; ; polls++ {
-		revs, err := srv.revisions(r.name, pkg)
+		revs, err := revisions(srv, r.name, pkg)
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -424,7 +424,7 @@ func measurePush(srv *server, g *gitClient, r *hosted, remote string, refs []str
 		transport = "http"
 	}
 	pre, idx, ssh := pushEvents(srv, mark, r, transport)
-	p.validated, p.pre, p.idx, p.receivePack = pre.int("validated"), pre.duration("duration"), idx.duration("duration"), ssh.duration("duration")
+	p.validated, p.pre, p.idx, p.receivePack = pre.Int("validated"), pre.Duration("duration"), idx.Duration("duration"), ssh.Duration("duration")
 	return p
 }
 

@@ -120,10 +120,10 @@ func manyPush(dir string, b build, k manyKind, refs, packages int, smallAfter ti
 	key, dataDir := filepath.Join(base, "bench_key"), filepath.Join(base, "data")
 	run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "bench", "-f", key)
 	run(b.bin, "user", "add", "bench", "--ssh-key", key+".pub", "--role", "admin", "--data", dataDir)
-	srv := startServer(b.bin, dataDir, filepath.Join(base, "serve.log"))
-	defer srv.stop()
+	srv := benchutil.StartServer(b.bin, dataDir, filepath.Join(base, "serve.log"), benchutil.ServerOptions{SSH: true})
+	defer srv.Stop()
 	hostKey := run("ssh-keygen", "-y", "-f", filepath.Join(dataDir, "ssh_host_ed25519_key"))
-	host, port, _ := strings.Cut(srv.sshAddr, ":")
+	host, port, _ := strings.Cut(srv.SSHAddr, ":")
 	knownHosts := filepath.Join(base, "known_hosts")
 	if err := os.WriteFile(knownHosts, []byte(fmt.Sprintf("[%s]:%s %s\n", host, port, hostKey)), 0o600); err != nil {
 		log.Fatal(err)
@@ -140,7 +140,7 @@ func manyPush(dir string, b build, k manyKind, refs, packages int, smallAfter ti
 	g.run(other, "checkout", "-q", "-b", "drafts/"+repogen.PackagePath(packages-1)+"/small")
 	g.edit(other, packages-1, "small")
 
-	mark := srv.log.mark()
+	mark := srv.Log.Mark()
 	smallDone := make(chan struct{})
 	objects := filepath.Join(base, "data", "repos", "default", "many.git", "objects")
 	largeDone := make(chan struct{})
@@ -182,21 +182,21 @@ func manyPush(dir string, b build, k manyKind, refs, packages int, smallAfter ti
 		}
 	}
 	<-smallDone
-	if e, ok := srv.log.wait(mark, "pre-receive", 5*time.Second, "repo", "default/many", "updates", fmt.Sprint(refs)); ok {
-		res.pre = e.duration("duration")
+	if e, ok := srv.Log.Wait(mark, "pre-receive", 5*time.Second, "repo", "default/many", "updates", fmt.Sprint(refs)); ok {
+		res.pre = e.Duration("duration")
 	}
-	if e, ok := srv.log.wait(mark, "ssh", 5*time.Second, "repo", "default/many", "service", "git-receive-pack"); ok {
-		for _, ev := range srv.log.since(mark, "ssh") {
-			res.receive = max(res.receive, ev.duration("duration"))
+	if e, ok := srv.Log.Wait(mark, "ssh", 5*time.Second, "repo", "default/many", "service", "git-receive-pack"); ok {
+		for _, ev := range srv.Log.Since(mark, "ssh") {
+			res.receive = max(res.receive, ev.Duration("duration"))
 		}
-		res.receive = max(res.receive, e.duration("duration"))
+		res.receive = max(res.receive, e.Duration("duration"))
 	}
 	if res.accepted {
 		// The indexing of the large push: the reconcile of the most refs.
-		if e, ok := srv.log.wait(mark, "reconciled", 5*time.Second, "repo", "default/many"); ok {
-			res.idx = e.duration("duration")
-			for _, ev := range srv.log.since(mark, "reconciled") {
-				res.idx = max(res.idx, ev.duration("duration"))
+		if e, ok := srv.Log.Wait(mark, "reconciled", 5*time.Second, "repo", "default/many"); ok {
+			res.idx = e.Duration("duration")
+			for _, ev := range srv.Log.Since(mark, "reconciled") {
+				res.idx = max(res.idx, ev.Duration("duration"))
 			}
 		}
 	}

@@ -54,38 +54,38 @@ func main() {
 	}
 
 	setSecret(*pkgserver, dataDir, secretName, secret)
-	srv := startServer(*pkgserver, dataDir, filepath.Join(*out, "serve.log"))
+	srv := benchutil.StartServer(*pkgserver, dataDir, filepath.Join(*out, "serve.log"), benchutil.ServerOptions{})
 	api := startForgeAPI()
-	srv.register(repoName, repoDir, secretName, api.url)
+	register(srv, repoName, repoDir, secretName, api.url)
 
 	// Every request is signed and framed before the clock starts.
 	path := "/webhooks/github/default/" + repoName
-	issues, again := issueDeliveries(srv.host, path, *deliveries, *resend)
+	issues, again := issueDeliveries(srv.HTTPAddr, path, *deliveries, *resend)
 	pushBody := strings.NewReplacer("REF", "refs/heads/main", "AFTER", head,
 		`"created": true`, `"created": false`).Replace(string(pushTmpl))
 	pushDs := make([]delivery, *pushes)
 	for i := range pushDs {
-		pushDs[i] = newDelivery(srv.host, path, secret, "push", []byte(pushBody))
+		pushDs[i] = newDelivery(srv.HTTPAddr, path, secret, "push", []byte(pushBody))
 	}
 
-	burst := send(srv.host, issues, *conns)
-	repeat := send(srv.host, again, *conns)
+	burst := send(srv.HTTPAddr, issues, *conns)
+	repeat := send(srv.HTTPAddr, again, *conns)
 	pushStart := time.Now()
-	push := send(srv.host, pushDs, *conns)
+	push := send(srv.HTTPAddr, pushDs, *conns)
 	pushAnswered := time.Now()
 
 	db, err := openIndex(filepath.Join(dataDir, "index.db"))
 	if err != nil {
-		srv.stop()
+		srv.Stop()
 		log.Fatal(err)
 	}
 	drained, err := waitDrained(ctx, db, *deliveries+*pushes, 5*time.Minute)
 	db.Close()
-	srv.stop()
+	srv.Stop()
 	if err != nil {
 		log.Fatalf("processing did not drain: %v", err)
 	}
-	syncs := countSyncs(srv.log)
+	syncs := len(srv.Log.Since(0, "webhook sync"))
 	c := checkDeliveries(ctx, dataDir, sentAs{issues, burst}, sentAs{pushDs, push})
 
 	r := report{
@@ -172,22 +172,6 @@ func checkDeliveries(ctx context.Context, dataDir string, bursts ...sentAs) chec
 		log.Fatal(err)
 	}
 	return c
-}
-
-// countSyncs counts the syncs the server's log reports webhooks caused
-// (one per repository per batch of deliveries it processes).
-func countSyncs(logPath string) int {
-	b, err := os.ReadFile(logPath)
-	if err != nil {
-		return -1
-	}
-	n := 0
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.Contains(line, `msg="webhook sync"`) {
-			n++
-		}
-	}
-	return n
 }
 
 // machine describes where the bench ran.
