@@ -70,6 +70,10 @@ type Writer struct {
 	// RepoURL is the URL a repository is cloned from, recorded as the
 	// upstream of packages cloned from it; default spec.git.url.
 	RepoURL func(repo *store.Repository) string
+	// Publisher publishes approved proposals; the one the webhooks'
+	// processor shares, so that publications of a package wait for each
+	// other (nil: they do not, though the writes of a repository do).
+	Publisher *Publisher
 
 	locks keymutex.Map[int64]
 	// dryRun makes every write a dry run (see DryRun).
@@ -327,21 +331,6 @@ func allowed(from revision.Lifecycle) string {
 		return "a DeletionProposed revision's deletion can be approved (delete) or rejected (approval to Published)"
 	}
 	return "nothing can be changed"
-}
-
-// nextNumber returns 1 + the highest v<N> of a package, read from git.
-func (o *op) nextNumber(full string) (int, error) {
-	tags, err := o.git.RefsUnder(o.ctx, revision.TagsPrefix+full+"/")
-	if err != nil {
-		return 0, err
-	}
-	next := 1
-	for _, t := range tags {
-		if n := revision.ParseRevisionNumber(strings.TrimPrefix(t.Name, revision.TagsPrefix+full+"/")); n >= next {
-			next = n + 1
-		}
-	}
-	return next, nil
 }
 
 // refAt reads where a ref is, "" if it does not exist.
