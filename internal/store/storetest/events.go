@@ -16,13 +16,98 @@ import (
 	"github.com/pkgserver/pkgserver/internal/store"
 )
 
+// TestEvents tests the history of changes that watches read (store.Events):
+// its resource versions, the changes of revisions and of repositories, the
+// states before modifications, compaction. Its fixtures need the
+// repositories' and the index's roles too.
+func TestEvents(t *testing.T, newStore func(t *testing.T) store.Store) {
+	run(t, newStore, []test[store.Store]{
+		{"EventsAndWatchPoints", testEvents},
+		{"ChangeEvents", testChangeEvents},
+	})
+}
+
+func testEvents(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	repo := mustCreate(t, s, "default", "cat")
+	start, err := s.ResourceVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := s.Changed()
+	tree := []store.Tree{{ID: "t", Files: []store.File{{Path: "Kptfile", BlobID: "b"}}}}
+	a := rev("cat", "a", "v1", revision.Published, 1, "t")
+	b := rev("cat", "b", "v1", revision.Published, 1, "t")
+	if err := s.UpdateIndex(ctx, repo.ID, &store.IndexUpdate{Trees: tree, Blobs: blobs(map[string]string{"b": "x"}),
+		Packages: map[string][]revision.Revision{"a": {a}, "b": {b}}}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-changed:
+	default:
+		t.Error("a write did not signal a change")
+	}
+	list, err := s.ListRevisions(ctx, store.ListOptions{})
+	if err != nil || list.ResourceVersion <= start {
+		t.Fatalf("list resource version %d after %d: %v", list.ResourceVersion, start, err)
+	}
+	a2 := a
+	a2.Latest = true
+	if err := s.UpdateIndex(ctx, repo.ID, &store.IndexUpdate{Packages: map[string][]revision.Revision{"a": {a2}, "b": nil}}); err != nil {
+		t.Fatal(err)
+	}
+	events, err := s.Events(ctx, start, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range events {
+		got = append(got, e.Type+" "+e.Revision.Name)
+		if e.Revision.Namespace != "default" || e.Revision.ResourceVersion <= start {
+			t.Errorf("event %+v", e)
+		}
+	}
+	want := []string{"ADDED cat.a.v1", "ADDED cat.b.v1", "MODIFIED cat.a.v1", "DELETED cat.b.v1"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+	after, _ := s.Events(ctx, list.ResourceVersion, 0)
+	if len(after) != 2 || !after[0].Revision.Latest {
+		t.Errorf("events after the list: %+v", after)
+	}
+	// A full rebuild asks watches to list again.
+	if err := s.UpdateIndex(ctx, repo.ID, &store.IndexUpdate{Full: true, Trees: tree, Packages: map[string][]revision.Revision{"a": {a}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Events(ctx, list.ResourceVersion, 0); !errors.Is(err, store.ErrCompacted) {
+		t.Errorf("events from before a full rebuild: %v, want ErrCompacted", err)
+	}
+	now, _ := s.ResourceVersion(ctx)
+	if events, err := s.Events(ctx, now, 0); err != nil || len(events) != 0 {
+		t.Errorf("events from now: %v, %v", events, err)
+	}
+	// Deleting a repository deletes its revisions for watchers too.
+	if err := s.DeleteRepository(ctx, "default", "cat"); err != nil {
+		t.Fatal(err)
+	}
+	events, err = s.Events(ctx, now, 0)
+	if err != nil || len(events) != 1 || events[0].Type != store.Deleted {
+		t.Errorf("events of a repository deletion: %+v, %v", events, err)
+	}
+	if err := s.CompactEvents(ctx, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Events(ctx, now, 0); !errors.Is(err, store.ErrCompacted) {
+		t.Errorf("events after compaction: %v, want ErrCompacted", err)
+	}
+}
+
 // testChangeEvents checks the log of changes watches read: repositories'
 // own events, kept apart from revisions', and the state before each
 // modification that selector watches compare with.
 func testChangeEvents(t *testing.T, s store.Store) {
 	t.Run("Repositories", func(t *testing.T) { testRepositoryEvents(t, s) })
 	t.Run("PreviousStates", func(t *testing.T) { testPreviousStates(t, s) })
-	t.Run("ListResources", func(t *testing.T) { testListResources(t, s) })
 	t.Run("FullReindex", func(t *testing.T) { testFullReindexEvents(t, s) })
 	t.Run("Filtered", func(t *testing.T) { testFilteredEvents(t, s) })
 }
@@ -95,7 +180,12 @@ func testRepositoryEvents(t *testing.T, s store.Store) {
 	if repos, _, err := s.ListRepositoriesAt(ctx, "events"); err != nil || len(repos) != 0 {
 		t.Errorf("list after the deletion: %+v %v", repos, err)
 	}
+	checkRepositoryEvents(t, s, start, created)
+}
 
+// checkRepositoryEvents checks the events of testRepositoryEvents's changes.
+func checkRepositoryEvents(t *testing.T, s store.Store, start int64, created string) {
+	ctx := context.Background()
 	events := repositoryEvents(t, s, start)
 	var got []string
 	for _, e := range events {
@@ -229,109 +319,6 @@ func testPreviousStates(t *testing.T, s store.Store) {
 	if err != nil || len(events) != 1 || events[0].Type != store.Deleted || events[0].Previous != nil ||
 		events[0].Revision.Meta.Labels["tier"] != "tin" || events[0].Revision.Lifecycle != revision.Proposed {
 		t.Errorf("deletion event: %+v %v", events, err)
-	}
-}
-
-func testListResources(t *testing.T, s store.Store) {
-	ctx := context.Background()
-	repo := mustCreate(t, s, "res", "cat")
-	trees := []store.Tree{
-		{ID: "res-t1", Files: []store.File{{Path: "Kptfile", BlobID: "res-b1"}, {Path: "svc/a.yaml", BlobID: "res-b2"}}},
-		{ID: "res-t2", Files: []store.File{{Path: "Kptfile", BlobID: "res-b1"}, {Path: "b.yaml", BlobID: "res-b3"}}},
-	}
-	a := rev("cat", "a", "v1", revision.Published, 1, "res-t1")
-	b := rev("cat", "b", "v1", revision.Published, 1, "res-t2")
-	c := rev("cat", "c", "v1", revision.Published, 1, "res-t1")
-	if err := s.UpdateIndex(ctx, repo.ID, &store.IndexUpdate{Trees: trees, Blobs: blobs(map[string]string{"res-b1": "k", "res-b2": "a", "res-b3": "b"}),
-		Packages: map[string][]revision.Revision{"a": {a}, "b": {b}, "c": {c}}}); err != nil {
-		t.Fatal(err)
-	}
-	read := func(opts store.ListOptions) (*store.RevisionList, []string) {
-		t.Helper()
-		var list *store.RevisionList
-		var got []string
-		err := s.ListResources(ctx, opts, func(l *store.RevisionList, files func(int, bool) (map[string][]byte, error)) error {
-			list = l
-			// Another write meanwhile changes nothing of what is read: b
-			// loses its revision and its tree is collected.
-			if err := s.UpdateIndex(ctx, repo.ID, &store.IndexUpdate{Packages: map[string][]revision.Revision{"b": nil}}); err != nil {
-				return err
-			}
-			for i, r := range l.Items {
-				f, err := files(i, true)
-				if err != nil {
-					return err
-				}
-				got = append(got, fmt.Sprintf("%s %d files", r.Name, len(f)))
-				// The paths alone, from the same snapshot.
-				paths, err := files(i, false)
-				if err != nil {
-					return err
-				}
-				for p, data := range paths {
-					if _, ok := f[p]; !ok || data != nil {
-						t.Errorf("path %s of %s: %q, in the files: %v", p, r.Name, data, ok)
-					}
-				}
-				if len(paths) != len(f) {
-					t.Errorf("%s: %d paths, %d files", r.Name, len(paths), len(f))
-				}
-				if r.Name == "cat.b.v1" && string(f["b.yaml"]) != "b" {
-					t.Errorf("b's resources read after it was deleted: %q", f)
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		// Put b back for the next read.
-		if err := s.UpdateIndex(ctx, repo.ID, &store.IndexUpdate{Trees: trees[1:], Blobs: blobs(map[string]string{"res-b3": "b"}),
-			Packages: map[string][]revision.Revision{"b": {b}}}); err != nil {
-			t.Fatal(err)
-		}
-		return list, got
-	}
-	list, got := read(store.ListOptions{Namespace: "res", Limit: 2})
-	if list.Continue == "" || len(got) != 2 {
-		t.Fatalf("first page: %v, continue %q", got, list.Continue)
-	}
-	contents := map[string]map[string]string{}
-	err := s.ListResources(ctx, store.ListOptions{Namespace: "res"}, func(l *store.RevisionList, files func(int, bool) (map[string][]byte, error)) error {
-		for i, r := range l.Items {
-			f, err := files(i, true)
-			if err != nil {
-				return err
-			}
-			m := map[string]string{}
-			for p, d := range f {
-				m[p] = string(d)
-			}
-			contents[r.Name] = m
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]map[string]string{
-		"cat.a.v1": {"Kptfile": "k", "svc/a.yaml": "a"},
-		"cat.b.v1": {"Kptfile": "k", "b.yaml": "b"},
-		"cat.c.v1": {"Kptfile": "k", "svc/a.yaml": "a"},
-	}
-	if diff := cmp.Diff(want, contents); diff != "" {
-		t.Errorf("resources (-want +got):\n%s", diff)
-	}
-	// The page after the first, and one revision by name.
-	list, got = read(store.ListOptions{Namespace: "res", Limit: 2, Continue: list.Continue})
-	if len(got) != 1 || list.Continue != "" || list.Items[0].Name != "cat.c.v1" {
-		t.Errorf("second page: %v, continue %q", got, list.Continue)
-	}
-	if _, got = read(store.ListOptions{Namespace: "res", Name: "cat.b.v1"}); len(got) != 1 || got[0] != "cat.b.v1 2 files" {
-		t.Errorf("by name: %v", got)
-	}
-	if names := revisionNames(t, s, store.ListOptions{Name: "cat.c.v1"}); len(names) != 1 {
-		t.Errorf("list by name: %v", names)
 	}
 }
 

@@ -11,6 +11,16 @@ import (
 	"github.com/pkgserver/pkgserver/internal/store"
 )
 
+// TestFieldManagers tests the field managers of package revisions and
+// their resources (store.FieldManagers), which go with their repository and
+// their revision. Its fixtures need the repositories' and the index writer's
+// roles too.
+func TestFieldManagers(t *testing.T, newStore func(t *testing.T) store.Store) {
+	run(t, newStore, []test[store.Store]{
+		{"ManagedFields", testManagedFields},
+	})
+}
+
 // testManagedFields checks the field managers kept for package revisions
 // and their resources: replaced, kept apart by resource, forgotten by name,
 // with their repository and with their revision when an index update
@@ -82,7 +92,13 @@ func testManagedFields(t *testing.T, s store.Store) {
 	if _, err := s.ManagedFields(ctx, "default", "packagerevisions", "dog.b.ws"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("after deleting the repository: %v, want ErrNotFound", err)
 	}
+	testManagedFieldsOfRemovedRevisions(t, s, set)
+}
 
+// testManagedFieldsOfRemovedRevisions: an index update that removes a
+// revision forgets its managers.
+func testManagedFieldsOfRemovedRevisions(t *testing.T, s store.Store, set func(store.ManagedFields)) {
+	ctx := context.Background()
 	// An index update that removes a revision forgets its managers, in
 	// incremental updates and full ones; the others' stay.
 	bird := mustCreate(t, s, "default", "bird")
