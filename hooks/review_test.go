@@ -268,7 +268,7 @@ func TestOutsideBounded(t *testing.T) {
 			}
 			var got [2]*hooks.Decision
 			for i, bound := range []int{0, 2} {
-				c := &hooks.Checker{Engines: testEngines(), MaxOutside: bound}
+				c := &hooks.Checker{Packages: testService(), MaxOutside: bound}
 				if got[i], err = c.Check(context.Background(), &hooks.Push{Repo: repo, Config: root, Role: store.RoleWrite, Updates: updates}); err != nil {
 					t.Fatal(err)
 				}

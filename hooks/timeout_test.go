@@ -18,7 +18,7 @@ import (
 type expiring struct{ cancel context.CancelFunc }
 
 func (e expiring) Engine(ctx context.Context, repo *gitrepo.Repo, b *gitrepo.Batch, policies string) (*validate.Engine, error) {
-	eng, err := testEngines().Engine(ctx, repo, b, policies)
+	eng, err := testService().Engines.Engine(ctx, repo, b, policies)
 	if e.cancel != nil {
 		e.cancel()
 	}
@@ -37,7 +37,7 @@ func TestDeadlineIsATimeout(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	checker := &hooks.Checker{Engines: expiring{}}
+	checker := &hooks.Checker{Packages: withEngines(expiring{})}
 	d, err := checker.Check(ctx, &hooks.Push{Repo: repo, Config: root, Role: "write",
 		Updates: []revision.RefUpdate{upd(r.Rev("main"), c, mainRef)}})
 	if !errors.Is(err, hooks.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
@@ -57,29 +57,10 @@ func TestCancellationIsNotATimeout(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	checker := &hooks.Checker{Engines: expiring{cancel}}
+	checker := &hooks.Checker{Packages: withEngines(expiring{cancel})}
 	d, err := checker.Check(ctx, &hooks.Push{Repo: repo, Config: root, Role: "write",
 		Updates: []revision.RefUpdate{upd(r.Rev("main"), c, mainRef)}})
 	if errors.Is(err, hooks.ErrTimeout) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("Check = %v, %v; want a cancellation, not a timeout", d, err)
-	}
-}
-
-// TestValidateCutShort: validating for the API or a webhook check with a
-// context that ends midway is an error, never findings of the reads it
-// cut short.
-func TestValidateCutShort(t *testing.T) {
-	r := newRepo(t)
-	c := commit(r, gittest.Package("nginx", "2"))
-	repo, err := gitrepo.Open(r.Dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	checker := &hooks.Checker{Engines: expiring{cancel}}
-	d, err := checker.ValidateAt(ctx, repo, root, r.Rev("main"), c, []string{"nginx", "redis"})
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("ValidateAt = %+v, %v; want the cancellation", d, err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
 	"github.com/pkgserver/pkgserver/internal/observe"
+	"github.com/pkgserver/pkgserver/internal/pkgcheck"
 	"github.com/pkgserver/pkgserver/internal/revision"
 )
 
@@ -91,7 +92,7 @@ func (k *check) visible(branchBefore string) error {
 	}
 	kinds := []string{revision.TagsPrefix, revision.DraftsPrefix, revision.ProposedPrefix, revision.DeletionProposedPrefix}
 	var existing []gitrepo.Ref
-	if len(pkgs) <= bulkTagLookups {
+	if len(pkgs) <= pkgcheck.BulkTagLookups {
 		// A few packages: their own refs only (git matches every ref
 		// against every prefix, so many packages list all instead), and
 		// their tags as the decision listed them already, if it did.
@@ -100,7 +101,7 @@ func (k *check) visible(branchBefore string) error {
 			full := k.cfg.Full(pkg)
 			for _, p := range kinds {
 				if p == revision.TagsPrefix {
-					if tags, ok := k.listedTags(full); ok {
+					if tags, ok := k.tagList.Listed(full); ok {
 						existing = append(existing, tags...)
 						continue
 					}
@@ -114,7 +115,7 @@ func (k *check) visible(branchBefore string) error {
 		}
 		existing = append(existing, listed...)
 	} else {
-		tags, err := k.allTags()
+		tags, err := k.tagList.All()
 		if err != nil {
 			return err
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pkgserver/pkgserver/hooks"
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
+	"github.com/pkgserver/pkgserver/internal/pkgcheck"
 	"github.com/pkgserver/pkgserver/internal/result"
 	"github.com/pkgserver/pkgserver/internal/revision"
 	"github.com/pkgserver/pkgserver/internal/store"
@@ -128,7 +129,7 @@ func (p *Processor) checkPush(ctx context.Context, repo *store.Repository, open 
 		if err != nil {
 			return err
 		}
-		if dec, err = p.Checker.ValidateAt(ctx, g, cfg, tip, commit, []string{full}); err != nil {
+		if dec, err = p.validateAt(ctx, g, cfg, tip, commit, []string{full}); err != nil {
 			return err
 		}
 		if dec.Validated == 0 {
@@ -342,7 +343,7 @@ func (p *Processor) publish(ctx context.Context, repo *store.Repository, g *gitr
 	if err != nil {
 		return err
 	}
-	dec, err := p.Checker.ValidateAt(ctx, g, cfg, tip, merge, fulls)
+	dec, err := p.validateAt(ctx, g, cfg, tip, merge, fulls)
 	if err != nil {
 		return err
 	}
@@ -383,7 +384,7 @@ func (p *Processor) mergedPackages(ctx context.Context, g *gitrepo.Repo, cfg rev
 		if err != nil {
 			return nil, err
 		}
-		if fulls, err = hooks.ChangedPackages(ctx, g, cfg, base, pr.HeadCommit); err != nil {
+		if fulls, err = pkgcheck.ChangedPackages(ctx, g, cfg, base, pr.HeadCommit); err != nil {
 			return nil, err
 		}
 	}
@@ -392,7 +393,7 @@ func (p *Processor) mergedPackages(ctx context.Context, g *gitrepo.Repo, cfg rev
 		return nil, err
 	}
 	if parent != "" {
-		more, err := hooks.ChangedPackages(ctx, g, cfg, parent, pr.MergeCommit)
+		more, err := pkgcheck.ChangedPackages(ctx, g, cfg, parent, pr.MergeCommit)
 		if err != nil {
 			return nil, err
 		}
@@ -403,6 +404,16 @@ func (p *Processor) mergedPackages(ctx context.Context, g *gitrepo.Repo, cfg rev
 		}
 	}
 	return fulls, nil
+}
+
+// validateAt validates packages as a commit holds them, with the
+// repository's policies as of tip: a decision of no ref rule.
+func (p *Processor) validateAt(ctx context.Context, g *gitrepo.Repo, cfg revision.Config, tip, commit string, fulls []string) (*hooks.Decision, error) {
+	rep, err := p.Checker.Packages.ValidateAt(ctx, g, cfg, tip, commit, fulls)
+	if err != nil {
+		return nil, err
+	}
+	return &hooks.Decision{Report: *rep}, nil
 }
 
 func branchTip(ctx context.Context, g *gitrepo.Repo, cfg revision.Config) (string, error) {

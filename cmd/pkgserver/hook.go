@@ -20,6 +20,7 @@ import (
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
 	"github.com/pkgserver/pkgserver/internal/gitserver"
 	"github.com/pkgserver/pkgserver/internal/krm"
+	"github.com/pkgserver/pkgserver/internal/pkgcheck"
 	"github.com/pkgserver/pkgserver/internal/revision"
 	"github.com/pkgserver/pkgserver/internal/schema"
 	"github.com/pkgserver/pkgserver/internal/store"
@@ -155,7 +156,7 @@ func localPreReceive(ctx context.Context, f *hookFlags, stdin io.Reader, stderr 
 		return err
 	}
 	f.cfg.Limits = krm.DefaultLimits()
-	checker := &hooks.Checker{Engines: &hooks.EngineCache{Base: f.cfg, Builtin: schema.NewBuiltin()}}
+	checker := &hooks.Checker{Packages: pkgcheck.New(f.cfg)}
 	// Without a server there is no identity: every pusher is a writer, and
 	// published tags cannot be moved through this hook at all.
 	d, err := checker.Check(ctx, &hooks.Push{Repo: repo, Updates: updates, Role: store.RoleWrite,

@@ -14,6 +14,7 @@ import (
 	"github.com/pkgserver/pkgserver/hooks/forward"
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
 	"github.com/pkgserver/pkgserver/internal/gitrepo/gittest"
+	"github.com/pkgserver/pkgserver/internal/pkgcheck"
 	"github.com/pkgserver/pkgserver/internal/revision"
 	"github.com/pkgserver/pkgserver/internal/store"
 	"github.com/pkgserver/pkgserver/internal/store/sqlstore"
@@ -28,6 +29,13 @@ type blocking struct{}
 func (blocking) Engine(ctx context.Context, _ *gitrepo.Repo, _ *gitrepo.Batch, _ string) (*validate.Engine, error) {
 	<-ctx.Done()
 	return nil, ctx.Err()
+}
+
+// blockingService validates with blocking's engines.
+func blockingService() *pkgcheck.Service {
+	s := pkgcheck.New(validate.Config{})
+	s.Engines = blocking{}
+	return s
 }
 
 // TestPreReceiveLimit: a decision past the host's limit, and a push that
@@ -60,7 +68,7 @@ func TestPreReceiveLimit(t *testing.T) {
 	t.Run("deciding", func(t *testing.T) {
 		push := newPush()
 		defer h.Pushes.Unlock(push)
-		resp := h.preReceive(ctx, push, req, &hooks.Checker{Engines: blocking{}})
+		resp := h.preReceive(ctx, push, req, &hooks.Checker{Packages: blockingService()})
 		want := []string{
 			"pkgserver: the push could not be decided within 200ms, the limit of a push's decision (waiting for other pushes to the repository included); nothing was updated",
 			"pkgserver: the push is refused",
@@ -75,7 +83,7 @@ func TestPreReceiveLimit(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer h.Pushes.Unlock(holder)
-		resp := h.preReceive(ctx, newPush(), req, &hooks.Checker{Engines: blocking{}})
+		resp := h.preReceive(ctx, newPush(), req, &hooks.Checker{Packages: blockingService()})
 		want := []string{
 			"pkgserver: another push to default/catalog held the repository past the limit of a push's decision (200ms, waiting for other pushes included); nothing was updated",
 			"pkgserver: the push is refused",

@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/pkgserver/pkgserver/hooks"
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
 	"github.com/pkgserver/pkgserver/internal/krm"
+	"github.com/pkgserver/pkgserver/internal/pkgcheck"
 	"github.com/pkgserver/pkgserver/internal/reconcile"
 	"github.com/pkgserver/pkgserver/internal/result"
 	"github.com/pkgserver/pkgserver/internal/revision"
@@ -70,7 +70,7 @@ func (o *op) written(name string, prev *store.Revision, ref, commit string, vali
 	}
 	switch {
 	case validated:
-		r.Validation = hooks.NewValidation(warnings, o.w.now())
+		r.Validation = pkgcheck.NewValidation(warnings, o.w.now())
 	case prev != nil && prev.Tree == r.Tree:
 		r.Validation = prev.Validation
 	}

@@ -12,14 +12,13 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/pkgserver/pkgserver/hooks"
 	configv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/config/v1alpha1"
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
 	"github.com/pkgserver/pkgserver/internal/gitrepo/gittest"
 	"github.com/pkgserver/pkgserver/internal/krm"
+	"github.com/pkgserver/pkgserver/internal/pkgcheck"
 	"github.com/pkgserver/pkgserver/internal/reconcile"
 	"github.com/pkgserver/pkgserver/internal/revision"
-	"github.com/pkgserver/pkgserver/internal/schema"
 	"github.com/pkgserver/pkgserver/internal/store"
 	"github.com/pkgserver/pkgserver/internal/store/sqlstore"
 	"github.com/pkgserver/pkgserver/internal/validate"
@@ -92,7 +91,7 @@ func newWriter(t *testing.T, url string, creds *gitrepo.Credentials) (*Writer, *
 		t.Fatal(err)
 	}
 	w := &Writer{Store: st, Git: src.Writable, Index: syncer{rec},
-		Checker: &hooks.Checker{Engines: &hooks.EngineCache{Base: validate.Config{Limits: krm.DefaultLimits()}, Builtin: schema.NewBuiltin()}}}
+		Checker: pkgcheck.New(validate.Config{Limits: krm.DefaultLimits()})}
 	return w, st
 }
 

@@ -16,9 +16,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pkgserver/pkgserver/hooks"
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
 	"github.com/pkgserver/pkgserver/internal/keymutex"
+	"github.com/pkgserver/pkgserver/internal/pkgcheck"
 	"github.com/pkgserver/pkgserver/internal/reconcile"
 	"github.com/pkgserver/pkgserver/internal/result"
 	"github.com/pkgserver/pkgserver/internal/revision"
@@ -63,7 +63,7 @@ type Writer struct {
 	// the repository is updated in place).
 	Git     func(ctx context.Context, repo *store.Repository) (*gitrepo.Repo, func(context.Context, []revision.RefUpdate) error, error)
 	Index   Indexer
-	Checker *hooks.Checker
+	Checker *pkgcheck.Service
 	Now     func() time.Time
 	// Log receives what goes wrong after a write is done (nil: discarded).
 	Log *slog.Logger
@@ -244,7 +244,7 @@ func (o *op) recordValidation(tree string, results []result.Result) {
 	if o.dry {
 		return
 	}
-	v := hooks.NewValidation(results, o.w.now())
+	v := pkgcheck.NewValidation(results, o.w.now())
 	if err := o.w.Store.RecordValidations(o.ctx, o.repo.ID, map[string]*store.Validation{tree: v}); err != nil && o.w.Log != nil {
 		o.w.Log.Warn("record the validation of a write", "repo", o.repo.Object.Namespace+"/"+o.repo.Object.Name, "tree", tree, "err", err)
 	}

@@ -30,8 +30,8 @@ import (
 	"github.com/pkgserver/pkgserver/internal/gitserver"
 	"github.com/pkgserver/pkgserver/internal/krm"
 	"github.com/pkgserver/pkgserver/internal/lifecycle"
+	"github.com/pkgserver/pkgserver/internal/pkgcheck"
 	"github.com/pkgserver/pkgserver/internal/reconcile"
-	"github.com/pkgserver/pkgserver/internal/schema"
 	"github.com/pkgserver/pkgserver/internal/store"
 	"github.com/pkgserver/pkgserver/internal/store/sqlstore"
 	"github.com/pkgserver/pkgserver/internal/validate"
@@ -160,7 +160,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	checker := &hooks.Checker{Engines: &hooks.EngineCache{Base: validate.Config{Limits: krm.DefaultLimits(), Budget: budget}, Builtin: schema.NewBuiltin()}}
+	checker := &hooks.Checker{Packages: pkgcheck.New(validate.Config{Limits: krm.DefaultLimits(), Budget: budget})}
 	repos := &hostedRepos{hosting: hosting}
 	processor := webhooks.NewProcessor(st, sched, log)
 	forges := webhooks.Forges(apiTokenFrom(st, keys), nil)
@@ -171,7 +171,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	processor.PullRequestRefresh = cfg.PullRequestRefresh
 	processor.Git, processor.Checker, processor.Forges, processor.Reporter = src.Local, checker, forges, reporter
 	receiver := &webhooks.Receiver{Store: st, Secret: webhookSecretFrom(st, keys), Log: log, Stored: processor.Notify}
-	writer := &lifecycle.Writer{Store: st, Git: src.Writable, Index: sched, Checker: checker, Log: log, RepoURL: func(r *store.Repository) string {
+	writer := &lifecycle.Writer{Store: st, Git: src.Writable, Index: sched, Checker: checker.Packages, Log: log, RepoURL: func(r *store.Repository) string {
 		if r.Object.Spec.Provider == configv1alpha1.ProviderHosted {
 			return repos.CloneURLs(r.Object.Namespace, r.Object.Name).HTTP
 		}

@@ -17,8 +17,8 @@ import (
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
 	"github.com/pkgserver/pkgserver/internal/gitrepo/gittest"
 	"github.com/pkgserver/pkgserver/internal/krm"
+	"github.com/pkgserver/pkgserver/internal/pkgcheck"
 	"github.com/pkgserver/pkgserver/internal/revision"
-	"github.com/pkgserver/pkgserver/internal/schema"
 	"github.com/pkgserver/pkgserver/internal/store"
 	"github.com/pkgserver/pkgserver/internal/validate"
 )
@@ -28,15 +28,22 @@ const zero = "0000000000000000000000000000000000000000"
 // The engines are costly to build (the built-in schemas, compiled CEL):
 // one cache for the whole test binary.
 var (
-	enginesOnce sync.Once
-	engines     *hooks.EngineCache
+	serviceOnce sync.Once
+	service     *pkgcheck.Service
 )
 
-func testEngines() *hooks.EngineCache {
-	enginesOnce.Do(func() {
-		engines = &hooks.EngineCache{Base: validate.Config{Limits: krm.DefaultLimits()}, Builtin: schema.NewBuiltin()}
+func testService() *pkgcheck.Service {
+	serviceOnce.Do(func() {
+		service = pkgcheck.New(validate.Config{Limits: krm.DefaultLimits()})
 	})
-	return engines
+	return service
+}
+
+// withEngines is a service whose engines come from e.
+func withEngines(e pkgcheck.Engines) *pkgcheck.Service {
+	s := pkgcheck.New(validate.Config{Limits: krm.DefaultLimits()})
+	s.Engines = e
+	return s
 }
 
 // root is the configuration of a repository whose packages are at its root.
@@ -120,7 +127,7 @@ func check(t *testing.T, r *gittest.Repo, cfg revision.Config, role store.Role, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &hooks.Checker{Engines: testEngines()}
+	c := &hooks.Checker{Packages: testService()}
 	d, err := c.Check(context.Background(), &hooks.Push{Repo: repo, Config: cfg, Role: role, Updates: updates})
 	if err != nil {
 		t.Fatalf("Check: %v", err)
@@ -1326,55 +1333,6 @@ func merge(maps ...map[string]string) map[string]string {
 		}
 	}
 	return out
-}
-
-func TestEngineCache(t *testing.T) {
-	t.Parallel()
-	r := newRepo(t)
-	good := commit(r, map[string]string{".pkgserver/policies/max-replicas.yaml": maxReplicas})
-	broken := commit(r, map[string]string{".pkgserver/policies/broken.yaml": brokenPolicy})
-	repo, err := gitrepo.Open(r.Dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	b, err := repo.NewBatch(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	tree := func(commit string) string {
-		id, err := b.TreeID(commit, hooks.PoliciesDir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return id
-	}
-	c := &hooks.EngineCache{Base: validate.Config{Limits: krm.DefaultLimits()}, Builtin: testEngines().Builtin}
-	none1, err := c.Engine(ctx, repo, b, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	none2, err := c.Engine(ctx, repo, b, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if none1 != none2 {
-		t.Error("the engine of no policies was built twice")
-	}
-	withPolicy, err := c.Engine(ctx, repo, b, tree(good))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if withPolicy == none1 {
-		t.Error("the repository's policies gave the engine of none")
-	}
-	if again, err := c.Engine(ctx, repo, b, tree(good)); err != nil || again != withPolicy {
-		t.Errorf("same policies: got %p, %v; want the engine built before, %p", again, err, withPolicy)
-	}
-	if _, err := c.Engine(ctx, repo, b, tree(broken)); err == nil || !strings.Contains(err.Error(), ".pkgserver/policies/broken.yaml:1") {
-		t.Errorf("broken policy: err = %v, want one naming .pkgserver/policies/broken.yaml:1", err)
-	}
 }
 
 // TestManyTags: past a few packages, the tags of the whole repository are
