@@ -13,6 +13,7 @@ import (
 	"github.com/pkgserver/pkgserver/hooks"
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
 	"github.com/pkgserver/pkgserver/internal/keymutex"
+	"github.com/pkgserver/pkgserver/internal/lifecycle"
 	"github.com/pkgserver/pkgserver/internal/reconcile"
 	"github.com/pkgserver/pkgserver/internal/revision"
 	"github.com/pkgserver/pkgserver/internal/store"
@@ -37,6 +38,10 @@ type Processor struct {
 	Checker  *hooks.Checker
 	Forges   ForgeFunc
 	Reporter *Reporter
+	// Publisher publishes what merged pull requests change; the one the
+	// API's writer shares, so that publications of a package wait for
+	// each other.
+	Publisher *lifecycle.Publisher
 	// PullRequestRefresh is how often the pull requests recorded as open
 	// are read again from the forges, for the events that never came
 	// (default 10 min).

@@ -177,6 +177,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		return r.Object.Spec.Git.URL
 	}}
+	// Approvals and merged pull requests publish a package one at a time.
+	writer.Publisher = &lifecycle.Publisher{}
+	processor.Publisher = writer.Publisher
 	hookHandler := host.HookHandler(checker, sched)
 	handlers := map[string]http.Handler{
 		gitserver.HTTPPrefix: host.HTTPHandler(),
