@@ -18,10 +18,17 @@ import (
 	"github.com/pkgserver/pkgserver/internal/store"
 )
 
+// Store is what the git host reads and writes of the index: the
+// repositories pushed to, and the validations of what pushes bring.
+type Store interface {
+	store.Repositories
+	store.Validations
+}
+
 // Host is what the SSH and HTTP front ends share: where repositories are,
 // who may use them, and how hooks reach back.
 type Host struct {
-	Store   store.Store
+	Store   Store
 	Hosting *Hosting
 	Pushes  *Pushes
 	Keys    *auth.KeyAuthenticator

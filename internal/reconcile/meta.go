@@ -51,7 +51,7 @@ func metaOrNil(kptfile []byte) *revision.Meta {
 // FillTreeMeta reads the meta of package trees indexed before it was kept,
 // from the Kptfiles the index holds, a batch at a time. The server runs it
 // once at start; until it is done such revisions show no labels.
-func FillTreeMeta(ctx context.Context, st store.Store) (int, error) {
+func FillTreeMeta(ctx context.Context, st store.IndexWriter) (int, error) {
 	const batch = 500
 	filled, after := 0, ""
 	for {

@@ -29,10 +29,20 @@ type Result struct {
 	Duration               time.Duration
 }
 
+// Store is what the reconciler reads and writes of the index: the
+// repositories, the index's record of git with the updates that keep it in
+// step, and the open pull requests that say which packages proposals
+// change.
+type Store interface {
+	store.Repositories
+	store.IndexWriter
+	store.PullRequests
+}
+
 // Reconciler keeps the index of repositories in step with git. Work for
 // one repository is serialized; different repositories proceed in parallel.
 type Reconciler struct {
-	store  store.Store
+	store  Store
 	source Source
 	log    *slog.Logger
 
@@ -44,7 +54,7 @@ type Reconciler struct {
 }
 
 // New returns a reconciler.
-func New(st store.Store, src Source, log *slog.Logger) *Reconciler {
+func New(st Store, src Source, log *slog.Logger) *Reconciler {
 	return &Reconciler{store: st, source: src, log: log}
 }
 

@@ -26,12 +26,20 @@ type Observer interface {
 	QueueDepth(n int)
 }
 
+// SchedulerStore is what the scheduler reads and writes of the index: the
+// repositories with their status, and the digest of refs of their last
+// sync that tells whether git changed since.
+type SchedulerStore interface {
+	store.Repositories
+	RefsHash(ctx context.Context, repoID int64) (string, error)
+}
+
 // Scheduler keeps every registered repository synced: at start, on its
 // interval (with 10 % jitter), and on demand. A failing repository is marked
 // not Ready and retried on its interval; it never holds up the others.
 type Scheduler struct {
 	rec     *Reconciler
-	store   store.Store
+	store   SchedulerStore
 	source  *GitSource
 	log     *slog.Logger
 	obs     Observer
@@ -61,7 +69,7 @@ type job struct {
 }
 
 // NewScheduler returns a scheduler; Run starts it.
-func NewScheduler(rec *Reconciler, st store.Store, src *GitSource, log *slog.Logger, obs Observer, workers int) *Scheduler {
+func NewScheduler(rec *Reconciler, st SchedulerStore, src *GitSource, log *slog.Logger, obs Observer, workers int) *Scheduler {
 	return &Scheduler{rec: rec, store: st, source: src, log: log, obs: obs, workers: max(workers, 1),
 		loops: map[key]context.CancelFunc{}, pending: map[key]*job{},
 		running: map[key]bool{}, deferred: map[key]bool{}, queue: make(chan key, 4096)}
