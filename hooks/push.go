@@ -33,7 +33,7 @@ type Decision struct {
 	Refused []string
 }
 
-// Checker applies the push policy.
+// Checker decides on pushes: the ref rules, then the packages validated.
 type Checker struct {
 	// Packages validates the packages a push adds or changes.
 	Packages *pkgcheck.Service
