@@ -50,6 +50,19 @@ type Hosted interface {
 	CloneURLs(namespace, name string) configv1alpha1.CloneURLs
 }
 
+// Store is what the API reads and writes of the index: the repositories,
+// the package revisions with their validations, the changes watches
+// follow, the field managers of server-side apply, and the checks of
+// commits it answers the details of.
+type Store interface {
+	store.Repositories
+	store.Index
+	store.Validations
+	store.Events
+	store.FieldManagers
+	store.Checks
+}
+
 // Config is what the server is built from.
 type Config struct {
 	// DataDir is the server's data directory: no local repository may be
@@ -63,7 +76,7 @@ type Config struct {
 	// Handlers serve paths below their prefixes (ending in "/") beside the
 	// API, with its metrics: git's smart HTTP, the hooks.
 	Handlers map[string]http.Handler
-	Store    store.Store
+	Store    Store
 	Auth     *auth.Authenticator
 	Syncer   Syncer
 	Log      *slog.Logger
@@ -78,7 +91,7 @@ type Config struct {
 
 // Server is the HTTP API.
 type Server struct {
-	store      store.Store
+	store      Store
 	auth       *auth.Authenticator
 	syncer     Syncer
 	lifecycle  *lifecycle.Writer
