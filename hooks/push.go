@@ -27,7 +27,8 @@ type Push struct {
 // what to tell the pusher, line by line.
 type Decision struct {
 	// Report is the validation of the packages the push adds or
-	// changes, with the push's own lines.
+	// changes; its Accept and Lines are those of the whole push, the
+	// rules' lines included.
 	pkgcheck.Report
 	// Refused holds the rules the push broke, one line each.
 	Refused []string
