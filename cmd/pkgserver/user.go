@@ -99,7 +99,7 @@ func readSSHKeys(paths []string) ([]store.SSHKey, error) {
 
 // createUser adds a user to the index; a user refused is told why, with
 // the user a key already identifies.
-func createUser(ctx context.Context, st *sqlstore.Store, u *store.User) error {
+func createUser(ctx context.Context, st store.Users, u *store.User) error {
 	err := st.CreateUser(ctx, u)
 	if err == nil {
 		return nil

@@ -357,7 +357,7 @@ func (s *Server) refreshHooks(ctx context.Context) error {
 	return nil
 }
 
-func bootstrapAdminToken(ctx context.Context, st store.Store, dir string, log *slog.Logger) (string, error) {
+func bootstrapAdminToken(ctx context.Context, st store.Tokens, dir string, log *slog.Logger) (string, error) {
 	tokens, err := st.ListTokens(ctx)
 	if err != nil || len(tokens) > 0 {
 		return "", err
@@ -382,7 +382,7 @@ func bootstrapAdminToken(ctx context.Context, st store.Store, dir string, log *s
 // GitSource is where the index of a data directory reads git from, as the
 // server reads it: the hosted repositories of the data directory, mirrors of
 // remote ones, with the stored credentials. pkgserver reindex uses it.
-func GitSource(dataDir string, st store.Store) (*reconcile.GitSource, error) {
+func GitSource(dataDir string, st store.Secrets) (*reconcile.GitSource, error) {
 	keys, err := auth.LoadKeyring(dataDir)
 	if err != nil {
 		return nil, err
@@ -394,11 +394,11 @@ func GitSource(dataDir string, st store.Store) (*reconcile.GitSource, error) {
 	return gitSource(dataDir, root, st, keys), nil
 }
 
-func gitSource(dataDir, hostedRoot string, st store.Store, keys *auth.Keyring) *reconcile.GitSource {
+func gitSource(dataDir, hostedRoot string, st store.Secrets, keys *auth.Keyring) *reconcile.GitSource {
 	return &reconcile.GitSource{MirrorDir: filepath.Join(dataDir, "mirrors"), HostedDir: hostedRoot, Credentials: credentialsFrom(st, keys)}
 }
 
-func credentialsFrom(st store.Store, keys *auth.Keyring) reconcile.CredentialsFunc {
+func credentialsFrom(st store.Secrets, keys *auth.Keyring) reconcile.CredentialsFunc {
 	return func(ctx context.Context, namespace, name string) (*gitrepo.Credentials, error) {
 		sealed, err := st.GetSecret(ctx, namespace, name)
 		if errors.Is(err, store.ErrNotFound) {
@@ -413,7 +413,7 @@ func credentialsFrom(st store.Store, keys *auth.Keyring) reconcile.CredentialsFu
 
 // webhookSecretFrom reads the secret webhooks of a repository are verified
 // with: the token of a stored secret.
-func webhookSecretFrom(st store.Store, keys *auth.Keyring) webhooks.SecretFunc {
+func webhookSecretFrom(st store.Secrets, keys *auth.Keyring) webhooks.SecretFunc {
 	creds := credentialsFrom(st, keys)
 	return func(ctx context.Context, namespace, name string) (string, error) {
 		c, err := creds(ctx, namespace, name)
@@ -429,7 +429,7 @@ func webhookSecretFrom(st store.Store, keys *auth.Keyring) webhooks.SecretFunc {
 
 // apiTokenFrom reads the token pkgserver calls a repository's forge with:
 // the token, else the password, of its credentials; "" without any.
-func apiTokenFrom(st store.Store, keys *auth.Keyring) webhooks.TokenFunc {
+func apiTokenFrom(st store.Secrets, keys *auth.Keyring) webhooks.TokenFunc {
 	creds := credentialsFrom(st, keys)
 	return func(ctx context.Context, repo *store.Repository) (string, error) {
 		name := repo.Object.Spec.Git.Credentials
