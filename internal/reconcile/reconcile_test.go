@@ -177,7 +177,7 @@ func TestPreviewPorchLayout(t *testing.T) {
 
 // indexed lists everything the index holds for comparison, resource
 // versions left out.
-func indexed(t *testing.T, s store.Store) map[string]revision.Revision {
+func indexed(t *testing.T, s store.Index) map[string]revision.Revision {
 	t.Helper()
 	list, err := s.ListRevisions(context.Background(), store.ListOptions{})
 	if err != nil {
@@ -190,7 +190,7 @@ func indexed(t *testing.T, s store.Store) map[string]revision.Revision {
 	return out
 }
 
-func register(t *testing.T, s store.Store, r *gittest.Repo, name string) *Reconciler {
+func register(t *testing.T, s Store, r *gittest.Repo, name string) *Reconciler {
 	t.Helper()
 	repo := storetest.NewRepository("default", name)
 	repo.Object.Spec.Git.URL = r.Dir
