@@ -741,12 +741,24 @@ func TestUpdateTakesOwnershipFromApply(t *testing.T) {
 		cfg := "apiVersion: config.pkg.pkgserver.dev/v1alpha1\nkind: Repository\nmetadata:\n  name: owned\n" +
 			"spec:\n  git:\n    url: " + g.Dir + "\n    branch: main\n"
 		h.patchOK(path+"?fieldManager=alice", "admin", applyPatch, cfg, 201, new(configv1alpha1.Repository))
-		var r configv1alpha1.Repository
-		h.get(path, "admin", &r)
-		r.Spec.Git.Branch = "dev"
-		if code, body := h.do(http.MethodPut, path, "admin", r); code != 200 {
-			t.Fatalf("PUT: %d %s", code, body)
+		// Syncs change the status meanwhile: an update is read, edited
+		// and retried on a conflict, as client-go's RetryOnConflict does.
+		update := func(url string, edit func(*configv1alpha1.Repository)) {
+			t.Helper()
+			for try := 1; ; try++ {
+				var r configv1alpha1.Repository
+				h.get(path, "admin", &r)
+				edit(&r)
+				code, body := h.do(http.MethodPut, url, "admin", r)
+				if code == 200 {
+					return
+				}
+				if code != http.StatusConflict || try == 5 {
+					t.Fatalf("PUT: %d %s", code, body)
+				}
+			}
 		}
+		update(path, func(r *configv1alpha1.Repository) { r.Spec.Git.Branch = "dev" })
 		var got configv1alpha1.Repository
 		h.get(path, "admin", &got)
 		if owns(t, got.ObjectMeta, "alice", "f:spec/f:git/f:branch") || !owns(t, got.ObjectMeta, "Go-http-client", "f:spec/f:git/f:branch") ||
@@ -764,11 +776,10 @@ func TestUpdateTakesOwnershipFromApply(t *testing.T) {
 
 		// A body without managers keeps alice's; the updater named by
 		// fieldManager takes what it changes.
-		got.ManagedFields = nil
-		got.Labels = map[string]string{"team": "web"}
-		if code, body := h.do(http.MethodPut, path+"?fieldManager=bob", "admin", got); code != 200 {
-			t.Fatalf("PUT: %d %s", code, body)
-		}
+		update(path+"?fieldManager=bob", func(r *configv1alpha1.Repository) {
+			r.ManagedFields = nil
+			r.Labels = map[string]string{"team": "web"}
+		})
 		h.get(path, "admin", &got)
 		if !owns(t, got.ObjectMeta, "alice", "f:spec/f:git/f:url") || !owns(t, got.ObjectMeta, "bob", "f:metadata/f:labels/f:team") {
 			t.Errorf("after a PUT without managers: %v", got.ManagedFields)

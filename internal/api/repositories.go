@@ -79,22 +79,12 @@ func (s *Server) createRepository(c echo.Context) error {
 	if err := checkNamespace(ns); err != nil {
 		return err
 	}
-	if err := authorize(c, ns, store.RoleAdmin); err != nil {
-		return err
-	}
-	opts, err := parseWriteOptions(c)
+	obj, opts, err := decodeWrite[configv1alpha1.Repository](c, ns, store.RoleAdmin, "Repository", MaxBodyBytes)
 	if err != nil {
 		return err
 	}
-	var obj configv1alpha1.Repository
-	if err := decodeBody(c, &obj, MaxBodyBytes, "Repository", opts); err != nil {
-		return err
-	}
-	out, err := s.createRepositoryObject(c, ns, &obj, opts)
-	if err != nil {
-		return err
-	}
-	return writeJSON(c, http.StatusCreated, out)
+	out, err := s.createRepositoryObject(c, ns, obj, opts)
+	return writeResult(c, http.StatusCreated, out, err)
 }
 
 // createRepositoryObject registers the repository obj in namespace ns (or,
@@ -166,22 +156,12 @@ func (s *Server) createRepositoryObject(c echo.Context, ns string, obj *configv1
 
 func (s *Server) updateRepository(c echo.Context) error {
 	ns, name := c.Param("ns"), c.Param("name")
-	if err := authorize(c, ns, store.RoleAdmin); err != nil {
-		return err
-	}
-	opts, err := parseWriteOptions(c)
+	obj, opts, err := decodeWrite[configv1alpha1.Repository](c, ns, store.RoleAdmin, "Repository", MaxBodyBytes)
 	if err != nil {
 		return err
 	}
-	var obj configv1alpha1.Repository
-	if err := decodeBody(c, &obj, MaxBodyBytes, "Repository", opts); err != nil {
-		return err
-	}
-	out, err := s.replaceRepository(c, ns, name, &obj, opts)
-	if err != nil {
-		return err
-	}
-	return writeJSON(c, http.StatusOK, out)
+	out, err := s.replaceRepository(c, ns, name, obj, opts)
+	return writeResult(c, http.StatusOK, out, err)
 }
 
 // replaceRepository replaces repository ns/name by obj (or, in a dry run,

@@ -68,16 +68,24 @@ func column(name, typ, description string) metav1.TableColumnDefinition {
 	return metav1.TableColumnDefinition{Name: name, Type: typ, Description: description}
 }
 
+// The columns revisions and their resources share.
+var (
+	packageColumn    = column("Package", "string", "The package's path in its repository.")
+	workspaceColumn  = column("Workspace", "string", "The workspace name: unique among the package's revisions.")
+	revisionColumn   = column("Revision", "string", "v<N>, another tag's last segment, or the branch name; empty for drafts and proposals.")
+	repositoryColumn = column("Repository", "string", "The repository the revision is in.")
+)
+
 var (
 	revisionTable = tableKind{
 		columns: []metav1.TableColumnDefinition{
 			nameColumn,
-			column("Package", "string", "The package's path in its repository."),
-			column("Workspace", "string", "The workspace name: unique among the package's revisions."),
-			column("Revision", "string", "v<N>, another tag's last segment, or the branch name; empty for drafts and proposals."),
+			packageColumn,
+			workspaceColumn,
+			revisionColumn,
 			column("Latest", "boolean", "Whether this is the highest published v<N> of the package."),
 			column("Lifecycle", "string", "Draft, Proposed, Published or DeletionProposed."),
-			column("Repository", "string", "The repository the revision is in."),
+			repositoryColumn,
 			ageColumn,
 		},
 		cells: func(obj any) []any {
@@ -90,10 +98,10 @@ var (
 	resourcesTable = tableKind{
 		columns: []metav1.TableColumnDefinition{
 			nameColumn,
-			column("Package", "string", "The package's path in its repository."),
-			column("Workspace", "string", "The workspace name: unique among the package's revisions."),
-			column("Revision", "string", "v<N>, another tag's last segment, or the branch name; empty for drafts and proposals."),
-			column("Repository", "string", "The repository the revision is in."),
+			packageColumn,
+			workspaceColumn,
+			revisionColumn,
+			repositoryColumn,
 			column("Files", "integer", "The number of files of the package."),
 			ageColumn,
 		},

@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 	kjson "sigs.k8s.io/json"
+
+	"github.com/pkgserver/pkgserver/internal/store"
 )
 
 // Values of the fieldValidation parameter, as kube-apiserver takes them.
@@ -160,6 +162,34 @@ func decodeBody(c echo.Context, into any, limit int, kind string, opts writeOpti
 		return badRequest("invalid JSON body: %v", err)
 	}
 	return checkFields(c, strict, kind, opts)
+}
+
+// decodeWrite begins a write whose body is one object of type T: the
+// caller must hold role in namespace ns (checked before the body is read),
+// and the write options and the body (at most limit bytes, decoded as
+// decodeBody does) are read.
+func decodeWrite[T any](c echo.Context, ns string, role store.Role, kind string, limit int) (*T, writeOptions, error) {
+	if err := authorize(c, ns, role); err != nil {
+		return nil, writeOptions{}, err
+	}
+	opts, err := parseWriteOptions(c)
+	if err != nil {
+		return nil, opts, err
+	}
+	var obj T
+	if err := decodeBody(c, &obj, limit, kind, opts); err != nil {
+		return nil, opts, err
+	}
+	return &obj, opts, nil
+}
+
+// writeResult answers a write: its error, else the object it wrote with
+// the status given.
+func writeResult[T any](c echo.Context, status int, out *T, err error) error {
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, status, out)
 }
 
 // checkFields answers the unknown and duplicate fields of a body (errors

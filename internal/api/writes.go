@@ -86,22 +86,12 @@ func (s *Server) writer(dryRun bool) (*lifecycle.Writer, error) {
 // published revision of the same package), clone or upgrade.
 func (s *Server) createRevision(c echo.Context) error {
 	ns := c.Param("ns")
-	if err := authorize(c, ns, store.RoleWrite); err != nil {
-		return err
-	}
-	opts, err := parseWriteOptions(c)
+	obj, opts, err := decodeWrite[pkgv1alpha1.PackageRevision](c, ns, store.RoleWrite, "PackageRevision", MaxBodyBytes)
 	if err != nil {
 		return err
 	}
-	var obj pkgv1alpha1.PackageRevision
-	if err := decodeBody(c, &obj, MaxBodyBytes, "PackageRevision", opts); err != nil {
-		return err
-	}
-	out, err := s.createRevisionObject(c, ns, &obj, opts)
-	if err != nil {
-		return err
-	}
-	return writeJSON(c, http.StatusCreated, out)
+	out, err := s.createRevisionObject(c, ns, obj, opts)
+	return writeResult(c, http.StatusCreated, out, err)
 }
 
 // createRevisionObject creates the Draft obj asks for in namespace ns (or,
@@ -205,22 +195,12 @@ func (s *Server) approveRevision(c echo.Context) error {
 func (s *Server) putRevision(c echo.Context,
 	replace func(c echo.Context, ns, name string, obj *pkgv1alpha1.PackageRevision, opts writeOptions) (*pkgv1alpha1.PackageRevision, error)) error {
 	ns, name := c.Param("ns"), c.Param("name")
-	if err := authorize(c, ns, store.RoleWrite); err != nil {
-		return err
-	}
-	opts, err := parseWriteOptions(c)
+	obj, opts, err := decodeWrite[pkgv1alpha1.PackageRevision](c, ns, store.RoleWrite, "PackageRevision", MaxBodyBytes)
 	if err != nil {
 		return err
 	}
-	var obj pkgv1alpha1.PackageRevision
-	if err := decodeBody(c, &obj, MaxBodyBytes, "PackageRevision", opts); err != nil {
-		return err
-	}
-	out, err := replace(c, ns, name, &obj, opts)
-	if err != nil {
-		return err
-	}
-	return writeJSON(c, http.StatusOK, out)
+	out, err := replace(c, ns, name, obj, opts)
+	return writeResult(c, http.StatusOK, out, err)
 }
 
 // replaceRevision replaces revision ns/name by obj: moves a Draft to
@@ -402,22 +382,12 @@ func (s *Server) deleteRevision(c echo.Context) error {
 // putResources replaces a Draft's files.
 func (s *Server) putResources(c echo.Context) error {
 	ns, name := c.Param("ns"), c.Param("name")
-	if err := authorize(c, ns, store.RoleWrite); err != nil {
-		return err
-	}
-	opts, err := parseWriteOptions(c)
+	obj, opts, err := decodeWrite[pkgv1alpha1.PackageRevisionResources](c, ns, store.RoleWrite, "PackageRevisionResources", MaxResourcesBodyBytes)
 	if err != nil {
 		return err
 	}
-	var obj pkgv1alpha1.PackageRevisionResources
-	if err := decodeBody(c, &obj, MaxResourcesBodyBytes, "PackageRevisionResources", opts); err != nil {
-		return err
-	}
-	out, err := s.replaceResources(c, ns, name, &obj, opts)
-	if err != nil {
-		return err
-	}
-	return writeJSON(c, http.StatusOK, out)
+	out, err := s.replaceResources(c, ns, name, obj, opts)
+	return writeResult(c, http.StatusOK, out, err)
 }
 
 // replaceResources replaces the files of Draft ns/name by obj's. It
