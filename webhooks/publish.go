@@ -25,8 +25,7 @@ func (p *Processor) tagPackage(ctx context.Context, repo *store.Repository, g *g
 		return "", err
 	}
 	t := &forgeTagger{forge: f, commit: pr.MergeCommit, sync: func(ctx context.Context) error { return p.Syncer.SyncNow(ctx, ns, name) }}
-	pub, err := p.Publisher.Publish(ctx, g, lifecycle.Publication{RepoID: repo.ID, Package: full, Workspace: workspace,
-		PullRequest: pr.Number, Commit: pr.MergeCommit}, t)
+	pub, err := p.Publisher.Publish(ctx, g, mergePublication(repo.ID, full, workspace, pr), t)
 	switch {
 	case err != nil:
 		return "", err
@@ -70,6 +69,17 @@ func (p *Processor) mergedWorkspace(ctx context.Context, repo *store.Repository,
 		return "", err
 	}
 	return workspace, nil
+}
+
+// mergeTries bounds the tries of a merged pull request's publication
+// whose number the forge says is taken: each costs a repository sync.
+const mergeTries = 3
+
+// mergePublication is the publication of a package of a merged pull
+// request, on its merge commit.
+func mergePublication(repoID int64, full, workspace string, pr *PullRequest) lifecycle.Publication {
+	return lifecycle.Publication{RepoID: repoID, Package: full, Workspace: workspace,
+		PullRequest: pr.Number, Commit: pr.MergeCommit, Tries: mergeTries}
 }
 
 // forgeTagger tags a merge commit through the forge (GitHub's or

@@ -32,7 +32,8 @@ func (f *takenForge) CreateTag(_ context.Context, name, commit, message string) 
 
 // TestForgeTagger: a tag name the forge says exists is a conflict the
 // publication tries again with the next number, after a sync; when every
-// try finds its number taken, the forge's error is returned as it was.
+// try finds its number taken, the forge's error is returned as it was,
+// after the 3 tries of a merge's publication.
 func TestForgeTagger(t *testing.T) {
 	ctx := context.Background()
 	work := gittest.New(t)
@@ -47,7 +48,9 @@ func TestForgeTagger(t *testing.T) {
 	syncs := 0
 	sync := func(context.Context) error { syncs++; return nil }
 	f := &takenForge{work: work, taken: 1}
-	pub := lifecycle.Publication{RepoID: 1, Package: "nginx", PullRequest: 3, Commit: merge}
+	pr := &PullRequest{}
+	pr.Number, pr.MergeCommit = 3, merge
+	pub := mergePublication(1, "nginx", "", pr)
 	got, err := (&lifecycle.Publisher{}).Publish(ctx, g, pub, &forgeTagger{forge: f, commit: merge, sync: sync})
 	if err != nil {
 		t.Fatal(err)
@@ -62,9 +65,10 @@ func TestForgeTagger(t *testing.T) {
 	work.Write(gittest.Package("nginx", "3"))
 	merge = work.Commit("another merge")
 	f = &takenForge{work: work, taken: 100}
-	pub.Commit = merge
+	pr.MergeCommit = merge
+	pub = mergePublication(1, "nginx", "", pr)
 	_, err = (&lifecycle.Publisher{}).Publish(ctx, g, pub, &forgeTagger{forge: f, commit: merge, sync: sync})
-	if !errors.Is(err, ErrTagExists) || err.Error() != ErrTagExists.Error() || len(f.calls) < 2 {
+	if !errors.Is(err, ErrTagExists) || err.Error() != ErrTagExists.Error() || len(f.calls) != 3 {
 		t.Errorf("every number taken: %v after calls %v", err, f.calls)
 	}
 }

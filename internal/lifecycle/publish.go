@@ -21,6 +21,12 @@ import (
 // racing for its next number (git, or the forge, still refuses a number
 // taken by anyone else: the publication then takes the next one). The
 // zero value is ready to use; a nil Publisher does not serialize.
+//
+// Lock order: the Writer's repository lock, then the Publisher's package
+// lock, never the reverse. An approval holds its repository's lock while
+// it waits for the package's; a publication holds the package's only
+// while it counts and tags, never across its tagger's Refresh (a forge's
+// full repository sync), so that an approval does not wait for a sync.
 type Publisher struct {
 	locks keymutex.Map[publishKey]
 }
@@ -51,6 +57,9 @@ type Publication struct {
 	// nothing is published over. "" when the tagger makes the commit (an
 	// approval commits the proposal onto the branch).
 	Commit string
+	// Tries bounds the tries of the publication whose number is taken or
+	// whose branch moved; 0 is maxPublishTries.
+	Tries int
 }
 
 // Published is what Publish did.
@@ -82,18 +91,23 @@ type Tagger interface {
 }
 
 // maxPublishTries bounds the tries of a publication whose number was
-// taken or whose branch moved.
+// taken or whose branch moved, unless it says otherwise (Tries).
 const maxPublishTries = 5
 
 // Publish publishes a package as its next v<N>, N counted from the
 // package's tags in g (revision.NextRevision), and t tags it, with the
 // publish message (PublishMessage). A number taken meanwhile, or a branch
-// that moved, makes it count again after t's Refresh, up to
-// maxPublishTries times; the last conflict is returned.
+// that moved, makes it count again after t's Refresh, up to pub.Tries
+// times in all (maxPublishTries when 0); the last conflict is returned.
+// The package's lock is let go during Refresh: git, or the forge, refuses
+// a number taken meanwhile, which the next try counts past.
 func (p *Publisher) Publish(ctx context.Context, g *gitrepo.Repo, pub Publication, t Tagger) (Published, error) {
-	if p != nil {
-		defer p.locks.Lock(publishKey{repo: pub.RepoID, pkg: pub.Package})()
+	tries := pub.Tries
+	if tries <= 0 {
+		tries = maxPublishTries
 	}
+	unlock := p.lock(pub)
+	defer func() { unlock() }()
 	for try := 1; ; try++ {
 		out, n, err := next(ctx, g, pub)
 		if err != nil || n == 0 {
@@ -104,13 +118,25 @@ func (p *Publisher) Publish(ctx context.Context, g *gitrepo.Repo, pub Publicatio
 		if err == nil {
 			return Published{Tag: tag, Number: n}, nil
 		}
-		if !errors.Is(err, ErrConflict) || try == maxPublishTries {
+		if !errors.Is(err, ErrConflict) || try >= tries {
 			return Published{}, err
 		}
+		unlock()
+		unlock = func() {}
 		if err := t.Refresh(ctx); err != nil {
 			return Published{}, err
 		}
+		unlock = p.lock(pub)
 	}
+}
+
+// lock takes the publication's package lock and returns its unlock; a nil
+// Publisher takes none.
+func (p *Publisher) lock(pub Publication) func() {
+	if p == nil {
+		return func() {}
+	}
+	return p.locks.Lock(publishKey{repo: pub.RepoID, pkg: pub.Package})
 }
 
 // next reads the package's v<N> tags in g and returns the number the

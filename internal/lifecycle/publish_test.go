@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
 	"github.com/pkgserver/pkgserver/internal/gitrepo/gittest"
@@ -19,7 +20,9 @@ type gitTagger struct {
 	g      *gitrepo.Repo
 	commit string
 	// before runs before each try's tag is created.
-	before    func(try int)
+	before func(try int)
+	// refresh, when set, runs in each Refresh.
+	refresh   func()
 	messages  []string
 	refreshes int
 }
@@ -38,6 +41,9 @@ func (t *gitTagger) Tag(ctx context.Context, name, message string) error {
 
 func (t *gitTagger) Refresh(context.Context) error {
 	t.refreshes++
+	if t.refresh != nil {
+		t.refresh()
+	}
 	return nil
 }
 
@@ -135,6 +141,15 @@ func TestPublishTries(t *testing.T) {
 		t.Errorf("after %d tries: %v", len(taken.messages), err)
 	}
 
+	// v2 to v6 are taken: the next tries find v7 and v8 taken.
+	taken = &gitTagger{g: g, commit: c2, before: func(try int) {
+		work.Tag(fmt.Sprintf("nginx/v%d", try+6), work.Rev("main~2"), "")
+	}}
+	_, err = (&Publisher{}).Publish(ctx, g, Publication{RepoID: 1, Package: "nginx", Workspace: "w", Commit: c2, Tries: 2}, taken)
+	if !errors.Is(err, ErrConflict) || len(taken.messages) != 2 {
+		t.Errorf("2 tries asked for: %d tries: %v", len(taken.messages), err)
+	}
+
 	stop := errors.New("the proposal changed")
 	failing := &refreshFails{err: stop}
 	if _, err := (&Publisher{}).Publish(ctx, g, Publication{RepoID: 1, Package: "nginx"}, failing); !errors.Is(err, stop) || failing.tries != 1 {
@@ -179,6 +194,42 @@ func TestPublishSerializes(t *testing.T) {
 	}
 	if !numbers[2] || !numbers[3] {
 		t.Errorf("published %+v, want v2 and v3", got)
+	}
+}
+
+// TestPublishRefreshUnlocked: the package's lock is not held during a
+// tagger's Refresh (a forge's sync): a publication of the package waiting
+// for it goes on meanwhile, and the first counts past its number.
+func TestPublishRefreshUnlocked(t *testing.T) {
+	ctx := context.Background()
+	work, g, c1, c2, side := publishRepo(t)
+	p := &Publisher{}
+	other := &gitTagger{g: g, commit: side}
+	var otherGot Published
+	var otherErr error
+	tg := &gitTagger{g: g, commit: c2, before: func(try int) {
+		if try == 1 {
+			work.Tag("nginx/v2", c1, "") // taken by hand: a conflict
+		}
+	}}
+	tg.refresh = func() {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			otherGot, otherErr = p.Publish(ctx, g, Publication{RepoID: 1, Package: "nginx", Commit: side}, other)
+		}()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("a publication of the package waited for another's Refresh")
+		}
+	}
+	got, err := p.Publish(ctx, g, Publication{RepoID: 1, Package: "nginx", Commit: c2}, tg)
+	if err != nil || otherErr != nil {
+		t.Fatal(err, otherErr)
+	}
+	if got.Number != 4 || otherGot.Number != 3 {
+		t.Errorf("published %+v and, during the refresh, %+v; want v4 and v3", got, otherGot)
 	}
 }
 
