@@ -409,7 +409,7 @@ func (p *Processor) mergedPackages(ctx context.Context, g *gitrepo.Repo, cfg rev
 // validateAt validates packages as a commit holds them, with the
 // repository's policies as of tip: a decision of no ref rule.
 func (p *Processor) validateAt(ctx context.Context, g *gitrepo.Repo, cfg revision.Config, tip, commit string, fulls []string) (*hooks.Decision, error) {
-	rep, err := p.Checker.Packages.ValidateAt(ctx, g, cfg, tip, commit, fulls)
+	rep, err := p.Checker.Packages.ValidateAt(ctx, g, tip, commit, fulls)
 	if err != nil {
 		return nil, err
 	}

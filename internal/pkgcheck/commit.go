@@ -14,19 +14,19 @@ import (
 // commit holds them, with the repository's policies as of branchTip; those
 // the commit does not hold are left out. Policies that do not compile are
 // an error.
-func (s *Service) ValidateAt(ctx context.Context, repo *gitrepo.Repo, cfg revision.Config, branchTip, commit string, fulls []string) (*Report, error) {
+func (s *Service) ValidateAt(ctx context.Context, repo *gitrepo.Repo, branchTip, commit string, fulls []string) (*Report, error) {
 	b, err := repo.NewBatch(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer b.Close()
-	return s.ValidateWith(ctx, repo, b, cfg, branchTip, commit, fulls)
+	return s.ValidateWith(ctx, repo, b, branchTip, commit, fulls)
 }
 
 // ValidateWith is ValidateAt reading through a batch the caller has open.
 // A context that ends midway is an error (wrapping the context's), never
 // findings of the reads it cut short.
-func (s *Service) ValidateWith(ctx context.Context, repo *gitrepo.Repo, b *gitrepo.Batch, cfg revision.Config, branchTip, commit string, fulls []string) (*Report, error) {
+func (s *Service) ValidateWith(ctx context.Context, repo *gitrepo.Repo, b *gitrepo.Batch, branchTip, commit string, fulls []string) (*Report, error) {
 	rep, err := s.validateWith(ctx, repo, b, branchTip, commit, fulls)
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return nil, fmt.Errorf("validation cut short: %w", ctxErr)

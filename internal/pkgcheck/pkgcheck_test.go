@@ -112,7 +112,7 @@ func TestValidateAt(t *testing.T) {
 	s := pkgcheck.New(validate.Config{Limits: krm.DefaultLimits()})
 	ctx := context.Background()
 
-	rep, err := s.ValidateAt(ctx, repo, root, policies, c, []string{"nginx", "redis", "gone"})
+	rep, err := s.ValidateAt(ctx, repo, policies, c, []string{"nginx", "redis", "gone"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,15 +129,15 @@ func TestValidateAt(t *testing.T) {
 		t.Errorf("validations = %+v", v)
 	}
 
-	rep, err = s.ValidateAt(ctx, repo, root, "", c, []string{"nginx"})
+	rep, err = s.ValidateAt(ctx, repo, "", c, []string{"nginx"})
 	if err != nil || !rep.Accept || rep.Validated != 1 {
 		t.Errorf("without the branch's policies: %+v, %v", rep, err)
 	}
-	rep, err = s.ValidateAt(ctx, repo, root, policies, c, []string{"gone"})
+	rep, err = s.ValidateAt(ctx, repo, policies, c, []string{"gone"})
 	if err != nil || !rep.Accept || rep.Validated != 0 || rep.Lines != nil {
 		t.Errorf("no package: %+v, %v", rep, err)
 	}
-	if _, err := s.ValidateAt(ctx, repo, root, broken, c, []string{"nginx"}); err == nil || !strings.HasPrefix(err.Error(), "the repository's policies: ") {
+	if _, err := s.ValidateAt(ctx, repo, broken, c, []string{"nginx"}); err == nil || !strings.HasPrefix(err.Error(), "the repository's policies: ") {
 		t.Errorf("broken policies: err = %v", err)
 	}
 }
@@ -252,7 +252,7 @@ func TestValidateCutShort(t *testing.T) {
 	defer cancel()
 	s := pkgcheck.New(validate.Config{Limits: krm.DefaultLimits()})
 	s.Engines = expiring{cancel}
-	d, err := s.ValidateAt(ctx, repo, root, r.Rev("main"), c, []string{"nginx", "redis"})
+	d, err := s.ValidateAt(ctx, repo, r.Rev("main"), c, []string{"nginx", "redis"})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("ValidateAt = %+v, %v; want the cancellation", d, err)
 	}
