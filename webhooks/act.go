@@ -117,7 +117,8 @@ func (p *Processor) checkPush(ctx context.Context, repo *store.Repository, open 
 	}
 	cfg := repo.Config()
 	src, contract, perr := cfg.ParseRef(rc.Ref)
-	var dec *hooks.Decision
+	var rep *pkgcheck.Report
+	var refused []string
 	switch {
 	case strings.HasPrefix(rc.Ref, revision.TagsPrefix) && (!contract || perr != nil || src.Kind != revision.KindTag):
 		return nil // a release tag of the git repository, not a package's
@@ -129,12 +130,12 @@ func (p *Processor) checkPush(ctx context.Context, repo *store.Repository, open 
 		if err != nil {
 			return err
 		}
-		if dec, err = p.validateAt(ctx, g, cfg, tip, commit, []string{full}); err != nil {
+		if rep, err = p.Checker.Packages.ValidateAt(ctx, g, tip, commit, []string{full}); err != nil {
 			return err
 		}
-		if dec.Validated == 0 {
-			dec.Accept = false
-			dec.Refused = append(dec.Refused, fmt.Sprintf("pkgserver: %s names package %s, but its commit has no %s/Kptfile", rc.Ref, full, full))
+		if rep.Validated == 0 {
+			rep.Accept = false
+			refused = []string{fmt.Sprintf("pkgserver: %s names package %s, but its commit has no %s/Kptfile", rc.Ref, full, full)}
 		}
 	default:
 		old := peel(ctx, g, rc.Old)
@@ -142,20 +143,22 @@ func (p *Processor) checkPush(ctx context.Context, repo *store.Repository, open 
 			old = revision.ZeroID
 		}
 		// The forge decides who may push; pkgserver checks what was pushed.
-		if dec, err = p.Checker.Check(ctx, &hooks.Push{Repo: g, Config: cfg, Role: store.RoleAdmin,
-			Updates: []revision.RefUpdate{{Ref: rc.Ref, Old: old, New: commit}}}); err != nil {
+		dec, err := p.Checker.Check(ctx, &hooks.Push{Repo: g, Config: cfg, Role: store.RoleAdmin,
+			Updates: []revision.RefUpdate{{Ref: rc.Ref, Old: old, New: commit}}})
+		if err != nil {
 			return err
 		}
+		rep, refused = &dec.Report, dec.Refused
 	}
-	if dec.Validated == 0 && len(dec.Refused) == 0 && len(dec.Results) == 0 {
+	if rep.Validated == 0 && len(refused) == 0 && len(rep.Results) == 0 {
 		return nil // no package changed
 	}
 	// The outcome of each package's validation, for its revisions'
 	// validated condition (the sync before this indexed them).
-	if err := p.Store.RecordValidations(ctx, repo.ID, dec.Validations(time.Now())); err != nil {
+	if err := p.Store.RecordValidations(ctx, repo.ID, rep.Validations(time.Now())); err != nil {
 		return err
 	}
-	return p.addCheck(ctx, newCheck(ns, name, commit, CheckName, rc.Ref, dec))
+	return p.addCheck(ctx, newCheck(ns, name, commit, CheckName, rc.Ref, rep, refused))
 }
 
 func (p *Processor) addCheck(ctx context.Context, c *store.Check) error {
@@ -168,10 +171,11 @@ func (p *Processor) addCheck(ctx context.Context, c *store.Check) error {
 	return nil
 }
 
-// newCheck makes the report of a decision.
-func newCheck(ns, name, commit, checkName, ref string, dec *hooks.Decision) *store.Check {
+// newCheck makes the check of a validation report and of the rules of
+// the git contract broken (refused, the push check's lines), if any.
+func newCheck(ns, name, commit, checkName, ref string, rep *pkgcheck.Report, refused []string) *store.Check {
 	errs, warns := 0, 0
-	for _, r := range dec.Results {
+	for _, r := range rep.Results {
 		switch r.Severity {
 		case result.Error:
 			errs++
@@ -179,40 +183,40 @@ func newCheck(ns, name, commit, checkName, ref string, dec *hooks.Decision) *sto
 			warns++
 		}
 	}
-	conclusion, title := Success, fmt.Sprintf("%s valid", result.Plural(dec.Validated, "package"))
+	conclusion, title := Success, fmt.Sprintf("%s valid", result.Plural(rep.Validated, "package"))
 	switch {
-	case !dec.Accept:
+	case !rep.Accept:
 		conclusion = Failure
-		title = fmt.Sprintf("%s, %s in %s", result.Plural(errs, "error"), result.Plural(warns, "warning"), result.Plural(dec.Validated, "package"))
+		title = fmt.Sprintf("%s, %s in %s", result.Plural(errs, "error"), result.Plural(warns, "warning"), result.Plural(rep.Validated, "package"))
 		if errs == 0 {
-			title = strings.TrimPrefix(dec.Refused[0], "pkgserver: ")
+			title = strings.TrimPrefix(refused[0], "pkgserver: ")
 		}
 	case warns > 0:
 		conclusion = Neutral
-		title = fmt.Sprintf("%s valid, %s", result.Plural(dec.Validated, "package"), result.Plural(warns, "warning"))
+		title = fmt.Sprintf("%s valid, %s", result.Plural(rep.Validated, "package"), result.Plural(warns, "warning"))
 	}
-	data, _ := json.Marshal(dec.Results)
-	if dec.Results == nil {
+	data, _ := json.Marshal(rep.Results)
+	if rep.Results == nil {
 		data = []byte("[]")
 	}
 	return &store.Check{Namespace: ns, Repository: name, Commit: commit, Name: checkName, Ref: ref, Conclusion: conclusion,
-		Title: truncate(title, 200), Summary: summary(dec), Results: data}
+		Title: truncate(title, 200), Summary: summary(rep, refused), Results: data}
 }
 
 // summary is a check's Markdown summary: a table of the packages with
 // their findings, the rules broken, and findings that have no file.
-func summary(dec *hooks.Decision) string {
+func summary(rep *pkgcheck.Report, refused []string) string {
 	var b strings.Builder
 	type counts struct{ errs, warns int }
 	per := map[string]*counts{}
-	for _, full := range dec.Packages {
+	for _, full := range rep.Packages {
 		per[full] = &counts{}
 	}
 	var unplaced []result.Result
-	for _, r := range dec.Results {
+	for _, r := range rep.Results {
 		full := ""
 		if r.File != nil {
-			for _, pkg := range dec.Packages {
+			for _, pkg := range rep.Packages {
 				if strings.HasPrefix(r.File.Path, pkg+"/") && len(pkg) > len(full) {
 					full = pkg
 				}
@@ -229,9 +233,9 @@ func summary(dec *hooks.Decision) string {
 			per[full].warns++
 		}
 	}
-	if len(dec.Packages) > 0 {
+	if len(rep.Packages) > 0 {
 		b.WriteString("| Package | Result | Errors | Warnings |\n|---|---|---:|---:|\n")
-		for _, full := range dec.Packages {
+		for _, full := range rep.Packages {
 			c := per[full]
 			verdict := "valid"
 			if c.errs > 0 {
@@ -241,7 +245,7 @@ func summary(dec *hooks.Decision) string {
 		}
 	}
 	var broken []string
-	for _, l := range dec.Refused {
+	for _, l := range refused {
 		if !strings.HasSuffix(l, "nothing was updated") { // the hook's words for a refused push
 			broken = append(broken, strings.TrimPrefix(strings.TrimPrefix(l, "pkgserver: "), "refused "))
 		}
@@ -343,18 +347,18 @@ func (p *Processor) publish(ctx context.Context, repo *store.Repository, g *gitr
 	if err != nil {
 		return err
 	}
-	dec, err := p.validateAt(ctx, g, cfg, tip, merge, fulls)
+	rep, err := p.Checker.Packages.ValidateAt(ctx, g, tip, merge, fulls)
 	if err != nil {
 		return err
 	}
-	if !dec.Accept {
-		c := newCheck(ns, name, merge, PublishName, revision.BranchesPrefix+cfg.Branch, dec)
+	if !rep.Accept {
+		c := newCheck(ns, name, merge, PublishName, revision.BranchesPrefix+cfg.Branch, rep, nil)
 		c.Title = truncate(fmt.Sprintf("not published: %s", c.Title), 200)
 		p.Log.Warn("merged pull request not published: validation failed", "repo", ns+"/"+name, "pull_request", pr.Number, "commit", merge)
 		return p.addCheck(ctx, c)
 	}
 	var published []string
-	for _, full := range dec.Packages {
+	for _, full := range rep.Packages {
 		tag, err := p.tagPackage(ctx, repo, g, f, pr, full)
 		if err != nil {
 			return err
@@ -366,7 +370,7 @@ func (p *Processor) publish(ctx context.Context, repo *store.Repository, g *gitr
 	if err := p.Syncer.SyncNow(ctx, ns, name); err != nil {
 		return err
 	}
-	c := newCheck(ns, name, merge, PublishName, revision.BranchesPrefix+cfg.Branch, dec)
+	c := newCheck(ns, name, merge, PublishName, revision.BranchesPrefix+cfg.Branch, rep, nil)
 	c.Title = "nothing to publish: newer revisions are published"
 	if len(published) > 0 {
 		c.Title = truncate("published "+strings.Join(published, ", "), 200)
@@ -404,16 +408,6 @@ func (p *Processor) mergedPackages(ctx context.Context, g *gitrepo.Repo, cfg rev
 		}
 	}
 	return fulls, nil
-}
-
-// validateAt validates packages as a commit holds them, with the
-// repository's policies as of tip: a decision of no ref rule.
-func (p *Processor) validateAt(ctx context.Context, g *gitrepo.Repo, cfg revision.Config, tip, commit string, fulls []string) (*hooks.Decision, error) {
-	rep, err := p.Checker.Packages.ValidateAt(ctx, g, tip, commit, fulls)
-	if err != nil {
-		return nil, err
-	}
-	return &hooks.Decision{Report: *rep}, nil
 }
 
 func branchTip(ctx context.Context, g *gitrepo.Repo, cfg revision.Config) (string, error) {
