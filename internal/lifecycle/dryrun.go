@@ -22,7 +22,7 @@ import (
 // untouched. A dry run of a remote repository's write checks the refs
 // against its mirror as last fetched, not against the remote.
 func (w *Writer) DryRun() *Writer {
-	return &Writer{Store: w.Store, Git: w.Git, Index: w.Index, Checker: w.Checker, Now: w.Now, Log: w.Log, RepoURL: w.RepoURL,
+	return &Writer{Store: w.Store, Git: w.Git, Index: w.Index, Packages: w.Packages, Now: w.Now, Log: w.Log, RepoURL: w.RepoURL,
 		dryRun: true}
 }
 

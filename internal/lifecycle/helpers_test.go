@@ -91,7 +91,7 @@ func newWriter(t *testing.T, url string, creds *gitrepo.Credentials) (*Writer, *
 		t.Fatal(err)
 	}
 	w := &Writer{Store: st, Git: src.Writable, Index: syncer{rec},
-		Checker: pkgcheck.New(validate.Config{Limits: krm.DefaultLimits()})}
+		Packages: pkgcheck.New(validate.Config{Limits: krm.DefaultLimits()})}
 	return w, st
 }
 

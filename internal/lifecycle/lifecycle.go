@@ -61,10 +61,11 @@ type Writer struct {
 	// Git opens the git repository to write a repository's revisions
 	// into, with the push that publishes ref updates to its remote (nil:
 	// the repository is updated in place).
-	Git     func(ctx context.Context, repo *store.Repository) (*gitrepo.Repo, func(context.Context, []revision.RefUpdate) error, error)
-	Index   Indexer
-	Checker *pkgcheck.Service
-	Now     func() time.Time
+	Git   func(ctx context.Context, repo *store.Repository) (*gitrepo.Repo, func(context.Context, []revision.RefUpdate) error, error)
+	Index Indexer
+	// Packages validates the packages a write makes, as a push's are.
+	Packages *pkgcheck.Service
+	Now      func() time.Time
 	// Log receives what goes wrong after a write is done (nil: discarded).
 	Log *slog.Logger
 	// RepoURL is the URL a repository is cloned from, recorded as the
@@ -220,7 +221,7 @@ func (o *op) commitPackage(base string, parents []string, full, tree, message st
 // validate validates a package as a commit holds it: errors refuse the
 // write, with the findings.
 func (o *op) validate(tip, commit, full, what string) ([]result.Result, error) {
-	dec, err := o.w.Checker.ValidateWith(o.ctx, o.git, o.b, tip, commit, []string{full})
+	dec, err := o.w.Packages.ValidateWith(o.ctx, o.git, o.b, tip, commit, []string{full})
 	if err != nil {
 		return nil, err
 	}

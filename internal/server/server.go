@@ -171,7 +171,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	processor.PullRequestRefresh = cfg.PullRequestRefresh
 	processor.Git, processor.Checker, processor.Forges, processor.Reporter = src.Local, checker, forges, reporter
 	receiver := &webhooks.Receiver{Store: st, Secret: webhookSecretFrom(st, keys), Log: log, Stored: processor.Notify}
-	writer := &lifecycle.Writer{Store: st, Git: src.Writable, Index: sched, Checker: checker.Packages, Log: log, RepoURL: func(r *store.Repository) string {
+	writer := &lifecycle.Writer{Store: st, Git: src.Writable, Index: sched, Packages: checker.Packages, Log: log, RepoURL: func(r *store.Repository) string {
 		if r.Object.Spec.Provider == configv1alpha1.ProviderHosted {
 			return repos.CloneURLs(r.Object.Namespace, r.Object.Name).HTTP
 		}
