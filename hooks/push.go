@@ -68,11 +68,11 @@ type check struct {
 	refused []string
 	notes   []string
 	// pkgs are the packages to validate, by path and tree id; val
-	// validates them (nil until the branch after the push is known).
+	// validates them with the policies of the branch after the push.
 	pkgs  map[string]*pkgToValidate
 	order []string
 	val   *pkgcheck.Run
-	// branchTip is the repository branch after the push.
+	// branchTip is the repository branch after the push ("": none).
 	branchTip string
 	// policiesChanged is set when the push changes the policies of the
 	// repository branch: they are compiled even if no package changed.
@@ -110,9 +110,7 @@ func (c *Checker) Check(ctx context.Context, p *Push) (*Decision, error) {
 		return nil, err
 	}
 	defer b.Close()
-	k := &check{Checker: c, ctx: ctx, push: p, cfg: p.Config.Normalize(), batch: b, pkgs: map[string]*pkgToValidate{}, pushedTags: map[string]string{},
-		tagList: pkgcheck.NewTags(ctx, p.Repo), ancestors: map[string]bool{}, objs: newObjects()}
-	d, err := k.run()
+	d, err := c.decide(ctx, p, b)
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		// Whatever was read after the context ended failed for that
 		// reason alone: findings of a cut-short read are not the push's.
@@ -126,34 +124,46 @@ func (c *Checker) Check(ctx context.Context, p *Push) (*Decision, error) {
 	return d, err
 }
 
+// decide reads the repository branch before and after the push, starts
+// the push's check with it (the packages validated with the policies of
+// the branch after the push), and decides.
+func (c *Checker) decide(ctx context.Context, p *Push, b *gitrepo.Batch) (*Decision, error) {
+	cfg := p.Config.Normalize()
+	branchRef := revision.BranchesPrefix + cfg.Branch
+	before := ""
+	// Through the batch: a ref resolves like an object name.
+	switch tip, err := b.Info(branchRef); {
+	case errors.Is(err, gitrepo.ErrObjectNotFound):
+	case err != nil:
+		return nil, err
+	default:
+		before = tip.ID
+	}
+	after := before
+	for _, u := range p.Updates {
+		if u.Ref == branchRef {
+			after = u.New
+			if u.New == revision.ZeroID {
+				after = ""
+			}
+		}
+	}
+	k := &check{Checker: c, ctx: ctx, push: p, cfg: cfg, batch: b, branchTip: after, val: c.Packages.Start(ctx, p.Repo, b, after),
+		pkgs: map[string]*pkgToValidate{}, pushedTags: map[string]string{}, tagList: pkgcheck.NewTags(ctx, p.Repo),
+		ancestors: map[string]bool{}, objs: newObjects()}
+	return k.run(before)
+}
+
 func (k *check) refuse(ref, format string, args ...any) {
 	k.refused = append(k.refused, fmt.Sprintf("pkgserver: refused %s: %s", ref, fmt.Sprintf(format, args...)))
 }
 
-func (k *check) run() (*Decision, error) {
-	branchRef := revision.BranchesPrefix + k.cfg.Branch
-	// Through the batch already open: a ref resolves like an object name.
-	switch tip, err := k.batch.Info(branchRef); {
-	case errors.Is(err, gitrepo.ErrObjectNotFound):
-		k.branchTip = ""
-	case err != nil:
-		return nil, err
-	default:
-		k.branchTip = tip.ID
-	}
-	branchBefore := k.branchTip
+// run decides on the push; branchBefore is the repository branch before
+// it ("": none).
+func (k *check) run(branchBefore string) (*Decision, error) {
 	if err := k.prefetch(); err != nil {
 		return nil, err
 	}
-	for _, u := range k.push.Updates {
-		if u.Ref == branchRef {
-			k.branchTip = u.New
-			if u.New == revision.ZeroID {
-				k.branchTip = ""
-			}
-		}
-	}
-	k.val = k.Packages.Start(k.ctx, k.push.Repo, k.batch, k.branchTip)
 	k.conflicts()
 	var tags []tagUpdate
 	for _, u := range k.push.Updates {
