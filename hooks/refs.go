@@ -3,7 +3,6 @@ package hooks
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
@@ -50,11 +49,11 @@ func (k *check) branch(u revision.RefUpdate) error {
 			k.refuse(u.Ref, "not a fast-forward: rewriting the repository branch takes the admin role (published revisions are commits of it)")
 			return nil
 		}
-		if oldPol, err = k.treeID(u.Old, pkgcheck.PoliciesDir); err != nil {
+		if oldPol, err = k.TreeID(u.Old, pkgcheck.PoliciesDir); err != nil {
 			return err
 		}
 	}
-	newPol, err := k.treeID(u.New, pkgcheck.PoliciesDir)
+	newPol, err := k.TreeID(u.New, pkgcheck.PoliciesDir)
 	if err != nil {
 		return err
 	}
@@ -90,7 +89,7 @@ func (k *check) workspace(u revision.RefUpdate, src revision.Source) error {
 		return nil
 	}
 	if u.Old != revision.ZeroID {
-		if old, err := k.treeID(u.Old, full); err == nil && old == tree {
+		if old, err := k.TreeID(u.Old, full); err == nil && old == tree {
 			return nil // the package did not change
 		} else if err != nil {
 			return err
@@ -128,20 +127,10 @@ func (k *check) onBranch(commit string) (bool, error) {
 }
 
 // latestPublished returns the tree of a package's published revision v<n>
-// (n 0: the highest), "" if there is none.
+// (n 0: the highest), "" if there is none or the policies do not look at
+// it (pkgcheck's Run.Previous, through what the push read).
 func (k *check) latestPublished(full string, n int) (string, error) {
-	if !k.val.NeedPrevious() {
-		return "", nil
-	}
-	refs, err := k.tagList.Of(full)
-	if err != nil {
-		return "", err
-	}
-	commit := pkgcheck.Published(refs, full, n)
-	if commit == "" {
-		return "", nil
-	}
-	return k.packageTree(commit, full)
+	return k.val.Previous(k.tagList, k, full, n)
 }
 
 // changedPackages queues the packages whose trees differ between two
@@ -152,11 +141,11 @@ func (k *check) changedPackages(ref, base, head string) error {
 	var baseTree string
 	if base != "" {
 		var err error
-		if baseTree, err = k.treeID(base, root); err != nil {
+		if baseTree, err = k.TreeID(base, root); err != nil {
 			return err
 		}
 	}
-	headTree, err := k.treeID(head, root)
+	headTree, err := k.TreeID(head, root)
 	if err != nil || headTree == "" {
 		return err
 	}
@@ -174,7 +163,9 @@ func (k *check) changedPackages(ref, base, head string) error {
 	return nil
 }
 
-func (k *check) entries(tree string) ([]gitrepo.TreeEntry, error) {
+// Entries returns the entries of a tree, read once per push (the check
+// is the pkgcheck.Trees its packages are read through).
+func (k *check) Entries(tree string) ([]gitrepo.TreeEntry, error) {
 	if e, ok := k.objs.entries[tree]; ok {
 		return e, nil
 	}
@@ -192,9 +183,9 @@ func (k *check) entries(tree string) ([]gitrepo.TreeEntry, error) {
 	return e, err
 }
 
-// treeID returns the id of the tree at path in a commit, "" if there is
+// TreeID returns the id of the tree at path in a commit, "" if there is
 // none.
-func (k *check) treeID(commit, path string) (string, error) {
+func (k *check) TreeID(commit, path string) (string, error) {
 	if err := k.readObjects([]string{commit}); err != nil {
 		return "", err
 	}
@@ -225,20 +216,9 @@ func (k *check) treeID(commit, path string) (string, error) {
 }
 
 // packageTree returns the tree of a package in a commit, "" if the commit
-// has no Kptfile there.
+// has no Kptfile there (pkgcheck.PackageTree, through what the push read).
 func (k *check) packageTree(commit, full string) (string, error) {
-	tree, err := k.treeID(commit, full)
-	if err != nil || tree == "" {
-		return "", err
-	}
-	entries, err := k.entries(tree)
-	if err != nil {
-		return "", err
-	}
-	if !slices.ContainsFunc(entries, func(e gitrepo.TreeEntry) bool { return e.Name == "Kptfile" && e.IsBlob() }) {
-		return "", nil
-	}
-	return tree, nil
+	return pkgcheck.PackageTree(k, commit, full)
 }
 
 func (k *check) addPackage(full, tree, ref, previous string) {

@@ -41,26 +41,18 @@ func (s *Service) validateWith(ctx context.Context, repo *gitrepo.Repo, b *gitre
 	if _, err := run.engine(); err != nil {
 		return nil, fmt.Errorf("the repository's policies: %w", err)
 	}
-	tags := NewTags(ctx, repo)
+	tags, trees := NewTags(ctx, repo), batchTrees{b}
 	for _, full := range fulls {
-		tree, err := PackageTree(b, commit, full)
+		tree, err := PackageTree(trees, commit, full)
 		if err != nil {
 			return nil, err
 		}
 		if tree == "" {
 			continue
 		}
-		prev := ""
-		if run.NeedPrevious() {
-			refs, err := tags.Of(full)
-			if err != nil {
-				return nil, err
-			}
-			if c := Published(refs, full, 0); c != "" {
-				if prev, err = PackageTree(b, c, full); err != nil {
-					return nil, err
-				}
-			}
+		prev, err := run.Previous(tags, trees, full, 0)
+		if err != nil {
+			return nil, err
 		}
 		run.Add(full, tree, prev)
 	}
@@ -76,28 +68,66 @@ func (s *Service) validateWith(ctx context.Context, repo *gitrepo.Repo, b *gitre
 	return rep, nil
 }
 
+// Trees reads the trees of a repository's commits. A check that reads
+// many (a push's) keeps what it read.
+type Trees interface {
+	// TreeID returns the id of the tree at a path of a commit, "" if
+	// there is none.
+	TreeID(commit, path string) (string, error)
+	// Entries returns the entries of a tree.
+	Entries(tree string) ([]gitrepo.TreeEntry, error)
+}
+
 // PackageTree returns the tree of a package in a commit, "" if the commit
 // has no Kptfile there.
-func PackageTree(b *gitrepo.Batch, commit, full string) (string, error) {
-	tree, err := b.TreeID(commit, full)
-	if errors.Is(err, gitrepo.ErrObjectNotFound) || (err == nil && tree == "") {
-		return "", nil
-	}
-	if err != nil {
+func PackageTree(t Trees, commit, full string) (string, error) {
+	tree, err := t.TreeID(commit, full)
+	if err != nil || tree == "" {
 		return "", err
 	}
-	obj, err := b.Read(tree)
-	if err != nil {
-		return "", err
-	}
-	if obj.Type != "tree" {
-		return "", fmt.Errorf("object %s is a %s, not a tree", tree, obj.Type)
-	}
-	entries, err := gitrepo.ParseTree(obj.Data)
+	entries, err := t.Entries(tree)
 	if err != nil || !observe.HasKptfile(entries) {
 		return "", err
 	}
 	return tree, nil
+}
+
+// Previous returns the tree of a package's published revision v<n> (n 0:
+// the highest), which policies see as the old one; "" if there is none,
+// or if the run's policies do not look at previous revisions (nothing is
+// read then).
+func (r *Run) Previous(tags *Tags, t Trees, full string, n int) (string, error) {
+	if !r.NeedPrevious() {
+		return "", nil
+	}
+	refs, err := tags.Of(full)
+	if err != nil {
+		return "", err
+	}
+	commit := Published(refs, full, n)
+	if commit == "" {
+		return "", nil
+	}
+	return PackageTree(t, commit, full)
+}
+
+// batchTrees reads trees through a batch, keeping nothing: a check of a
+// few packages.
+type batchTrees struct{ b *gitrepo.Batch }
+
+func (t batchTrees) TreeID(commit, path string) (string, error) {
+	return treeID(t.b, commit, path)
+}
+
+func (t batchTrees) Entries(tree string) ([]gitrepo.TreeEntry, error) {
+	obj, err := t.b.Read(tree)
+	if err != nil {
+		return nil, err
+	}
+	if obj.Type != "tree" {
+		return nil, fmt.Errorf("object %s is a %s, not a tree", tree, obj.Type)
+	}
+	return gitrepo.ParseTree(obj.Data)
 }
 
 // Changed is a package a change adds or changes: its path from the

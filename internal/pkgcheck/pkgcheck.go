@@ -111,15 +111,14 @@ func (s *Service) Start(ctx context.Context, repo *gitrepo.Repo, b *gitrepo.Batc
 }
 
 // Add queues a package's tree, with the tree of its previous published
-// revision ("" for none), once: it tells whether it was not queued yet.
-func (r *Run) Add(full, tree, previous string) bool {
+// revision ("" for none), once.
+func (r *Run) Add(full, tree, previous string) {
 	key := full + "\x00" + tree
 	if _, ok := r.pkgs[key]; ok {
-		return false
+		return
 	}
 	r.pkgs[key] = &queued{full: full, tree: tree, previous: previous}
 	r.order = append(r.order, key)
-	return true
 }
 
 // Len is the number of packages queued.
