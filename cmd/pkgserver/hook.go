@@ -129,8 +129,9 @@ func newHookRunCmd(hook string) *cobra.Command {
 	return cmd
 }
 
-// localPreReceive applies the push policy in the hook process: the
-// repository is git's current one, the pushed objects in its quarantine.
+// localPreReceive runs the push check (the push rules) in the hook
+// process: the repository is git's current one, the pushed objects in its
+// quarantine.
 func localPreReceive(ctx context.Context, f *hookFlags, stdin io.Reader, stderr io.Writer) error {
 	updates, err := forward.ReadUpdates(stdin)
 	if err != nil {
