@@ -57,7 +57,7 @@ type Indexer interface {
 
 // Writer writes package revisions.
 type Writer struct {
-	Store store.Store
+	Store Store
 	// Git opens the git repository to write a repository's revisions
 	// into, with the push that publishes ref updates to its remote (nil:
 	// the repository is updated in place).
