@@ -14,7 +14,7 @@ const maxBatch = 256
 // request waits until its delivery is committed, but a burst shares one
 // transaction, and one sync to disk, instead of paying one each.
 type batcher struct {
-	st   store.Store
+	st   store.Deliveries
 	once sync.Once
 	in   chan *queued
 }
@@ -30,7 +30,7 @@ type stored struct {
 }
 
 // add stores a delivery, durably, and reports whether it was new.
-func (b *batcher) add(ctx context.Context, st store.Store, d *store.Delivery) (bool, error) {
+func (b *batcher) add(ctx context.Context, st store.Deliveries, d *store.Delivery) (bool, error) {
 	b.once.Do(func() {
 		b.st = st
 		b.in = make(chan *queued, maxBatch)

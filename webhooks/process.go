@@ -28,7 +28,7 @@ type Syncer interface {
 
 // Processor works through stored deliveries in order, after a restart too.
 type Processor struct {
-	Store  store.Store
+	Store  ProcessorStore
 	Syncer Syncer
 	Log    *slog.Logger
 	// Git opens a repository's copy of its remote; Checker validates what
@@ -62,7 +62,7 @@ const (
 )
 
 // NewProcessor returns a processor; Run starts it.
-func NewProcessor(st store.Store, syncer Syncer, log *slog.Logger) *Processor {
+func NewProcessor(st ProcessorStore, syncer Syncer, log *slog.Logger) *Processor {
 	return &Processor{Store: st, Syncer: syncer, Log: log, wake: make(chan struct{}, 1), next: map[int64]time.Time{}}
 }
 

@@ -82,7 +82,7 @@ func newLoggedProcessor(t *testing.T, syncer Syncer) (*Processor, *logBuffer) {
 	return NewProcessor(st, syncer, slog.New(slog.NewJSONHandler(logs, nil))), logs
 }
 
-func addDelivery(t *testing.T, st store.Store, id, event, body string) {
+func addDelivery(t *testing.T, st store.Deliveries, id, event, body string) {
 	t.Helper()
 	added, err := st.AddDelivery(context.Background(), &store.Delivery{Forge: GitHub, DeliveryID: id, Namespace: "default", Repository: "gh",
 		Event: event, Payload: []byte(body), ReceivedAt: time.Now()})

@@ -73,7 +73,7 @@ type SecretFunc func(ctx context.Context, namespace, name string) (string, error
 
 // Receiver verifies and stores deliveries.
 type Receiver struct {
-	Store  store.Store
+	Store  ReceiverStore
 	Secret SecretFunc
 	Log    *slog.Logger
 	// Stored is called after a delivery is stored, to wake processing.

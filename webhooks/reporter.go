@@ -19,7 +19,7 @@ import (
 // not tried again. Posts run in parallel, at most two per repository, so a
 // slow or failing forge holds up no other repository.
 type Reporter struct {
-	Store  store.Store
+	Store  ReporterStore
 	Forges ForgeFunc
 	// DetailsURL is where the full report of a commit's checks is read.
 	DetailsURL func(namespace, repository, commit string) string
@@ -44,7 +44,7 @@ const (
 )
 
 // NewReporter returns a reporter; Run starts it.
-func NewReporter(st store.Store, forges ForgeFunc, detailsURL func(ns, repo, commit string) string, log *slog.Logger) *Reporter {
+func NewReporter(st ReporterStore, forges ForgeFunc, detailsURL func(ns, repo, commit string) string, log *slog.Logger) *Reporter {
 	return &Reporter{Store: st, Forges: forges, DetailsURL: detailsURL, Log: log, wake: make(chan struct{}, 1),
 		inFlight: map[int64]bool{}, perRepo: map[string]int{}}
 }
