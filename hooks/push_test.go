@@ -17,6 +17,7 @@ import (
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
 	"github.com/pkgserver/pkgserver/internal/gitrepo/gittest"
 	"github.com/pkgserver/pkgserver/internal/krm"
+	"github.com/pkgserver/pkgserver/internal/krm/krmtest"
 	"github.com/pkgserver/pkgserver/internal/pkgcheck"
 	"github.com/pkgserver/pkgserver/internal/revision"
 	"github.com/pkgserver/pkgserver/internal/store"
@@ -134,37 +135,6 @@ func check(t *testing.T, r *gittest.Repo, cfg revision.Config, role store.Role, 
 	}
 	return d
 }
-
-func deployment(replicas, image string) string {
-	return "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: " + replicas + "\n" +
-		"  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n" +
-		"    spec:\n      containers:\n      - name: web\n        image: " + image + "\n"
-}
-
-// maxReplicas is a repository policy: at most 5 replicas, denied.
-const maxReplicas = `apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicy
-metadata:
-  name: max-replicas
-spec:
-  matchConstraints:
-    resourceRules:
-    - apiGroups: [apps]
-      apiVersions: [v1]
-      operations: [CREATE, UPDATE]
-      resources: [deployments]
-  validations:
-  - expression: "!has(object.spec.replicas) || object.spec.replicas <= 5"
-    messageExpression: "'at most 5 replicas, not ' + string(object.spec.replicas)"
----
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicyBinding
-metadata:
-  name: max-replicas
-spec:
-  policyName: max-replicas
-  validationActions: [Deny]
-`
 
 // noShrink is a repository policy that compares a package with its previous
 // published revision.
@@ -343,7 +313,7 @@ func TestRepositoryBranch(t *testing.T) {
 			name: "policies changed by a writer",
 			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				old := r.Rev("main")
-				return []revision.RefUpdate{upd(old, commit(r, map[string]string{".pkgserver/policies/max.yaml": maxReplicas}), mainRef)}
+				return []revision.RefUpdate{upd(old, commit(r, map[string]string{".pkgserver/policies/max.yaml": krmtest.MaxReplicasPolicy}), mainRef)}
 			},
 			role:  store.RoleWrite,
 			lines: []string{"pkgserver: refused refs/heads/main: changing .pkgserver/policies takes the admin role"},
@@ -351,7 +321,7 @@ func TestRepositoryBranch(t *testing.T) {
 		{
 			name: "policies removed by a writer",
 			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
-				onMain(r, map[string]string{".pkgserver/policies/max.yaml": maxReplicas})
+				onMain(r, map[string]string{".pkgserver/policies/max.yaml": krmtest.MaxReplicasPolicy})
 				old := r.Rev("main")
 				return []revision.RefUpdate{upd(old, commit(r, nil, ".pkgserver"), mainRef)}
 			},
@@ -362,7 +332,7 @@ func TestRepositoryBranch(t *testing.T) {
 			name: "policies changed by an admin",
 			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				old := r.Rev("main")
-				return []revision.RefUpdate{upd(old, commit(r, map[string]string{".pkgserver/policies/max.yaml": maxReplicas}), mainRef)}
+				return []revision.RefUpdate{upd(old, commit(r, map[string]string{".pkgserver/policies/max.yaml": krmtest.MaxReplicasPolicy}), mainRef)}
 			},
 			role: store.RoleAdmin, accept: true,
 			lines: []string{summary(0, 0, 0)},
@@ -390,7 +360,7 @@ func TestRepositoryBranch(t *testing.T) {
 			// The first push of a repository brings its policies.
 			name: "creating the branch with policies, writer",
 			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
-				c := commit(r, map[string]string{".pkgserver/policies/max.yaml": maxReplicas})
+				c := commit(r, map[string]string{".pkgserver/policies/max.yaml": krmtest.MaxReplicasPolicy})
 				r.Git("update-ref", "-d", mainRef)
 				return []revision.RefUpdate{upd(zero, c, mainRef)}
 			},
@@ -402,7 +372,7 @@ func TestRepositoryBranch(t *testing.T) {
 			name: "an invalid Deployment",
 			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				old := r.Rev("main")
-				return []revision.RefUpdate{upd(old, commit(r, map[string]string{"nginx/deployment.yaml": deployment(`"three"`, "nginx:1.27")}), mainRef)}
+				return []revision.RefUpdate{upd(old, commit(r, map[string]string{"nginx/deployment.yaml": krmtest.Deployment(`"three"`, "nginx:1.27")}), mainRef)}
 			},
 			role: store.RoleAdmin,
 			lines: []string{
@@ -416,7 +386,7 @@ func TestRepositoryBranch(t *testing.T) {
 			name: "warnings only",
 			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				old := r.Rev("main")
-				return []revision.RefUpdate{upd(old, commit(r, map[string]string{"nginx/deployment.yaml": deployment("3", "nginx:latest")}), mainRef)}
+				return []revision.RefUpdate{upd(old, commit(r, map[string]string{"nginx/deployment.yaml": krmtest.Deployment("3", "nginx:latest")}), mainRef)}
 			},
 			role: store.RoleWrite, accept: true,
 			lines: []string{
@@ -496,7 +466,7 @@ func TestWorkspaceBranches(t *testing.T) {
 		{
 			name: "draft with an invalid package",
 			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
-				c := commit(r, map[string]string{"nginx/deployment.yaml": deployment(`"three"`, "nginx:1.27")})
+				c := commit(r, map[string]string{"nginx/deployment.yaml": krmtest.Deployment(`"three"`, "nginx:1.27")})
 				return []revision.RefUpdate{upd(zero, c, "refs/heads/drafts/nginx/ws1")}
 			},
 			role: store.RoleAdmin,
@@ -511,7 +481,7 @@ func TestWorkspaceBranches(t *testing.T) {
 			name: "one invalid package refuses the whole push",
 			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				good := commit(r, gittest.Package("redis", "2"))
-				bad := commit(r, map[string]string{"nginx/deployment.yaml": deployment(`"three"`, "nginx:1.27")})
+				bad := commit(r, map[string]string{"nginx/deployment.yaml": krmtest.Deployment(`"three"`, "nginx:1.27")})
 				return []revision.RefUpdate{
 					upd(zero, good, "refs/heads/drafts/redis/ws1"),
 					upd(zero, bad, "refs/heads/drafts/nginx/ws1"),
@@ -788,7 +758,7 @@ func TestTags(t *testing.T) {
 		{
 			name: "tagged package is invalid",
 			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
-				c := onMain(r, map[string]string{"nginx/deployment.yaml": deployment(`"three"`, "nginx:1.27")})
+				c := onMain(r, map[string]string{"nginx/deployment.yaml": krmtest.Deployment(`"three"`, "nginx:1.27")})
 				return []revision.RefUpdate{upd(zero, c, "refs/tags/nginx/v2")}
 			},
 			role: store.RoleAdmin,
@@ -960,7 +930,7 @@ func TestOtherBranches(t *testing.T) {
 		{
 			name: "new branch with an invalid package",
 			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
-				c := commit(r, map[string]string{"redis/deployment.yaml": deployment(`"three"`, "nginx:1.27")})
+				c := commit(r, map[string]string{"redis/deployment.yaml": krmtest.Deployment(`"three"`, "nginx:1.27")})
 				return []revision.RefUpdate{upd(zero, c, "refs/heads/feature")}
 			},
 			role: store.RoleAdmin,
@@ -1012,7 +982,7 @@ func TestOtherBranches(t *testing.T) {
 var blueprints = revision.Config{Repository: "r", Directory: "blueprints/", Branch: "main"}
 
 func TestDirectory(t *testing.T) {
-	invalid := map[string]string{"other/deployment.yaml": deployment(`"three"`, "nginx:1.27")}
+	invalid := map[string]string{"other/deployment.yaml": krmtest.Deployment(`"three"`, "nginx:1.27")}
 	runPushTests(t, []pushTest{
 		{
 			name: "a draft of a package in the directory",
@@ -1093,9 +1063,9 @@ func TestDirectory(t *testing.T) {
 			name: "findings name files from the repository root",
 			cfg:  blueprints,
 			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
-				onMain(r, map[string]string{".pkgserver/policies/max-replicas.yaml": maxReplicas})
+				onMain(r, map[string]string{".pkgserver/policies/max-replicas.yaml": krmtest.MaxReplicasPolicy})
 				files := gittest.Package("blueprints/web", "1")
-				files["blueprints/web/deployment.yaml"] = deployment("10", "nginx:1.27")
+				files["blueprints/web/deployment.yaml"] = krmtest.Deployment("10", "nginx:1.27")
 				return []revision.RefUpdate{upd(zero, commit(r, files), "refs/heads/drafts/blueprints/web/ws1")}
 			},
 			role: store.RoleAdmin,
@@ -1120,7 +1090,7 @@ func TestDirectory(t *testing.T) {
 
 func TestRepositoryPolicies(t *testing.T) {
 	withPolicy := func(r *gittest.Repo) {
-		onMain(r, map[string]string{".pkgserver/policies/max-replicas.yaml": maxReplicas})
+		onMain(r, map[string]string{".pkgserver/policies/max-replicas.yaml": krmtest.MaxReplicasPolicy})
 	}
 	// The rest of the line is cel-go's.
 	const brokenLine = `pkgserver: policies: .pkgserver/policies/broken.yaml:1: ValidatingAdmissionPolicy "broken": spec.validations[0].expression: compilation failed: `
@@ -1130,7 +1100,7 @@ func TestRepositoryPolicies(t *testing.T) {
 			name: "a draft breaking the branch's policy",
 			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				withPolicy(r)
-				c := commit(r, map[string]string{"nginx/deployment.yaml": deployment("10", "nginx:1.27")})
+				c := commit(r, map[string]string{"nginx/deployment.yaml": krmtest.Deployment("10", "nginx:1.27")})
 				return []revision.RefUpdate{upd(zero, c, "refs/heads/drafts/nginx/ws1")}
 			},
 			role:      store.RoleAdmin,
@@ -1141,7 +1111,7 @@ func TestRepositoryPolicies(t *testing.T) {
 			name: "a draft keeping the branch's policy",
 			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				withPolicy(r)
-				c := commit(r, map[string]string{"nginx/deployment.yaml": deployment("5", "nginx:1.27")})
+				c := commit(r, map[string]string{"nginx/deployment.yaml": krmtest.Deployment("5", "nginx:1.27")})
 				return []revision.RefUpdate{upd(zero, c, "refs/heads/drafts/nginx/ws1")}
 			},
 			role: store.RoleWrite, accept: true,
@@ -1153,8 +1123,8 @@ func TestRepositoryPolicies(t *testing.T) {
 			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				old := r.Rev("main")
 				c := commit(r, map[string]string{
-					".pkgserver/policies/max-replicas.yaml": maxReplicas,
-					"nginx/deployment.yaml":                 deployment("10", "nginx:1.27"),
+					".pkgserver/policies/max-replicas.yaml": krmtest.MaxReplicasPolicy,
+					"nginx/deployment.yaml":                 krmtest.Deployment("10", "nginx:1.27"),
 				})
 				return []revision.RefUpdate{upd(old, c, mainRef)}
 			},
@@ -1168,7 +1138,7 @@ func TestRepositoryPolicies(t *testing.T) {
 				withPolicy(r)
 				old := r.Rev("main")
 				r.Remove(".pkgserver")
-				c := commit(r, map[string]string{"nginx/deployment.yaml": deployment("10", "nginx:1.27")})
+				c := commit(r, map[string]string{"nginx/deployment.yaml": krmtest.Deployment("10", "nginx:1.27")})
 				return []revision.RefUpdate{upd(old, c, mainRef)}
 			},
 			role: store.RoleAdmin, accept: true,
@@ -1179,8 +1149,8 @@ func TestRepositoryPolicies(t *testing.T) {
 			name: "other branches are judged by the repository branch's policies",
 			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				c := commit(r, map[string]string{
-					".pkgserver/policies/max-replicas.yaml": maxReplicas,
-					"nginx/deployment.yaml":                 deployment("10", "nginx:1.27"),
+					".pkgserver/policies/max-replicas.yaml": krmtest.MaxReplicasPolicy,
+					"nginx/deployment.yaml":                 krmtest.Deployment("10", "nginx:1.27"),
 				})
 				return []revision.RefUpdate{upd(zero, c, "refs/heads/feature")}
 			},
@@ -1194,7 +1164,7 @@ func TestRepositoryPolicies(t *testing.T) {
 				old := r.Rev("main")
 				c := commit(r, map[string]string{
 					".pkgserver/policies/broken.yaml": brokenPolicy,
-					"nginx/deployment.yaml":           deployment("3", "nginx:1.27"),
+					"nginx/deployment.yaml":           krmtest.Deployment("3", "nginx:1.27"),
 				})
 				return []revision.RefUpdate{upd(old, c, mainRef)}
 			},
@@ -1236,7 +1206,7 @@ func TestRepositoryPolicies(t *testing.T) {
 			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				old := onMain(r, map[string]string{".pkgserver/policies/broken.yaml": brokenPolicy})
 				r.Remove(".pkgserver/policies/broken.yaml")
-				c := commit(r, map[string]string{"nginx/deployment.yaml": deployment("3", "nginx:1.27")})
+				c := commit(r, map[string]string{"nginx/deployment.yaml": krmtest.Deployment("3", "nginx:1.27")})
 				return []revision.RefUpdate{upd(old, c, mainRef)}
 			},
 			role: store.RoleAdmin, accept: true,
@@ -1246,9 +1216,9 @@ func TestRepositoryPolicies(t *testing.T) {
 		{
 			name: "a published revision is compared with the previous one",
 			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
-				onMain(r, map[string]string{".pkgserver/policies/no-shrink.yaml": noShrink, "redis/deployment.yaml": deployment("3", "redis:7")})
+				onMain(r, map[string]string{".pkgserver/policies/no-shrink.yaml": noShrink, "redis/deployment.yaml": krmtest.Deployment("3", "redis:7")})
 				r.Tag("redis/v1", "main", "")
-				c := onMain(r, map[string]string{"redis/deployment.yaml": deployment("2", "redis:7")})
+				c := onMain(r, map[string]string{"redis/deployment.yaml": krmtest.Deployment("2", "redis:7")})
 				return []revision.RefUpdate{upd(zero, c, "refs/tags/redis/v2")}
 			},
 			role:      store.RoleAdmin,
@@ -1258,10 +1228,10 @@ func TestRepositoryPolicies(t *testing.T) {
 		{
 			name: "revisions published together are compared in turn",
 			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
-				onMain(r, map[string]string{".pkgserver/policies/no-shrink.yaml": noShrink, "redis/deployment.yaml": deployment("3", "redis:7")})
+				onMain(r, map[string]string{".pkgserver/policies/no-shrink.yaml": noShrink, "redis/deployment.yaml": krmtest.Deployment("3", "redis:7")})
 				r.Tag("redis/v1", "main", "")
-				c2 := onMain(r, map[string]string{"redis/deployment.yaml": deployment("4", "redis:7")})
-				c3 := onMain(r, map[string]string{"redis/deployment.yaml": deployment("2", "redis:7")})
+				c2 := onMain(r, map[string]string{"redis/deployment.yaml": krmtest.Deployment("4", "redis:7")})
+				c3 := onMain(r, map[string]string{"redis/deployment.yaml": krmtest.Deployment("2", "redis:7")})
 				return []revision.RefUpdate{upd(zero, c2, "refs/tags/redis/v2"), upd(zero, c3, "refs/tags/redis/v3")}
 			},
 			role:      store.RoleAdmin,
@@ -1453,9 +1423,9 @@ func TestCheckedPerPackage(t *testing.T) {
 	r := newRepo(t)
 	cfg := revision.Config{Repository: "cat", Branch: "main"}
 	main := r.Rev("main")
-	warned := commit(r, map[string]string{"nginx/deploy.yaml": deployment("2", "nginx")}) // no tag: a warning
+	warned := commit(r, map[string]string{"nginx/deploy.yaml": krmtest.Deployment("2", "nginx")}) // no tag: a warning
 	r.Checkout("--detach", main)
-	clean := commit(r, map[string]string{"nginx/deploy.yaml": deployment("2", "nginx:1.27"), "redis/deploy.yaml": deployment("1", "redis:7")})
+	clean := commit(r, map[string]string{"nginx/deploy.yaml": krmtest.Deployment("2", "nginx:1.27"), "redis/deploy.yaml": krmtest.Deployment("1", "redis:7")})
 	d := check(t, r, cfg, store.RoleWrite, upd(zero, warned, "refs/heads/drafts/nginx/a"), upd(zero, clean, "refs/heads/drafts/nginx/b"),
 		upd(zero, clean, "refs/heads/drafts/redis/c"))
 	if !d.Accept || len(d.Checked) != 3 {

@@ -12,6 +12,7 @@ import (
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
 	"github.com/pkgserver/pkgserver/internal/gitrepo/gittest"
 	"github.com/pkgserver/pkgserver/internal/krm"
+	"github.com/pkgserver/pkgserver/internal/krm/krmtest"
 	"github.com/pkgserver/pkgserver/internal/pkgcheck"
 	"github.com/pkgserver/pkgserver/internal/revision"
 	"github.com/pkgserver/pkgserver/internal/schema"
@@ -52,37 +53,6 @@ func open(t *testing.T, r *gittest.Repo) *gitrepo.Repo {
 	return repo
 }
 
-func deployment(replicas string) string {
-	return "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: " + replicas + "\n" +
-		"  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n" +
-		"    spec:\n      containers:\n      - name: web\n        image: nginx:1\n"
-}
-
-// maxReplicas is a repository policy: at most 5 replicas, denied.
-const maxReplicas = `apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicy
-metadata:
-  name: max-replicas
-spec:
-  matchConstraints:
-    resourceRules:
-    - apiGroups: [apps]
-      apiVersions: [v1]
-      operations: [CREATE, UPDATE]
-      resources: [deployments]
-  validations:
-  - expression: "!has(object.spec.replicas) || object.spec.replicas <= 5"
-    messageExpression: "'at most 5 replicas, not ' + string(object.spec.replicas)"
----
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicyBinding
-metadata:
-  name: max-replicas
-spec:
-  policyName: max-replicas
-  validationActions: [Deny]
-`
-
 // brokenPolicy does not compile.
 const brokenPolicy = `apiVersion: admissionregistration.k8s.io/v1
 kind: ValidatingAdmissionPolicy
@@ -105,8 +75,8 @@ spec:
 func TestValidateAt(t *testing.T) {
 	t.Parallel()
 	r := newRepo(t)
-	policies := commit(r, map[string]string{".pkgserver/policies/max-replicas.yaml": maxReplicas})
-	c := commit(r, map[string]string{"nginx/deployment.yaml": deployment("9")})
+	policies := commit(r, map[string]string{".pkgserver/policies/max-replicas.yaml": krmtest.MaxReplicasPolicy})
+	c := commit(r, map[string]string{"nginx/deployment.yaml": krmtest.Deployment("9", "nginx:1")})
 	broken := commit(r, map[string]string{".pkgserver/policies/broken.yaml": brokenPolicy})
 	repo := open(t, r)
 	s := pkgcheck.New(validate.Config{Limits: krm.DefaultLimits()})
@@ -151,7 +121,7 @@ func TestChangedPackages(t *testing.T) {
 	r := newRepo(t)
 	base := r.Rev("HEAD")
 	head := commit(r, map[string]string{
-		"nginx/deployment.yaml": deployment("2"),
+		"nginx/deployment.yaml": krmtest.Deployment("2", "nginx:1"),
 		"Kptfile":               gittest.Kptfile("root"),
 		".pkgserver/x/Kptfile":  gittest.Kptfile("x"),
 		"apps/web/Kptfile":      gittest.Kptfile("web"),
@@ -181,7 +151,7 @@ func TestChangedPackages(t *testing.T) {
 func TestEngineCache(t *testing.T) {
 	t.Parallel()
 	r := newRepo(t)
-	good := commit(r, map[string]string{".pkgserver/policies/max-replicas.yaml": maxReplicas})
+	good := commit(r, map[string]string{".pkgserver/policies/max-replicas.yaml": krmtest.MaxReplicasPolicy})
 	broken := commit(r, map[string]string{".pkgserver/policies/broken.yaml": brokenPolicy})
 	repo, err := gitrepo.Open(r.Dir)
 	if err != nil {
