@@ -127,15 +127,22 @@ func newRpkgCloneCmd(cf *clientFlags) *cobra.Command {
 }
 
 func newRpkgUpgradeCmd(cf *clientFlags) *cobra.Command {
-	var ws, oldUp, newUp string
+	var ws, oldUp, newUp, strategy string
 	var rev int
 	cmd := &cobra.Command{
-		Use:   "upgrade LOCAL --workspace WS [--revision N | --old-upstream REV --new-upstream REV]",
+		Use:   "upgrade LOCAL --workspace WS [--revision N | --old-upstream REV --new-upstream REV] [--strategy S]",
 		Short: "Create a Draft of a package rebased onto a newer upstream revision (three-way merge)",
 		Long: `Create a Draft of the package of LOCAL (a published revision) with the
 changes of a newer revision of its upstream merged in. With --revision N, the
 upstream is the one LOCAL's Kptfile names (upstreamLock), and the new
-revision its v<N> (default: the latest); or name both upstream revisions.`,
+revision its v<N> (default: the latest); or name both upstream revisions.
+
+--strategy says how upstream changes meet local ones, as kpt and Porch
+name them: resource-merge (the default: a three-way merge of resources,
+local edits kept, conflicts refused), copy-merge (upstream files copied
+over local ones, local-only files kept), force-delete-replace (the upstream
+package as it is, local changes dropped), fast-forward (the upstream
+package, refused when LOCAL changed since its upstream lock).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := cf.client()
@@ -157,7 +164,7 @@ revision its v<N> (default: the latest); or name both upstream revisions.`,
 			}
 			pr, err := c.CreateRevision(ctx, draft(cf.namespace, local.Spec.Repository, local.Spec.PackageName, ws,
 				pkgv1alpha1.Task{Type: pkgv1alpha1.TaskTypeUpgrade, Upgrade: &pkgv1alpha1.UpgradeTaskSpec{OldUpstream: ref(oldUp),
-					NewUpstream: ref(newUp), LocalPackageRevision: ref(args[0])}}))
+					NewUpstream: ref(newUp), LocalPackageRevision: ref(args[0]), Strategy: strategy}}))
 			if err != nil {
 				return remoteError(err)
 			}
@@ -170,6 +177,7 @@ revision its v<N> (default: the latest); or name both upstream revisions.`,
 	f.IntVar(&rev, "revision", 0, "the upstream revision N to upgrade to (default the latest)")
 	f.StringVar(&oldUp, "old-upstream", "", "the upstream revision LOCAL was cloned from or last upgraded to")
 	f.StringVar(&newUp, "new-upstream", "", "the upstream revision to upgrade to")
+	f.StringVar(&strategy, "strategy", "", "resource-merge (default), copy-merge, force-delete-replace or fast-forward")
 	_ = cmd.MarkFlagRequired("workspace")
 	return cmd
 }

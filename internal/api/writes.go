@@ -148,7 +148,7 @@ func (s *Server) createRevisionObject(c echo.Context, ns string, obj *pkgv1alpha
 		case t.Type == pkgv1alpha1.TaskTypeUpgrade && t.Upgrade != nil && t.Upgrade.OldUpstream != nil && t.Upgrade.NewUpstream != nil &&
 			t.Upgrade.LocalPackageRevision != nil:
 			req.Upgrade = &lifecycle.Upgrade{OldUpstream: t.Upgrade.OldUpstream.Name, NewUpstream: t.Upgrade.NewUpstream.Name,
-				Local: t.Upgrade.LocalPackageRevision.Name}
+				Local: t.Upgrade.LocalPackageRevision.Name, Strategy: t.Upgrade.Strategy}
 		case t.Type == pkgv1alpha1.TaskTypeUpgrade:
 			bad("spec.tasks[0].upgrade", "oldUpstreamRef, newUpstreamRef and localPackageRevisionRef are required")
 		default:

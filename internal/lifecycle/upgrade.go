@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/kio/filters"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	pkgv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/pkg/v1alpha1"
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
 	"github.com/pkgserver/pkgserver/internal/krm"
 	"github.com/pkgserver/pkgserver/internal/result"
@@ -28,14 +29,22 @@ import (
 // package's published revision.
 type Upgrade struct {
 	OldUpstream, NewUpstream, Local string
+	// Strategy is how upstream changes meet local ones (strategies; ""
+	// is resource-merge).
+	Strategy string
 }
 
-// upgradeFiles works out the files of an upgraded package with a
-// three-way merge of its resources (kyaml's merge3, as kpt's
-// resource-merge strategy): upstream changes applied, local edits kept.
-// A field both sides changed to different values, or a file both sides
-// changed that is not YAML, is a conflict: nothing is created.
+// upgradeFiles works out the files of an upgraded package with the
+// upgrade's strategy; by default a three-way merge of its resources
+// (kyaml's merge3, as kpt's resource-merge strategy): upstream changes
+// applied, local edits kept. A field both sides changed to different
+// values, or a file both sides changed that is not YAML, is a conflict:
+// nothing is created.
 func (o *op) upgradeFiles(up Upgrade) (files map[string][]byte, local, upstream *store.Revision, message string, err error) {
+	strategy, err := strategyOf(up.Strategy)
+	if err != nil {
+		return nil, nil, nil, "", err
+	}
 	ns := o.repo.Object.Namespace
 	revs := make([]*store.Revision, 3)
 	for i, name := range []string{up.OldUpstream, up.NewUpstream, up.Local} {
@@ -67,7 +76,7 @@ func (o *op) upgradeFiles(up Upgrade) (files map[string][]byte, local, upstream 
 			return nil, nil, nil, "", err
 		}
 	}
-	files, conflicts, err := merge3(contents[0], contents[1], contents[2])
+	files, conflicts, err := mergeFiles(strategy, contents[0], contents[1], contents[2])
 	if err != nil {
 		return nil, nil, nil, "", err
 	}
@@ -75,7 +84,8 @@ func (o *op) upgradeFiles(up Upgrade) (files map[string][]byte, local, upstream 
 		return nil, nil, nil, "", &Invalid{Message: fmt.Sprintf("the upgrade of %s from %s to %s conflicts with local changes in %d place(s)",
 			loc.Name, oldUp.Revision.Revision, newUp.Revision.Revision, len(conflicts)), Results: conflicts}
 	}
-	// The Kptfile is the local one, pointing at the new upstream.
+	// The Kptfile is the local one (the upstream one where the strategy
+	// replaces the package), pointing at the new upstream.
 	upRepo, err := o.w.Store.GetRepository(o.ctx, ns, newUp.Repository)
 	if err != nil {
 		return nil, nil, nil, "", err
@@ -84,11 +94,14 @@ func (o *op) upgradeFiles(up Upgrade) (files map[string][]byte, local, upstream 
 	url := o.w.upstreamURL(upRepo)
 	ref := upFull + "/" + newUp.Revision.Revision
 	kf := contents[2]["Kptfile"]
+	if strategy == pkgv1alpha1.ForceDeleteReplace || strategy == pkgv1alpha1.FastForward {
+		kf = contents[1]["Kptfile"]
+	}
 	if kf == nil {
 		return nil, nil, nil, "", invalid("%s has no Kptfile", loc.Name)
 	}
 	if files["Kptfile"], err = setUpstream(kf, path.Base(loc.Package),
-		krm.Upstream{Type: "git", Git: &krm.Git{Repo: url, Directory: upFull, Ref: ref}, UpdateStrategy: "resource-merge"},
+		krm.Upstream{Type: "git", Git: &krm.Git{Repo: url, Directory: upFull, Ref: ref}, UpdateStrategy: strategy},
 		krm.UpstreamLock{Type: "git", Git: &krm.GitLock{Repo: url, Directory: upFull, Ref: ref, Commit: newUp.Commit}}); err != nil {
 		return nil, nil, nil, "", invalid("the Kptfile of %s: %v", loc.Name, err)
 	}

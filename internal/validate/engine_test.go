@@ -128,7 +128,7 @@ pipeline:
 	fsys["Kptfile"] = &fstest.MapFile{Data: []byte(bad)}
 	want := []string{
 		`p/Kptfile:6: error: upstream type must be git, not "oci" [kptfile]`,
-		`p/Kptfile:8: error: updateStrategy "merge" is not one of resource-merge, fast-forward, force-delete-replace [kptfile]`,
+		`p/Kptfile:8: error: updateStrategy "merge" is not one of resource-merge, fast-forward, force-delete-replace, copy-merge [kptfile]`,
 		`p/Kptfile:10: error: upstreamLock type must be git, not "oci" [kptfile]`,
 		"p/Kptfile:13: error: readiness gate must name a conditionType [kptfile]",
 		"p/Kptfile:18: error: selector must set at least one of apiVersion, kind, name, namespace, labels, annotations [kptfile]",
@@ -140,6 +140,52 @@ pipeline:
 	fsys["Kptfile"] = &fstest.MapFile{Data: []byte(kptfile + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: other}\n")}
 	if diff := cmp.Diff([]string{"p/Kptfile:6: error: invalid Kptfile: Kptfile must hold exactly one YAML document [kptfile]"},
 		lines(e.Validate(context.Background(), Package{Path: "p", FS: fsys}))); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// TestSubpackages: a package's subpackages are validated with it, each
+// subpackage's Kptfile as kpt reads it in its directory (its upstream
+// records, a configPath relative to it), and findings inside a subpackage
+// carry their path from the package.
+func TestSubpackages(t *testing.T) {
+	e := engine(t, Config{NoDefaultPolicies: true})
+	sub := `apiVersion: kpt.dev/v1
+kind: Kptfile
+metadata:
+  name: sub
+upstream:
+  type: git
+  git: {repo: https://github.com/example/blueprints, directory: /sub, ref: sub/v1}
+upstreamLock:
+  type: git
+  git: {repo: https://github.com/example/blueprints, directory: /sub, ref: sub/v1, commit: 0123456789abcdef0123456789abcdef01234567}
+pipeline:
+  mutators:
+  - image: set-labels:v0.2
+    configPath: fn/config.yaml
+`
+	fsys := pkg(map[string]string{
+		"sub/Kptfile":        sub,
+		"sub/fn/config.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+		"sub/deploy.yaml":    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: d}\n",
+	})
+	if got := lines(e.Validate(context.Background(), Package{Path: "p", FS: fsys})); len(got) != 0 {
+		t.Errorf("a package with a well-formed subpackage has findings: %v", got)
+	}
+
+	bad := strings.NewReplacer("type: git\n  git: {repo: https://github.com/example/blueprints, directory: /sub, ref: sub/v1}",
+		"type: oci\n  git: {repo: https://github.com/example/blueprints, directory: /sub, ref: sub/v1}",
+		"0123456789abcdef0123456789abcdef01234567", "abc", "fn/config.yaml", "config.yaml").Replace(sub)
+	fsys["sub/Kptfile"] = &fstest.MapFile{Data: []byte(bad)}
+	fsys["sub/deploy.yaml"] = &fstest.MapFile{Data: []byte("apiVersion: 1\nkind: ConfigMap\nmetadata: {name: d}\n")}
+	want := []string{
+		`p/sub/Kptfile:6: error: upstream type must be git, not "oci" [kptfile]`,
+		`p/sub/Kptfile:10: error: commit "abc" is not a full git object id [kptfile]`,
+		`p/sub/Kptfile:14: error: configPath "config.yaml" does not name a file of the package [kptfile]`,
+		"p/sub/deploy.yaml:1: error: apiVersion must be a string [krm-structure]",
+	}
+	if diff := cmp.Diff(want, lines(e.Validate(context.Background(), Package{Path: "p", FS: fsys}))); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }

@@ -17,20 +17,28 @@ import (
 // CheckKptfile is the check of the Kptfile layer.
 const CheckKptfile = krm.CheckKptfile
 
-var updateStrategies = []string{"", "resource-merge", "fast-forward", "force-delete-replace"}
+var updateStrategies = []string{"", "resource-merge", "fast-forward", "force-delete-replace", "copy-merge"}
 
 var commitRE = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
 
-// checkKptfile checks the root Kptfile: kpt.dev/v1 with no unknown fields,
-// a well-formed pipeline and well-formed upstream records.
-func (c *pkgCheck) checkKptfile() {
-	r := c.kptfile
-	if c.pkg.Kptfile == nil || r == nil {
-		return // missing or unparseable: the loader reported it
+// checkKptfiles checks the package's Kptfile and those of its
+// subpackages, each as kpt reads it in its own directory.
+func (c *pkgCheck) checkKptfiles() {
+	for _, f := range c.pkg.Files {
+		if r := c.kptfiles[f.Path]; r != nil && krm.IsKptfile(f) && f.Data != nil {
+			c.checkKptfile(f, r)
+		}
 	}
-	kf, errs := krm.ParseKptfile(c.pkg.Kptfile.Data)
+}
+
+// checkKptfile checks a Kptfile whose first resource is r: kpt.dev/v1 with
+// no unknown fields, a well-formed pipeline and well-formed upstream
+// records. A Kptfile missing or unparseable the loader reported already.
+func (c *pkgCheck) checkKptfile(f *krm.File, r *krm.Resource) {
+	dir := path.Dir(f.Path)
+	kf, errs := krm.ParseKptfile(f.Data)
 	for _, e := range errs {
-		c.addAt(krm.KptfileName, e.Line, r, result.Error, CheckKptfile, "", "invalid Kptfile: "+e.Message)
+		c.addAt(f.Path, e.Line, r, result.Error, CheckKptfile, "", "invalid Kptfile: "+e.Message)
 	}
 	if kf == nil {
 		return
@@ -41,10 +49,10 @@ func (c *pkgCheck) checkKptfile() {
 	}
 	if kf.Pipeline != nil {
 		for i, fn := range kf.Pipeline.Mutators {
-			c.checkFunction(r, fmt.Sprintf("pipeline.mutators[%d]", i), fn)
+			c.checkFunction(r, dir, fmt.Sprintf("pipeline.mutators[%d]", i), fn)
 		}
 		for i, fn := range kf.Pipeline.Validators {
-			c.checkFunction(r, fmt.Sprintf("pipeline.validators[%d]", i), fn)
+			c.checkFunction(r, dir, fmt.Sprintf("pipeline.validators[%d]", i), fn)
 		}
 	}
 	c.checkUpstream(r, kf)
@@ -57,7 +65,8 @@ func (c *pkgCheck) checkKptfile() {
 	}
 }
 
-func (c *pkgCheck) checkFunction(r *krm.Resource, field string, fn krm.Function) {
+// checkFunction checks a function of the pipeline of the Kptfile in dir.
+func (c *pkgCheck) checkFunction(r *krm.Resource, dir, field string, fn krm.Function) {
 	switch {
 	case fn.Image == "" && fn.Exec == "":
 		c.add(r, result.Error, CheckKptfile, field, "function must set one of image or exec")
@@ -72,7 +81,7 @@ func (c *pkgCheck) checkFunction(r *krm.Resource, field string, fn krm.Function)
 		c.add(r, result.Error, CheckKptfile, field+".configPath", "function must set at most one of configMap or configPath")
 	}
 	if fn.ConfigPath != "" {
-		c.checkConfigPath(r, field+".configPath", fn.ConfigPath)
+		c.checkConfigPath(r, dir, field+".configPath", fn.ConfigPath)
 	}
 	for i, s := range fn.Selectors {
 		c.checkSelector(r, fmt.Sprintf("%s.selectors[%d]", field, i), s)
@@ -82,12 +91,15 @@ func (c *pkgCheck) checkFunction(r *krm.Resource, field string, fn krm.Function)
 	}
 }
 
-func (c *pkgCheck) checkConfigPath(r *krm.Resource, field, p string) {
+// checkConfigPath checks a function's configPath, relative to the
+// directory of its Kptfile (dir), as kpt reads it.
+func (c *pkgCheck) checkConfigPath(r *krm.Resource, dir, field, p string) {
 	clean := path.Clean(p)
 	if path.IsAbs(p) || strings.HasPrefix(p, `\`) || clean == ".." || strings.HasPrefix(clean, "../") {
 		c.add(r, result.Error, CheckKptfile, field, fmt.Sprintf("configPath %q must be a relative path inside the package", p))
 		return
 	}
+	clean = path.Join(dir, clean)
 	var found bool
 	for _, f := range c.pkg.Files {
 		if f.Path == clean {
@@ -122,7 +134,7 @@ func (c *pkgCheck) checkUpstream(r *krm.Resource, kf *krm.Kptfile) {
 		}
 		if !slices.Contains(updateStrategies, u.UpdateStrategy) {
 			c.add(r, result.Error, CheckKptfile, "upstream.updateStrategy",
-				fmt.Sprintf("updateStrategy %q is not one of resource-merge, fast-forward, force-delete-replace", u.UpdateStrategy))
+				fmt.Sprintf("updateStrategy %q is not one of resource-merge, fast-forward, force-delete-replace, copy-merge", u.UpdateStrategy))
 		}
 	}
 	if l := kf.UpstreamLock; l != nil {

@@ -138,7 +138,22 @@ type UpgradeTaskSpec struct {
 	NewUpstream *PackageRevisionRef `json:"newUpstreamRef,omitempty"`
 	// LocalPackageRevision is the revision to upgrade.
 	LocalPackageRevision *PackageRevisionRef `json:"localPackageRevisionRef,omitempty"`
+	// Strategy is how upstream changes meet local ones, as Porch and kpt name
+	// them: resource-merge (the default: a three-way merge of resources,
+	// local edits kept), copy-merge (upstream files copied over local ones,
+	// local-only files kept), force-delete-replace (the upstream package as
+	// it is, local changes dropped) or fast-forward (the upstream package,
+	// refused when the local one changed since its upstream lock).
+	Strategy string `json:"strategy,omitempty"`
 }
+
+// The upgrade strategies.
+const (
+	ResourceMerge      = "resource-merge"
+	CopyMerge          = "copy-merge"
+	ForceDeleteReplace = "force-delete-replace"
+	FastForward        = "fast-forward"
+)
 
 // PackageRevisionRef names a package revision of the same namespace.
 type PackageRevisionRef struct {
@@ -151,7 +166,8 @@ type PackageRevisionStatus struct {
 	// Commit is the commit the revision's ref leads to.
 	Commit string `json:"commit,omitempty"`
 	// PublishedBy and PublishTimestamp are the tagger of an annotated tag,
-	// else the committer of the commit.
+	// else the committer of the commit; for a revision Porch published, its
+	// approval commit's author email and author time, as Porch reports them.
 	PublishedBy      string       `json:"publishedBy,omitempty"`
 	PublishTimestamp *metav1.Time `json:"publishTimestamp,omitempty"`
 	// PullRequest is the number of the GitHub pull request or GitLab merge

@@ -115,7 +115,7 @@ func (PackageRevisionStatus) SwaggerDoc() map[string]string {
 	return map[string]string{
 		"":            "PackageRevisionStatus is what git says of the revision.",
 		"commit":      "Commit is the commit the revision's ref leads to.",
-		"publishedBy": "PublishedBy and PublishTimestamp are the tagger of an annotated tag, else the committer of the commit.",
+		"publishedBy": "PublishedBy and PublishTimestamp are the tagger of an annotated tag, else the committer of the commit; for a revision Porch published, its approval commit's author email and author time, as Porch reports them.",
 		"pullRequest": "PullRequest is the number of the GitHub pull request or GitLab merge request that proposes the revision, or that it was published from.",
 		"conditions":  "Conditions are the Kptfile's status.conditions and, last, ValidatedCondition.",
 	}
@@ -148,5 +148,6 @@ func (UpgradeTaskSpec) SwaggerDoc() map[string]string {
 		"oldUpstreamRef":          "OldUpstream is the upstream revision the local one was cloned from.",
 		"newUpstreamRef":          "NewUpstream is the upstream revision to rebase onto.",
 		"localPackageRevisionRef": "LocalPackageRevision is the revision to upgrade.",
+		"strategy":                "Strategy is how upstream changes meet local ones, as Porch and kpt name them: resource-merge (the default: a three-way merge of resources, local edits kept), copy-merge (upstream files copied over local ones, local-only files kept), force-delete-replace (the upstream package as it is, local changes dropped) or fast-forward (the upstream package, refused when the local one changed since its upstream lock).",
 	}
 }
