@@ -12,7 +12,8 @@ import (
 
 // branch works out the packages at the head of the branch that changed
 // between two commits: all of them when there is no old commit or the new
-// one does not descend from it, else by comparing trees.
+// one does not descend from it, else by comparing trees. No new commit is
+// a branch that is gone, or that never was (a repository without refs).
 func (p *pass) branch(oldCommit, newCommit string) error {
 	p.u.BranchCommit = newCommit
 	trees := map[string]string{} // package -> tree at the new head, "" if gone
@@ -20,8 +21,11 @@ func (p *pass) branch(oldCommit, newCommit string) error {
 	var err error
 	switch {
 	case newCommit == "":
-		if err := p.storedBranchGone(trees); err != nil {
-			return err
+		// A rebuild starts from nothing: there is nothing stored to be gone.
+		if p.mode != modeFull {
+			if err := p.storedBranchGone(trees); err != nil {
+				return err
+			}
 		}
 	case oldCommit != "":
 		done, err := p.branchSince(oldCommit, newCommit, trees)
