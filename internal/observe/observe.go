@@ -216,6 +216,14 @@ func Made(sig object.Signature, message string) revision.Made {
 	return revision.Made{Name: sig.Name, Email: sig.Email, When: sig.When, Message: message}
 }
 
+// CommitMade is who made a commit (its committer), when, its message, and
+// its author, as the contract reads them.
+func CommitMade(c *object.Commit) revision.Made {
+	m := Made(c.Committer, c.Message)
+	m.AuthorEmail, m.AuthorWhen = c.Author.Email, c.Author.When
+	return m
+}
+
 // HasKptfile tells whether a tree's entries hold a Kptfile.
 func HasKptfile(entries []gitrepo.TreeEntry) bool {
 	for _, e := range entries {
@@ -263,7 +271,7 @@ func (r *Reader) Refs(refs []gitrepo.Ref, srcs []revision.Source) ([]revision.Ob
 			m := Made(tag.Tagger, tag.Message)
 			tagged = &m
 		}
-		out[i] = revision.Observe(r.cfg, srcs[i], ref.Commit, treeOf[i], Made(c.Committer, c.Message), tagged)
+		out[i] = revision.Observe(r.cfg, srcs[i], ref.Commit, treeOf[i], CommitMade(c), tagged)
 	}
 	return out, nil
 }

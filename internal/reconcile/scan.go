@@ -36,9 +36,9 @@ func newScanner(ctx context.Context, repo *gitrepo.Repo, cfg revision.Config) *s
 
 func (s *scanner) close() { s.Reader.Close() }
 
-// CommitMade is who made a commit, when, and its message, as the contract
-// reads them (see revision.Observe).
-func CommitMade(c *object.Commit) revision.Made { return observe.Made(c.Committer, c.Message) }
+// CommitMade is who made a commit, when, its message and its author, as
+// the contract reads them (see revision.Observe).
+func CommitMade(c *object.Commit) revision.Made { return observe.CommitMade(c) }
 
 // branchPackages finds the packages at a commit of the branch: the
 // outermost directories below the repository directory holding a Kptfile.

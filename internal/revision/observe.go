@@ -8,6 +8,12 @@ type Made struct {
 	Name, Email string
 	When        time.Time
 	Message     string
+	// AuthorEmail and AuthorWhen are a commit's author's email and time.
+	// Porch commits as itself and records who approved a revision as the
+	// author of the approval commit, which is who Porch reports as having
+	// published it.
+	AuthorEmail string
+	AuthorWhen  time.Time
 }
 
 // Signature is who made the object as git prints it: "Name <email>", or
@@ -29,7 +35,9 @@ func (m Made) Signature() string {
 // (At). Who published (By) is that same person for a tag and for the head
 // of the branch, and nobody for a draft, a proposal or a deletion
 // proposal, which are not published. The publish records of a v<N> tag are
-// read from the tag's message, then the commit's.
+// read from the tag's message, then the commit's. A v<N> tag Porch
+// published (PublishedByPorch) is published by the approval commit's
+// author, by email, at its author time, as Porch reports it.
 func Observe(cfg Config, src Source, commit, tree string, committed Made, tagged *Made) Observation {
 	o := Observation{Source: src, Commit: commit, Tree: tree}
 	var messages []string
@@ -45,6 +53,9 @@ func Observe(cfg Config, src Source, commit, tree string, committed Made, tagged
 		full := cfg.Normalize().Full(src.Package)
 		o.PublishedWorkspace = PublishedWorkspace(messages, full, src.Number)
 		o.PullRequest = PublishedPullRequest(messages, full, src.Number)
+		if committed.AuthorEmail != "" && PublishedByPorch(messages, full, src.Number) {
+			o.By, o.At = committed.AuthorEmail, committed.AuthorWhen
+		}
 	}
 	if src.Kind != KindTag && src.Kind != KindBranch {
 		o.By = ""

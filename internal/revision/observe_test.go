@@ -21,6 +21,14 @@ func TestObserve(t *testing.T) {
 	t1, t2 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC), time.Date(2026, 1, 2, 12, 0, 0, 0, time.UTC)
 	commit := func(msg string) Made { return Made{Name: "Carl", Email: "carl@example.com", When: t1, Message: msg} }
 	published := "Publish nginx\n\n" + PublishTrailers("pkgs/nginx", "tuning", 2) + TrailerPullRequest + ": 7\n"
+	// Porch's approval commit: Porch commits, the approver is the author.
+	kpt := `kpt:{"package":"pkgs/nginx","workspaceName":"tuning","revision":"2"}` + "\n"
+	approval := "Approving package revision pkgs/nginx/2\n\n" + kpt
+	approved := func(msg string) Made {
+		return Made{Name: "Package Orchestration Service", Email: "porch@kpt.dev", When: t1, Message: msg,
+			AuthorEmail: "jane@example.com", AuthorWhen: t2}
+	}
+	const porch = "Package Orchestration Service <porch@kpt.dev>"
 	tests := []struct {
 		name      string
 		ref       string
@@ -44,6 +52,24 @@ func TestObserve(t *testing.T) {
 		{name: "a tag of another shape has no publish record",
 			ref: "refs/tags/pkgs/nginx/v1.2.0", committed: commit(published),
 			want: Observation{By: "Carl <carl@example.com>", At: t1}},
+		{name: "a v<N> tag Porch published: the approval commit's author, by email, at its author time",
+			ref: "refs/tags/pkgs/nginx/v2", committed: approved(approval),
+			want: Observation{By: "jane@example.com", At: t2, PublishedWorkspace: "tuning"}},
+		{name: "an annotated tag of a Porch approval: still its author, as Porch reports it",
+			ref: "refs/tags/pkgs/nginx/v2", committed: approved(approval), tagged: &Made{Name: "Tina", Email: "tina@example.com", When: t1},
+			want: Observation{By: "jane@example.com", At: t2, PublishedWorkspace: "tuning"}},
+		{name: "Porch's record of another revision: the committer",
+			ref: "refs/tags/pkgs/nginx/v3", committed: approved(approval),
+			want: Observation{By: porch, At: t1}},
+		{name: "pkgserver's trailers name the publication: the committer",
+			ref: "refs/tags/pkgs/nginx/v2", committed: approved(published + kpt),
+			want: Observation{By: porch, At: t1, PublishedWorkspace: "tuning", PullRequest: 7}},
+		{name: "an approval whose author has no email: the committer",
+			ref: "refs/tags/pkgs/nginx/v2", committed: Made{Name: "Carl", Email: "carl@example.com", When: t1, Message: approval, AuthorWhen: t2},
+			want: Observation{By: "Carl <carl@example.com>", At: t1, PublishedWorkspace: "tuning"}},
+		{name: "the head of the branch keeps its committer, approval or not",
+			ref: "refs/heads/main", committed: approved(approval),
+			want: Observation{By: porch, At: t1}},
 		{name: "the head of the branch is published by its committer",
 			ref: "refs/heads/main", committed: Made{Name: "Carl", When: t1, Message: published},
 			want: Observation{By: "Carl", At: t1}},

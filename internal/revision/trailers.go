@@ -37,17 +37,38 @@ func PublishTrailers(full, workspace string, n int) string {
 // "kpt:" annotation line Porch writes in its approval commits. A record
 // counts only for the package and revision it names.
 func PublishedWorkspace(messages []string, full string, n int) string {
+	if ws := trailerWorkspace(messages, full, n); ws != "" {
+		return ws
+	}
+	for _, m := range messages {
+		if ws := porchWorkspace(m, full, n); ws != "" {
+			return ws
+		}
+	}
+	return ""
+}
+
+// PublishedByPorch tells whether the publish records in the given messages
+// (an annotated tag's, then its commit's, last) say that Porch published
+// the package at full path at revision v<n>: the commit's message carries
+// the "kpt:" line Porch writes in its approval commits for that package
+// and revision, and no pkgserver trailers name the publication.
+func PublishedByPorch(messages []string, full string, n int) bool {
+	if len(messages) == 0 || trailerWorkspace(messages, full, n) != "" {
+		return false
+	}
+	return porchWorkspace(messages[len(messages)-1], full, n) != ""
+}
+
+// trailerWorkspace is the workspace pkgserver's publish trailers in the
+// messages name for the package at full path at revision v<n>, or "".
+func trailerWorkspace(messages []string, full string, n int) string {
 	rev := FormatRevision(n)
 	for _, m := range messages {
 		for _, g := range trailerGroups(m) {
 			if g[TrailerPackage] == full && (g[TrailerRevision] == "" || g[TrailerRevision] == rev) && IsLabel(g[TrailerWorkspace]) {
 				return g[TrailerWorkspace]
 			}
-		}
-	}
-	for _, m := range messages {
-		if ws := porchWorkspace(m, full, n); ws != "" {
-			return ws
 		}
 	}
 	return ""
