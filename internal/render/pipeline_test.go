@@ -228,3 +228,37 @@ func TestFunctionConfig(t *testing.T) {
 		t.Errorf("no configMap: functionConfig %v, want none", cm)
 	}
 }
+
+// TestReadPackageAnnotations: functions see each resource annotated as kpt
+// annotates it: its file and its index in the file, under the current
+// internal.config.kubernetes.io keys and the legacy config.kubernetes.io
+// ones.
+func TestReadPackageAnnotations(t *testing.T) {
+	pkg, err := readPackage(writeFiles(t, map[string]string{
+		"Kptfile":       kptfileHead,
+		"a.yaml":        deployment + "---\n" + deployment,
+		"sub/cm.yml":    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n",
+		"notes.txt":     "not a resource\n",
+		"sub/data.json": `{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "j"}}`,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got [][4]string
+	for _, n := range pkg.nodes {
+		a := n.GetAnnotations()
+		got = append(got, [4]string{
+			a["internal.config.kubernetes.io/path"], a["internal.config.kubernetes.io/index"],
+			a["config.kubernetes.io/path"], a["config.kubernetes.io/index"],
+		})
+	}
+	want := [][4]string{
+		{"a.yaml", "0", "a.yaml", "0"},
+		{"a.yaml", "1", "a.yaml", "1"},
+		{"sub/cm.yml", "0", "sub/cm.yml", "0"},
+		{"sub/data.json", "0", "sub/data.json", "0"},
+	}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("annotations (-got +want):\n%s", diff)
+	}
+}
