@@ -176,8 +176,8 @@ spec:
 `
 
 // TestFailureLeavesPackageUntouched: an image no built-in serves, and a
-// function that fails after another ran, leave every file as it was and
-// report why; the function's results say what failed.
+// mutator or a validator that fails after a mutator ran, leave every file
+// as it was and report why; the function's results say what failed.
 func TestFailureLeavesPackageUntouched(t *testing.T) {
 	for _, tt := range []struct {
 		name, mutators string
@@ -194,6 +194,16 @@ func TestFailureLeavesPackageUntouched(t *testing.T) {
 `,
 			wantErr:     ErrNoRuntime,
 			wantMessage: `"gcr.io/kpt-fn/apply-setters:v0.2"`,
+		},
+		{
+			name: "validator error",
+			mutators: `    - image: gcr.io/kpt-fn/set-labels:v0.1
+      configMap: {app: web}
+  validators:
+    - image: gcr.io/kpt-fn/set-annotations:v0.1
+`,
+			wantItems:   2,
+			wantMessage: "a functionConfig is required",
 		},
 		{
 			name: "function error",
