@@ -36,6 +36,9 @@ type File struct {
 	// Symlink is set for a symbolic link; Target is where it points.
 	Symlink bool
 	Target  string
+	// Ignored is set for a file the package's .krmignore excludes: content
+	// of the package, not read as resources (see EachResource).
+	Ignored bool
 }
 
 // Resource is one YAML document of a package that parsed into a mapping.

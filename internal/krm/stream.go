@@ -23,6 +23,7 @@ func Read(fsys fs.FS, limits Limits) *Package {
 func readFiles(fsys fs.FS, limits Limits) *Package {
 	l := &loader{fsys: fsys, limits: limits, pkg: &Package{}, linkSteps: MaxPackageLinkSteps}
 	l.walk(".")
+	markIgnored(l.pkg)
 	for _, f := range l.pkg.Files {
 		if f.Path == KptfileName && !f.Symlink {
 			l.pkg.Kptfile = f
@@ -42,8 +43,12 @@ func checkKptfile(pkg *Package) {
 // its documents that is a KRM resource, in order, and returns the problems
 // met (with the file's path). A resource's node and object are built for the
 // call only: once yield returns, nothing of them is kept unless yield keeps
-// it.
+// it. A file the package's .krmignore ignores holds no resources and no
+// problems: it is content, not read as KRM.
 func EachResource(f *File, limits Limits, yield func(*Resource)) []result.Result {
+	if f.Ignored {
+		return nil
+	}
 	var docFindings []result.Result
 	finding := func(check string, line int, msg string) result.Result {
 		return result.Result{Severity: result.Error, Check: check, Message: msg, File: &result.File{Path: f.Path, Line: line}}
