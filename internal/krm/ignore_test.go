@@ -1,6 +1,7 @@
 package krm
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -128,5 +129,36 @@ func TestKrmignoreBounds(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"limits .krmignore", "yaml broken.yaml"}, checks); diff != "" {
 		t.Errorf("findings (-want +got):\n%s", diff)
+	}
+}
+
+// TestKrmignoreSubpackages: each package's .krmignore covers its own files,
+// relative to its root; a parent's patterns do not reach into a subpackage,
+// not even one naming the subpackage's directory.
+func TestKrmignoreSubpackages(t *testing.T) {
+	files := map[string]string{
+		KptfileName:             "",
+		IgnoreFileName:          "*.yaml\nsub/\n",
+		"a.yaml":                "",
+		"other/x.yaml":          "",
+		"sub/" + KptfileName:    "",
+		"sub/" + IgnoreFileName: "/b.yaml\n",
+		"sub/a.yaml":            "",
+		"sub/b.yaml":            "",
+		"sub/deeper/b.yaml":     "",
+	}
+	pkg := &Package{}
+	for _, p := range slices.Sorted(maps.Keys(files)) {
+		pkg.Files = append(pkg.Files, &File{Path: p, Data: []byte(files[p])})
+	}
+	markIgnored(pkg)
+	var ignored []string
+	for _, f := range pkg.Files {
+		if f.Ignored {
+			ignored = append(ignored, f.Path)
+		}
+	}
+	if diff := cmp.Diff([]string{"a.yaml", "other/x.yaml", "sub/b.yaml"}, ignored); diff != "" {
+		t.Errorf("ignored (-want +got):\n%s", diff)
 	}
 }
