@@ -5,6 +5,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
 	"github.com/pkgserver/pkgserver/internal/gitrepo/gittest"
@@ -77,5 +80,34 @@ func TestPreviewWithoutBranch(t *testing.T) {
 	}
 	if len(revs) != 1 || revs[0].Name != "cat.nginx.ws" || revs[0].Lifecycle != revision.Draft {
 		t.Errorf("revisions %v, want the draft cat.nginx.ws", summarize(revs))
+	}
+}
+
+// TestSchedulerEmptyRepositories: new bare repositories, read in place or
+// through a mirror of a remote, register Ready with no package.
+func TestSchedulerEmptyRepositories(t *testing.T) {
+	root := t.TempDir()
+	for _, name := range []string{"local.git", "remote.git"} {
+		if out, err := exec.Command("git", "init", "-q", "--bare", filepath.Join(root, name)).CombinedOutput(); err != nil {
+			t.Fatalf("git init --bare: %v\n%s", err, out)
+		}
+	}
+	base := gittest.ServeDaemon(t, root)
+	h := newScheduler(t, nil)
+	h.register("local", filepath.Join(root, "local.git"), time.Hour, "")
+	h.register("remote", base+"/remote.git", 100*time.Millisecond, "")
+	h.run()
+	for _, name := range []string{"local", "remote"} {
+		h.waitFor(name+" to sync", func() bool { c := h.ready(name); return c != nil && c.Status != metav1.ConditionUnknown })
+		if c := h.ready(name); c.Status != metav1.ConditionTrue {
+			t.Errorf("%s: Ready = %+v", name, c)
+		}
+		r, err := h.st.GetRepository(context.Background(), "default", name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := r.Object.Status; st.PackageCount != 0 || st.Commit != "" || len(st.Problems) != 0 {
+			t.Errorf("%s: status %+v", name, st)
+		}
 	}
 }
