@@ -7,7 +7,7 @@ import (
 
 // FindPackages returns the roots of the outermost packages at or below dir in
 // fsys, sorted. A package's own subdirectories are not searched: a Kptfile
-// below a package root is a nested package, reported when that package loads.
+// below a package root is a subpackage's, content of that package.
 func FindPackages(fsys fs.FS, dir string) ([]string, error) {
 	var roots []string
 	err := fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {

@@ -22,7 +22,6 @@ const (
 	CheckYAML    = "yaml"
 	CheckLimits  = "limits"
 	CheckPath    = "path"
-	CheckNested  = "nested-package"
 	CheckKptfile = "kptfile"
 )
 
@@ -68,8 +67,9 @@ func (r *Resource) Ref() *result.ResourceRef {
 
 // Package is a package read from a file system.
 type Package struct {
-	// Files are all files of the package, sorted by path, except those of
-	// nested packages.
+	// Files are all files of the package, sorted by path, those of its
+	// subpackages (directories below the root holding a Kptfile of their
+	// own) included: kpt fetches a package with its subpackages.
 	Files []*File
 	// Resources are the YAML documents that parsed, in file and document
 	// order. The root Kptfile is among them.
@@ -79,6 +79,10 @@ type Package struct {
 	// Findings are the problems met while reading.
 	Findings []result.Result
 }
+
+// IsKptfile tells whether a file of a package is a Kptfile: the package's
+// own at its root, or a subpackage's below it.
+func IsKptfile(f *File) bool { return path.Base(f.Path) == KptfileName && !f.Symlink }
 
 // Resource returns the first resource read from a file, or nil.
 func (p *Package) Resource(file string) *Resource {
@@ -163,11 +167,6 @@ func (l *loader) walk(dir string) {
 			l.symlink(p)
 		case e.IsDir():
 			if name == ".git" {
-				continue
-			}
-			if _, err := fs.Stat(l.fsys, path.Join(p, KptfileName)); err == nil {
-				l.finding(result.Error, CheckNested, path.Join(p, KptfileName), 1,
-					"nested package: a Kptfile below the package root; packages cannot contain packages")
 				continue
 			}
 			l.walk(p)

@@ -73,17 +73,17 @@ func TestLoad(t *testing.T) {
 			want:      []finding{{result.Error, CheckKptfile, "Kptfile", 0, "not a package: the directory has no Kptfile"}},
 		},
 		{
-			name: "nested package is reported and not read",
+			name: "a subpackage is content of its package",
 			fsys: fstest.MapFS{
 				"Kptfile":          file(kptfile),
 				"sub/Kptfile":      file(kptfile),
 				"sub/cm.yaml":      file("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"),
+				"sub/bad.yaml":     file("a: [\n"),
 				"other/inner.yaml": file("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: d}\n"),
 			},
-			wantFiles: []string{"Kptfile", "other/inner.yaml"},
-			wantRes:   []string{"Kptfile#0 Kptfile/p", "other/inner.yaml#0 ConfigMap/d"},
-			want: []finding{{result.Error, CheckNested, "sub/Kptfile", 1,
-				"nested package: a Kptfile below the package root; packages cannot contain packages"}},
+			wantFiles: []string{"Kptfile", "other/inner.yaml", "sub/Kptfile", "sub/bad.yaml", "sub/cm.yaml"},
+			wantRes:   []string{"Kptfile#0 Kptfile/p", "other/inner.yaml#0 ConfigMap/d", "sub/Kptfile#0 Kptfile/p", "sub/cm.yaml#0 ConfigMap/c"},
+			want:      []finding{{result.Error, CheckYAML, "sub/bad.yaml", 2, "invalid YAML: did not find expected node content"}},
 		},
 		{
 			name: "symlinks",

@@ -88,11 +88,12 @@ func (e *Engine) Validate(ctx context.Context, p Package) *Report {
 // at a time, so that it never holds the nodes and objects of more than one
 // document besides the few that checking others needs.
 func (e *Engine) validate(ctx context.Context, p Package) *Report {
-	c := &pkgCheck{engine: e, path: p.Path, pkg: krm.Read(p.FS, e.limits), perFile: map[string]int{}}
+	c := &pkgCheck{engine: e, path: p.Path, pkg: krm.Read(p.FS, e.limits), perFile: map[string]int{},
+		kptfiles: map[string]*krm.Resource{}}
 	c.loaded(c.pkg.Findings)
 	// The first pass checks what a resource alone tells and gathers what
 	// checking the others needs: identities, the package's
-	// CustomResourceDefinitions and Namespaces, the Kptfile.
+	// CustomResourceDefinitions and Namespaces, the Kptfiles.
 	var (
 		custom     []*schema.Schema
 		namespaces = map[string]map[string]any{}
@@ -107,8 +108,8 @@ func (e *Engine) validate(ctx context.Context, p Package) *Report {
 	c.eachResource(nil, func(r *krm.Resource) {
 		c.resources++
 		c.perFile[r.File]++
-		if r.File == krm.KptfileName && c.kptfile == nil {
-			c.kptfile = r
+		if path.Base(r.File) == krm.KptfileName && c.kptfiles[r.File] == nil {
+			c.kptfiles[r.File] = r
 		}
 		if !c.checkStructure(r, seen) {
 			return
@@ -126,8 +127,8 @@ func (e *Engine) validate(ctx context.Context, p Package) *Report {
 			}
 		}
 	})
-	c.checkKptfile()
-	c.kptfile = nil
+	c.checkKptfiles()
+	c.kptfiles = nil
 	schemas := c.engine.schemas.With(custom)
 	var previous map[string]map[string]any
 	if p.Previous != nil {
@@ -259,9 +260,10 @@ type pkgCheck struct {
 	// resources counts the package's resources, perFile those of each file.
 	resources int
 	perFile   map[string]int
-	// kptfile is the root Kptfile's first resource, kept through the first
-	// pass for checkKptfile.
-	kptfile *krm.Resource
+	// kptfiles are the first resource of each Kptfile of the package, the
+	// root's and its subpackages', by file, kept through the first pass for
+	// checkKptfiles.
+	kptfiles map[string]*krm.Resource
 }
 
 func (c *pkgCheck) display(file string) string {

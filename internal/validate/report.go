@@ -133,7 +133,6 @@ var checkDescriptions = map[string]string{
 	krm.CheckYAML:           "Files must be well-formed YAML whose documents are mappings.",
 	krm.CheckLimits:         "Files and packages must stay within the size, document, alias-expansion and nesting limits.",
 	krm.CheckPath:           "Files must not escape the package.",
-	krm.CheckNested:         "A package must not contain another package.",
 	CheckKptfile:            "The Kptfile must be a well-formed kpt.dev/v1 Kptfile.",
 	CheckStructure:          "Every resource has apiVersion, kind and metadata.name.",
 	CheckDuplicate:          "No two resources share group, kind, namespace and name.",

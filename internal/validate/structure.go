@@ -2,6 +2,7 @@ package validate
 
 import (
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 
@@ -62,6 +63,11 @@ func (c *pkgCheck) checkStructure(r *krm.Resource, seen map[string]location) boo
 		return false
 	}
 	id := identity(r)
+	if dir := path.Dir(r.File); path.Base(r.File) == krm.KptfileName && dir != "." {
+		// A subpackage's Kptfile belongs to its directory, as kpt reads it:
+		// it may share its name with the package's.
+		id = dir + "|" + id
+	}
 	if first, dup := seen[id]; dup {
 		c.add(r, result.Error, CheckDuplicate, "",
 			fmt.Sprintf("duplicate resource: %s %s is also defined at %s:%d", r.Kind, qualifiedName(r), c.display(first.file), first.line))
