@@ -31,8 +31,9 @@ func (k *check) observer() *observe.Reader {
 
 // indexable refuses the packages queued for validation whose trees the
 // index would not hold (a file name git should not have accepted, a
-// submodule, a Kptfile below the package root): validating them would
-// report the consequence, not the cause.
+// submodule), as observe judges them: validating them would report the
+// consequence, not the cause. A subpackage (a Kptfile below the package
+// root) is content of the package, which the index holds with it.
 func (k *check) indexable() error {
 	if len(k.order) == 0 {
 		return nil

@@ -189,7 +189,7 @@ func (o *op) noPackageAt(tip, pkg string) error {
 			break
 		}
 		if _, err := o.b.Info(tip + ":" + p + "/Kptfile"); err == nil {
-			return invalid("%s is inside package %s: packages are not nested", full, p)
+			return invalid("%s is inside package %s: a directory with a Kptfile there is a subpackage of it, not a package", full, p)
 		}
 	}
 	return nil

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
-	"path"
 	"reflect"
 	"slices"
 	"strings"
@@ -53,9 +52,6 @@ func (w *Writer) PutResources(ctx context.Context, ns, name string, rv int64, fi
 			if err := gitrepo.ValidateWritePathElement(elem); err != nil {
 				return nil, nil, invalid("spec.resources: %q: %v", p, err)
 			}
-		}
-		if path.Base(p) == "Kptfile" && p != "Kptfile" {
-			return nil, nil, invalid("spec.resources: %q: packages are not nested", p)
 		}
 		list = append(list, gitrepo.File{Path: p, Data: files[p], Mode: modes[p]})
 	}

@@ -287,7 +287,8 @@ type File struct {
 type Tree struct {
 	Files []File
 	// Kptfile is whether the tree has a Kptfile at its root: whether it is
-	// a package at all.
+	// a package at all. A Kptfile below the root is a subpackage's: content
+	// of the package, listed among its files like any other.
 	Kptfile bool
 	// Problem says why the index cannot hold the tree, "" when it can.
 	Problem string
@@ -314,9 +315,10 @@ func (t *Tree) SetProblem(p string) {
 }
 
 // PackageTrees lists the files of package trees, reading their subtrees a
-// level at a time, and says why a tree cannot be indexed: a Kptfile below
-// the root (a nested package), a name git should not have accepted, a
-// submodule.
+// level at a time, and says why a tree cannot be indexed: a name git should
+// not have accepted, a submodule. The files of subpackages (directories
+// below the root holding a Kptfile of their own) are the package's: kpt
+// fetches a package with its subpackages, and so does the index.
 func (r *Reader) PackageTrees(ids []string) (map[string]*Tree, error) {
 	out := map[string]*Tree{}
 	type node struct{ root, tree, path string }
@@ -354,9 +356,6 @@ func (r *Reader) PackageTrees(ids []string) (map[string]*Tree, error) {
 				case e.Mode == gitrepo.ModeGitlink:
 					pt.SetProblem(fmt.Sprintf("%s is a submodule; packages cannot hold submodules", p))
 				case e.IsBlob():
-					if e.Name == "Kptfile" && n.path != "" {
-						pt.SetProblem(fmt.Sprintf("nested package: a Kptfile below the package root (%s)", p))
-					}
 					if e.Name == "Kptfile" && n.path == "" {
 						pt.Kptfile = true
 					}

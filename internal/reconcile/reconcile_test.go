@@ -58,7 +58,7 @@ func porchRepo(t *testing.T, dir string) *gittest.Repo {
 
 	r.Checkout("-b", "drafts/"+p("network/vpc")+"/nested")
 	r.Write(map[string]string{p("network/vpc/subnet/Kptfile"): gittest.Kptfile("subnet")})
-	r.Commit("Nest a package")
+	r.Commit("Add a subpackage")
 	r.Checkout("main")
 
 	r.Git("branch", "drafts/"+p("missing")+"/ws", "main")
@@ -138,12 +138,13 @@ func TestPreviewPorchLayout(t *testing.T) {
 				"cat.redis.main":       {revision.Published, "main", "main", false, "refs/heads/main"},
 				"cat.redis.upgrade":    {revision.Proposed, "", "upgrade", false, ref("refs/heads/proposed/redis/upgrade")},
 				"cat.network.vpc.main": {revision.Published, "main", "main", false, "refs/heads/main"},
+				// A draft adding a subpackage: content of its package.
+				"cat.network.vpc.nested": {revision.Draft, "", "nested", false, ref("refs/heads/drafts/network/vpc/nested")},
 			}
 			if diff := cmp.Diff(want, summarize(revs)); diff != "" {
 				t.Errorf("revisions (-want +got):\n%s", diff)
 			}
 			wantProblems := []string{
-				ref("refs/heads/drafts/network/vpc/nested"),
 				"refs/heads/drafts/" + strings.TrimPrefix(dir+"/Bad_Name", "/") + "/ws",
 				"refs/heads/drafts/" + strings.TrimPrefix(dir+"/missing", "/") + "/ws",
 			}
@@ -281,7 +282,9 @@ func TestIncrementalMatchesReindex(t *testing.T) {
 	if diff := cmp.Diff(b.Object.Status.Problems, a.Object.Status.Problems); diff != "" {
 		t.Errorf("problems differ (-reindex +incremental):\n%s", diff)
 	}
-	if a.Object.Status.PackageCount != 3 || a.Object.Status.Commit != c4 {
+	// network/vpc, gone from main, lives on in its draft adding a
+	// subpackage.
+	if a.Object.Status.PackageCount != 4 || a.Object.Status.Commit != c4 {
 		t.Errorf("status = %+v", a.Object.Status)
 	}
 	ha, _ := s.RefsHash(ctx, 1)
