@@ -258,6 +258,10 @@ func (r *Reader) Refs(refs []gitrepo.Ref, srcs []revision.Source) ([]revision.Ob
 	if err != nil {
 		return nil, err
 	}
+	enclosing, err := r.enclosing(commits, srcs, treeOf)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]revision.Observation, len(refs))
 	for i, ref := range refs {
 		c := r.Commits[ref.Commit]
@@ -272,6 +276,59 @@ func (r *Reader) Refs(refs []gitrepo.Ref, srcs []revision.Source) ([]revision.Ob
 			tagged = &m
 		}
 		out[i] = revision.Observe(r.cfg, srcs[i], ref.Commit, treeOf[i], CommitMade(c), tagged)
+		if enclosing[i] != "" {
+			out[i].Problem = fmt.Sprintf("%s is a subpackage of %s at this commit: content of that package, not a package of its own",
+				paths[i], r.cfg.Full(enclosing[i]))
+		}
+	}
+	return out, nil
+}
+
+// enclosing returns, for each ref whose package directory holds a Kptfile
+// at its commit (trees[i]), the outermost package enclosing it there: a
+// directory between the repository directory and the package's that holds
+// a Kptfile ("" when none). Such a directory is a subpackage, content of
+// that package, as the branch's packages are found (Packages).
+func (r *Reader) enclosing(commits []string, srcs []revision.Source, trees []string) ([]string, error) {
+	out := make([]string, len(srcs))
+	var cs, ps, dirs []string
+	var owner []int
+	for i, src := range srcs {
+		parts := strings.Split(src.Package, "/")
+		if trees[i] == "" || len(parts) < 2 {
+			continue
+		}
+		for j := 1; j < len(parts); j++ {
+			dir := strings.Join(parts[:j], "/")
+			cs, ps, dirs, owner = append(cs, commits[i]), append(ps, r.cfg.Full(dir)), append(dirs, dir), append(owner, i)
+		}
+	}
+	if len(cs) == 0 {
+		return out, nil
+	}
+	above, err := r.TreePaths(cs, ps)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.ReadTrees(above); err != nil {
+		return nil, err
+	}
+	var own []string
+	for k, id := range above {
+		if i := owner[k]; id != "" && out[i] == "" && HasKptfile(r.Trees[id]) {
+			out[i] = dirs[k] // outermost first
+			own = append(own, trees[i])
+		}
+	}
+	// Only a directory that would be a package is a subpackage; any other
+	// is a directory of the enclosing package, which the ref does not name.
+	if err := r.ReadTrees(own); err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if out[i] != "" && !HasKptfile(r.Trees[trees[i]]) {
+			out[i] = ""
+		}
 	}
 	return out, nil
 }

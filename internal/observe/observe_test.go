@@ -86,6 +86,29 @@ func TestSubpackageIsContent(t *testing.T) {
 	if diff := cmp.Diff(want, files); diff != "" || !read[tree].Kptfile || read[tree].Problem != "" {
 		t.Errorf("tree: Kptfile %v, problem %q, files (-want +got):\n%s", read[tree].Kptfile, read[tree].Problem, diff)
 	}
+	// A ref naming a subpackage names no package of the index; a ref naming
+	// the package does.
+	cfg := revision.Config{Repository: "r", Branch: "main"}
+	var refs []gitrepo.Ref
+	var srcs []revision.Source
+	for _, name := range []string{"refs/tags/parent/v1", "refs/tags/parent/sub/v1", "refs/heads/drafts/parent/sub/deeper/w"} {
+		src, _, _ := cfg.ParseRef(name)
+		refs, srcs = append(refs, gitrepo.Ref{Name: name, Target: c, Commit: c}), append(srcs, src)
+	}
+	obs, err := rd.Refs(refs, srcs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, o := range obs {
+		got = append(got, o.Problem)
+	}
+	if diff := cmp.Diff([]string{"",
+		"parent/sub is a subpackage of parent at this commit: content of that package, not a package of its own",
+		"parent/sub/deeper is a subpackage of parent at this commit: content of that package, not a package of its own",
+	}, got); diff != "" {
+		t.Errorf("problems of refs (-want +got):\n%s", diff)
+	}
 	pkgs, problems, err := rd.Packages(r.Rev(c + "^{tree}"))
 	if err != nil {
 		t.Fatal(err)

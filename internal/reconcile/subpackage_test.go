@@ -40,15 +40,19 @@ func subpackageRepo(t *testing.T) *gittest.Repo {
 // TestSubpackageIsContent: a package holding a subpackage is listed at its
 // tag, on the branch, as a draft and as a proposal, each with the
 // subpackage's files among its resources; the subpackage is no package of
-// its own and no problem.
+// its own and no problem, and a ref naming it is one.
 func TestSubpackageIsContent(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
-	res, err := register(t, s, subpackageRepo(t), "r").Sync(ctx, "default", "r")
+	repo := subpackageRepo(t)
+	// A tag naming the subpackage names no package of the index.
+	repo.Tag("parent/sub/v1", "main", "")
+	res, err := register(t, s, repo, "r").Sync(ctx, "default", "r")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Problems) != 0 {
+	if len(res.Problems) != 1 || res.Problems[0].Ref != "refs/tags/parent/sub/v1" ||
+		!strings.Contains(res.Problems[0].Message, "parent/sub is a subpackage of parent") {
 		t.Errorf("problems: %v", res.Problems)
 	}
 	got := map[string]revision.Lifecycle{}
