@@ -649,6 +649,26 @@ func TestTags(t *testing.T) {
 			lines: []string{"pkgserver: refused refs/tags/nginx/v4: the next revision of nginx is v3, not v4"},
 		},
 		{
+			name: "a package holding a subpackage is published with it",
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
+				c := onMain(r, gittest.Package("nginx/sub", "1"))
+				return []revision.RefUpdate{upd(zero, c, "refs/tags/nginx/v2")}
+			},
+			role: store.RoleWrite, accept: true,
+			lines:     []string{summary(1, 0, 0)},
+			validated: 1,
+		},
+		{
+			name: "a tag naming a subpackage is refused",
+			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
+				c := onMain(r, gittest.Package("nginx/sub", "1"))
+				return []revision.RefUpdate{upd(zero, c, "refs/tags/nginx/sub/v1")}
+			},
+			role: store.RoleWrite,
+			lines: []string{"pkgserver: refused refs/tags/nginx/sub/v1: nginx/sub is a subpackage of nginx at this commit: " +
+				"content of that package, not a package of its own"},
+		},
+		{
 			name: "tags of nested packages are numbered apart",
 			push: func(t *testing.T, r *gittest.Repo) []revision.RefUpdate {
 				// A package cannot hold another: nginx/sub lives on a commit
