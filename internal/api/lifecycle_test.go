@@ -3,6 +3,7 @@ package api_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"os/exec"
@@ -340,12 +341,21 @@ func (h *harness) publishNew(repo, pkg, ws string, files map[string]string) pkgv
 	h.t.Helper()
 	var pr pkgv1alpha1.PackageRevision
 	h.write(http.MethodPost, revsPath, newRevision(repo, pkg, ws, pkgv1alpha1.Task{Type: "init"}), 201, &pr)
+	var edit func(map[string]string)
 	if len(files) > 0 {
+		edit = func(r map[string]string) { maps.Copy(r, files) }
+	}
+	return h.publishDraft(pr, edit)
+}
+
+// publishDraft edits a draft's resources (edit nil: none), then proposes
+// and approves it.
+func (h *harness) publishDraft(pr pkgv1alpha1.PackageRevision, edit func(map[string]string)) pkgv1alpha1.PackageRevision {
+	h.t.Helper()
+	if edit != nil {
 		var res pkgv1alpha1.PackageRevisionResources
 		h.get(resPath+"/"+pr.Name, "reader", &res)
-		for p, text := range files {
-			res.Spec.Resources[p] = text
-		}
+		edit(res.Spec.Resources)
 		h.write(http.MethodPut, resPath+"/"+pr.Name, res, 200, nil)
 		pr = h.revision(pr.Name)
 	}
@@ -394,14 +404,7 @@ func (h *harness) editAndPublish(from pkgv1alpha1.PackageRevision, ws string, ed
 	var pr pkgv1alpha1.PackageRevision
 	h.write(http.MethodPost, revsPath, newRevision(from.Spec.Repository, from.Spec.PackageName, ws,
 		pkgv1alpha1.Task{Type: "edit", Edit: &pkgv1alpha1.EditTaskSpec{SourceRef: &pkgv1alpha1.PackageRevisionRef{Name: from.Name}}}), 201, &pr)
-	var res pkgv1alpha1.PackageRevisionResources
-	h.get(resPath+"/"+pr.Name, "reader", &res)
-	edit(res.Spec.Resources)
-	h.write(http.MethodPut, resPath+"/"+pr.Name, res, 200, nil)
-	pr = h.revision(pr.Name)
-	h.write(http.MethodPut, revsPath+"/"+pr.Name, withLifecycle(pr, "Proposed"), 200, &pr)
-	h.write(http.MethodPut, revsPath+"/"+pr.Name+"/approval", withLifecycle(pr, "Published"), 200, &pr)
-	return pr
+	return h.publishDraft(pr, edit)
 }
 
 func upgradeTask(oldUp, newUp, local string) pkgv1alpha1.Task {

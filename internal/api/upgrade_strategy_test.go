@@ -21,16 +21,7 @@ func TestUpgradeStrategies(t *testing.T) {
 		var local pkgv1alpha1.PackageRevision
 		h.write(http.MethodPost, revsPath, newRevision("deploy", pkg, "prod",
 			pkgv1alpha1.Task{Type: "clone", Clone: &pkgv1alpha1.CloneTaskSpec{UpstreamRef: &pkgv1alpha1.PackageRevisionRef{Name: v1.Name}}}), 201, &local)
-		if edit != nil {
-			var res pkgv1alpha1.PackageRevisionResources
-			h.get(resPath+"/"+local.Name, "reader", &res)
-			edit(res.Spec.Resources)
-			h.write(http.MethodPut, resPath+"/"+local.Name, res, 200, nil)
-			local = h.revision(local.Name)
-		}
-		h.write(http.MethodPut, revsPath+"/"+local.Name, withLifecycle(local, "Proposed"), 200, &local)
-		h.write(http.MethodPut, revsPath+"/"+local.Name+"/approval", withLifecycle(local, "Published"), 200, &local)
-		return local
+		return h.publishDraft(local, edit)
 	}
 	edited := clone("nginx", func(r map[string]string) {
 		r["deployment.yaml"] = strings.Replace(r["deployment.yaml"], "replicas: 3", "replicas: 5", 1)
