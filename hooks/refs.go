@@ -2,7 +2,6 @@ package hooks
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
@@ -169,14 +168,7 @@ func (k *check) Entries(tree string) ([]gitrepo.TreeEntry, error) {
 	if e, ok := k.objs.entries[tree]; ok {
 		return e, nil
 	}
-	obj, err := k.batch.Read(tree)
-	if err != nil {
-		return nil, err
-	}
-	if obj.Type != "tree" {
-		return nil, fmt.Errorf("object %s is a %s, not a tree", tree, obj.Type)
-	}
-	e, err := gitrepo.ParseTree(obj.Data)
+	e, err := k.batch.ReadTree(tree)
 	if err == nil {
 		k.objs.entries[tree] = e
 	}

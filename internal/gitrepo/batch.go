@@ -281,6 +281,19 @@ func (e TreeEntry) IsBlob() bool {
 	return e.Mode == ModeFile || e.Mode == ModeExec || e.Mode == ModeSymlink || e.Mode&0o170000 == 0o100000
 }
 
+// ReadTree reads a tree object and returns its entries in git's order;
+// another type of object is an error.
+func (b *Batch) ReadTree(id string) ([]TreeEntry, error) {
+	obj, err := b.Read(id)
+	if err != nil {
+		return nil, err
+	}
+	if obj.Type != "tree" {
+		return nil, fmt.Errorf("object %s is a %s, not a tree", id, obj.Type)
+	}
+	return ParseTree(obj.Data)
+}
+
 // ParseTree decodes a tree object's content.
 func ParseTree(data []byte) ([]TreeEntry, error) {
 	var entries []TreeEntry

@@ -276,14 +276,7 @@ func (f *treeFS) tree(id string) ([]TreeEntry, error) {
 	if entries, ok := f.trees[id]; ok {
 		return entries, nil
 	}
-	obj, err := f.b.Read(id)
-	if err != nil {
-		return nil, err
-	}
-	if obj.Type != "tree" {
-		return nil, fmt.Errorf("%s is a %s, not a tree", id, obj.Type)
-	}
-	entries, err := ParseTree(obj.Data)
+	entries, err := f.b.ReadTree(id)
 	if err != nil {
 		return nil, err
 	}

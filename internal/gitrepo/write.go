@@ -232,14 +232,8 @@ func (w *ObjectWriter) ReplaceTree(b *Batch, root, p, subtree string) (string, e
 	replace = func(tree string, parts []string, top bool) (string, error) {
 		var entries []TreeEntry
 		if tree != "" {
-			obj, err := b.Read(tree)
-			if err != nil {
-				return "", err
-			}
-			if obj.Type != "tree" {
-				return "", fmt.Errorf("object %s is a %s, not a tree", tree, obj.Type)
-			}
-			if entries, err = ParseTree(obj.Data); err != nil {
+			var err error
+			if entries, err = b.ReadTree(tree); err != nil {
 				return "", err
 			}
 		}

@@ -153,11 +153,7 @@ func (e *MetaEdit) apply(kptfile []byte) ([]byte, error) {
 
 // editKptfile returns a package tree with its Kptfile edited.
 func (o *op) editKptfile(tree string, edit func([]byte) ([]byte, error)) (string, error) {
-	obj, err := o.b.Read(tree)
-	if err != nil {
-		return "", err
-	}
-	entries, err := gitrepo.ParseTree(obj.Data)
+	entries, err := o.b.ReadTree(tree)
 	if err != nil {
 		return "", err
 	}

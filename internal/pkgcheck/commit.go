@@ -120,14 +120,7 @@ func (t batchTrees) TreeID(commit, path string) (string, error) {
 }
 
 func (t batchTrees) Entries(tree string) ([]gitrepo.TreeEntry, error) {
-	obj, err := t.b.Read(tree)
-	if err != nil {
-		return nil, err
-	}
-	if obj.Type != "tree" {
-		return nil, fmt.Errorf("object %s is a %s, not a tree", tree, obj.Type)
-	}
-	return gitrepo.ParseTree(obj.Data)
+	return t.b.ReadTree(tree)
 }
 
 // Changed is a package a change adds or changes: its path from the
