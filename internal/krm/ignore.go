@@ -36,7 +36,7 @@ func markIgnored(pkg *Package) {
 	byPath := make(map[string]*File, len(pkg.Files))
 	for _, f := range pkg.Files {
 		byPath[f.Path] = f
-		if path.Base(f.Path) == KptfileName && !f.Symlink {
+		if IsKptfile(f) {
 			roots[path.Dir(f.Path)] = true
 		}
 	}

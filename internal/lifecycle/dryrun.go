@@ -6,8 +6,8 @@ import (
 
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
 	"github.com/pkgserver/pkgserver/internal/krm"
+	"github.com/pkgserver/pkgserver/internal/observe"
 	"github.com/pkgserver/pkgserver/internal/pkgcheck"
-	"github.com/pkgserver/pkgserver/internal/reconcile"
 	"github.com/pkgserver/pkgserver/internal/result"
 	"github.com/pkgserver/pkgserver/internal/revision"
 	"github.com/pkgserver/pkgserver/internal/store"
@@ -99,7 +99,7 @@ func (o *op) observe(ref, commit string) (revision.Observation, error) {
 	if err != nil {
 		return revision.Observation{}, err
 	}
-	return revision.Observe(o.cfg, src, commit, tree, reconcile.CommitMade(c), nil), nil
+	return revision.Observe(o.cfg, src, commit, tree, observe.CommitMade(c), nil), nil
 }
 
 // moved returns revision r as a write that moves no package content left

@@ -86,7 +86,7 @@ func (p *pass) branch(oldCommit, newCommit string) error {
 		commit := cmp.Or(commits[pkg], newCommit)
 		var committed revision.Made
 		if c := p.sc.Commits[commit]; c != nil {
-			committed = CommitMade(c)
+			committed = observe.CommitMade(c)
 		}
 		o := revision.Observe(p.cfg, src, commit, trees[pkg], committed, nil)
 		p.newBranch[pkg] = &o

@@ -6,8 +6,6 @@ import (
 	"path"
 	"strings"
 
-	"github.com/go-git/go-git/v5/plumbing/object"
-
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
 	"github.com/pkgserver/pkgserver/internal/observe"
 	"github.com/pkgserver/pkgserver/internal/revision"
@@ -35,10 +33,6 @@ func newScanner(ctx context.Context, repo *gitrepo.Repo, cfg revision.Config) *s
 }
 
 func (s *scanner) close() { s.Reader.Close() }
-
-// CommitMade is who made a commit, when, its message and its author, as
-// the contract reads them (see revision.Observe).
-func CommitMade(c *object.Commit) revision.Made { return observe.CommitMade(c) }
 
 // branchPackages finds the packages at a commit of the branch: the
 // outermost directories below the repository directory holding a Kptfile.

@@ -119,8 +119,15 @@ func TestCatalogImages(t *testing.T) {
 	src := filepath.Join(examples, "set-namespace-simple")
 	dir := copyPackage(t, filepath.Join(src, "input"))
 	kf := filepath.Join(dir, "Kptfile")
-	b, _ := os.ReadFile(kf)
-	b = []byte(strings.Replace(string(b), "gcr.io/kpt-fn/set-namespace:v0.1", "ghcr.io/kptdev/krm-functions-catalog/set-namespace:latest", 1))
+	b, err := os.ReadFile(kf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ghcr := strings.Replace(string(b), "gcr.io/kpt-fn/set-namespace:v0.1", "ghcr.io/kptdev/krm-functions-catalog/set-namespace:latest", 1)
+	if ghcr == string(b) {
+		t.Fatalf("the example's Kptfile names no gcr.io/kpt-fn/set-namespace:v0.1:\n%s", b)
+	}
+	b = []byte(ghcr)
 	if err := os.WriteFile(kf, b, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 // CheckKptfile is the check of the Kptfile layer.
 const CheckKptfile = krm.CheckKptfile
 
+// updateStrategies are those kpt's Kptfile types name ("" for none).
 var updateStrategies = []string{"", "resource-merge", "fast-forward", "force-delete-replace", "copy-merge"}
 
 var commitRE = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
@@ -134,7 +135,7 @@ func (c *pkgCheck) checkUpstream(r *krm.Resource, kf *krm.Kptfile) {
 		}
 		if !slices.Contains(updateStrategies, u.UpdateStrategy) {
 			c.add(r, result.Error, CheckKptfile, "upstream.updateStrategy",
-				fmt.Sprintf("updateStrategy %q is not one of resource-merge, fast-forward, force-delete-replace, copy-merge", u.UpdateStrategy))
+				fmt.Sprintf("updateStrategy %q is not one of %s", u.UpdateStrategy, strings.Join(updateStrategies[1:], ", ")))
 		}
 	}
 	if l := kf.UpstreamLock; l != nil {
