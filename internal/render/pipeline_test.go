@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -234,7 +235,7 @@ func TestFunctionConfig(t *testing.T) {
 // internal.config.kubernetes.io keys and the legacy config.kubernetes.io
 // ones.
 func TestReadPackageAnnotations(t *testing.T) {
-	pkg, err := readPackage(writeFiles(t, map[string]string{
+	pkg, err := readPackage(filesys.MakeFsOnDisk(), writeFiles(t, map[string]string{
 		"Kptfile":       kptfileHead,
 		"a.yaml":        deployment + "---\n" + deployment,
 		"sub/cm.yml":    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n",

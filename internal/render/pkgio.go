@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/kio/kioutil"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -33,8 +34,9 @@ type pkgFiles struct {
 // annotated with its file (internal.config.kubernetes.io/path and the
 // legacy config.kubernetes.io/path) and its index in the file (…/index),
 // sequence indentation kept.
-func readPackage(dir string) (*pkgFiles, error) {
+func readPackage(fsys filesys.FileSystem, dir string) (*pkgFiles, error) {
 	r := kio.LocalPackageReader{
+		FileSystem:        filesys.FileSystemOrOnDisk{FileSystem: fsys},
 		PackagePath:       dir,
 		PackageFileName:   "Kptfile",
 		MatchFilesGlob:    kio.MatchAll,
@@ -129,21 +131,31 @@ func (wp *writePlan) changedPaths() []string {
 	return names
 }
 
-// apply writes the plan into the package in dir, each file replaced
-// atomically.
-func (wp *writePlan) apply(dir string) error {
+// apply writes the plan into the package in dir.
+func (wp *writePlan) apply(fsys filesys.FileSystem, dir string) error {
 	for _, name := range wp.changedPaths() {
-		if err := writeFileAtomic(filepath.Join(dir, filepath.FromSlash(name)), wp.changed[name]); err != nil {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := fsys.MkdirAll(filepath.Dir(p)); err != nil {
+			return err
+		}
+		if err := fsys.WriteFile(p, wp.changed[name]); err != nil {
 			return err
 		}
 	}
 	for _, name := range wp.deleted {
-		if err := os.Remove(filepath.Join(dir, filepath.FromSlash(name))); err != nil && !errors.Is(err, os.ErrNotExist) {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := fsys.RemoveAll(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
 	}
 	return nil
 }
+
+// diskFS is the disk, where each file is replaced atomically and keeps its
+// mode.
+type diskFS struct{ filesys.FileSystem }
+
+func (diskFS) WriteFile(name string, data []byte) error { return writeFileAtomic(name, data) }
 
 // writeFileAtomic replaces the file at name with data through a temporary
 // file and a rename, keeping the file's mode.

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/kustomize/kyaml/fn/framework"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
@@ -32,6 +32,9 @@ type Outcome struct {
 	// Deleted lists the files whose every resource the pipeline removed,
 	// sorted.
 	Deleted []string
+	// Contents holds the rendered bytes of each file in Changed, written
+	// or, with DryRun, that would be written.
+	Contents map[string][]byte
 }
 
 // step is one function of the pipeline, resolved.
@@ -48,16 +51,26 @@ type step struct {
 // failed is reported as a *FunctionError. The outcome is returned on error
 // too: its Results hold what the functions that ran reported.
 func Render(ctx context.Context, dir string, opts Options) (*Outcome, error) {
+	return render(ctx, diskFS{filesys.MakeFsOnDisk()}, dir, opts)
+}
+
+// RenderFS is Render over a file system other than the disk, such as
+// kyaml's in-memory one; dir is the package's directory in it.
+func RenderFS(ctx context.Context, fsys filesys.FileSystem, dir string, opts Options) (*Outcome, error) {
+	return render(ctx, fsys, dir, opts)
+}
+
+func render(ctx context.Context, fsys filesys.FileSystem, dir string, opts Options) (*Outcome, error) {
 	out := &Outcome{Results: NewResultList()}
 	fail := func(err error) (*Outcome, error) {
 		out.Results.ExitCode = 1
 		return out, err
 	}
-	mutators, validators, err := loadPipeline(dir)
+	mutators, validators, err := loadPipeline(fsys, dir)
 	if err != nil {
 		return fail(err)
 	}
-	pkg, err := readPackage(dir)
+	pkg, err := readPackage(fsys, dir)
 	if err != nil {
 		return fail(err)
 	}
@@ -76,11 +89,11 @@ func Render(ctx context.Context, dir string, opts Options) (*Outcome, error) {
 	if err != nil {
 		return fail(err)
 	}
-	out.Changed, out.Deleted = plan.changedPaths(), plan.deleted
+	out.Changed, out.Deleted, out.Contents = plan.changedPaths(), plan.deleted, plan.changed
 	if opts.DryRun {
 		return out, nil
 	}
-	if err := plan.apply(dir); err != nil {
+	if err := plan.apply(fsys, dir); err != nil {
 		return fail(err)
 	}
 	return out, nil
@@ -115,11 +128,12 @@ func runStep(ctx context.Context, s step, items []*yaml.RNode, list *ResultList)
 
 // loadPipeline reads the package's Kptfile and resolves its pipeline,
 // refusing what this renderer does not implement before anything runs.
-func loadPipeline(dir string) (mutators, validators []step, err error) {
-	data, err := os.ReadFile(filepath.Join(dir, "Kptfile"))
-	if errors.Is(err, fs.ErrNotExist) {
+func loadPipeline(fsys filesys.FileSystem, dir string) (mutators, validators []step, err error) {
+	kptfile := filepath.Join(dir, "Kptfile")
+	if !fsys.Exists(kptfile) {
 		return nil, nil, fmt.Errorf("%s: %w", dir, ErrNotPackage)
 	}
+	data, err := fsys.ReadFile(kptfile)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -130,7 +144,7 @@ func loadPipeline(dir string) (mutators, validators []step, err error) {
 	if kf.APIVersion != krm.KptfileAPIVersion || kf.Kind != krm.KptfileKind {
 		return nil, nil, fmt.Errorf("the Kptfile's apiVersion %q kind %q: want %s %s", kf.APIVersion, kf.Kind, krm.KptfileAPIVersion, krm.KptfileKind)
 	}
-	if err := noSubpackages(dir); err != nil {
+	if err := noSubpackages(fsys, dir); err != nil {
 		return nil, nil, err
 	}
 	if kf.Pipeline == nil {
@@ -175,18 +189,18 @@ func resolve(list string, fns []krm.Function) ([]step, error) {
 
 // noSubpackages refuses a package holding another: rendering one means
 // rendering its subpackages first, which this renderer does not do yet.
-func noSubpackages(dir string) error {
-	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+func noSubpackages(fsys filesys.FileSystem, dir string) error {
+	return fsys.Walk(dir, func(path string, info fs.FileInfo, err error) error {
 		if err != nil {
 			return err
 		}
-		if !d.IsDir() || path == dir {
+		if !info.IsDir() || path == dir {
 			return nil
 		}
-		if d.Name() == ".git" {
+		if info.Name() == ".git" {
 			return filepath.SkipDir
 		}
-		if _, err := os.Stat(filepath.Join(path, "Kptfile")); err == nil {
+		if fsys.Exists(filepath.Join(path, "Kptfile")) {
 			rel, _ := filepath.Rel(dir, path)
 			return fmt.Errorf("subpackage %s: subpackages are %w", filepath.ToSlash(rel), ErrUnsupported)
 		}

@@ -270,3 +270,41 @@ func TestDryRun(t *testing.T) {
 	}
 	untouched(t, dir, before, mt)
 }
+
+// TestRenderFiles renders a package held as files in memory: the outcome
+// is the on-disk render's, and the files given are not modified.
+func TestRenderFiles(t *testing.T) {
+	in := filepath.Join(examples, "set-namespace-simple", "input")
+	files := map[string][]byte{}
+	for name, data := range readTree(t, in) {
+		files[name] = []byte(data)
+	}
+	before := readTree(t, in)
+	got, err := RenderFiles(context.Background(), files, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := copyPackage(t, in)
+	want, err := Render(context.Background(), dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Changed) == 0 {
+		t.Fatal("RenderFiles changed nothing")
+	}
+	if diff := cmp.Diff(want.Changed, got.Changed); diff != "" {
+		t.Errorf("changed files (-disk +memory):\n%s", diff)
+	}
+	after := readTree(t, dir)
+	for _, name := range got.Changed {
+		if string(got.Contents[name]) != after[name] {
+			t.Errorf("%s: in memory\n%s\non disk\n%s", name, got.Contents[name], after[name])
+		}
+		if string(files[name]) != before[name] {
+			t.Errorf("%s: the given file was modified", name)
+		}
+	}
+	if _, err := RenderFiles(context.Background(), map[string][]byte{"../x.yaml": nil}, Options{}); err == nil {
+		t.Error("a path outside the package was accepted")
+	}
+}
