@@ -15,9 +15,15 @@ type builtinFunc func(rl *framework.ResourceList) error
 
 // builtins are the catalog functions implemented here, by name.
 var builtins = map[string]builtinFunc{
-	"set-namespace":   setNamespace,
-	"set-labels":      setLabels,
-	"set-annotations": setAnnotations,
+	"apply-replacements":    applyReplacements,
+	"apply-setters":         applySetters,
+	"ensure-name-substring": ensureNameSubstring,
+	"search-replace":        searchReplace,
+	"set-annotations":       setAnnotations,
+	"set-image":             setImage,
+	"set-labels":            setLabels,
+	"set-namespace":         setNamespace,
+	"starlark":              runStarlark,
 }
 
 // catalogPrefixes are the registries the kpt function catalog publishes
