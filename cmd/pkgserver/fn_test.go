@@ -102,10 +102,10 @@ func TestFnRender(t *testing.T) {
 // TestFnRenderFailure: a pipeline naming an image no built-in serves exits
 // 1 naming it, the package untouched; -o yaml still prints the results.
 func TestFnRenderFailure(t *testing.T) {
-	dir := fnPackage(t, "gcr.io/kpt-fn/apply-setters:v0.2")
+	dir := fnPackage(t, "gcr.io/kpt-fn/kubeval:v0.3")
 	before := readFile(t, filepath.Join(dir, "cm.yaml"))
 	stdout, stderr, code := runFnRender(t, "-o", "yaml", dir)
-	if code != 1 || !strings.Contains(stderr, `"gcr.io/kpt-fn/apply-setters:v0.2"`) || !strings.Contains(stderr, "no container runtime") {
+	if code != 1 || !strings.Contains(stderr, `"gcr.io/kpt-fn/kubeval:v0.3"`) || !strings.Contains(stderr, "no container runtime") {
 		t.Errorf("exit %d\n%s", code, stderr)
 	}
 	if !strings.Contains(stdout, "kind: FunctionResultList") || !strings.Contains(stdout, "exitCode: 1") {

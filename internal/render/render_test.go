@@ -196,11 +196,11 @@ func TestFailureLeavesPackageUntouched(t *testing.T) {
 			name: "unknown image",
 			mutators: `    - image: gcr.io/kpt-fn/set-labels:v0.1
       configMap: {app: web}
-    - image: gcr.io/kpt-fn/apply-setters:v0.2
+    - image: gcr.io/kpt-fn/kubeval:v0.3
       configMap: {replicas: "3"}
 `,
 			wantErr:     ErrNoRuntime,
-			wantMessage: `"gcr.io/kpt-fn/apply-setters:v0.2"`,
+			wantMessage: `"gcr.io/kpt-fn/kubeval:v0.3"`,
 		},
 		{
 			name: "validator error",
