@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"time"
 
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/kustomize/kyaml/fn/framework"
@@ -19,7 +20,18 @@ type Options struct {
 	// DryRun runs the pipeline and reports what it would change, writing
 	// nothing (`pkgserver fn render --check`).
 	DryRun bool
+	// AllowExec lets the pipeline run `exec:` functions as processes on
+	// this machine. The local CLI allows them; the server only where its
+	// operator says so (serve --allow-exec-functions).
+	AllowExec bool
+	// ExecTimeout bounds each exec function's run; zero means
+	// DefaultExecTimeout.
+	ExecTimeout time.Duration
 }
+
+// DefaultExecTimeout is how long an exec function may run when Options
+// say nothing.
+const DefaultExecTimeout = time.Minute
 
 // Outcome is what a render did or, with DryRun, would do.
 type Outcome struct {
