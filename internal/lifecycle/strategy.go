@@ -55,7 +55,7 @@ func mergeFiles(strategy string, original, updated, local map[string][]byte) (ma
 		// The upstream package as it is; local changes are dropped.
 		return maps.Clone(updated), nil, nil
 	}
-	return merge3(original, updated, local)
+	return mergePackages(original, updated, local)
 }
 
 // localChanges lists the files of the local package that differ from the
