@@ -49,6 +49,9 @@ type RepositorySpec struct {
 	// GitHub and GitLab locate the repository on its forge.
 	GitHub *GitHubSpec `json:"github,omitempty"`
 	GitLab *GitLabSpec `json:"gitlab,omitempty"`
+	// Packages must be pushed rendered: a package that rendering would
+	// change is refused rather than warned about.
+	RequireRendered bool `json:"requireRendered,omitempty"`
 }
 
 // GitHubSpec is a repository on GitHub or GitHub Enterprise.

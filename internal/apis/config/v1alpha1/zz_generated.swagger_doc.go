@@ -61,12 +61,13 @@ func (RepositoryList) SwaggerDoc() map[string]string {
 // SwaggerDoc describes RepositorySpec and its fields for OpenAPI.
 func (RepositorySpec) SwaggerDoc() map[string]string {
 	return map[string]string{
-		"":              "RepositorySpec is what the user asks for.",
-		"type":          "Type is the repository's type; \"git\" is the only one.",
-		"deployment":    "Deployment marks a repository of deployable packages rather than blueprints.",
-		"provider":      "Provider says how pkgserver learns of changes: git (polling or the standalone hook), hosted (its own git host), github, gitlab.",
-		"webhookSecret": "WebhookSecret names the stored secret the forge's webhooks are verified with (provider github or gitlab).",
-		"github":        "GitHub and GitLab locate the repository on its forge.",
+		"":                "RepositorySpec is what the user asks for.",
+		"type":            "Type is the repository's type; \"git\" is the only one.",
+		"deployment":      "Deployment marks a repository of deployable packages rather than blueprints.",
+		"provider":        "Provider says how pkgserver learns of changes: git (polling or the standalone hook), hosted (its own git host), github, gitlab.",
+		"webhookSecret":   "WebhookSecret names the stored secret the forge's webhooks are verified with (provider github or gitlab).",
+		"github":          "GitHub and GitLab locate the repository on its forge.",
+		"requireRendered": "Packages must be pushed rendered: a package that rendering would change is refused rather than warned about.",
 	}
 }
 
