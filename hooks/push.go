@@ -21,6 +21,9 @@ type Push struct {
 	// Role is the pusher's role in the repository's namespace.
 	Role    store.Role
 	Updates []revision.RefUpdate
+	// Rules are what the repository asks of its packages beyond its
+	// policies (pkgcheck.RulesOf its registration).
+	Rules pkgcheck.Rules
 }
 
 // Decision is the outcome: whether every update of the push may go on, and
@@ -148,7 +151,7 @@ func (c *Checker) decide(ctx context.Context, p *Push, b *gitrepo.Batch) (*Decis
 			}
 		}
 	}
-	k := &check{Checker: c, ctx: ctx, push: p, cfg: cfg, batch: b, branchTip: after, val: c.Packages.Start(ctx, p.Repo, b, after),
+	k := &check{Checker: c, ctx: ctx, push: p, cfg: cfg, batch: b, branchTip: after, val: c.Packages.For(p.Rules).Start(ctx, p.Repo, b, after),
 		pkgs: map[string]*pkgToValidate{}, pushedTags: map[string]string{}, tagList: pkgcheck.NewTags(ctx, p.Repo),
 		ancestors: map[string]bool{}, objs: newObjects()}
 	return k.run(before)

@@ -130,7 +130,7 @@ func (p *Processor) checkPush(ctx context.Context, repo *store.Repository, open 
 		if err != nil {
 			return err
 		}
-		if rep, err = p.Checker.Packages.ValidateAt(ctx, g, tip, commit, []string{full}); err != nil {
+		if rep, err = p.Checker.Packages.For(pkgcheck.RulesOf(repo)).ValidateAt(ctx, g, tip, commit, []string{full}); err != nil {
 			return err
 		}
 		if rep.Validated == 0 {
@@ -144,7 +144,7 @@ func (p *Processor) checkPush(ctx context.Context, repo *store.Repository, open 
 		}
 		// The forge decides who may push; pkgserver checks what was pushed.
 		dec, err := p.Checker.Check(ctx, &hooks.Push{Repo: g, Config: cfg, Role: store.RoleAdmin,
-			Updates: []revision.RefUpdate{{Ref: rc.Ref, Old: old, New: commit}}})
+			Updates: []revision.RefUpdate{{Ref: rc.Ref, Old: old, New: commit}}, Rules: pkgcheck.RulesOf(repo)})
 		if err != nil {
 			return err
 		}
@@ -347,7 +347,7 @@ func (p *Processor) publish(ctx context.Context, repo *store.Repository, g *gitr
 	if err != nil {
 		return err
 	}
-	rep, err := p.Checker.Packages.ValidateAt(ctx, g, tip, merge, fulls)
+	rep, err := p.Checker.Packages.For(pkgcheck.RulesOf(repo)).ValidateAt(ctx, g, tip, merge, fulls)
 	if err != nil {
 		return err
 	}

@@ -36,6 +36,9 @@ type hookFlags struct {
 	server     string
 	tokenFile  string
 	cfg        validate.Config
+	// requireRendered refuses packages that rendering would change, as a
+	// Repository's spec.requireRendered does on the server.
+	requireRendered bool
 }
 
 func (f *hookFlags) add(cmd *cobra.Command) {
@@ -48,6 +51,7 @@ func (f *hookFlags) add(cmd *cobra.Command) {
 	fl.StringArrayVar(&f.cfg.SchemaDirs, "schemas", nil, "directory of CustomResourceDefinitions (repeatable)")
 	fl.StringArrayVar(&f.cfg.PolicyPaths, "policy", nil, "file or directory of ValidatingAdmissionPolicies (repeatable)")
 	fl.BoolVar(&f.cfg.NoDefaultPolicies, "no-default-policies", false, "do not apply the policies built into pkgserver")
+	fl.BoolVar(&f.requireRendered, "require-rendered", false, "refuse packages that rendering their pipeline would change, rather than warn")
 }
 
 // args renders the flags back into the command line a hook script runs.
@@ -71,6 +75,9 @@ func (f *hookFlags) args() []string {
 	}
 	if f.cfg.NoDefaultPolicies {
 		a = append(a, "--no-default-policies")
+	}
+	if f.requireRendered {
+		a = append(a, "--require-rendered")
 	}
 	return a
 }
@@ -161,7 +168,8 @@ func localPreReceive(ctx context.Context, f *hookFlags, stdin io.Reader, stderr 
 	// Without a server there is no identity: every pusher is a writer, and
 	// published tags cannot be moved through this hook at all.
 	d, err := checker.Check(ctx, &hooks.Push{Repo: repo, Updates: updates, Role: store.RoleWrite,
-		Config: revision.Config{Repository: name, Branch: f.branch, Directory: f.directory}})
+		Config: revision.Config{Repository: name, Branch: f.branch, Directory: f.directory},
+		Rules:  pkgcheck.Rules{RequireRendered: f.requireRendered}})
 	if err != nil {
 		return fmt.Errorf("the push could not be checked: %v; it is refused", err)
 	}

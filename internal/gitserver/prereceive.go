@@ -13,6 +13,7 @@ import (
 	"github.com/pkgserver/pkgserver/hooks"
 	"github.com/pkgserver/pkgserver/hooks/forward"
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
+	"github.com/pkgserver/pkgserver/internal/pkgcheck"
 	"github.com/pkgserver/pkgserver/internal/revision"
 	"github.com/pkgserver/pkgserver/internal/store"
 )
@@ -113,7 +114,7 @@ func (h *Host) preReceive(ctx context.Context, push *Push, req *forward.Request,
 		return refuse(fmt.Sprintf("%v; nothing was updated", err))
 	}
 	role := effectiveRole(push.Pusher, push.Namespace)
-	d, err := checker.Check(ctx, &hooks.Push{Repo: g, Config: repo.Config(), Role: role, Updates: req.Updates})
+	d, err := checker.Check(ctx, &hooks.Push{Repo: g, Config: repo.Config(), Role: role, Updates: req.Updates, Rules: pkgcheck.RulesOf(repo)})
 	if errors.Is(err, hooks.ErrTimeout) {
 		log.Warn("pre-receive: timeout", "updates", len(req.Updates), "duration", time.Since(start))
 		return refuse(fmt.Sprintf("the push could not be decided within %v, the limit of a push's decision (waiting for other pushes to the repository included); nothing was updated", limit))

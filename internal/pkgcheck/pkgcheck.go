@@ -31,6 +31,9 @@ type Engines interface {
 type Service struct {
 	// Engines builds (and keeps) the engines of repositories' policies.
 	Engines Engines
+	// rules are those of the repository validated (For), the defaults
+	// unless set.
+	rules Rules
 }
 
 // New returns the service validating with base (the default policies,
@@ -169,7 +172,7 @@ func (r *Run) Validate(rep *Report) (lines []string, errs, n int, err error) {
 		if err != nil {
 			return nil, 0, 0, err
 		}
-		vp := validate.Package{Path: p.full, FS: fsys}
+		vp := validate.Package{Path: p.full, FS: fsys, Check: renderCheck(r.svc.rules)}
 		if p.previous != "" && p.previous != p.tree {
 			if vp.Previous, err = r.repo.TreeFS(r.batch, p.previous); err != nil {
 				return nil, 0, 0, err

@@ -58,6 +58,11 @@ type Package struct {
 	// Previous holds the previous published revision of the package, whose
 	// resources policies see as oldObject. May be nil.
 	Previous fs.FS
+	// Check, when set, is a further check of the package's files as read
+	// here, so that the caller's rule (pkgcheck's rendering check) reads
+	// the same bytes once; its findings name files relative to the
+	// package.
+	Check func(ctx context.Context, pkg *krm.Package) []result.Result
 }
 
 // Report is the outcome of validating packages.
@@ -158,6 +163,9 @@ func (e *Engine) validate(ctx context.Context, p Package) *Report {
 				check(r)
 			}
 		})
+	}
+	if p.Check != nil {
+		c.loaded(p.Check(ctx, c.pkg))
 	}
 	result.Sort(c.results)
 	return &Report{Packages: 1, Resources: c.resources, Results: c.results}
