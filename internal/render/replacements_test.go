@@ -12,10 +12,10 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
-// runBuiltin runs fn over the resources of items, all of file
+// runCatalogFn runs fn over the resources of items, all of file
 // resources.yaml, with the functionConfig config ("" for none), as kpt
 // gives them to a function.
-func runBuiltin(t *testing.T, fn builtinFunc, config, items string) (*framework.ResourceList, error) {
+func runCatalogFn(t *testing.T, fn builtinFunc, config, items string) (*framework.ResourceList, error) {
 	t.Helper()
 	nodes, err := (&kio.ByteReader{Reader: strings.NewReader(items), PreserveSeqIndent: true}).Read()
 	if err != nil {
@@ -131,7 +131,7 @@ func TestApplyReplacements(t *testing.T) {
 			wantErr: `apply-replacements: unable to convert functionConfig to replacements: error unmarshaling JSON: while decoding JSON: json: unknown field "fieldPath"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			rl, err := runBuiltin(t, applyReplacements, tt.config, tt.items)
+			rl, err := runCatalogFn(t, applyReplacements, tt.config, tt.items)
 			checkRun(t, rl, err, tt.wantErr, tt.want)
 			if len(rl.Results) != 0 {
 				t.Errorf("results: %v", rl.Results)
@@ -144,7 +144,7 @@ func TestApplyReplacements(t *testing.T) {
 // error result, the resources left as they were.
 func TestApplyReplacementsFailure(t *testing.T) {
 	config := strings.Replace(replacementsExample, "name: my-pod", "name: no-such-pod", 1)
-	rl, err := runBuiltin(t, applyReplacements, config, replacementsPod+"---\n"+replacementsJob)
+	rl, err := runCatalogFn(t, applyReplacements, config, replacementsPod+"---\n"+replacementsJob)
 	if err != nil {
 		t.Fatal(err)
 	}
