@@ -40,7 +40,8 @@ type Create struct {
 }
 
 // Create creates a Draft: the branch drafts/<full>/<workspace> with one
-// commit on the repository branch's head holding the new package.
+// commit on the repository branch's head holding the new package, rendered
+// (see Rendering).
 func (w *Writer) Create(ctx context.Context, ns string, req Create, by Author) (*store.Revision, []result.Result, error) {
 	if err := req.check(); err != nil {
 		return nil, nil, err
@@ -70,6 +71,10 @@ func (w *Writer) Create(ctx context.Context, ns string, req Create, by Author) (
 			return nil, nil, err
 		}
 	}
+	tree, rendering, err := o.renderTree(tree, full, "the new package does not render")
+	if err != nil {
+		return nil, nil, err
+	}
 	var parents []string
 	if tip != "" {
 		parents = []string{tip}
@@ -91,7 +96,7 @@ func (w *Writer) Create(ctx context.Context, ns string, req Create, by Author) (
 	}
 	o.recordValidation(tree, warnings)
 	r, err := o.written(name, nil, ref, commit, true, warnings)
-	return r, warnings, err
+	return r, append(rendering.warnings(full), warnings...), err
 }
 
 // check refuses a Create that asks for something wrong before anything is

@@ -23,7 +23,7 @@ import (
 // against its mirror as last fetched, not against the remote.
 func (w *Writer) DryRun() *Writer {
 	return &Writer{Store: w.Store, Git: w.Git, Index: w.Index, Packages: w.Packages, Now: w.Now, Log: w.Log, RepoURL: w.RepoURL,
-		dryRun: true}
+		Render: w.Render, dryRun: true}
 }
 
 // written returns the revision name as a write left it: after a real

@@ -20,6 +20,7 @@ import (
 	"github.com/pkgserver/pkgserver/internal/keymutex"
 	"github.com/pkgserver/pkgserver/internal/pkgcheck"
 	"github.com/pkgserver/pkgserver/internal/reconcile"
+	"github.com/pkgserver/pkgserver/internal/render"
 	"github.com/pkgserver/pkgserver/internal/result"
 	"github.com/pkgserver/pkgserver/internal/revision"
 	"github.com/pkgserver/pkgserver/internal/store"
@@ -75,6 +76,9 @@ type Writer struct {
 	// processor shares, so that publications of a package wait for each
 	// other (nil: they do not, though the writes of a repository do).
 	Publisher *Publisher
+	// Render is how the packages of writes render: whether exec
+	// functions may run, and for how long.
+	Render render.Options
 
 	locks keymutex.Map[int64]
 	// dryRun makes every write a dry run (see DryRun).

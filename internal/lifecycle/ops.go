@@ -20,72 +20,108 @@ import (
 // resources.
 const MaxResourceFiles = 10000
 
-// PutResources replaces the files of a Draft: one commit on its branch.
-// Files that fail validation refuse the update (Invalid with the
-// findings); warnings are returned.
+// PutResources replaces the files of a Draft: one commit on its branch
+// (see WriteResources), answering the revision and the warnings.
 func (w *Writer) PutResources(ctx context.Context, ns, name string, rv int64, files map[string][]byte, by Author) (*store.Revision, []result.Result, error) {
-	r, err := w.revision(ctx, ns, name, rv)
+	out, err := w.WriteResources(ctx, ns, name, rv, files, by)
 	if err != nil {
 		return nil, nil, err
 	}
-	if r.Lifecycle != revision.Draft || !strings.HasPrefix(r.Ref, revision.DraftsPrefix) {
-		return nil, nil, invalid("only a Draft's resources can be changed; %s is %s (%s)", name, r.Lifecycle, allowed(r.Lifecycle))
+	return out.Revision, out.Warnings, nil
+}
+
+// Written is what a write of a Draft's files did.
+type Written struct {
+	// Revision is the revision as the write left it.
+	Revision *store.Revision
+	// Warnings are the findings that did not refuse the write: of its
+	// validation and, for a package committed though its render failed,
+	// of the render.
+	Warnings []result.Result
+	// Rendering is how the package rendered; nil when it has no pipeline.
+	Rendering *Rendering
+}
+
+// WriteResources replaces the files of a Draft with the files given,
+// rendered: one commit on its branch. A render that fails and files that
+// fail validation refuse the update (Invalid with the findings).
+func (w *Writer) WriteResources(ctx context.Context, ns, name string, rv int64, files map[string][]byte, by Author) (*Written, error) {
+	r, err := w.revision(ctx, ns, name, rv)
+	if err != nil {
+		return nil, err
 	}
-	if _, ok := files["Kptfile"]; !ok {
-		return nil, nil, invalid("spec.resources: a package needs its Kptfile")
-	}
-	if len(files) > MaxResourceFiles {
-		return nil, nil, invalid("spec.resources: %d files, at most %d", len(files), MaxResourceFiles)
+	if err := checkResources(r, name, files); err != nil {
+		return nil, err
 	}
 	// The API carries text, not modes: executables and symbolic links stay
 	// what they were.
 	modes, err := w.modes(ctx, r.Tree)
 	if err != nil {
-		return nil, nil, err
-	}
-	list := make([]gitrepo.File, 0, len(files))
-	for _, p := range slices.Sorted(maps.Keys(files)) {
-		if !fs.ValidPath(p) || p == "." || strings.Contains(p, "\\") {
-			return nil, nil, invalid("spec.resources: %q is not a relative slash-separated path inside the package", p)
-		}
-		for _, elem := range strings.Split(p, "/") {
-			if err := gitrepo.ValidateWritePathElement(elem); err != nil {
-				return nil, nil, invalid("spec.resources: %q: %v", p, err)
-			}
-		}
-		list = append(list, gitrepo.File{Path: p, Data: files[p], Mode: modes[p]})
+		return nil, err
 	}
 	o, done, err := w.begin(ctx, ns, r.Repository, by)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer done()
 	full := o.cfg.Full(r.Package)
-	tree, err := o.ow.BuildTree(list)
+	rendering, err := w.renderPackage(ctx, full, files, modes, "the resources do not render")
 	if err != nil {
-		return nil, nil, invalid("spec.resources: %v", err)
+		return nil, err
+	}
+	tree, err := o.ow.BuildTree(fileList(rendering.apply(files), modes))
+	if err != nil {
+		return nil, invalid("spec.resources: %v", err)
 	}
 	if tree == r.Tree {
-		return r, nil, nil // unchanged
+		return &Written{Revision: r, Warnings: rendering.warnings(full), Rendering: rendering}, nil // unchanged
 	}
 	commit, err := o.commitPackage(r.Commit, []string{r.Commit}, full, tree, fmt.Sprintf("Update package %s\n", full))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	tip, err := o.branchTip()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	warnings, err := o.validate(tip, commit, full, "the resources are not valid")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := o.apply([]revision.RefUpdate{{Ref: r.Ref, Old: r.Commit, New: commit}}); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	o.recordValidation(tree, warnings)
 	nr, err := o.written(name, r, r.Ref, commit, true, warnings)
-	return nr, warnings, err
+	if err != nil {
+		return nil, err
+	}
+	return &Written{Revision: nr, Warnings: append(rendering.warnings(full), warnings...), Rendering: rendering}, nil
+}
+
+// checkResources refuses files that cannot be a Draft's package: of
+// another lifecycle, without a Kptfile, too many, paths outside it.
+func checkResources(r *store.Revision, name string, files map[string][]byte) error {
+	if r.Lifecycle != revision.Draft || !strings.HasPrefix(r.Ref, revision.DraftsPrefix) {
+		return invalid("only a Draft's resources can be changed; %s is %s (%s)", name, r.Lifecycle, allowed(r.Lifecycle))
+	}
+	if _, ok := files["Kptfile"]; !ok {
+		return invalid("spec.resources: a package needs its Kptfile")
+	}
+	if len(files) > MaxResourceFiles {
+		return invalid("spec.resources: %d files, at most %d", len(files), MaxResourceFiles)
+	}
+	for _, p := range slices.Sorted(maps.Keys(files)) {
+		if !fs.ValidPath(p) || p == "." || strings.Contains(p, "\\") {
+			return invalid("spec.resources: %q is not a relative slash-separated path inside the package", p)
+		}
+		for _, elem := range strings.Split(p, "/") {
+			if err := gitrepo.ValidateWritePathElement(elem); err != nil {
+				return invalid("spec.resources: %q: %v", p, err)
+			}
+		}
+	}
+	return nil
 }
 
 // Update moves a revision from Draft to Proposed (its branch renamed
