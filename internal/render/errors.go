@@ -12,6 +12,10 @@ var ErrNotPackage = errors.New("not a kpt package: no Kptfile")
 // pkgserver runs functions in process only, with no container runtime.
 var ErrNoRuntime = errors.New("no built-in function serves this image and pkgserver runs no container runtime")
 
+// ErrExecNotAllowed is returned for a pipeline with an `exec:` function when
+// Options do not allow exec functions.
+var ErrExecNotAllowed = errors.New("exec functions are not allowed on this server")
+
 // ErrUnsupported is returned for a pipeline or a package using a part of
 // `kpt fn render` this renderer does not implement yet.
 var ErrUnsupported = errors.New("not supported by the in-process renderer")
@@ -19,7 +23,8 @@ var ErrUnsupported = errors.New("not supported by the in-process renderer")
 // FunctionError is a pipeline step that failed: the function returned an
 // error or results of severity error. The package was left untouched.
 type FunctionError struct {
-	// Image is the function's image.
+	// Image is the function's image, or for an exec function its exec
+	// command.
 	Image string
 	// Results holds the results of every function run up to and including
 	// the one that failed, as kpt prints them.

@@ -93,24 +93,43 @@ func TestValidatorsDoNotMutate(t *testing.T) {
 	}
 }
 
-// TestUnsupported: what this renderer does not implement is refused before
-// anything runs, not rendered differently from kpt.
-func TestUnsupported(t *testing.T) {
+// TestPipelineRefused: a pipeline that cannot run is refused before any
+// of its functions runs, the package untouched.
+func TestPipelineRefused(t *testing.T) {
 	for _, tt := range []struct {
-		name  string
-		files map[string]string
-		want  string
+		name    string
+		files   map[string]string
+		wantErr error
+		want    string
 	}{
-		{"exec", map[string]string{"Kptfile": kptfileHead + "pipeline:\n  mutators:\n    - exec: ./fn\n"}, "exec functions"},
-		{"configPath", map[string]string{"Kptfile": kptfileHead + "pipeline:\n  mutators:\n    - image: gcr.io/kpt-fn/set-labels:v0.1\n      configPath: fn.yaml\n"}, "configPath"},
-		{"selectors", map[string]string{"Kptfile": kptfileHead + "pipeline:\n  mutators:\n    - image: gcr.io/kpt-fn/set-labels:v0.1\n      configMap: {a: b}\n      selectors:\n        - kind: ConfigMap\n"}, "selectors"},
-		{"exclude", map[string]string{"Kptfile": kptfileHead + "pipeline:\n  validators:\n    - image: gcr.io/kpt-fn/set-labels:v0.1\n      configMap: {a: b}\n      exclude:\n        - kind: ConfigMap\n"}, "exclude"},
-		{"subpackage", map[string]string{"Kptfile": kptfileHead, "sub/Kptfile": kptfileHead}, "subpackage sub"},
+		{"exec not allowed", map[string]string{"Kptfile": kptfileHead + "pipeline:\n  mutators:\n    - exec: ./fn\n"},
+			ErrExecNotAllowed, "exec functions are not allowed on this server"},
+		{"configPath and configMap", map[string]string{
+			"Kptfile": kptfileHead + "pipeline:\n  mutators:\n    - image: gcr.io/kpt-fn/set-labels:v0.1\n      configPath: fn.yaml\n      configMap: {a: b}\n",
+			"fn.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: fn\n"}, nil, "configPath and configMap are both given"},
+		{"configPath missing", map[string]string{"Kptfile": kptfileHead + "pipeline:\n  mutators:\n    - image: gcr.io/kpt-fn/set-labels:v0.1\n      configPath: fn.yaml\n"},
+			nil, "functionConfig must exist in the current package"},
+		{"configPath outside", map[string]string{"Kptfile": kptfileHead + "pipeline:\n  mutators:\n    - image: gcr.io/kpt-fn/set-labels:v0.1\n      configPath: ../fn.yaml\n"},
+			nil, "not a file of the package"},
+		{"image and exec", map[string]string{"Kptfile": kptfileHead + "pipeline:\n  mutators:\n    - image: gcr.io/kpt-fn/set-labels:v0.1\n      exec: ./fn\n"},
+			nil, "not both"},
+		{"subpackage Kptfile", map[string]string{"Kptfile": kptfileHead, "sub/Kptfile": "apiVersion: kpt.dev/v1alpha2\nkind: Kptfile\n"},
+			nil, "subpackage sub: the Kptfile's apiVersion"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Render(context.Background(), writeFiles(t, tt.files), Options{})
-			if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("Render: %v, want %v about %s", err, ErrUnsupported, tt.want)
+			dir := writeFiles(t, tt.files)
+			out, err := Render(context.Background(), dir, Options{})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Render: %v, want an error saying %s", err, tt.want)
+			}
+			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Errorf("Render: %v, want %v", err, tt.wantErr)
+			}
+			if len(out.Results.Items) != 0 || out.Results.ExitCode != 1 {
+				t.Errorf("results: %+v", out.Results)
+			}
+			if diff := cmp.Diff(readTree(t, dir), tt.files); diff != "" {
+				t.Errorf("package changed (-got +want):\n%s", diff)
 			}
 		})
 	}
@@ -246,7 +265,7 @@ func TestReadPackageAnnotations(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got [][4]string
-	for _, n := range pkg.nodes {
+	for _, n := range pkg {
 		a := n.GetAnnotations()
 		got = append(got, [4]string{
 			a["internal.config.kubernetes.io/path"], a["internal.config.kubernetes.io/index"],

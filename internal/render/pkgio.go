@@ -21,20 +21,14 @@ import (
 // not the annotation).
 const legacyPathAnnotation = "config.kubernetes.io/path"
 
-// pkgFiles is a package as read: its resources, annotated as kpt
-// annotates them for functions, and each file's resources as kyaml writes
-// them back before any function ran.
-type pkgFiles struct {
-	nodes    []*yaml.RNode
-	baseline map[string][]byte
-}
-
 // readPackage reads the resources of the package in dir as kpt does: every
 // YAML and JSON file outside subpackages and .krmignore, each resource
-// annotated with its file (internal.config.kubernetes.io/path and the
-// legacy config.kubernetes.io/path) and its index in the file (…/index),
+// annotated with its file relative to the package
+// (internal.config.kubernetes.io/path and the legacy
+// config.kubernetes.io/path), its index in the file (…/index) and the
+// package's directory (internal.config.kubernetes.io/package-path),
 // sequence indentation kept.
-func readPackage(fsys filesys.FileSystem, dir string) (*pkgFiles, error) {
+func readPackage(fsys filesys.FileSystem, dir string) ([]*yaml.RNode, error) {
 	r := kio.LocalPackageReader{
 		FileSystem:        filesys.FileSystemOrOnDisk{FileSystem: fsys},
 		PackagePath:       dir,
@@ -42,16 +36,13 @@ func readPackage(fsys filesys.FileSystem, dir string) (*pkgFiles, error) {
 		MatchFilesGlob:    kio.MatchAll,
 		PreserveSeqIndent: true,
 		WrapBareSeqNode:   true,
+		SetAnnotations:    map[string]string{pkgPathAnnotation: dir},
 	}
 	nodes, err := r.Read()
 	if err != nil {
 		return nil, fmt.Errorf("read package: %w", err)
 	}
-	files, err := serialize(nodes)
-	if err != nil {
-		return nil, err
-	}
-	return &pkgFiles{nodes: nodes, baseline: files}, nil
+	return nodes, nil
 }
 
 // serialize renders resources into the files they belong to, as kpt's
@@ -99,21 +90,22 @@ type writePlan struct {
 	deleted []string
 }
 
-// plan compares the pipeline's output with the package as read: a file is
-// written only when its resources changed, so that a file the pipeline did
-// not touch keeps its bytes, formatting and all.
-func (p *pkgFiles) plan(output []*yaml.RNode) (*writePlan, error) {
+// planWrite compares the files of the render's output with the files as
+// read (baseline): a file is written only when its resources changed, so
+// that a file the pipeline did not touch keeps its bytes, formatting and
+// all; a file read whose every resource is gone is deleted.
+func planWrite(baseline map[string][]byte, output []*yaml.RNode) (*writePlan, error) {
 	files, err := serialize(output)
 	if err != nil {
 		return nil, err
 	}
 	wp := &writePlan{changed: map[string][]byte{}}
 	for name, data := range files {
-		if old, ok := p.baseline[name]; !ok || !bytes.Equal(old, data) {
+		if old, ok := baseline[name]; !ok || !bytes.Equal(old, data) {
 			wp.changed[name] = data
 		}
 	}
-	for name := range p.baseline {
+	for name := range baseline {
 		if _, ok := files[name]; !ok {
 			wp.deleted = append(wp.deleted, name)
 		}

@@ -34,9 +34,12 @@ type ResultListMeta struct {
 type FunctionResult struct {
 	// Image is the function's image as the Kptfile names it.
 	Image string `json:"image,omitempty" yaml:"image,omitempty"`
+	// Exec is an exec function's command as the Kptfile gives it.
+	Exec string `json:"exec,omitempty" yaml:"exec,omitempty"`
 	// Stderr is what the function wrote to its standard error.
 	Stderr string `json:"stderr,omitempty" yaml:"stderr,omitempty"`
-	// ExitCode is the function's: 0 when it succeeded, 1 when it failed.
+	// ExitCode is the function's: 0 when it succeeded, non-zero (an exec
+	// function's exit status, otherwise 1) when it failed.
 	ExitCode int `json:"exitCode" yaml:"exitCode"`
 	// Results are the function's structured results.
 	Results framework.Results `json:"results,omitempty" yaml:"results,omitempty"`
