@@ -27,9 +27,9 @@ func configMap(name, ns string) string {
 // all of them. The results list every function in that order.
 func TestSubpackages(t *testing.T) {
 	files := map[string]string{
-		"Kptfile": kptfile("root", "pipeline:\n  mutators:\n    - image: gcr.io/kpt-fn/set-labels:v0.1\n      configMap: {tier: root}\n"),
-		"cm.yaml": configMap("root", "prod"),
-		"a/Kptfile": kptfile("a", "pipeline:\n  mutators:\n    - image: gcr.io/kpt-fn/set-namespace:v0.4\n      configMap: {namespace: a}\n"),
+		"Kptfile":     kptfile("root", "pipeline:\n  mutators:\n    - image: gcr.io/kpt-fn/set-labels:v0.1\n      configMap: {tier: root}\n"),
+		"cm.yaml":     configMap("root", "prod"),
+		"a/Kptfile":   kptfile("a", "pipeline:\n  mutators:\n    - image: gcr.io/kpt-fn/set-namespace:v0.4\n      configMap: {namespace: a}\n"),
 		"a/cm.yaml":   configMap("a", "prod"),
 		"a/b/Kptfile": kptfile("b", "pipeline:\n  mutators:\n    - image: gcr.io/kpt-fn/set-annotations:v0.1\n      configMap: {owner: b}\n"),
 		"a/b/cm.yaml": configMap("b", "prod"),
