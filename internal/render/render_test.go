@@ -81,7 +81,7 @@ func TestCatalogExamples(t *testing.T) {
 			if diff := cmp.Diff(readTree(t, dir), readTree(t, filepath.Join(examples, e.Name(), "expected"))); diff != "" {
 				t.Errorf("rendered package (-got +want):\n%s", diff)
 			}
-			if got, want := out.Changed, []string{"resources.yaml"}; !cmp.Equal(got, want) {
+			if got, want := out.Changed, exampleChanges(t, e.Name()); !cmp.Equal(got, want) {
 				t.Errorf("Changed = %q, want %q", got, want)
 			}
 			if out.Results.ExitCode != 0 || len(out.Results.Items) != 1 || out.Results.Items[0].ExitCode != 0 {

@@ -2,6 +2,8 @@ package render
 
 import (
 	"bytes"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -154,4 +156,20 @@ func TestApplyReplacementsFailure(t *testing.T) {
 	if got, want := itemsString(t, rl), replacementsPod+"---\n"+replacementsJob; got != want {
 		t.Errorf("resources changed:\n%s", got)
 	}
+}
+
+// exampleChanges lists the files a catalog example's render changes: those
+// whose expected bytes differ from the input's, most often resources.yaml
+// alone, job.yaml for apply-replacements-simple.
+func exampleChanges(t *testing.T, name string) []string {
+	t.Helper()
+	in := readTree(t, filepath.Join(examples, name, "input"))
+	var changed []string
+	for file, data := range readTree(t, filepath.Join(examples, name, "expected")) {
+		if in[file] != data {
+			changed = append(changed, file)
+		}
+	}
+	slices.Sort(changed)
+	return changed
 }
