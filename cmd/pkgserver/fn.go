@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -27,12 +28,24 @@ func newFnRenderCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "render [flags] DIR",
 		Short: "Render a package in place, as kpt fn render does",
-		Long: `Render the package in DIR in place, as kpt fn render does: run the Kptfile's
-pipeline, mutators then validators, over the package's resources and write
-back the files whose resources changed. Functions run in process: the kpt
-function catalog's set-namespace, set-labels and set-annotations (images
-gcr.io/kpt-fn/NAME or ghcr.io/kptdev/krm-functions-catalog/NAME, any tag).
-Any other image is an error: pkgserver runs no container runtime.
+		Long: `Render the package in DIR in place, as kpt fn render does: its subpackages
+first, depth first, each one's pipeline over its own resources and its
+subpackages'; then the package's pipeline over its resources and all of its
+subpackages'. A pipeline runs its mutators, then its validators, each over
+the resources its selectors pick and its exclude leaves, with the
+functionConfig of its configMap or configPath. The files whose resources
+changed are written back; a file whose every resource was removed is
+deleted; a resource a function created goes to [NAMESPACE/]KIND_NAME.yaml in
+the package whose pipeline created it.
+
+Image functions run in process: the kpt function catalog's apply-replacements,
+apply-setters, ensure-name-substring, search-replace, set-annotations,
+set-image, set-labels, set-namespace and starlark (images gcr.io/kpt-fn/NAME
+or ghcr.io/kptdev/krm-functions-catalog/NAME, any tag). Any other image is an
+error: pkgserver runs no container runtime. Exec functions run as programs
+of this machine, as the user running pkgserver, with the ResourceList on
+standard input, in an empty temporary directory, with PATH=/usr/bin:/bin as
+their whole environment, killed after a minute.
 
 With -o json or -o yaml the FunctionResultList (kpt.dev/v1) is printed to
 standard output. With --check nothing is written, and the exit status says
@@ -48,7 +61,7 @@ would change (the package is left untouched), 2 on a usage error.`,
 			default:
 				return usageError("-o %s: want json or yaml", output)
 			}
-			out, err := render.Render(cmd.Context(), args[0], render.Options{DryRun: check})
+			out, err := render.Render(cmd.Context(), args[0], render.Options{DryRun: check, AllowExec: true})
 			if errors.Is(err, render.ErrNotPackage) {
 				return usageError("%v", err)
 			}
@@ -76,13 +89,22 @@ would change (the package is left untouched), 2 on a usage error.`,
 func printRender(cmd *cobra.Command, output string, check bool, out *render.Outcome) error {
 	stderr := cmd.ErrOrStderr()
 	for _, item := range out.Results.Items {
-		status := "PASS"
+		status, name := "PASS", item.Image
 		if item.ExitCode != 0 {
 			status = "FAIL"
 		}
-		fmt.Fprintf(stderr, "[%s] %q\n", status, item.Image)
+		if name == "" {
+			name = item.Exec
+		}
+		fmt.Fprintf(stderr, "[%s] %q\n", status, name)
 		for _, r := range item.Results {
 			fmt.Fprintf(stderr, "  [%s] %s\n", r.Severity, r.Message)
+		}
+		if s := strings.TrimRight(item.Stderr, "\n"); s != "" {
+			fmt.Fprintf(stderr, "  Stderr:\n    %s\n", strings.ReplaceAll(s, "\n", "\n    "))
+		}
+		if item.ExitCode != 0 && item.Exec != "" {
+			fmt.Fprintf(stderr, "  Exit code: %d\n", item.ExitCode)
 		}
 	}
 	if out.Results.ExitCode == 0 {
@@ -108,5 +130,5 @@ func printChanges(w io.Writer, check bool, out *render.Outcome) {
 	for _, name := range out.Deleted {
 		fmt.Fprintf(w, "%s: %s\n", deleted, name)
 	}
-	fmt.Fprintf(w, "Successfully executed %d function(s) in 1 package(s).\n", len(out.Results.Items))
+	fmt.Fprintf(w, "Successfully executed %d function(s) in %d package(s).\n", len(out.Results.Items), out.Packages)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -119,5 +120,81 @@ func TestFnRenderFailure(t *testing.T) {
 	}
 	if _, _, code := runFnRender(t, t.TempDir()); code != 2 {
 		t.Errorf("not a package: exit %d, want 2", code)
+	}
+}
+
+func writeTree(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, data := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		mode := os.FileMode(0o644)
+		if strings.HasSuffix(name, ".sh") {
+			mode = 0o755
+		}
+		if err := os.WriteFile(p, []byte(data), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestFnRenderSubpackages: the subpackage renders first and the parent's
+// pipeline reaches its resources; both packages are counted.
+func TestFnRenderSubpackages(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"Kptfile":     "apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: root\npipeline:\n  mutators:\n    - image: gcr.io/kpt-fn/set-labels:v0.1\n      configMap: {app: web}\n",
+		"sub/Kptfile": "apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: sub\npipeline:\n  mutators:\n    - image: gcr.io/kpt-fn/set-namespace:v0.4\n      configMap: {namespace: staging}\n",
+		"sub/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n  namespace: prod\n",
+	})
+	_, stderr, code := runFnRender(t, dir)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	want := "[PASS] \"gcr.io/kpt-fn/set-namespace:v0.4\"\n[PASS] \"gcr.io/kpt-fn/set-labels:v0.1\"\nchanged: sub/cm.yaml\nSuccessfully executed 2 function(s) in 2 package(s).\n"
+	if stderr != want {
+		t.Errorf("stderr:\n%s\nwant\n%s", stderr, want)
+	}
+	if got := readFile(t, filepath.Join(dir, "sub", "cm.yaml")); !strings.Contains(got, "namespace: staging") || !strings.Contains(got, "app: web") {
+		t.Errorf("sub/cm.yaml:\n%s", got)
+	}
+}
+
+// TestFnRenderExec: the CLI runs exec functions, as the user running it;
+// a failing one prints its standard error and exit code and exits 1.
+func TestFnRenderExec(t *testing.T) {
+	kptfile := "apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: pkg\npipeline:\n  mutators:\n    - exec: %s\n"
+	fn := filepath.Join(t.TempDir(), "fn.sh")
+	if err := os.WriteFile(fn, []byte("#!/bin/sh\necho working >&2\nsed s/prod/$1/\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir := writeTree(t, map[string]string{
+		"Kptfile": fmt.Sprintf(kptfile, fn+" dev"),
+		"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n  namespace: prod\n",
+	})
+	stdout, stderr, code := runFnRender(t, "-o", "yaml", dir)
+	if code != 0 || !strings.Contains(stderr, "[PASS] \""+fn+" dev\"\n  Stderr:\n    working\n") {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains(stdout, "exec: "+fn+" dev\n") || !strings.Contains(stdout, "stderr: |\n") {
+		t.Errorf("-o yaml:\n%s", stdout)
+	}
+	if got := readFile(t, filepath.Join(dir, "cm.yaml")); !strings.Contains(got, "namespace: dev") {
+		t.Errorf("cm.yaml:\n%s", got)
+	}
+
+	if err := os.WriteFile(fn, []byte("#!/bin/sh\necho broken >&2\nexit 4\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	before := readFile(t, filepath.Join(dir, "cm.yaml"))
+	_, stderr, code = runFnRender(t, dir)
+	if code != 1 || !strings.Contains(stderr, "[FAIL]") || !strings.Contains(stderr, "    broken\n  Exit code: 4\n") {
+		t.Errorf("failing exec: exit %d\n%s", code, stderr)
+	}
+	if readFile(t, filepath.Join(dir, "cm.yaml")) != before {
+		t.Error("cm.yaml changed")
 	}
 }
