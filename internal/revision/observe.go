@@ -36,8 +36,9 @@ func (m Made) Signature() string {
 // of the branch, and nobody for a draft, a proposal or a deletion
 // proposal, which are not published. The publish records of a v<N> tag are
 // read from the tag's message, then the commit's. A v<N> tag Porch
-// published (PublishedByPorch) is published by the approval commit's
-// author, by email, at its author time, as Porch reports it.
+// published (PublishedByPorch, any version of Porch) is published by the
+// approval commit's author, by email, at its author time, as Porch reports
+// it.
 func Observe(cfg Config, src Source, commit, tree string, committed Made, tagged *Made) Observation {
 	o := Observation{Source: src, Commit: commit, Tree: tree}
 	var messages []string
@@ -53,7 +54,7 @@ func Observe(cfg Config, src Source, commit, tree string, committed Made, tagged
 		full := cfg.Normalize().Full(src.Package)
 		o.PublishedWorkspace = PublishedWorkspace(messages, full, src.Number)
 		o.PullRequest = PublishedPullRequest(messages, full, src.Number)
-		if committed.AuthorEmail != "" && PublishedByPorch(messages, full, src.Number) {
+		if committed.AuthorEmail != "" && PublishedByPorch(messages, committed.Email, full, src.Number) {
 			o.By, o.At = committed.AuthorEmail, committed.AuthorWhen
 		}
 	}

@@ -48,16 +48,27 @@ func PublishedWorkspace(messages []string, full string, n int) string {
 	return ""
 }
 
+// porchEmail is the email Porch commits as, in every version of it.
+const porchEmail = "porch@kpt.dev"
+
 // PublishedByPorch tells whether the publish records in the given messages
-// (an annotated tag's, then its commit's, last) say that Porch published
-// the package at full path at revision v<n>: the commit's message carries
-// the "kpt:" line Porch writes in its approval commits for that package
-// and revision, and no pkgserver trailers name the publication.
-func PublishedByPorch(messages []string, full string, n int) bool {
+// (an annotated tag's, then its commit's, last) and the commit's committer
+// (an email) say that Porch published the package at full path at
+// revision v<n>: the commit's message carries the "kpt:" line Porch writes
+// in its approval commits for that package and revision — or, as Porch
+// approved in 2022, before it wrote that line there, Porch committed it
+// with the message "Approve <full>/v<n>" — and no pkgserver trailers name
+// the publication.
+func PublishedByPorch(messages []string, committer, full string, n int) bool {
 	if len(messages) == 0 || trailerWorkspace(messages, full, n) != "" {
 		return false
 	}
-	return porchWorkspace(messages[len(messages)-1], full, n) != ""
+	msg := messages[len(messages)-1]
+	if porchWorkspace(msg, full, n) != "" {
+		return true
+	}
+	subject, _, _ := strings.Cut(strings.TrimSpace(msg), "\n")
+	return committer == porchEmail && strings.TrimSpace(subject) == "Approve "+full+"/"+FormatRevision(n)
 }
 
 // trailerWorkspace is the workspace pkgserver's publish trailers in the
