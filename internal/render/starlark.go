@@ -1,12 +1,485 @@
 package render
 
 import (
+	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 
+	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
+	"go.starlark.net/syntax"
+	"sigs.k8s.io/kustomize/kyaml/comments"
 	"sigs.k8s.io/kustomize/kyaml/fn/framework"
+	"sigs.k8s.io/kustomize/kyaml/kio"
+	"sigs.k8s.io/kustomize/kyaml/kio/kioutil"
+	"sigs.k8s.io/kustomize/kyaml/order"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
-// runStarlark is the catalog's starlark, not implemented yet.
+// The StarlarkRun functionConfig's group, version and kind.
+const (
+	starlarkRunAPIVersion = "fn.kpt.dev/v1alpha1"
+	starlarkRunKind       = "StarlarkRun"
+)
+
+// legacyIDAnnotation is the id annotation of kyaml before v0.12, which kpt
+// still gives functions beside internal.config.kubernetes.io/id.
+const legacyIDAnnotation = "config.k8s.io/id"
+
+// starlarkMaxSteps bounds a script's run: past this many Starlark
+// execution steps (about one per bytecode instruction) the script is
+// stopped and the function fails.
+const starlarkMaxSteps = 10_000_000
+
+// starlarkMaxValues bounds the values a resource list or a script's output
+// may hold, YAML aliases expanded, and starlarkMaxDepth their nesting.
+const (
+	starlarkMaxValues = 10_000_000
+	starlarkMaxDepth  = 1_000
+)
+
+// starlarkOptions are the dialect the catalog's function enables: sets,
+// while loops and recursion, and if, for and while at the top level with
+// top-level names reassignable.
+var starlarkOptions = syntax.FileOptions{
+	Set:             true,
+	While:           true,
+	TopLevelControl: true,
+	GlobalReassign:  true,
+	Recursion:       true,
+}
+
+// runStarlark is the catalog's starlark: it runs a Starlark script over the
+// resources. The script comes from a StarlarkRun's source (its params at
+// ctx.resource_list["functionConfig"]["params"]) or a ConfigMap's
+// data.source (the other data beside it). The script sees
+// ctx.resource_list, a dict with "items", the resources, and
+// "functionConfig", each converted from YAML to Starlark dicts, lists,
+// strings, ints, floats, bools and None; whatever it leaves in
+// ctx.resource_list["items"] becomes the resources, so it may change, add,
+// remove and reorder them. As with kpt, each resource the script was given
+// carries an id annotation through which the output gets back the input's
+// comments and field order; new fields come after the input's, sorted.
+// print() output is reported as info results; fail() or any error fails
+// the function with its message.
+//
+// The script runs bounded and closed: it is stopped after starlarkMaxSteps
+// execution steps, load() of any module fails (the catalog's libraries,
+// http among them, are not provided), and Starlark itself has no file,
+// network or clock access. ctx.environment is empty rather than the
+// server's environment, and ctx.open_api is not provided.
 func runStarlark(rl *framework.ResourceList) error {
-	return fmt.Errorf("starlark: %w", ErrUnsupported)
+	return execStarlark(rl, starlarkMaxSteps)
+}
+
+// execStarlark is runStarlark with a step limit of maxSteps.
+func execStarlark(rl *framework.ResourceList, maxSteps uint64) (err error) {
+	name, source, err := starlarkScript(rl.FunctionConfig)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("starlark: the script's run failed: %v", r)
+		}
+	}()
+	inputs := copyNodes(rl.Items)
+	migration, err := kio.PreprocessResourcesForInternalAnnotationMigration(inputs)
+	if err != nil {
+		return fmt.Errorf("starlark: %w", err)
+	}
+	ids, err := setStarlarkIDs(inputs)
+	if err != nil {
+		return err
+	}
+	conv := &starlarkConverter{}
+	list, err := conv.resourceList(inputs, rl.FunctionConfig)
+	if err != nil {
+		return fmt.Errorf("starlark: %w", err)
+	}
+	printed, err := runScript(name, source, list, maxSteps)
+	rl.Results = append(rl.Results, printed...)
+	if err != nil {
+		return err
+	}
+	items, err := starlarkItems(list)
+	if err != nil {
+		return fmt.Errorf("starlark: %w", err)
+	}
+	if err := restoreStarlarkComments(items, ids); err != nil {
+		return fmt.Errorf("starlark: %w", err)
+	}
+	if err := kio.ReconcileInternalAnnotations(items, migration); err != nil {
+		return fmt.Errorf("starlark: %w", err)
+	}
+	rl.Items = items
+	return nil
+}
+
+// starlarkScript returns a StarlarkRun's or a ConfigMap's name and
+// script.
+func starlarkScript(config *yaml.RNode) (name, source string, err error) {
+	if config == nil {
+		return "", "", fmt.Errorf("starlark: a functionConfig is required: give the function a configMap with the script in source")
+	}
+	switch apiVersion, kind := config.GetApiVersion(), config.GetKind(); {
+	case apiVersion == "v1" && kind == "ConfigMap":
+		source = config.GetDataMap()["source"]
+	case apiVersion == starlarkRunAPIVersion && kind == starlarkRunKind:
+		f := config.Field("source")
+		if f != nil && !yaml.IsMissingOrNull(f.Value) {
+			if f.Value.YNode().Kind != yaml.ScalarNode {
+				return "", "", fmt.Errorf("starlark: %s: source must be a string", starlarkRunKind)
+			}
+			source = f.Value.YNode().Value
+		}
+	default:
+		return "", "", fmt.Errorf("starlark: functionConfig must be a ConfigMap or a %s %s, not %s %s",
+			starlarkRunAPIVersion, starlarkRunKind, apiVersion, kind)
+	}
+	if strings.TrimSpace(source) == "" {
+		return "", "", fmt.Errorf("starlark: `source` must not be empty")
+	}
+	name = config.GetName()
+	if name == "" {
+		name = "starlark-function-run"
+	}
+	return name, source, nil
+}
+
+// runScript runs a script with ctx.resource_list set to list, returning
+// what it printed as results.
+func runScript(name, source string, list *starlark.Dict, maxSteps uint64) (framework.Results, error) {
+	var printed framework.Results
+	thread := &starlark.Thread{
+		Name: name,
+		Print: func(_ *starlark.Thread, msg string) {
+			printed = append(printed, &framework.Result{Message: msg, Severity: framework.Info})
+		},
+		Load: func(_ *starlark.Thread, module string) (starlark.StringDict, error) {
+			return nil, fmt.Errorf("load(%q): the in-process starlark function loads no modules", module)
+		},
+	}
+	thread.SetMaxExecutionSteps(maxSteps)
+	ctx := starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{
+		"resource_list": list,
+		"environment":   starlark.NewDict(0),
+	})
+	_, err := starlark.ExecFileOptions(&starlarkOptions, thread, name, source, starlark.StringDict{"ctx": ctx})
+	if err == nil {
+		return printed, nil
+	}
+	if thread.ExecutionSteps() >= maxSteps {
+		return printed, fmt.Errorf("starlark: the script was stopped after %d execution steps, its limit", maxSteps)
+	}
+	var evalErr *starlark.EvalError
+	if errors.As(err, &evalErr) {
+		return printed, fmt.Errorf("starlark: %s%s", evalErr.Msg, scriptPosition(evalErr.CallStack, name))
+	}
+	return printed, fmt.Errorf("starlark: %w", err)
+}
+
+// scriptPosition returns where in the script the innermost frame of a
+// call stack is, as " (at FILE:LINE:COL)".
+func scriptPosition(stack starlark.CallStack, name string) string {
+	for i := len(stack) - 1; i >= 0; i-- {
+		if pos := stack[i].Pos; pos.Filename() == name {
+			return fmt.Sprintf(" (at %s)", pos)
+		}
+	}
+	return ""
+}
+
+// setStarlarkIDs gives each input the id annotations kpt gives a function's
+// inputs and returns the inputs by id.
+func setStarlarkIDs(inputs []*yaml.RNode) (map[string]*yaml.RNode, error) {
+	ids := make(map[string]*yaml.RNode, len(inputs))
+	for i, n := range inputs {
+		id := strconv.Itoa(i + 1)
+		for _, key := range []string{kioutil.IdAnnotation, legacyIDAnnotation} {
+			if err := n.PipeE(yaml.SetAnnotation(key, id)); err != nil {
+				return nil, fmt.Errorf("starlark: %w", err)
+			}
+		}
+		ids[id] = n
+	}
+	return ids, nil
+}
+
+// restoreStarlarkComments copies onto each output that kept an input's id the
+// input's comments and field order, and drops the id, as kpt does.
+func restoreStarlarkComments(items []*yaml.RNode, ids map[string]*yaml.RNode) error {
+	for _, n := range items {
+		annotations := n.GetAnnotations()
+		id, ok := annotations[kioutil.IdAnnotation]
+		if !ok {
+			id, ok = annotations[legacyIDAnnotation]
+		}
+		in, found := ids[id]
+		if !ok || !found {
+			continue
+		}
+		if err := comments.CopyComments(in, n); err != nil {
+			return err
+		}
+		if err := order.SyncOrder(in, n); err != nil {
+			return err
+		}
+		for _, key := range []string{kioutil.IdAnnotation, legacyIDAnnotation} {
+			if err := n.PipeE(yaml.ClearAnnotation(key)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// starlarkItems returns the resources a script left in the resource
+// list's items.
+func starlarkItems(list *starlark.Dict) ([]*yaml.RNode, error) {
+	v, found, err := list.Get(starlark.String("items"))
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, fmt.Errorf(`the script removed ctx.resource_list["items"]`)
+	}
+	seq, ok := v.(starlark.Indexable)
+	if _, isString := v.(starlark.String); !ok || isString {
+		return nil, fmt.Errorf(`ctx.resource_list["items"] must be a list of resources, not a %s`, v.Type())
+	}
+	conv := &starlarkConverter{}
+	items := make([]*yaml.RNode, 0, seq.Len())
+	for i := range seq.Len() {
+		e := seq.Index(i)
+		if _, ok := e.(*starlark.Dict); !ok {
+			return nil, fmt.Errorf(`ctx.resource_list["items"][%d] must be a dict, not a %s`, i, e.Type())
+		}
+		g, err := conv.goValue(e, 0)
+		if err != nil {
+			return nil, fmt.Errorf(`ctx.resource_list["items"][%d]: %w`, i, err)
+		}
+		b, err := yaml.Marshal(g)
+		if err != nil {
+			return nil, fmt.Errorf(`ctx.resource_list["items"][%d]: %w`, i, err)
+		}
+		n, err := yaml.Parse(string(b))
+		if err != nil {
+			return nil, fmt.Errorf(`ctx.resource_list["items"][%d]: %w`, i, err)
+		}
+		items = append(items, n)
+	}
+	return items, nil
+}
+
+// starlarkConverter converts between YAML and Starlark values, counting
+// them against starlarkMaxValues.
+type starlarkConverter struct {
+	values int
+}
+
+func (c *starlarkConverter) count(depth int) error {
+	c.values++
+	if c.values > starlarkMaxValues {
+		return fmt.Errorf("more than %d values", starlarkMaxValues)
+	}
+	if depth > starlarkMaxDepth {
+		return fmt.Errorf("values nested deeper than %d", starlarkMaxDepth)
+	}
+	return nil
+}
+
+// resourceList builds the resource list a script sees: a
+// config.kubernetes.io/v1 ResourceList with the items and the
+// functionConfig.
+func (c *starlarkConverter) resourceList(items []*yaml.RNode, config *yaml.RNode) (*starlark.Dict, error) {
+	elems := make([]starlark.Value, len(items))
+	for i, n := range items {
+		v, err := c.starlarkValue(n.YNode(), 0)
+		if err != nil {
+			return nil, err
+		}
+		elems[i] = v
+	}
+	list := starlark.NewDict(4)
+	fields := []struct {
+		key   string
+		value starlark.Value
+	}{
+		{"apiVersion", starlark.String(kio.ResourceListAPIVersion)},
+		{"kind", starlark.String(kio.ResourceListKind)},
+		{"items", starlark.NewList(elems)},
+	}
+	if config != nil {
+		fc, err := c.starlarkValue(config.YNode(), 0)
+		if err != nil {
+			return nil, err
+		}
+		fields = append(fields, struct {
+			key   string
+			value starlark.Value
+		}{"functionConfig", fc})
+	}
+	for _, f := range fields {
+		if err := list.SetKey(starlark.String(f.key), f.value); err != nil {
+			return nil, err
+		}
+	}
+	return list, nil
+}
+
+// starlarkValue converts a YAML node: a mapping to a dict in the
+// mapping's order, a sequence to a list, a scalar to the value YAML
+// resolves it to.
+func (c *starlarkConverter) starlarkValue(n *yaml.Node, depth int) (starlark.Value, error) {
+	if err := c.count(depth); err != nil {
+		return nil, err
+	}
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) == 0 {
+			return starlark.None, nil
+		}
+		return c.starlarkValue(n.Content[0], depth+1)
+	case yaml.AliasNode:
+		return c.starlarkValue(n.Alias, depth+1)
+	case yaml.MappingNode:
+		d := starlark.NewDict(len(n.Content) / 2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, err := c.starlarkValue(n.Content[i], depth+1)
+			if err != nil {
+				return nil, err
+			}
+			v, err := c.starlarkValue(n.Content[i+1], depth+1)
+			if err != nil {
+				return nil, err
+			}
+			if err := d.SetKey(k, v); err != nil {
+				return nil, fmt.Errorf("line %d: %w", n.Content[i].Line, err)
+			}
+		}
+		return d, nil
+	case yaml.SequenceNode:
+		elems := make([]starlark.Value, len(n.Content))
+		for i, e := range n.Content {
+			v, err := c.starlarkValue(e, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			elems[i] = v
+		}
+		return starlark.NewList(elems), nil
+	}
+	return starlarkScalar(n)
+}
+
+// starlarkScalar converts a YAML scalar.
+func starlarkScalar(n *yaml.Node) (starlark.Value, error) {
+	var v any
+	if err := n.Decode(&v); err != nil {
+		return nil, fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	switch v := v.(type) {
+	case nil:
+		return starlark.None, nil
+	case bool:
+		return starlark.Bool(v), nil
+	case int:
+		return starlark.MakeInt(v), nil
+	case int64:
+		return starlark.MakeInt64(v), nil
+	case uint64:
+		return starlark.MakeUint64(v), nil
+	case float64:
+		return starlark.Float(v), nil
+	case string:
+		return starlark.String(v), nil
+	}
+	return starlark.String(n.Value), nil
+}
+
+// goValue converts a Starlark value to the Go value YAML marshals it
+// from, as the catalog's runtime does: a dict to a map (so its keys come
+// out sorted), a list, tuple or set to a slice.
+func (c *starlarkConverter) goValue(v starlark.Value, depth int) (any, error) {
+	if err := c.count(depth); err != nil {
+		return nil, err
+	}
+	switch v := v.(type) {
+	case starlark.NoneType:
+		return nil, nil
+	case starlark.Bool:
+		return bool(v), nil
+	case starlark.Int:
+		if i, ok := v.Int64(); ok {
+			return i, nil
+		}
+		if u, ok := v.Uint64(); ok {
+			return u, nil
+		}
+		return nil, fmt.Errorf("int %s is too large for YAML", v)
+	case starlark.Float:
+		return float64(v), nil
+	case starlark.String:
+		return string(v), nil
+	case *starlark.Dict:
+		return c.goMap(v, depth)
+	case starlark.Iterable:
+		if _, ok := v.(starlark.Mapping); ok {
+			break
+		}
+		var out []any
+		iter := v.Iterate()
+		defer iter.Done()
+		var e starlark.Value
+		for iter.Next(&e) {
+			g, err := c.goValue(e, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, g)
+		}
+		if out == nil {
+			out = []any{}
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("a %s cannot be written as YAML", v.Type())
+}
+
+// goMap converts a dict: to a map[string]any when its keys are strings,
+// else to a map[any]any.
+func (c *starlarkConverter) goMap(d *starlark.Dict, depth int) (any, error) {
+	keys := d.Keys()
+	strKeys := !slices.ContainsFunc(keys, func(k starlark.Value) bool {
+		_, ok := k.(starlark.String)
+		return !ok
+	})
+	byString := make(map[string]any, len(keys))
+	byAny := make(map[any]any, len(keys))
+	for _, k := range keys {
+		gk, err := c.goValue(k, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := gk.([]any); ok {
+			return nil, fmt.Errorf("a dict key of type %s cannot be written as YAML", k.Type())
+		}
+		v, _, _ := d.Get(k)
+		gv, err := c.goValue(v, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		if strKeys {
+			byString[string(k.(starlark.String))] = gv
+		} else {
+			byAny[gk] = gv
+		}
+	}
+	if strKeys {
+		return byString, nil
+	}
+	return byAny, nil
 }
