@@ -107,13 +107,13 @@ func (e *execFunc) filter(ctx context.Context, config *yaml.RNode, items []*yaml
 // run runs the program once, in a new empty directory that is removed
 // afterwards, with nothing of the caller's environment, killed with its
 // whole process group when its time runs out.
-func (e *execFunc) run(ctx context.Context, stdin io.Reader, stdout io.Writer, stderr *bytes.Buffer) error {
+func (e *execFunc) run(parent context.Context, stdin io.Reader, stdout io.Writer, stderr *bytes.Buffer) error {
 	dir, err := os.MkdirTemp("", "pkgserver-fn-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	ctx, cancel := context.WithTimeout(parent, e.timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, e.path, e.args...)
 	cmd.Dir = dir
@@ -125,6 +125,9 @@ func (e *execFunc) run(ctx context.Context, stdin io.Reader, stdout io.Writer, s
 	killGroup(cmd)
 	if err == nil {
 		return nil
+	}
+	if perr := parent.Err(); perr != nil {
+		return perr
 	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return &execError{code: 1, timedOut: e.timeout, stderr: stderr.String()}
