@@ -162,3 +162,51 @@ func TestLocalConfig(t *testing.T) {
 		t.Errorf("setters.yaml:\n%s", got)
 	}
 }
+
+// TestRemovedResource: a file keeps the resources a function did not
+// remove; only a file left empty is deleted. The same render in memory
+// says the same.
+func TestRemovedResource(t *testing.T) {
+	builtins["test-drop"] = func(rl *framework.ResourceList) error {
+		var keep []*yaml.RNode
+		for _, n := range rl.Items {
+			if !strings.HasPrefix(n.GetName(), "drop") {
+				keep = append(keep, n)
+			}
+		}
+		rl.Items = keep
+		return nil
+	}
+	t.Cleanup(func() { delete(builtins, "test-drop") })
+	files := map[string]string{
+		"Kptfile":       kptfileHead + "pipeline:\n  mutators:\n    - image: gcr.io/kpt-fn/test-drop\n",
+		"both.yaml":     configMap("keep", "prod") + "---\n" + configMap("drop-1", "prod"),
+		"sub/Kptfile":   kptfile("sub", ""),
+		"sub/only.yaml": configMap("drop-2", "prod"),
+	}
+	mem := map[string][]byte{}
+	for name, data := range files {
+		mem[name] = []byte(data)
+	}
+	inMemory, err := RenderFiles(context.Background(), mem, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := writeFiles(t, files)
+	out, err := Render(context.Background(), dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := readTree(t, dir)
+	if got["both.yaml"] != configMap("keep", "prod") {
+		t.Errorf("both.yaml:\n%s", got["both.yaml"])
+	}
+	if _, ok := got["sub/only.yaml"]; ok {
+		t.Error("sub/only.yaml was not deleted")
+	}
+	for _, o := range []*Outcome{out, inMemory} {
+		if !cmp.Equal(o.Changed, []string{"both.yaml"}) || !cmp.Equal(o.Deleted, []string{"sub/only.yaml"}) {
+			t.Errorf("Changed %q, Deleted %q", o.Changed, o.Deleted)
+		}
+	}
+}
