@@ -44,8 +44,8 @@ type setterChange struct {
 // pattern names none of the given setters is left alone. The setters come
 // from a ConfigMap's data or an ApplySetters' setters (each a name and a
 // value, a string or, here also, a YAML sequence); each field set is
-// reported with its file and path, and a run that set nothing with a
-// warning. Comments and the rest of the formatting are kept.
+// reported with its file and path, and a run that set nothing, for want
+// of setters or of fields naming them, with a warning. Comments and the rest of the formatting are kept.
 func applySetters(rl *framework.ResourceList) error {
 	setters, err := settersOf(rl.FunctionConfig)
 	if err != nil {
@@ -99,9 +99,6 @@ func settersOf(config *yaml.RNode) ([]setter, error) {
 	default:
 		return nil, fmt.Errorf("apply-setters: functionConfig must be a ConfigMap or an %s %s, not %s %s",
 			applySettersAPIVersion, applySettersKind, apiVersion, kind)
-	}
-	if len(setters) == 0 {
-		return nil, fmt.Errorf("apply-setters: input setters list cannot be empty")
 	}
 	slices.SortFunc(setters, func(a, b setter) int { return strings.Compare(a.name, b.name) })
 	return setters, nil

@@ -164,11 +164,6 @@ setters:
 			want: "apiVersion: v1\nkind: MyKind\nmetadata:\n  name: bar # kpt-set: ${name}\nenv: # kpt-set: ${env}\n  - prod\n  - staging\n",
 		},
 		{
-			name:    "ApplySetters without setters",
-			config:  "apiVersion: fn.kpt.dev/v1alpha1\nkind: ApplySetters\nmetadata:\n  name: setters\n",
-			wantErr: "apply-setters: input setters list cannot be empty",
-		},
-		{
 			name:    "setter without a name",
 			config:  "apiVersion: fn.kpt.dev/v1alpha1\nkind: ApplySetters\nmetadata:\n  name: s\nsetters:\n  - value: x\n",
 			wantErr: "apply-setters: ApplySetters: setters[0]: a setter needs a name",
@@ -182,11 +177,6 @@ setters:
 			name:    "another kind",
 			config:  "apiVersion: fn.kpt.dev/v1alpha1\nkind: SetLabels\nmetadata:\n  name: s\n",
 			wantErr: "apply-setters: functionConfig must be a ConfigMap or an fn.kpt.dev/v1alpha1 ApplySetters, not fn.kpt.dev/v1alpha1 SetLabels",
-		},
-		{
-			name:    "empty ConfigMap",
-			config:  "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: s\n",
-			wantErr: "apply-setters: input setters list cannot be empty",
 		},
 		{
 			name:    "no functionConfig",
@@ -255,20 +245,71 @@ func TestApplySettersErrors(t *testing.T) {
 	}
 }
 
-// TestApplySettersNoMatch warns when no field names a setter given.
+// TestApplySettersNoMatch warns when no field names a setter given, or
+// no setter is given.
 func TestApplySettersNoMatch(t *testing.T) {
 	const res = "apiVersion: v1\nkind: MyKind\nmetadata:\n  name: foo # kpt-set: ${name}\n"
-	rl := &framework.ResourceList{
-		Items:          itemsFromFile(t, "r.yaml", res),
-		FunctionConfig: dataConfigMap(t, map[string]string{"other": "x"}),
+	for name, config := range map[string]string{
+		"another setter":           "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: s\ndata:\n  other: x\n",
+		"empty ConfigMap":          "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: s\n",
+		"ApplySetters, no setters": "apiVersion: fn.kpt.dev/v1alpha1\nkind: ApplySetters\nmetadata:\n  name: s\nsetters: []\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			rl := &framework.ResourceList{
+				Items:          itemsFromFile(t, "r.yaml", res),
+				FunctionConfig: yaml.MustParse(config),
+			}
+			if err := applySetters(rl); err != nil {
+				t.Fatal(err)
+			}
+			if len(rl.Results) != 1 || rl.Results[0].Severity != framework.Warning || rl.Results[0].Message != "no matches for input setter(s)" {
+				t.Errorf("results: %v", rl.Results)
+			}
+			if got := writtenItems(t, rl.Items); got != res {
+				t.Errorf("resource changed:\n%s", got)
+			}
+		})
 	}
-	if err := applySetters(rl); err != nil {
-		t.Fatal(err)
-	}
-	if len(rl.Results) != 1 || rl.Results[0].Severity != framework.Warning || rl.Results[0].Message != "no matches for input setter(s)" {
-		t.Errorf("results: %v", rl.Results)
-	}
-	if got := writtenItems(t, rl.Items); got != res {
-		t.Errorf("resource changed:\n%s", got)
+}
+
+// TestApplySettersEmptyValues: empty values give empty strings and empty
+// sequences, and values set where those were keep the fields' styles;
+// setter names and values may hold any character but '}'.
+func TestApplySettersEmptyValues(t *testing.T) {
+	for _, tt := range []struct {
+		name, res, want string
+		data            map[string]string
+	}{
+		{
+			name: "to empty",
+			res:  "metadata:\n  name: myService # kpt-set: ${app}\n  namespace: \"foo\" # kpt-set: ${ns}\nimage: nginx:1.7.1 # kpt-set: ${image}:${tag}\nenv: # kpt-set: ${env}\n  - foo\n  - bar\nroles: [dev, prod] # kpt-set: ${roles}\n",
+			data: map[string]string{"app": "", "ns": "", "image": "", "env": "", "roles": ""},
+			want: "metadata:\n  name: \"\" # kpt-set: ${app}\n  namespace: \"\" # kpt-set: ${ns}\nimage: :1.7.1 # kpt-set: ${image}:${tag}\nenv: [] # kpt-set: ${env}\nroles: [] # kpt-set: ${roles}\n",
+		},
+		{
+			name: "from empty",
+			res:  "metadata:\n  name: \"\" # kpt-set: ${app}\nimage: :1.7.1 # kpt-set: ${image}:${tag}\nenv: [] # kpt-set: ${env}\n",
+			data: map[string]string{"app": "myService", "image": "nginx", "tag": "1.7.1", "env": "[foo, bar]"},
+			want: "metadata:\n  name: \"myService\" # kpt-set: ${app}\nimage: nginx:1.7.1 # kpt-set: ${image}:${tag}\nenv: # kpt-set: ${env}\n  - foo\n  - bar\n",
+		},
+		{
+			name: "special characters",
+			res:  "metadata:\n  name: x\nimage: nginx:1.7.9 # kpt-set: ${image-~!@#$%^&*()<>?\"|}:${tag}\n",
+			data: map[string]string{`image-~!@#$%^&*()<>?"|`: `ubuntu-~!@#$%^&*()<>?"|`},
+			want: "metadata:\n  name: x\nimage: ubuntu-~!@#$%^&*()<>?\"|:1.7.9 # kpt-set: ${image-~!@#$%^&*()<>?\"|}:${tag}\n",
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rl := &framework.ResourceList{
+				Items:          itemsFromFile(t, "r.yaml", tt.res),
+				FunctionConfig: dataConfigMap(t, tt.data),
+			}
+			if err := applySetters(rl); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(writtenItems(t, rl.Items), tt.want); diff != "" {
+				t.Errorf("resource (-got +want):\n%s", diff)
+			}
+		})
 	}
 }
