@@ -51,7 +51,7 @@ func TestRendered(t *testing.T) {
 		{name: "no built-in, not required", files: map[string]string{"nginx/Kptfile": withPipeline("  - image: gcr.io/kpt-fn/kubeval:v0.3.0\n")},
 			want: "nginx/Kptfile: info: rendering not checked: "},
 		{name: "exec", files: map[string]string{"nginx/Kptfile": withPipeline("  - exec: ./set-namespace\n")},
-			want: "nginx/Kptfile: info: rendering not checked: pipeline.mutators[0]: exec functions are not supported"},
+			want: "nginx/Kptfile: info: rendering not checked: pipeline.mutators[0]: exec \"./set-namespace\": exec functions are not allowed on this server"},
 		{name: "failing", files: map[string]string{"nginx/Kptfile": withPipeline("  - image: gcr.io/kpt-fn/set-namespace:v0.4.1\n    configMap:\n      other: x\n")},
 			want: `nginx/Kptfile:7: warning: the pipeline fails: function "gcr.io/kpt-fn/set-namespace:v0.4.1" failed: `},
 		{name: "failing, required", require: true, files: map[string]string{"nginx/Kptfile": withPipeline("  - image: gcr.io/kpt-fn/set-namespace:v0.4.1\n    configMap:\n      other: x\n")},
