@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/pkgserver/pkgserver/internal/gitserver"
+	"github.com/pkgserver/pkgserver/internal/render"
 	"github.com/pkgserver/pkgserver/internal/server"
 	"github.com/pkgserver/pkgserver/internal/validate"
 )
@@ -24,13 +25,14 @@ const adminTokenFile = server.AdminTokenFile
 
 func newServeCmd() *cobra.Command {
 	var (
-		data     dataFlags
-		httpAddr string
-		sshAddr  string
-		tlsOpts  server.TLSOptions
-		valMem   string
-		perToken string
-		perUser  string
+		data       dataFlags
+		httpAddr   string
+		sshAddr    string
+		tlsOpts    server.TLSOptions
+		valMem     string
+		perToken   string
+		perUser    string
+		renderOpts render.Options
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -81,7 +83,10 @@ expiry or its names change; 'pkgserver kubeconfig' hands the CA to kubectl.`,
 			if sshCfg.PerUser, err = positiveInt(perUser); err != nil {
 				return usageError("--ssh-per-user %s: %v", perUser, err)
 			}
-			if err := serve(ctx, logger(slog.LevelInfo), data, httpAddr, sshAddr, tlsOpts, budget, gitLimits, sshCfg); err != nil {
+			if renderOpts.ExecTimeout < 0 {
+				return usageError("--exec-function-timeout %s: want a positive duration", renderOpts.ExecTimeout)
+			}
+			if err := serve(ctx, logger(slog.LevelInfo), data, httpAddr, sshAddr, tlsOpts, budget, gitLimits, sshCfg, renderOpts); err != nil {
 				return &exitError{code: 1, err: err}
 			}
 			return nil
@@ -99,6 +104,9 @@ expiry or its names change; 'pkgserver kubeconfig' hands the CA to kubectl.`,
 		"smart HTTP git requests one token may run at once; beyond it git is answered 429; see docs/hosting.md (PKGSERVER_GIT_HTTP_REQUESTS_PER_TOKEN)")
 	cmd.Flags().StringVar(&perUser, "ssh-per-user", envOr("PKGSERVER_SSH_PER_USER", strconv.Itoa(gitserver.DefaultPerUser)),
 		"SSH connections, and git commands over SSH, one user may hold at once; see docs/hosting.md (PKGSERVER_SSH_PER_USER)")
+	cmd.Flags().BoolVar(&renderOpts.AllowExec, "allow-exec-functions", false,
+		"let the pipelines of packages written through the API run exec functions: each runs as a process of this server, with its user's rights, in a clean environment, for at most --exec-function-timeout; see docs/api.md")
+	cmd.Flags().DurationVar(&renderOpts.ExecTimeout, "exec-function-timeout", render.DefaultExecTimeout, "how long one exec function of a render may run")
 	return cmd
 }
 
@@ -112,7 +120,7 @@ func positiveInt(s string) (int, error) {
 }
 
 func serve(ctx context.Context, log *slog.Logger, data dataFlags, httpAddr, sshAddr string, tlsOpts server.TLSOptions, budget *validate.Budget,
-	gitLimits gitserver.Limits, sshCfg gitserver.SSHConfig) error {
+	gitLimits gitserver.Limits, sshCfg gitserver.SSHConfig, renderOpts render.Options) error {
 	// A certificate that cannot be served is refused before anything
 	// starts.
 	tlsConfig, err := server.LoadTLS(tlsOpts, data.dir, log)
@@ -124,7 +132,7 @@ func serve(ctx context.Context, log *slog.Logger, data dataFlags, httpAddr, sshA
 		return err
 	}
 	srv, err := server.New(ctx, server.Config{DataDir: data.dir, Store: st, Log: log, Version: version, TLS: tlsConfig, ValidationBudget: budget,
-		GitLimits: gitLimits, SSH: sshCfg})
+		GitLimits: gitLimits, SSH: sshCfg, Render: renderOpts})
 	if err != nil {
 		st.Close()
 		return err

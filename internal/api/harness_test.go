@@ -47,6 +47,12 @@ type harness struct {
 
 func start(t *testing.T) *harness {
 	t.Helper()
+	return startWith(t, nil)
+}
+
+// startWith is start with the server's configuration changed by cfg.
+func startWith(t *testing.T, cfg func(*server.Config)) *harness {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	dir := t.TempDir()
 	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "index.db"))
@@ -57,7 +63,11 @@ func start(t *testing.T) *harness {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, nil))
 	}
-	srv, err := server.New(ctx, server.Config{DataDir: dir, Store: st, Log: log, ShutdownTimeout: 15 * time.Second})
+	config := server.Config{DataDir: dir, Store: st, Log: log, ShutdownTimeout: 15 * time.Second}
+	if cfg != nil {
+		cfg(&config)
+	}
+	srv, err := server.New(ctx, config)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	pkgv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/pkg/v1alpha1"
 	"github.com/pkgserver/pkgserver/internal/lifecycle"
+	"github.com/pkgserver/pkgserver/internal/result"
 	"github.com/pkgserver/pkgserver/internal/revision"
 	"github.com/pkgserver/pkgserver/internal/store"
 	"github.com/pkgserver/pkgserver/internal/validate"
@@ -36,15 +37,8 @@ func writeErr(kind, name string, err error) error {
 		if len(inv.Results) > 0 {
 			st.status.Details = &metav1.StatusDetails{Name: name, Kind: kind}
 			for _, r := range inv.Results {
-				field := ""
-				if r.File != nil {
-					field = r.File.Path
-					if r.File.Line > 0 {
-						field += ":" + strconv.Itoa(r.File.Line)
-					}
-				}
 				st.status.Details.Causes = append(st.status.Details.Causes, metav1.StatusCause{
-					Type: metav1.CauseType(string(r.Severity)), Message: validate.Line(r), Field: field})
+					Type: metav1.CauseType(string(r.Severity)), Message: validate.Line(r), Field: causeField(r)})
 			}
 		}
 		return st
@@ -56,6 +50,20 @@ func writeErr(kind, name string, err error) error {
 		return notFound(kind, name)
 	}
 	return err
+}
+
+// causeField is where a finding is, as a cause's field: its file (with
+// the line, file:line), else the field of the resource it names.
+func causeField(r result.Result) string {
+	switch {
+	case r.File != nil && r.File.Line > 0:
+		return r.File.Path + ":" + strconv.Itoa(r.File.Line)
+	case r.File != nil:
+		return r.File.Path
+	case r.Field != nil:
+		return r.Field.Path
+	}
+	return ""
 }
 
 // resourceVersion reads the resource version a client sent, 0 for none.
@@ -420,13 +428,14 @@ func (s *Server) replaceResources(c echo.Context, ns, name string, obj *pkgv1alp
 	for p, text := range obj.Spec.Resources {
 		files[p] = []byte(text)
 	}
-	r, warnings, err := w.PutResources(c.Request().Context(), ns, name, rv, files, author(c))
+	written, err := w.WriteResources(c.Request().Context(), ns, name, rv, files, author(c))
 	if err != nil {
 		return nil, writeErr("packagerevisionresources", name, err)
 	}
+	r, warnings := written.Revision, written.Warnings
 	var out *pkgv1alpha1.PackageRevisionResources
 	if opts.DryRun {
-		out, err = s.dryResourcesObject(c, r, obj.Spec.Resources)
+		out, err = s.dryResourcesObject(c, r, obj.Spec.Resources, written.Rendering)
 	} else {
 		out, err = s.resourcesObject(c, r)
 	}
@@ -437,17 +446,17 @@ func (s *Server) replaceResources(c echo.Context, ns, name string, obj *pkgv1alp
 	if err := trackRevision(s, c, resourcesResource, resourcesKind, "", live, obj, out.ObjectMeta, r.Repository, opts); err != nil {
 		return nil, err
 	}
-	if len(warnings) > 0 {
-		out.Status = &pkgv1alpha1.PackageRevisionResourcesStatus{Results: warnings}
+	if rs := renderStatus(written.Rendering); len(warnings) > 0 || rs != nil {
+		out.Status = &pkgv1alpha1.PackageRevisionResourcesStatus{Results: warnings, RenderStatus: rs}
 	}
 	return out, nil
 }
 
 // dryResourcesObject is the answer of a dry run of an update of a Draft's
-// resources: r as the update would leave it, with the files sent. An
-// update that changes nothing answers what the index holds, as the write
-// does.
-func (s *Server) dryResourcesObject(c echo.Context, r *store.Revision, files map[string]string) (*pkgv1alpha1.PackageRevisionResources, error) {
+// resources: r as the update would leave it, with the files sent as
+// rendering leaves them. An update that changes nothing answers what the
+// index holds, as the write does.
+func (s *Server) dryResourcesObject(c echo.Context, r *store.Revision, files map[string]string, rd *lifecycle.Rendering) (*pkgv1alpha1.PackageRevisionResources, error) {
 	current, err := s.store.GetRevision(c.Request().Context(), r.Namespace, r.Name)
 	if err != nil {
 		return nil, writeErr("packagerevisionresources", r.Name, err)
@@ -460,7 +469,22 @@ func (s *Server) dryResourcesObject(c echo.Context, r *store.Revision, files map
 		ObjectMeta: pkgv1alpha1.ObjectMeta("PackageRevisionResources", r.Revision, r.Namespace, r.ResourceVersion),
 		Spec: pkgv1alpha1.PackageRevisionResourcesSpec{
 			PackageName: r.Package, WorkspaceName: r.Workspace, Revision: r.Revision.Revision,
-			Repository: r.Repository, Resources: maps.Clone(files),
+			Repository: r.Repository, Resources: rendered(files, rd),
 		},
 	}, nil
+}
+
+// rendered is files as rendering leaves them.
+func rendered(files map[string]string, rd *lifecycle.Rendering) map[string]string {
+	out := maps.Clone(files)
+	if rd == nil {
+		return out
+	}
+	for p, data := range rd.Changed {
+		out[p] = string(data)
+	}
+	for _, p := range rd.Deleted {
+		delete(out, p)
+	}
+	return out
 }

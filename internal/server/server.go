@@ -32,6 +32,7 @@ import (
 	"github.com/pkgserver/pkgserver/internal/lifecycle"
 	"github.com/pkgserver/pkgserver/internal/pkgcheck"
 	"github.com/pkgserver/pkgserver/internal/reconcile"
+	"github.com/pkgserver/pkgserver/internal/render"
 	"github.com/pkgserver/pkgserver/internal/store"
 	"github.com/pkgserver/pkgserver/internal/store/sqlstore"
 	"github.com/pkgserver/pkgserver/internal/validate"
@@ -79,6 +80,9 @@ type Config struct {
 	// pushes, API writes and webhooks; nil for a budget of
 	// validate.DefaultBudget.
 	ValidationBudget *validate.Budget
+	// Render is how API writes render packages: whether exec functions
+	// may run, and for how long.
+	Render render.Options
 }
 
 // DeliveryRetention is how long processed webhook deliveries are kept: their
@@ -171,7 +175,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	processor.PullRequestRefresh = cfg.PullRequestRefresh
 	processor.Git, processor.Checker, processor.Forges, processor.Reporter = src.Local, checker, forges, reporter
 	receiver := &webhooks.Receiver{Store: st, Secret: webhookSecretFrom(st, keys), Log: log, Stored: processor.Notify}
-	writer := &lifecycle.Writer{Store: st, Git: src.Writable, Index: sched, Packages: checker.Packages, Log: log, RepoURL: func(r *store.Repository) string {
+	writer := &lifecycle.Writer{Store: st, Git: src.Writable, Index: sched, Packages: checker.Packages, Log: log, Render: cfg.Render, RepoURL: func(r *store.Repository) string {
 		if r.Object.Spec.Provider == configv1alpha1.ProviderHosted {
 			return repos.CloneURLs(r.Object.Namespace, r.Object.Name).HTTP
 		}

@@ -193,14 +193,98 @@ type PackageRevisionResources struct {
 
 	// Spec holds the revision's files.
 	Spec PackageRevisionResourcesSpec `json:"spec"`
-	// Status, in the answer to an update, holds the validation's warnings.
+	// Status, in the answer to an update, holds the validation's warnings
+	// and how the package rendered.
 	Status *PackageRevisionResourcesStatus `json:"status,omitempty"`
 }
 
 // PackageRevisionResourcesStatus is what an update of resources found.
 type PackageRevisionResourcesStatus struct {
-	// Results are the findings of the validation of the new content.
+	// Results are the findings of the validation of the new content, and
+	// the render's failure when the package was committed as given.
 	Results []result.Result `json:"results,omitempty"`
+	// RenderStatus is the outcome of rendering the package before it was
+	// committed, as Porch reports it; absent when the package has no
+	// pipeline.
+	RenderStatus *RenderStatus `json:"renderStatus,omitempty"`
+}
+
+// RenderStatus is the outcome of rendering a package (Porch's shape).
+type RenderStatus struct {
+	// Result lists the results of the functions that ran.
+	Result FunctionResultList `json:"result,omitempty"`
+	// Err says why the render failed, empty when it did not.
+	Err string `json:"error"`
+}
+
+// FunctionResultList is kpt's FunctionResultList (kpt.dev/v1): the results
+// of the functions of a render, in order.
+type FunctionResultList struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	// ExitCode is the render's: 0 when it succeeded, 1 when it failed.
+	ExitCode int `json:"exitCode"`
+	// Items are the results of each function that ran.
+	Items []FunctionResult `json:"items,omitempty"`
+}
+
+// FunctionResult is what one function of a render reported.
+type FunctionResult struct {
+	// Image is the function's image, for a container function.
+	Image string `json:"image,omitempty"`
+	// ExecPath is the function's command, for an exec function.
+	ExecPath string `json:"exec,omitempty"`
+	// Stderr is what the function wrote to its standard error.
+	Stderr string `json:"stderr,omitempty"`
+	// ExitCode is the function's: 0 when it succeeded.
+	ExitCode int `json:"exitCode"`
+	// Results are the function's structured results.
+	Results []FunctionResultItem `json:"results,omitempty"`
+}
+
+// FunctionResultItem is one structured result of a function.
+type FunctionResultItem struct {
+	// Message says what the function found.
+	Message string `json:"message,omitempty"`
+	// Severity is error, warning or info.
+	Severity string `json:"severity,omitempty"`
+	// ResourceRef names the resource the result is about.
+	ResourceRef *ResultResourceRef `json:"resourceRef,omitempty"`
+	// Field is the field of the resource the result is about.
+	Field *ResultField `json:"field,omitempty"`
+	// File is the file of the resource the result is about.
+	File *ResultFile `json:"file,omitempty"`
+	// Tags are metadata of tools that set them.
+	Tags map[string]string `json:"tags,omitempty"`
+}
+
+// ResultResourceRef names a resource.
+type ResultResourceRef struct {
+	// APIVersion and Kind are the resource's.
+	APIVersion string `json:"apiVersion,omitempty"`
+	Kind       string `json:"kind,omitempty"`
+	// Name and Namespace are the resource's metadata.name and
+	// metadata.namespace.
+	Name      string `json:"name,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// ResultField is a field of a resource.
+type ResultField struct {
+	// Path is the field's path.
+	Path string `json:"path,omitempty"`
+	// CurrentValue is the field's value.
+	CurrentValue string `json:"currentValue,omitempty"`
+	// ProposedValue is the value the function proposes.
+	ProposedValue string `json:"proposedValue,omitempty"`
+}
+
+// ResultFile is the file of a resource.
+type ResultFile struct {
+	// Path is the file's path in the package.
+	Path string `json:"path,omitempty"`
+	// Index is the resource's index in the file.
+	Index int `json:"index,omitempty"`
 }
 
 // PackageRevisionResourcesSpec holds the files of a revision.

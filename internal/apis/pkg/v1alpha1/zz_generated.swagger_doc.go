@@ -29,6 +29,40 @@ func (EditTaskSpec) SwaggerDoc() map[string]string {
 	}
 }
 
+// SwaggerDoc describes FunctionResult and its fields for OpenAPI.
+func (FunctionResult) SwaggerDoc() map[string]string {
+	return map[string]string{
+		"":         "FunctionResult is what one function of a render reported.",
+		"image":    "Image is the function's image, for a container function.",
+		"exec":     "ExecPath is the function's command, for an exec function.",
+		"stderr":   "Stderr is what the function wrote to its standard error.",
+		"exitCode": "ExitCode is the function's: 0 when it succeeded.",
+		"results":  "Results are the function's structured results.",
+	}
+}
+
+// SwaggerDoc describes FunctionResultItem and its fields for OpenAPI.
+func (FunctionResultItem) SwaggerDoc() map[string]string {
+	return map[string]string{
+		"":            "FunctionResultItem is one structured result of a function.",
+		"message":     "Message says what the function found.",
+		"severity":    "Severity is error, warning or info.",
+		"resourceRef": "ResourceRef names the resource the result is about.",
+		"field":       "Field is the field of the resource the result is about.",
+		"file":        "File is the file of the resource the result is about.",
+		"tags":        "Tags are metadata of tools that set them.",
+	}
+}
+
+// SwaggerDoc describes FunctionResultList and its fields for OpenAPI.
+func (FunctionResultList) SwaggerDoc() map[string]string {
+	return map[string]string{
+		"":         "FunctionResultList is kpt's FunctionResultList (kpt.dev/v1): the results of the functions of a render, in order.",
+		"exitCode": "ExitCode is the render's: 0 when it succeeded, 1 when it failed.",
+		"items":    "Items are the results of each function that ran.",
+	}
+}
+
 // SwaggerDoc describes InitTaskSpec and its fields for OpenAPI.
 func (InitTaskSpec) SwaggerDoc() map[string]string {
 	return map[string]string{
@@ -67,7 +101,7 @@ func (PackageRevisionResources) SwaggerDoc() map[string]string {
 	return map[string]string{
 		"":       "PackageRevisionResources is the content of a package revision.",
 		"spec":   "Spec holds the revision's files.",
-		"status": "Status, in the answer to an update, holds the validation's warnings.",
+		"status": "Status, in the answer to an update, holds the validation's warnings and how the package rendered.",
 	}
 }
 
@@ -91,8 +125,9 @@ func (PackageRevisionResourcesSpec) SwaggerDoc() map[string]string {
 // SwaggerDoc describes PackageRevisionResourcesStatus and its fields for OpenAPI.
 func (PackageRevisionResourcesStatus) SwaggerDoc() map[string]string {
 	return map[string]string{
-		"":        "PackageRevisionResourcesStatus is what an update of resources found.",
-		"results": "Results are the findings of the validation of the new content.",
+		"":             "PackageRevisionResourcesStatus is what an update of resources found.",
+		"results":      "Results are the findings of the validation of the new content, and the render's failure when the package was committed as given.",
+		"renderStatus": "RenderStatus is the outcome of rendering the package before it was committed, as Porch reports it; absent when the package has no pipeline.",
 	}
 }
 
@@ -126,6 +161,43 @@ func (ReadinessGate) SwaggerDoc() map[string]string {
 	return map[string]string{
 		"":              "ReadinessGate names a condition of the revision's status.",
 		"conditionType": "ConditionType is the type of the condition that must be True.",
+	}
+}
+
+// SwaggerDoc describes RenderStatus and its fields for OpenAPI.
+func (RenderStatus) SwaggerDoc() map[string]string {
+	return map[string]string{
+		"":       "RenderStatus is the outcome of rendering a package (Porch's shape).",
+		"result": "Result lists the results of the functions that ran.",
+		"error":  "Err says why the render failed, empty when it did not.",
+	}
+}
+
+// SwaggerDoc describes ResultField and its fields for OpenAPI.
+func (ResultField) SwaggerDoc() map[string]string {
+	return map[string]string{
+		"":              "ResultField is a field of a resource.",
+		"path":          "Path is the field's path.",
+		"currentValue":  "CurrentValue is the field's value.",
+		"proposedValue": "ProposedValue is the value the function proposes.",
+	}
+}
+
+// SwaggerDoc describes ResultFile and its fields for OpenAPI.
+func (ResultFile) SwaggerDoc() map[string]string {
+	return map[string]string{
+		"":      "ResultFile is the file of a resource.",
+		"path":  "Path is the file's path in the package.",
+		"index": "Index is the resource's index in the file.",
+	}
+}
+
+// SwaggerDoc describes ResultResourceRef and its fields for OpenAPI.
+func (ResultResourceRef) SwaggerDoc() map[string]string {
+	return map[string]string{
+		"":           "ResultResourceRef names a resource.",
+		"apiVersion": "APIVersion and Kind are the resource's.",
+		"name":       "Name and Namespace are the resource's metadata.name and metadata.namespace.",
 	}
 }
 
