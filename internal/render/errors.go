@@ -16,8 +16,8 @@ var ErrNoRuntime = errors.New("no built-in function serves this image and pkgser
 // Options do not allow exec functions.
 var ErrExecNotAllowed = errors.New("exec functions are not allowed on this server")
 
-// ErrUnsupported is returned for a pipeline or a package using a part of
-// `kpt fn render` this renderer does not implement yet.
+// ErrUnsupported is returned for a functionConfig asking a built-in function
+// for something this renderer does not implement.
 var ErrUnsupported = errors.New("not supported by the in-process renderer")
 
 // FunctionError is a pipeline step that failed: the function returned an
