@@ -258,7 +258,7 @@ func equalPtr[T comparable](a, b *T) bool {
 
 func equalSpec(a, b configv1alpha1.RepositorySpec) bool {
 	if a.Type != b.Type || a.Deployment != b.Deployment || a.Provider != b.Provider || a.Git != b.Git ||
-		a.WebhookSecret != b.WebhookSecret || !equalPtr(a.GitHub, b.GitHub) || !equalPtr(a.GitLab, b.GitLab) {
+		a.WebhookSecret != b.WebhookSecret || !equalPtr(a.GitHub, b.GitHub) || !equalPtr(a.GitLab, b.GitLab) || a.RequireRendered != b.RequireRendered {
 		return false
 	}
 	ai, bi := time.Duration(0), time.Duration(0)
