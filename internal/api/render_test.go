@@ -139,10 +139,12 @@ func TestRenderOnClone(t *testing.T) {
 	g.Write(map[string]string{
 		"app/Kptfile": pipelineKptfile("app", "", setNamespaceFn), "app/cm.yaml": renderedCM,
 		"bad/Kptfile": pipelineKptfile("bad", "", noRuntimeFn), "bad/cm.yaml": renderedCM,
+		"soft/Kptfile": pipelineKptfile("soft", pushOnFailure, noRuntimeFn), "soft/cm.yaml": renderedCM,
 	})
 	g.Commit("packages, not rendered")
-	g.Tag("app/v1", "HEAD", "")
-	g.Tag("bad/v1", "HEAD", "")
+	for _, pkg := range []string{"app", "bad", "soft"} {
+		g.Tag(pkg+"/v1", "HEAD", "")
+	}
 	h.addRepo("catalog", g.Dir)
 	deploy := h.hosted("deploy")
 	clone := func(pkg, from string) (int, []byte) {
@@ -162,6 +164,17 @@ func TestRenderOnClone(t *testing.T) {
 	}
 	if git(t, deploy, "for-each-ref") != refs {
 		t.Errorf("a refused clone wrote refs")
+	}
+
+	// With Porch's annotation: cloned as it is, the failure told in a
+	// Warning header.
+	code, header, body := h.doHeader(http.MethodPost, revsPath, "writer", newRevision("deploy", "soft", "ws",
+		pkgv1alpha1.Task{Type: "clone", Clone: &pkgv1alpha1.CloneTaskSpec{UpstreamRef: &pkgv1alpha1.PackageRevisionRef{Name: "catalog.soft.v1"}}}))
+	if code != 201 || !strings.Contains(header.Get("Warning"), "does not render") {
+		t.Errorf("clone with push-on-render-failure: %d %v %s", code, header, body)
+	}
+	if got := git(t, deploy, "show", "drafts/soft/ws:soft/cm.yaml"); got != strings.TrimSpace(renderedCM) {
+		t.Errorf("not cloned as it is:\n%s", got)
 	}
 }
 

@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 
+	"github.com/labstack/echo/v4"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	pkgv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/pkg/v1alpha1"
@@ -61,4 +62,13 @@ func valueText(v any) string {
 		return ""
 	}
 	return fmt.Sprint(v)
+}
+
+// warnRenderFailure tells, in a Warning header (which kubectl prints), of
+// a package committed though its render failed, as its Kptfile asks.
+func warnRenderFailure(c echo.Context, rd *lifecycle.Rendering) {
+	if rd != nil && rd.Err != nil {
+		c.Response().Header().Add("Warning", warningHeader(fmt.Sprintf("the package does not render (%v); committed as given, as its Kptfile's %s asks",
+			rd.Err, lifecycle.PushOnRenderFailureAnnotation)))
+	}
 }

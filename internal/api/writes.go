@@ -168,10 +168,12 @@ func (s *Server) createRevisionObject(c echo.Context, ns string, obj *pkgv1alpha
 	}
 	name := revision.ObjectName(sp.Repository, sp.PackageName, sp.WorkspaceName)
 	defer lockRevision(c, ns, name)()
-	r, _, err := w.Create(c.Request().Context(), ns, req, author(c))
+	written, err := w.CreateDraft(c.Request().Context(), ns, req, author(c))
 	if err != nil {
 		return nil, writeErr("packagerevisions", name, err)
 	}
+	warnRenderFailure(c, written.Rendering)
+	r := written.Revision
 	out := answerRevision(r, obj)
 	if err := trackRevision(s, c, revisionsResource, revisionKind, "", nil, obj, out.ObjectMeta, r.Repository, opts); err != nil {
 		return nil, err
@@ -433,6 +435,7 @@ func (s *Server) replaceResources(c echo.Context, ns, name string, obj *pkgv1alp
 		return nil, writeErr("packagerevisionresources", name, err)
 	}
 	r, warnings := written.Revision, written.Warnings
+	warnRenderFailure(c, written.Rendering)
 	var out *pkgv1alpha1.PackageRevisionResources
 	if opts.DryRun {
 		out, err = s.dryResourcesObject(c, r, obj.Spec.Resources, written.Rendering)

@@ -41,39 +41,52 @@ type Create struct {
 
 // Create creates a Draft: the branch drafts/<full>/<workspace> with one
 // commit on the repository branch's head holding the new package, rendered
-// (see Rendering).
+// (see CreateDraft).
 func (w *Writer) Create(ctx context.Context, ns string, req Create, by Author) (*store.Revision, []result.Result, error) {
-	if err := req.check(); err != nil {
+	out, err := w.CreateDraft(ctx, ns, req, by)
+	if err != nil {
 		return nil, nil, err
+	}
+	return out.Revision, out.Warnings, nil
+}
+
+// CreateDraft creates a Draft: the branch drafts/<full>/<workspace> with
+// one commit on the repository branch's head holding the new package as
+// the request's task makes it, rendered (see Rendering). A render that
+// fails and a package that fails validation refuse it (Invalid with the
+// findings).
+func (w *Writer) CreateDraft(ctx context.Context, ns string, req Create, by Author) (*Written, error) {
+	if err := req.check(); err != nil {
+		return nil, err
 	}
 	o, done, err := w.begin(ctx, ns, req.Repository, by)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer done()
 	name := revision.ObjectName(o.repo.Object.Name, req.Package, req.Workspace)
 	if _, err := w.Store.GetRevision(ctx, ns, name); err == nil {
-		return nil, nil, invalid("workspace %q of package %s is in use: %s exists", req.Workspace, req.Package, name)
+		return nil, invalid("workspace %q of package %s is in use: %s exists", req.Workspace, req.Package, name)
 	} else if !errors.Is(err, store.ErrNotFound) {
-		return nil, nil, err
+		return nil, err
 	}
 	full := o.cfg.Full(req.Package)
 	tip, err := o.branchTip()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	tree, message, err := o.createTree(req, tip)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if req.Meta != nil {
 		if tree, err = o.editKptfile(tree, req.Meta.apply); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	tree, rendering, err := o.renderTree(tree, full, "the new package does not render")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	var parents []string
 	if tip != "" {
@@ -81,22 +94,25 @@ func (w *Writer) Create(ctx context.Context, ns string, req Create, by Author) (
 	}
 	commit, err := o.commitPackage(tip, parents, full, tree, message)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	warnings, err := o.validate(tip, commit, full, "the new package is not valid")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	ref := draftRef(o.cfg, req.Package, req.Workspace)
 	if err := o.apply([]revision.RefUpdate{{Ref: ref, New: commit}}); err != nil {
 		if at, rerr := o.refAt(ref); errors.Is(err, ErrConflict) && rerr == nil && at != "" {
-			return nil, nil, conflict("the branch %s exists", strings.TrimPrefix(ref, revision.BranchesPrefix))
+			return nil, conflict("the branch %s exists", strings.TrimPrefix(ref, revision.BranchesPrefix))
 		}
-		return nil, nil, err
+		return nil, err
 	}
 	o.recordValidation(tree, warnings)
 	r, err := o.written(name, nil, ref, commit, true, warnings)
-	return r, append(rendering.warnings(full), warnings...), err
+	if err != nil {
+		return nil, err
+	}
+	return &Written{Revision: r, Warnings: append(rendering.warnings(full), warnings...), Rendering: rendering}, nil
 }
 
 // check refuses a Create that asks for something wrong before anything is

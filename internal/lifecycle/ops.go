@@ -30,7 +30,7 @@ func (w *Writer) PutResources(ctx context.Context, ns, name string, rv int64, fi
 	return out.Revision, out.Warnings, nil
 }
 
-// Written is what a write of a Draft's files did.
+// Written is what a write of a Draft's content did.
 type Written struct {
 	// Revision is the revision as the write left it.
 	Revision *store.Revision

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pkgserver/pkgserver/internal/gitrepo/gittest"
 	"github.com/pkgserver/pkgserver/internal/result"
+	"github.com/pkgserver/pkgserver/internal/revision"
 )
 
 // kptfileWith is the Kptfile of package name with a pipeline of one
@@ -143,5 +144,37 @@ func TestRenderExecRefused(t *testing.T) {
 	var inv *Invalid
 	if !errors.As(err, &inv) || !strings.Contains(inv.Message, "exec") {
 		t.Fatalf("an exec function, not allowed: %v", err)
+	}
+}
+
+// An upgrade commits the merged package rendered: a resource the new
+// upstream adds gets what the pipeline sets.
+func TestUpgradeRenders(t *testing.T) {
+	ctx := context.Background()
+	setLabels := "  - image: gcr.io/kpt-fn/set-labels:v0.2.0\n    configMap:\n      team: web\n"
+	files := map[string]string{"app/Kptfile": kptfileWith("app", setLabels, ""), "app/cm.yaml": configMap}
+	w, _, bare := setupFilesWith(t, files, func(r *gittest.Repo) {
+		r.Tag("app/v1", "HEAD", "")
+		r.Write(map[string]string{"app/more.yaml": strings.Replace(configMap, "name: cm", "name: more", 1)})
+		r.Commit("another resource")
+		r.Tag("app/v2", "HEAD", "")
+	})
+	by := Author{Name: "ada"}
+	local, _, err := w.Create(ctx, "default", Create{Repository: "blueprints", Package: "copy", Workspace: "ws", CloneFrom: "blueprints.app.v1"}, by)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if local, _, err = w.Update(ctx, "default", local.Name, local.ResourceVersion, revision.Proposed, nil, by); err != nil {
+		t.Fatal(err)
+	}
+	if local, _, err = w.Approval(ctx, "default", local.Name, local.ResourceVersion, revision.Published, by); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := w.Create(ctx, "default", Create{Repository: "blueprints", Package: "copy", Workspace: "up",
+		Upgrade: &Upgrade{OldUpstream: "blueprints.app.v1", NewUpstream: "blueprints.app.v2", Local: local.Name}}, by); err != nil {
+		t.Fatalf("%v %+v", err, err.(*Invalid).Results)
+	}
+	if got := run(t, bare, "show", "drafts/copy/up:copy/more.yaml"); !strings.Contains(got, "team: web") {
+		t.Errorf("the upgrade is not rendered:\n%s", got)
 	}
 }
