@@ -225,7 +225,7 @@ func (o *op) commitPackage(base string, parents []string, full, tree, message st
 // validate validates a package as a commit holds it: errors refuse the
 // write, with the findings.
 func (o *op) validate(tip, commit, full, what string) ([]result.Result, error) {
-	dec, err := o.w.Packages.ValidateWith(o.ctx, o.git, o.b, tip, commit, []string{full})
+	dec, err := o.w.Packages.For(pkgcheck.RulesOf(o.repo)).ValidateWith(o.ctx, o.git, o.b, tip, commit, []string{full})
 	if err != nil {
 		return nil, err
 	}
