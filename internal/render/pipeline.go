@@ -6,13 +6,10 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
-	"strconv"
 	"strings"
 
-	"sigs.k8s.io/kustomize/kyaml/comments"
 	"sigs.k8s.io/kustomize/kyaml/fn/framework"
 	"sigs.k8s.io/kustomize/kyaml/kio/kioutil"
-	"sigs.k8s.io/kustomize/kyaml/order"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/pkgserver/pkgserver/internal/krm"
@@ -206,19 +203,17 @@ func (h *hydration) runStep(ctx context.Context, p *pkgNode, s step, items []*ya
 	return out, nil
 }
 
-// runBuiltin runs a built-in function in process. As kpt's function runner
-// does for every function, the comments and field order of each resource
-// the function returned are restored from its input.
+// runBuiltin runs a built-in function in process. The built-ins edit the
+// resources in place with kyaml, or restore what they rebuild (set-image's
+// fields, starlark's resources), so that comments and field order are
+// kept without a pass over every resource after each function, which kpt's
+// runner needs for functions that serialize their output.
 func runBuiltin(s step, items []*yaml.RNode, res *FunctionResult) ([]*yaml.RNode, error) {
-	inputs, err := numberItems(items)
-	if err != nil {
-		return nil, err
-	}
 	rl := &framework.ResourceList{Items: items}
 	if s.config != nil {
 		rl.FunctionConfig = s.config.Copy()
 	}
-	err = s.run(rl)
+	err := s.run(rl)
 	res.Results = rl.Results
 	if err != nil {
 		res.Results = append(res.Results, &framework.Result{Message: err.Error(), Severity: framework.Error})
@@ -227,44 +222,7 @@ func runBuiltin(s step, items []*yaml.RNode, res *FunctionResult) ([]*yaml.RNode
 	if rl.Results.ExitCode() != 0 {
 		return nil, errors.New("the function reported errors")
 	}
-	if err := restoreCommentsAndOrder(inputs, rl.Items); err != nil {
-		return nil, err
-	}
 	return rl.Items, nil
-}
-
-// numberItems gives each item kyaml's id annotation and returns a copy of
-// each, by id, as the function will receive it.
-func numberItems(items []*yaml.RNode) (map[string]*yaml.RNode, error) {
-	inputs := make(map[string]*yaml.RNode, len(items))
-	for i, n := range items {
-		id := strconv.Itoa(i + 1)
-		if err := n.PipeE(yaml.SetAnnotation(kioutil.IdAnnotation, id)); err != nil {
-			return nil, err
-		}
-		inputs[id] = n.Copy()
-	}
-	return inputs, nil
-}
-
-// restoreCommentsAndOrder copies the comments and field order of each
-// input onto the output resource with its id, and drops the ids.
-func restoreCommentsAndOrder(inputs map[string]*yaml.RNode, output []*yaml.RNode) error {
-	for _, n := range output {
-		id := n.GetAnnotations()[kioutil.IdAnnotation]
-		if in, ok := inputs[id]; ok {
-			if err := comments.CopyComments(in, n); err != nil {
-				return err
-			}
-			if err := order.SyncOrder(in, n); err != nil {
-				return err
-			}
-		}
-		if err := n.PipeE(yaml.ClearAnnotation(kioutil.IdAnnotation)); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // settleOutput does to a function's output what kpt does: a resource

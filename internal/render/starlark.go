@@ -221,8 +221,12 @@ func restoreStarlarkComments(items []*yaml.RNode, ids map[string]*yaml.RNode) er
 		if !ok || !found {
 			continue
 		}
-		if err := comments.CopyComments(in, n); err != nil {
-			return err
+		// Copying walks both resources with their schema: worth it only
+		// for a resource that had comments.
+		if hasComments(in.YNode()) {
+			if err := comments.CopyComments(in, n); err != nil {
+				return err
+			}
 		}
 		if err := order.SyncOrder(in, n); err != nil {
 			return err
@@ -234,6 +238,22 @@ func restoreStarlarkComments(items []*yaml.RNode, ids map[string]*yaml.RNode) er
 		}
 	}
 	return nil
+}
+
+// hasComments tells whether a node or any node below it carries a comment.
+func hasComments(n *yaml.Node) bool {
+	if n == nil {
+		return false
+	}
+	if n.HeadComment != "" || n.LineComment != "" || n.FootComment != "" {
+		return true
+	}
+	for _, c := range n.Content {
+		if hasComments(c) {
+			return true
+		}
+	}
+	return false
 }
 
 // starlarkItems returns the resources a script left in the resource
