@@ -78,6 +78,7 @@ bench: build
 	bash test/bench/push.sh
 	bash test/bench/webhook.sh
 	bash test/bench/approve.sh
+	bash test/bench/render.sh
 
 generate:
 	$(GO) run ./internal/schema/gen
