@@ -88,6 +88,7 @@ func (w *Writer) CreateDraft(ctx context.Context, ns string, req Create, by Auth
 	if err != nil {
 		return nil, err
 	}
+	o.rendered = rendering != nil && rendering.Err == nil
 	var parents []string
 	if tip != "" {
 		parents = []string{tip}

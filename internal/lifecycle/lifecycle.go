@@ -125,6 +125,9 @@ type op struct {
 	b    *gitrepo.Batch
 	ow   *gitrepo.ObjectWriter
 	by   Author
+	// rendered is set once the write rendered its package with success:
+	// what it commits is rendered, and validation need not check it.
+	rendered bool
 	// dry is set for a dry run: objects go to a scratch store, refs and
 	// the index are not written.
 	dry bool
@@ -225,7 +228,9 @@ func (o *op) commitPackage(base string, parents []string, full, tree, message st
 // validate validates a package as a commit holds it: errors refuse the
 // write, with the findings.
 func (o *op) validate(tip, commit, full, what string) ([]result.Result, error) {
-	dec, err := o.w.Packages.For(pkgcheck.RulesOf(o.repo)).ValidateWith(o.ctx, o.git, o.b, tip, commit, []string{full})
+	rules := pkgcheck.RulesOf(o.repo)
+	rules.Rendered = o.rendered
+	dec, err := o.w.Packages.For(rules).ValidateWith(o.ctx, o.git, o.b, tip, commit, []string{full})
 	if err != nil {
 		return nil, err
 	}

@@ -69,6 +69,7 @@ func (w *Writer) WriteResources(ctx context.Context, ns, name string, rv int64, 
 	if err != nil {
 		return nil, err
 	}
+	o.rendered = rendering != nil && rendering.Err == nil
 	tree, err := o.ow.BuildTree(fileList(rendering.apply(files), modes))
 	if err != nil {
 		return nil, invalid("spec.resources: %v", err)

@@ -39,6 +39,10 @@ type Rules struct {
 	// whose pipeline fails, rather than warning about it (the Repository's
 	// spec.requireRendered).
 	RequireRendered bool
+	// Rendered says the packages are the output of a render that just
+	// succeeded (an API write commits what it rendered): rendering them
+	// again would find nothing, so the check is skipped.
+	Rendered bool
 }
 
 // RulesOf returns the rules of a registered repository (nil: the
@@ -72,7 +76,7 @@ func (r Rules) severity() result.Severity {
 // by definition and costs nothing more.
 func renderCheck(rules Rules) func(context.Context, *krm.Package) []result.Result {
 	return func(ctx context.Context, pkg *krm.Package) []result.Result {
-		if !hasPipeline(pkg) {
+		if rules.Rendered || !hasPipeline(pkg) {
 			return nil
 		}
 		files := map[string][]byte{}
