@@ -34,20 +34,8 @@ func main() {
 	log.SetFlags(0)
 	began, loadBefore := time.Now(), benchutil.LoadAvg()
 
-	dir, err := filepath.Abs(*out)
-	if err != nil {
-		log.Fatal(err)
-	}
-	bin, err := filepath.Abs(*pkgserver)
-	if err != nil {
-		log.Fatal(err)
-	}
-	if err := os.RemoveAll(dir); err != nil {
-		log.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
-		log.Fatal(err)
-	}
+	dir, bin := benchutil.Workdir(*out, *pkgserver)
+	var err error
 
 	var repos []*repo
 	for _, s := range strings.Split(*sizes, ",") {

@@ -3,6 +3,7 @@
 package benchutil
 
 import (
+	"log"
 	"os"
 	"path/filepath"
 	"slices"
@@ -44,4 +45,24 @@ func DirSize(dir string) int64 {
 		return nil
 	})
 	return n
+}
+
+// Workdir prepares a benchmark's working directory out, emptied, with a
+// data directory for the server in it, and returns its absolute path and
+// that of the pkgserver binary; a failure ends the process.
+func Workdir(out, pkgserver string) (dir, bin string) {
+	dir, err := filepath.Abs(out)
+	if err == nil {
+		bin, err = filepath.Abs(pkgserver)
+	}
+	if err == nil {
+		err = os.RemoveAll(dir)
+	}
+	if err == nil {
+		err = os.MkdirAll(filepath.Join(dir, "data"), 0o700)
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	return dir, bin
 }

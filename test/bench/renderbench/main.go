@@ -36,20 +36,8 @@ func main() {
 	log.SetFlags(0)
 	began, loadBefore := time.Now(), benchutil.LoadAvg()
 
-	dir, err := filepath.Abs(*out)
-	if err != nil {
-		log.Fatal(err)
-	}
-	bin, err := filepath.Abs(*pkgserver)
-	if err != nil {
-		log.Fatal(err)
-	}
-	if err := os.RemoveAll(dir); err != nil {
-		log.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
-		log.Fatal(err)
-	}
+	dir, bin := benchutil.Workdir(*out, *pkgserver)
+	var err error
 
 	rep := &report{resources: *resources, sizes: *sizes, loadBefore: loadBefore}
 	files := benchPackage("render", *resources, "registry.example.com/app:1.0.0", true)
