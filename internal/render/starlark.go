@@ -10,7 +10,6 @@ import (
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 	"go.starlark.net/syntax"
-	"sigs.k8s.io/kustomize/kyaml/comments"
 	"sigs.k8s.io/kustomize/kyaml/fn/framework"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/kio/kioutil"
@@ -221,12 +220,9 @@ func restoreStarlarkComments(items []*yaml.RNode, ids map[string]*yaml.RNode) er
 		if !ok || !found {
 			continue
 		}
-		// Copying walks both resources with their schema: worth it only
-		// for a resource that had comments.
+		// Only a resource that had comments has any to get back.
 		if hasComments(in.YNode()) {
-			if err := comments.CopyComments(in, n); err != nil {
-				return err
-			}
+			copyComments(in.YNode(), n.YNode())
 		}
 		if err := order.SyncOrder(in, n); err != nil {
 			return err
