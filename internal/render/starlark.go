@@ -277,15 +277,12 @@ func starlarkItems(list *starlark.Dict) ([]*yaml.RNode, error) {
 		if err != nil {
 			return nil, fmt.Errorf(`ctx.resource_list["items"][%d]: %w`, i, err)
 		}
-		b, err := yaml.Marshal(g)
-		if err != nil {
+		// Encoded to a node directly: no text written and parsed again.
+		var node yaml.Node
+		if err := node.Encode(g); err != nil {
 			return nil, fmt.Errorf(`ctx.resource_list["items"][%d]: %w`, i, err)
 		}
-		n, err := yaml.Parse(string(b))
-		if err != nil {
-			return nil, fmt.Errorf(`ctx.resource_list["items"][%d]: %w`, i, err)
-		}
-		items = append(items, n)
+		items = append(items, yaml.NewRNode(&node))
 	}
 	return items, nil
 }
