@@ -175,3 +175,18 @@ func ParseKptfile(data []byte) (*Kptfile, []FieldError) {
 	}
 	return &kf, errs
 }
+
+// KptfileFunctions tells whether a Kptfile's pipeline lists a function to
+// run (what makes rendering its package do anything); ok is false when the
+// Kptfile does not parse. A Kptfile that does not mention a pipeline is
+// not parsed at all.
+func KptfileFunctions(data []byte) (has, ok bool) {
+	if !bytes.Contains(data, []byte("pipeline")) {
+		return false, true
+	}
+	kf, errs := ParseKptfile(data)
+	if len(errs) > 0 || kf == nil {
+		return false, false
+	}
+	return kf.Pipeline != nil && len(kf.Pipeline.Mutators)+len(kf.Pipeline.Validators) > 0, true
+}

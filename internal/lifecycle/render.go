@@ -105,7 +105,7 @@ func hasPipeline(files map[string][]byte) bool {
 		if path.Base(p) != "Kptfile" {
 			continue
 		}
-		if kf, _ := krm.ParseKptfile(data); kf != nil && kf.Pipeline != nil && len(kf.Pipeline.Mutators)+len(kf.Pipeline.Validators) > 0 {
+		if has, _ := krm.KptfileFunctions(data); has {
 			return true
 		}
 	}

@@ -111,16 +111,14 @@ func renderCheck(rules Rules) func(context.Context, *krm.Package) []result.Resul
 func hasPipeline(pkg *krm.Package) bool {
 	found := false
 	for _, f := range pkg.Files {
-		if !krm.IsKptfile(f) || f.Data == nil || !bytes.Contains(f.Data, []byte("pipeline")) {
+		if !krm.IsKptfile(f) || f.Data == nil {
 			continue
 		}
-		kf, errs := krm.ParseKptfile(f.Data)
-		if len(errs) > 0 || kf == nil {
+		has, ok := krm.KptfileFunctions(f.Data)
+		if !ok {
 			return false
 		}
-		if p := kf.Pipeline; p != nil && len(p.Mutators)+len(p.Validators) > 0 {
-			found = true
-		}
+		found = found || has
 	}
 	return found
 }
