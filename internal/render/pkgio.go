@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -19,69 +22,310 @@ import (
 // legacyPathAnnotation is the path annotation of kyaml before v0.12, which
 // kpt still gives functions and clears on writing (kyaml deprecates the name,
 // not the annotation).
-const legacyPathAnnotation = "config.kubernetes.io/path"
+const legacyPathAnnotation = kioutil.LegacyPathAnnotation
 
-// readPackage reads the resources of the package in dir as kpt does: every
-// YAML and JSON file outside subpackages and .krmignore, each resource
-// annotated with its file relative to the package
-// (internal.config.kubernetes.io/path and the legacy
-// config.kubernetes.io/path), its index in the file (…/index) and the
-// package's directory (internal.config.kubernetes.io/package-path),
-// sequence indentation kept.
+// readPackage reads the resources of the package in dir as kpt does
+// (kyaml's LocalPackageReader with sequence indentation kept and bare
+// sequences wrapped): every YAML and JSON file outside subpackages and
+// .krmignore, each resource annotated with its file relative to the
+// package (internal.config.kubernetes.io/path and the legacy
+// config.kubernetes.io/path), its index in the file (…/index), its
+// sequence indentation (…/seqindent) and the package's directory
+// (internal.config.kubernetes.io/package-path). kyaml walks the package;
+// the files are decoded here, the annotations set on the nodes directly.
 func readPackage(fsys filesys.FileSystem, dir string) ([]*yaml.RNode, error) {
-	r := kio.LocalPackageReader{
-		FileSystem:        filesys.FileSystemOrOnDisk{FileSystem: fsys},
-		PackagePath:       dir,
-		PackageFileName:   "Kptfile",
-		MatchFilesGlob:    kio.MatchAll,
-		PreserveSeqIndent: true,
-		WrapBareSeqNode:   true,
-		SetAnnotations:    map[string]string{pkgPathAnnotation: dir},
-	}
-	nodes, err := r.Read()
+	names, err := packageFiles(fsys, dir)
 	if err != nil {
 		return nil, fmt.Errorf("read package: %w", err)
+	}
+	var nodes []*yaml.RNode
+	for _, rel := range names {
+		full := filepath.Join(dir, rel)
+		data, err := fsys.ReadFile(full)
+		if err != nil {
+			return nil, fmt.Errorf("read package: %s: %w", full, err)
+		}
+		read, err := decodeResources(data, rel, dir)
+		if err != nil {
+			return nil, fmt.Errorf("read package: %s: %w", full, err)
+		}
+		nodes = append(nodes, read...)
 	}
 	return nodes, nil
 }
 
-// serialize renders resources into the files they belong to, as kpt's
-// writer does: grouped by path annotation, ordered by index annotation,
-// the reader's annotations dropped. Resources without a path get kyaml's
-// default one.
-func serialize(nodes []*yaml.RNode) (map[string][]byte, error) {
-	nodes = copyNodes(nodes)
-	if err := kioutil.DefaultPathAndIndexAnnotation("", nodes); err != nil {
+// packageFiles lists the files of the package in dir that kyaml's
+// LocalPackageReader reads, relative to dir, in its order: its walk skips
+// subpackages and what .krmignore names, and reports each file it would
+// read to FileSkipFunc, which skips them all here.
+func packageFiles(fsys filesys.FileSystem, dir string) ([]string, error) {
+	var names []string
+	r := kio.LocalPackageReader{
+		FileSystem:      filesys.FileSystemOrOnDisk{FileSystem: fsys},
+		PackagePath:     dir,
+		PackageFileName: "Kptfile",
+		FileSkipFunc: func(rel string) bool {
+			for _, g := range kio.MatchAll {
+				if ok, _ := filepath.Match(g, filepath.Base(rel)); ok {
+					names = append(names, rel)
+					break
+				}
+			}
+			return true
+		},
+	}
+	if _, err := r.Read(); err != nil {
 		return nil, err
 	}
-	byFile := map[string][]*yaml.RNode{}
-	for _, n := range nodes {
-		p, _, err := kioutil.GetFileAnnotations(n)
+	return names, nil
+}
+
+// documentSeparator is a line that starts with ---, as kyaml splits files.
+var documentSeparator = regexp.MustCompile(`\n---.*\n`)
+
+// decodeResources decodes the resources of a file, as kyaml's ByteReader
+// does: documents split at separator lines, empty ones skipped, a bare
+// sequence wrapped, each annotated with its file rel, its index among the
+// file's resources, its sequence indentation and its package dir.
+func decodeResources(data []byte, rel, dir string) ([]*yaml.RNode, error) {
+	text := strings.ReplaceAll(string(data), "\r\n", "\n")
+	var docs []string
+	prev := 0
+	for _, loc := range documentSeparator.FindAllStringIndex(text, -1) {
+		after := strings.TrimSpace(text[loc[0]+4 : loc[1]])
+		if after != "" && after[0] != '#' {
+			return nil, fmt.Errorf("invalid document separator: %s", strings.TrimSpace(text[loc[0]:loc[1]]))
+		}
+		docs = append(docs, text[prev:loc[0]])
+		prev = loc[1]
+	}
+	if text != "" {
+		docs = append(docs, text[prev:])
+	}
+	var nodes []*yaml.RNode
+	for i, doc := range docs {
+		if i != len(docs)-1 {
+			doc += "\n"
+		}
+		n, err := decodeDocument(doc)
 		if err != nil {
 			return nil, err
 		}
+		if n == nil {
+			continue
+		}
+		annotateRead(n, rel, dir, strconv.Itoa(len(nodes)), yaml.DeriveSeqIndentStyle(doc))
+		nodes = append(nodes, n)
+	}
+	return nodes, nil
+}
+
+// decodeDocument decodes one document; nil for an empty one.
+func decodeDocument(doc string) (*yaml.RNode, error) {
+	node := &yaml.Node{}
+	if err := yaml.NewDecoder(strings.NewReader(doc)).Decode(node); err == io.EOF {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("MalformedYAMLError: %w", err)
+	}
+	if yaml.IsYNodeEmptyDoc(node) {
+		return nil, nil
+	}
+	n := yaml.NewRNode(node)
+	if len(node.Content) > 0 && node.Content[0] != nil && node.Content[0].Kind == yaml.SequenceNode {
+		wrapped := yaml.NewRNode(&yaml.Node{Kind: yaml.MappingNode})
+		if err := wrapped.PipeE(yaml.SetField(yaml.BareSeqNodeWrappingKey, n)); err != nil {
+			return nil, err
+		}
+		n = wrapped
+	}
+	if yaml.IsMissingOrNull(n) {
+		return nil, nil
+	}
+	return n, nil
+}
+
+// annotateRead sets the reader's annotations on a resource read, in the
+// order of their names, as kyaml does.
+func annotateRead(n *yaml.RNode, rel, dir, index, seqIndent string) {
+	copyLegacyAnnotations(n)
+	set := [][2]string{
+		{kioutil.LegacyIndexAnnotation, index},
+		{kioutil.LegacyPathAnnotation, rel},
+		{kioutil.IndexAnnotation, index},
+		{pkgPathAnnotation, dir},
+		{kioutil.PathAnnotation, rel},
+		{kioutil.SeqIndentAnnotation, seqIndent},
+	}
+	slices.SortFunc(set, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
+	for _, kv := range set {
+		if kv[0] == kioutil.SeqIndentAnnotation && kv[1] == "" {
+			continue
+		}
+		setAnnotation(n, kv[0], kv[1])
+	}
+}
+
+// writerAnnotations are the annotations writing a resource removes: the
+// reader's and the file's.
+var writerAnnotations = []string{
+	kioutil.IndexAnnotation, kioutil.LegacyIndexAnnotation, kioutil.SeqIndentAnnotation,
+	kioutil.PathAnnotation, legacyPathAnnotation,
+}
+
+// byFile groups resources by the file they belong to, each file's in the
+// order of their index annotation, as kpt's writer does. Resources without
+// a file or index get kyaml's default ones (on copies: nodes are not
+// changed).
+func byFile(nodes []*yaml.RNode) (map[string][]*yaml.RNode, error) {
+	nodes = slices.Clone(nodes)
+	for i, n := range nodes {
+		a := annotationsNode(n)
+		if fieldIndex(a, kioutil.PathAnnotation) < 0 || fieldIndex(a, kioutil.IndexAnnotation) < 0 ||
+			fieldIndex(a, kioutil.LegacyPathAnnotation) < 0 || fieldIndex(a, kioutil.LegacyIndexAnnotation) < 0 {
+			nodes[i] = n.Copy()
+		}
+	}
+	defaultPathAndIndexAnnotation("", nodes)
+	files := map[string][]*yaml.RNode{}
+	for _, n := range nodes {
+		p, _ := fileAnnotations(n)
 		p = filepath.ToSlash(p)
 		if path.IsAbs(p) || !filepath.IsLocal(filepath.FromSlash(p)) {
 			return nil, fmt.Errorf("resource %s/%s: path %q is outside the package", n.GetKind(), n.GetName(), p)
 		}
-		byFile[p] = append(byFile[p], n)
+		files[p] = append(files[p], n)
 	}
-	files := make(map[string][]byte, len(byFile))
-	for p, ns := range byFile {
-		if err := kioutil.SortNodes(ns); err != nil {
-			return nil, err
-		}
-		var buf bytes.Buffer
-		w := kio.ByteWriter{
-			Writer:           &buf,
-			ClearAnnotations: []string{kioutil.PathAnnotation, legacyPathAnnotation},
-		}
-		if err := w.Write(ns); err != nil {
+	for p, ns := range files {
+		if err := sortByIndex(ns); err != nil {
 			return nil, fmt.Errorf("%s: %w", p, err)
 		}
-		files[p] = buf.Bytes()
 	}
 	return files, nil
+}
+
+// sortByIndex orders one file's resources by their index annotation,
+// those without one first, stably (kioutil.SortNodes within a file).
+func sortByIndex(ns []*yaml.RNode) error {
+	keys := make(map[*yaml.RNode]int, len(ns))
+	for _, n := range ns {
+		_, index := fileAnnotations(n)
+		if index == "" {
+			keys[n] = -1
+			continue
+		}
+		i, err := strconv.Atoi(index)
+		if err != nil {
+			return fmt.Errorf("unable to parse config.kubernetes.io/index %s :%v", index, err)
+		}
+		keys[n] = i
+	}
+	slices.SortStableFunc(ns, func(a, b *yaml.RNode) int { return keys[a] - keys[b] })
+	return nil
+}
+
+// encodeFile writes one file's resources as kpt's writer does, without
+// the annotations of reading and of files: YAML documents indented by two,
+// sequences as the resource was read (compact unless it was wide); a file
+// of one resource named *.json as JSON, as kyaml writes it.
+func encodeFile(name string, ns []*yaml.RNode) ([]byte, error) {
+	var buf bytes.Buffer
+	if len(ns) == 1 && path.Ext(name) == ".json" || slices.ContainsFunc(ns, isWrappedSequence) {
+		w := kio.ByteWriter{Writer: &buf, ClearAnnotations: []string{kioutil.PathAnnotation, legacyPathAnnotation}}
+		if err := w.Write(ns); err != nil {
+			return nil, err
+		}
+		return buf.Bytes(), nil
+	}
+	enc := yaml.NewEncoder(&buf)
+	for _, n := range ns {
+		if annotationValue(n, kioutil.SeqIndentAnnotation) == string(yaml.WideSequenceStyle) {
+			enc.DefaultSeqIndent()
+		} else {
+			enc.CompactSeqIndent()
+		}
+		if err := enc.Encode(withoutAnnotations(n, writerAnnotations)); err != nil {
+			return nil, err
+		}
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func isWrappedSequence(n *yaml.RNode) bool {
+	return fieldIndex(resourceMapping(n), yaml.BareSeqNodeWrappingKey) >= 0
+}
+
+// withoutAnnotations returns the document of a resource without the
+// annotations keys, then without an empty annotations or metadata mapping
+// (kyaml's ClearEmptyAnnotations), sharing the nodes it does not change.
+func withoutAnnotations(rn *yaml.RNode, keys []string) *yaml.Node {
+	doc := rn.Document()
+	m := resourceMapping(rn)
+	mi := fieldIndex(m, yaml.MetadataField)
+	if mi < 0 || m.Content[mi].Kind != yaml.MappingNode {
+		return doc
+	}
+	meta := shallowCopy(m.Content[mi])
+	if ai := fieldIndex(meta, yaml.AnnotationsField); ai >= 0 && meta.Content[ai].Kind == yaml.MappingNode {
+		a := shallowCopy(meta.Content[ai])
+		a.Content = slices.Clone(a.Content)
+		for _, k := range keys {
+			if i := fieldIndex(a, k); i >= 0 {
+				a.Content = append(a.Content[:i-1], a.Content[i+1:]...)
+			}
+		}
+		meta.Content = slices.Clone(meta.Content)
+		meta.Content[ai] = a
+	}
+	removeEmptyField(meta, yaml.AnnotationsField)
+	top := shallowCopy(m)
+	top.Content = slices.Clone(m.Content)
+	top.Content[mi] = meta
+	removeEmptyField(top, yaml.MetadataField)
+	if doc.Kind != yaml.DocumentNode {
+		return &yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{top}}
+	}
+	d := shallowCopy(doc)
+	d.Content = []*yaml.Node{top}
+	return d
+}
+
+func shallowCopy(n *yaml.Node) *yaml.Node {
+	c := *n
+	return &c
+}
+
+// sameNodes tells whether two files' resources are the same YAML, in the
+// same order: the same kinds, styles, tags, values and comments
+// throughout, wherever they were read.
+func sameNodes(a, b []*yaml.RNode) bool {
+	return slices.EqualFunc(a, b, func(x, y *yaml.RNode) bool { return sameNode(x.Document(), y.Document()) })
+}
+
+func sameNode(a, b *yaml.Node) bool {
+	if a == b {
+		return true
+	}
+	if a == nil || b == nil || a.Kind != b.Kind || a.Style != b.Style || a.Value != b.Value ||
+		a.Anchor != b.Anchor || a.HeadComment != b.HeadComment || a.LineComment != b.LineComment ||
+		a.FootComment != b.FootComment || len(a.Content) != len(b.Content) {
+		return false
+	}
+	if a.Tag != b.Tag && (a.Kind != yaml.ScalarNode || a.ShortTag() != b.ShortTag()) {
+		return false
+	}
+	if a.Kind == yaml.AliasNode && !sameNode(a.Alias, b.Alias) {
+		return false
+	}
+	for i := range a.Content {
+		if !sameNode(a.Content[i], b.Content[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // writePlan is what writing a render back changes.
@@ -90,23 +334,40 @@ type writePlan struct {
 	deleted []string
 }
 
-// planWrite compares the files of the render's output with the files as
-// read (baseline): a file is written only when its resources changed, so
-// that a file the pipeline did not touch keeps its bytes, formatting and
-// all; a file read whose every resource is gone is deleted.
-func planWrite(baseline map[string][]byte, output []*yaml.RNode) (*writePlan, error) {
-	files, err := serialize(output)
+// planWrite compares the files of the render's output with the
+// resources as read (baseline): a file is written only when its resources
+// changed (their YAML, not only where they were read from), so that a
+// file the pipeline did not touch keeps its bytes, formatting and all; a
+// file read whose every resource is gone is deleted.
+func planWrite(baseline, output []*yaml.RNode) (*writePlan, error) {
+	before, err := byFile(baseline)
+	if err != nil {
+		return nil, err
+	}
+	after, err := byFile(output)
 	if err != nil {
 		return nil, err
 	}
 	wp := &writePlan{changed: map[string][]byte{}}
-	for name, data := range files {
-		if old, ok := baseline[name]; !ok || !bytes.Equal(old, data) {
-			wp.changed[name] = data
+	for name, ns := range after {
+		old, ok := before[name]
+		if ok && sameNodes(old, ns) {
+			continue
 		}
+		data, err := encodeFile(name, ns)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		if ok {
+			// The YAML changed where it makes no difference written.
+			if was, err := encodeFile(name, old); err == nil && bytes.Equal(was, data) {
+				continue
+			}
+		}
+		wp.changed[name] = data
 	}
-	for name := range baseline {
-		if _, ok := files[name]; !ok {
+	for name := range before {
+		if _, ok := after[name]; !ok {
 			wp.deleted = append(wp.deleted, name)
 		}
 	}

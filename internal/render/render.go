@@ -86,10 +86,6 @@ func render(ctx context.Context, fsys filesys.FileSystem, dir string, opts Optio
 	if err != nil {
 		return fail(err)
 	}
-	baseline, err := serialize(read)
-	if err != nil {
-		return fail(err)
-	}
 	h := &hydration{fsys: fsys, root: root, opts: opts, results: out.Results}
 	items, err := h.hydrate(ctx, root)
 	out.Packages = h.packages
@@ -99,7 +95,7 @@ func render(ctx context.Context, fsys filesys.FileSystem, dir string, opts Optio
 	if items, err = rootRelative(root.dir, items); err != nil {
 		return fail(err)
 	}
-	plan, err := planWrite(baseline, items)
+	plan, err := planWrite(read, items)
 	if err != nil {
 		return fail(err)
 	}

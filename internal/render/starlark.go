@@ -3,7 +3,6 @@ package render
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -13,7 +12,6 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/fn/framework"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/kio/kioutil"
-	"sigs.k8s.io/kustomize/kyaml/order"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -107,9 +105,7 @@ func execStarlark(rl *framework.ResourceList, maxSteps uint64) (err error) {
 	if err != nil {
 		return fmt.Errorf("starlark: %w", err)
 	}
-	if err := restoreStarlarkComments(items, ids); err != nil {
-		return fmt.Errorf("starlark: %w", err)
-	}
+	restoreStarlarkComments(items, ids)
 	if err := kio.ReconcileInternalAnnotations(items, migration); err != nil {
 		return fmt.Errorf("starlark: %w", err)
 	}
@@ -207,33 +203,27 @@ func setStarlarkIDs(inputs []*yaml.RNode) (map[string]*yaml.RNode, error) {
 	return ids, nil
 }
 
-// restoreStarlarkComments copies onto each output that kept an input's id the
-// input's comments and field order, and drops the id, as kpt does.
-func restoreStarlarkComments(items []*yaml.RNode, ids map[string]*yaml.RNode) error {
+// restoreStarlarkComments gives each output that kept an input's id the
+// input's field order and comments, and drops the id, as kpt does.
+func restoreStarlarkComments(items []*yaml.RNode, ids map[string]*yaml.RNode) {
 	for _, n := range items {
-		annotations := n.GetAnnotations()
-		id, ok := annotations[kioutil.IdAnnotation]
+		id, ok := annotation(n, kioutil.IdAnnotation)
 		if !ok {
-			id, ok = annotations[legacyIDAnnotation]
+			id, ok = annotation(n, legacyIDAnnotation)
 		}
 		in, found := ids[id]
 		if !ok || !found {
 			continue
 		}
+		syncOrder(in.YNode(), n.YNode())
 		// Only a resource that had comments has any to get back.
 		if hasComments(in.YNode()) {
 			copyComments(in.YNode(), n.YNode())
+			rearrangeSeqItemComments(n.YNode())
 		}
-		if err := order.SyncOrder(in, n); err != nil {
-			return err
-		}
-		for _, key := range []string{kioutil.IdAnnotation, legacyIDAnnotation} {
-			if err := n.PipeE(yaml.ClearAnnotation(key)); err != nil {
-				return err
-			}
-		}
+		clearAnnotation(n, kioutil.IdAnnotation)
+		clearAnnotation(n, legacyIDAnnotation)
 	}
-	return nil
 }
 
 // hasComments tells whether a node or any node below it carries a comment.
@@ -273,226 +263,12 @@ func starlarkItems(list *starlark.Dict) ([]*yaml.RNode, error) {
 		if _, ok := e.(*starlark.Dict); !ok {
 			return nil, fmt.Errorf(`ctx.resource_list["items"][%d] must be a dict, not a %s`, i, e.Type())
 		}
-		g, err := conv.goValue(e, 0)
+		node, err := conv.yamlNode(e, 0)
 		if err != nil {
 			return nil, fmt.Errorf(`ctx.resource_list["items"][%d]: %w`, i, err)
 		}
-		// Encoded to a node directly: no text written and parsed again.
-		var node yaml.Node
-		if err := node.Encode(g); err != nil {
-			return nil, fmt.Errorf(`ctx.resource_list["items"][%d]: %w`, i, err)
-		}
-		items = append(items, yaml.NewRNode(&node))
+		items = append(items, yaml.NewRNode(node))
 	}
 	return items, nil
 }
 
-// starlarkConverter converts between YAML and Starlark values, counting
-// them against starlarkMaxValues.
-type starlarkConverter struct {
-	values int
-}
-
-func (c *starlarkConverter) count(depth int) error {
-	c.values++
-	if c.values > starlarkMaxValues {
-		return fmt.Errorf("more than %d values", starlarkMaxValues)
-	}
-	if depth > starlarkMaxDepth {
-		return fmt.Errorf("values nested deeper than %d", starlarkMaxDepth)
-	}
-	return nil
-}
-
-// resourceList builds the resource list a script sees: a
-// config.kubernetes.io/v1 ResourceList with the items and the
-// functionConfig.
-func (c *starlarkConverter) resourceList(items []*yaml.RNode, config *yaml.RNode) (*starlark.Dict, error) {
-	elems := make([]starlark.Value, len(items))
-	for i, n := range items {
-		v, err := c.starlarkValue(n.YNode(), 0)
-		if err != nil {
-			return nil, err
-		}
-		elems[i] = v
-	}
-	list := starlark.NewDict(4)
-	fields := []struct {
-		key   string
-		value starlark.Value
-	}{
-		{"apiVersion", starlark.String(kio.ResourceListAPIVersion)},
-		{"kind", starlark.String(kio.ResourceListKind)},
-		{"items", starlark.NewList(elems)},
-	}
-	if config != nil {
-		fc, err := c.starlarkValue(config.YNode(), 0)
-		if err != nil {
-			return nil, err
-		}
-		fields = append(fields, struct {
-			key   string
-			value starlark.Value
-		}{"functionConfig", fc})
-	}
-	for _, f := range fields {
-		if err := list.SetKey(starlark.String(f.key), f.value); err != nil {
-			return nil, err
-		}
-	}
-	return list, nil
-}
-
-// starlarkValue converts a YAML node: a mapping to a dict in the
-// mapping's order, a sequence to a list, a scalar to the value YAML
-// resolves it to.
-func (c *starlarkConverter) starlarkValue(n *yaml.Node, depth int) (starlark.Value, error) {
-	if err := c.count(depth); err != nil {
-		return nil, err
-	}
-	switch n.Kind {
-	case yaml.DocumentNode:
-		if len(n.Content) == 0 {
-			return starlark.None, nil
-		}
-		return c.starlarkValue(n.Content[0], depth+1)
-	case yaml.AliasNode:
-		return c.starlarkValue(n.Alias, depth+1)
-	case yaml.MappingNode:
-		d := starlark.NewDict(len(n.Content) / 2)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, err := c.starlarkValue(n.Content[i], depth+1)
-			if err != nil {
-				return nil, err
-			}
-			v, err := c.starlarkValue(n.Content[i+1], depth+1)
-			if err != nil {
-				return nil, err
-			}
-			if err := d.SetKey(k, v); err != nil {
-				return nil, fmt.Errorf("line %d: %w", n.Content[i].Line, err)
-			}
-		}
-		return d, nil
-	case yaml.SequenceNode:
-		elems := make([]starlark.Value, len(n.Content))
-		for i, e := range n.Content {
-			v, err := c.starlarkValue(e, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			elems[i] = v
-		}
-		return starlark.NewList(elems), nil
-	}
-	return starlarkScalar(n)
-}
-
-// starlarkScalar converts a YAML scalar.
-func starlarkScalar(n *yaml.Node) (starlark.Value, error) {
-	var v any
-	if err := n.Decode(&v); err != nil {
-		return nil, fmt.Errorf("line %d: %w", n.Line, err)
-	}
-	switch v := v.(type) {
-	case nil:
-		return starlark.None, nil
-	case bool:
-		return starlark.Bool(v), nil
-	case int:
-		return starlark.MakeInt(v), nil
-	case int64:
-		return starlark.MakeInt64(v), nil
-	case uint64:
-		return starlark.MakeUint64(v), nil
-	case float64:
-		return starlark.Float(v), nil
-	case string:
-		return starlark.String(v), nil
-	}
-	return starlark.String(n.Value), nil
-}
-
-// goValue converts a Starlark value to the Go value YAML marshals it
-// from, as the catalog's runtime does: a dict to a map (so its keys come
-// out sorted), a list, tuple or set to a slice.
-func (c *starlarkConverter) goValue(v starlark.Value, depth int) (any, error) {
-	if err := c.count(depth); err != nil {
-		return nil, err
-	}
-	switch v := v.(type) {
-	case starlark.NoneType:
-		return nil, nil
-	case starlark.Bool:
-		return bool(v), nil
-	case starlark.Int:
-		if i, ok := v.Int64(); ok {
-			return i, nil
-		}
-		if u, ok := v.Uint64(); ok {
-			return u, nil
-		}
-		return nil, fmt.Errorf("int %s is too large for YAML", v)
-	case starlark.Float:
-		return float64(v), nil
-	case starlark.String:
-		return string(v), nil
-	case *starlark.Dict:
-		return c.goMap(v, depth)
-	case starlark.Iterable:
-		if _, ok := v.(starlark.Mapping); ok {
-			break
-		}
-		var out []any
-		iter := v.Iterate()
-		defer iter.Done()
-		var e starlark.Value
-		for iter.Next(&e) {
-			g, err := c.goValue(e, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, g)
-		}
-		if out == nil {
-			out = []any{}
-		}
-		return out, nil
-	}
-	return nil, fmt.Errorf("a %s cannot be written as YAML", v.Type())
-}
-
-// goMap converts a dict: to a map[string]any when its keys are strings,
-// else to a map[any]any.
-func (c *starlarkConverter) goMap(d *starlark.Dict, depth int) (any, error) {
-	keys := d.Keys()
-	strKeys := !slices.ContainsFunc(keys, func(k starlark.Value) bool {
-		_, ok := k.(starlark.String)
-		return !ok
-	})
-	byString := make(map[string]any, len(keys))
-	byAny := make(map[any]any, len(keys))
-	for _, k := range keys {
-		gk, err := c.goValue(k, depth+1)
-		if err != nil {
-			return nil, err
-		}
-		if _, ok := gk.([]any); ok {
-			return nil, fmt.Errorf("a dict key of type %s cannot be written as YAML", k.Type())
-		}
-		v, _, _ := d.Get(k)
-		gv, err := c.goValue(v, depth+1)
-		if err != nil {
-			return nil, err
-		}
-		if strKeys {
-			byString[string(k.(starlark.String))] = gv
-		} else {
-			byAny[gk] = gv
-		}
-	}
-	if strKeys {
-		return byString, nil
-	}
-	return byAny, nil
-}
