@@ -271,4 +271,3 @@ func starlarkItems(list *starlark.Dict) ([]*yaml.RNode, error) {
 	}
 	return items, nil
 }
-
