@@ -9,7 +9,6 @@ import (
 	"sigs.k8s.io/kustomize/api/filters/imagetag"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/fn/framework"
-	"sigs.k8s.io/kustomize/kyaml/kio/kioutil"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 	k8syaml "sigs.k8s.io/yaml"
 )
@@ -77,7 +76,7 @@ func setImage(rl *framework.ResourceList) error {
 // imageTracker returns the callback that reports each image set in n and
 // records, in set, the field's node as it was.
 func imageTracker(n *yaml.RNode, results *framework.Results, set *[]savedNode) func(key, value, tag string, node *yaml.RNode) {
-	path, index, _ := kioutil.GetFileAnnotations(n)
+	path, index := fileAnnotations(n)
 	i, _ := strconv.Atoi(index)
 	ref := &yaml.ResourceIdentifier{
 		TypeMeta: yaml.TypeMeta{APIVersion: n.GetApiVersion(), Kind: n.GetKind()},

@@ -71,7 +71,7 @@ func keyOf(n *yaml.RNode) dependsOnKey {
 // followDependsOn rewrites the namespace of each depends-on reference of n
 // whose resource moved.
 func followDependsOn(n *yaml.RNode, moved map[dependsOnKey]string) error {
-	value, ok := n.GetAnnotations()[dependsOnAnnotation]
+	value, ok := annotation(n, dependsOnAnnotation)
 	if !ok {
 		return nil
 	}

@@ -131,10 +131,10 @@ func cleanConfigPath(configPath string) (string, bool) {
 // name, relative to p.
 func findConfig(p *pkgNode, nodes []*yaml.RNode, name string) *yaml.RNode {
 	for _, n := range nodes {
-		if n.GetAnnotations()[pkgPathAnnotation] != p.dir {
+		if annotationValue(n, pkgPathAnnotation) != p.dir {
 			continue
 		}
-		if np, _, _ := kioutil.GetFileAnnotations(n); path.Clean(filepath.ToSlash(np)) == name {
+		if np, _ := fileAnnotations(n); path.Clean(filepath.ToSlash(np)) == name {
 			return n
 		}
 	}
@@ -156,18 +156,14 @@ func (h *hydration) runMutator(ctx context.Context, p *pkgNode, s step, input []
 	if len(s.fn.Selectors) == 0 && len(s.fn.Exclusions) == 0 {
 		return h.runStep(ctx, p, s, input)
 	}
-	if err := setResourceIDs(input); err != nil {
-		return nil, err
-	}
+	setResourceIDs(input)
 	selected := selectInput(input, s.fn.Selectors, s.fn.Exclusions)
 	output, err := h.runStep(ctx, p, s, selected)
 	if err != nil {
 		return nil, err
 	}
 	merged := mergeWithInput(output, selected, input)
-	if err := clearResourceIDs(merged); err != nil {
-		return nil, err
-	}
+	clearResourceIDs(merged)
 	return merged, nil
 }
 
@@ -231,21 +227,15 @@ func runBuiltin(s step, items []*yaml.RNode, res *FunctionResult) ([]*yaml.RNode
 // whose pipeline ran the function; no resource may leave the package, and
 // no two share a file and index.
 func settleOutput(p *pkgNode, config *yaml.RNode, out []*yaml.RNode) error {
-	if err := kioutil.DefaultPathAnnotation(functionDir(config), out); err != nil {
-		return err
-	}
+	defaultPathAnnotation(functionDir(config), out)
 	seen := map[[3]string]bool{}
 	for _, n := range out {
-		if n.GetAnnotations()[pkgPathAnnotation] == "" {
-			if err := n.PipeE(yaml.SetAnnotation(pkgPathAnnotation, p.dir)); err != nil {
-				return err
-			}
+		pkgDir := annotationValue(n, pkgPathAnnotation)
+		if pkgDir == "" {
+			pkgDir = p.dir
+			setAnnotation(n, pkgPathAnnotation, pkgDir)
 		}
-		pkgDir := n.GetAnnotations()[pkgPathAnnotation]
-		file, index, err := kioutil.GetFileAnnotations(n)
-		if err != nil {
-			return err
-		}
+		file, index := fileAnnotations(n)
 		file = path.Clean(filepath.ToSlash(file))
 		if path.IsAbs(file) || file == ".." || strings.HasPrefix(file, "../") {
 			return fmt.Errorf("function must not modify resources outside of package: resource has path %s", file)
@@ -267,10 +257,9 @@ func functionDir(config *yaml.RNode) string {
 	if config == nil {
 		return ""
 	}
-	a := config.GetAnnotations()
-	p, ok := a[kioutil.PathAnnotation]
+	p, ok := annotation(config, kioutil.PathAnnotation)
 	if !ok {
-		if p, ok = a[legacyPathAnnotation]; !ok {
+		if p, ok = annotation(config, legacyPathAnnotation); !ok {
 			return ""
 		}
 	}

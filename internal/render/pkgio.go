@@ -298,11 +298,30 @@ func shallowCopy(n *yaml.Node) *yaml.Node {
 	return &c
 }
 
-// sameNodes tells whether two files' resources are the same YAML, in the
-// same order: the same kinds, styles, tags, values and comments
-// throughout, wherever they were read.
-func sameNodes(a, b []*yaml.RNode) bool {
-	return slices.EqualFunc(a, b, func(x, y *yaml.RNode) bool { return sameNode(x.Document(), y.Document()) })
+// fileChanged tells whether the resources of file name, as read (old) and
+// as rendered (ns), are written differently. A resource whose YAML is the
+// same (kinds, styles, tags, values and comments throughout, wherever it
+// was read) is written the same; one whose YAML differs is written to
+// compare, as a function that rebuilds resources (starlark) may build
+// the same YAML in another form. The first difference decides.
+func fileChanged(name string, old, ns []*yaml.RNode) bool {
+	if len(old) != len(ns) {
+		return true
+	}
+	for i := range ns {
+		if sameNode(old[i].Document(), ns[i].Document()) {
+			continue
+		}
+		was, err := encodeFile(name, old[i:i+1])
+		if err != nil {
+			return true
+		}
+		now, err := encodeFile(name, ns[i:i+1])
+		if err != nil || !bytes.Equal(was, now) {
+			return true
+		}
+	}
+	return false
 }
 
 func sameNode(a, b *yaml.Node) bool {
@@ -350,19 +369,12 @@ func planWrite(baseline, output []*yaml.RNode) (*writePlan, error) {
 	}
 	wp := &writePlan{changed: map[string][]byte{}}
 	for name, ns := range after {
-		old, ok := before[name]
-		if ok && sameNodes(old, ns) {
+		if old, ok := before[name]; ok && !fileChanged(name, old, ns) {
 			continue
 		}
 		data, err := encodeFile(name, ns)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		if ok {
-			// The YAML changed where it makes no difference written.
-			if was, err := encodeFile(name, old); err == nil && bytes.Equal(was, data) {
-				continue
-			}
 		}
 		wp.changed[name] = data
 	}

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/fn/framework"
-	"sigs.k8s.io/kustomize/kyaml/kio/kioutil"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -54,9 +53,7 @@ func searchReplace(rl *framework.ResourceList) error {
 		return fmt.Errorf("search-replace: %w", err)
 	}
 	for _, n := range rl.Items {
-		if s.file, _, err = kioutil.GetFileAnnotations(n); err != nil {
-			return fmt.Errorf("search-replace: %w", err)
-		}
+		s.file, _ = fileAnnotations(n)
 		if s.putByPath {
 			err = s.put(n)
 		} else {

@@ -75,22 +75,16 @@ func hasAll(have, want map[string]string) bool {
 	return true
 }
 
-func setResourceIDs(nodes []*yaml.RNode) error {
+func setResourceIDs(nodes []*yaml.RNode) {
 	for i, n := range nodes {
-		if err := n.PipeE(yaml.SetAnnotation(resourceIDAnnotation, strconv.Itoa(i))); err != nil {
-			return err
-		}
+		setAnnotation(n, resourceIDAnnotation, strconv.Itoa(i))
 	}
-	return nil
 }
 
-func clearResourceIDs(nodes []*yaml.RNode) error {
+func clearResourceIDs(nodes []*yaml.RNode) {
 	for _, n := range nodes {
-		if err := n.PipeE(yaml.ClearAnnotation(resourceIDAnnotation)); err != nil {
-			return err
-		}
+		clearAnnotation(n, resourceIDAnnotation)
 	}
-	return nil
 }
 
 // mergeWithInput merges a function's output over the selected part of
@@ -99,7 +93,7 @@ func clearResourceIDs(nodes []*yaml.RNode) error {
 // output has none, deleted; output resources without an id (new ones) are
 // added at the end.
 func mergeWithInput(output, selected, input []*yaml.RNode) []*yaml.RNode {
-	id := func(n *yaml.RNode) string { return n.GetAnnotations()[resourceIDAnnotation] }
+	id := func(n *yaml.RNode) string { return annotationValue(n, resourceIDAnnotation) }
 	byID := map[string]*yaml.RNode{}
 	for _, n := range output {
 		if _, dup := byID[id(n)]; id(n) != "" && !dup {

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/fn/framework"
-	"sigs.k8s.io/kustomize/kyaml/kio/kioutil"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -53,11 +52,7 @@ func applySetters(rl *framework.ResourceList) error {
 	}
 	w := &setterWalk{setters: setters}
 	for _, n := range rl.Items {
-		file, _, err := kioutil.GetFileAnnotations(n)
-		if err != nil {
-			return fmt.Errorf("apply-setters: %w", err)
-		}
-		w.file = file
+		w.file, _ = fileAnnotations(n)
 		if err := w.walk(n, ""); err != nil {
 			return fmt.Errorf("apply-setters: failed to apply setters: %w", err)
 		}

@@ -10,7 +10,6 @@ import (
 	"go.starlark.net/starlarkstruct"
 	"go.starlark.net/syntax"
 	"sigs.k8s.io/kustomize/kyaml/fn/framework"
-	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/kio/kioutil"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -82,15 +81,15 @@ func execStarlark(rl *framework.ResourceList, maxSteps uint64) (err error) {
 			err = fmt.Errorf("starlark: the script's run failed: %v", r)
 		}
 	}()
-	inputs := copyNodes(rl.Items)
-	migration, err := kio.PreprocessResourcesForInternalAnnotationMigration(inputs)
+	// The script works on Starlark values, not on the nodes: they are given
+	// ids to find them by, and stay as they were for the resources the
+	// script keeps to get their comments and order back from.
+	inputs := rl.Items
+	migration, err := preprocessAnnotations(inputs)
 	if err != nil {
 		return fmt.Errorf("starlark: %w", err)
 	}
-	ids, err := setStarlarkIDs(inputs)
-	if err != nil {
-		return err
-	}
+	ids := setStarlarkIDs(inputs)
 	conv := &starlarkConverter{}
 	list, err := conv.resourceList(inputs, rl.FunctionConfig)
 	if err != nil {
@@ -106,7 +105,7 @@ func execStarlark(rl *framework.ResourceList, maxSteps uint64) (err error) {
 		return fmt.Errorf("starlark: %w", err)
 	}
 	restoreStarlarkComments(items, ids)
-	if err := kio.ReconcileInternalAnnotations(items, migration); err != nil {
+	if err := reconcileAnnotations(items, migration); err != nil {
 		return fmt.Errorf("starlark: %w", err)
 	}
 	rl.Items = items
@@ -189,18 +188,15 @@ func scriptPosition(stack starlark.CallStack, name string) string {
 
 // setStarlarkIDs gives each input the id annotations kpt gives a function's
 // inputs and returns the inputs by id.
-func setStarlarkIDs(inputs []*yaml.RNode) (map[string]*yaml.RNode, error) {
+func setStarlarkIDs(inputs []*yaml.RNode) map[string]*yaml.RNode {
 	ids := make(map[string]*yaml.RNode, len(inputs))
 	for i, n := range inputs {
 		id := strconv.Itoa(i + 1)
-		for _, key := range []string{kioutil.IdAnnotation, legacyIDAnnotation} {
-			if err := n.PipeE(yaml.SetAnnotation(key, id)); err != nil {
-				return nil, fmt.Errorf("starlark: %w", err)
-			}
-		}
+		setAnnotation(n, kioutil.IdAnnotation, id)
+		setAnnotation(n, legacyIDAnnotation, id)
 		ids[id] = n
 	}
-	return ids, nil
+	return ids
 }
 
 // restoreStarlarkComments gives each output that kept an input's id the

@@ -172,7 +172,7 @@ func (h *hydration) hydrate(ctx context.Context, p *pkgNode) ([]*yaml.RNode, err
 // a resource belongs to is put in front, and the package annotation goes.
 func rootRelative(rootDir string, nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 	for _, n := range nodes {
-		pkgDir := n.GetAnnotations()[pkgPathAnnotation]
+		pkgDir := annotationValue(n, pkgPathAnnotation)
 		rel := "."
 		if pkgDir != "" {
 			r, err := filepath.Rel(rootDir, pkgDir)
@@ -181,23 +181,14 @@ func rootRelative(rootDir string, nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 			}
 			rel = filepath.ToSlash(r)
 		}
-		if err := n.PipeE(yaml.ClearAnnotation(pkgPathAnnotation)); err != nil {
-			return nil, err
-		}
-		p, _, err := kioutil.GetFileAnnotations(n)
-		if err != nil {
-			return nil, err
-		}
+		clearAnnotation(n, pkgPathAnnotation)
+		p, _ := fileAnnotations(n)
 		if p == "" || rel == "." {
 			continue
 		}
 		p = path.Join(rel, filepath.ToSlash(p))
-		if err := n.PipeE(yaml.SetAnnotation(kioutil.PathAnnotation, p)); err != nil {
-			return nil, err
-		}
-		if err := n.PipeE(yaml.SetAnnotation(legacyPathAnnotation, p)); err != nil {
-			return nil, err
-		}
+		setAnnotation(n, kioutil.PathAnnotation, p)
+		setAnnotation(n, legacyPathAnnotation, p)
 	}
 	return nodes, nil
 }
