@@ -63,7 +63,7 @@ func (s *Store) TreesWithoutMeta(ctx context.Context, after string, limit int) (
 // writes based on what they showed before are refused as stale.
 func (s *Store) SetTreeMeta(ctx context.Context, metas map[string]revision.Meta) error {
 	defer s.revisionsChanged()
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.versionedWrite(ctx, func(tx *sql.Tx) error {
 		var rv int64
 		for _, id := range slices.Sorted(maps.Keys(metas)) {
 			m := metas[id]
@@ -158,7 +158,7 @@ func (s *Store) RecordValidations(ctx context.Context, repoID int64, vs map[stri
 		return nil
 	}
 	defer s.revisionsChanged()
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.versionedWrite(ctx, func(tx *sql.Tx) error {
 		var w *indexWriter
 		for _, tree := range slices.Sorted(maps.Keys(vs)) {
 			v := vs[tree]

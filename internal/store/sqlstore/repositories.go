@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -27,7 +26,7 @@ func newUID() types.UID {
 
 // CreateRepository registers a repository.
 func (s *Store) CreateRepository(ctx context.Context, r *store.Repository) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.versionedWrite(ctx, func(tx *sql.Tx) error {
 		rv, err := s.nextResourceVersion(ctx, tx)
 		if err != nil {
 			return err
@@ -55,11 +54,6 @@ func (s *Store) CreateRepository(ctx context.Context, r *store.Repository) error
 		r.ID, r.Object = id, obj
 		return s.recordRepositoryEvent(ctx, tx, store.Added, rv, &obj, "")
 	})
-}
-
-func isUniqueViolation(err error) bool {
-	msg := err.Error()
-	return strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "duplicate key value")
 }
 
 const repositoryColumns = `id, object, resource_version`
@@ -95,7 +89,7 @@ func (s *Store) ListRepositories(ctx context.Context, namespace string) ([]*stor
 // ListRepositoriesAt lists the repositories of a namespace with the
 // resource version of the same read transaction.
 func (s *Store) ListRepositoriesAt(ctx context.Context, namespace string) ([]*store.Repository, int64, error) {
-	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := s.readTx(ctx)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -138,7 +132,7 @@ func (s *Store) UpdateRepository(ctx context.Context, r *store.Repository) error
 	if err != nil {
 		return fmt.Errorf("repository %s/%s: invalid resource version %q: %w", r.Object.Namespace, r.Object.Name, r.Object.ResourceVersion, store.ErrConflict)
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.versionedWrite(ctx, func(tx *sql.Tx) error {
 		// The state before, for the event. The write itself is
 		// conditional on the resource version the caller read: the
 		// state read here may be older than the one a concurrent
@@ -188,7 +182,7 @@ func (s *Store) UpdateRepository(ctx context.Context, r *store.Repository) error
 // DeleteRepository removes a repository and its index.
 func (s *Store) DeleteRepository(ctx context.Context, namespace, name string) error {
 	defer s.revisionsChanged()
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.versionedWrite(ctx, func(tx *sql.Tx) error {
 		last, err := scanRepository(tx.QueryRowContext(ctx, s.q(`SELECT `+repositoryColumns+` FROM repositories WHERE namespace = ? AND name = ?`), namespace, name))
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("repository %s/%s: %w", namespace, name, store.ErrNotFound)

@@ -87,7 +87,7 @@ func labelCondition(req store.LabelRequirement) (string, []any, error) {
 func (s *Store) ListRevisions(ctx context.Context, opts store.ListOptions) (*store.RevisionList, error) {
 	// One read transaction: the resource version and the rows are of the
 	// same snapshot.
-	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := s.readTx(ctx)
 	if err != nil {
 		return nil, err
 	}

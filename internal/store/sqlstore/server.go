@@ -141,7 +141,7 @@ func (s *Store) events(ctx context.Context, kind string, f store.EventFilter, af
 		where += ` AND (name = ? OR type = ?)`
 		wargs = append(wargs, f.Name, relist)
 	}
-	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := s.readTx(ctx)
 	if err != nil {
 		return err
 	}
@@ -187,7 +187,7 @@ func (s *Store) events(ctx context.Context, kind string, f store.EventFilter, af
 // Callers keep pages small: the transaction holds the database's log from
 // being checkpointed while it lasts.
 func (s *Store) ListResources(ctx context.Context, opts store.ListOptions, fn func(list *store.RevisionList, files func(i int, content bool) (map[string][]byte, error)) error) error {
-	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := s.readTx(ctx)
 	if err != nil {
 		return err
 	}
@@ -305,8 +305,11 @@ func (s *Store) CompactEvents(ctx context.Context, before time.Time) error {
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM events WHERE resource_version <= ?`), newest.Int64); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, s.q(`UPDATE counters SET value = ? WHERE name = 'events_compacted' AND value < ?`), newest.Int64, newest.Int64)
-		return err
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE counters SET value = ? WHERE name = 'events_compacted' AND value < ?`), newest.Int64, newest.Int64); err != nil {
+			return err
+		}
+		// Watches from before the compaction must list again.
+		return s.notifyOthers(ctx, tx)
 	})
 }
 
@@ -381,7 +384,7 @@ func (w *indexWriter) relistRepository(namespace, repoName string) error {
 // log a modification, and every watch of repositories print one, at every
 // tick of the scheduler.
 func (s *Store) UpdateRepositoryStatus(ctx context.Context, namespace, name string, fn func(*configv1alpha1.RepositoryStatus)) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.versionedWrite(ctx, func(tx *sql.Tx) error {
 		var id int64
 		var data string
 		err := tx.QueryRowContext(ctx, s.q(`SELECT id, object FROM repositories WHERE namespace = ? AND name = ?`), namespace, name).Scan(&id, &data)
@@ -558,5 +561,12 @@ func (s *Store) CountRevisions(ctx context.Context) (int64, error) {
 	return n, err
 }
 
-// Ping checks that the database answers.
-func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+// Ping checks that the database answers. Its error says so in a few words
+// that name nothing of the database's address (for /readyz), and wraps
+// the cause.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return unavailableError{err}
+	}
+	return nil
+}

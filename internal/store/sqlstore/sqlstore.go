@@ -37,6 +37,9 @@ type Store struct {
 	writeMu *sync.Mutex
 	changes broadcaster
 	path    string
+	// id names the Store in the notifications of its writes, which its
+	// own listener ignores (PostgreSQL).
+	id string
 
 	// stmts holds the read queries prepared on db, by text: preparing
 	// (parsing and planning) costs as much as running a small query.
@@ -79,7 +82,8 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	readers := max(4, 2*runtime.GOMAXPROCS(0))
 	db.SetMaxOpenConns(readers)
 	db.SetMaxIdleConns(readers)
-	s := &Store{db: db, wdb: wdb, d: sqliteDialect, writeMu: &sync.Mutex{}, path: path, stmts: map[string]*sql.Stmt{}}
+	s := newStore(db, wdb, sqliteDialect)
+	s.path = path
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open index %s: %w", path, err)
@@ -93,32 +97,25 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	return s, nil
 }
 
-// optimize refreshes the statistics the query planner chooses indexes by,
-// where tables changed much since they were gathered. Without them, SQLite
-// may read a repository's every ref to find one package's.
-//
-// It keeps the per-table figures (sqlite_stat1) and drops the samples
-// (sqlite_stat4): with samples, SQLite plans a prepared statement anew for
-// every new parameter value, which doubles the cost of a small query, and
-// the figures alone choose the same indexes here.
-func (s *Store) optimize(ctx context.Context) error {
-	if s.d.name != "sqlite" {
-		return nil
+// newStore returns a Store over its databases, not yet migrated.
+func newStore(db, wdb *sql.DB, d dialect) *Store {
+	s := &Store{db: db, wdb: wdb, d: d, stmts: map[string]*sql.Stmt{}, id: string(newUID())}
+	if d.singleWriter {
+		s.writeMu = &sync.Mutex{}
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `PRAGMA optimize=0x10002`); err != nil {
-			return err
-		}
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE name = 'sqlite_stat4'`).Scan(&n); err != nil || n == 0 {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM sqlite_stat4`)
-		return err
-	})
+	return s
 }
 
-// Path is the file of a SQLite index.
+// optimize refreshes the statistics the query planner chooses indexes by
+// (the dialect's optimize).
+func (s *Store) optimize(ctx context.Context) error {
+	if s.d.optimize == nil {
+		return nil
+	}
+	return s.write(ctx, func(tx *sql.Tx) error { return s.d.optimize(ctx, tx) })
+}
+
+// Path is the file of a SQLite index, "" for PostgreSQL.
 func (s *Store) Path() string { return s.path }
 
 // Close closes the database.
@@ -134,6 +131,9 @@ func (s *Store) Close() error {
 	}
 	s.stmts = nil
 	s.stmtMu.Unlock()
+	if s.wdb == s.db {
+		return s.db.Close()
+	}
 	return errors.Join(s.db.Close(), s.wdb.Close())
 }
 
@@ -163,9 +163,13 @@ func (s *Store) DB() *sql.DB { return s.db }
 func (s *Store) q(query string) string { return s.d.q(query) }
 
 // migrate applies, in order and each in its own transaction, the migrations
-// not yet applied.
+// not yet applied. Each transaction starts with the dialect's migration
+// lock: processes opening one database together apply each migration once.
 func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.wdb.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+	if err := s.migrationWrite(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)`)
+		return err
+	}); err != nil {
 		return err
 	}
 	names, err := fs.Glob(migrations, "migrations/*.sql")
@@ -183,7 +187,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := s.write(ctx, func(tx *sql.Tx) error {
+		if err := s.migrationWrite(ctx, func(tx *sql.Tx) error {
 			var n int
 			if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), version).Scan(&n); err != nil {
 				return err
@@ -203,6 +207,19 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// migrationWrite runs fn in a write transaction under the dialect's
+// migration lock.
+func (s *Store) migrationWrite(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if s.d.migrationLock != "" {
+			if _, err := tx.ExecContext(ctx, s.d.migrationLock); err != nil {
+				return fmt.Errorf("migration lock: %w", err)
+			}
+		}
+		return fn(tx)
+	})
 }
 
 // splitStatements splits a migration at semicolons ending a line, dropping
@@ -248,15 +265,50 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return nil
 }
 
+// versionedWrite runs fn in a write transaction that may take a resource
+// version, after the dialect's lock of the resource version (see
+// dialect.lockVersions): the writes that take one are serialized, and
+// commit in the order of their resource versions.
+func (s *Store) versionedWrite(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if s.d.lockVersions != "" {
+			if _, err := tx.ExecContext(ctx, s.d.lockVersions); err != nil {
+				return err
+			}
+		}
+		return fn(tx)
+	})
+}
+
 // nextResourceVersion takes the next value of the store-wide, monotonic
-// resource version. Every object a transaction changes gets the same one.
+// resource version. Every object a transaction changes gets the same one,
+// and the transaction records their events: the watchers of other
+// processes are told at its commit.
 func (s *Store) nextResourceVersion(ctx context.Context, tx *sql.Tx) (int64, error) {
 	if _, err := tx.ExecContext(ctx, s.q(`UPDATE counters SET value = value + 1 WHERE name = 'resource_version'`)); err != nil {
 		return 0, err
 	}
 	var rv int64
-	err := tx.QueryRowContext(ctx, s.q(`SELECT value FROM counters WHERE name = 'resource_version'`)).Scan(&rv)
-	return rv, err
+	if err := tx.QueryRowContext(ctx, s.q(`SELECT value FROM counters WHERE name = 'resource_version'`)).Scan(&rv); err != nil {
+		return 0, err
+	}
+	return rv, s.notifyOthers(ctx, tx)
+}
+
+// notifyOthers has the dialect wake, at the transaction's commit, the
+// watchers of the other Stores on the database.
+func (s *Store) notifyOthers(ctx context.Context, tx *sql.Tx) error {
+	if s.d.notify == "" {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, s.q(s.d.notify), s.id)
+	return err
+}
+
+// readTx begins a read transaction whose queries see one snapshot.
+func (s *Store) readTx(ctx context.Context) (*sql.Tx, error) {
+	opts := s.d.readTx
+	return s.db.BeginTx(ctx, &opts)
 }
 
 // chunks splits ids so that no query carries more than a few hundred

@@ -20,7 +20,7 @@ import (
 
 // UpdateIndex applies an update in one transaction.
 func (s *Store) UpdateIndex(ctx context.Context, repoID int64, u *store.IndexUpdate) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.versionedWrite(ctx, func(tx *sql.Tx) error {
 		w := &indexWriter{s: s, ctx: ctx, tx: tx, repoID: repoID}
 		return w.apply(u)
 	})

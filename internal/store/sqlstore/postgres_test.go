@@ -1,0 +1,222 @@
+package sqlstore
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pkgserver/pkgserver/internal/revision"
+	"github.com/pkgserver/pkgserver/internal/store"
+	"github.com/pkgserver/pkgserver/internal/store/pgtest"
+	"github.com/pkgserver/pkgserver/internal/store/storetest"
+)
+
+// pg is the PostgreSQL cluster of this test binary, started by the first
+// test that needs it.
+var pg pgtest.Cluster
+
+func TestMain(m *testing.M) { os.Exit(pg.Main(m)) }
+
+func openPostgres(t *testing.T, url string) *Store {
+	t.Helper()
+	s, err := OpenPostgres(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestPostgres(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return openPostgres(t, pg.Database(t)) })
+}
+
+func TestPostgresMigrationsAreIdempotent(t *testing.T) {
+	url := pg.Database(t)
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil || len(names) == 0 {
+		t.Fatal(names, err)
+	}
+	for range 2 {
+		s := openPostgres(t, url)
+		var n int
+		if err := s.DB().QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != len(names) {
+			t.Errorf("migrations recorded: %d, %v", n, err)
+		}
+		s.Close()
+	}
+}
+
+// TestPostgresConcurrentOpen: replicas starting together on a fresh
+// database all open it, and each migration is applied once.
+func TestPostgresConcurrentOpen(t *testing.T) {
+	url := pg.Database(t)
+	const n = 4
+	stores := make([]*Store, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			stores[i], errs[i] = OpenPostgres(context.Background(), url)
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("store %d: %v", i, err)
+			continue
+		}
+		defer stores[i].Close()
+	}
+	if t.Failed() {
+		return
+	}
+	names, _ := fs.Glob(migrations, "migrations/*.sql")
+	var applied, distinct int
+	if err := stores[0].DB().QueryRow(`SELECT COUNT(*), COUNT(DISTINCT version) FROM schema_migrations`).Scan(&applied, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if applied != len(names) || distinct != len(names) {
+		t.Errorf("migrations recorded: %d (%d distinct), want %d", applied, distinct, len(names))
+	}
+	var counters int
+	if err := stores[0].DB().QueryRow(`SELECT COUNT(*) FROM counters WHERE name = 'resource_version'`).Scan(&counters); err != nil || counters != 1 {
+		t.Errorf("resource version counters: %d, %v", counters, err)
+	}
+}
+
+// TestPostgresChangesOfAnotherProcess: two Stores on one database, as two
+// replicas. What one writes, the other reads by name, and its watchers
+// see within a second; the resource versions are the database's.
+func TestPostgresChangesOfAnotherProcess(t *testing.T) {
+	ctx := context.Background()
+	url := pg.Database(t)
+	writer, server := openPostgres(t, url), openPostgres(t, url)
+	defer writer.Close()
+	defer server.Close()
+	repo := storetest.NewRepository("default", "cat")
+	if err := writer.CreateRepository(ctx, repo); err != nil {
+		t.Fatal(err)
+	}
+	update := indexUpdater(t, writer, repo.ID)
+	update("t1")
+	r, err := server.GetRevision(ctx, "default", "cat.nginx.v1")
+	if err != nil || r.Tree != "t1" {
+		t.Fatalf("first read: %+v, %v", r, err)
+	}
+	from, err := server.ResourceVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed, gen := server.Changed(), server.RevisionGeneration()
+	update("t2")
+	select {
+	case <-changed:
+	case <-time.After(time.Second):
+		t.Fatal("the server's watchers were not woken within a second by the other process's change")
+	}
+	if server.RevisionGeneration() == gen {
+		t.Error("the server's revision generation did not end with the other process's change")
+	}
+	events, err := server.Events(ctx, from, 0)
+	if err != nil || len(events) != 1 || events[0].Type != store.Modified || events[0].Revision.Tree != "t2" {
+		t.Fatalf("events after %d: %+v, %v", from, events, err)
+	}
+	if got, _ := writer.ResourceVersion(ctx); got != events[0].Revision.ResourceVersion {
+		t.Errorf("resource version of the writer %d, of the event read through the other %d", got, events[0].Revision.ResourceVersion)
+	}
+	if r, err := server.GetRevision(ctx, "default", "cat.nginx.v1"); err != nil || r.Tree != "t2" {
+		t.Errorf("after the other process's change: %+v, %v", r, err)
+	}
+}
+
+// TestPostgresListenerReconnects: a Store whose listening connection is
+// lost listens again and wakes its watchers then, so that a change
+// notified meanwhile is not missed.
+func TestPostgresListenerReconnects(t *testing.T) {
+	ctx := context.Background()
+	url := pg.Database(t)
+	writer, server := openPostgres(t, url), openPostgres(t, url)
+	defer writer.Close()
+	defer server.Close()
+	repo := storetest.NewRepository("default", "cat")
+	if err := writer.CreateRepository(ctx, repo); err != nil {
+		t.Fatal(err)
+	}
+	update := indexUpdater(t, writer, repo.ID)
+	for _, tree := range []string{"t1", "t2", "t3"} {
+		changed := server.Changed()
+		pg.Exec(t, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`, listenerName)
+		update(tree)
+		select {
+		case <-changed:
+		case <-time.After(3 * time.Second):
+			t.Fatalf("%s: the server's watchers were not woken after its listener was cut", tree)
+		}
+	}
+	// Listening again.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var n int
+		if err := writer.DB().QueryRow(`SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()`,
+			listenerName).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d listeners, want 2", n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	changed := server.Changed()
+	update("t4")
+	select {
+	case <-changed:
+	case <-time.After(time.Second):
+		t.Fatal("the server's watchers were not woken within a second once it listened again")
+	}
+}
+
+// TestPostgresPing: Ping answers while the database does, and says so in a
+// few words naming nothing of it when it is gone.
+func TestPostgresPing(t *testing.T) {
+	url := pg.Database(t)
+	s := openPostgres(t, url)
+	defer s.Close()
+	ctx := context.Background()
+	if err := s.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pg.Drop(t, url)
+	err := s.Ping(ctx)
+	if err == nil {
+		t.Fatal("Ping answered with the database gone")
+	}
+	if got, want := err.Error(), "the database does not answer"; got != want {
+		t.Errorf("Ping: %q, want %q", got, want)
+	}
+}
+
+// indexUpdater returns a function that indexes one revision of a package
+// with a tree of the given name.
+func indexUpdater(t *testing.T, s *Store, repoID int64) func(tree string) {
+	return func(tree string) {
+		t.Helper()
+		r := revision.Revision{Name: "cat.nginx.v1", Package: "nginx", Workspace: "v1", Revision: "v1", Number: 1,
+			Lifecycle: revision.Published, Ref: "refs/tags/nginx/v1", Commit: "c-" + tree, Tree: tree}
+		if err := s.UpdateIndex(context.Background(), repoID, &store.IndexUpdate{
+			Trees:    []store.Tree{{ID: tree, Files: []store.File{{Path: "Kptfile", Mode: 0o100644, BlobID: "b-" + tree}}}},
+			Blobs:    func(put store.BlobPut) error { return put("b-"+tree, []byte(tree)) },
+			Packages: map[string][]revision.Revision{"nginx": {r}},
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
