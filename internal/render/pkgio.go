@@ -298,55 +298,6 @@ func shallowCopy(n *yaml.Node) *yaml.Node {
 	return &c
 }
 
-// fileChanged tells whether the resources of file name, as read (old) and
-// as rendered (ns), are written differently. A resource whose YAML is the
-// same (kinds, styles, tags, values and comments throughout, wherever it
-// was read) is written the same; one whose YAML differs is written to
-// compare, as a function that rebuilds resources (starlark) may build
-// the same YAML in another form. The first difference decides.
-func fileChanged(name string, old, ns []*yaml.RNode) bool {
-	if len(old) != len(ns) {
-		return true
-	}
-	for i := range ns {
-		if sameNode(old[i].Document(), ns[i].Document()) {
-			continue
-		}
-		was, err := encodeFile(name, old[i:i+1])
-		if err != nil {
-			return true
-		}
-		now, err := encodeFile(name, ns[i:i+1])
-		if err != nil || !bytes.Equal(was, now) {
-			return true
-		}
-	}
-	return false
-}
-
-func sameNode(a, b *yaml.Node) bool {
-	if a == b {
-		return true
-	}
-	if a == nil || b == nil || a.Kind != b.Kind || a.Style != b.Style || a.Value != b.Value ||
-		a.Anchor != b.Anchor || a.HeadComment != b.HeadComment || a.LineComment != b.LineComment ||
-		a.FootComment != b.FootComment || len(a.Content) != len(b.Content) {
-		return false
-	}
-	if a.Tag != b.Tag && (a.Kind != yaml.ScalarNode || a.ShortTag() != b.ShortTag()) {
-		return false
-	}
-	if a.Kind == yaml.AliasNode && !sameNode(a.Alias, b.Alias) {
-		return false
-	}
-	for i := range a.Content {
-		if !sameNode(a.Content[i], b.Content[i]) {
-			return false
-		}
-	}
-	return true
-}
-
 // writePlan is what writing a render back changes.
 type writePlan struct {
 	changed map[string][]byte
@@ -448,4 +399,80 @@ func writeFileAtomic(name string, data []byte) error {
 		return err
 	}
 	return nil
+}
+
+// fileChanged tells whether the resources of file name, as read (old) and
+// as rendered (ns), are written differently. Resources whose YAML differs
+// in kinds, values, keys, anchors or comments are; those that differ only
+// in styles or tags are written to compare, as a function that rebuilds
+// resources (starlark) may build the same YAML in another form.
+func fileChanged(name string, old, ns []*yaml.RNode) bool {
+	if len(old) != len(ns) {
+		return true
+	}
+	for i := range ns {
+		switch compareResources(old[i], ns[i]) {
+		case sameYAML:
+			continue
+		case otherYAML:
+			return true
+		}
+		was, err := encodeFile(name, old[i:i+1])
+		if err != nil {
+			return true
+		}
+		now, err := encodeFile(name, ns[i:i+1])
+		if err != nil || !bytes.Equal(was, now) {
+			return true
+		}
+	}
+	return false
+}
+
+// How two YAML trees compare.
+const (
+	sameYAML  = iota
+	otherForm // only styles or tags differ
+	otherYAML
+)
+
+// compareResources compares two resources' YAML and the comments of their
+// documents, whether or not they are held in a document node.
+func compareResources(a, b *yaml.RNode) int {
+	if docComments(a) != docComments(b) {
+		return otherYAML
+	}
+	return compareNodes(a.YNode(), b.YNode())
+}
+
+func docComments(rn *yaml.RNode) [3]string {
+	if d := rn.Document(); d != nil && d.Kind == yaml.DocumentNode {
+		return [3]string{d.HeadComment, d.LineComment, d.FootComment}
+	}
+	return [3]string{}
+}
+
+// compareNodes compares two YAML trees, wherever they were read.
+func compareNodes(a, b *yaml.Node) int {
+	if a == b {
+		return sameYAML
+	}
+	if a == nil || b == nil || a.Kind != b.Kind || a.Value != b.Value || a.Anchor != b.Anchor ||
+		a.HeadComment != b.HeadComment || a.LineComment != b.LineComment || a.FootComment != b.FootComment ||
+		len(a.Content) != len(b.Content) {
+		return otherYAML
+	}
+	result := sameYAML
+	if a.Style != b.Style || a.Tag != b.Tag && (a.Kind != yaml.ScalarNode || a.ShortTag() != b.ShortTag()) {
+		result = otherForm
+	}
+	if a.Kind == yaml.AliasNode {
+		result = max(result, compareNodes(a.Alias, b.Alias))
+	}
+	for i := range a.Content {
+		if result = max(result, compareNodes(a.Content[i], b.Content[i])); result == otherYAML {
+			return otherYAML
+		}
+	}
+	return result
 }

@@ -115,8 +115,26 @@ func (c *starlarkConverter) starlarkValue(n *yaml.Node, depth int) (starlark.Val
 	return starlarkScalar(n)
 }
 
-// starlarkScalar converts a YAML scalar.
+// starlarkScalar converts a YAML scalar: strings, nulls, plain decimal
+// ints and the usual bools directly, the rest as YAML decodes them.
 func starlarkScalar(n *yaml.Node) (starlark.Value, error) {
+	switch n.ShortTag() {
+	case yaml.NodeTagString:
+		return starlark.String(n.Value), nil
+	case yaml.NodeTagNull:
+		return starlark.None, nil
+	case yaml.NodeTagBool:
+		switch n.Value {
+		case "true":
+			return starlark.True, nil
+		case "false":
+			return starlark.False, nil
+		}
+	case yaml.NodeTagInt:
+		if i, err := strconv.ParseInt(n.Value, 10, 64); err == nil && (n.Value[0] != '0' || n.Value == "0") {
+			return starlark.MakeInt64(i), nil
+		}
+	}
 	var v any
 	if err := n.Decode(&v); err != nil {
 		return nil, fmt.Errorf("line %d: %w", n.Line, err)

@@ -1,9 +1,11 @@
 package render
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	"go.starlark.net/starlark"
@@ -80,5 +82,39 @@ func TestYAMLKeyOrder(t *testing.T) {
 	sort.SliceStable(got, func(i, j int) bool { return yamlKeyLess(got[i], got[j]) })
 	if !slices.Equal(got, want) {
 		t.Errorf("order %q, want %q", got, want)
+	}
+}
+
+// TestStarlarkScalarAsDecoded: scalars convert to the values YAML decodes
+// them to.
+func TestStarlarkScalarAsDecoded(t *testing.T) {
+	doc := `[plain, "quoted", 'single', 1, -7, +5, 0, -0, 0755, 0x1F, 0o17, 1_000, 1.5, .inf, true, false, True, FALSE, yes, null, ~, "", !!binary aGk=, 9223372036854775807, 9223372036854775808, -9223372036854775809]`
+	var seq yaml.Node
+	if err := yaml.Unmarshal([]byte(doc), &seq); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range seq.Content[0].Content {
+		got, err := starlarkScalar(n)
+		if err != nil {
+			t.Errorf("%q: %v", n.Value, err)
+			continue
+		}
+		var v any
+		if err := n.Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprint(v)
+		if v == nil {
+			want = "None"
+		}
+		if s, ok := got.(starlark.String); ok {
+			if string(s) != want {
+				t.Errorf("%q: got %q, want %q", n.Value, s, want)
+			}
+			continue
+		}
+		if g := strings.ReplaceAll(got.String(), "True", "true"); strings.ReplaceAll(g, "False", "false") != want && !(want == "+Inf" && g == "+inf") {
+			t.Errorf("%q: got %s, want %s", n.Value, got, want)
+		}
 	}
 }
