@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,7 +30,7 @@ func envOr(name, def string) string {
 
 func (d *dataFlags) add(fs *pflag.FlagSet) {
 	fs.StringVar(&d.dir, "data", envOr("PKGSERVER_DATA", ".pkgserver"), "data directory (PKGSERVER_DATA)")
-	fs.StringVar(&d.database, "database", envOr("PKGSERVER_DATABASE", ""), "database URL; default SQLite in the data directory (PKGSERVER_DATABASE)")
+	fs.StringVar(&d.database, "database", envOr("PKGSERVER_DATABASE", ""), "database URL: postgres://USER:PASSWORD@HOST:PORT/DATABASE (or postgresql://...), sqlite://PATH; default SQLite in the data directory (PKGSERVER_DATABASE)")
 }
 
 // openStore opens the index: the database URL given, else SQLite in the
@@ -44,9 +45,20 @@ func (d *dataFlags) openStore(ctx context.Context) (*sqlstore.Store, error) {
 		return sqlstore.OpenSQLite(ctx, filepath.Join(d.dir, "index.db"))
 	case strings.HasPrefix(db, "sqlite://"):
 		return sqlstore.OpenSQLite(ctx, strings.TrimPrefix(db, "sqlite://"))
+	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
+		return sqlstore.OpenPostgres(ctx, db)
 	default:
-		return nil, fmt.Errorf("--database %s: unsupported database (want sqlite://PATH)", db)
+		return nil, fmt.Errorf("--database %s: unsupported database (want postgres://... or postgresql://..., or sqlite://PATH)", redacted(db))
 	}
+}
+
+// redacted names a database URL by its scheme alone, for errors: the rest
+// may hold a password, however it is written.
+func redacted(db string) string {
+	if u, err := url.Parse(db); err == nil && u.Scheme != "" && u.Opaque == "" {
+		return u.Scheme + "://..."
+	}
+	return "..."
 }
 
 // logger writes structured logs to standard error.
