@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -38,20 +39,25 @@ func readPackage(fsys filesys.FileSystem, dir string) ([]*yaml.RNode, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read package: %w", err)
 	}
-	var nodes []*yaml.RNode
-	for _, rel := range names {
-		full := filepath.Join(dir, rel)
-		data, err := fsys.ReadFile(full)
-		if err != nil {
-			return nil, fmt.Errorf("read package: %s: %w", full, err)
+	data := make([][]byte, len(names))
+	for i, rel := range names {
+		if data[i], err = fsys.ReadFile(filepath.Join(dir, rel)); err != nil {
+			return nil, fmt.Errorf("read package: %s: %w", filepath.Join(dir, rel), err)
 		}
-		read, err := decodeResources(data, rel, dir)
-		if err != nil {
-			return nil, fmt.Errorf("read package: %s: %w", full, err)
-		}
-		nodes = append(nodes, read...)
 	}
-	return nodes, nil
+	// Files are decoded in parallel, their resources kept in file order.
+	read := make([][]*yaml.RNode, len(names))
+	err = eachParallel(len(names), func(i int) error {
+		var err error
+		if read[i], err = decodeResources(data[i], names[i], dir); err != nil {
+			return fmt.Errorf("read package: %s: %w", filepath.Join(dir, names[i]), err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return slices.Concat(read...), nil
 }
 
 // packageFiles lists the files of the package in dir that kyaml's
@@ -318,16 +324,29 @@ func planWrite(baseline, output []*yaml.RNode) (*writePlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	wp := &writePlan{changed: map[string][]byte{}}
-	for name, ns := range after {
+	// Files are compared and written in parallel.
+	names := slices.Sorted(maps.Keys(after))
+	written := make([][]byte, len(names))
+	err = eachParallel(len(names), func(i int) error {
+		name, ns := names[i], after[names[i]]
 		if old, ok := before[name]; ok && !fileChanged(name, old, ns) {
-			continue
+			return nil
 		}
 		data, err := encodeFile(name, ns)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
+			return fmt.Errorf("%s: %w", name, err)
 		}
-		wp.changed[name] = data
+		written[i] = data
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	wp := &writePlan{changed: map[string][]byte{}}
+	for i, name := range names {
+		if written[i] != nil {
+			wp.changed[name] = written[i]
+		}
 	}
 	for name := range before {
 		if _, ok := after[name]; !ok {

@@ -409,16 +409,32 @@ func isOldBool(s string) bool {
 
 // yamlKeyLess is the YAML encoder's order of string map keys: runes in
 // order, except that runs of digits compare as numbers and a letter sorts
-// after a digit run's end and before other characters.
+// after a digit run's end and before other characters. ASCII keys, nearly
+// all of them, are compared as bytes.
 func yamlKeyLess(a, b string) bool {
-	ar, br := []rune(a), []rune(b)
+	if isASCII(a) && isASCII(b) {
+		return keyLess([]byte(a), []byte(b))
+	}
+	return keyLess([]rune(a), []rune(b))
+}
+
+func isASCII(s string) bool {
+	for i := range len(s) {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+func keyLess[T rune | byte](ar, br []T) bool {
 	digits := false
 	for i := 0; i < len(ar) && i < len(br); i++ {
 		if ar[i] == br[i] {
-			digits = unicode.IsDigit(ar[i])
+			digits = unicode.IsDigit(rune(ar[i]))
 			continue
 		}
-		al, bl := unicode.IsLetter(ar[i]), unicode.IsLetter(br[i])
+		al, bl := unicode.IsLetter(rune(ar[i])), unicode.IsLetter(rune(br[i]))
 		if al && bl {
 			return ar[i] < br[i]
 		}
@@ -435,10 +451,10 @@ func yamlKeyLess(a, b string) bool {
 
 // numberRunLess compares a and b at i, where they differ and neither is
 // a letter, by the numbers the digits from i on spell.
-func numberRunLess(ar, br []rune, i int) bool {
+func numberRunLess[T rune | byte](ar, br []T, i int) bool {
 	var an, bn int64
 	if ar[i] == '0' || br[i] == '0' {
-		for j := i - 1; j >= 0 && unicode.IsDigit(ar[j]); j-- {
+		for j := i - 1; j >= 0 && unicode.IsDigit(rune(ar[j])); j-- {
 			if ar[j] != '0' {
 				an, bn = 1, 1
 				break
@@ -446,10 +462,10 @@ func numberRunLess(ar, br []rune, i int) bool {
 		}
 	}
 	ai, bi := i, i
-	for ; ai < len(ar) && unicode.IsDigit(ar[ai]); ai++ {
+	for ; ai < len(ar) && unicode.IsDigit(rune(ar[ai])); ai++ {
 		an = an*10 + int64(ar[ai]-'0')
 	}
-	for ; bi < len(br) && unicode.IsDigit(br[bi]); bi++ {
+	for ; bi < len(br) && unicode.IsDigit(rune(br[bi])); bi++ {
 		bn = bn*10 + int64(br[bi]-'0')
 	}
 	if an != bn {
