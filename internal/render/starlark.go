@@ -100,7 +100,7 @@ func execStarlark(rl *framework.ResourceList, maxSteps uint64) (err error) {
 	if err != nil {
 		return err
 	}
-	items, err := starlarkItems(list)
+	items, err := starlarkItems(list, ids)
 	if err != nil {
 		return fmt.Errorf("starlark: %w", err)
 	}
@@ -200,7 +200,8 @@ func setStarlarkIDs(inputs []*yaml.RNode) map[string]*yaml.RNode {
 }
 
 // restoreStarlarkComments gives each output that kept an input's id the
-// input's field order and comments, and drops the id, as kpt does.
+// input's comments, and drops the id, as kpt does (starlarkItems has
+// built it in the input's field order).
 func restoreStarlarkComments(items []*yaml.RNode, ids map[string]*yaml.RNode) {
 	for _, n := range items {
 		id, ok := annotation(n, kioutil.IdAnnotation)
@@ -211,7 +212,6 @@ func restoreStarlarkComments(items []*yaml.RNode, ids map[string]*yaml.RNode) {
 		if !ok || !found {
 			continue
 		}
-		syncOrder(in.YNode(), n.YNode())
 		// Only a resource that had comments has any to get back.
 		if hasComments(in.YNode()) {
 			copyComments(in.YNode(), n.YNode())
@@ -240,7 +240,7 @@ func hasComments(n *yaml.Node) bool {
 
 // starlarkItems returns the resources a script left in the resource
 // list's items.
-func starlarkItems(list *starlark.Dict) ([]*yaml.RNode, error) {
+func starlarkItems(list *starlark.Dict, ids map[string]*yaml.RNode) ([]*yaml.RNode, error) {
 	v, found, err := list.Get(starlark.String("items"))
 	if err != nil {
 		return nil, err
@@ -259,11 +259,42 @@ func starlarkItems(list *starlark.Dict) ([]*yaml.RNode, error) {
 		if _, ok := e.(*starlark.Dict); !ok {
 			return nil, fmt.Errorf(`ctx.resource_list["items"][%d] must be a dict, not a %s`, i, e.Type())
 		}
-		node, err := conv.yamlNode(e, 0)
+		var ref *yaml.Node
+		if in := ids[starlarkID(e.(*starlark.Dict))]; in != nil {
+			ref = in.YNode()
+		}
+		node, err := conv.yamlNode(e, ref, 0)
 		if err != nil {
 			return nil, fmt.Errorf(`ctx.resource_list["items"][%d]: %w`, i, err)
 		}
 		items = append(items, yaml.NewRNode(node))
 	}
 	return items, nil
+}
+
+// starlarkID returns the id annotation of a resource as the script left
+// it, "" when it has none.
+func starlarkID(d *starlark.Dict) string {
+	v := starlark.Value(d)
+	for _, key := range []string{"metadata", "annotations"} {
+		m, ok := v.(*starlark.Dict)
+		if !ok {
+			return ""
+		}
+		if v, ok, _ = m.Get(starlark.String(key)); !ok {
+			return ""
+		}
+	}
+	a, ok := v.(*starlark.Dict)
+	if !ok {
+		return ""
+	}
+	for _, key := range []string{kioutil.IdAnnotation, legacyIDAnnotation} {
+		if id, ok, _ := a.Get(starlark.String(key)); ok {
+			if s, ok := id.(starlark.String); ok {
+				return string(s)
+			}
+		}
+	}
+	return ""
 }

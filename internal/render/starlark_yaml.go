@@ -250,7 +250,13 @@ func (c *starlarkConverter) goMap(d *starlark.Dict, depth int) (any, error) {
 // type, in YAML 1.1 too, and literal where it holds a newline. A dict with
 // keys other than strings, a string that is not UTF-8 and the merge key
 // "<<" go through the YAML encoder.
-func (c *starlarkConverter) yamlNode(v starlark.Value, depth int) (*yaml.Node, error) {
+//
+// ref is the node at the same place in the resource the script was given,
+// or nil: a mapping's fields that ref has come first, in ref's order, and
+// the others after them, in the encoder's order, as kyaml's
+// order.SyncOrder leaves them after the round trip; list items are matched
+// to ref's by position.
+func (c *starlarkConverter) yamlNode(v starlark.Value, ref *yaml.Node, depth int) (*yaml.Node, error) {
 	if err := c.count(depth); err != nil {
 		return nil, err
 	}
@@ -271,11 +277,11 @@ func (c *starlarkConverter) yamlNode(v starlark.Value, depth int) (*yaml.Node, e
 		return plainScalar(yamlFloat(float64(v))), nil
 	case starlark.String:
 		if !utf8.ValidString(string(v)) || v == "<<" {
-			return c.encodedNode(v, depth)
+			return c.encodedNode(v, ref, depth)
 		}
 		return stringNode(string(v)), nil
 	case *starlark.Dict:
-		return c.mappingNode(v, depth)
+		return c.mappingNode(v, ref, depth)
 	case starlark.Iterable:
 		if _, ok := v.(starlark.Mapping); ok {
 			break
@@ -284,8 +290,12 @@ func (c *starlarkConverter) yamlNode(v starlark.Value, depth int) (*yaml.Node, e
 		iter := v.Iterate()
 		defer iter.Done()
 		var e starlark.Value
-		for iter.Next(&e) {
-			n, err := c.yamlNode(e, depth+1)
+		for i := 0; iter.Next(&e); i++ {
+			var itemRef *yaml.Node
+			if ref != nil && ref.Kind == yaml.SequenceNode && i < len(ref.Content) {
+				itemRef = ref.Content[i]
+			}
+			n, err := c.yamlNode(e, itemRef, depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -300,21 +310,39 @@ func (c *starlarkConverter) yamlNode(v starlark.Value, depth int) (*yaml.Node, e
 }
 
 // mappingNode converts a dict whose keys are all strings.
-func (c *starlarkConverter) mappingNode(d *starlark.Dict, depth int) (*yaml.Node, error) {
+func (c *starlarkConverter) mappingNode(d *starlark.Dict, ref *yaml.Node, depth int) (*yaml.Node, error) {
 	items := d.Items()
 	keys := make([]string, len(items))
+	byKey := make(map[string]int, len(items))
 	for i, kv := range items {
 		k, ok := kv[0].(starlark.String)
 		if !ok || !utf8.ValidString(string(k)) || k == "<<" {
-			return c.encodedNode(d, depth)
+			return c.encodedNode(d, ref, depth)
 		}
 		keys[i] = string(k)
+		byKey[keys[i]] = i
 	}
-	order := make([]int, len(items))
-	for i := range order {
-		order[i] = i
+	if ref != nil && ref.Kind != yaml.MappingNode {
+		ref = nil
 	}
-	slices.SortFunc(order, func(a, b int) int {
+	order := make([]int, 0, len(items))
+	taken := make([]bool, len(items))
+	if ref != nil {
+		for j := 0; j+1 < len(ref.Content); j += 2 {
+			if i, ok := byKey[ref.Content[j].Value]; ok && !taken[i] {
+				taken[i] = true
+				order = append(order, i)
+			}
+		}
+	}
+	known := len(order)
+	for i := range items {
+		if !taken[i] {
+			order = append(order, i)
+		}
+	}
+	rest := order[known:]
+	slices.SortStableFunc(rest, func(a, b int) int {
 		switch {
 		case yamlKeyLess(keys[a], keys[b]):
 			return -1
@@ -328,7 +356,7 @@ func (c *starlarkConverter) mappingNode(d *starlark.Dict, depth int) (*yaml.Node
 		if err := c.count(depth + 1); err != nil {
 			return nil, err
 		}
-		v, err := c.yamlNode(items[i][1], depth+1)
+		v, err := c.yamlNode(items[i][1], fieldValue(ref, keys[i]), depth+1)
 		if err != nil {
 			return nil, err
 		}
@@ -341,8 +369,8 @@ func (c *starlarkConverter) mappingNode(d *starlark.Dict, depth int) (*yaml.Node
 }
 
 // encodedNode converts a value through the YAML encoder, as the catalog's
-// runtime does every value.
-func (c *starlarkConverter) encodedNode(v starlark.Value, depth int) (*yaml.Node, error) {
+// runtime does every value, its fields then ordered by ref.
+func (c *starlarkConverter) encodedNode(v starlark.Value, ref *yaml.Node, depth int) (*yaml.Node, error) {
 	g, err := c.goValue(v, depth)
 	if err != nil {
 		return nil, err
@@ -351,6 +379,7 @@ func (c *starlarkConverter) encodedNode(v starlark.Value, depth int) (*yaml.Node
 	if err := n.Encode(g); err != nil {
 		return nil, err
 	}
+	syncOrder(ref, &n)
 	return &n, nil
 }
 
@@ -370,9 +399,18 @@ func yamlFloat(f float64) string {
 
 // plainScalar is an unquoted scalar with the tag YAML resolves it to.
 func plainScalar(s string) *yaml.Node {
-	n := &yaml.Node{Kind: yaml.ScalarNode, Value: s}
-	n.Tag = n.ShortTag()
-	return n
+	return &yaml.Node{Kind: yaml.ScalarNode, Value: s, Tag: resolvedTag(s)}
+}
+
+// resolvedTag is the tag YAML resolves an unquoted scalar s to. A string
+// that starts with a letter no number, bool or null starts with is a
+// string at once, as in YAML's own resolver.
+func resolvedTag(s string) string {
+	if s != "" && (s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z') && !strings.ContainsRune("yYnNtTfFoO", rune(s[0])) {
+		return yaml.NodeTagString
+	}
+	n := yaml.Node{Kind: yaml.ScalarNode, Value: s}
+	return n.ShortTag()
 }
 
 // stringNode is a string scalar in the style the YAML encoder gives it.
@@ -381,7 +419,7 @@ func stringNode(s string) *yaml.Node {
 	switch {
 	case strings.Contains(s, "\n"):
 		n.Style = yaml.LiteralStyle
-	case plainScalar(s).Tag != yaml.NodeTagString || isBase60Float(s) || isOldBool(s):
+	case resolvedTag(s) != yaml.NodeTagString || isBase60Float(s) || isOldBool(s):
 		n.Style = yaml.DoubleQuotedStyle
 	}
 	return n

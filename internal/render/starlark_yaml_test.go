@@ -42,11 +42,11 @@ func TestYAMLNodeAsEncoded(t *testing.T) {
 	intKeys.SetKey(starlark.MakeInt(1), starlark.String("one"))
 	nested.SetKey(starlark.String("ints"), intKeys)
 	c := &starlarkConverter{}
-	got, err := c.yamlNode(nested, 0)
+	got, err := c.yamlNode(nested, nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := c.encodedNode(nested, 0)
+	want, err := c.encodedNode(nested, nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
