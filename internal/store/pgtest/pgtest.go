@@ -74,8 +74,10 @@ func (c *Cluster) Main(m *testing.M) int {
 // Database returns the URL of a new, empty database of the cluster,
 // starting the cluster if it is not yet: skips the test if PostgreSQL is
 // not installed (fails it under PKGSERVER_REQUIRE_POSTGRES=1). The
-// database is dropped at the test's end, whatever its outcome.
-func (c *Cluster) Database(tb testing.TB) string {
+// database is dropped at the test's end, whatever its outcome. Options
+// are CREATE DATABASE's (TEMPLATE template0 LOCALE_PROVIDER icu ...); the
+// cluster's own locale is C.
+func (c *Cluster) Database(tb testing.TB, options ...string) string {
 	tb.Helper()
 	c.once.Do(func() { c.err = c.start() })
 	if c.absent {
@@ -88,7 +90,7 @@ func (c *Cluster) Database(tb testing.TB) string {
 		tb.Fatalf("start PostgreSQL: %v", c.err)
 	}
 	name := fmt.Sprintf("test_%d_%d", os.Getpid(), c.n.Add(1))
-	if _, err := c.admin.Exec(`CREATE DATABASE ` + name); err != nil {
+	if _, err := c.admin.Exec(strings.Join(append([]string{`CREATE DATABASE`, name}, options...), " ")); err != nil {
 		tb.Fatalf("create database: %v", err)
 	}
 	tb.Cleanup(func() {
@@ -206,7 +208,7 @@ func (c *Cluster) start() error {
 // test's data).
 func (c *Cluster) pgctlStart() error {
 	opts := strings.Join([]string{"-p", strconv.Itoa(c.port), "-c", "listen_addresses=127.0.0.1", "-k", c.dir,
-		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=300"}, " ")
+		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=300", "-c", "deadlock_timeout=100ms"}, " ")
 	err := c.run(exec.Command(filepath.Join(c.bin, "pg_ctl"), "start", "-D", c.data(), "-w", "-t", "60",
 		"-l", filepath.Join(c.dir, "log"), "-o", opts))
 	if err != nil {

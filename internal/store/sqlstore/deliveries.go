@@ -24,7 +24,9 @@ func (s *Store) AddDelivery(ctx context.Context, d *store.Delivery) (bool, error
 // sync to disk, for many — and reports which were new.
 func (s *Store) AddDeliveries(ctx context.Context, ds []*store.Delivery) ([]bool, error) {
 	added := make([]bool, len(ds))
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	// Two replicas may store the same deliveries (redelivered) in other
+	// orders, and deadlock on each other's rows: retried.
+	err := s.retriedWrite(ctx, func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO deliveries (forge, delivery_id, namespace, repository, event, payload, received_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (forge, namespace, repository, delivery_id) DO NOTHING`))
 		if err != nil {
@@ -83,7 +85,9 @@ func (s *Store) FinishDelivery(ctx context.Context, id int64, done bool, reason 
 // recorded).
 func (s *Store) FinishDeliveries(ctx context.Context, outcomes []store.DeliveryOutcome) error {
 	now := time.Now().UnixMilli()
-	return s.write(ctx, func(tx *sql.Tx) error {
+	// Retried as AddDeliveries is: two replicas may finish deliveries in
+	// other orders.
+	return s.retriedWrite(ctx, func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, s.q(`UPDATE deliveries SET done = ?, attempts = attempts + 1, error = ?, processed_at = ? WHERE id = ?`))
 		if err != nil {
 			return err

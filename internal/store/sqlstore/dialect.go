@@ -189,6 +189,16 @@ func isUniqueViolation(err error) bool {
 	return strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
 
+// isRetryable tells a transaction that PostgreSQL aborted to let a
+// concurrent one through (a deadlock, a serialization failure): run again,
+// it goes through. SQLite's writers never meet.
+func isRetryable(err error) bool {
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
+		return pgErr.Code == "40P01" || pgErr.Code == "40001"
+	}
+	return false
+}
+
 // unavailableError is a database that does not answer: a short reason,
 // naming neither host, user nor anything of the URL, for a probe's
 // answer; the cause for logs.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io/fs"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -218,5 +219,53 @@ func indexUpdater(t *testing.T, s *Store, repoID int64) func(tree string) {
 		}); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestPostgresOrdersBytes: in a database whose locale orders text as
+// people read it (ICU's en-US: case and punctuation weigh little), names
+// are still ordered and paginated byte by byte, as in SQLite and Go.
+func TestPostgresOrdersBytes(t *testing.T) {
+	ctx := context.Background()
+	s := openPostgres(t, pg.Database(t, `TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'`))
+	defer s.Close()
+	repo := storetest.NewRepository("default", "cat")
+	if err := s.CreateRepository(ctx, repo); err != nil {
+		t.Fatal(err)
+	}
+	pkgs := []string{"a-b", "aB", "a_c", "Ab", "ab", "a.b", "B", "a"}
+	u := &store.IndexUpdate{
+		Trees:    []store.Tree{{ID: "t", Files: []store.File{{Path: "Kptfile", Mode: 0o100644, BlobID: "b"}}}},
+		Blobs:    func(put store.BlobPut) error { return put("b", []byte("x")) },
+		Packages: map[string][]revision.Revision{},
+	}
+	var want []string
+	for _, p := range pkgs {
+		name := "cat." + p + ".v1"
+		want = append(want, name)
+		u.Packages[p] = []revision.Revision{{Name: name, Package: p, Workspace: "v1", Lifecycle: revision.Draft, Ref: "refs/heads/drafts/" + p + "/v1",
+			Commit: "c", Tree: "t"}}
+	}
+	if err := s.UpdateIndex(ctx, repo.ID, u); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(want)
+	var got []string
+	opts := store.ListOptions{Namespace: "default", Limit: 3}
+	for {
+		list, err := s.ListRevisions(ctx, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range list.Items {
+			got = append(got, r.Name)
+		}
+		if list.Continue == "" || len(got) > len(want) {
+			break
+		}
+		opts.Continue = list.Continue
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("pages of revisions: %q, want %q", got, want)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"runtime"
 	"slices"
 	"strconv"
@@ -263,6 +264,25 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	s.changes.notify()
 	return nil
+}
+
+// retriedWrite runs fn as write does, and again, a few times, when the
+// database aborted it for a concurrent transaction (isRetryable): for
+// writes of many rows that two processes may write in different orders
+// and so deadlock on. It waits a random while first, so that the
+// transaction let through is done by then. fn must be safe to run again.
+func (s *Store) retriedWrite(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.write(ctx, fn)
+		if err == nil || attempt == 5 || !isRetryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt) * (20*time.Millisecond + rand.N(80*time.Millisecond))):
+		}
+	}
 }
 
 // versionedWrite runs fn in a write transaction that may take a resource
