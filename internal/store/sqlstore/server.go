@@ -164,7 +164,7 @@ func (s *Store) events(ctx context.Context, kind string, f store.EventFilter, af
 		return nil
 	}
 	rows, err := tx.QueryContext(ctx, s.q(`SELECT type, object, previous FROM events WHERE `+where+` AND resource_version <= ?
-		ORDER BY resource_version`), append(wargs, last.Int64)...)
+		ORDER BY `+s.d.eventOrder), append(wargs, last.Int64)...)
 	if err != nil {
 		return err
 	}

@@ -196,7 +196,7 @@ func (s *Store) migrate(ctx context.Context) error {
 			if n > 0 {
 				return nil
 			}
-			for _, stmt := range splitStatements(s.d.ddl(string(body))) {
+			for _, stmt := range splitStatements(s.d.ddl(dropComments(string(body)))) {
 				if _, err := tx.ExecContext(ctx, stmt); err != nil {
 					return fmt.Errorf("migration %s: %w", base, err)
 				}
@@ -221,6 +221,19 @@ func (s *Store) migrationWrite(ctx context.Context, fn func(tx *sql.Tx) error) e
 		}
 		return fn(tx)
 	})
+}
+
+// dropComments drops the comment lines of a migration: a placeholder a
+// comment names is not expanded there.
+func dropComments(body string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(body, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "--") {
+			b.WriteString(line)
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
 }
 
 // splitStatements splits a migration at semicolons ending a line, dropping
