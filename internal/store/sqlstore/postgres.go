@@ -43,6 +43,9 @@ func OpenPostgres(ctx context.Context, url string) (*Store, error) {
 		return nil, fmt.Errorf("open index %s: %w", name, err)
 	}
 	listenCfg := cfg.Copy()
+	if listenCfg.RuntimeParams == nil {
+		listenCfg.RuntimeParams = map[string]string{}
+	}
 	listenCfg.RuntimeParams["application_name"] = listenerName
 	l := &listener{cfg: listenCfg, s: s}
 	conn, err := l.connect(ctx)
