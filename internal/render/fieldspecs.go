@@ -2,6 +2,8 @@ package render
 
 import (
 	"fmt"
+	"slices"
+	"sync"
 
 	"sigs.k8s.io/kustomize/api/types"
 	k8syaml "sigs.k8s.io/yaml"
@@ -66,11 +68,23 @@ const (
 `
 )
 
-// parseFieldSpecs decodes one of the tables above.
+// parseFieldSpecs decodes one of the tables above, once: each call returns
+// a copy of the decoded table.
 func parseFieldSpecs(s string) (types.FsSlice, error) {
-	var fs types.FsSlice
-	if err := k8syaml.UnmarshalStrict([]byte(s), &fs); err != nil {
-		return nil, fmt.Errorf("built-in field specs: %w", err)
+	parsed, err := fieldSpecTables[s]()
+	return slices.Clone(parsed), err
+}
+
+var fieldSpecTables = map[string]func() (types.FsSlice, error){}
+
+func init() {
+	for _, table := range []string{labelFieldSpecs, annotationFieldSpecs, namespaceFieldSpecs, imageFieldSpecs} {
+		fieldSpecTables[table] = sync.OnceValues(func() (types.FsSlice, error) {
+			var fs types.FsSlice
+			if err := k8syaml.UnmarshalStrict([]byte(table), &fs); err != nil {
+				return nil, fmt.Errorf("built-in field specs: %w", err)
+			}
+			return fs, nil
+		})
 	}
-	return fs, nil
 }
