@@ -134,8 +134,8 @@ func TestAnnotationsAsKyaml(t *testing.T) {
 		"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  annotations:\n    internal.config.kubernetes.io/index: '2'\n    config.k8s.io/id: '7'\n",
 	}
 	type op struct {
-		name string
-		ours func(*yaml.RNode)
+		name  string
+		ours  func(*yaml.RNode)
 		kyaml func(*yaml.RNode) error
 	}
 	ops := []op{
