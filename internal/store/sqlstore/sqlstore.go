@@ -1,7 +1,9 @@
 // Package sqlstore implements the index (store.Store) on SQL databases:
 // SQLite, embedded in one file of the data directory, and PostgreSQL to scale
-// out. One set of portable queries serves both; the dialect only adapts
-// placeholders and a few column types.
+// out, shared by several replicas. One set of portable queries and
+// migrations serves both; dialect.go holds every difference (placeholders,
+// column types, locks and isolation, how other processes' writes are
+// noticed).
 package sqlstore
 
 import (
