@@ -79,16 +79,7 @@ func (c *Cluster) Main(m *testing.M) int {
 // cluster's own locale is C.
 func (c *Cluster) Database(tb testing.TB, options ...string) string {
 	tb.Helper()
-	c.once.Do(func() { c.err = c.start() })
-	if c.absent {
-		if os.Getenv(RequireEnv) == "1" {
-			tb.Fatalf("%v (%s=1)", c.err, RequireEnv)
-		}
-		tb.Skipf("%v; or set %s=1 to fail rather than skip", c.err, RequireEnv)
-	}
-	if c.err != nil {
-		tb.Fatalf("start PostgreSQL: %v", c.err)
-	}
+	c.Require(tb)
 	name := fmt.Sprintf("test_%d_%d", os.Getpid(), c.n.Add(1))
 	if _, err := c.admin.Exec(strings.Join(append([]string{`CREATE DATABASE`, name}, options...), " ")); err != nil {
 		tb.Fatalf("create database: %v", err)
@@ -99,6 +90,25 @@ func (c *Cluster) Database(tb testing.TB, options ...string) string {
 		}
 	})
 	return c.url(name)
+}
+
+// Require starts the cluster if it is not yet: it skips the test if
+// PostgreSQL is not installed (fails it under
+// PKGSERVER_REQUIRE_POSTGRES=1), and fails it if the cluster does not
+// start. A test whose subtests each take a database calls it first, to
+// skip once.
+func (c *Cluster) Require(tb testing.TB) {
+	tb.Helper()
+	c.once.Do(func() { c.err = c.start() })
+	if c.absent {
+		if os.Getenv(RequireEnv) == "1" {
+			tb.Fatalf("%v (%s=1)", c.err, RequireEnv)
+		}
+		tb.Skipf("%v; or set %s=1 to fail rather than skip", c.err, RequireEnv)
+	}
+	if c.err != nil {
+		tb.Fatalf("start PostgreSQL: %v", c.err)
+	}
 }
 
 // Drop drops a database of the cluster, closing its connections: what a

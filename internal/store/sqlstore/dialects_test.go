@@ -22,6 +22,7 @@ import (
 // suite does not (the backfill of trees' meta, trees' files, counts), on
 // SQLite and on PostgreSQL, and compares what they answer.
 func TestDialectsAgree(t *testing.T) {
+	pg.Require(t)
 	ctx := context.Background()
 	lite, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "index.db"))
 	if err != nil {

@@ -31,6 +31,7 @@ func openPostgres(t *testing.T, url string) *Store {
 }
 
 func TestPostgres(t *testing.T) {
+	pg.Require(t)
 	storetest.Run(t, func(t *testing.T) store.Store { return openPostgres(t, pg.Database(t)) })
 }
 
