@@ -28,14 +28,29 @@ import (
 // update does (git gc removes them after its grace period otherwise).
 type ObjectWriter struct {
 	st *filesystem.Storage
+	// dir is the git directory st writes into.
+	dir string
 }
 
 // NewObjectWriter returns a writer of the repository's objects.
 func (r *Repo) NewObjectWriter() *ObjectWriter {
-	return &ObjectWriter{st: filesystem.NewStorage(osfs.New(r.gitDir), cache.NewObjectLRU(1<<20))}
+	return newObjectWriter(r.gitDir)
 }
 
+func newObjectWriter(dir string) *ObjectWriter {
+	return &ObjectWriter{st: filesystem.NewStorage(osfs.New(dir), cache.NewObjectLRU(1<<20)), dir: dir}
+}
+
+// write writes an object, unless the store holds it loose already: a
+// write of a package mostly repeats the files it does not change, and
+// writing an object costs a temporary file and a rename. (An object held
+// only in a pack is written loose again, which git tolerates.)
 func (w *ObjectWriter) write(t plumbing.ObjectType, data []byte) (string, error) {
+	h := plumbing.ComputeHash(t, data)
+	hex := h.String()
+	if _, err := os.Lstat(filepath.Join(w.dir, "objects", hex[:2], hex[2:])); err == nil {
+		return hex, nil
+	}
 	obj := w.st.NewEncodedObject()
 	obj.SetType(t)
 	obj.SetSize(int64(len(data)))
@@ -49,11 +64,10 @@ func (w *ObjectWriter) write(t plumbing.ObjectType, data []byte) (string, error)
 	if err := wr.Close(); err != nil {
 		return "", err
 	}
-	h, err := w.st.SetEncodedObject(obj)
-	if err != nil {
+	if _, err := w.st.SetEncodedObject(obj); err != nil {
 		return "", err
 	}
-	return h.String(), nil
+	return hex, nil
 }
 
 // Blob writes a blob.
@@ -376,7 +390,7 @@ func (r *Repo) NewScratch() (*Scratch, error) {
 
 // ObjectWriter returns a writer of objects into the scratch store.
 func (s *Scratch) ObjectWriter() *ObjectWriter {
-	return &ObjectWriter{st: filesystem.NewStorage(osfs.New(s.tmp.Dir), cache.NewObjectLRU(1<<20))}
+	return newObjectWriter(s.tmp.Dir)
 }
 
 // Close removes the scratch store and what it holds.

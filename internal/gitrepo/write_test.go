@@ -3,6 +3,8 @@ package gitrepo_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -86,5 +88,45 @@ func TestWriteObjects(t *testing.T) {
 	}
 	if src.Rev("main") != c2 {
 		t.Errorf("main not moved")
+	}
+}
+
+// TestWriteObjectTwice: an object the store holds loose is not written
+// again (here its store could not take a new one), and its id is git's.
+func TestWriteObjectTwice(t *testing.T) {
+	src := gittest.New(t)
+	g, err := gitrepo.Open(src.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := g.NewObjectWriter()
+	id, err := w.Blob([]byte("data\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id != "1269488f7fb1f4b56a8c0e5eb48cecbfadfa9219" { // git hash-object of "data\n"
+		t.Errorf("blob id %s", id)
+	}
+	// A write makes its temporary file in objects/pack: a file there in
+	// place of the directory makes every write fail.
+	pack := filepath.Join(g.GitDir(), "objects", "pack")
+	if err := os.RemoveAll(pack); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pack, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Blob([]byte("new\n")); err == nil {
+		t.Fatal("a new object was written where none can be")
+	}
+	again, err := w.Blob([]byte("data\n"))
+	if err != nil || again != id {
+		t.Fatalf("second write: %s, %v; first %s", again, err, id)
+	}
+	if err := os.Remove(pack); err != nil {
+		t.Fatal(err)
+	}
+	if got := src.Git("cat-file", "-p", id); got != "data" {
+		t.Errorf("git reads %q", got)
 	}
 }
