@@ -73,6 +73,12 @@ type listener struct {
 // listenRetry bounds the wait between two attempts to listen again.
 const listenRetry = 2 * time.Second
 
+// listenPing is how long a quiet listening connection waits before it
+// checks that the server is still there (a server gone without closing the
+// connection, in a failover, would otherwise be noticed only by TCP's
+// keepalives, minutes later). A variable for tests.
+var listenPing = 30 * time.Second
+
 func (l *listener) connect(ctx context.Context) (*pgx.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -99,34 +105,60 @@ func (l *listener) run(conn *pgx.Conn) {
 		case <-ctx.Done():
 		}
 	}()
-	delay := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		if conn == nil {
-			var err error
-			if conn, err = l.connect(ctx); err != nil {
-				select {
-				case <-ctx.Done():
-				case <-time.After(delay):
-				}
-				delay = min(2*delay, listenRetry)
-				continue
+			if conn = l.reconnect(ctx); conn == nil {
+				return // closed
 			}
-			delay = 100 * time.Millisecond
 			l.wake() // what was notified while no one listened
 		}
-		n, err := conn.WaitForNotification(ctx)
-		if err != nil {
+		if !l.wait(ctx, conn) {
 			conn.Close(context.Background())
 			conn = nil
-			continue
-		}
-		if n.Payload != l.s.id {
-			l.wake()
 		}
 	}
 	if conn != nil {
 		conn.Close(context.Background())
 	}
+}
+
+// reconnect listens again, at once and then after growing pauses, until
+// it does or the Store closes (nil).
+func (l *listener) reconnect(ctx context.Context) *pgx.Conn {
+	delay := 100 * time.Millisecond
+	for {
+		conn, err := l.connect(ctx)
+		if err == nil {
+			return conn
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, listenRetry)
+	}
+}
+
+// wait waits for a notification, and wakes the watchers at one of another
+// Store's write. It reports whether the connection is still good: after
+// listenPing without a notification, whether the server answers.
+func (l *listener) wait(ctx context.Context, conn *pgx.Conn) bool {
+	wctx, cancel := context.WithTimeout(ctx, listenPing)
+	defer cancel()
+	n, err := conn.WaitForNotification(wctx)
+	switch {
+	case err == nil:
+		if n.Payload != l.s.id {
+			l.wake()
+		}
+		return true
+	case ctx.Err() != nil || conn.IsClosed() || wctx.Err() == nil:
+		return false
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return conn.Ping(pctx) == nil
 }
 
 func (l *listener) wake() {

@@ -186,6 +186,51 @@ func TestPostgresListenerReconnects(t *testing.T) {
 	}
 }
 
+// TestPostgresListenerPings: a quiet listening connection checks the
+// server now and then, and goes on listening on the same connection.
+func TestPostgresListenerPings(t *testing.T) {
+	defer func(d time.Duration) { listenPing = d }(listenPing)
+	listenPing = 20 * time.Millisecond
+	ctx := context.Background()
+	url := pg.Database(t)
+	writer, server := openPostgres(t, url), openPostgres(t, url)
+	defer writer.Close()
+	defer server.Close()
+	started := func() []time.Time {
+		t.Helper()
+		rows, err := writer.DB().Query(`SELECT backend_start FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()
+			ORDER BY backend_start`, listenerName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []time.Time
+		for rows.Next() {
+			var at time.Time
+			if err := rows.Scan(&at); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, at)
+		}
+		return out
+	}
+	before := started()
+	time.Sleep(200 * time.Millisecond) // several pings
+	repo := storetest.NewRepository("default", "cat")
+	changed := server.Changed()
+	if err := writer.CreateRepository(ctx, repo); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-changed:
+	case <-time.After(time.Second):
+		t.Fatal("the server's watchers were not woken within a second")
+	}
+	if after := started(); len(before) != 2 || !slices.EqualFunc(before, after, time.Time.Equal) {
+		t.Errorf("listening connections started at %v, then %v", before, after)
+	}
+}
+
 // TestPostgresPing: Ping answers while the database does, and says so in a
 // few words naming nothing of it when it is gone.
 func TestPostgresPing(t *testing.T) {
