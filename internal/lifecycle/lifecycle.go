@@ -79,6 +79,9 @@ type Writer struct {
 	// Render is how the packages of writes render: whether exec
 	// functions may run, and for how long.
 	Render render.Options
+	// Rendered, when set, is told how long each render of a write took
+	// and whether it succeeded (the server's render duration metric).
+	Rendered func(took time.Duration, ok bool)
 
 	locks keymutex.Map[int64]
 	// dryRun makes every write a dry run (see DryRun).

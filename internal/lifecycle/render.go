@@ -7,6 +7,7 @@ import (
 	"maps"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/pkgserver/pkgserver/internal/gitrepo"
 	"github.com/pkgserver/pkgserver/internal/krm"
@@ -77,7 +78,11 @@ func (w *Writer) renderPackage(ctx context.Context, full string, files map[strin
 	if !hasPipeline(input) {
 		return nil, nil
 	}
+	start := time.Now()
 	out, err := render.RenderFiles(ctx, input, w.Render)
+	if w.Rendered != nil {
+		w.Rendered(time.Since(start), err == nil)
+	}
 	var results *render.ResultList
 	if out != nil {
 		results = out.Results

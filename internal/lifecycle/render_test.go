@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pkgserver/pkgserver/internal/gitrepo/gittest"
 	"github.com/pkgserver/pkgserver/internal/result"
@@ -33,6 +34,13 @@ const (
 func TestPutResourcesRenders(t *testing.T) {
 	ctx := context.Background()
 	w, _, bare := setupFiles(t, nil)
+	var renders []bool
+	w.Rendered = func(took time.Duration, ok bool) {
+		if took <= 0 {
+			t.Errorf("a render took %v", took)
+		}
+		renders = append(renders, ok)
+	}
 	by := Author{Name: "ada"}
 	r, _, err := w.Create(ctx, "default", Create{Repository: "blueprints", Package: "app", Workspace: "ws", Init: &Init{}}, by)
 	if err != nil {
@@ -49,6 +57,10 @@ func TestPutResourcesRenders(t *testing.T) {
 	if rd := out.Rendering; rd == nil || rd.Err != nil || rd.Results == nil || len(rd.Results.Items) != 1 ||
 		rd.Results.Items[0].Image != "gcr.io/kpt-fn/set-namespace:v0.4.1" || rd.Results.ExitCode != 0 {
 		t.Errorf("rendering: %+v", rd)
+	}
+
+	if len(renders) != 1 || !renders[0] {
+		t.Errorf("renders observed: %v", renders)
 	}
 
 	// A pipeline that cannot run: refused, nothing written.

@@ -181,6 +181,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		return r.Object.Spec.Git.URL
 	}}
+	writer.Rendered = renderMetric(reg)
 	// Approvals and merged pull requests publish a package one at a time.
 	writer.Publisher = &lifecycle.Publisher{}
 	processor.Publisher = writer.Publisher
@@ -479,4 +480,23 @@ func registerIndexMetrics(reg *prometheus.Registry, st *sqlstore.Store) {
 		}
 		return float64(total)
 	}))
+}
+
+// renderMetric exports how long the renders of API writes take, by
+// outcome, in buckets fine enough to read a p50 of a few milliseconds.
+func renderMetric(reg *prometheus.Registry) func(time.Duration, bool) {
+	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "pkgserver_render_duration_seconds",
+		Help: "Time to render the package of an API write (its Kptfile pipelines, in process), by outcome.",
+		Buckets: []float64{.001, .0025, .005, .0075, .01, .0125, .015, .0175, .02, .0225, .025, .03, .035, .04, .05,
+			.075, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"outcome"})
+	reg.MustRegister(h)
+	return func(took time.Duration, ok bool) {
+		outcome := "ok"
+		if !ok {
+			outcome = "failed"
+		}
+		h.WithLabelValues(outcome).Observe(took.Seconds())
+	}
 }

@@ -89,6 +89,9 @@ func main() {
 			}
 		}
 	}
+	if code, body, _, err := srv.Do("GET", "/metrics", nil); err == nil && code == 200 {
+		rep.server = parseRenderMetric(string(body))
+	}
 	srv.Stop()
 	for _, r := range repos {
 		r.verify()
