@@ -4,6 +4,7 @@ import (
 	"context"
 	"io/fs"
 	"os"
+	"os/exec"
 	"slices"
 	"sync"
 	"testing"
@@ -134,6 +135,56 @@ func TestPostgresChangesOfAnotherProcess(t *testing.T) {
 	}
 	if r, err := server.GetRevision(ctx, "default", "cat.nginx.v1"); err != nil || r.Tree != "t2" {
 		t.Errorf("after the other process's change: %+v, %v", r, err)
+	}
+}
+
+// writerURLEnv names, for TestPostgresWriterProcess, the database to write
+// to as another process.
+const writerURLEnv = "PKGSERVER_TEST_WRITER_URL"
+
+// TestPostgresWriterProcess is the other process of
+// TestPostgresChangesOfAnotherRealProcess: it registers a repository and
+// indexes a revision, then exits.
+func TestPostgresWriterProcess(t *testing.T) {
+	url := os.Getenv(writerURLEnv)
+	if url == "" {
+		t.Skip("run by TestPostgresChangesOfAnotherRealProcess")
+	}
+	s := openPostgres(t, url)
+	defer s.Close()
+	repo := storetest.NewRepository("default", "cat")
+	if err := s.CreateRepository(context.Background(), repo); err != nil {
+		t.Fatal(err)
+	}
+	indexUpdater(t, s, repo.ID)("t1")
+}
+
+// TestPostgresChangesOfAnotherRealProcess: a write committed by another
+// process (this test binary run again) wakes the watchers of a Store
+// within a second, and they read its events.
+func TestPostgresChangesOfAnotherRealProcess(t *testing.T) {
+	ctx := context.Background()
+	url := pg.Database(t)
+	server := openPostgres(t, url)
+	defer server.Close()
+	from, err := server.ResourceVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := server.Changed()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestPostgresWriterProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), writerURLEnv+"="+url)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("the other process: %v\n%s", err, out)
+	}
+	select {
+	case <-changed:
+	case <-time.After(time.Second):
+		t.Fatal("the watchers were not woken within a second of the other process's write")
+	}
+	events, err := server.Events(ctx, from, 0)
+	if err != nil || len(events) != 1 || events[0].Type != store.Added || events[0].Revision.Tree != "t1" {
+		t.Errorf("events after %d: %+v, %v", from, events, err)
 	}
 }
 
