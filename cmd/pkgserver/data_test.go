@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -11,11 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pkgserver/pkgserver/internal/gitserver"
-	"github.com/pkgserver/pkgserver/internal/render"
-	"github.com/pkgserver/pkgserver/internal/server"
 	"github.com/pkgserver/pkgserver/internal/store/pgtest"
-	"github.com/pkgserver/pkgserver/internal/validate"
 )
 
 // pg is the PostgreSQL cluster of this test binary, started by the first
@@ -86,15 +81,14 @@ func TestServeReadyzPostgres(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	budget, err := validate.NewBudget(1 << 30)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dataDir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- serve(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), dataFlags{dir: t.TempDir(), database: url}, addr, "",
-			server.TLSOptions{HTTPAddr: addr}, budget, server.DefaultGitLimits, gitserver.SSHConfig{}, render.Options{})
+		root := newRoot()
+		root.SetArgs([]string{"serve", "--data", dataDir, "--database", url, "--http", addr, "--ssh", ""})
+		root.SetOut(io.Discard)
+		done <- root.ExecuteContext(ctx)
 	}()
 	defer func() {
 		cancel()
