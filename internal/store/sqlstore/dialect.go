@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
 )
 
 // dialect holds what differs between SQL databases; the queries are
@@ -200,6 +201,15 @@ func isUniqueViolation(err error) bool {
 		return pgErr.Code == "23505"
 	}
 	return strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+// isSQLiteBusy tells an error of SQLite's whose lock another process held
+// (SQLITE_BUSY and its extended codes).
+func isSQLiteBusy(err error) bool {
+	if e, ok := errors.AsType[*sqlite.Error](err); ok {
+		return e.Code()&0xff == 5
+	}
+	return false
 }
 
 // isRetryable tells a transaction that PostgreSQL aborted to let a

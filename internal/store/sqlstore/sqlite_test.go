@@ -4,6 +4,7 @@ import (
 	"context"
 	"io/fs"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -89,5 +90,36 @@ func TestChangesOfAnotherProcess(t *testing.T) {
 	}
 	if r, err := server.GetRevision(ctx, "default", "cat.nginx.v1"); err != nil || r.Tree != "t2" {
 		t.Errorf("after the other process's change: %+v, %v", r, err)
+	}
+}
+
+// TestSQLiteConcurrentOpen: processes opening one new file at once (a
+// server and a `pkgserver reindex`, two servers) all open it: a write
+// transaction takes the file's lock at its start, waiting for the other's,
+// rather than fail when it writes after reading what the other changed.
+func TestSQLiteConcurrentOpen(t *testing.T) {
+	for round := range 5 {
+		path := filepath.Join(t.TempDir(), "index.db")
+		const n = 4
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				s, err := OpenSQLite(context.Background(), path)
+				if err == nil {
+					err = s.Close()
+				}
+				errs[i] = err
+			})
+		}
+		close(start)
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("round %d, store %d: %v", round, i, err)
+			}
+		}
 	}
 }

@@ -57,13 +57,18 @@ var _ store.Store = (*Store)(nil)
 // OpenSQLite opens (creating it if needed) the SQLite index at path, in WAL
 // mode with full synchronous commits, and applies pending migrations.
 func OpenSQLite(ctx context.Context, path string) (*Store, error) {
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)" +
-		"&_pragma=busy_timeout(10000)&_pragma=temp_store(MEMORY)"
+	// The busy timeout comes first: setting WAL mode waits for the
+	// connections of other processes opening the file at the same time.
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)" +
+		"&_pragma=temp_store(MEMORY)"
 	// One connection writes (SQLite allows one writer), with a page cache
 	// of 64 MiB so that a full index of 100,000 revisions does not reread
 	// pages it just wrote; it is closed after a minute idle, giving the
-	// cache back.
-	wdb, err := sql.Open("sqlite", dsn+"&_pragma=cache_size(-65536)")
+	// cache back. Its transactions take the file's write lock when they
+	// begin (BEGIN IMMEDIATE), waiting for another process's: a transaction
+	// that read first and wrote after another process committed would fail
+	// (SQLITE_BUSY) rather than wait.
+	wdb, err := sql.Open("sqlite", dsn+"&_pragma=cache_size(-65536)&_txlock=immediate")
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +92,7 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	db.SetMaxIdleConns(readers)
 	s := newStore(db, wdb, sqliteDialect)
 	s.path = path
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrateSQLite(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open index %s: %w", path, err)
 	}
@@ -164,6 +169,25 @@ func (s *Store) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 func (s *Store) DB() *sql.DB { return s.db }
 
 func (s *Store) q(query string) string { return s.d.q(query) }
+
+// migrateSQLite migrates a SQLite file, trying again for a while when it is
+// busy: the first connections to a new file may find it locked, without
+// waiting for the lock, while another process opening it at the same time
+// turns it to WAL mode.
+func (s *Store) migrateSQLite(ctx context.Context) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := s.migrate(ctx)
+		if err == nil || !isSQLiteBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(20*time.Millisecond + rand.N(30*time.Millisecond)):
+		}
+	}
+}
 
 // migrate applies, in order and each in its own transaction, the migrations
 // not yet applied. Each transaction starts with the dialect's migration
