@@ -114,14 +114,15 @@ func newSecretCmd() *cobra.Command {
 func newSecretSetCmd(data *dataFlags) *cobra.Command {
 	var namespace string
 	var cf credentialFlags
+	var keyring keyFlags
 	set := &cobra.Command{
 		Use:   "set NAME",
 		Short: "Store credentials for repositories to name (spec.git.credentials)",
 		Long: `Store credentials for repositories to name in spec.git.credentials: a token
 (--token-file), a user and password (--username, --password-file), or an SSH
 key with the host keys to accept (--ssh-key, --known-hosts). They are
-encrypted with a key kept in the data directory; files keep secrets off the
-command line.`,
+encrypted with a key kept in the data directory, or given by --keyring-file;
+files keep secrets off the command line.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !revision.IsLabel(args[0]) || !revision.IsLabel(namespace) {
@@ -131,7 +132,7 @@ command line.`,
 			if err != nil {
 				return err
 			}
-			keys, err := auth.LoadKeyring(data.dir)
+			keys, err := keyring.load(data.dir)
 			if err != nil {
 				return usageError("%v", err)
 			}
@@ -149,6 +150,7 @@ command line.`,
 		},
 	}
 	f := set.Flags()
+	keyring.add(f)
 	f.StringVarP(&namespace, "namespace", "n", "default", "namespace of the repositories that may use it")
 	f.StringVar(&cf.tokenFile, "token-file", "", "file holding an access token")
 	f.StringVar(&cf.username, "username", "", "user name, with --password-file (or a token)")

@@ -14,6 +14,7 @@ import (
 
 func newReindexCmd() *cobra.Command {
 	var data dataFlags
+	var keys keyFlags
 	cmd := &cobra.Command{
 		Use:   "reindex",
 		Short: "Rebuild the index of every registered repository from git",
@@ -28,7 +29,11 @@ had, and running reindex again completes it.`,
 				return usageError("%v", err)
 			}
 			defer st.Close()
-			src, err := server.GitSource(data.dir, st)
+			k, err := keys.load(data.dir)
+			if err != nil {
+				return usageError("%v", err)
+			}
+			src, err := server.GitSource(data.dir, k, st)
 			if err != nil {
 				return err
 			}
@@ -50,5 +55,6 @@ had, and running reindex again completes it.`,
 		},
 	}
 	data.add(cmd.Flags())
+	keys.add(cmd.Flags())
 	return cmd
 }

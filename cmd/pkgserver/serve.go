@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/pkgserver/pkgserver/internal/auth"
 	"github.com/pkgserver/pkgserver/internal/gitserver"
 	"github.com/pkgserver/pkgserver/internal/render"
 	"github.com/pkgserver/pkgserver/internal/server"
@@ -26,6 +27,8 @@ const adminTokenFile = server.AdminTokenFile
 func newServeCmd() *cobra.Command {
 	var (
 		data       dataFlags
+		keys       keyFlags
+		hostKey    string
 		httpAddr   string
 		sshAddr    string
 		tlsOpts    server.TLSOptions
@@ -40,8 +43,11 @@ func newServeCmd() *cobra.Command {
 		Long: `Run the server: the HTTP API, the git host (hosted repositories over SSH
 and smart HTTP) and syncing registered repositories with git.
 On first start it creates an admin token valid in every namespace and writes
-it to <data>/admin.token, readable by its owner only, and an SSH host key in
-<data>/ssh_host_ed25519_key. SIGINT or SIGTERM stop it gracefully: no new
+it to <data>/admin.token, readable by its owner only, an SSH host key in
+<data>/ssh_host_ed25519_key (or --ssh-host-key-file) and the key sealing
+credentials in <data>/secret.key (or --keyring-file). Replicas of one
+PostgreSQL database share the host key and the sealing key: give each the
+same files. SIGINT or SIGTERM stop it gracefully: no new
 requests, work under way finishes, the index is closed.
 
 With --tls-cert-file and --tls-private-key-file, or --tls-self-signed, the
@@ -86,13 +92,21 @@ expiry or its names change; 'pkgserver kubeconfig' hands the CA to kubectl.`,
 			if renderOpts.ExecTimeout < 0 {
 				return usageError("--exec-function-timeout %s: want a positive duration", renderOpts.ExecTimeout)
 			}
-			if err := serve(ctx, logger(slog.LevelInfo), data, httpAddr, sshAddr, tlsOpts, budget, gitLimits, sshCfg, renderOpts); err != nil {
+			sshCfg.HostKeyPath = hostKey
+			k, err := keys.load(data.dir)
+			if err != nil {
+				return usageError("%v", err)
+			}
+			if err := serve(ctx, logger(slog.LevelInfo), data, k, httpAddr, sshAddr, tlsOpts, budget, gitLimits, sshCfg, renderOpts); err != nil {
 				return &exitError{code: 1, err: err}
 			}
 			return nil
 		},
 	}
 	data.add(cmd.Flags())
+	keys.add(cmd.Flags())
+	cmd.Flags().StringVar(&hostKey, "ssh-host-key-file", envOr("PKGSERVER_SSH_HOST_KEY_FILE", ""),
+		"the git host's SSH host key (OpenSSH ed25519 private key), shared by replicas; default <data>/ssh_host_ed25519_key, made on first start (PKGSERVER_SSH_HOST_KEY_FILE)")
 	cmd.Flags().StringVar(&httpAddr, "http", envOr("PKGSERVER_HTTP", "127.0.0.1:7007"), "address of the HTTP API and git's smart HTTP (PKGSERVER_HTTP)")
 	cmd.Flags().StringVar(&sshAddr, "ssh", envOr("PKGSERVER_SSH", "127.0.0.1:2222"), `address of the git host's SSH server, "" for none (PKGSERVER_SSH)`)
 	cmd.Flags().StringVar(&tlsOpts.CertFile, "tls-cert-file", envOr("PKGSERVER_TLS_CERT_FILE", ""), "PEM certificate (chain) the HTTP address serves https with (PKGSERVER_TLS_CERT_FILE)")
@@ -119,7 +133,7 @@ func positiveInt(s string) (int, error) {
 	return n, nil
 }
 
-func serve(ctx context.Context, log *slog.Logger, data dataFlags, httpAddr, sshAddr string, tlsOpts server.TLSOptions, budget *validate.Budget,
+func serve(ctx context.Context, log *slog.Logger, data dataFlags, keys *auth.Keyring, httpAddr, sshAddr string, tlsOpts server.TLSOptions, budget *validate.Budget,
 	gitLimits gitserver.Limits, sshCfg gitserver.SSHConfig, renderOpts render.Options) error {
 	// A certificate that cannot be served is refused before anything
 	// starts.
@@ -131,7 +145,7 @@ func serve(ctx context.Context, log *slog.Logger, data dataFlags, httpAddr, sshA
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(ctx, server.Config{DataDir: data.dir, Store: st, Log: log, Version: version, TLS: tlsConfig, ValidationBudget: budget,
+	srv, err := server.New(ctx, server.Config{DataDir: data.dir, Keys: keys, Store: st, Log: log, Version: version, TLS: tlsConfig, ValidationBudget: budget,
 		GitLimits: gitLimits, SSH: sshCfg, Render: renderOpts})
 	if err != nil {
 		st.Close()

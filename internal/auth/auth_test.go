@@ -111,3 +111,40 @@ func TestKeyring(t *testing.T) {
 		t.Error("a secret opened with another data directory's key")
 	}
 }
+
+// TestKeyringFile: replicas given one key file seal and open each other's
+// secrets; a key file that is missing or not 32 bytes is refused, never
+// made.
+func TestKeyringFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "secret.key")
+	if _, err := LoadKeyringFile(path); err == nil {
+		t.Fatal("a missing key file was accepted")
+	}
+	if _, err := os.Stat(path); err == nil {
+		t.Fatal("a missing key file was made")
+	}
+	if err := os.WriteFile(path, []byte("short"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadKeyringFile(path); err == nil || !strings.Contains(err.Error(), "32-byte") {
+		t.Fatalf("a short key: %v", err)
+	}
+	if err := os.WriteFile(path, []byte(strings.Repeat("k", 32)), 0o400); err != nil {
+		t.Fatal(err)
+	}
+	a, err := LoadKeyringFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := LoadKeyringFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := a.Seal("default", "git", gitrepo.Credentials{Token: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.Open("default", "git", sealed); err != nil || got.Token != "t" {
+		t.Fatalf("another replica opens %+v, %v", got, err)
+	}
+}

@@ -49,8 +49,24 @@ func LoadKeyring(dataDir string) (*Keyring, error) {
 	} else if err != nil {
 		return nil, err
 	}
+	return newKeyring(path, key)
+}
+
+// LoadKeyringFile reads the key at path, which must exist: the key several
+// replicas share, given to each of them (from a Kubernetes Secret, say),
+// is never made up by one of them. Make one with
+// `head -c 32 /dev/urandom > secret.key`.
+func LoadKeyringFile(path string) (*Keyring, error) {
+	key, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("key file: %w", err)
+	}
+	return newKeyring(path, key)
+}
+
+func newKeyring(path string, key []byte) (*Keyring, error) {
 	if len(key) != 32 {
-		return nil, fmt.Errorf("%s: want a 32-byte key", path)
+		return nil, fmt.Errorf("%s: want a 32-byte key, not %d bytes", path, len(key))
 	}
 	block, err := aes.NewCipher(key)
 	if err != nil {

@@ -71,6 +71,10 @@ type Config struct {
 	// SSH configures the SSH front end; its host key defaults to
 	// <DataDir>/ssh_host_ed25519_key.
 	SSH gitserver.SSHConfig
+	// Keys seal credentials and webhook secrets (default the key of the
+	// data directory, made on first start). Replicas of one index share
+	// theirs.
+	Keys *auth.Keyring
 	// Version is the build's version, which the API answers at /version.
 	Version string
 	// TLS, if set, makes the HTTP listener serve TLS (see LoadTLS): the
@@ -126,9 +130,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys, err := auth.LoadKeyring(cfg.DataDir)
-	if err != nil {
-		return nil, err
+	keys := cfg.Keys
+	if keys == nil {
+		if keys, err = auth.LoadKeyring(cfg.DataDir); err != nil {
+			return nil, err
+		}
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -375,8 +381,15 @@ func bootstrapAdminToken(ctx context.Context, st store.Tokens, dir string, log *
 	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
 		return "", err
 	}
-	if err := st.CreateToken(ctx, &store.Token{Name: "admin", Hash: hash, Namespace: store.AllNamespaces,
-		Role: store.RoleAdmin, CreatedAt: time.Now().UTC()}); err != nil {
+	err = st.CreateToken(ctx, &store.Token{Name: "admin", Hash: hash, Namespace: store.AllNamespaces,
+		Role: store.RoleAdmin, CreatedAt: time.Now().UTC()})
+	if errors.Is(err, store.ErrExists) {
+		// Another replica of a shared index made it first: its data
+		// directory holds the token.
+		os.Remove(path)
+		return "", nil
+	}
+	if err != nil {
 		return "", err
 	}
 	log.Info("created an admin token valid in every namespace", "file", path)
@@ -387,11 +400,7 @@ func bootstrapAdminToken(ctx context.Context, st store.Tokens, dir string, log *
 // GitSource is where the index of a data directory reads git from, as the
 // server reads it: the hosted repositories of the data directory, mirrors of
 // remote ones, with the stored credentials. pkgserver reindex uses it.
-func GitSource(dataDir string, st store.Secrets) (*reconcile.GitSource, error) {
-	keys, err := auth.LoadKeyring(dataDir)
-	if err != nil {
-		return nil, err
-	}
+func GitSource(dataDir string, keys *auth.Keyring, st store.Secrets) (*reconcile.GitSource, error) {
 	root, err := filepath.Abs(filepath.Join(dataDir, "repos"))
 	if err != nil {
 		return nil, err
