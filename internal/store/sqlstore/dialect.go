@@ -124,9 +124,11 @@ var postgresDialect = dialect{
 	// they commit in the order of their resource versions (a watch that
 	// read up to one never misses a smaller one committed later), each
 	// reads what the one before wrote, and as they take no other lock
-	// before it they cannot deadlock on each other. Writes that take no
-	// resource version (deliveries, checks, tokens, users, secrets, field
-	// managers, pull requests) write rows of their own and run alongside.
+	// before it they cannot deadlock on each other. So do the writes that
+	// delete rows those delete (compaction of events, field managers).
+	// Other writes (deliveries, checks, tokens, users, secrets, setting
+	// field managers, pull requests) write rows of their own and run
+	// alongside.
 	lockVersions: `SELECT value FROM counters WHERE name = 'resource_version' FOR UPDATE`,
 	// Several replicas may start on one database at once: the check of a
 	// migration and its application are one transaction under this lock,

@@ -52,7 +52,10 @@ func (s *Store) SetManagedFields(ctx context.Context, m *store.ManagedFields) er
 // DeleteManagedFields forgets the field managers of every resource of a
 // name.
 func (s *Store) DeleteManagedFields(ctx context.Context, namespace, name string) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	// Under the lock of versioned writes: an index update deletes field
+	// managers too (dropManagedFields), and two deletes of rows in other
+	// orders would deadlock.
+	return s.versionedWrite(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, s.q(`DELETE FROM managed_fields WHERE namespace = ? AND name = ?`), namespace, name)
 		return err
 	})

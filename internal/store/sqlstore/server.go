@@ -294,7 +294,9 @@ func (s *Store) treeContent(ctx context.Context, q querier, tree string) (map[st
 
 // CompactEvents forgets the changes recorded before a time.
 func (s *Store) CompactEvents(ctx context.Context, before time.Time) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	// Under the lock of versioned writes: a full reindex deletes events
+	// too, and two deletes of rows in other orders would deadlock.
+	return s.versionedWrite(ctx, func(tx *sql.Tx) error {
 		var newest sql.NullInt64
 		if err := tx.QueryRowContext(ctx, s.q(`SELECT MAX(resource_version) FROM events WHERE created_at < ?`), before.Unix()).Scan(&newest); err != nil {
 			return err

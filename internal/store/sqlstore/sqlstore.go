@@ -325,9 +325,9 @@ func (s *Store) retriedWrite(ctx context.Context, fn func(tx *sql.Tx) error) err
 }
 
 // versionedWrite runs fn in a write transaction that may take a resource
-// version, after the dialect's lock of the resource version (see
-// dialect.lockVersions): the writes that take one are serialized, and
-// commit in the order of their resource versions.
+// version, or deletes rows that such writes delete, after the dialect's
+// lock of the resource version (see dialect.lockVersions): those writes
+// are serialized, and commit in the order of their resource versions.
 func (s *Store) versionedWrite(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
 		if s.d.lockVersions != "" {
