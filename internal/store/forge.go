@@ -31,6 +31,9 @@ type DeliveryOutcome struct {
 	ID     int64
 	Done   bool
 	Reason string
+	// RetryAt is when a delivery left pending is tried again: its claimant
+	// keeps it until then (FinishClaimedDeliveries).
+	RetryAt time.Time
 }
 
 // Deliveries are the webhook deliveries of forges, stored before they are

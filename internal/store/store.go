@@ -36,6 +36,9 @@ type Store interface {
 	Deliveries
 	PullRequests
 	Checks
+	DeliveryLeases
+	CheckLeases
+	SyncLeases
 
 	Close() error
 }

@@ -54,6 +54,12 @@ type dialect struct {
 	// migrationLock, when set, is the first statement of every migration
 	// transaction.
 	migrationLock string
+	// skipLocked ends the query of the rows a replica claims (leases.go):
+	// rows another transaction holds locked are passed over, not waited
+	// for. claimLock, when set, is the first statement of a claim of
+	// deliveries, so that two replicas' claims do not both take deliveries
+	// of one repository.
+	skipLocked, claimLock string
 	// eventOrder orders the events of a kind: by resource version, and
 	// those of one resource version (one transaction) as they were written.
 	eventOrder string
@@ -134,6 +140,8 @@ var postgresDialect = dialect{
 	// migration and its application are one transaction under this lock,
 	// so each is applied once and the others wait for it.
 	migrationLock: `SELECT pg_advisory_xact_lock(` + strconv.FormatInt(migrationLockKey, 10) + `)`,
+	skipLocked:    `FOR UPDATE SKIP LOCKED`,
+	claimLock:     `SELECT pg_advisory_xact_lock(` + strconv.FormatInt(migrationLockKey+1, 10) + `)`,
 	// Delivered at commit, and only then; identical notifications of one
 	// transaction are delivered once.
 	notify:   `SELECT pg_notify('` + eventsChannel + `', ?)`,

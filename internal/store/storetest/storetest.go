@@ -30,6 +30,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Secrets", func(t *testing.T) { TestSecrets(t, newStore) })
 	t.Run("Deliveries", func(t *testing.T) { TestDeliveries(t, newStore) })
 	t.Run("PullRequestsAndChecks", func(t *testing.T) { TestChecks(t, newStore) })
+	t.Run("Leases", func(t *testing.T) { TestLeases(t, newStore) })
 }
 
 // test is one test of a suite, run on a store of its own.

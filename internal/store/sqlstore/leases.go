@@ -1,0 +1,224 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/pkgserver/pkgserver/internal/store"
+)
+
+// Leases of replicas sharing one database (store.DeliveryLeases,
+// store.CheckLeases, store.SyncLeases). A lease is an owner's id and the
+// Unix milliseconds at which it ends, in the row of what it holds; taking
+// one is a conditional UPDATE, so that of two replicas one takes it.
+
+// ClaimDeliveries leases pending deliveries to owner. On PostgreSQL the
+// rows are chosen FOR UPDATE SKIP LOCKED (rows another replica is writing
+// are left to it), after an advisory lock that serializes the claims
+// themselves: two claims made at once would each see no lease of the
+// other and could take deliveries of one repository both. On SQLite the
+// claim is one write transaction, as every write is.
+func (s *Store) ClaimDeliveries(ctx context.Context, owner string, now, until time.Time, limit int) ([]store.Delivery, error) {
+	var out []store.Delivery
+	err := s.retriedWrite(ctx, func(tx *sql.Tx) error {
+		out = out[:0]
+		if s.d.claimLock != "" {
+			if _, err := tx.ExecContext(ctx, s.d.claimLock); err != nil {
+				return err
+			}
+		}
+		rows, err := tx.QueryContext(ctx, s.q(`UPDATE deliveries SET lease_owner = ?, lease_until = ?
+			WHERE id IN (SELECT id FROM deliveries d WHERE done = 0 AND (lease_until <= ? OR lease_owner = ?)
+				AND NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.namespace = d.namespace AND o.repository = d.repository
+					AND o.done = 0 AND o.lease_until > ? AND o.lease_owner <> ?)
+				ORDER BY id LIMIT ? `+s.d.skipLocked+`)
+			RETURNING id, forge, delivery_id, namespace, repository, event, payload, received_at, attempts`),
+			owner, until.UnixMilli(), now.UnixMilli(), owner, now.UnixMilli(), owner, limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var d store.Delivery
+			var at int64
+			if err := rows.Scan(&d.ID, &d.Forge, &d.DeliveryID, &d.Namespace, &d.Repository, &d.Event, &d.Payload, &at, &d.Attempts); err != nil {
+				return err
+			}
+			d.ReceivedAt = time.UnixMilli(at).UTC()
+			out = append(out, d)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	// RETURNING promises no order.
+	slices.SortFunc(out, func(a, b store.Delivery) int { return int(min(max(a.ID-b.ID, -1), 1)) })
+	return out, nil
+}
+
+// HoldDeliveries sets the lease of the deliveries owner holds.
+func (s *Store) HoldDeliveries(ctx context.Context, owner string, until time.Time, ids []int64) ([]int64, error) {
+	var lost []int64
+	err := s.retriedWrite(ctx, func(tx *sql.Tx) error {
+		lost = lost[:0]
+		stmt, err := tx.PrepareContext(ctx, s.q(`UPDATE deliveries SET lease_until = ? WHERE id = ? AND lease_owner = ? AND done = 0`))
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, id := range ids {
+			res, err := stmt.ExecContext(ctx, until.UnixMilli(), id, owner)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 0 {
+				lost = append(lost, id)
+			}
+		}
+		return nil
+	})
+	return lost, err
+}
+
+// FinishClaimedDeliveries records the outcomes of the deliveries owner
+// holds. A finished delivery keeps its owner's id, for the record.
+func (s *Store) FinishClaimedDeliveries(ctx context.Context, owner string, outcomes []store.DeliveryOutcome) ([]int64, error) {
+	now := time.Now().UnixMilli()
+	var lost []int64
+	err := s.retriedWrite(ctx, func(tx *sql.Tx) error {
+		lost = lost[:0]
+		stmt, err := tx.PrepareContext(ctx, s.q(`UPDATE deliveries SET done = ?, attempts = attempts + 1, error = ?, processed_at = ?, lease_until = ?
+			WHERE id = ? AND lease_owner = ? AND done = 0`))
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, o := range outcomes {
+			var until int64
+			if !o.Done && !o.RetryAt.IsZero() {
+				until = o.RetryAt.UnixMilli()
+			}
+			res, err := stmt.ExecContext(ctx, boolInt(o.Done), o.Reason, now, until, o.ID, owner)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 0 {
+				lost = append(lost, o.ID)
+			}
+		}
+		return nil
+	})
+	return lost, err
+}
+
+// ClaimCheck leases a check for an attempt: the UPDATE finds it only if no
+// replica claimed that attempt first.
+func (s *Store) ClaimCheck(ctx context.Context, id int64, owner string, now time.Time, p store.CheckPosting) (bool, error) {
+	var next int64
+	if !p.NextAttempt.IsZero() {
+		next = p.NextAttempt.UnixMilli()
+	}
+	claimed := false
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE checks SET lease_owner = ?, reported = ?, external_id = ?, posted = ?, attempts = ?, next_attempt = ?, error = ?
+			WHERE id = ? AND reported = 0 AND attempts = ? AND next_attempt <= ?`),
+			owner, boolInt(p.Reported), p.ExternalID, p.Posted, p.Attempts, next, p.Error, id, p.Attempts-1, now.UnixMilli())
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		claimed = n == 1
+		return err
+	})
+	return claimed, err
+}
+
+// ClaimSync leases the sync of a repository, making its row on first use.
+func (s *Store) ClaimSync(ctx context.Context, repoID int64, owner string, now, until time.Time, poll bool) (bool, time.Time, error) {
+	claimed := false
+	var next int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO repository_syncs (repository_id) SELECT id FROM repositories WHERE id = ?
+			ON CONFLICT (repository_id) DO NOTHING`), repoID); err != nil {
+			return err
+		}
+		q := `UPDATE repository_syncs SET lease_owner = ?, lease_until = ? WHERE repository_id = ? AND (lease_until <= ? OR lease_owner = ?)`
+		args := []any{owner, until.UnixMilli(), repoID, now.UnixMilli(), owner}
+		if poll {
+			q += ` AND next_poll <= ?`
+			args = append(args, now.UnixMilli())
+		}
+		res, err := tx.ExecContext(ctx, s.q(q), args...)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		claimed = n == 1
+		err = tx.QueryRowContext(ctx, s.q(`SELECT next_poll FROM repository_syncs WHERE repository_id = ?`), repoID).Scan(&next)
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		return err
+	})
+	return claimed, unixMilli(next), err
+}
+
+// RenewSync extends owner's lease of a repository's sync.
+func (s *Store) RenewSync(ctx context.Context, repoID int64, owner string, until time.Time) (bool, error) {
+	held := false
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE repository_syncs SET lease_until = ? WHERE repository_id = ? AND lease_owner = ?`),
+			until.UnixMilli(), repoID, owner)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		held = n == 1
+		return err
+	})
+	return held, err
+}
+
+// ReleaseSync ends owner's lease of a repository's sync and records its
+// next poll.
+func (s *Store) ReleaseSync(ctx context.Context, repoID int64, owner string, nextPoll time.Time) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if nextPoll.IsZero() {
+			_, err := tx.ExecContext(ctx, s.q(`UPDATE repository_syncs SET lease_until = 0 WHERE repository_id = ? AND lease_owner = ?`), repoID, owner)
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.q(`UPDATE repository_syncs SET lease_until = 0, next_poll = ?, polls = polls + 1
+			WHERE repository_id = ? AND lease_owner = ?`), nextPoll.UnixMilli(), repoID, owner)
+		return err
+	})
+}
+
+// NextPoll returns when a repository is next polled and how many polls
+// were recorded.
+func (s *Store) NextPoll(ctx context.Context, repoID int64) (time.Time, int64, error) {
+	var next, polls int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT next_poll, polls FROM repository_syncs WHERE repository_id = ?`), repoID).Scan(&next, &polls)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, 0, nil
+	}
+	return unixMilli(next), polls, err
+}
+
+// unixMilli is a time stored in Unix milliseconds, zero for 0.
+func unixMilli(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
