@@ -52,6 +52,11 @@ type Processor struct {
 	prLocks keymutex.Map[int64]
 	// next holds when failed deliveries may be tried again.
 	next map[int64]time.Time
+	// Owner is the id this processor holds the leases of deliveries under
+	// (store.NewReplicaID); Lease how long a claim holds them unless
+	// renewed (default DeliveryLease).
+	Owner string
+	Lease time.Duration
 }
 
 // maxAttempts is how often a delivery whose processing fails is tried;
@@ -63,7 +68,8 @@ const (
 
 // NewProcessor returns a processor; Run starts it.
 func NewProcessor(st ProcessorStore, syncer Syncer, log *slog.Logger) *Processor {
-	return &Processor{Store: st, Syncer: syncer, Log: log, wake: make(chan struct{}, 1), next: map[int64]time.Time{}}
+	return &Processor{Store: st, Syncer: syncer, Log: log, wake: make(chan struct{}, 1), next: map[int64]time.Time{},
+		Owner: store.NewReplicaID()}
 }
 
 // Notify wakes the processor: a delivery was stored.
@@ -84,6 +90,11 @@ func (p *Processor) Run(ctx context.Context) {
 		defer wg.Done()
 		p.refreshLoop(ctx)
 	}()
+	// Other replicas' deliveries, and those whose lease ended with the
+	// replica that held them, wake no one here: looked for every
+	// claimPoll.
+	poll := time.NewTicker(claimPoll)
+	defer poll.Stop()
 	for {
 		failed := p.drain(ctx)
 		var retry <-chan time.Time
@@ -95,57 +106,9 @@ func (p *Processor) Run(ctx context.Context) {
 			return
 		case <-p.wake:
 		case <-retry:
+		case <-poll.C:
 		}
 	}
-}
-
-// drain processes every pending delivery; it reports whether some failed
-// and wait for another attempt. Deliveries are taken 100 at a time, and a
-// repository that several of them name is synced once for all of them.
-func (p *Processor) drain(ctx context.Context) bool {
-	failed := false
-	var after int64
-	for ctx.Err() == nil {
-		pending, err := p.Store.PendingDeliveries(ctx, after, batchSize)
-		if err != nil {
-			if ctx.Err() == nil {
-				p.Log.Error("webhooks: read pending deliveries", "err", err)
-			}
-			return true
-		}
-		tried := p.processBatch(ctx, pending)
-		if ctx.Err() != nil {
-			return failed // not recorded: processed again after the restart
-		}
-		outcomes := make([]store.DeliveryOutcome, 0, len(tried))
-		for _, t := range tried {
-			outcomes = append(outcomes, t.DeliveryOutcome)
-			p.logOutcome(t)
-			if t.Done {
-				delete(p.next, t.ID)
-				continue
-			}
-			failed = true
-			// Backoff: 5 s, 10 s, 20 s, 40 s between the attempts.
-			p.next[t.ID] = time.Now().Add(retryDelay << min(t.d.Attempts, 4))
-		}
-		if len(outcomes) < len(pending) {
-			failed = true // some wait for their next attempt
-		}
-		if len(outcomes) > 0 {
-			if err := p.Store.FinishDeliveries(ctx, outcomes); err != nil {
-				p.Log.Error("webhooks: record deliveries", "err", err)
-				return true
-			}
-		}
-		if len(pending) < batchSize {
-			return failed
-		}
-		// On past this page: deliveries waiting for their next attempt
-		// do not hold up those behind them.
-		after = pending[len(pending)-1].ID
-	}
-	return failed
 }
 
 const batchSize = 100

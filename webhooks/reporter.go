@@ -27,6 +27,9 @@ type Reporter struct {
 	// RetryBase is the first pause after a failure (default 2 s); it
 	// doubles with each attempt up to RetryMax (default 10 min).
 	RetryBase, RetryMax time.Duration
+	// Owner is the id this reporter claims checks under
+	// (store.NewReplicaID): of several replicas, one posts each attempt.
+	Owner string
 
 	wake chan struct{}
 	mu   sync.Mutex
@@ -46,7 +49,7 @@ const (
 // NewReporter returns a reporter; Run starts it.
 func NewReporter(st ReporterStore, forges ForgeFunc, detailsURL func(ns, repo, commit string) string, log *slog.Logger) *Reporter {
 	return &Reporter{Store: st, Forges: forges, DetailsURL: detailsURL, Log: log, wake: make(chan struct{}, 1),
-		inFlight: map[int64]bool{}, perRepo: map[string]int{}}
+		inFlight: map[int64]bool{}, perRepo: map[string]int{}, Owner: store.NewReplicaID()}
 }
 
 // Notify wakes the reporter: a check was stored.
@@ -118,14 +121,16 @@ func (r *Reporter) round(ctx context.Context, wg *sync.WaitGroup) time.Duration 
 	return max(time.Until(next), 10*time.Millisecond)
 }
 
-// lease is how long an attempt holds a check: a process that stops in the
-// middle of one leaves it to be tried again after this.
-const lease = 2 * time.Minute
+// CheckLease is how long an attempt holds a check: a replica that stops in
+// the middle of one leaves it to be tried again, by any replica, after
+// this. An attempt's calls to the forge end within 10 s, well inside it.
+const CheckLease = 2 * time.Minute
 
 // post makes one attempt at posting a check and records how far it got:
-// the attempt is recorded (with a lease) before the forge is called, and
-// the progress after each call, so that an attempt cut short is continued,
-// never repeated.
+// the attempt is claimed (with a lease) before the forge is called, and
+// the progress recorded after each call, so that an attempt cut short is
+// continued, never repeated. Of replicas that read the check due at once,
+// the first to claim it posts it.
 func (r *Reporter) post(ctx context.Context, c store.Check) {
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
@@ -137,9 +142,14 @@ func (r *Reporter) post(ctx context.Context, c store.Check) {
 		return err
 	}
 	claimed := c.CheckPosting
-	claimed.Attempts, claimed.NextAttempt = c.Attempts+1, time.Now().Add(lease)
-	if record(claimed) != nil {
-		return
+	now := time.Now()
+	claimed.Attempts, claimed.NextAttempt = c.Attempts+1, now.Add(CheckLease)
+	ok, err := r.Store.ClaimCheck(wctx, c.ID, r.Owner, now, claimed)
+	if err != nil {
+		r.Log.Error("webhooks: claim a check to post", "err", err)
+	}
+	if !ok {
+		return // another replica posts it
 	}
 	p, err := r.attempt(ctx, &c, func(p store.CheckPosting) error {
 		p.Attempts, p.NextAttempt = claimed.Attempts, claimed.NextAttempt

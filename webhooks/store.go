@@ -11,6 +11,7 @@ type ProcessorStore interface {
 	store.Index
 	store.Validations
 	store.Deliveries
+	store.DeliveryLeases
 	store.PullRequests
 	store.Checks
 }
@@ -27,4 +28,5 @@ type ReceiverStore interface {
 type ReporterStore interface {
 	store.Repositories
 	store.Checks
+	store.CheckLeases
 }

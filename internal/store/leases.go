@@ -28,11 +28,11 @@ func NewReplicaID() string {
 // deliveries again.
 type DeliveryLeases interface {
 	// ClaimDeliveries leases to owner, until until, at most limit pending
-	// deliveries, oldest first: those whose lease ended by now and those
-	// owner holds already. A repository of which another owner holds a
+	// deliveries after the one with ID after (0 from the start), oldest
+	// first: those whose lease ended by now and those owner holds already. A repository of which another owner holds a
 	// pending delivery is left out: one repository's deliveries are
 	// processed by one replica at a time, in order.
-	ClaimDeliveries(ctx context.Context, owner string, now, until time.Time, limit int) ([]Delivery, error)
+	ClaimDeliveries(ctx context.Context, owner string, now, until time.Time, after int64, limit int) ([]Delivery, error)
 	// HoldDeliveries sets to until the lease of the deliveries owner
 	// holds among ids (renewing or shortening it); it returns the ids it
 	// no longer holds.

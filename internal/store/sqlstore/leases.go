@@ -21,9 +21,17 @@ import (
 // themselves: two claims made at once would each see no lease of the
 // other and could take deliveries of one repository both. On SQLite the
 // claim is one write transaction, as every write is.
-func (s *Store) ClaimDeliveries(ctx context.Context, owner string, now, until time.Time, limit int) ([]store.Delivery, error) {
+func (s *Store) ClaimDeliveries(ctx context.Context, owner string, now, until time.Time, after int64, limit int) ([]store.Delivery, error) {
+	// Replicas look often: a read finds whether there is anything to
+	// claim before a write does.
+	var any int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM (SELECT 1 FROM deliveries WHERE done = 0 AND id > ? AND (lease_until <= ? OR lease_owner = ?) LIMIT 1) d`),
+		after, now.UnixMilli(), owner).Scan(&any)
+	if err != nil || any == 0 {
+		return nil, err
+	}
 	var out []store.Delivery
-	err := s.retriedWrite(ctx, func(tx *sql.Tx) error {
+	err = s.retriedWrite(ctx, func(tx *sql.Tx) error {
 		out = out[:0]
 		if s.d.claimLock != "" {
 			if _, err := tx.ExecContext(ctx, s.d.claimLock); err != nil {
@@ -31,12 +39,12 @@ func (s *Store) ClaimDeliveries(ctx context.Context, owner string, now, until ti
 			}
 		}
 		rows, err := tx.QueryContext(ctx, s.q(`UPDATE deliveries SET lease_owner = ?, lease_until = ?
-			WHERE id IN (SELECT id FROM deliveries d WHERE done = 0 AND (lease_until <= ? OR lease_owner = ?)
+			WHERE id IN (SELECT id FROM deliveries d WHERE done = 0 AND id > ? AND (lease_until <= ? OR lease_owner = ?)
 				AND NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.namespace = d.namespace AND o.repository = d.repository
 					AND o.done = 0 AND o.lease_until > ? AND o.lease_owner <> ?)
 				ORDER BY id LIMIT ? `+s.d.skipLocked+`)
 			RETURNING id, forge, delivery_id, namespace, repository, event, payload, received_at, attempts`),
-			owner, until.UnixMilli(), now.UnixMilli(), owner, now.UnixMilli(), owner, limit)
+			owner, until.UnixMilli(), after, now.UnixMilli(), owner, now.UnixMilli(), owner, limit)
 		if err != nil {
 			return err
 		}

@@ -43,17 +43,17 @@ func testDeliveryLeases(t *testing.T, s store.Store) {
 			t.Fatal(err)
 		}
 	}
-	a, err := s.ClaimDeliveries(ctx, "a", now, lease, 2)
+	a, err := s.ClaimDeliveries(ctx, "a", now, lease, 0, 2)
 	if err != nil || deliveryIDs(a) != "[cat-0 cat-1]" {
 		t.Fatalf("a's claim: %s, %v; want [cat-0 cat-1]", deliveryIDs(a), err)
 	}
 	// b passes over cat, whose deliveries a holds, cat-3 too.
-	b, err := s.ClaimDeliveries(ctx, "b", now, lease, 10)
+	b, err := s.ClaimDeliveries(ctx, "b", now, lease, 0, 10)
 	if err != nil || deliveryIDs(b) != "[dog-2 emu-4]" {
 		t.Fatalf("b's claim: %s, %v; want [dog-2 emu-4]", deliveryIDs(b), err)
 	}
 	// a claims again what it holds, and the rest of cat.
-	again, err := s.ClaimDeliveries(ctx, "a", now, lease, 10)
+	again, err := s.ClaimDeliveries(ctx, "a", now, lease, 0, 10)
 	if err != nil || deliveryIDs(again) != "[cat-0 cat-1 cat-3]" {
 		t.Fatalf("a's second claim: %s, %v; want [cat-0 cat-1 cat-3]", deliveryIDs(again), err)
 	}
@@ -77,12 +77,12 @@ func testDeliveryLeases(t *testing.T, s store.Store) {
 	if lost, err := s.HoldDeliveries(ctx, "a", lease, []int64{again[2].ID, b[1].ID}); err != nil || fmt.Sprint(lost) != fmt.Sprint([]int64{b[1].ID}) {
 		t.Fatalf("a renewing cat-3 and b's emu-4: lost %v, %v", lost, err)
 	}
-	if got, err := s.ClaimDeliveries(ctx, "b", now.Add(40*time.Second), now.Add(70*time.Second), 10); err != nil || deliveryIDs(got) != "[emu-4]" {
+	if got, err := s.ClaimDeliveries(ctx, "b", now.Add(40*time.Second), now.Add(70*time.Second), 0, 10); err != nil || deliveryIDs(got) != "[emu-4]" {
 		t.Fatalf("b's claim while a holds cat-0 for its retry: %s, %v; want [emu-4]", deliveryIDs(got), err)
 	}
 	// a dies: once its leases end, b takes cat over.
 	later := now.Add(2 * time.Minute)
-	got, err := s.ClaimDeliveries(ctx, "b", later, later.Add(30*time.Second), 10)
+	got, err := s.ClaimDeliveries(ctx, "b", later, later.Add(30*time.Second), 0, 10)
 	if err != nil || deliveryIDs(got) != "[cat-0 cat-3 emu-4]" {
 		t.Fatalf("b's claim after a's leases ended: %s, %v; want [cat-0 cat-3 emu-4]", deliveryIDs(got), err)
 	}
