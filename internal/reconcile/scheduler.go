@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -31,13 +30,25 @@ type Observer interface {
 // sync that tells whether git changed since.
 type SchedulerStore interface {
 	store.Repositories
+	store.SyncLeases
 	RefsHash(ctx context.Context, repoID int64) (string, error)
 }
 
 // Scheduler keeps every registered repository synced: at start, on its
 // interval (with 10 % jitter), and on demand. A failing repository is marked
 // not Ready and retried on its interval; it never holds up the others.
+//
+// Replicas sharing one database each run a scheduler: a sync first takes
+// the repository's lease in the database (SyncLease), so that one replica
+// syncs it at a time, and the next poll is recorded there, so that the
+// replicas together poll a repository as often as one would.
 type Scheduler struct {
+	// Owner is the id this scheduler holds leases under
+	// (store.NewReplicaID); Lease how long a lease lasts unless renewed
+	// (default SyncLease).
+	Owner string
+	Lease time.Duration
+
 	rec     *Reconciler
 	store   SchedulerStore
 	source  *GitSource
@@ -45,8 +56,11 @@ type Scheduler struct {
 	obs     Observer
 	workers int
 
-	mu      sync.Mutex
-	loops   map[key]context.CancelFunc
+	mu    sync.Mutex
+	loops map[key]context.CancelFunc
+	// polled holds the repositories whose poll loops run, as they were
+	// when the loop started.
+	polled  map[key]*store.Repository
 	pending map[key]*job
 	// running holds the repositories being synced; a job for one of them
 	// waits (deferred) until that sync ends, so a repository is never
@@ -63,6 +77,7 @@ type key struct{ namespace, name string }
 // job is a queued sync; done is closed when it has run.
 type job struct {
 	force   bool // fetch even if the remote's refs look unchanged
+	poll    bool // a poll: only if due, and no other replica syncs
 	reindex bool // rebuild the index from nothing
 	done    chan struct{}
 	err     error
@@ -70,8 +85,8 @@ type job struct {
 
 // NewScheduler returns a scheduler; Run starts it.
 func NewScheduler(rec *Reconciler, st SchedulerStore, src *GitSource, log *slog.Logger, obs Observer, workers int) *Scheduler {
-	return &Scheduler{rec: rec, store: st, source: src, log: log, obs: obs, workers: max(workers, 1),
-		loops: map[key]context.CancelFunc{}, pending: map[key]*job{},
+	return &Scheduler{rec: rec, store: st, source: src, log: log, obs: obs, workers: max(workers, 1), Owner: store.NewReplicaID(),
+		loops: map[key]context.CancelFunc{}, polled: map[key]*store.Repository{}, pending: map[key]*job{},
 		running: map[key]bool{}, deferred: map[key]bool{}, queue: make(chan key, 4096)}
 }
 
@@ -92,17 +107,54 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		s.wg.Add(1)
 		go s.worker(ctx)
 	}
+	s.follow(repos)
+	t := time.NewTicker(RescanInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			s.wg.Wait()
+			return nil
+		case <-t.C:
+		}
+		if repos, err := s.store.ListRepositories(ctx, ""); err == nil {
+			s.follow(repos)
+			s.forget(repos)
+		}
+	}
+}
+
+// follow starts syncing the repositories it has no poll loop for yet
+// (registered through another replica, or while the list was read), and
+// restarts those whose interval changed.
+func (s *Scheduler) follow(repos []*store.Repository) {
 	for _, r := range repos {
 		s.mu.Lock()
-		_, added := s.loops[key{r.Object.Namespace, r.Object.Name}]
+		had, added := s.polled[key{r.Object.Namespace, r.Object.Name}]
 		s.mu.Unlock()
-		if !added { // registered (and added) while the list was read
+		if !added || interval(had) != interval(r) {
 			s.Add(r)
 		}
 	}
-	<-ctx.Done()
-	s.wg.Wait()
-	return nil
+}
+
+// forget stops syncing the repositories deleted through another replica.
+func (s *Scheduler) forget(repos []*store.Repository) {
+	there := map[key]bool{}
+	for _, r := range repos {
+		there[key{r.Object.Namespace, r.Object.Name}] = true
+	}
+	s.mu.Lock()
+	var gone []*store.Repository
+	for k, r := range s.polled {
+		if !there[k] {
+			gone = append(gone, r)
+		}
+	}
+	s.mu.Unlock()
+	for _, r := range gone {
+		s.Remove(r)
+	}
 }
 
 // Add starts (or restarts, with a new interval) the periodic sync of a
@@ -130,26 +182,27 @@ func (s *Scheduler) add(repo *store.Repository, reindex bool) {
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
 	s.loops[k] = cancel
-	interval := DefaultSyncInterval
-	if sy := repo.Object.Spec.Sync; sy != nil && sy.Interval.Duration > 0 {
-		interval = sy.Interval.Duration
-	}
+	s.polled[k] = repo
 	// Not forced: if the refs are those indexed (a restart), there is
 	// nothing to do.
-	j := s.enqueueLocked(k, false)
+	j := s.enqueueLocked(k, false, false)
 	j.reindex = j.reindex || reindex
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		for {
-			jitter := time.Duration((rand.Float64()*0.2 - 0.1) * float64(interval))
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(interval + jitter):
-				s.mu.Lock()
-				s.enqueueLocked(k, false)
-				s.mu.Unlock()
+			case <-time.After(s.untilPoll(ctx, repo)):
+			}
+			s.mu.Lock()
+			j := s.enqueueLocked(k, false, true)
+			s.mu.Unlock()
+			select {
+			case <-ctx.Done():
+				return
+			case <-j.done:
 			}
 		}
 	}()
@@ -162,6 +215,7 @@ func (s *Scheduler) Remove(repo *store.Repository) {
 	if cancel, ok := s.loops[k]; ok {
 		cancel()
 		delete(s.loops, k)
+		delete(s.polled, k)
 	}
 	s.mu.Unlock()
 	if err := s.source.RemoveMirror(repo); err != nil {
@@ -180,7 +234,7 @@ func (s *Scheduler) SyncNow(ctx context.Context, namespace, name string) error {
 		s.mu.Unlock()
 		return ErrNotRunning
 	}
-	j := s.enqueueLocked(key{namespace, name}, true)
+	j := s.enqueueLocked(key{namespace, name}, true, false)
 	s.mu.Unlock()
 	select {
 	case <-j.done:
@@ -206,13 +260,15 @@ func (s *Scheduler) Apply(ctx context.Context, namespace, name string, updates [
 	return err
 }
 
-// enqueueLocked queues a sync, or joins the one already queued.
-func (s *Scheduler) enqueueLocked(k key, force bool) *job {
+// enqueueLocked queues a sync, or joins the one already queued: a poll
+// joined by a sync of another kind is no longer a poll.
+func (s *Scheduler) enqueueLocked(k key, force, poll bool) *job {
 	if j, ok := s.pending[k]; ok {
 		j.force = j.force || force
+		j.poll = j.poll && poll
 		return j
 	}
-	j := &job{force: force, done: make(chan struct{})}
+	j := &job{force: force, poll: poll, done: make(chan struct{})}
 	s.pending[k] = j
 	s.obs.QueueDepth(len(s.pending))
 	s.sendLocked(k)
@@ -259,7 +315,7 @@ func (s *Scheduler) worker(ctx context.Context) {
 			if j == nil {
 				continue
 			}
-			j.err = s.sync(ctx, k, j.force, j.reindex)
+			j.err = s.sync(ctx, k, j)
 			s.mu.Lock()
 			delete(s.running, k)
 			if s.deferred[k] {
@@ -274,10 +330,11 @@ func (s *Scheduler) worker(ctx context.Context) {
 	}
 }
 
-// sync brings one repository up to date and records the outcome in its
-// Ready condition. Unless forced, a remote repository whose refs did not
-// change is not fetched.
-func (s *Scheduler) sync(ctx context.Context, k key, force, reindex bool) (err error) {
+// sync brings one repository up to date, under its lease, and records
+// the outcome in its Ready condition. Unless forced, a remote repository
+// whose refs did not change is not fetched; a poll that is not due, or
+// that another replica is making, is not made.
+func (s *Scheduler) sync(ctx context.Context, k key, j *job) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error("sync panicked", "repo", k.namespace+"/"+k.name, "panic", p)
@@ -288,6 +345,31 @@ func (s *Scheduler) sync(ctx context.Context, k key, force, reindex bool) (err e
 	repo, err := s.store.GetRepository(ctx, k.namespace, k.name)
 	if errors.Is(err, store.ErrNotFound) {
 		return err
+	}
+	if err == nil {
+		var l *syncLease
+		if l, err = s.claim(ctx, repo, j.poll); errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if l == nil && err == nil {
+			return nil // polled by another replica
+		}
+		if l != nil {
+			var stop func()
+			ctx, stop = l.keep(ctx)
+			defer func() {
+				polled := ctx.Err() == nil // not stopped, nor the lease lost
+				stop()
+				l.release(polled)
+			}()
+		}
+	}
+	force, reindex := j.force, j.reindex
+	if err == nil && s.source.cold(repo) {
+		// A replica new to the repository fetches its own mirror; the
+		// sync compares what it fetched with the shared index, and
+		// writes only what differs.
+		force = true
 	}
 	if err == nil && !force && !reindex {
 		var unchanged bool

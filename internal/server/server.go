@@ -179,6 +179,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}, log)
 	reporter.RetryBase = cfg.ReportRetryBase
 	processor.PullRequestRefresh = cfg.PullRequestRefresh
+	// One id per process holds the leases of its work in the database.
+	replica := store.NewReplicaID()
+	sched.Owner, processor.Owner, reporter.Owner = replica, replica, replica
+	log.Info("replica", "id", replica)
 	processor.Git, processor.Checker, processor.Forges, processor.Reporter = src.Local, checker, forges, reporter
 	receiver := &webhooks.Receiver{Store: st, Secret: webhookSecretFrom(st, keys), Log: log, Stored: processor.Notify}
 	writer := &lifecycle.Writer{Store: st, Git: src.Writable, Index: sched, Packages: checker.Packages, Log: log, Render: cfg.Render, RepoURL: func(r *store.Repository) string {
