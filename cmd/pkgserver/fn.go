@@ -61,6 +61,7 @@ would change (the package is left untouched), 2 on a usage error.`,
 			default:
 				return usageError("-o %s: want json or yaml", output)
 			}
+			collectLessOften(cliGCPercent, renderSoftLimit)
 			out, err := render.Render(cmd.Context(), args[0], render.Options{DryRun: check, AllowExec: true})
 			if errors.Is(err, render.ErrNotPackage) {
 				return usageError("%v", err)

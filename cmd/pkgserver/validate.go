@@ -6,7 +6,6 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -75,12 +74,7 @@ were found, 2 on a usage or I/O failure.`,
 			// chose with GOMEMLIMIT, so that a large package is not paid
 			// for with five times its live heap. Validations run one per
 			// core, within the budget.
-			if os.Getenv("GOGC") == "" {
-				debug.SetGCPercent(400)
-			}
-			if os.Getenv("GOMEMLIMIT") == "" {
-				debug.SetMemoryLimit(validateSoftLimit(total, min(runtime.GOMAXPROCS(0), len(pkgs))))
-			}
+			collectLessOften(cliGCPercent, validateSoftLimit(total, min(runtime.GOMAXPROCS(0), len(pkgs))))
 			report := engine.ValidateAll(cmd.Context(), pkgs)
 			out := cmd.OutOrStdout()
 			switch output {

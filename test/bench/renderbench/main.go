@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -41,7 +42,17 @@ func main() {
 
 	rep := &report{resources: *resources, sizes: *sizes, loadBefore: loadBefore}
 	files := benchPackage("render", *resources, "registry.example.com/app:1.0.0", true)
-	if rep.inProcess, err = renderInProcess(files, *renders); err != nil {
+	// In process twice: with Go's default garbage collection, then
+	// collecting as pkgserver serve does (cmd/pkgserver/gc.go: GOGC 200
+	// below a soft limit of 256 MiB plus the validation budget, 1 GiB).
+	if rep.inProcessDefaultGC, err = renderInProcess(files, *renders); err != nil {
+		log.Fatal(err)
+	}
+	prevGC, prevLimit := debug.SetGCPercent(200), debug.SetMemoryLimit(256<<20+1<<30)
+	rep.inProcess, err = renderInProcess(files, *renders)
+	debug.SetGCPercent(prevGC)
+	debug.SetMemoryLimit(prevLimit)
+	if err != nil {
 		log.Fatal(err)
 	}
 	if rep.command, err = renderCommand(bin, filepath.Join(dir, "cli"), files, *runs); err != nil {

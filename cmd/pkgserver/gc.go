@@ -1,0 +1,36 @@
+package main
+
+import (
+	"os"
+	"runtime/debug"
+)
+
+// Garbage collection of pkgserver's processes. Validating and rendering
+// allocate much and keep little: parsing YAML, walking schemas, running
+// functions. Go's default (collect when the heap doubles) then spends a
+// third of a render's time collecting. The commands below collect less
+// often, and as usual once the heap passes a soft limit, so that memory
+// stays bounded; GOGC and GOMEMLIMIT, when set, decide instead.
+const (
+	// serveGCPercent is the server's: its heap may grow to three times
+	// what it keeps between collections.
+	serveGCPercent = 200
+	// serveBaseMemory is the server's heap besides its validations: the
+	// soft limit is that plus --validation-memory.
+	serveBaseMemory = 256 << 20
+	// cliGCPercent is that of the one-shot commands (validate, fn render).
+	cliGCPercent = 400
+	// renderSoftLimit is fn render's soft limit.
+	renderSoftLimit = 256 << 20
+)
+
+// collectLessOften sets the process's garbage collection to percent and
+// softLimit bytes, each unless the user set GOGC or GOMEMLIMIT.
+func collectLessOften(percent int, softLimit int64) {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(percent)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(softLimit)
+	}
+}
