@@ -16,7 +16,7 @@ const (
 	// unless it renews it: one that dies while it syncs leaves the
 	// repository to the others this long after its last renewal. The
 	// lease is renewed every third of it while the sync runs.
-	SyncLease = 30 * time.Second
+	SyncLease = 15 * time.Second
 	// claimRetry is the pause between attempts at a sync on demand while
 	// another replica syncs the repository.
 	claimRetry = 200 * time.Millisecond
