@@ -64,6 +64,9 @@ type Writer struct {
 	// the repository is updated in place).
 	Git   func(ctx context.Context, repo *store.Repository) (*gitrepo.Repo, func(context.Context, []revision.RefUpdate) error, error)
 	Index Indexer
+	// Locks, when set, serialize the writes of a repository across the
+	// processes sharing the index (replicas), besides this process's own.
+	Locks store.RepositoryLocks
 	// Packages validates the packages a write makes, as a push's are.
 	Packages *pkgcheck.Service
 	Now      func() time.Time
@@ -149,6 +152,15 @@ func (w *Writer) begin(ctx context.Context, ns, repoName string, by Author) (*op
 	unlock := func() {}
 	if !w.dryRun {
 		unlock = w.lock(repo.ID)
+		if w.Locks != nil {
+			release, err := w.Locks.LockRepository(ctx, repo.ID)
+			if err != nil {
+				unlock()
+				return nil, nil, err
+			}
+			inProcess := unlock
+			unlock = func() { release(); inProcess() }
+		}
 	}
 	g, push, err := w.Git(ctx, repo)
 	if err != nil {

@@ -192,6 +192,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return r.Object.Spec.Git.URL
 	}}
 	writer.Rendered = renderMetric(reg)
+	writer.Locks = st
 	// Approvals and merged pull requests publish a package one at a time.
 	writer.Publisher = &lifecycle.Publisher{}
 	processor.Publisher = writer.Publisher
