@@ -34,7 +34,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newVersionCmd(), newValidateCmd(), newHookCmd(), newRevisionsCmd(), newReindexCmd(),
-		newServeCmd(), newTokenCmd(), newUserCmd(), newSecretCmd(), newRepoCmd(), newRpkgCmd(), newKubeconfigCmd(), newFnCmd())
+		newServeCmd(), newTokenCmd(), newUserCmd(), newSecretCmd(), newRepoCmd(), newRpkgCmd(), newKubeconfigCmd(), newFnCmd(), newMigrateCmd())
 	return root
 }
 

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	configv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/config/v1alpha1"
+	"github.com/pkgserver/pkgserver/internal/gitrepo/gittest"
+	"github.com/pkgserver/pkgserver/internal/store"
+	"github.com/pkgserver/pkgserver/internal/store/sqlstore"
+)
+
+// TestMigrate: an installation on SQLite moves to another database as a
+// user would: migrate copies its repository, user, token and secret, a
+// second run changes nothing, and reindex then builds the revisions from
+// git; to a SQLite file and to PostgreSQL.
+func TestMigrate(t *testing.T) {
+	ctx := context.Background()
+	work := gittest.New(t)
+	work.Write(map[string]string{"nginx/Kptfile": "apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: nginx\n"})
+	work.Commit("nginx")
+	work.Git("tag", "nginx/v1")
+
+	dataDir := t.TempDir()
+	src, err := sqlstore.OpenSQLite(ctx, filepath.Join(dataDir, "index.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := &store.Repository{Object: configv1alpha1.Repository{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "blueprints",
+		Labels: map[string]string{"team": "platform"}},
+		Spec: configv1alpha1.RepositorySpec{Provider: configv1alpha1.ProviderGit, Git: configv1alpha1.GitSpec{URL: work.Dir}}}}
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := &store.User{Name: "alice", Namespace: "default", Role: store.RoleWrite, CreatedAt: time.Unix(1700000000, 0).UTC(),
+		Keys: []store.SSHKey{{Fingerprint: ssh.FingerprintSHA256(key), AuthorizedKey: strings.TrimSpace(string(ssh.MarshalAuthorizedKey(key))), Comment: "laptop"}}}
+	token := &store.Token{Name: "ci", Hash: strings.Repeat("ab", 32), Namespace: "default", Role: store.RoleRead, CreatedAt: time.Unix(1700000000, 0).UTC()}
+	for _, err := range []error{src.CreateRepository(ctx, repo), src.CreateUser(ctx, user), src.CreateToken(ctx, token),
+		src.PutSecret(ctx, "default", "git", []byte("sealed bytes"))} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	src.Close()
+
+	run := func(args ...string) (string, error) {
+		t.Helper()
+		root := newRoot()
+		var out bytes.Buffer
+		root.SetOut(&out)
+		root.SetErr(&out)
+		root.SetArgs(args)
+		err := root.Execute()
+		return out.String(), err
+	}
+	for _, target := range []string{"sqlite", "postgres"} {
+		t.Run(target, func(t *testing.T) {
+			to := "sqlite://" + filepath.Join(t.TempDir(), "new.db")
+			if target == "postgres" {
+				to = pg.Database(t)
+			}
+			out, err := run("migrate", "--data", dataDir, "--to", to)
+			if err != nil || !strings.Contains(out, "4 copied") {
+				t.Fatalf("migrate: %v\n%s", err, out)
+			}
+			out, err = run("migrate", "--data", dataDir, "--to", to)
+			if err != nil || !strings.Contains(out, "0 copied") || strings.Count(out, "already in the target") != 4 {
+				t.Fatalf("migrate again: %v\n%s", err, out)
+			}
+			if out, err := run("reindex", "--data", dataDir, "--database", to); err != nil {
+				t.Fatalf("reindex: %v\n%s", err, out)
+			}
+			dst := (&dataFlags{dir: dataDir, database: to})
+			st, err := dst.openStore(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			got, err := st.GetRepository(ctx, "default", "blueprints")
+			if err != nil || got.Object.Spec.Git.URL != work.Dir || got.Object.Labels["team"] != "platform" || got.Object.UID != repo.Object.UID {
+				t.Errorf("repository: %+v, %v", got, err)
+			}
+			users, err := st.ListUsers(ctx)
+			if err != nil || len(users) != 1 || users[0].Name != "alice" || len(users[0].Keys) != 1 || users[0].Keys[0] != user.Keys[0] {
+				t.Errorf("users: %+v, %v", users, err)
+			}
+			if tok, err := st.TokenByHash(ctx, token.Hash); err != nil || tok.Name != "ci" || tok.Role != store.RoleRead {
+				t.Errorf("token: %+v, %v", tok, err)
+			}
+			if sealed, err := st.GetSecret(ctx, "default", "git"); err != nil || string(sealed) != "sealed bytes" {
+				t.Errorf("secret: %q, %v", sealed, err)
+			}
+			revs, err := st.ListRevisions(ctx, store.ListOptions{Namespace: "default"})
+			if err != nil || !slices.ContainsFunc(revs.Items, func(r store.Revision) bool { return r.Revision.Revision == "v1" }) {
+				t.Errorf("revisions after reindex: %+v, %v", revs, err)
+			}
+		})
+	}
+}
