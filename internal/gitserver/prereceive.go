@@ -105,7 +105,7 @@ func (h *Host) preReceive(ctx context.Context, push *Push, req *forward.Request,
 		log.Warn("pre-receive: open repository", "err", err)
 		return refuse("the push's objects could not be read: " + err.Error())
 	}
-	if err := h.Pushes.Lock(ctx, push); err != nil {
+	if err := h.Pushes.Lock(ctx, push, repo.ID); err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			log.Warn("pre-receive: timeout waiting for another push", "duration", time.Since(start))
 			return refuse(fmt.Sprintf("another push to %s/%s held the repository past the limit of a push's decision (%v, waiting for other pushes included); nothing was updated",

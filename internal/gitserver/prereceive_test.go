@@ -79,7 +79,7 @@ func TestPreReceiveLimit(t *testing.T) {
 	})
 	t.Run("waiting", func(t *testing.T) {
 		holder := newPush()
-		if err := h.Pushes.Lock(ctx, holder); err != nil {
+		if err := h.Pushes.Lock(ctx, holder, 0); err != nil {
 			t.Fatal(err)
 		}
 		defer h.Pushes.Unlock(holder)
@@ -94,13 +94,13 @@ func TestPreReceiveLimit(t *testing.T) {
 	})
 	t.Run("cancelled while waiting", func(t *testing.T) {
 		holder := newPush()
-		if err := h.Pushes.Lock(ctx, holder); err != nil {
+		if err := h.Pushes.Lock(ctx, holder, 0); err != nil {
 			t.Fatal(err)
 		}
 		defer h.Pushes.Unlock(holder)
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
-		err := h.Pushes.Lock(cctx, newPush())
+		err := h.Pushes.Lock(cctx, newPush(), 0)
 		if !errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("Lock = %v, want the cancellation", err)
 		}

@@ -39,6 +39,8 @@ type Push struct {
 
 	mu   sync.Mutex
 	lock chan struct{} // the repository's push lock while held
+	// release ends the hold on the repository's lock in the database.
+	release func()
 	// validated are the outcomes of the validations of the accepted push,
 	// by package tree, kept from its pre-receive to its post-receive.
 	repoID    int64
@@ -68,6 +70,11 @@ type Pushes struct {
 	mu    sync.Mutex
 	m     map[[32]byte]*Push
 	locks map[string]chan struct{}
+	// Repos, when set, extend a push's hold on its repository to the
+	// other processes sharing the index (replicas with one file system of
+	// hosted repositories): the repository's lock in the database, which
+	// API writes take too.
+	Repos store.RepositoryLocks
 }
 
 // NewPushes returns an empty registry.
@@ -79,8 +86,9 @@ func NewPushes() *Pushes {
 // until its refs are indexed (Unlock) or it ends. pre-receive reads refs
 // the push does not update (the branch a tag must sit on, the tags that
 // number the next revision); no other push may move them until this one's
-// refs are written.
-func (p *Pushes) Lock(ctx context.Context, push *Push) error {
+// refs are written. With Repos, the lock of repository repoID in the
+// database is held too, after this process's.
+func (p *Pushes) Lock(ctx context.Context, push *Push, repoID int64) error {
 	p.mu.Lock()
 	l, ok := p.locks[push.GitDir]
 	if !ok {
@@ -93,8 +101,16 @@ func (p *Pushes) Lock(ctx context.Context, push *Push) error {
 	case <-ctx.Done():
 		return fmt.Errorf("waiting for another push to %s/%s: %w", push.Namespace, push.Repository, ctx.Err())
 	}
+	var release func()
+	if p.Repos != nil {
+		var err error
+		if release, err = p.Repos.LockRepository(ctx, repoID); err != nil {
+			<-l
+			return fmt.Errorf("waiting for other writes to %s/%s: %w", push.Namespace, push.Repository, err)
+		}
+	}
 	push.mu.Lock()
-	push.lock = l
+	push.lock, push.release = l, release
 	push.mu.Unlock()
 	return nil
 }
@@ -103,6 +119,10 @@ func (p *Pushes) Lock(ctx context.Context, push *Push) error {
 func (p *Pushes) Unlock(push *Push) {
 	push.mu.Lock()
 	defer push.mu.Unlock()
+	if push.release != nil {
+		push.release()
+		push.release = nil
+	}
 	if push.lock != nil {
 		<-push.lock
 		push.lock = nil

@@ -163,6 +163,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	tokens := auth.NewAuthenticator(st)
 	host := &gitserver.Host{Store: st, Hosting: hosting, Pushes: gitserver.NewPushes(), Keys: auth.NewKeyAuthenticator(st),
 		Tokens: tokens, Limits: cfg.GitLimits, Log: log}
+	host.Pushes.Repos = st
 	budget := cfg.ValidationBudget
 	if budget == nil {
 		var err error
