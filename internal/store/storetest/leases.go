@@ -92,6 +92,10 @@ func testDeliveryLeases(t *testing.T, s store.Store) {
 	if lost, err := s.FinishClaimedDeliveries(ctx, "a", []store.DeliveryOutcome{{ID: got[1].ID, Done: true}}); err != nil || len(lost) != 1 {
 		t.Errorf("a finishing cat-3 after b took it: lost %v, %v", lost, err)
 	}
+	// Claims page past deliveries waiting for their next attempt.
+	if page, err := s.ClaimDeliveries(ctx, "b", later, later.Add(30*time.Second), got[0].ID, 10); err != nil || deliveryIDs(page) != "[cat-3 emu-4]" {
+		t.Errorf("b's claim after cat-0: %s, %v; want [cat-3 emu-4]", deliveryIDs(page), err)
+	}
 	pending, err := s.PendingDeliveries(ctx, 0, 10)
 	if err != nil || deliveryIDs(pending) != "[cat-0 cat-3 emu-4]" {
 		t.Errorf("pending: %s, %v", deliveryIDs(pending), err)
