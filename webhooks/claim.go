@@ -16,9 +16,10 @@ const (
 	// renewed every third of it while the batch is processed.
 	DeliveryLease = 15 * time.Second
 	// claimPoll is how often a processor looks for deliveries that no
-	// receiver of its own woke it for: stored by a replica that died, or
-	// whose lease ended.
-	claimPoll = time.Second
+	// receiver of its own woke it for: stored by another replica that is
+	// busy or died, or whose lease ended. A look that finds nothing to
+	// claim is one read.
+	claimPoll = 250 * time.Millisecond
 )
 
 func (p *Processor) lease() time.Duration {
