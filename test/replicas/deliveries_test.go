@@ -39,35 +39,61 @@ type forgeRepo struct {
 
 func newForgeRepo(t *testing.T, c *cluster, through *replica, interval time.Duration) *forgeRepo {
 	t.Helper()
+	fr := serveForgeRepo(t)
+	fr.register(t, c, through, interval, "--api-url", "http://127.0.0.1:1/")
+	return fr
+}
+
+// serveForgeRepo makes the repository's git, with nginx v1 published and a
+// draft, and serves it.
+func serveForgeRepo(t *testing.T) *forgeRepo {
+	t.Helper()
 	g := gittest.New(t)
 	g.Write(gittest.Package("nginx", "1"))
 	g.Tag("nginx/v1", g.Commit("nginx"), "Release nginx v1")
 	g.Git("branch", "drafts/nginx/first")
 	rm := serveGit(t, filepath.Dir(g.Dir))
-	fr := &forgeRepo{git: g, remote: rm, url: rm.url + "/" + filepath.Base(g.Dir)}
-	secret := filepath.Join(t.TempDir(), "hooks.secret")
-	if err := os.WriteFile(secret, []byte(hookSecret+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c.cli(through, "secret", "set", "gh-hooks", "--token-file", secret, "--data", through.data, "--database", c.db, "--keyring-file", c.keyFile)
-	out := c.cli(through, "repo", "add", "gh", fr.url, "--github", "acme/blueprints", "--webhook-secret", "gh-hooks",
-		"--api-url", "http://127.0.0.1:1/", "--interval", interval.String())
+	return &forgeRepo{git: g, remote: rm, url: rm.url + "/" + filepath.Base(g.Dir)}
+}
+
+// register registers the repository through a replica, with its webhook
+// secret and more arguments of repo add.
+func (fr *forgeRepo) register(t *testing.T, c *cluster, through *replica, interval time.Duration, args ...string) {
+	t.Helper()
+	c.secret(t, through, "gh-hooks", hookSecret)
+	out := c.cli(through, append([]string{"repo", "add", "gh", fr.url, "--github", "acme/blueprints", "--webhook-secret", "gh-hooks",
+		"--interval", interval.String()}, args...)...)
 	if !strings.Contains(out, "repository default/gh added") {
 		t.Fatalf("repo add: %s", out)
 	}
-	return fr
+}
+
+// secret stores a token secret in the cluster's database.
+func (c *cluster) secret(t *testing.T, through *replica, name, value string) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(file, []byte(value+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.cli(through, "secret", "set", name, "--token-file", file, "--data", through.data, "--database", c.db, "--keyring-file", c.keyFile)
 }
 
 // pushPayload is GitHub's example push payload (webhooks/testdata) about
 // the draft branch's head.
 func (fr *forgeRepo) pushPayload(t *testing.T) []byte {
 	t.Helper()
+	return pushPayload(t, "refs/heads/drafts/nginx/first", fr.git.Rev("drafts/nginx/first"))
+}
+
+// pushPayload is GitHub's example push payload (webhooks/testdata) about
+// a push of commit to ref.
+func pushPayload(t *testing.T, ref, commit string) []byte {
+	t.Helper()
 	b, err := os.ReadFile("../../webhooks/testdata/github-push.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	head := fr.git.Rev("drafts/nginx/first")
-	return bytes.ReplaceAll(bytes.ReplaceAll(b, []byte("REF"), []byte("refs/heads/drafts/nginx/first")), []byte("AFTER"), []byte(head))
+	return bytes.ReplaceAll(bytes.ReplaceAll(b, []byte("REF"), []byte(ref)), []byte("AFTER"), []byte(commit))
 }
 
 // deliver posts a signed push delivery to a replica and returns the status.
