@@ -282,11 +282,7 @@ func (p *Processor) otherRepository(ctx context.Context, d *store.Delivery, h *H
 // from time to time: a request closed or merged while its event was lost
 // still ends Proposed, or gets published.
 func (p *Processor) refreshLoop(ctx context.Context) {
-	every := p.PullRequestRefresh
-	if every <= 0 {
-		every = 10 * time.Minute
-	}
-	t := time.NewTicker(every)
+	t := time.NewTicker(p.refreshEvery())
 	defer t.Stop()
 	for {
 		select {
@@ -296,6 +292,14 @@ func (p *Processor) refreshLoop(ctx context.Context) {
 			p.refreshPullRequests(ctx)
 		}
 	}
+}
+
+// refreshEvery is how often the open pull requests are read again.
+func (p *Processor) refreshEvery() time.Duration {
+	if p.PullRequestRefresh > 0 {
+		return p.PullRequestRefresh
+	}
+	return 10 * time.Minute
 }
 
 func (p *Processor) refreshPullRequests(ctx context.Context) {
@@ -317,6 +321,11 @@ func (p *Processor) refreshPullRequests(ctx context.Context) {
 		}
 		prs, err := p.Store.OpenPullRequests(ctx, repo.ID)
 		if err != nil || len(prs) == 0 {
+			continue
+		}
+		// Of the replicas, the first to ask refreshes the repository.
+		now := time.Now()
+		if mine, err := p.Store.ClaimPullRequestRefresh(ctx, repo.ID, now, now.Add(p.refreshEvery()-p.refreshEvery()/10)); err != nil || !mine {
 			continue
 		}
 		g, err := p.Git(ctx, repo)

@@ -12,6 +12,7 @@ type ProcessorStore interface {
 	store.Validations
 	store.Deliveries
 	store.DeliveryLeases
+	store.PullRequestRefreshes
 	store.PullRequests
 	store.Checks
 }

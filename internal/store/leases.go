@@ -72,3 +72,14 @@ type SyncLeases interface {
 	// set) and how many polls were recorded.
 	NextPoll(ctx context.Context, repoID int64) (time.Time, int64, error)
 }
+
+// PullRequestRefreshes let replicas sharing one database read a
+// repository's open pull requests again from its forge as often as one
+// replica would.
+type PullRequestRefreshes interface {
+	// ClaimPullRequestRefresh reports whether the caller is to read a
+	// repository's pull requests again now: the refresh is due by now, and
+	// its next one is then set to next. Of replicas asking at once, one is
+	// told yes.
+	ClaimPullRequestRefresh(ctx context.Context, repoID int64, now, next time.Time) (bool, error)
+}

@@ -39,6 +39,7 @@ type Store interface {
 	DeliveryLeases
 	CheckLeases
 	SyncLeases
+	PullRequestRefreshes
 
 	Close() error
 }

@@ -149,13 +149,39 @@ func (s *Store) ClaimCheck(ctx context.Context, id int64, owner string, now time
 	return claimed, err
 }
 
+// addSyncRow makes a repository's row of repository_syncs on first use.
+func (s *Store) addSyncRow(ctx context.Context, tx *sql.Tx, repoID int64) error {
+	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO repository_syncs (repository_id) SELECT id FROM repositories WHERE id = ?
+		ON CONFLICT (repository_id) DO NOTHING`), repoID)
+	return err
+}
+
+// ClaimPullRequestRefresh sets a repository's next refresh of its pull
+// requests if the current one is due.
+func (s *Store) ClaimPullRequestRefresh(ctx context.Context, repoID int64, now, next time.Time) (bool, error) {
+	claimed := false
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if err := s.addSyncRow(ctx, tx, repoID); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE repository_syncs SET next_refresh = ? WHERE repository_id = ? AND next_refresh <= ?`),
+			next.UnixMilli(), repoID, now.UnixMilli())
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		claimed = n == 1
+		return err
+	})
+	return claimed, err
+}
+
 // ClaimSync leases the sync of a repository, making its row on first use.
 func (s *Store) ClaimSync(ctx context.Context, repoID int64, owner string, now, until time.Time, poll bool) (bool, time.Time, error) {
 	claimed := false
 	var next int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO repository_syncs (repository_id) SELECT id FROM repositories WHERE id = ?
-			ON CONFLICT (repository_id) DO NOTHING`), repoID); err != nil {
+		if err := s.addSyncRow(ctx, tx, repoID); err != nil {
 			return err
 		}
 		q := `UPDATE repository_syncs SET lease_owner = ?, lease_until = ? WHERE repository_id = ? AND (lease_until <= ? OR lease_owner = ?)`

@@ -10,13 +10,15 @@ import (
 )
 
 // TestLeases tests the leases that let replicas of one database share the
-// work: deliveries (store.DeliveryLeases), checks (store.CheckLeases) and
-// syncs (store.SyncLeases).
+// work: deliveries (store.DeliveryLeases), checks (store.CheckLeases),
+// syncs (store.SyncLeases) and refreshes of pull requests
+// (store.PullRequestRefreshes).
 func TestLeases(t *testing.T, newStore func(t *testing.T) store.Store) {
 	run(t, newStore, []test[store.Store]{
 		{"Deliveries", testDeliveryLeases},
 		{"Checks", testCheckLeases},
 		{"Syncs", testSyncLeases},
+		{"PullRequestRefreshes", testRefreshClaims},
 	})
 }
 
@@ -177,5 +179,28 @@ func testSyncLeases(t *testing.T, s store.Store) {
 	claim("b", now.Add(92*time.Second), true, true)
 	if _, _, err := s.ClaimSync(ctx, 1<<40, "a", now, now, false); err == nil {
 		t.Error("claimed the sync of a repository that is not there")
+	}
+}
+
+// testRefreshClaims: of replicas asking at once, one refreshes a
+// repository's pull requests, and again once the next refresh is due.
+func testRefreshClaims(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	repo := mustCreate(t, s, "default", "cat")
+	now := time.Now()
+	for _, tc := range []struct {
+		at   time.Time
+		want bool
+	}{
+		{now, true},
+		{now, false},
+		{now.Add(9 * time.Minute), false},
+		{now.Add(10 * time.Minute), true},
+		{now.Add(10 * time.Minute), false},
+	} {
+		got, err := s.ClaimPullRequestRefresh(ctx, repo.ID, tc.at, tc.at.Add(10*time.Minute))
+		if err != nil || got != tc.want {
+			t.Errorf("refresh at +%v: %v, %v; want %v", tc.at.Sub(now), got, err, tc.want)
+		}
 	}
 }

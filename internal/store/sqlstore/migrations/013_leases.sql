@@ -2,8 +2,9 @@
 -- the replica that processes a webhook delivery, posts a check or syncs a
 -- repository holds it for a while (its owner id and the Unix milliseconds
 -- its lease ends); a lease whose replica died expires, and another takes
--- the work over. When a repository is next polled is kept here too, so
--- that several replicas poll it as often as one does.
+-- the work over. When a repository is next polled, and when its pull
+-- requests are next read again from its forge, are kept here too, so that
+-- several replicas do either as often as one does.
 
 ALTER TABLE deliveries ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
 ALTER TABLE deliveries ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;
@@ -16,5 +17,6 @@ CREATE TABLE repository_syncs (
   lease_owner   TEXT NOT NULL DEFAULT '',
   lease_until   BIGINT NOT NULL DEFAULT 0,
   next_poll     BIGINT NOT NULL DEFAULT 0,
-  polls         BIGINT NOT NULL DEFAULT 0
+  polls         BIGINT NOT NULL DEFAULT 0,
+  next_refresh  BIGINT NOT NULL DEFAULT 0
 );
