@@ -128,7 +128,7 @@ func (s *Scheduler) untilPoll(ctx context.Context, repo *store.Repository) time.
 	if err != nil || next.IsZero() {
 		return jittered(every)
 	}
-	return max(time.Until(next), 0) + time.Duration(rand.Float64()*0.1*float64(every)) + time.Millisecond
+	return max(time.Until(next), 0) + max(time.Duration(rand.Float64()*0.1*float64(every)), claimRetry)
 }
 
 // cold tells a remote repository whose mirror this replica does not have

@@ -348,8 +348,8 @@ func (s *Scheduler) sync(ctx context.Context, k key, j *job) (err error) {
 	}
 	if err == nil {
 		var l *syncLease
-		if l, err = s.claim(ctx, repo, j.poll); errors.Is(err, store.ErrNotFound) {
-			return err
+		if l, err = s.claim(ctx, repo, j.poll); errors.Is(err, store.ErrNotFound) || ctx.Err() != nil {
+			return err // deleted, or stopping while another replica synced
 		}
 		if l == nil && err == nil {
 			return nil // polled by another replica
