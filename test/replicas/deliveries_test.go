@@ -60,10 +60,16 @@ func serveForgeRepo(t *testing.T) *forgeRepo {
 // secret and more arguments of repo add.
 func (fr *forgeRepo) register(t *testing.T, c *cluster, through *replica, interval time.Duration, args ...string) {
 	t.Helper()
+	fr.registerAs(t, c, through, "gh", interval, args...)
+}
+
+// registerAs registers the repository under another name.
+func (fr *forgeRepo) registerAs(t *testing.T, c *cluster, through *replica, name string, interval time.Duration, args ...string) {
+	t.Helper()
 	c.secret(t, through, "gh-hooks", hookSecret)
-	out := c.cli(through, append([]string{"repo", "add", "gh", fr.url, "--github", "acme/blueprints", "--webhook-secret", "gh-hooks",
+	out := c.cli(through, append([]string{"repo", "add", name, fr.url, "--github", "acme/blueprints", "--webhook-secret", "gh-hooks",
 		"--interval", interval.String()}, args...)...)
-	if !strings.Contains(out, "repository default/gh added") {
+	if !strings.Contains(out, "repository default/"+name+" added") {
 		t.Fatalf("repo add: %s", out)
 	}
 }
@@ -96,9 +102,13 @@ func pushPayload(t *testing.T, ref, commit string) []byte {
 	return bytes.ReplaceAll(bytes.ReplaceAll(b, []byte("REF"), []byte(ref)), []byte("AFTER"), []byte(commit))
 }
 
-// deliver posts a signed push delivery to a replica and returns the status.
-func deliver(r *replica, id string, body []byte) (int, error) {
-	req, err := http.NewRequest(http.MethodPost, "http://"+r.addr+"/webhooks/github/default/gh", bytes.NewReader(body))
+// deliver posts a signed push delivery for default/gh to a replica and
+// returns the status.
+func deliver(r *replica, id string, body []byte) (int, error) { return deliverFor(r, "gh", id, body) }
+
+// deliverFor posts a signed push delivery for default/repo.
+func deliverFor(r *replica, repo, id string, body []byte) (int, error) {
+	req, err := http.NewRequest(http.MethodPost, "http://"+r.addr+"/webhooks/github/default/"+repo, bytes.NewReader(body))
 	if err != nil {
 		return 0, err
 	}
@@ -200,6 +210,29 @@ func (c *cluster) waitProcessed(t *testing.T, prefix string, n int, limit time.D
 	return by
 }
 
+// latency is the median and the longest time between storing a delivery
+// of prefix and recording it processed.
+func (c *cluster) latency(t *testing.T, prefix string) (time.Duration, time.Duration) {
+	t.Helper()
+	rows, err := c.sql().Query(`SELECT processed_at - received_at FROM deliveries WHERE delivery_id LIKE $1 ORDER BY 1`, prefix+"-%")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var ms []int64
+	for rows.Next() {
+		var d int64
+		if err := rows.Scan(&d); err != nil {
+			t.Fatal(err)
+		}
+		ms = append(ms, d)
+	}
+	if len(ms) == 0 {
+		t.Fatalf("no deliveries %s-*", prefix)
+	}
+	return time.Duration(ms[len(ms)/2]) * time.Millisecond, time.Duration(ms[len(ms)-1]) * time.Millisecond
+}
+
 // indexEqualsGit checks that the database's revisions of default/gh are
 // what a reindex of its git from nothing derives.
 func (c *cluster) indexEqualsGit(t *testing.T, fr *forgeRepo) {
@@ -260,6 +293,11 @@ func TestDeliveriesOnceAcrossReplicas(t *testing.T) {
 	by := c.waitProcessed(t, "alt", n, 2*time.Minute)
 	t.Logf("%d deliveries posted to two replicas alternately, processed in %v: %d by a, %d by b",
 		n, time.Since(start).Round(time.Millisecond), by[a.id], by[b.id])
+	p50, max := c.latency(t, "alt")
+	t.Logf("from stored to processed: median %v, at most %v", p50, max)
+	if p50 > time.Second {
+		t.Errorf("deliveries waited %v (median) to be processed", p50)
+	}
 	if by[a.id]+by[b.id] != n {
 		t.Errorf("processed by %v; want by a (%s) and b (%s) only", by, a.id, b.id)
 	}
