@@ -103,6 +103,9 @@ type cluster struct {
 	token    string
 	store    *sqlstore.Store
 	replicas []*replica
+	// prepare, when set, is called with a replica's data directory before
+	// the replica starts (to share a directory between replicas, say).
+	prepare func(data string)
 }
 
 func newCluster(t *testing.T) *cluster {
@@ -141,6 +144,9 @@ func (c *cluster) start(name string) *replica {
 	addr := ln.Addr().String()
 	ln.Close()
 	r := &replica{name: name, addr: addr, data: t.TempDir()}
+	if c.prepare != nil {
+		c.prepare(r.data)
+	}
 	r.logPath = filepath.Join(r.data, "serve.log")
 	logf, err := os.Create(r.logPath)
 	if err != nil {
