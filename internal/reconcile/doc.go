@@ -5,5 +5,6 @@
 // branch, trees whose ids differ), derives the revisions of the packages
 // concerned with package revision, and writes the index in one transaction.
 // Work for one repository is serialized, different repositories proceed in
-// parallel.
+// parallel; replicas sharing one database sync a repository one at a time,
+// under its lease, and poll it together as often as one would.
 package reconcile
