@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -64,7 +65,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, owner string, now, until ti
 		return nil, err
 	}
 	// RETURNING promises no order.
-	slices.SortFunc(out, func(a, b store.Delivery) int { return int(min(max(a.ID-b.ID, -1), 1)) })
+	slices.SortFunc(out, func(a, b store.Delivery) int { return cmp.Compare(a.ID, b.ID) })
 	return out, nil
 }
 
