@@ -5,19 +5,17 @@ import (
 	"runtime/debug"
 )
 
-// Garbage collection of pkgserver's processes. Validating and rendering
-// allocate much and keep little: parsing YAML, walking schemas, running
-// functions. Go's default (collect when the heap doubles) then spends a
-// third of a render's time collecting. The commands below collect less
-// often, and as usual once the heap passes a soft limit, so that memory
-// stays bounded; GOGC and GOMEMLIMIT, when set, decide instead.
+// Garbage collection of pkgserver's one-shot commands. Validating and
+// rendering allocate much and keep little: parsing YAML, walking schemas,
+// running functions. Go's default (collect when the heap doubles) then
+// spends a third of a render's time collecting. validate and fn render
+// collect less often, and as usual once the heap passes a soft limit, so
+// that memory stays bounded; GOGC and GOMEMLIMIT, when set, decide
+// instead. The server keeps Go's default: collecting less often there
+// raised its peak memory under read load past 300 MiB (BENCHMARKS.md);
+// GOGC=200 in its environment trades that memory for renders about 40 %
+// faster.
 const (
-	// serveGCPercent is the server's: its heap may grow to three times
-	// what it keeps between collections.
-	serveGCPercent = 200
-	// serveBaseMemory is the server's heap besides its validations: the
-	// soft limit is that plus --validation-memory.
-	serveBaseMemory = 256 << 20
 	// cliGCPercent is that of the one-shot commands (validate, fn render).
 	cliGCPercent = 400
 	// renderSoftLimit is fn render's soft limit.

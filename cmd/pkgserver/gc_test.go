@@ -12,9 +12,9 @@ func TestCollectLessOften(t *testing.T) {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
 	t.Setenv("GOGC", "")
 	t.Setenv("GOMEMLIMIT", "")
-	collectLessOften(serveGCPercent, 1<<30)
-	if got := debug.SetGCPercent(100); got != serveGCPercent {
-		t.Errorf("GC percent %d, want %d", got, serveGCPercent)
+	collectLessOften(cliGCPercent, 1<<30)
+	if got := debug.SetGCPercent(100); got != cliGCPercent {
+		t.Errorf("GC percent %d, want %d", got, cliGCPercent)
 	}
 	if got := debug.SetMemoryLimit(-1); got != 1<<30 {
 		t.Errorf("soft limit %d, want 1 GiB", got)
@@ -23,7 +23,7 @@ func TestCollectLessOften(t *testing.T) {
 	t.Setenv("GOGC", "150")
 	t.Setenv("GOMEMLIMIT", "2GiB")
 	debug.SetMemoryLimit(7 << 30)
-	collectLessOften(serveGCPercent, 1<<30)
+	collectLessOften(cliGCPercent, 1<<30)
 	if got := debug.SetGCPercent(100); got != 100 {
 		t.Errorf("GC percent %d with GOGC set", got)
 	}

@@ -82,7 +82,6 @@ expiry or its names change; 'pkgserver kubeconfig' hands the CA to kubectl.`,
 			if err != nil {
 				return usageError("--validation-memory %s: %v", valMem, err)
 			}
-			collectLessOften(serveGCPercent, serveBaseMemory+memory)
 			gitLimits, sshCfg := server.DefaultGitLimits, gitserver.SSHConfig{}
 			if gitLimits.HTTPRequestsPerToken, err = positiveInt(perToken); err != nil {
 				return usageError("--git-http-requests-per-token %s: %v", perToken, err)
