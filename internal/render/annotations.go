@@ -158,10 +158,10 @@ func fileAnnotations(rn *yaml.RNode) (file, index string) {
 	a := annotationsNode(rn)
 	file, index = scalarField(a, kioutil.PathAnnotation), scalarField(a, kioutil.IndexAnnotation)
 	if fieldIndex(a, kioutil.PathAnnotation) < 0 {
-		file = scalarField(a, kioutil.LegacyPathAnnotation)
+		file = scalarField(a, legacyPathAnnotation)
 	}
 	if fieldIndex(a, kioutil.IndexAnnotation) < 0 {
-		index = scalarField(a, kioutil.LegacyIndexAnnotation)
+		index = scalarField(a, legacyIndexAnnotation)
 	}
 	return file, index
 }
@@ -176,9 +176,9 @@ func scalarField(m *yaml.Node, key string) string {
 // legacyPairs are the annotations kyaml keeps under two names, the legacy
 // name first.
 var legacyPairs = [][2]string{
-	{kioutil.LegacyPathAnnotation, kioutil.PathAnnotation},
-	{kioutil.LegacyIndexAnnotation, kioutil.IndexAnnotation},
-	{kioutil.LegacyIdAnnotation, kioutil.IdAnnotation},
+	{legacyPathAnnotation, kioutil.PathAnnotation},
+	{legacyIndexAnnotation, kioutil.IndexAnnotation},
+	{legacyIDAnnotation, kioutil.IdAnnotation},
 }
 
 // copyLegacyAnnotations gives each of the pairs' names the other's value
@@ -210,7 +210,7 @@ func defaultPathAnnotation(dir string, nodes []*yaml.RNode) {
 		}
 		p := defaultPath(dir, n)
 		setAnnotation(n, kioutil.PathAnnotation, p)
-		setAnnotation(n, kioutil.LegacyPathAnnotation, p)
+		setAnnotation(n, legacyPathAnnotation, p)
 	}
 }
 
@@ -225,7 +225,7 @@ func defaultPathAndIndexAnnotation(dir string, nodes []*yaml.RNode) {
 		if !ok {
 			p = defaultPath(dir, n)
 			setAnnotation(n, kioutil.PathAnnotation, p)
-			setAnnotation(n, kioutil.LegacyPathAnnotation, p)
+			setAnnotation(n, legacyPathAnnotation, p)
 			continue
 		}
 		if i, ok := annotation(n, kioutil.IndexAnnotation); ok {
@@ -241,7 +241,7 @@ func defaultPathAndIndexAnnotation(dir string, nodes []*yaml.RNode) {
 		c := counts[p]
 		counts[p] = c + 1
 		setAnnotation(n, kioutil.IndexAnnotation, strconv.Itoa(c))
-		setAnnotation(n, kioutil.LegacyIndexAnnotation, strconv.Itoa(c))
+		setAnnotation(n, legacyIndexAnnotation, strconv.Itoa(c))
 	}
 }
 

@@ -50,8 +50,8 @@ func internalAnnotations(n *yaml.RNode) map[string]string {
 	}
 	for i := 0; i+1 < len(a.Content); i += 2 {
 		k := a.Content[i].Value
-		if strings.HasPrefix(k, "internal.config.kubernetes.io/") || k == kioutil.LegacyPathAnnotation ||
-			k == kioutil.LegacyIndexAnnotation || k == kioutil.LegacyIdAnnotation {
+		if strings.HasPrefix(k, "internal.config.kubernetes.io/") || k == legacyPathAnnotation ||
+			k == legacyIndexAnnotation || k == legacyIDAnnotation {
 			out[k] = a.Content[i+1].Value
 		}
 	}

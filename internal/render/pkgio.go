@@ -20,10 +20,13 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
-// legacyPathAnnotation is the path annotation of kyaml before v0.12, which
-// kpt still gives functions and clears on writing (kyaml deprecates the name,
-// not the annotation).
-const legacyPathAnnotation = kioutil.LegacyPathAnnotation
+// The path and index annotations of kyaml before v0.12, which kpt still
+// gives functions and clears on writing (kyaml deprecates the names, not
+// the annotations); legacyIDAnnotation is the id's.
+const (
+	legacyPathAnnotation  = "config.kubernetes.io/path"
+	legacyIndexAnnotation = "config.kubernetes.io/index"
+)
 
 // readPackage reads the resources of the package in dir as kpt does
 // (kyaml's LocalPackageReader with sequence indentation kept and bare
@@ -156,8 +159,8 @@ func decodeDocument(doc string) (*yaml.RNode, error) {
 func annotateRead(n *yaml.RNode, rel, dir, index, seqIndent string) {
 	copyLegacyAnnotations(n)
 	set := [][2]string{
-		{kioutil.LegacyIndexAnnotation, index},
-		{kioutil.LegacyPathAnnotation, rel},
+		{legacyIndexAnnotation, index},
+		{legacyPathAnnotation, rel},
 		{kioutil.IndexAnnotation, index},
 		{pkgPathAnnotation, dir},
 		{kioutil.PathAnnotation, rel},
@@ -175,7 +178,7 @@ func annotateRead(n *yaml.RNode, rel, dir, index, seqIndent string) {
 // writerAnnotations are the annotations writing a resource removes: the
 // reader's and the file's.
 var writerAnnotations = []string{
-	kioutil.IndexAnnotation, kioutil.LegacyIndexAnnotation, kioutil.SeqIndentAnnotation,
+	kioutil.IndexAnnotation, legacyIndexAnnotation, kioutil.SeqIndentAnnotation,
 	kioutil.PathAnnotation, legacyPathAnnotation,
 }
 
@@ -188,7 +191,7 @@ func byFile(nodes []*yaml.RNode) (map[string][]*yaml.RNode, error) {
 	for i, n := range nodes {
 		a := annotationsNode(n)
 		if fieldIndex(a, kioutil.PathAnnotation) < 0 || fieldIndex(a, kioutil.IndexAnnotation) < 0 ||
-			fieldIndex(a, kioutil.LegacyPathAnnotation) < 0 || fieldIndex(a, kioutil.LegacyIndexAnnotation) < 0 {
+			fieldIndex(a, legacyPathAnnotation) < 0 || fieldIndex(a, legacyIndexAnnotation) < 0 {
 			nodes[i] = n.Copy()
 		}
 	}
