@@ -17,21 +17,11 @@ import (
 // valid.
 func TestDeployPackage(t *testing.T) {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
-	run := func(args ...string) (string, error) {
-		t.Helper()
-		root := newRoot()
-		var out bytes.Buffer
-		root.SetOut(&out)
-		root.SetErr(&out)
-		root.SetArgs(args)
-		err := root.Execute()
-		return out.String(), err
-	}
 	pkg := filepath.Join("..", "..", "deploy", "pkgserver")
-	if out, err := run("validate", pkg); err != nil || !strings.Contains(out, "0 errors, 0 warnings") {
+	if out, err := runCLI("validate", pkg); err != nil || !strings.Contains(out, "0 errors, 0 warnings") {
 		t.Fatalf("validate %s: %v\n%s", pkg, err, out)
 	}
-	if out, err := run("fn", "render", "--check", pkg); err != nil {
+	if out, err := runCLI("fn", "render", "--check", pkg); err != nil {
 		t.Fatalf("the package is not rendered: %v\n%s", err, out)
 	}
 
@@ -49,7 +39,7 @@ func TestDeployPackage(t *testing.T) {
 	if err := os.WriteFile(setters, []byte(edited), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := run("fn", "render", dir); err != nil {
+	if out, err := runCLI("fn", "render", dir); err != nil {
 		t.Fatalf("render with other values: %v\n%s", err, out)
 	}
 	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
@@ -77,7 +67,7 @@ func TestDeployPackage(t *testing.T) {
 			t.Errorf("deployment.yaml lacks %q", want)
 		}
 	}
-	if out, err := run("validate", dir); err != nil || !strings.Contains(out, "0 errors, 0 warnings") {
+	if out, err := runCLI("validate", dir); err != nil || !strings.Contains(out, "0 errors, 0 warnings") {
 		t.Errorf("validate the rendered copy: %v\n%s", err, out)
 	}
 }
@@ -111,4 +101,16 @@ func TestStaticBuild(t *testing.T) {
 	if err != nil || !strings.Contains(string(b), "pkgserver") {
 		t.Errorf("pkgserver version: %v\n%s", err, b)
 	}
+}
+
+// runCLI runs the pkgserver command line in process, returning what it
+// printed and its error.
+func runCLI(args ...string) (string, error) {
+	root := newRoot()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(args)
+	err := root.Execute()
+	return out.String(), err
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -58,31 +57,21 @@ func TestMigrate(t *testing.T) {
 	}
 	src.Close()
 
-	run := func(args ...string) (string, error) {
-		t.Helper()
-		root := newRoot()
-		var out bytes.Buffer
-		root.SetOut(&out)
-		root.SetErr(&out)
-		root.SetArgs(args)
-		err := root.Execute()
-		return out.String(), err
-	}
 	for _, target := range []string{"sqlite", "postgres"} {
 		t.Run(target, func(t *testing.T) {
 			to := "sqlite://" + filepath.Join(t.TempDir(), "new.db")
 			if target == "postgres" {
 				to = pg.Database(t)
 			}
-			out, err := run("migrate", "--data", dataDir, "--to", to)
+			out, err := runCLI("migrate", "--data", dataDir, "--to", to)
 			if err != nil || !strings.Contains(out, "4 copied") {
 				t.Fatalf("migrate: %v\n%s", err, out)
 			}
-			out, err = run("migrate", "--data", dataDir, "--to", to)
+			out, err = runCLI("migrate", "--data", dataDir, "--to", to)
 			if err != nil || !strings.Contains(out, "0 copied") || strings.Count(out, "already in the target") != 4 {
 				t.Fatalf("migrate again: %v\n%s", err, out)
 			}
-			if out, err := run("reindex", "--data", dataDir, "--database", to); err != nil {
+			if out, err := runCLI("reindex", "--data", dataDir, "--database", to); err != nil {
 				t.Fatalf("reindex: %v\n%s", err, out)
 			}
 			dst := (&dataFlags{dir: dataDir, database: to})

@@ -239,14 +239,20 @@ func (r *replica) logged(t *testing.T, msg, attr string) int {
 // cli runs the pkgserver client against a replica.
 func (c *cluster) cli(r *replica, args ...string) string {
 	c.t.Helper()
+	out, err := c.run(r, args...)
+	if err != nil {
+		c.t.Fatalf("pkgserver %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// run runs the pkgserver client against a replica: its output and error.
+func (c *cluster) run(r *replica, args ...string) (string, error) {
 	cmd := exec.Command(filepath.Join(binDir, "pkgserver"), args...)
 	cmd.Env = append(os.Environ(), "HOME="+r.data, "PKGSERVER_SERVER=http://"+r.addr, "PKGSERVER_TOKEN="+c.token)
 	cmd.Dir = c.t.TempDir()
 	out, err := cmd.CombinedOutput()
-	if err != nil {
-		c.t.Fatalf("pkgserver %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
+	return string(out), err
 }
 
 func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {

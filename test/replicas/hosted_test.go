@@ -62,7 +62,7 @@ func TestReplicasHostedGit(t *testing.T) {
 	mustGit(t, work, "push", "-q", "origin", "main")
 	for _, r := range []*replica{a, b} {
 		waitFor(t, 20*time.Second, r.name+" to index the push", func() bool {
-			return strings.Contains(c.cliOut(r, "rpkg", "pull", "blueprints.nginx.main"), "value: first")
+			return strings.Contains(c.output(r, "rpkg", "pull", "blueprints.nginx.main"), "value: first")
 		})
 	}
 	// A push the hook refuses, through b: nothing changes.
@@ -110,7 +110,7 @@ func TestReplicasHostedGit(t *testing.T) {
 	}
 	for _, r := range []*replica{a, b} {
 		waitFor(t, 20*time.Second, r.name+" to index the accepted push", func() bool {
-			return strings.Contains(c.cliOut(r, "rpkg", "pull", "blueprints.nginx.main"), "value: from-"+winner)
+			return strings.Contains(c.output(r, "rpkg", "pull", "blueprints.nginx.main"), "value: from-"+winner)
 		})
 	}
 }
@@ -134,13 +134,9 @@ func writePackage(t *testing.T, work, value string) {
 	}
 }
 
-// cliOut runs the pkgserver client against a replica, its output whatever
-// its exit status.
-func (c *cluster) cliOut(r *replica, args ...string) string {
-	c.t.Helper()
-	cmd := exec.Command(filepath.Join(binDir, "pkgserver"), args...)
-	cmd.Env = append(os.Environ(), "HOME="+r.data, "PKGSERVER_SERVER=http://"+r.addr, "PKGSERVER_TOKEN="+c.token)
-	cmd.Dir = c.t.TempDir()
-	out, _ := cmd.CombinedOutput()
-	return string(out)
+// output is the output of the pkgserver client run against a replica,
+// whatever its exit status.
+func (c *cluster) output(r *replica, args ...string) string {
+	out, _ := c.run(r, args...)
+	return out
 }
