@@ -8,7 +8,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -483,17 +482,15 @@ func registerIndexMetrics(reg *prometheus.Registry, st *sqlstore.Store) {
 	}))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "pkgserver_index_bytes",
-		Help: "Size of the SQLite index on disk, its write-ahead log included.",
+		Help: "Size of the index: the SQLite file with its write-ahead log, or the PostgreSQL database.",
 	}, func() float64 {
-		var total int64
-		for _, f := range []string{st.Path(), st.Path() + "-wal"} {
-			if info, err := os.Stat(f); err == nil {
-				total += info.Size()
-			} else if !errors.Is(err, fs.ErrNotExist) {
-				return -1
-			}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		n, err := st.Size(ctx)
+		if err != nil {
+			return -1
 		}
-		return float64(total)
+		return float64(n)
 	}))
 }
 
