@@ -28,6 +28,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the pgx driver, as "pgx"
 )
@@ -154,6 +155,22 @@ func (c *Cluster) Stop() {
 	_ = c.run(exec.Command(filepath.Join(c.bin, "pg_ctl"), "stop", "-D", c.data(), "-m", "immediate", "-w"))
 	os.RemoveAll(c.dir)
 	c.dir = ""
+}
+
+// Restart stops the cluster (pg_ctl stop -m fast: connections are cut,
+// what was committed is kept), leaves it down for down, and starts it again
+// on the same port and data. Tests of a binary share the cluster: they
+// must not run in parallel with one that restarts it.
+func (c *Cluster) Restart(tb testing.TB, down time.Duration) {
+	tb.Helper()
+	c.Require(tb)
+	if err := c.run(exec.Command(filepath.Join(c.bin, "pg_ctl"), "stop", "-D", c.data(), "-m", "fast", "-w")); err != nil {
+		tb.Fatalf("pg_ctl stop: %v", err)
+	}
+	time.Sleep(down)
+	if err := c.pgctlStart(); err != nil {
+		tb.Fatalf("start again: %v", err)
+	}
 }
 
 func (c *Cluster) data() string { return filepath.Join(c.dir, "data") }
