@@ -50,6 +50,11 @@ type Cluster struct {
 	cred  *syscall.Credential // nil: run as the current user
 	admin *sql.DB
 
+	// Durable runs the server as in production, syncing its writes to
+	// disk (fsync, synchronous_commit and full_page_writes on), for
+	// benchmarks; tests leave it false and skip the syncs.
+	Durable bool
+
 	n atomic.Int64
 }
 
@@ -234,8 +239,12 @@ func (c *Cluster) start() error {
 // cluster's directory, without syncing to disk (a crash loses only a
 // test's data).
 func (c *Cluster) pgctlStart() error {
-	opts := strings.Join([]string{"-p", strconv.Itoa(c.port), "-c", "listen_addresses=127.0.0.1", "-k", c.dir,
-		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=300", "-c", "deadlock_timeout=100ms"}, " ")
+	syncs := []string{"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"}
+	if c.Durable {
+		syncs = nil
+	}
+	opts := strings.Join(slices.Concat([]string{"-p", strconv.Itoa(c.port), "-c", "listen_addresses=127.0.0.1", "-k", c.dir},
+		syncs, []string{"-c", "max_connections=300", "-c", "deadlock_timeout=100ms"}), " ")
 	err := c.run(exec.Command(filepath.Join(c.bin, "pg_ctl"), "start", "-D", c.data(), "-w", "-t", "60",
 		"-l", filepath.Join(c.dir, "log"), "-o", opts))
 	if err != nil {

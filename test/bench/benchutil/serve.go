@@ -43,6 +43,13 @@ type ServerOptions struct {
 	SSH bool
 	// HTTP is the client of the API (nil: one with a minute's timeout).
 	HTTP *http.Client
+	// Database is the server's --database ("": SQLite in the data
+	// directory); KeyringFile its --keyring-file ("": the default).
+	Database, KeyringFile string
+	// Token is the API token to use ("": the admin token the server
+	// writes into its data directory, which only the first replica of a
+	// database does).
+	Token string
 }
 
 // FreeAddr is a loopback address nothing listens on.
@@ -71,7 +78,14 @@ func StartServer(pkgserver, dataDir, logPath string, opt ServerOptions) *Server 
 	if err != nil {
 		log.Fatal(err)
 	}
-	s.cmd = exec.Command(pkgserver, "serve", "--data", dataDir, "--http", s.HTTPAddr, "--ssh", s.SSHAddr)
+	args := []string{"serve", "--data", dataDir, "--http", s.HTTPAddr, "--ssh", s.SSHAddr}
+	if opt.Database != "" {
+		args = append(args, "--database", opt.Database)
+	}
+	if opt.KeyringFile != "" {
+		args = append(args, "--keyring-file", opt.KeyringFile)
+	}
+	s.cmd = exec.Command(pkgserver, args...)
 	s.cmd.Stdout = logf
 	// The server ends with this process, even when a failure ends it.
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
@@ -90,6 +104,9 @@ func StartServer(pkgserver, dataDir, logPath string, opt ServerOptions) *Server 
 	if err := WaitReady(s.HTTP, s.Base, 60*time.Second); err != nil {
 		s.Stop()
 		log.Fatalf("%v (see %s)", err, logPath)
+	}
+	if s.Token = opt.Token; s.Token != "" {
+		return s
 	}
 	if s.Token, err = AdminToken(dataDir); err != nil {
 		s.Stop()

@@ -26,7 +26,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -84,7 +83,7 @@ func main() {
 	// The phases run in turn, three rounds; each figure is the median
 	// over the rounds (the machine is shared, and rounds vary by 20 %).
 	const rounds = 3
-	results := make([][]loadResult, len(phases))
+	results := make([][]benchutil.LoadResult, len(phases))
 	peaks := make([]int64, len(phases))
 	peak := idleRSS
 	for range rounds {
@@ -138,7 +137,7 @@ func loadPhases(names []string, packages int) []phase {
 
 // printPhases prints the table of the phases: the median round's figures
 // of each phase that ran.
-func printPhases(phases []phase, results [][]loadResult, peaks []int64, rounds int) {
+func printPhases(phases []phase, results [][]benchutil.LoadResult, peaks []int64, rounds int) {
 	fmt.Printf("Each phase ran %d times, in turn; the table gives the median round's figures (requests/s of every round in brackets).\n\n", rounds)
 	fmt.Println("| phase | requests/s | p50 | p99 | max | errors | server peak RSS |")
 	fmt.Println("|---|---|---|---|---|---|---|")
@@ -148,22 +147,22 @@ func printPhases(phases []phase, results [][]loadResult, peaks []int64, rounds i
 		if len(rs) == 0 {
 			continue
 		}
-		slices.SortFunc(rs, func(a, b loadResult) int { return int(a.rps - b.rps) })
+		slices.SortFunc(rs, func(a, b benchutil.LoadResult) int { return int(a.RPS - b.RPS) })
 		m := rs[len(rs)/2]
 		var all []string
 		var errs int64
 		for _, r := range rs {
-			all = append(all, fmt.Sprintf("%.0f", r.rps))
-			errs += r.errors
+			all = append(all, fmt.Sprintf("%.0f", r.RPS))
+			errs += r.Errors
 		}
 		ratio := ""
 		if i == 0 {
-			healthz = m.rps
+			healthz = m.RPS
 		} else if healthz > 0 {
-			ratio = fmt.Sprintf(", %.2f× healthz", m.rps/healthz)
+			ratio = fmt.Sprintf(", %.2f× healthz", m.RPS/healthz)
 		}
-		fmt.Printf("| %s | %.0f (%s%s) | %.2f ms | %.2f ms | %.2f ms | %d | %d MiB |\n", ph.name, m.rps, strings.Join(all, ", "), ratio,
-			benchutil.Ms(m.p50), benchutil.Ms(m.p99), benchutil.Ms(m.max), errs, peaks[i]>>10)
+		fmt.Printf("| %s | %.0f (%s%s) | %.2f ms | %.2f ms | %.2f ms | %d | %d MiB |\n", ph.name, m.RPS, strings.Join(all, ", "), ratio,
+			benchutil.Ms(m.P50), benchutil.Ms(m.P99), benchutil.Ms(m.Max), errs, peaks[i]>>10)
 	}
 }
 
@@ -393,93 +392,9 @@ func (c *client) fullList(limit int, collect bool, names *[]string) int {
 	}
 }
 
-type loadResult struct {
-	rps           float64
-	p50, p99, max time.Duration
-	errors        int64
-}
-
-// load sends requests from every connection for d and reports throughput
-// and latency. The load speaks HTTP/1.1 on raw keep-alive connections, as
-// wrk does, rather than through net/http's client: on a machine it shares
-// with the server, a heavy client would measure itself.
-func (c *client) load(path func(*rand.Rand) string, d time.Duration, _ *server) loadResult {
-	var errs atomic.Int64
-	lat := make([][]time.Duration, c.conns)
-	var wg sync.WaitGroup
-	stop := time.Now().Add(d)
-	start := time.Now()
-	host := strings.TrimPrefix(c.base, "http://")
-	for w := range c.conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := rand.New(rand.NewPCG(uint64(w), uint64(start.UnixNano())))
-			var rc *rawConn
-			for time.Now().Before(stop) {
-				p := path(r)
-				t := time.Now()
-				var code int
-				var err error
-				if rc == nil {
-					rc, err = dial(host, c.token)
-				}
-				if err == nil {
-					code, err = rc.get(p)
-				}
-				lat[w] = append(lat[w], time.Since(t))
-				if err != nil || code != 200 {
-					if rc != nil && err != nil {
-						rc.c.Close()
-						rc = nil
-					}
-					if errs.Add(1) == 1 {
-						log.Printf("GET %s: %d %v", p, code, err)
-					}
-				}
-			}
-			if rc != nil {
-				rc.c.Close()
-			}
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	all := slices.Concat(lat...)
-	slices.Sort(all)
-	if len(all) == 0 {
-		return loadResult{}
-	}
-	return loadResult{
-		rps: float64(len(all)) / elapsed.Seconds(),
-		p50: all[len(all)/2], p99: all[len(all)*99/100], max: all[len(all)-1],
-		errors: errs.Load(),
-	}
-}
-
-// rawConn is a keep-alive HTTP/1.1 connection that sends GETs and reads
-// the answers, with a Content-Length or chunked.
-type rawConn struct {
-	c      net.Conn
-	r      *bufio.Reader
-	prefix string
-	suffix string
-}
-
-func dial(host, token string) (*rawConn, error) {
-	c, err := net.Dial("tcp", host)
-	if err != nil {
-		return nil, err
-	}
-	return &rawConn{c: c, r: bufio.NewReaderSize(c, 64<<10), prefix: "GET ",
-		suffix: " HTTP/1.1\r\nHost: " + host + "\r\nAuthorization: Bearer " + token + "\r\n\r\n"}, nil
-}
-
-func (rc *rawConn) get(path string) (int, error) {
-	if _, err := io.WriteString(rc.c, rc.prefix+path+rc.suffix); err != nil {
-		return 0, err
-	}
-	return benchutil.ReadResponse(rc.r)
+// load sends requests from every connection for d (benchutil.Load).
+func (c *client) load(path func(*rand.Rand) string, d time.Duration, _ *server) benchutil.LoadResult {
+	return benchutil.Load(strings.TrimPrefix(c.base, "http://"), c.token, c.conns, d, path)
 }
 
 func joinDurations(ds []time.Duration) string {
