@@ -38,6 +38,10 @@ func OpenPostgres(ctx context.Context, url string) (*Store, error) {
 	db.SetMaxIdleConns(conns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	s := newStore(db, db, postgresDialect)
+	s.locks = stdlib.OpenDB(*cfg)
+	s.locks.SetMaxOpenConns(repositoryLockConns)
+	s.locks.SetMaxIdleConns(2)
+	s.locks.SetConnMaxIdleTime(time.Minute)
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open index %s: %w", name, err)

@@ -43,6 +43,11 @@ type Store struct {
 	// id names the Store in the notifications of its writes, which its
 	// own listener ignores (PostgreSQL).
 	id string
+	// locks are the connections that hold repositories' write locks
+	// (PostgreSQL; locks.go), apart from the pool the writes themselves
+	// use, so that writes holding locks never wait for a connection that
+	// other lock holders keep.
+	locks *sql.DB
 
 	// stmts holds the read queries prepared on db, by text: preparing
 	// (parsing and planning) costs as much as running a small query.
@@ -139,10 +144,14 @@ func (s *Store) Close() error {
 	}
 	s.stmts = nil
 	s.stmtMu.Unlock()
-	if s.wdb == s.db {
-		return s.db.Close()
+	var lerr error
+	if s.locks != nil {
+		lerr = s.locks.Close()
 	}
-	return errors.Join(s.db.Close(), s.wdb.Close())
+	if s.wdb == s.db {
+		return errors.Join(s.db.Close(), lerr)
+	}
+	return errors.Join(s.db.Close(), s.wdb.Close(), lerr)
 }
 
 // stmt returns a read query prepared on db. Callers pass a bounded set of
