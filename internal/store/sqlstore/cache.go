@@ -14,7 +14,10 @@ import (
 const externalPoll = 250 * time.Millisecond
 
 type generation struct {
-	n    atomic.Uint64
+	n atomic.Uint64
+	// rv is the highest resource version of the database RevisionGeneration
+	// has seen (readOwnWrites).
+	rv   atomic.Int64
 	stop chan struct{}
 	done chan struct{}
 }
@@ -23,8 +26,39 @@ type generation struct {
 // revisions.
 func (s *Store) revisionsChanged() { s.gen.n.Add(1) }
 
-// RevisionGeneration is the current generation of package revisions.
-func (s *Store) RevisionGeneration() uint64 { return s.gen.n.Load() }
+// RevisionGeneration is the current generation of package revisions. Where
+// other processes write (readOwnWrites), it first reads the database's
+// resource version and ends the generation when it grew: a revision
+// another replica changed before this call is never answered from a cache
+// made before, though that replica's notification may arrive milliseconds
+// later. One small query per call is the price.
+func (s *Store) RevisionGeneration() uint64 {
+	if s.d.readOwnWrites {
+		s.catchUpGeneration()
+	}
+	return s.gen.n.Load()
+}
+
+func (s *Store) catchUpGeneration() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	var rv int64
+	if err := s.db.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'resource_version'`).Scan(&rv); err != nil {
+		// Unknown: nothing cached may be trusted.
+		s.gen.n.Add(1)
+		return
+	}
+	for {
+		seen := s.gen.rv.Load()
+		if rv <= seen {
+			return
+		}
+		if s.gen.rv.CompareAndSwap(seen, rv) {
+			s.gen.n.Add(1)
+			return
+		}
+	}
+}
 
 // pollExternal ends the generation, and wakes watchers, when the change
 // log shows changes this Store did not make.

@@ -67,6 +67,12 @@ type dialect struct {
 	// that records events (nextResourceVersion, CompactEvents), so that the
 	// Stores of other processes wake their watchers.
 	notify string
+	// readOwnWrites: other processes (replicas) write to the database, and
+	// a client that wrote through one of them must read its write through
+	// this one at once, before their notification arrives: cached
+	// revisions are checked against the database's resource version
+	// (RevisionGeneration).
+	readOwnWrites bool
 	// optimize refreshes the planner's statistics; nil: the database keeps
 	// them by itself.
 	optimize func(ctx context.Context, tx *sql.Tx) error
@@ -144,8 +150,9 @@ var postgresDialect = dialect{
 	claimLock:     `SELECT pg_advisory_xact_lock(` + strconv.FormatInt(migrationLockKey+1, 10) + `)`,
 	// Delivered at commit, and only then; identical notifications of one
 	// transaction are delivered once.
-	notify:   `SELECT pg_notify('` + eventsChannel + `', ?)`,
-	optimize: postgresOptimize,
+	notify:        `SELECT pg_notify('` + eventsChannel + `', ?)`,
+	readOwnWrites: true,
+	optimize:      postgresOptimize,
 }
 
 // sqliteOptimize refreshes the statistics the query planner chooses
