@@ -44,3 +44,15 @@ func (c *Cluster) Version(ctx context.Context) string {
 	}
 	return v
 }
+
+// DropDatabase drops a database of a launched cluster, closing its
+// connections.
+func (c *Cluster) DropDatabase(ctx context.Context, name string) error {
+	if c.admin == nil {
+		return fmt.Errorf("drop database %s: the cluster is not running", name)
+	}
+	if _, err := c.admin.ExecContext(ctx, `DROP DATABASE IF EXISTS `+pgIdent(name)+` WITH (FORCE)`); err != nil {
+		return fmt.Errorf("drop database %s: %w", name, err)
+	}
+	return nil
+}
