@@ -43,7 +43,7 @@ func main() {
 		if err != nil || n < 1 {
 			log.Fatalf("-packages %q: want positive counts", s)
 		}
-		r := &repo{name: fmt.Sprintf("r%d", n), packages: n, gitDir: filepath.Join(dir, fmt.Sprintf("r%d.git", n)), latest: map[int]published{}}
+		r := &repo{PublishTarget: benchutil.PublishTarget{Repo: fmt.Sprintf("r%d", n), Packages: n, Latest: map[int]benchutil.Published{}}, gitDir: filepath.Join(dir, fmt.Sprintf("r%d.git", n))}
 		start := time.Now()
 		if err := repogen.Generate(r.gitDir, repogen.Spec{Packages: n, Revisions: *revisions}); err != nil {
 			log.Fatal(err)
@@ -57,15 +57,15 @@ func main() {
 	srv := benchutil.StartServer(bin, filepath.Join(dir, "data"), filepath.Join(dir, "serve.log"), benchutil.ServerOptions{
 		HTTP: &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 1}}})
 	for _, r := range repos {
-		r.sync, r.synced = srv.Register(r.name, map[string]any{"git": map[string]any{"url": r.gitDir}}, 5*time.Minute)
+		r.sync, r.synced = srv.Register(r.Repo, map[string]any{"git": map[string]any{"url": r.gitDir}}, 5*time.Minute)
 	}
 	// The repositories in turn, one publication each, so that both see
 	// the same state of the machine; the first round warms up.
 	for round := 0; round <= *pubs; round++ {
 		for _, r := range repos {
 			p := publish(srv, r, round)
-			if p.err != nil {
-				log.Printf("%s round %d: %v", r.name, round, p.err)
+			if p.Err != nil {
+				log.Printf("%s round %d: %v", r.Repo, round, p.Err)
 			}
 			if round == 0 {
 				r.warmUp = append(r.warmUp, p)

@@ -55,8 +55,8 @@ func ms(d time.Duration) string {
 func (r *repo) times(step int) []time.Duration {
 	var d []time.Duration
 	for _, p := range r.pubs {
-		if p.codes[step] == wantCodes[step] {
-			d = append(d, p.took[step])
+		if p.Codes[step] == wantCodes[step] {
+			d = append(d, p.Took[step])
 		}
 	}
 	return d
@@ -65,8 +65,8 @@ func (r *repo) times(step int) []time.Duration {
 func (r *repo) indexTimes() []time.Duration {
 	var d []time.Duration
 	for _, p := range r.pubs {
-		if p.index > 0 {
-			d = append(d, p.index)
+		if p.Index > 0 {
+			d = append(d, p.Index)
 		}
 	}
 	return d
@@ -122,7 +122,7 @@ func (rep report) print(w io.Writer) {
 	fmt.Fprintln(w, "| repository | packages | tags | generated | registration to Ready |")
 	fmt.Fprintln(w, "|---|---|---|---|---|")
 	for _, r := range rep.repos {
-		fmt.Fprintf(w, "| `%s` | %d | %d | %.2f s | %s |\n", r.name, r.synced, r.packages*rep.revisions, r.generate.Seconds(), ms(r.sync))
+		fmt.Fprintf(w, "| `%s` | %d | %d | %.2f s | %s |\n", r.Repo, r.synced, r.Packages*rep.revisions, r.generate.Seconds(), ms(r.sync))
 	}
 	fmt.Fprintln(w)
 
@@ -140,11 +140,11 @@ func (rep report) printSteps(w io.Writer) {
 	fmt.Fprint(w, "| step |")
 	sep := "|---|"
 	for _, r := range rep.repos {
-		fmt.Fprintf(w, " P = %d p50 | p90 | max |", r.packages)
+		fmt.Fprintf(w, " P = %d p50 | p90 | max |", r.Packages)
 		sep += "---|---|---|"
 	}
 	if len(rep.repos) >= 2 {
-		fmt.Fprintf(w, " p50 P = %d / P = %d |", rep.repos[len(rep.repos)-1].packages, rep.repos[0].packages)
+		fmt.Fprintf(w, " p50 P = %d / P = %d |", rep.repos[len(rep.repos)-1].Packages, rep.repos[0].Packages)
 		sep += "---|"
 	}
 	fmt.Fprintln(w)
@@ -173,7 +173,7 @@ func (rep report) printSteps(w io.Writer) {
 	row("the four writes together", func(r *repo) []time.Duration {
 		var d []time.Duration
 		for _, p := range r.pubs {
-			d = append(d, p.took[stepCreate]+p.took[stepEdit]+p.took[stepPropose]+p.took[stepApprove])
+			d = append(d, p.Took[stepCreate]+p.Took[stepEdit]+p.Took[stepPropose]+p.Took[stepApprove])
 		}
 		return d
 	}, false)
@@ -192,7 +192,7 @@ func (rep report) printBaseline(w io.Writer) {
 	fmt.Fprintln(w, "| P | `git for-each-ref -- refs/heads/main` | `git update-ref --stdin`, one ref created |")
 	fmt.Fprintln(w, "|---|---|---|")
 	for _, r := range rep.repos {
-		fmt.Fprintf(w, "| %d | %s | %s |\n", r.packages, ms(r.base.readRef), ms(r.base.updateRef))
+		fmt.Fprintf(w, "| %d | %s | %s |\n", r.Packages, ms(r.base.readRef), ms(r.base.updateRef))
 	}
 	fmt.Fprintln(w)
 }
@@ -203,12 +203,12 @@ func (rep report) printGoals(w io.Writer) {
 	fmt.Fprintln(w, "|---|---|---|")
 	for i, r := range rep.repos {
 		a := rep.approve(i)
-		fmt.Fprintf(w, "| approve p50 under %d ms at P = %d | %s (max %s) | %s |\n", goalApprove.Milliseconds(), r.packages, ms(a.p50), ms(a.max), yes(a.p50 < goalApprove))
+		fmt.Fprintf(w, "| approve p50 under %d ms at P = %d | %s (max %s) | %s |\n", goalApprove.Milliseconds(), r.Packages, ms(a.p50), ms(a.max), yes(a.p50 < goalApprove))
 	}
 	if len(rep.repos) >= 2 {
 		ratio := rep.ratio(stepTimes(stepApprove))
 		fmt.Fprintf(w, "| flat: approve p50 at P = %d at most %.1f× that at P = %d | %.2f× | %s |\n",
-			rep.repos[len(rep.repos)-1].packages, flatRatio, rep.repos[0].packages, ratio, yes(ratio <= flatRatio))
+			rep.repos[len(rep.repos)-1].Packages, flatRatio, rep.repos[0].Packages, ratio, yes(ratio <= flatRatio))
 	}
 	fmt.Fprintln(w)
 }
@@ -223,7 +223,7 @@ func (rep report) printCorrectness(w io.Writer) {
 	fmt.Fprint(w, "| check |")
 	sep := "|---|"
 	for _, r := range rep.repos {
-		fmt.Fprintf(w, " P = %d |", r.packages)
+		fmt.Fprintf(w, " P = %d |", r.Packages)
 		sep += "---|"
 	}
 	fmt.Fprintln(w)
@@ -248,8 +248,8 @@ func (rep report) printCorrectness(w io.Writer) {
 	fmt.Fprintln(w)
 	for _, r := range rep.repos {
 		for _, p := range append(append([]publication(nil), r.warmUp...), r.pubs...) {
-			if !p.ok() {
-				fmt.Fprintf(w, "- %s, %s (copied from %s): answered %v, revision %q (want v%d), read back %q: %v\n", r.name, p.name, p.from, p.codes, p.revision, p.want, p.readBack, p.err)
+			if !p.OK() {
+				fmt.Fprintf(w, "- %s, %s (copied from %s): answered %v, revision %q (want v%d), read back %q: %v\n", r.Repo, p.Name, p.From, p.Codes, p.Revision, p.Want, p.ReadBack, p.Err)
 			}
 		}
 	}
@@ -262,11 +262,11 @@ func numbers(r *repo) string {
 	lo, hi := 0, 0
 	pkgs := map[string]bool{}
 	for _, p := range append(append([]publication(nil), r.warmUp...), r.pubs...) {
-		n := revision.ParseRevisionNumber(p.revision)
+		n := revision.ParseRevisionNumber(p.Revision)
 		if n == 0 {
 			continue
 		}
-		pkgs[p.pkg] = true
+		pkgs[p.Pkg] = true
 		if lo == 0 || n < lo {
 			lo = n
 		}

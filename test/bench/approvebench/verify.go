@@ -34,14 +34,14 @@ func (c check) ok() bool {
 // edit.
 func verify(r *repo, revisions int) (check, error) {
 	all := append(append([]publication(nil), r.warmUp...), r.pubs...)
-	c := check{pubs: len(all), distinct: true, tagsWant: r.packages*revisions + len(all)}
+	c := check{pubs: len(all), distinct: true, tagsWant: r.Packages*revisions + len(all)}
 	seen := map[string]bool{}
 	for _, p := range all {
-		if p.ok() {
+		if p.OK() {
 			c.answered++
 		}
-		key := p.pkg + "/" + p.revision
-		if p.revision == "" || seen[key] {
+		key := p.Pkg + "/" + p.Revision
+		if p.Revision == "" || seen[key] {
 			c.distinct = false
 		}
 		seen[key] = true
@@ -67,7 +67,7 @@ func verify(r *repo, revisions int) (check, error) {
 		}
 	}
 	for _, p := range all {
-		tag := p.pkg + "/" + revision.FormatRevision(p.want)
+		tag := p.Pkg + "/" + revision.FormatRevision(p.Want)
 		if !tags[tag] {
 			c.missing = append(c.missing, tag)
 			continue
@@ -75,11 +75,11 @@ func verify(r *repo, revisions int) (check, error) {
 		if _, err := git(r.gitDir, "merge-base", "--is-ancestor", "refs/tags/"+tag, "refs/heads/main"); err != nil {
 			c.notOnMain = append(c.notOnMain, tag)
 		}
-		if subject[tag] == fmt.Sprintf("Publish %s %s", p.pkg, revision.FormatRevision(p.want)) {
+		if subject[tag] == fmt.Sprintf("Publish %s %s", p.Pkg, revision.FormatRevision(p.Want)) {
 			c.subjects++
 		}
-		cm, err := git(r.gitDir, "show", "refs/tags/"+tag+":"+p.pkg+"/configmap.yaml")
-		if err == nil && strings.Contains(cm, fmt.Sprintf("version: %q", p.version)) {
+		cm, err := git(r.gitDir, "show", "refs/tags/"+tag+":"+p.Pkg+"/configmap.yaml")
+		if err == nil && strings.Contains(cm, fmt.Sprintf("version: %q", p.Version)) {
 			c.edited++
 		}
 	}
