@@ -28,6 +28,7 @@ type backend struct {
 	runs                      []indexRun
 	startSync                 time.Duration
 	api                       apiResult
+	approve                   approveResult
 }
 
 func (b *backend) tag() string { return strings.ToLower(b.name) }

@@ -2,7 +2,7 @@
 // SQLite, in one run: a full index of a generated repository of P packages
 // × R revisions into each (time, peak RSS, size on disk), then the API of
 // `pkgserver serve` over each index (gets by name and filtered lists of one
-// package, p50/p99). It starts a throwaway PostgreSQL cluster of its own
+// package, p50/p99) and approvals through it. It starts a throwaway PostgreSQL cluster of its own
 // (internal/store/pgtest, durable as in production: fsync and synchronous
 // commits on) and stops it at the end, or its watchdog does if this
 // process dies first. It prints a Markdown report.
@@ -31,7 +31,7 @@ type config struct {
 	out, bin           string
 	packages, revision int
 	runs, rounds       int
-	conns              int
+	conns, approvals   int
 	duration           time.Duration
 }
 
@@ -44,6 +44,7 @@ func main() {
 	flag.IntVar(&cfg.runs, "runs", 3, "full indexes into each database (the median is reported)")
 	flag.IntVar(&cfg.rounds, "rounds", 3, "rounds of each API load phase (the median round is reported)")
 	flag.IntVar(&cfg.conns, "concurrency", 8, "keep-alive connections of the API load")
+	flag.IntVar(&cfg.approvals, "approvals", 30, "approvals through the API measured on each database, after one warm-up")
 	flag.DurationVar(&cfg.duration, "duration", 10*time.Second, "length of each API load phase")
 	flag.Parse()
 	log.SetFlags(0)
@@ -95,6 +96,8 @@ func run(ctx context.Context, cfg config, pg *pgtest.Cluster, rep *report) {
 		b.startSync = synced
 		b.api = measureAPI(srv, cfg.packages, cfg.conns, cfg.rounds, cfg.duration)
 		log.Printf("%s: get p99 %.2f ms, list p99 %.2f ms", b.name, benchutil.Ms(b.api.get.P99), benchutil.Ms(b.api.list.P99))
+		b.approve = measureApprovals(srv, cfg.packages, cfg.approvals)
+		log.Printf("%s: approve p50 %.1f ms, p99 %.1f ms", b.name, benchutil.Ms(b.approve.p50), benchutil.Ms(b.approve.p99))
 		srv.Stop()
 	}
 }

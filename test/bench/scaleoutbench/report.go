@@ -62,10 +62,11 @@ func (rep report) print(w io.Writer) {
 	cfg := rep.cfg
 	fmt.Fprintf(w, "Machine: %s; load average before %s, after %s. PostgreSQL %s, a throwaway cluster started by the bench (initdb + pg_ctl, default settings but for max_connections=300; fsync, synchronous_commit and full_page_writes on), over TCP on loopback. SQLite: the index in the data directory, as `pkgserver` opens it. The bench took %.0f s.\n\n",
 		machine(), rep.loadBefore, rep.loadAfter, rep.pgVersion, rep.took.Seconds())
-	fmt.Fprintf(w, "Command: `PACKAGES=%d REVISIONS=%d RUNS=%d DURATION=%s CONCURRENCY=%d bash test/bench/scaleout.sh`.\n\n",
-		cfg.packages, cfg.revision, cfg.runs, cfg.duration, cfg.conns)
+	fmt.Fprintf(w, "Command: `PACKAGES=%d REVISIONS=%d RUNS=%d DURATION=%s CONCURRENCY=%d APPROVALS=%d bash test/bench/scaleout.sh`.\n\n",
+		cfg.packages, cfg.revision, cfg.runs, cfg.duration, cfg.conns, cfg.approvals)
 	rep.printIndex(w)
 	rep.printAPI(w)
+	rep.printApprovals(w)
 	rep.printGoals(w)
 }
 
@@ -121,4 +122,16 @@ func (rep report) printGoals(w io.Writer) {
 		fmt.Fprintf(w, "| %s: get p99 ≤ %d ms | %.2f ms | %s |\n", b.name, goalGetP99.Milliseconds(), benchutil.Ms(b.api.get.P99), yes(b.api.get.P99 <= goalGetP99))
 	}
 	fmt.Fprintln(w)
+}
+
+func (rep report) printApprovals(w io.Writer) {
+	fmt.Fprintf(w, "### One approval\n\n")
+	fmt.Fprintf(w, "On the same server, after the load: %d publications after one warm-up, as `test/bench/approvebench` makes them (benchutil.Publish: a Draft copied from the package's newest published revision, its ConfigMap edited, proposed, then `PUT …/approval` with `Published`), packages taken in order, one keep-alive connection, one request at a time; each backend writes into its own copy of the generated repository. The approval's wall time from this process; indexing is the reconcile of its three ref updates the server runs before answering (p50, from its log).\n\n", rep.cfg.approvals)
+	fmt.Fprintln(w, "| database | approvals answered as expected | p50 | p99 | max | of which indexing (p50) |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|")
+	for _, b := range rep.backends {
+		a := b.approve
+		fmt.Fprintf(w, "| %s | %d of %d | %.1f ms | %.1f ms | %.1f ms | %.1f ms |\n", b.name, a.ok, a.n, benchutil.Ms(a.p50), benchutil.Ms(a.p99), benchutil.Ms(a.max), benchutil.Ms(a.index))
+	}
+	fmt.Fprintf(w, "\nWith %d approvals, p99 is the largest but one or the largest; read it as the tail, not a percentile.\n\n", rep.cfg.approvals)
 }
