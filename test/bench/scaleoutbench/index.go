@@ -125,10 +125,11 @@ func databaseArgs(args []string, database string) []string {
 	return append(args, "--database", database)
 }
 
-// createToken makes an API token of a role in the backend's index.
+// createToken makes an API token of a role, valid in every namespace, in
+// an index.
 func createToken(bin, dataDir, database, role string) string {
 	name := "bench-" + role + "-" + fmt.Sprint(time.Now().UnixNano())
-	b, err := exec.Command(bin, databaseArgs([]string{"token", "create", name, "--role", role, "--data", dataDir}, database)...).Output()
+	b, err := exec.Command(bin, databaseArgs([]string{"token", "create", name, "--role", role, "--namespace", "*", "--data", dataDir}, database)...).Output()
 	if err != nil {
 		log.Fatalf("token create: %v", err)
 	}

@@ -2,7 +2,9 @@
 // SQLite, in one run: a full index of a generated repository of P packages
 // × R revisions into each (time, peak RSS, size on disk), then the API of
 // `pkgserver serve` over each index (gets by name and filtered lists of one
-// package, p50/p99) and approvals through it. It starts a throwaway PostgreSQL cluster of its own
+// package, p50/p99) and approvals through it; then webhook deliveries
+// ingested through one replica and through two on one PostgreSQL
+// database, every one checked in the database. It starts a throwaway PostgreSQL cluster of its own
 // (internal/store/pgtest, durable as in production: fsync and synchronous
 // commits on) and stops it at the end, or its watchdog does if this
 // process dies first. It prints a Markdown report.
@@ -33,6 +35,7 @@ type config struct {
 	runs, rounds       int
 	conns, approvals   int
 	duration           time.Duration
+	deliveries, hooks  int
 }
 
 func main() {
@@ -45,6 +48,8 @@ func main() {
 	flag.IntVar(&cfg.rounds, "rounds", 3, "rounds of each API load phase (the median round is reported)")
 	flag.IntVar(&cfg.conns, "concurrency", 8, "keep-alive connections of the API load")
 	flag.IntVar(&cfg.approvals, "approvals", 30, "approvals through the API measured on each database, after one warm-up")
+	flag.IntVar(&cfg.deliveries, "deliveries", 10000, "webhook deliveries of each ingest burst")
+	flag.IntVar(&cfg.hooks, "webhook-concurrency", 16, "keep-alive connections of the ingest bursts, spread over the replicas")
 	flag.DurationVar(&cfg.duration, "duration", 10*time.Second, "length of each API load phase")
 	flag.Parse()
 	log.SetFlags(0)
@@ -99,6 +104,14 @@ func run(ctx context.Context, cfg config, pg *pgtest.Cluster, rep *report) {
 		b.approve = measureApprovals(srv, cfg.packages, cfg.approvals)
 		log.Printf("%s: approve p50 %.1f ms, p99 %.1f ms", b.name, benchutil.Ms(b.approve.p50), benchutil.Ms(b.approve.p99))
 		srv.Stop()
+	}
+	if cfg.deliveries > 0 {
+		w := newWebhookSetup(cfg.out)
+		for _, replicas := range []int{1, 2} {
+			r := measureIngest(ctx, pg, w, cfg.bin, cfg.out, replicas, cfg.deliveries, cfg.hooks)
+			log.Printf("%d replica(s): %.0f deliveries/s end to end, %d lost", replicas, r.rate(), r.check.Lost)
+			rep.ingest = append(rep.ingest, r)
+		}
 	}
 }
 

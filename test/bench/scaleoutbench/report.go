@@ -16,11 +16,13 @@ const (
 	goalIndexRatio = 2.0                   // PostgreSQL's full index over SQLite's
 	goalListP99    = 20 * time.Millisecond // filtered list of one package
 	goalGetP99     = 5 * time.Millisecond  // get by name
+	goalIngest     = 2000                  // deliveries/s end to end across two replicas
 )
 
 type report struct {
 	cfg                   config
 	backends              []*backend
+	ingest                []ingestResult
 	pgVersion             string
 	began                 time.Time
 	loadBefore, loadAfter string
@@ -62,11 +64,12 @@ func (rep report) print(w io.Writer) {
 	cfg := rep.cfg
 	fmt.Fprintf(w, "Machine: %s; load average before %s, after %s. PostgreSQL %s, a throwaway cluster started by the bench (initdb + pg_ctl, default settings but for max_connections=300; fsync, synchronous_commit and full_page_writes on), over TCP on loopback. SQLite: the index in the data directory, as `pkgserver` opens it. The bench took %.0f s.\n\n",
 		machine(), rep.loadBefore, rep.loadAfter, rep.pgVersion, rep.took.Seconds())
-	fmt.Fprintf(w, "Command: `PACKAGES=%d REVISIONS=%d RUNS=%d DURATION=%s CONCURRENCY=%d APPROVALS=%d bash test/bench/scaleout.sh`.\n\n",
-		cfg.packages, cfg.revision, cfg.runs, cfg.duration, cfg.conns, cfg.approvals)
+	fmt.Fprintf(w, "Command: `PACKAGES=%d REVISIONS=%d RUNS=%d DURATION=%s CONCURRENCY=%d APPROVALS=%d DELIVERIES=%d bash test/bench/scaleout.sh`.\n\n",
+		cfg.packages, cfg.revision, cfg.runs, cfg.duration, cfg.conns, cfg.approvals, cfg.deliveries)
 	rep.printIndex(w)
 	rep.printAPI(w)
 	rep.printApprovals(w)
+	rep.printIngest(w)
 	rep.printGoals(w)
 }
 
@@ -121,6 +124,13 @@ func (rep report) printGoals(w io.Writer) {
 		fmt.Fprintf(w, "| %s: filtered list p99 ≤ %d ms | %.2f ms | %s |\n", b.name, goalListP99.Milliseconds(), benchutil.Ms(b.api.list.P99), yes(b.api.list.P99 <= goalListP99))
 		fmt.Fprintf(w, "| %s: get p99 ≤ %d ms | %.2f ms | %s |\n", b.name, goalGetP99.Milliseconds(), benchutil.Ms(b.api.get.P99), yes(b.api.get.P99 <= goalGetP99))
 	}
+	for _, r := range rep.ingest {
+		if r.replicas == 2 {
+			ok := r.rate() >= goalIngest && r.check.Lost == 0 && r.correct(rep.cfg.deliveries)
+			fmt.Fprintf(w, "| ≥ %d deliveries/s end to end across two replicas, 0 lost, each processed once | %.0f/s, %d lost, %d processed more than once | %s |\n",
+				goalIngest, r.rate(), r.check.Lost, r.check.Twice, yes(ok))
+		}
+	}
 	fmt.Fprintln(w)
 }
 
@@ -134,4 +144,26 @@ func (rep report) printApprovals(w io.Writer) {
 		fmt.Fprintf(w, "| %s | %d of %d | %.1f ms | %.1f ms | %.1f ms | %.1f ms |\n", b.name, a.ok, a.n, benchutil.Ms(a.p50), benchutil.Ms(a.p99), benchutil.Ms(a.max), benchutil.Ms(a.index))
 	}
 	fmt.Fprintf(w, "\nWith %d approvals, p99 is the largest but one or the largest; read it as the tail, not a percentile.\n\n", rep.cfg.approvals)
+}
+
+func (rep report) printIngest(w io.Writer) {
+	if len(rep.ingest) == 0 {
+		return
+	}
+	cfg := rep.cfg
+	fmt.Fprintf(w, "### Webhook ingest: two replicas on one PostgreSQL against one\n\n")
+	fmt.Fprintf(w, "`pkgserver serve` replicas on one new PostgreSQL database each time (one keyring file given to all, the webhook secret set once), a repository `default/gh` with provider github registered through the first. Load: `test/bench/webhookbench`'s (benchutil.Send): %d signed `issues` deliveries with unique ids, framed before the clock starts, over %d keep-alive connections spread over the replicas in turn. End to end: from the first delivery sent until the `deliveries` table holds every one done (polled every 20 ms); the table is then read back.\n\n", cfg.deliveries, cfg.hooks)
+	fmt.Fprintln(w, "| replicas | answers | accepted/s (answers) | answer p50 | p99 | end to end | deliveries/s end to end | rows | not done | processed more than once | lost | by lease owner |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|")
+	for _, r := range rep.ingest {
+		p50, p99, _ := r.burst.Percentiles()
+		var by []string
+		for _, c := range r.byReplica {
+			by = append(by, fmt.Sprint(c))
+		}
+		fmt.Fprintf(w, "| %d | %d × 202 of %d | %.0f | %.2f ms | %.2f ms | %.2f s | **%.0f** | %d | %d | %d | %d | %s |\n", r.replicas, r.burst.Count(202), len(r.burst.Codes),
+			float64(r.burst.Count(202))/r.burst.Elapsed.Seconds(), benchutil.Ms(p50), benchutil.Ms(p99), r.endToEnd.Seconds(), r.rate(),
+			r.check.Rows, r.check.NotDone, r.check.Twice, r.check.Lost, strings.Join(by, " · "))
+	}
+	fmt.Fprintln(w)
 }

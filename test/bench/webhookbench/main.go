@@ -9,7 +9,6 @@ package main
 
 import (
 	"context"
-	_ "embed"
 	"flag"
 	"fmt"
 	"log"
@@ -24,9 +23,6 @@ import (
 	"github.com/pkgserver/pkgserver/test/bench/benchutil"
 	"github.com/pkgserver/pkgserver/test/bench/repogen"
 )
-
-//go:embed issues.json
-var issuesPayload string
 
 const (
 	repoName   = "gh"
@@ -55,23 +51,23 @@ func main() {
 
 	setSecret(*pkgserver, dataDir, secretName, secret)
 	srv := benchutil.StartServer(*pkgserver, dataDir, filepath.Join(*out, "serve.log"), benchutil.ServerOptions{})
-	api := startForgeAPI()
-	register(srv, repoName, repoDir, secretName, api.url)
+	api := benchutil.StartForgeAPI()
+	register(srv, repoName, repoDir, secretName, api.URL)
 
 	// Every request is signed and framed before the clock starts.
 	path := "/webhooks/github/default/" + repoName
 	issues, again := issueDeliveries(srv.HTTPAddr, path, *deliveries, *resend)
 	pushBody := strings.NewReplacer("REF", "refs/heads/main", "AFTER", head,
 		`"created": true`, `"created": false`).Replace(string(pushTmpl))
-	pushDs := make([]delivery, *pushes)
+	pushDs := make([]benchutil.Delivery, *pushes)
 	for i := range pushDs {
-		pushDs[i] = newDelivery(srv.HTTPAddr, path, secret, "push", []byte(pushBody))
+		pushDs[i] = benchutil.NewDelivery(srv.HTTPAddr, path, secret, "push", []byte(pushBody))
 	}
 
-	burst := send(srv.HTTPAddr, issues, *conns)
-	repeat := send(srv.HTTPAddr, again, *conns)
+	burst := benchutil.Send([]string{srv.HTTPAddr}, issues, *conns)
+	repeat := benchutil.Send([]string{srv.HTTPAddr}, again, *conns)
 	pushStart := time.Now()
-	push := send(srv.HTTPAddr, pushDs, *conns)
+	push := benchutil.Send([]string{srv.HTTPAddr}, pushDs, *conns)
 	pushAnswered := time.Now()
 
 	db, err := openIndex(filepath.Join(dataDir, "index.db"))
@@ -79,7 +75,7 @@ func main() {
 		srv.Stop()
 		log.Fatal(err)
 	}
-	drained, err := waitDrained(ctx, db, *deliveries+*pushes, 5*time.Minute)
+	drained, err := benchutil.WaitDrained(ctx, db, *deliveries+*pushes, 5*time.Minute)
 	db.Close()
 	srv.Stop()
 	if err != nil {
@@ -90,10 +86,10 @@ func main() {
 
 	r := report{
 		deliveries: *deliveries, pushes: *pushes, conns: *conns,
-		issueBytes: len(issuesPayload), pushBytes: len(pushBody),
+		issueBytes: len(benchutil.IssuesPayload), pushBytes: len(pushBody),
 		burst: burst, repeat: repeat, push: push, check: c, syncs: syncs,
 		drainPush: drained.Sub(pushAnswered), pushSpan: drained.Sub(pushStart),
-		checkRuns: api.created.Load(),
+		checkRuns: api.Created.Load(),
 	}
 	r.print(os.Stdout)
 	if !r.correct() {
@@ -129,13 +125,13 @@ func prepare(out string) (dataDir, repoDir, head string) {
 
 // issueDeliveries are n issues deliveries with unique ids, and resend of
 // them, spread over the burst, to send again.
-func issueDeliveries(host, path string, n, resend int) (issues, again []delivery) {
-	issues = make([]delivery, n)
+func issueDeliveries(host, path string, n, resend int) (issues, again []benchutil.Delivery) {
+	issues = make([]benchutil.Delivery, n)
 	for i := range issues {
-		body := strings.ReplaceAll(issuesPayload, "NUMBER", strconv.Itoa(i+1))
-		issues[i] = newDelivery(host, path, secret, "issues", []byte(body))
+		body := strings.ReplaceAll(benchutil.IssuesPayload, "NUMBER", strconv.Itoa(i+1))
+		issues[i] = benchutil.NewDelivery(host, path, secret, "issues", []byte(body))
 	}
-	again = make([]delivery, 0, resend)
+	again = make([]benchutil.Delivery, 0, resend)
 	for i := range min(resend, n) {
 		again = append(again, issues[i*n/resend])
 	}
@@ -144,21 +140,21 @@ func issueDeliveries(host, path string, n, resend int) (issues, again []delivery
 
 // sentAs is a burst of deliveries and how they were answered.
 type sentAs struct {
-	ds  []delivery
-	res burstResult
+	ds  []benchutil.Delivery
+	res benchutil.BurstResult
 }
 
 // checkDeliveries reads the server's deliveries table, once the server has
 // stopped and closed it, to check that every delivery accepted (202) of
 // the bursts is there once and was processed exactly once.
-func checkDeliveries(ctx context.Context, dataDir string, bursts ...sentAs) check {
+func checkDeliveries(ctx context.Context, dataDir string, bursts ...sentAs) benchutil.DeliveryCheck {
 	accepted := map[string]bool{}
 	sent := map[string]bool{}
 	for _, b := range bursts {
 		for i, d := range b.ds {
-			sent[d.id] = true
-			if b.res.codes[i] == 202 {
-				accepted[d.id] = true
+			sent[d.ID] = true
+			if b.res.Codes[i] == 202 {
+				accepted[d.ID] = true
 			}
 		}
 	}
@@ -166,7 +162,7 @@ func checkDeliveries(ctx context.Context, dataDir string, bursts ...sentAs) chec
 	if err != nil {
 		log.Fatal(err)
 	}
-	c, err := verify(ctx, db, accepted, sent)
+	c, err := benchutil.VerifyDeliveries(ctx, db, accepted, sent)
 	db.Close()
 	if err != nil {
 		log.Fatal(err)

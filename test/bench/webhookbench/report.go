@@ -18,8 +18,8 @@ const (
 type report struct {
 	deliveries, pushes, conns int
 	issueBytes, pushBytes     int
-	burst, repeat, push       burstResult
-	check                     check
+	burst, repeat, push       benchutil.BurstResult
+	check                     benchutil.DeliveryCheck
 	syncs                     int
 	// drainPush is from the last push answered to every delivery done;
 	// pushSpan from the first push sent.
@@ -30,16 +30,16 @@ type report struct {
 
 func rate(n int, d time.Duration) float64 { return float64(n) / d.Seconds() }
 
-func (r report) acceptedRate() float64 { return rate(r.burst.count(202), r.burst.elapsed) }
+func (r report) acceptedRate() float64 { return rate(r.burst.Count(202), r.burst.Elapsed) }
 
-func (r report) lost() int { return r.check.lost }
+func (r report) lost() int { return r.check.Lost }
 
-func (r report) twice() int { return r.check.twice }
+func (r report) twice() int { return r.check.Twice }
 
 // goalsMet reports whether the speed goals were met; the machine decides
 // as much as the server, so missing them is reported, not an error.
 func (r report) goalsMet() bool {
-	_, p99, _ := r.burst.percentiles()
+	_, p99, _ := r.burst.Percentiles()
 	return r.acceptedRate() >= goalRate && p99 < goalP99
 }
 
@@ -47,9 +47,9 @@ func (r report) goalsMet() bool {
 // processed as it should be.
 func (r report) correct() bool {
 	return r.lost() == 0 && r.twice() == 0 &&
-		r.burst.count(202) == r.deliveries && r.repeat.count(200) == len(r.repeat.codes) &&
-		r.push.count(202) == r.pushes && r.check.rows == r.deliveries+r.pushes &&
-		r.check.distinct == r.check.rows && r.check.notDone == 0 && r.check.never == 0 && r.check.unexpected == 0
+		r.burst.Count(202) == r.deliveries && r.repeat.Count(200) == len(r.repeat.Codes) &&
+		r.push.Count(202) == r.pushes && r.check.Rows == r.deliveries+r.pushes &&
+		r.check.Distinct == r.check.Rows && r.check.NotDone == 0 && r.check.Never == 0 && r.check.Unexpected == 0
 }
 
 func yes(ok bool) string {
@@ -67,23 +67,23 @@ func (r report) print(w io.Writer) {
 		r.issueBytes, r.pushBytes)
 	fmt.Fprintln(w, "| phase | deliveries | answers | per second | p50 | p99 | max | transport errors |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
-	row := func(name string, b burstResult) {
-		p50, p99, mx := b.percentiles()
-		fmt.Fprintf(w, "| %s | %d | %s | %.0f | %.2f ms | %.2f ms | %.2f ms | %d |\n", name, len(b.codes), codes(b),
-			rate(len(b.codes), b.elapsed), benchutil.Ms(p50), benchutil.Ms(p99), benchutil.Ms(mx), b.errs)
+	row := func(name string, b benchutil.BurstResult) {
+		p50, p99, mx := b.Percentiles()
+		fmt.Fprintf(w, "| %s | %d | %s | %.0f | %.2f ms | %.2f ms | %.2f ms | %d |\n", name, len(b.Codes), codes(b),
+			rate(len(b.Codes), b.Elapsed), benchutil.Ms(p50), benchutil.Ms(p99), benchutil.Ms(mx), b.Errs)
 	}
 	row("burst of unique `issues` deliveries", r.burst)
-	row(fmt.Sprintf("%d of the same ids again", len(r.repeat.codes)), r.repeat)
+	row(fmt.Sprintf("%d of the same ids again", len(r.repeat.Codes)), r.repeat)
 	row("burst of `push` deliveries", r.push)
-	fmt.Fprintf(w, "\nBurst: %d accepted in %.2f s, %.0f accepted/s.\n", r.burst.count(202), r.burst.elapsed.Seconds(), r.acceptedRate())
+	fmt.Fprintf(w, "\nBurst: %d accepted in %.2f s, %.0f accepted/s.\n", r.burst.Count(202), r.burst.Elapsed.Seconds(), r.acceptedRate())
 	fmt.Fprintf(w, "\nProcessing: every delivery done %.2f s after the last push was answered (%.2f s after the first push was sent); the server logged %d webhook syncs for %d pushes (one per repository per batch of up to 100 deliveries).\n",
 		r.drainPush.Seconds(), r.pushSpan.Seconds(), r.syncs, r.pushes)
 	fmt.Fprintf(w, "The pushed commit (all 20 packages, the branch being new to the payload) was validated once and its check run posted %d time(s) to a loopback stand-in of the GitHub API.\n", r.checkRuns)
 	c := r.check
 	fmt.Fprintf(w, "\nDeliveries table after the server stopped: %d rows (%d issues, %d push), %d distinct ids, %d not done, %d processed more than once (attempts > 1), %d done without an attempt, %d with an error, %d ids the bench did not send; %d of the ids answered 202 missing.\n",
-		c.rows, c.byEvent["issues"], c.byEvent["push"], c.distinct, c.notDone, c.twice, c.never, c.failed, c.unexpected, c.lost)
+		c.Rows, c.ByEvent["issues"], c.ByEvent["push"], c.Distinct, c.NotDone, c.Twice, c.Never, c.Failed, c.Unexpected, c.Lost)
 
-	_, p99, _ := r.burst.percentiles()
+	_, p99, _ := r.burst.Percentiles()
 	fmt.Fprintln(w, "\n| goal | measured | met |")
 	fmt.Fprintln(w, "|---|---|---|")
 	fmt.Fprintf(w, "| ≥ %d deliveries accepted/s | %.0f/s | %s |\n", goalRate, r.acceptedRate(), yes(r.acceptedRate() >= goalRate))
@@ -91,19 +91,19 @@ func (r report) print(w io.Writer) {
 	fmt.Fprintf(w, "| 0 lost | %d | %s |\n", r.lost(), yes(r.lost() == 0))
 	fmt.Fprintf(w, "| 0 processed twice | %d | %s |\n", r.twice(), yes(r.twice() == 0))
 	fmt.Fprintf(w, "| repeated ids answered 200, stored once | %d of %d answered 200; %d rows for %d sent | %s |\n",
-		r.repeat.count(200), len(r.repeat.codes), c.rows, r.deliveries+r.pushes,
-		yes(r.repeat.count(200) == len(r.repeat.codes) && c.rows == r.deliveries+r.pushes && c.distinct == c.rows))
-	fmt.Fprintf(w, "| all processed exactly once | %d done, %d attempts ≠ 1 | %s |\n", c.rows-c.notDone, c.twice+c.never+c.notDone,
-		yes(c.notDone == 0 && c.twice == 0 && c.never == 0))
+		r.repeat.Count(200), len(r.repeat.Codes), c.Rows, r.deliveries+r.pushes,
+		yes(r.repeat.Count(200) == len(r.repeat.Codes) && c.Rows == r.deliveries+r.pushes && c.Distinct == c.Rows))
+	fmt.Fprintf(w, "| all processed exactly once | %d done, %d attempts ≠ 1 | %s |\n", c.Rows-c.NotDone, c.Twice+c.Never+c.NotDone,
+		yes(c.NotDone == 0 && c.Twice == 0 && c.Never == 0))
 	fmt.Fprintf(w, "\nSpeed goals: %s. Correctness (every delivery answered as expected, stored once, processed once, none lost): %s.\n",
 		map[bool]string{true: "met", false: "NOT met"}[r.goalsMet()], map[bool]string{true: "pass", false: "FAIL"}[r.correct()])
 }
 
 // codes summarizes the status codes of a burst, e.g. "10000 × 202".
-func codes(b burstResult) string {
+func codes(b benchutil.BurstResult) string {
 	counts := map[int]int{}
 	var order []int
-	for _, c := range b.codes {
+	for _, c := range b.Codes {
 		if counts[c] == 0 {
 			order = append(order, c)
 		}

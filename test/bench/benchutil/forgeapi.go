@@ -1,4 +1,4 @@
-package main
+package benchutil
 
 import (
 	"fmt"
@@ -8,29 +8,30 @@ import (
 	"sync/atomic"
 )
 
-// forgeAPI answers, on loopback, the GitHub calls pkgserver makes to report
-// the check of the pushed commit, and counts them: the bench measures
-// receiving, and keeps the reports off the network.
-type forgeAPI struct {
-	url              string
-	created, updated atomic.Int64
+// ForgeAPI answers, on loopback, the GitHub calls pkgserver makes to report
+// the check of a pushed commit (of acme/blueprints), and counts them: the
+// benches measure receiving, and keep the reports off the network.
+type ForgeAPI struct {
+	URL              string
+	Created, Updated atomic.Int64
 }
 
-func startForgeAPI() *forgeAPI {
+// StartForgeAPI starts a ForgeAPI, serving until this process ends.
+func StartForgeAPI() *ForgeAPI {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		log.Fatal(err)
 	}
-	f := &forgeAPI{url: "http://" + ln.Addr().String()}
+	f := &ForgeAPI{URL: "http://" + ln.Addr().String()}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /repos/acme/blueprints/check-runs", func(w http.ResponseWriter, r *http.Request) {
-		n := f.created.Add(1)
+		n := f.Created.Add(1)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusCreated)
 		fmt.Fprintf(w, `{"id":%d,"name":"pkgserver","status":"completed"}`, n)
 	})
 	mux.HandleFunc("PATCH /repos/acme/blueprints/check-runs/{id}", func(w http.ResponseWriter, r *http.Request) {
-		f.updated.Add(1)
+		f.Updated.Add(1)
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"id":%s,"name":"pkgserver","status":"completed"}`, r.PathValue("id"))
 	})

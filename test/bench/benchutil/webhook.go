@@ -1,10 +1,11 @@
-package main
+package benchutil
 
 import (
 	"bufio"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	_ "embed"
 	"encoding/hex"
 	"fmt"
 	"net"
@@ -13,19 +14,23 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/pkgserver/pkgserver/test/bench/benchutil"
 )
 
-// delivery is one signed webhook request, written out in full before the
+// IssuesPayload is a GitHub `issues` payload (opened) whose issue number
+// is NUMBER.
+//
+//go:embed issues.json
+var IssuesPayload string
+
+// Delivery is one signed webhook request, written out in full before the
 // burst so that sending it costs the load process a single write.
-type delivery struct {
-	id  string
-	raw []byte
+type Delivery struct {
+	ID  string
+	Raw []byte
 }
 
-// newDelivery signs body as GitHub does and frames the request.
-func newDelivery(host, path, secret, event string, body []byte) delivery {
+// NewDelivery signs body as GitHub does and frames the request.
+func NewDelivery(host, path, secret, event string, body []byte) Delivery {
 	id := newGUID()
 	mac := hmac.New(sha256.New, []byte(secret))
 	mac.Write(body)
@@ -41,7 +46,7 @@ func newDelivery(host, path, secret, event string, body []byte) delivery {
 		"X-GitHub-Hook-Installation-Target-Type: repository\r\n" +
 		"X-GitHub-Hook-Installation-Target-ID: 123456789\r\n" +
 		"X-Hub-Signature-256: sha256=" + hex.EncodeToString(mac.Sum(nil)) + "\r\n\r\n"
-	return delivery{id: id, raw: append([]byte(head), body...)}
+	return Delivery{ID: id, Raw: append([]byte(head), body...)}
 }
 
 // newGUID is a random version-4 UUID, the form of GitHub's delivery ids.
@@ -54,18 +59,19 @@ func newGUID() string {
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
-// burstResult is what sending a list of deliveries gave: the status code
+// BurstResult is what sending a list of deliveries gave: the status code
 // and the answer time of each (code 0: a transport error).
-type burstResult struct {
-	codes   []int
-	times   []time.Duration
-	elapsed time.Duration
-	errs    int
+type BurstResult struct {
+	Codes   []int
+	Times   []time.Duration
+	Elapsed time.Duration
+	Errs    int
 }
 
-func (r burstResult) count(code int) int {
+// Count is how many deliveries were answered code.
+func (r BurstResult) Count(code int) int {
 	n := 0
-	for _, c := range r.codes {
+	for _, c := range r.Codes {
 		if c == code {
 			n++
 		}
@@ -73,9 +79,9 @@ func (r burstResult) count(code int) int {
 	return n
 }
 
-// percentiles are the p50, p99 and max answer times.
-func (r burstResult) percentiles() (p50, p99, maxT time.Duration) {
-	s := slices.Clone(r.times)
+// Percentiles are the p50, p99 and max answer times.
+func (r BurstResult) Percentiles() (p50, p99, maxT time.Duration) {
+	s := slices.Clone(r.Times)
 	slices.Sort(s)
 	if len(s) == 0 {
 		return 0, 0, 0
@@ -83,17 +89,19 @@ func (r burstResult) percentiles() (p50, p99, maxT time.Duration) {
 	return s[len(s)/2], s[len(s)*99/100], s[len(s)-1]
 }
 
-// send delivers ds as fast as the server answers, over conns keep-alive
-// connections, each taking the next delivery when its answer came. It
-// speaks HTTP/1.1 on raw connections, as wrk does, rather than through
-// net/http's client: the load shares the machine with the server.
-func send(host string, ds []delivery, conns int) burstResult {
-	res := burstResult{codes: make([]int, len(ds)), times: make([]time.Duration, len(ds))}
+// Send delivers ds as fast as the servers answer, over conns keep-alive
+// connections spread over hosts in turn (replicas behind no balancer),
+// each taking the next delivery when its answer came. It speaks HTTP/1.1
+// on raw connections, as wrk does, rather than through net/http's client:
+// the load shares the machine with the server.
+func Send(hosts []string, ds []Delivery, conns int) BurstResult {
+	res := BurstResult{Codes: make([]int, len(ds)), Times: make([]time.Duration, len(ds))}
 	var next atomic.Int64
 	var errs atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
-	for range conns {
+	for w := range conns {
+		host := hosts[w%len(hosts)]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -115,25 +123,25 @@ func send(host string, ds []delivery, conns int) burstResult {
 				}
 				code := 0
 				if err == nil {
-					code, err = rc.do(ds[i].raw)
+					code, err = rc.do(ds[i].Raw)
 				}
-				res.times[i] = time.Since(t)
-				res.codes[i] = code
+				res.Times[i] = time.Since(t)
+				res.Codes[i] = code
 				if err != nil {
 					if rc != nil {
 						rc.c.Close()
 						rc = nil
 					}
 					if errs.Add(1) == 1 {
-						fmt.Printf("<!-- delivery %s: %v -->\n", ds[i].id, err)
+						fmt.Printf("<!-- delivery %s: %v -->\n", ds[i].ID, err)
 					}
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	res.elapsed = time.Since(start)
-	res.errs = int(errs.Load())
+	res.Elapsed = time.Since(start)
+	res.Errs = int(errs.Load())
 	return res
 }
 
@@ -156,5 +164,5 @@ func (rc *rawConn) do(req []byte) (int, error) {
 	if _, err := rc.c.Write(req); err != nil {
 		return 0, err
 	}
-	return benchutil.ReadResponse(rc.r)
+	return ReadResponse(rc.r)
 }
