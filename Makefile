@@ -79,6 +79,7 @@ bench: build
 	bash test/bench/webhook.sh
 	bash test/bench/approve.sh
 	bash test/bench/render.sh
+	bash test/bench/scaleout.sh
 
 generate:
 	$(GO) run ./internal/schema/gen
