@@ -96,7 +96,14 @@ func dialGet(host, token string) (*getConn, error) {
 		suffix: " HTTP/1.1\r\nHost: " + host + "\r\nAuthorization: Bearer " + token + "\r\n\r\n"}, nil
 }
 
+// requestTimeout bounds one request of a load: a server that stops
+// answering shows as errors, not as a load that never ends.
+const requestTimeout = 30 * time.Second
+
 func (rc *getConn) get(path string) (int, error) {
+	if err := rc.c.SetDeadline(time.Now().Add(requestTimeout)); err != nil {
+		return 0, err
+	}
 	if _, err := io.WriteString(rc.c, rc.prefix+path+rc.suffix); err != nil {
 		return 0, err
 	}
