@@ -18,7 +18,6 @@ import (
 // filtered lists of one package, each the median of its rounds.
 type apiResult struct {
 	revisions  int
-	startSync  time.Duration
 	get, list  benchutil.LoadResult
 	getRounds  []benchutil.LoadResult
 	listRounds []benchutil.LoadResult
