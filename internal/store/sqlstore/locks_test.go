@@ -83,3 +83,30 @@ func TestRepositoryLocks(t *testing.T) {
 		t.Fatal("writers holding locks waited for each other's connections")
 	}
 }
+
+// TestManyListsAtOnce: more lists at once than the pool has connections,
+// each with a query not yet prepared, all finish: a transaction never
+// waits for a second connection to prepare its statements.
+func TestManyListsAtOnce(t *testing.T) {
+	ctx := context.Background()
+	s := openPostgres(t, pg.Database(t))
+	for round := range 5 {
+		var wg sync.WaitGroup
+		done := make(chan struct{})
+		for i := range 32 {
+			wg.Go(func() {
+				// Options of their own make queries of their own.
+				opts := store.ListOptions{Namespace: "default", Package: fmt.Sprintf("p%d", i), Limit: 1 + round*32 + i}
+				if _, err := s.ListRevisions(ctx, opts); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("round %d: lists waited for each other's connections", round)
+		}
+	}
+}

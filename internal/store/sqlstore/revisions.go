@@ -151,19 +151,19 @@ func (s *Store) listRevisions(ctx context.Context, tx *sql.Tx, opts store.ListOp
 		query += ` LIMIT ?`
 		qargs = append(qargs, opts.Limit+1)
 	}
-	listStmt, err := s.stmt(ctx, query)
+	listStmt, err := s.txStmt(ctx, tx, query)
 	if err != nil {
 		return nil, err
 	}
-	rvStmt, err := s.stmt(ctx, `SELECT value FROM counters WHERE name = 'resource_version'`)
+	rvStmt, err := s.txStmt(ctx, tx, `SELECT value FROM counters WHERE name = 'resource_version'`)
 	if err != nil {
 		return nil, err
 	}
 	list := &store.RevisionList{}
-	if err := tx.StmtContext(ctx, rvStmt).QueryRowContext(ctx).Scan(&list.ResourceVersion); err != nil {
+	if err := rvStmt.QueryRowContext(ctx).Scan(&list.ResourceVersion); err != nil {
 		return nil, err
 	}
-	rows, err := tx.StmtContext(ctx, listStmt).QueryContext(ctx, qargs...)
+	rows, err := listStmt.QueryContext(ctx, qargs...)
 	if err != nil {
 		return nil, err
 	}

@@ -156,22 +156,65 @@ func (s *Store) Close() error {
 
 // stmt returns a read query prepared on db. Callers pass a bounded set of
 // query texts (values are always parameters).
+//
+// The lock is not held while preparing, which waits for a connection: a
+// caller holding one in a transaction may be waiting for the lock (with
+// every connection so held, neither would move). Transactions take their
+// statements from txStmt.
 func (s *Store) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	query = s.q(query)
-	s.stmtMu.Lock()
-	defer s.stmtMu.Unlock()
-	if st, ok := s.stmts[query]; ok {
-		return st, nil
-	}
-	if s.stmts == nil {
-		return nil, errors.New("the index is closed")
+	if st, ok, err := s.cachedStmt(query); ok || err != nil {
+		return st, err
 	}
 	st, err := s.db.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	if s.stmts == nil {
+		st.Close()
+		return nil, errors.New("the index is closed")
+	}
+	if prev, ok := s.stmts[query]; ok {
+		st.Close()
+		return prev, nil
+	}
 	s.stmts[query] = st
 	return st, nil
+}
+
+// cachedStmt returns the prepared statement of a query (in the dialect's
+// placeholders), if there is one.
+func (s *Store) cachedStmt(query string) (*sql.Stmt, bool, error) {
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	if s.stmts == nil {
+		return nil, false, errors.New("the index is closed")
+	}
+	st, ok := s.stmts[query]
+	return st, ok, nil
+}
+
+// txStmt returns a read query as a statement of tx: the prepared one,
+// bound to tx's connection, or, until it is prepared, one prepared on tx's
+// connection, while the prepared one is made in the background. A
+// transaction never waits for a second connection: with every connection
+// held by transactions waiting for one, none would come.
+func (s *Store) txStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	st, ok, err := s.cachedStmt(s.q(query))
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		return tx.StmtContext(ctx, st), nil
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, _ = s.stmt(ctx, query)
+	}()
+	return tx.PrepareContext(ctx, s.q(query))
 }
 
 // DB exposes the database to tests of this package's users.
