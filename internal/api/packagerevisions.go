@@ -269,7 +269,9 @@ func (s *Server) getRevision(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if s.store.RevisionGeneration() == gen {
+	// A write of another process meanwhile ends the generation at the next
+	// RevisionGeneration, which asks the database.
+	if s.store.KnownRevisionGeneration() == gen {
 		s.revisions.put(gen, key, b)
 	}
 	return writeJSONBytes(c, http.StatusOK, b)

@@ -67,7 +67,12 @@ type Events interface {
 	// once for changes made through this Store, and within a fraction of a
 	// second for changes another process made to the same database. What
 	// was read of revisions in one generation stays true until it ends.
+	// Where other processes write (PostgreSQL), it asks the database.
 	RevisionGeneration() uint64
+	// KnownRevisionGeneration is the generation as this Store knows it,
+	// without asking the database: enough to tell that it moved while a
+	// revision was read, since the next RevisionGeneration asks.
+	KnownRevisionGeneration() uint64
 	// CompactEvents forgets changes older than a time.
 	CompactEvents(ctx context.Context, before time.Time) error
 }

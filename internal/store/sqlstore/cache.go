@@ -39,6 +39,9 @@ func (s *Store) RevisionGeneration() uint64 {
 	return s.gen.n.Load()
 }
 
+// KnownRevisionGeneration is the generation without asking the database.
+func (s *Store) KnownRevisionGeneration() uint64 { return s.gen.n.Load() }
+
 func (s *Store) catchUpGeneration() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
