@@ -3,9 +3,10 @@ package render
 import (
 	"fmt"
 
-	"sigs.k8s.io/kustomize/api/filters/annotations"
-	"sigs.k8s.io/kustomize/api/filters/labels"
+	"sigs.k8s.io/kustomize/api/filters/fsslice"
+	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/fn/framework"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 // setLabels is the catalog's set-labels: every label of the ConfigMap's
@@ -24,7 +25,7 @@ func setLabels(rl *framework.ResourceList) error {
 	if err != nil {
 		return err
 	}
-	if _, err := (labels.Filter{Labels: data, FsSlice: fs}).Filter(rl.Items); err != nil {
+	if err := setMapEntries(rl.Items, data, fs); err != nil {
 		return fmt.Errorf("set-labels: %w", err)
 	}
 	return nil
@@ -46,8 +47,62 @@ func setAnnotations(rl *framework.ResourceList) error {
 	if err != nil {
 		return err
 	}
-	if _, err := (annotations.Filter{Annotations: data, FsSlice: fs}).Filter(rl.Items); err != nil {
+	if err := setMapEntries(rl.Items, data, fs); err != nil {
 		return fmt.Errorf("set-annotations: %w", err)
 	}
 	return nil
+}
+
+// settingTag is the tag a string value carries while setMapEntries sets
+// it, and only then: kyaml's FieldSetter skips its YAML 1.1 check for a
+// value not tagged as a string.
+const settingTag = "!render-setting"
+
+// setMapEntries does what kustomize's labels and annotations filters do:
+// for each resource, each entry in the order of its keys is set, through
+// kustomize's fsslice filter, in the mappings the field specs fs locate
+// (created where a spec says so), as a scalar tagged !!str. kyaml's
+// FieldSetter double-quotes a value that YAML 1.1 reads as other than a
+// string (yes, 0x10, ~), which it finds by parsing the value with a YAML
+// 1.1 parser each time it sets it; here that is found once per entry, and
+// a value that needs no quotes is set under settingTag, its !!str tag put
+// back on each field set.
+func setMapEntries(nodes []*yaml.RNode, entries map[string]string, fs types.FsSlice) error {
+	keys := yaml.SortedMapKeys(entries)
+	quoted := make([]bool, len(keys))
+	for i, k := range keys {
+		quoted[i] = yaml.IsValueNonString(entries[k])
+	}
+	for _, node := range nodes {
+		for i, k := range keys {
+			value := &yaml.Node{Kind: yaml.ScalarNode, Value: entries[k], Tag: yaml.NodeTagString}
+			if !quoted[i] {
+				value.Tag = settingTag
+			}
+			err := node.PipeE(fsslice.Filter{
+				FsSlice:    fs,
+				SetValue:   setEntry(k, value),
+				CreateKind: yaml.MappingNode,
+				CreateTag:  yaml.NodeTagMap,
+			})
+			value.Tag = yaml.NodeTagString
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// setEntry is kustomize's filtersutil.SetEntry over a value node given:
+// every field it creates shares the node, as kustomize's do; a field that
+// exists gets a copy of it, whose tag is put back here.
+func setEntry(name string, value *yaml.Node) func(*yaml.RNode) error {
+	return func(node *yaml.RNode) error {
+		set, err := node.Pipe(yaml.FieldSetter{Name: name, Value: yaml.NewRNode(value)})
+		if set != nil && set.YNode() != value && set.YNode().Tag == settingTag {
+			set.YNode().Tag = yaml.NodeTagString
+		}
+		return err
+	}
 }

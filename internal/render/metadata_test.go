@@ -1,0 +1,147 @@
+package render
+
+import (
+	"testing"
+
+	"sigs.k8s.io/kustomize/api/filters/annotations"
+	"sigs.k8s.io/kustomize/api/filters/labels"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// metadataResources are resources with labels and annotations to add to,
+// to replace (of every style), and none at all.
+const metadataResources = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: app
+  labels:
+    tier: "db"
+    app: 'app'
+  annotations:
+    note: |
+      a block
+spec:
+  selector:
+    matchLabels:
+      tier: db # the tier
+  template:
+    metadata:
+      labels:
+        tier: db
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: app
+spec:
+  selector:
+    on: "yes"
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+data:
+  a: b
+`
+
+// TestSetMapEntriesAsKustomize checks that set-labels and set-annotations
+// leave the YAML kustomize's labels and annotations filters leave, node
+// for node (tags and styles too), whatever YAML 1.1 makes of the values.
+func TestSetMapEntriesAsKustomize(t *testing.T) {
+	entries := []map[string]string{
+		{"tier": "web", "app": "bench"},
+		{"on": "yes", "tier": "true", "n": "10", "x": "0x1F", "f": "1.5", "e": "", "null": "~", "d": "2001-12-14", "colon": "a: b"},
+		{"note": "a\nb", "app": "Off", "tier": "NO"},
+	}
+	for _, data := range entries {
+		for _, what := range []string{"labels", "annotations"} {
+			want, err := metadataItems()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := metadataItems()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if what == "labels" {
+				fs, _ := parseFieldSpecs(labelFieldSpecs)
+				_, err = labels.Filter{Labels: data, FsSlice: fs}.Filter(want)
+				if err == nil {
+					err = setMapEntries(got, data, fs)
+				}
+			} else {
+				fs, _ := parseFieldSpecs(annotationFieldSpecs)
+				_, err = annotations.Filter{Annotations: data, FsSlice: fs}.Filter(want)
+				if err == nil {
+					err = setMapEntries(got, data, fs)
+				}
+			}
+			if err != nil {
+				t.Fatalf("%s %v: %v", what, data, err)
+			}
+			for i := range want {
+				if !sameNodes(got[i].YNode(), want[i].YNode()) || !sameSharing(got[i].YNode(), want[i].YNode()) {
+					t.Errorf("%s %v: got\n%s\nwant\n%s", what, data, got[i].MustString(), want[i].MustString())
+				}
+			}
+		}
+	}
+}
+
+func metadataItems() ([]*yaml.RNode, error) {
+	return decodeResources([]byte(metadataResources), "r.yaml", ".")
+}
+
+// sameNodes tells whether two trees are the same in every field but
+// their positions.
+func sameNodes(a, b *yaml.Node) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	if a.Kind != b.Kind || a.Style != b.Style || a.Tag != b.Tag || a.Value != b.Value || a.Anchor != b.Anchor ||
+		a.HeadComment != b.HeadComment || a.LineComment != b.LineComment || a.FootComment != b.FootComment ||
+		len(a.Content) != len(b.Content) {
+		return false
+	}
+	for i := range a.Content {
+		if !sameNodes(a.Content[i], b.Content[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameSharing tells whether two trees of the same shape share nodes at
+// the same places: a later edit of one node shows in the same fields.
+func sameSharing(a, b *yaml.Node) bool {
+	var as, bs []*yaml.Node
+	var walk func(n *yaml.Node, into *[]*yaml.Node)
+	walk = func(n *yaml.Node, into *[]*yaml.Node) {
+		*into = append(*into, n)
+		for _, c := range n.Content {
+			walk(c, into)
+		}
+	}
+	walk(a, &as)
+	walk(b, &bs)
+	if len(as) != len(bs) {
+		return false
+	}
+	first := map[*yaml.Node]int{}
+	firstB := map[*yaml.Node]int{}
+	for i := range as {
+		ia, ok := first[as[i]]
+		if !ok {
+			first[as[i]], ia = i, i
+		}
+		ib, ok := firstB[bs[i]]
+		if !ok {
+			firstB[bs[i]], ib = i, i
+		}
+		if ia != ib {
+			return false
+		}
+	}
+	return true
+}
