@@ -9,7 +9,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -89,8 +88,25 @@ func packageFiles(fsys filesys.FileSystem, dir string) ([]string, error) {
 	return names, nil
 }
 
-// documentSeparator is a line that starts with ---, as kyaml splits files.
-var documentSeparator = regexp.MustCompile(`\n---.*\n`)
+// documentSeparators returns where the lines of text that start with ---
+// are, each from the newline before it to its own, as kyaml finds them
+// (the regular expression \n---.*\n, leftmost first, without overlaps).
+func documentSeparators(text string) [][2]int {
+	var locs [][2]int
+	for from := 0; ; {
+		i := strings.Index(text[from:], "\n---")
+		if i < 0 {
+			return locs
+		}
+		start := from + i
+		end := strings.IndexByte(text[start+4:], '\n')
+		if end < 0 {
+			return locs
+		}
+		from = start + 4 + end + 1
+		locs = append(locs, [2]int{start, from})
+	}
+}
 
 // decodeResources decodes the resources of a file, as kyaml's ByteReader
 // does: documents split at separator lines, empty ones skipped, a bare
@@ -100,7 +116,7 @@ func decodeResources(data []byte, rel, dir string) ([]*yaml.RNode, error) {
 	text := strings.ReplaceAll(string(data), "\r\n", "\n")
 	var docs []string
 	prev := 0
-	for _, loc := range documentSeparator.FindAllStringIndex(text, -1) {
+	for _, loc := range documentSeparators(text) {
 		after := strings.TrimSpace(text[loc[0]+4 : loc[1]])
 		if after != "" && after[0] != '#' {
 			return nil, fmt.Errorf("invalid document separator: %s", strings.TrimSpace(text[loc[0]:loc[1]]))

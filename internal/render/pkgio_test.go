@@ -3,6 +3,7 @@ package render
 import (
 	"bytes"
 	"maps"
+	"regexp"
 	"slices"
 	"testing"
 
@@ -198,6 +199,25 @@ func TestFileChanged(t *testing.T) {
 		c.edit(ns[0])
 		if got := fileChanged("f.yaml", old, ns); got != c.want {
 			t.Errorf("%s: changed %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestDocumentSeparators: the separator lines are those kyaml's regular
+// expression finds.
+func TestDocumentSeparators(t *testing.T) {
+	re := regexp.MustCompile(`\n---.*\n`)
+	for _, text := range []string{
+		"", "---\n", "a\n---\nb", "a\n---", "a\n---\n---\nb\n", "a\n---\n\n---\n", "a\n--- # c\nb\n---x\n",
+		"\n---\n---\n---\n", "a\n-- \n---- x\n", "a\n---\rb\n", "\n---", "x\n---é\ny\n---\n",
+		kyamlPackage["multi.yaml"], kyamlPackage["trailing.yaml"], benchApp(3),
+	} {
+		var want [][2]int
+		for _, loc := range re.FindAllStringIndex(text, -1) {
+			want = append(want, [2]int{loc[0], loc[1]})
+		}
+		if got := documentSeparators(text); !slices.Equal(got, want) {
+			t.Errorf("%q: got %v, want %v", text, got, want)
 		}
 	}
 }

@@ -109,10 +109,60 @@ func render(ctx context.Context, fsys filesys.FileSystem, dir string, opts Optio
 	return out, nil
 }
 
+// copyNodes returns deep copies of resources, as RNode.Copy makes them
+// (an alias still points where the original's does), each resource's
+// nodes allocated together and their contents together.
 func copyNodes(nodes []*yaml.RNode) []*yaml.RNode {
 	out := make([]*yaml.RNode, len(nodes))
-	for i, n := range nodes {
-		out[i] = n.Copy()
+	for i, rn := range nodes {
+		if rn == nil || rn.YNode() == nil {
+			out[i] = rn.Copy()
+			continue
+		}
+		var t treeCopy
+		t.count(rn.YNode())
+		t.nodes = make([]yaml.Node, 0, t.nodeCount)
+		t.content = make([]*yaml.Node, 0, t.contentCount)
+		c := yaml.NewRNode(t.copy(rn.YNode()))
+		c.AppendToFieldPath(rn.FieldPath()...)
+		c.ShouldKeep, c.Match = rn.ShouldKeep, rn.Match
+		out[i] = c
 	}
 	return out
+}
+
+// treeCopy copies a YAML tree into nodes and content allocated for it.
+type treeCopy struct {
+	nodeCount, contentCount int
+	nodes                   []yaml.Node
+	content                 []*yaml.Node
+}
+
+func (t *treeCopy) count(n *yaml.Node) {
+	t.nodeCount++
+	t.contentCount += len(n.Content)
+	for _, c := range n.Content {
+		if c != nil {
+			t.count(c)
+		}
+	}
+}
+
+// copy copies n; each copy's content has no room to grow into its
+// neighbour's.
+func (t *treeCopy) copy(n *yaml.Node) *yaml.Node {
+	t.nodes = append(t.nodes, *n)
+	c := &t.nodes[len(t.nodes)-1]
+	if len(n.Content) == 0 {
+		return c
+	}
+	start := len(t.content)
+	t.content = t.content[:start+len(n.Content)]
+	c.Content = t.content[start:len(t.content):len(t.content)]
+	for i, item := range n.Content {
+		if item != nil {
+			c.Content[i] = t.copy(item)
+		}
+	}
+	return c
 }
