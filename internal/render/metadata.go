@@ -59,14 +59,21 @@ func setAnnotations(rl *framework.ResourceList) error {
 const settingTag = "!render-setting"
 
 // setMapEntries does what kustomize's labels and annotations filters do:
-// for each resource, each entry in the order of its keys is set, through
-// kustomize's fsslice filter, in the mappings the field specs fs locate
-// (created where a spec says so), as a scalar tagged !!str. kyaml's
-// FieldSetter double-quotes a value that YAML 1.1 reads as other than a
-// string (yes, 0x10, ~), which it finds by parsing the value with a YAML
-// 1.1 parser each time it sets it; here that is found once per entry, and
-// a value that needs no quotes is set under settingTag, its !!str tag put
-// back on each field set.
+// each entry, in the order of the keys, is set in the mappings the field
+// specs fs locate in each resource (created where a spec says so), through
+// kustomize's fsslice filter, as a scalar tagged !!str that every field
+// set in the resource shares. kustomize walks the specs once per entry;
+// here each spec's mappings are found once and every entry set in them, in
+// the same order: no path of the built-in specs goes through a mapping
+// another spec of the same kind sets entries in, so the walks find the
+// same mappings, and each entry's node is set in the same sequence of
+// fields.
+//
+// kyaml's FieldSetter double-quotes a value that YAML 1.1 reads as other
+// than a string (yes, 0x10, ~), which it finds by parsing the value with a
+// YAML 1.1 parser each time it sets it; here that is found once per entry,
+// and a value that needs no quotes is set under settingTag, its !!str tag
+// put back on each field set.
 func setMapEntries(nodes []*yaml.RNode, entries map[string]string, fs types.FsSlice) error {
 	keys := yaml.SortedMapKeys(entries)
 	quoted := make([]bool, len(keys))
@@ -74,35 +81,43 @@ func setMapEntries(nodes []*yaml.RNode, entries map[string]string, fs types.FsSl
 		quoted[i] = yaml.IsValueNonString(entries[k])
 	}
 	for _, node := range nodes {
+		values := make([]yaml.Node, len(keys))
 		for i, k := range keys {
-			value := &yaml.Node{Kind: yaml.ScalarNode, Value: entries[k], Tag: yaml.NodeTagString}
+			values[i] = yaml.Node{Kind: yaml.ScalarNode, Value: entries[k], Tag: yaml.NodeTagString}
 			if !quoted[i] {
-				value.Tag = settingTag
+				values[i].Tag = settingTag
 			}
-			err := node.PipeE(fsslice.Filter{
-				FsSlice:    fs,
-				SetValue:   setEntry(k, value),
-				CreateKind: yaml.MappingNode,
-				CreateTag:  yaml.NodeTagMap,
-			})
-			value.Tag = yaml.NodeTagString
-			if err != nil {
-				return err
-			}
+		}
+		err := node.PipeE(fsslice.Filter{
+			FsSlice: fs,
+			SetValue: func(m *yaml.RNode) error {
+				for i, k := range keys {
+					if err := setEntry(m, k, &values[i]); err != nil {
+						return err
+					}
+				}
+				return nil
+			},
+			CreateKind: yaml.MappingNode,
+			CreateTag:  yaml.NodeTagMap,
+		})
+		for i := range values {
+			values[i].Tag = yaml.NodeTagString
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// setEntry is kustomize's filtersutil.SetEntry over a value node given:
-// every field it creates shares the node, as kustomize's do; a field that
-// exists gets a copy of it, whose tag is put back here.
-func setEntry(name string, value *yaml.Node) func(*yaml.RNode) error {
-	return func(node *yaml.RNode) error {
-		set, err := node.Pipe(yaml.FieldSetter{Name: name, Value: yaml.NewRNode(value)})
-		if set != nil && set.YNode() != value && set.YNode().Tag == settingTag {
-			set.YNode().Tag = yaml.NodeTagString
-		}
-		return err
+// setEntry is what kustomize's filtersutil.SetEntry sets, over a value
+// node given: a field it creates holds the node, one that exists gets a
+// copy of it, whose tag is put back here.
+func setEntry(m *yaml.RNode, name string, value *yaml.Node) error {
+	set, err := m.Pipe(yaml.FieldSetter{Name: name, Value: yaml.NewRNode(value)})
+	if set != nil && set.YNode() != value && set.YNode().Tag == settingTag {
+		set.YNode().Tag = yaml.NodeTagString
 	}
+	return err
 }

@@ -43,6 +43,44 @@ metadata:
   name: settings
 data:
   a: b
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: db
+  labels:
+spec:
+  selector: &meta
+    matchLabels:
+      app: db
+  template:
+    metadata: *meta
+  volumeClaimTemplates:
+    - metadata:
+        name: data
+    - metadata:
+        name: logs
+        labels: {kept: "1"}
+---
+apiVersion: v1
+kind: ReplicationController
+metadata:
+  name: rc
+  annotations: ~
+spec:
+  selector: {}
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: cj
+spec:
+  jobTemplate:
+    spec:
+      template:
+        metadata:
+          annotations:
+            a: b
 `
 
 // TestSetMapEntriesAsKustomize checks that set-labels and set-annotations
@@ -85,6 +123,25 @@ func TestSetMapEntriesAsKustomize(t *testing.T) {
 					t.Errorf("%s %v: got\n%s\nwant\n%s", what, data, got[i].MustString(), want[i].MustString())
 				}
 			}
+		}
+	}
+}
+
+// TestSetMapEntriesErrorsAsKustomize: a field a spec reaches that cannot
+// hold entries fails as it does in kustomize.
+func TestSetMapEntriesErrorsAsKustomize(t *testing.T) {
+	for _, doc := range []string{
+		"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  labels: text\n",
+		"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: a\nspec:\n  template: [1]\n",
+	} {
+		want, _ := decodeResources([]byte(doc), "r.yaml", ".")
+		got, _ := decodeResources([]byte(doc), "r.yaml", ".")
+		fs, _ := parseFieldSpecs(labelFieldSpecs)
+		data := map[string]string{"a": "b", "c": "d"}
+		_, wantErr := labels.Filter{Labels: data, FsSlice: fs}.Filter(want)
+		gotErr := setMapEntries(got, data, fs)
+		if wantErr == nil || gotErr == nil || gotErr.Error() != wantErr.Error() {
+			t.Errorf("%q: got error %v, want %v", doc, gotErr, wantErr)
 		}
 	}
 }
