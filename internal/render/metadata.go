@@ -80,7 +80,10 @@ func setMapEntries(nodes []*yaml.RNode, entries map[string]string, fs types.FsSl
 	for i, k := range keys {
 		quoted[i] = yaml.IsValueNonString(entries[k])
 	}
-	for _, node := range nodes {
+	// Each resource is set on its own, in parallel: the walks and the
+	// fields set belong to it alone.
+	return eachParallel(len(nodes), func(n int) error {
+		node := nodes[n]
 		values := make([]yaml.Node, len(keys))
 		for i, k := range keys {
 			values[i] = yaml.Node{Kind: yaml.ScalarNode, Value: entries[k], Tag: yaml.NodeTagString}
@@ -104,11 +107,8 @@ func setMapEntries(nodes []*yaml.RNode, entries map[string]string, fs types.FsSl
 		for i := range values {
 			values[i].Tag = yaml.NodeTagString
 		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+		return err
+	})
 }
 
 // setEntry is what kustomize's filtersutil.SetEntry sets, over a value

@@ -5,6 +5,8 @@ import (
 
 	"sigs.k8s.io/kustomize/api/filters/annotations"
 	"sigs.k8s.io/kustomize/api/filters/labels"
+	"sigs.k8s.io/kustomize/api/filters/namespace"
+	"sigs.k8s.io/kustomize/kyaml/fn/framework"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -133,6 +135,8 @@ func TestSetMapEntriesErrorsAsKustomize(t *testing.T) {
 	for _, doc := range []string{
 		"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  labels: text\n",
 		"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: a\nspec:\n  template: [1]\n",
+		metadataResources + "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: b\n  labels: [x]\n---\n" +
+			"apiVersion: v1\nkind: Service\nmetadata:\n  name: c\nspec:\n  selector: 1\n",
 	} {
 		want, _ := decodeResources([]byte(doc), "r.yaml", ".")
 		got, _ := decodeResources([]byte(doc), "r.yaml", ".")
@@ -142,6 +146,42 @@ func TestSetMapEntriesErrorsAsKustomize(t *testing.T) {
 		gotErr := setMapEntries(got, data, fs)
 		if wantErr == nil || gotErr == nil || gotErr.Error() != wantErr.Error() {
 			t.Errorf("%q: got error %v, want %v", doc, gotErr, wantErr)
+		}
+	}
+}
+
+// TestSetNamespaceAsKustomize: set-namespace leaves what kustomize's
+// namespace filter over all the resources leaves, and fails as it does.
+func TestSetNamespaceAsKustomize(t *testing.T) {
+	for _, doc := range []string{
+		metadataResources + "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: rb\n" +
+			"subjects:\n  - kind: ServiceAccount\n    name: default\n  - kind: User\n    name: u\n---\n" +
+			"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: old\n",
+		metadataResources + "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: b\n  namespace: {a: b}\n---\n" +
+			"apiVersion: v1\nkind: Service\nmetadata:\n  name: c\n  namespace: [x]\n",
+	} {
+		want, _ := decodeResources([]byte(doc), "r.yaml", ".")
+		got, _ := decodeResources([]byte(doc), "r.yaml", ".")
+		fs, _ := parseFieldSpecs(namespaceFieldSpecs)
+		_, wantErr := namespace.Filter{Namespace: "yes", FsSlice: fs, SetRoleBindingSubjects: namespace.DefaultSubjectsOnly}.Filter(want)
+		config, err := newConfigMap(map[string]string{"namespace": "yes"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotErr := setNamespace(&framework.ResourceList{Items: got, FunctionConfig: config})
+		switch {
+		case wantErr != nil:
+			if gotErr == nil || gotErr.Error() != "set-namespace: "+wantErr.Error() {
+				t.Errorf("got error %v, want %v", gotErr, wantErr)
+			}
+		case gotErr != nil:
+			t.Errorf("got error %v", gotErr)
+		default:
+			for i := range want {
+				if !sameNodes(got[i].YNode(), want[i].YNode()) {
+					t.Errorf("got\n%s\nwant\n%s", got[i].MustString(), want[i].MustString())
+				}
+			}
 		}
 	}
 }

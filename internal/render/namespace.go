@@ -39,8 +39,15 @@ func setNamespace(rl *framework.ResourceList) error {
 	for i, n := range rl.Items {
 		before[i] = keyOf(n)
 	}
+	// The filter changes only the resource it is given: each is filtered
+	// on its own, in parallel, and the first one's error in order reported
+	// as the filter over all would report it.
 	f := namespace.Filter{Namespace: ns, FsSlice: fs, SetRoleBindingSubjects: namespace.DefaultSubjectsOnly}
-	if _, err := f.Filter(rl.Items); err != nil {
+	err = eachParallel(len(rl.Items), func(i int) error {
+		_, err := f.Filter(rl.Items[i : i+1])
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("set-namespace: %w", err)
 	}
 	moved := map[dependsOnKey]string{}

@@ -9,7 +9,8 @@ import (
 // eachParallel calls fn(i) for each i in [0, n) on up to GOMAXPROCS
 // goroutines and returns the error of the lowest i that failed. The calls
 // must touch disjoint data: a render decodes and writes files this way,
-// one file per call.
+// one file per call, and runs set-namespace, set-labels and
+// set-annotations, one resource per call.
 func eachParallel(n int, fn func(i int) error) error {
 	workers := min(runtime.GOMAXPROCS(0), n)
 	errs := make([]error, n)
