@@ -79,8 +79,9 @@ type Receiver struct {
 	// Stored is called after a delivery is stored, to wake processing.
 	Stored func()
 
-	batch  batcher
-	budget bodyBudget
+	batch   batcher
+	budget  bodyBudget
+	secrets secretCache
 }
 
 // bodyBudget counts the bytes of bodies held, in all and per repository
@@ -316,7 +317,7 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	secret, err := rc.secretOf(ctx, in.forge, in.ns, in.name)
+	secret, cached, err := rc.cachedSecretOf(ctx, in, start)
 	if err != nil {
 		rc.Log.Error("webhook: read repository", "err", err)
 		answer(w, http.StatusInternalServerError, "internal error")
@@ -331,7 +332,18 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request) {
 		answerReadError(w, err)
 		return
 	}
-	if !in.verify(r, secret, body) {
+	verified := in.verify(r, secret, body)
+	if !verified && cached {
+		// The secret may have changed since it was cached.
+		rc.secrets.drop(in.forge + "/" + in.ns + "/" + in.name)
+		if secret, _, err = rc.cachedSecretOf(ctx, in, time.Now()); err != nil {
+			rc.Log.Error("webhook: read repository", "err", err)
+			answer(w, http.StatusInternalServerError, "internal error")
+			return
+		}
+		verified = in.verify(r, secret, body)
+	}
+	if !verified {
 		// Whether the repository exists is not told to a request that
 		// cannot prove it knows the repository's secret: an unknown
 		// repository, one of the other forge, one without its secret, a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/pkgserver/pkgserver/internal/store"
@@ -21,28 +22,20 @@ func (s *Store) AddDelivery(ctx context.Context, d *store.Delivery) (bool, error
 }
 
 // AddDeliveries stores deliveries in one transaction — one commit, one
-// sync to disk, for many — and reports which were new.
+// sync to disk, for many — and reports which were new. They are inserted
+// by one statement per deliveryChunk rows: a round trip each, not one per
+// delivery. Of one delivery given twice, the first is the new one.
 func (s *Store) AddDeliveries(ctx context.Context, ds []*store.Delivery) ([]bool, error) {
 	added := make([]bool, len(ds))
 	// Two replicas may store the same deliveries (redelivered) in other
 	// orders, and deadlock on each other's rows: retried.
 	err := s.retriedWrite(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO deliveries (forge, delivery_id, namespace, repository, event, payload, received_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (forge, namespace, repository, delivery_id) DO NOTHING`))
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for i, d := range ds {
-			res, err := stmt.ExecContext(ctx, d.Forge, d.DeliveryID, d.Namespace, d.Repository, d.Event, d.Payload, d.ReceivedAt.UnixMilli())
-			if err != nil {
+		clear(added)
+		for start := 0; start < len(ds); start += deliveryChunk {
+			chunk := ds[start:min(len(ds), start+deliveryChunk)]
+			if err := s.insertDeliveries(ctx, tx, chunk, added[start:]); err != nil {
 				return err
 			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return err
-			}
-			added[i] = n == 1
 		}
 		return nil
 	})
@@ -50,6 +43,60 @@ func (s *Store) AddDeliveries(ctx context.Context, ds []*store.Delivery) ([]bool
 		return nil, err
 	}
 	return added, nil
+}
+
+// deliveryChunk bounds the rows of one statement: 7 parameters each, well
+// below SQLite's 32,766 and PostgreSQL's 65,535.
+const deliveryChunk = 256
+
+// deliveryKey names a delivery as the table's unique key does.
+type deliveryKey struct{ forge, namespace, repository, id string }
+
+// insertDeliveries inserts ds in one statement, setting added[i] for those
+// that were new.
+func (s *Store) insertDeliveries(ctx context.Context, tx *sql.Tx, ds []*store.Delivery, added []bool) error {
+	args := make([]any, 0, 7*len(ds))
+	for _, d := range ds {
+		args = append(args, d.Forge, d.DeliveryID, d.Namespace, d.Repository, d.Event, d.Payload, d.ReceivedAt.UnixMilli())
+	}
+	rows, err := tx.QueryContext(ctx, s.q(`INSERT INTO deliveries (forge, delivery_id, namespace, repository, event, payload, received_at)
+		VALUES `+valueRows(len(ds), 7)+`
+		ON CONFLICT (forge, namespace, repository, delivery_id) DO NOTHING
+		RETURNING forge, namespace, repository, delivery_id`), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	inserted := map[deliveryKey]bool{}
+	for rows.Next() {
+		var k deliveryKey
+		if err := rows.Scan(&k.forge, &k.namespace, &k.repository, &k.id); err != nil {
+			return err
+		}
+		inserted[k] = true
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for i, d := range ds {
+		k := deliveryKey{d.Forge, d.Namespace, d.Repository, d.DeliveryID}
+		if inserted[k] {
+			added[i] = true
+			delete(inserted, k)
+		}
+	}
+	return nil
+}
+
+// valueRows is n rows of a VALUES list of cols parameters each:
+// "(?, ?), (?, ?)".
+func valueRows(n, cols int) string {
+	return repeated("("+repeated("?", cols)+")", n)
+}
+
+// repeated is n times item, separated by commas.
+func repeated(item string, n int) string {
+	return strings.TrimSuffix(strings.Repeat(item+", ", n), ", ")
 }
 
 // PendingDeliveries returns deliveries not processed yet, oldest first,

@@ -69,25 +69,27 @@ func (s *Store) ClaimDeliveries(ctx context.Context, owner string, now, until ti
 	return out, nil
 }
 
-// HoldDeliveries sets the lease of the deliveries owner holds.
+// HoldDeliveries sets the lease of the deliveries owner holds, by one
+// statement per deliveryChunk of them.
 func (s *Store) HoldDeliveries(ctx context.Context, owner string, until time.Time, ids []int64) ([]int64, error) {
 	var lost []int64
 	err := s.retriedWrite(ctx, func(tx *sql.Tx) error {
 		lost = lost[:0]
-		stmt, err := tx.PrepareContext(ctx, s.q(`UPDATE deliveries SET lease_until = ? WHERE id = ? AND lease_owner = ? AND done = 0`))
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for _, id := range ids {
-			res, err := stmt.ExecContext(ctx, until.UnixMilli(), id, owner)
+		for start := 0; start < len(ids); start += deliveryChunk {
+			chunk := ids[start:min(len(ids), start+deliveryChunk)]
+			args := []any{until.UnixMilli(), owner}
+			for _, id := range chunk {
+				args = append(args, id)
+			}
+			held, err := updatedIDs(ctx, tx, s.q(`UPDATE deliveries SET lease_until = ? WHERE lease_owner = ? AND done = 0
+				AND id IN (`+repeated("?", len(chunk))+`) RETURNING id`), args)
 			if err != nil {
 				return err
 			}
-			if n, err := res.RowsAffected(); err != nil {
-				return err
-			} else if n == 0 {
-				lost = append(lost, id)
+			for _, id := range chunk {
+				if !held[id] {
+					lost = append(lost, id)
+				}
 			}
 		}
 		return nil
@@ -96,36 +98,62 @@ func (s *Store) HoldDeliveries(ctx context.Context, owner string, until time.Tim
 }
 
 // FinishClaimedDeliveries records the outcomes of the deliveries owner
-// holds. A finished delivery keeps its owner's id, for the record.
+// holds, by one statement per deliveryChunk of them. A finished delivery
+// keeps its owner's id, for the record.
 func (s *Store) FinishClaimedDeliveries(ctx context.Context, owner string, outcomes []store.DeliveryOutcome) ([]int64, error) {
 	now := time.Now().UnixMilli()
 	var lost []int64
 	err := s.retriedWrite(ctx, func(tx *sql.Tx) error {
 		lost = lost[:0]
-		stmt, err := tx.PrepareContext(ctx, s.q(`UPDATE deliveries SET done = ?, attempts = attempts + 1, error = ?, processed_at = ?, lease_until = ?
-			WHERE id = ? AND lease_owner = ? AND done = 0`))
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for _, o := range outcomes {
-			var until int64
-			if !o.Done && !o.RetryAt.IsZero() {
-				until = o.RetryAt.UnixMilli()
+		for start := 0; start < len(outcomes); start += deliveryChunk {
+			chunk := outcomes[start:min(len(outcomes), start+deliveryChunk)]
+			var args []any
+			for _, o := range chunk {
+				var until int64
+				if !o.Done && !o.RetryAt.IsZero() {
+					until = o.RetryAt.UnixMilli()
+				}
+				args = append(args, o.ID, boolInt(o.Done), o.Reason, until)
 			}
-			res, err := stmt.ExecContext(ctx, boolInt(o.Done), o.Reason, now, until, o.ID, owner)
+			args = append(args, now, owner)
+			// The parameters of VALUES are cast: PostgreSQL would take
+			// them as text.
+			row := "(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS BIGINT))"
+			finished, err := updatedIDs(ctx, tx, s.q(`WITH v (vid, vdone, verror, vuntil) AS (VALUES `+
+				repeated(row, len(chunk))+`)
+				UPDATE deliveries SET done = v.vdone, attempts = attempts + 1, error = v.verror, processed_at = ?, lease_until = v.vuntil
+				FROM v WHERE deliveries.id = v.vid AND deliveries.lease_owner = ? AND deliveries.done = 0
+				RETURNING id`), args)
 			if err != nil {
 				return err
 			}
-			if n, err := res.RowsAffected(); err != nil {
-				return err
-			} else if n == 0 {
-				lost = append(lost, o.ID)
+			for _, o := range chunk {
+				if !finished[o.ID] {
+					lost = append(lost, o.ID)
+				}
 			}
 		}
 		return nil
 	})
 	return lost, err
+}
+
+// updatedIDs runs an UPDATE … RETURNING id and returns the ids.
+func updatedIDs(ctx context.Context, tx *sql.Tx, query string, args []any) (map[int64]bool, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	ids := map[int64]bool{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids[id] = true
+	}
+	return ids, rows.Err()
 }
 
 // ClaimCheck leases a check for an attempt: the UPDATE finds it only if no

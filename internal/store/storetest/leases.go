@@ -16,6 +16,7 @@ import (
 func TestLeases(t *testing.T, newStore func(t *testing.T) store.Store) {
 	run(t, newStore, []test[store.Store]{
 		{"Deliveries", testDeliveryLeases},
+		{"ManyDeliveries", testManyDeliveries},
 		{"Checks", testCheckLeases},
 		{"Syncs", testSyncLeases},
 		{"PullRequestRefreshes", testRefreshClaims},
@@ -202,5 +203,58 @@ func testRefreshClaims(t *testing.T, s store.Store) {
 		if err != nil || got != tc.want {
 			t.Errorf("refresh at +%v: %v, %v; want %v", tc.at.Sub(now), got, err, tc.want)
 		}
+	}
+}
+
+// testManyDeliveries: batches larger than one statement's rows are stored,
+// held and finished whole; a delivery given twice in a batch, even far
+// apart, is new once.
+func testManyDeliveries(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	now := time.Now()
+	var ds []*store.Delivery
+	for i := range 700 {
+		id := fmt.Sprintf("d-%d", i)
+		if i == 652 { // in r1, as d-10
+			id = "d-10"
+		}
+		ds = append(ds, &store.Delivery{Forge: "github", DeliveryID: id, Namespace: "default", Repository: fmt.Sprintf("r%d", i%3),
+			Event: "push", Payload: []byte(`{}`), ReceivedAt: now})
+	}
+	added, err := s.AddDeliveries(ctx, ds)
+	if err != nil || len(added) != 700 {
+		t.Fatalf("AddDeliveries of 700: %d, %v", len(added), err)
+	}
+	for i, a := range added {
+		if a != (i != 652) {
+			t.Errorf("delivery %d (%s) added: %v", i, ds[i].DeliveryID, a)
+		}
+	}
+	claimed, err := s.ClaimDeliveries(ctx, "a", now, now.Add(time.Minute), 0, 1000)
+	if err != nil || len(claimed) != 699 {
+		t.Fatalf("claimed %d, %v; want 699", len(claimed), err)
+	}
+	var ids []int64
+	var outcomes []store.DeliveryOutcome
+	for i, d := range claimed {
+		ids = append(ids, d.ID)
+		outcomes = append(outcomes, store.DeliveryOutcome{ID: d.ID, Done: i%2 == 0, Reason: fmt.Sprintf("outcome %d", i)})
+	}
+	if lost, err := s.HoldDeliveries(ctx, "a", now.Add(2*time.Minute), ids); err != nil || len(lost) != 0 {
+		t.Fatalf("holding 699: lost %d, %v", len(lost), err)
+	}
+	if lost, err := s.FinishClaimedDeliveries(ctx, "b", outcomes[:300]); err != nil || len(lost) != 300 {
+		t.Fatalf("b finishing a's 300: lost %d, %v", len(lost), err)
+	}
+	if lost, err := s.FinishClaimedDeliveries(ctx, "a", outcomes); err != nil || len(lost) != 0 {
+		t.Fatalf("finishing 699: lost %d, %v", len(lost), err)
+	}
+	pending, err := s.PendingDeliveries(ctx, 0, 1000)
+	if err != nil || len(pending) != 349 {
+		t.Fatalf("pending after finishing: %d, %v; want 349", len(pending), err)
+	}
+	d, err := s.GetDelivery(ctx, "github", claimed[1].DeliveryID)
+	if err != nil || d.Done || d.Attempts != 1 || d.Error != "outcome 1" {
+		t.Errorf("delivery %s after its failure: %+v, %v", claimed[1].DeliveryID, d, err)
 	}
 }
