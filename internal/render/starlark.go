@@ -252,24 +252,7 @@ func starlarkItems(list *starlark.Dict, ids map[string]*yaml.RNode) ([]*yaml.RNo
 	if _, isString := v.(starlark.String); !ok || isString {
 		return nil, fmt.Errorf(`ctx.resource_list["items"] must be a list of resources, not a %s`, v.Type())
 	}
-	conv := &starlarkConverter{}
-	items := make([]*yaml.RNode, 0, seq.Len())
-	for i := range seq.Len() {
-		e := seq.Index(i)
-		if _, ok := e.(*starlark.Dict); !ok {
-			return nil, fmt.Errorf(`ctx.resource_list["items"][%d] must be a dict, not a %s`, i, e.Type())
-		}
-		var ref *yaml.Node
-		if in := ids[starlarkID(e.(*starlark.Dict))]; in != nil {
-			ref = in.YNode()
-		}
-		node, err := conv.yamlNode(e, ref, 0)
-		if err != nil {
-			return nil, fmt.Errorf(`ctx.resource_list["items"][%d]: %w`, i, err)
-		}
-		items = append(items, yaml.NewRNode(node))
-	}
-	return items, nil
+	return yamlItems(seq, ids)
 }
 
 // starlarkID returns the id annotation of a resource as the script left

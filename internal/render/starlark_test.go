@@ -193,6 +193,7 @@ func TestStarlarkFailures(t *testing.T) {
 		{"item not a dict", `ctx.resource_list["items"].append(1)`, `ctx.resource_list["items"][2] must be a dict, not a int`},
 		{"function in a resource", `ctx.resource_list["items"][0]["f"] = len`, `ctx.resource_list["items"][0]: a builtin_function_or_method cannot be written as YAML`},
 		{"cycle", "d = ctx.resource_list[\"items\"][0]\nd[\"self\"] = d\n", `values nested deeper than 1000`},
+		{"first failure in order", "ctx.resource_list[\"items\"].append(1)\nctx.resource_list[\"items\"][1][\"f\"] = len\n", `ctx.resource_list["items"][1]: a builtin_function_or_method cannot be written as YAML`},
 		{"items removed", `ctx.resource_list.pop("items")`, `the script removed ctx.resource_list["items"]`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

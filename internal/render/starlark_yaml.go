@@ -35,13 +35,9 @@ func (c *starlarkConverter) count(depth int) error {
 // config.kubernetes.io/v1 ResourceList with the items and the
 // functionConfig.
 func (c *starlarkConverter) resourceList(items []*yaml.RNode, config *yaml.RNode) (*starlark.Dict, error) {
-	elems := make([]starlark.Value, len(items))
-	for i, n := range items {
-		v, err := c.starlarkValue(n.YNode(), 0)
-		if err != nil {
-			return nil, err
-		}
-		elems[i] = v
+	elems, err := c.starlarkValues(items)
+	if err != nil {
+		return nil, err
 	}
 	list := starlark.NewDict(4)
 	fields := []struct {
