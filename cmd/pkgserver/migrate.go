@@ -18,12 +18,13 @@ func newMigrateCmd() *cobra.Command {
 	var to string
 	cmd := &cobra.Command{
 		Use:   "migrate --to DATABASE",
-		Short: "Copy the repositories, users, tokens and secrets of an index into another database",
+		Short: "Copy the repositories, users, tokens, secrets and field managers of an index into another database",
 		Long: `Copy what an index holds that git does not, from the index of --data and
 --database (the source) into the database --to (postgres://..., or
 sqlite://PATH): the registered repositories (their specs; their status comes
 back with their next sync), the git host's users with their SSH keys, the API
-tokens (their hashes) and the stored secrets, sealed as they are: the servers
+tokens (their hashes), the stored secrets and the field managers server-side
+apply recorded for package revisions. Secrets are copied sealed: the servers
 on the new database need the source's key, <data>/secret.key, through
 --keyring-file.
 
@@ -106,38 +107,68 @@ func migrate(ctx context.Context, src, dst *sqlstore.Store, out io.Writer) error
 			return err
 		}
 	}
-	if err := migrateSecrets(ctx, src, dst, tally); err != nil {
+	secrets, err := migrateSecrets(ctx, src, dst, tally)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "%d copied (%d repositories, %d users, %d tokens, secrets), %d already there; now: pkgserver reindex --database ...\n",
-		copied, len(repos), len(users), len(tokens), kept)
+	managers, err := migrateManagedFields(ctx, src, dst, tally)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "%d copied, %d already there (of %d repositories, %d users, %d tokens, %d secrets, %d objects' field managers); now: pkgserver reindex --database ...\n",
+		copied, kept, len(repos), len(users), len(tokens), secrets, managers)
 	return nil
 }
 
+// migrateManagedFields copies the field managers of package revisions and
+// their resources (server-side apply's record of who set which label or
+// annotation); the reindex that follows drops those of revisions git no
+// longer has. It returns how many objects' managers the source holds.
+func migrateManagedFields(ctx context.Context, src, dst *sqlstore.Store, tally func(what, name string, err error) error) (int, error) {
+	all, err := src.ListManagedFields(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, m := range all {
+		name := m.Resource + " " + m.Namespace + "/" + m.Name
+		_, err := dst.ManagedFields(ctx, m.Namespace, m.Resource, m.Name)
+		switch {
+		case err == nil:
+			err = store.ErrExists
+		case errors.Is(err, store.ErrNotFound):
+			err = dst.SetManagedFields(ctx, &m)
+		}
+		if err := tally("field managers of", name, err); err != nil {
+			return 0, err
+		}
+	}
+	return len(all), nil
+}
+
 // migrateSecrets copies the sealed secrets; one the target holds already
-// is kept.
-func migrateSecrets(ctx context.Context, src, dst *sqlstore.Store, tally func(what, name string, err error) error) error {
+// is kept. It returns how many the source holds.
+func migrateSecrets(ctx context.Context, src, dst *sqlstore.Store, tally func(what, name string, err error) error) (int, error) {
 	refs, err := src.ListSecrets(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	for _, ref := range refs {
 		name := ref.Namespace + "/" + ref.Name
 		if _, err := dst.GetSecret(ctx, ref.Namespace, ref.Name); err == nil {
 			if err := tally("secret", name, store.ErrExists); err != nil {
-				return err
+				return 0, err
 			}
 			continue
 		} else if !errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("secret %s: %w", name, err)
+			return 0, fmt.Errorf("secret %s: %w", name, err)
 		}
 		sealed, err := src.GetSecret(ctx, ref.Namespace, ref.Name)
 		if err != nil {
-			return fmt.Errorf("secret %s: %w", name, err)
+			return 0, fmt.Errorf("secret %s: %w", name, err)
 		}
 		if err := tally("secret", name, dst.PutSecret(ctx, ref.Namespace, ref.Name, sealed)); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	return nil
+	return len(refs), nil
 }

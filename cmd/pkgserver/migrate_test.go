@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -56,6 +57,27 @@ func TestMigrate(t *testing.T) {
 		}
 	}
 	src.Close()
+	// Field managers of a revision git has, and of one it no longer has.
+	if out, err := runCLI("reindex", "--data", dataDir); err != nil {
+		t.Fatalf("reindex the source: %v\n%s", err, out)
+	}
+	src, err = sqlstore.OpenSQLite(ctx, filepath.Join(dataDir, "index.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	revs, err := src.ListRevisions(ctx, store.ListOptions{Namespace: "default"})
+	if err != nil || len(revs.Items) == 0 {
+		t.Fatalf("revisions of the source: %+v, %v", revs, err)
+	}
+	v1 := revs.Items[0].Name
+	fields := `[{"manager":"kubectl","operation":"Apply","apiVersion":"porch.kpt.dev/v1alpha1","fieldsType":"FieldsV1","fieldsV1":{"f:metadata":{"f:labels":{"f:tier":{}}}}}]`
+	for _, name := range []string{v1, "blueprints.gone.v9"} {
+		if err := src.SetManagedFields(ctx, &store.ManagedFields{Namespace: "default", Resource: "packagerevisions", Name: name,
+			Repository: "blueprints", Fields: []byte(fields)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src.Close()
 
 	for _, target := range []string{"sqlite", "postgres"} {
 		t.Run(target, func(t *testing.T) {
@@ -64,11 +86,11 @@ func TestMigrate(t *testing.T) {
 				to = pg.Database(t)
 			}
 			out, err := runCLI("migrate", "--data", dataDir, "--to", to)
-			if err != nil || !strings.Contains(out, "4 copied") {
+			if err != nil || !strings.Contains(out, "6 copied, 0 already there") {
 				t.Fatalf("migrate: %v\n%s", err, out)
 			}
 			out, err = runCLI("migrate", "--data", dataDir, "--to", to)
-			if err != nil || !strings.Contains(out, "0 copied") || strings.Count(out, "already in the target") != 4 {
+			if err != nil || !strings.Contains(out, "0 copied, 6 already there") || strings.Count(out, "already in the target") != 6 {
 				t.Fatalf("migrate again: %v\n%s", err, out)
 			}
 			if out, err := runCLI("reindex", "--data", dataDir, "--database", to); err != nil {
@@ -97,6 +119,12 @@ func TestMigrate(t *testing.T) {
 			revs, err := st.ListRevisions(ctx, store.ListOptions{Namespace: "default"})
 			if err != nil || !slices.ContainsFunc(revs.Items, func(r store.Revision) bool { return r.Revision.Revision == "v1" }) {
 				t.Errorf("revisions after reindex: %+v, %v", revs, err)
+			}
+			if m, err := st.ManagedFields(ctx, "default", "packagerevisions", v1); err != nil || string(m.Fields) != fields || m.Repository != "blueprints" {
+				t.Errorf("field managers of %s: %+v, %v", v1, m, err)
+			}
+			if _, err := st.ManagedFields(ctx, "default", "packagerevisions", "blueprints.gone.v9"); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("field managers of a revision git does not have, after reindex: %v", err)
 			}
 		})
 	}

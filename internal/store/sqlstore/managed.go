@@ -30,6 +30,28 @@ func (s *Store) ManagedFields(ctx context.Context, namespace, resource, name str
 	return m, nil
 }
 
+// ListManagedFields returns every object's field managers, for a copy of
+// the index into another database (pkgserver migrate).
+func (s *Store) ListManagedFields(ctx context.Context) ([]store.ManagedFields, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT m.namespace, m.resource, m.name, r.name, m.fields
+		FROM managed_fields m JOIN repositories r ON r.id = m.repository_id ORDER BY m.namespace, m.name, m.resource`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.ManagedFields
+	for rows.Next() {
+		var m store.ManagedFields
+		var fields string
+		if err := rows.Scan(&m.Namespace, &m.Resource, &m.Name, &m.Repository, &fields); err != nil {
+			return nil, err
+		}
+		m.Fields = []byte(fields)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
 // SetManagedFields replaces the field managers of an object.
 func (s *Store) SetManagedFields(ctx context.Context, m *store.ManagedFields) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
