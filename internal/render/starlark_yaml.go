@@ -305,65 +305,6 @@ func (c *starlarkConverter) yamlNode(v starlark.Value, ref *yaml.Node, depth int
 	return nil, fmt.Errorf("a %s cannot be written as YAML", v.Type())
 }
 
-// mappingNode converts a dict whose keys are all strings.
-func (c *starlarkConverter) mappingNode(d *starlark.Dict, ref *yaml.Node, depth int) (*yaml.Node, error) {
-	items := d.Items()
-	keys := make([]string, len(items))
-	byKey := make(map[string]int, len(items))
-	for i, kv := range items {
-		k, ok := kv[0].(starlark.String)
-		if !ok || !utf8.ValidString(string(k)) || k == "<<" {
-			return c.encodedNode(d, ref, depth)
-		}
-		keys[i] = string(k)
-		byKey[keys[i]] = i
-	}
-	if ref != nil && ref.Kind != yaml.MappingNode {
-		ref = nil
-	}
-	order := make([]int, 0, len(items))
-	taken := make([]bool, len(items))
-	if ref != nil {
-		for j := 0; j+1 < len(ref.Content); j += 2 {
-			if i, ok := byKey[ref.Content[j].Value]; ok && !taken[i] {
-				taken[i] = true
-				order = append(order, i)
-			}
-		}
-	}
-	known := len(order)
-	for i := range items {
-		if !taken[i] {
-			order = append(order, i)
-		}
-	}
-	rest := order[known:]
-	slices.SortStableFunc(rest, func(a, b int) int {
-		switch {
-		case yamlKeyLess(keys[a], keys[b]):
-			return -1
-		case yamlKeyLess(keys[b], keys[a]):
-			return 1
-		}
-		return 0
-	})
-	m := &yaml.Node{Kind: yaml.MappingNode, Tag: yaml.NodeTagMap, Content: make([]*yaml.Node, 0, 2*len(items))}
-	for _, i := range order {
-		if err := c.count(depth + 1); err != nil {
-			return nil, err
-		}
-		v, err := c.yamlNode(items[i][1], fieldValue(ref, keys[i]), depth+1)
-		if err != nil {
-			return nil, err
-		}
-		m.Content = append(m.Content, stringNode(keys[i]), v)
-	}
-	if len(items) == 0 {
-		m.Style = yaml.FlowStyle
-	}
-	return m, nil
-}
-
 // encodedNode converts a value through the YAML encoder, as the catalog's
 // runtime does every value, its fields then ordered by ref.
 func (c *starlarkConverter) encodedNode(v starlark.Value, ref *yaml.Node, depth int) (*yaml.Node, error) {
@@ -399,10 +340,18 @@ func plainScalar(s string) *yaml.Node {
 }
 
 // resolvedTag is the tag YAML resolves an unquoted scalar s to. A string
-// that starts with a letter no number, bool or null starts with is a
-// string at once, as in YAML's own resolver.
+// that starts with a letter is a string at once, as in YAML's own
+// resolver, unless it is one of the words that resolver looks up for the
+// letters bools and nulls start with: true, false and null, each in three
+// spellings.
 func resolvedTag(s string) string {
-	if s != "" && (s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z') && !strings.ContainsRune("yYnNtTfFoO", rune(s[0])) {
+	if s != "" && (s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z') {
+		switch s {
+		case "true", "True", "TRUE", "false", "False", "FALSE":
+			return yaml.NodeTagBool
+		case "null", "Null", "NULL":
+			return yaml.NodeTagNull
+		}
 		return yaml.NodeTagString
 	}
 	n := yaml.Node{Kind: yaml.ScalarNode, Value: s}
@@ -411,14 +360,20 @@ func resolvedTag(s string) string {
 
 // stringNode is a string scalar in the style the YAML encoder gives it.
 func stringNode(s string) *yaml.Node {
-	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagString, Value: s}
+	n := &yaml.Node{}
+	setString(n, s)
+	return n
+}
+
+// setString makes n the string scalar stringNode makes.
+func setString(n *yaml.Node, s string) {
+	*n = yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagString, Value: s}
 	switch {
 	case strings.Contains(s, "\n"):
 		n.Style = yaml.LiteralStyle
 	case resolvedTag(s) != yaml.NodeTagString || isBase60Float(s) || isOldBool(s):
 		n.Style = yaml.DoubleQuotedStyle
 	}
-	return n
 }
 
 // base60Float matches what YAML 1.1 reads as a sexagesimal number.

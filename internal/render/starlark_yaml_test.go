@@ -118,3 +118,17 @@ func TestStarlarkScalarAsDecoded(t *testing.T) {
 		}
 	}
 }
+
+// TestResolvedTag: resolvedTag is the tag YAML's resolver gives a plain
+// scalar.
+func TestResolvedTag(t *testing.T) {
+	for _, s := range []string{"", "a", "name", "namespace", "tier", "template", "targetPort", "on", "off", "yes", "no",
+		"y", "n", "true", "True", "TRUE", "tRUE", "false", "False", "FALSE", "null", "Null", "NULL", "nULL", "nil", "None",
+		"Off", "O", "t", "f", "F", "T", "N", "Y", "~", ".inf", ".NaN", "-.inf", "+.inf", "<<", "1", "0x1", "1.5", "-1",
+		"2001-12-14", "_x", "Z9", "ünï", "a b", "trueish", "nullable"} {
+		n := yaml.Node{Kind: yaml.ScalarNode, Value: s}
+		if got, want := resolvedTag(s), n.ShortTag(); got != want {
+			t.Errorf("%q: got %s, want %s", s, got, want)
+		}
+	}
+}
