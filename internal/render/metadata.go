@@ -2,10 +2,14 @@ package render
 
 import (
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 
 	"sigs.k8s.io/kustomize/api/filters/fsslice"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/fn/framework"
+	"sigs.k8s.io/kustomize/kyaml/utils"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -67,7 +71,8 @@ const settingTag = "!render-setting"
 // the same order: no path of the built-in specs goes through a mapping
 // another spec of the same kind sets entries in, so the walks find the
 // same mappings, and each entry's node is set in the same sequence of
-// fields.
+// fields. A spec that creates nothing is not walked at all in a resource
+// that lacks a field of its path: the walk would end there.
 //
 // kyaml's FieldSetter double-quotes a value that YAML 1.1 reads as other
 // than a string (yes, 0x10, ~), which it finds by parsing the value with a
@@ -80,6 +85,7 @@ func setMapEntries(nodes []*yaml.RNode, entries map[string]string, fs types.FsSl
 	for i, k := range keys {
 		quoted[i] = yaml.IsValueNonString(entries[k])
 	}
+	paths := plainPaths(fs)
 	// Each resource is set on its own, in parallel: the walks and the
 	// fields set belong to it alone.
 	return eachParallel(len(nodes), func(n int) error {
@@ -91,24 +97,74 @@ func setMapEntries(nodes []*yaml.RNode, entries map[string]string, fs types.FsSl
 				values[i].Tag = settingTag
 			}
 		}
-		err := node.PipeE(fsslice.Filter{
-			FsSlice: fs,
-			SetValue: func(m *yaml.RNode) error {
-				for i, k := range keys {
-					if err := setEntry(m, k, &values[i]); err != nil {
-						return err
-					}
+		set := func(m *yaml.RNode) error {
+			for i, k := range keys {
+				if err := setEntry(m, k, &values[i]); err != nil {
+					return err
 				}
-				return nil
-			},
-			CreateKind: yaml.MappingNode,
-			CreateTag:  yaml.NodeTagMap,
-		})
+			}
+			return nil
+		}
+		var err error
+		for j := range fs {
+			if paths[j] != nil && !mayReach(node.YNode(), paths[j]) {
+				continue
+			}
+			err = node.PipeE(fsslice.Filter{FsSlice: fs[j : j+1], SetValue: set, CreateKind: yaml.MappingNode, CreateTag: yaml.NodeTagMap})
+			if err != nil {
+				break
+			}
+		}
 		for i := range values {
 			values[i].Tag = yaml.NodeTagString
 		}
 		return err
 	})
+}
+
+// plainPaths returns the path of each field spec that creates nothing and
+// whose every step names a field, split as kustomize splits it; nil for
+// the others.
+func plainPaths(fs types.FsSlice) [][]string {
+	paths := make([][]string, len(fs))
+	for j, spec := range fs {
+		if spec.CreateIfNotPresent {
+			continue
+		}
+		parts := utils.PathSplitter(spec.Path, "/")
+		if !slices.ContainsFunc(parts, func(p string) bool { return !plainStep(p) }) {
+			paths[j] = parts
+		}
+	}
+	return paths
+}
+
+// plainStep tells whether kyaml looks a path step up as a field of a
+// mapping by its name alone: not a sequence's ([]), an index, a list
+// entry, a wildcard, nor one it trims.
+func plainStep(p string) bool {
+	if p == "" || p == "-" || p == "*" || strings.TrimSpace(p) != p || strings.HasSuffix(p, "[]") || yaml.IsListIndex(p) {
+		return false
+	}
+	_, err := strconv.Atoi(p)
+	return err != nil
+}
+
+// mayReach tells whether kustomize's fieldspec filter, following path
+// from n, could change n or fail: false only where a mapping on the path
+// lacks the next field, which ends a walk that creates nothing, without a
+// change. Anything else (a sequence, an alias, a scalar) is left to the
+// filter.
+func mayReach(n *yaml.Node, path []string) bool {
+	for _, p := range path {
+		if n == nil || n.Kind != yaml.MappingNode {
+			return true
+		}
+		if n = fieldValue(n, p); n == nil {
+			return false
+		}
+	}
+	return true
 }
 
 // setEntry is what kustomize's filtersutil.SetEntry sets, over a value

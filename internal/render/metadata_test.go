@@ -72,6 +72,35 @@ metadata:
 spec:
   selector: {}
 ---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: affine
+spec:
+  template:
+    spec:
+      affinity:
+        podAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            - labelSelector:
+                matchLabels:
+                  app: x
+            - topologyKey: zone
+        podAntiAffinity: {}
+      topologySpreadConstraints: ~
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: np
+spec:
+  podSelector: {}
+  ingress:
+    - from:
+        - podSelector:
+            matchLabels: {a: b}
+        - namespaceSelector: {}
+---
 apiVersion: batch/v1
 kind: CronJob
 metadata:
@@ -135,6 +164,7 @@ func TestSetMapEntriesErrorsAsKustomize(t *testing.T) {
 	for _, doc := range []string{
 		"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  labels: text\n",
 		"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: a\nspec:\n  template: [1]\n",
+		"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: a\nspec:\n  template:\n    spec:\n      affinity: x\n",
 		metadataResources + "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: b\n  labels: [x]\n---\n" +
 			"apiVersion: v1\nkind: Service\nmetadata:\n  name: c\nspec:\n  selector: 1\n",
 	} {
