@@ -247,7 +247,7 @@ func (p *Processor) processBatch(ctx context.Context, ds []store.Delivery) []tri
 	return outcomes
 }
 
-var errMalformed = errors.New("not acted on")
+var errMalformed = errors.New(store.DeliveryNotActedOn)
 
 // otherRepository says why a delivery names another forge repository than
 // the registered one, or "".

@@ -254,6 +254,47 @@ func TestGitHubPush(t *testing.T) {
 		t.Errorf("ping: %d", code)
 	}
 	f.waitDone(webhooks.GitHub, "d-ping")
+
+	// The repository's deliveries, newest first, as the API serves them.
+	const deliveries = "/apis/config.pkg.pkgserver.dev/v1alpha1/namespaces/default/repositories/gh/deliveries"
+	var page struct {
+		Kind     string                    `json:"kind"`
+		Metadata struct{ Continue string } `json:"metadata"`
+		Items    []webhookDeliveryForTest  `json:"items"`
+	}
+	code, body := f.api(http.MethodGet, deliveries+"?limit=2", nil)
+	if err := json.Unmarshal(body, &page); code != 200 || err != nil || page.Kind != "WebhookDeliveryList" || len(page.Items) != 2 || page.Metadata.Continue == "" {
+		t.Fatalf("deliveries: %d %s", code, body)
+	}
+	if d := page.Items[0]; d.ID != "d-ping" || d.Event != "ping" || d.Outcome != "Processed" || d.Attempts != 1 || d.Processed == "" {
+		t.Errorf("the newest delivery: %+v", d)
+	}
+	if d := page.Items[1]; d.ID != "d-other" || d.Outcome != "NotActedOn" || !strings.Contains(d.Message, "acme/elsewhere") {
+		t.Errorf("the delivery about another repository: %+v", d)
+	}
+	code, body = f.api(http.MethodGet, deliveries+"?limit=2&continue="+page.Metadata.Continue, nil)
+	page.Items, page.Metadata.Continue = nil, ""
+	if err := json.Unmarshal(body, &page); code != 200 || err != nil || len(page.Items) != 1 || page.Items[0].ID != "d-1" || page.Items[0].Outcome != "Processed" || page.Metadata.Continue != "" {
+		t.Errorf("the second page of deliveries: %d %s", code, body)
+	}
+	for _, tc := range []struct {
+		path string
+		want int
+	}{
+		{strings.Replace(deliveries, "/gh/", "/nope/", 1), http.StatusNotFound},
+		{deliveries + "?limit=x", http.StatusBadRequest},
+		{deliveries + "?continue=abc", http.StatusGone},
+	} {
+		if code, body := f.api(http.MethodGet, tc.path, nil); code != tc.want {
+			t.Errorf("GET %s: %d %s, want %d", tc.path, code, body, tc.want)
+		}
+	}
+}
+
+// webhookDeliveryForTest is a delivery as the API lists it.
+type webhookDeliveryForTest struct {
+	ID, Event, Outcome, Message, Processed string
+	Attempts                               int
 }
 
 // TestRefused: forged, unsigned, unknown, mismatched and oversized

@@ -61,6 +61,7 @@ type Store interface {
 	store.Events
 	store.FieldManagers
 	store.Checks
+	store.Deliveries
 }
 
 // Config is what the server is built from.
@@ -145,6 +146,7 @@ func New(cfg Config) *Server {
 	a.DELETE(repos+"/namespaces/:ns/repositories/:name", s.deleteRepository)
 	a.POST(repos+"/namespaces/:ns/repositories/:name/sync", s.syncRepository)
 	a.GET(repos+"/namespaces/:ns/repositories/:name/checks/:commit", s.getChecks)
+	a.GET(repos+"/namespaces/:ns/repositories/:name/deliveries", s.listDeliveries)
 
 	pkgs := "/apis/" + pkgGroup + "/" + version
 	a.GET(pkgs+"/packagerevisions", s.listRevisions)

@@ -20,11 +20,18 @@ type Delivery struct {
 	Payload    []byte
 	ReceivedAt time.Time
 	// Attempts counts processing attempts; Done is set once processed;
-	// Error says why the last attempt failed.
-	Attempts int
-	Done     bool
-	Error    string
+	// Error says why the last attempt failed; ProcessedAt is when the last
+	// attempt ended (zero before the first).
+	Attempts    int
+	Done        bool
+	Error       string
+	ProcessedAt time.Time
 }
+
+// DeliveryNotActedOn begins the Error of a delivery that was recorded and
+// not acted on (a payload that does not parse, one about another forge
+// repository): such a delivery is done, and was not a failure to process.
+const DeliveryNotActedOn = "not acted on"
 
 // DeliveryOutcome is the result of an attempt to process a delivery.
 type DeliveryOutcome struct {
@@ -55,6 +62,10 @@ type Deliveries interface {
 	// transaction.
 	FinishDeliveries(ctx context.Context, outcomes []DeliveryOutcome) error
 	GetDelivery(ctx context.Context, forge, deliveryID string) (*Delivery, error)
+	// RecentDeliveries returns a repository's deliveries newest first,
+	// those with an ID below before (0: from the newest), without their
+	// payloads.
+	RecentDeliveries(ctx context.Context, namespace, repository string, before int64, limit int) ([]Delivery, error)
 	// CompactDeliveries forgets deliveries processed before a time.
 	CompactDeliveries(ctx context.Context, before time.Time) error
 }

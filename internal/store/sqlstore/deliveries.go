@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"math"
 	"strings"
 	"time"
 
@@ -183,4 +184,32 @@ func (s *Store) GetDelivery(ctx context.Context, forge, deliveryID string) (*sto
 	}
 	d.ReceivedAt, d.Done = time.UnixMilli(at).UTC(), done == 1
 	return &d, nil
+}
+
+// RecentDeliveries returns a repository's deliveries newest first, without
+// their payloads.
+func (s *Store) RecentDeliveries(ctx context.Context, namespace, repository string, before int64, limit int) ([]store.Delivery, error) {
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, forge, delivery_id, event, received_at, attempts, done, error, processed_at
+		FROM deliveries WHERE namespace = ? AND repository = ? AND id < ? ORDER BY id DESC LIMIT ?`), namespace, repository, before, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Delivery
+	for rows.Next() {
+		d := store.Delivery{Namespace: namespace, Repository: repository}
+		var at, done, processed int64
+		if err := rows.Scan(&d.ID, &d.Forge, &d.DeliveryID, &d.Event, &at, &d.Attempts, &done, &d.Error, &processed); err != nil {
+			return nil, err
+		}
+		d.ReceivedAt, d.Done = time.UnixMilli(at).UTC(), done == 1
+		if processed > 0 {
+			d.ProcessedAt = time.UnixMilli(processed).UTC()
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
 }

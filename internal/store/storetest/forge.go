@@ -18,6 +18,7 @@ func TestDeliveries[S interface {
 }](t *testing.T, newStore func(t *testing.T) S) {
 	run(t, newStore, []test[S]{
 		{"Deliveries", func(t *testing.T, s S) { testDeliveries(t, s) }},
+		{"RecentDeliveries", func(t *testing.T, s S) { testRecentDeliveries(t, s) }},
 	})
 }
 
@@ -94,6 +95,51 @@ func testDeliveries(t *testing.T, s store.Deliveries) {
 	}
 	if pending, err := s.PendingDeliveries(ctx, 0, 10); err != nil || len(pending) != 4 {
 		t.Errorf("compaction took pending deliveries: %d, %v", len(pending), err)
+	}
+}
+
+// testRecentDeliveries: a repository's deliveries are listed newest first,
+// page by page, with their outcomes and without payloads; other
+// repositories' are not.
+func testRecentDeliveries(t *testing.T, s store.Deliveries) {
+	ctx := context.Background()
+	at := time.Now().UTC().Truncate(time.Millisecond)
+	var ds []*store.Delivery
+	for i, repo := range []string{"cat", "dog", "cat", "cat", "cat"} {
+		ds = append(ds, &store.Delivery{Forge: "github", DeliveryID: fmt.Sprintf("%s-%d", repo, i), Namespace: "default", Repository: repo,
+			Event: "push", Payload: []byte(`{"big":"payload"}`), ReceivedAt: at.Add(time.Duration(i) * time.Second)})
+	}
+	if _, err := s.AddDeliveries(ctx, ds); err != nil {
+		t.Fatal(err)
+	}
+	pending, err := s.PendingDeliveries(ctx, 0, 10)
+	if err != nil || len(pending) != 5 {
+		t.Fatalf("pending: %d, %v", len(pending), err)
+	}
+	before := time.Now()
+	if err := s.FinishDeliveries(ctx, []store.DeliveryOutcome{{ID: pending[0].ID, Done: true},
+		{ID: pending[2].ID, Done: true, Reason: store.DeliveryNotActedOn + ": the payload is about acme/x"}, {ID: pending[3].ID, Reason: "the forge answered 502"}}); err != nil {
+		t.Fatal(err)
+	}
+	page, err := s.RecentDeliveries(ctx, "default", "cat", 0, 3)
+	if err != nil || deliveryIDs(page) != "[cat-4 cat-3 cat-2]" {
+		t.Fatalf("first page: %s, %v; want [cat-4 cat-3 cat-2]", deliveryIDs(page), err)
+	}
+	if d := page[0]; d.Done || d.Attempts != 0 || !d.ProcessedAt.IsZero() || d.Payload != nil || !d.ReceivedAt.Equal(at.Add(4*time.Second)) || d.Event != "push" {
+		t.Errorf("a delivery not processed yet: %+v", d)
+	}
+	if d := page[1]; d.Done || d.Attempts != 1 || d.Error != "the forge answered 502" || d.ProcessedAt.Before(before.Add(-time.Second)) {
+		t.Errorf("a delivery to try again: %+v", d)
+	}
+	if d := page[2]; !d.Done || d.Error == "" {
+		t.Errorf("a delivery not acted on: %+v", d)
+	}
+	rest, err := s.RecentDeliveries(ctx, "default", "cat", page[2].ID, 3)
+	if err != nil || deliveryIDs(rest) != "[cat-0]" || !rest[0].Done || rest[0].Error != "" {
+		t.Errorf("second page: %s, %v; want [cat-0] processed", deliveryIDs(rest), err)
+	}
+	if none, err := s.RecentDeliveries(ctx, "default", "emu", 0, 3); err != nil || len(none) != 0 {
+		t.Errorf("deliveries of a repository that has none: %v, %v", none, err)
 	}
 }
 
