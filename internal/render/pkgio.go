@@ -183,12 +183,8 @@ func annotateRead(n *yaml.RNode, rel, dir, index, seqIndent string) {
 		{kioutil.SeqIndentAnnotation, seqIndent},
 	}
 	slices.SortFunc(set, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
-	for _, kv := range set {
-		if kv[0] == kioutil.SeqIndentAnnotation && kv[1] == "" {
-			continue
-		}
-		setAnnotation(n, kv[0], kv[1])
-	}
+	set = slices.DeleteFunc(set, func(kv [2]string) bool { return kv[0] == kioutil.SeqIndentAnnotation && kv[1] == "" })
+	setAnnotationList(n, set)
 }
 
 // writerAnnotations are the annotations writing a resource removes: the

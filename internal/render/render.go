@@ -111,24 +111,29 @@ func render(ctx context.Context, fsys filesys.FileSystem, dir string, opts Optio
 
 // copyNodes returns deep copies of resources, as RNode.Copy makes them
 // (an alias still points where the original's does), each resource's
-// nodes allocated together and their contents together.
+// nodes allocated together and their contents together, the resources
+// copied in parallel.
 func copyNodes(nodes []*yaml.RNode) []*yaml.RNode {
 	out := make([]*yaml.RNode, len(nodes))
-	for i, rn := range nodes {
-		if rn == nil || rn.YNode() == nil {
-			out[i] = rn.Copy()
-			continue
-		}
-		var t treeCopy
-		t.count(rn.YNode())
-		t.nodes = make([]yaml.Node, 0, t.nodeCount)
-		t.content = make([]*yaml.Node, 0, t.contentCount)
-		c := yaml.NewRNode(t.copy(rn.YNode()))
-		c.AppendToFieldPath(rn.FieldPath()...)
-		c.ShouldKeep, c.Match = rn.ShouldKeep, rn.Match
-		out[i] = c
-	}
+	_ = eachParallel(len(nodes), func(i int) error {
+		out[i] = copyNode(nodes[i])
+		return nil
+	})
 	return out
+}
+
+func copyNode(rn *yaml.RNode) *yaml.RNode {
+	if rn == nil || rn.YNode() == nil {
+		return rn.Copy()
+	}
+	var t treeCopy
+	t.count(rn.YNode())
+	t.nodes = make([]yaml.Node, 0, t.nodeCount)
+	t.content = make([]*yaml.Node, 0, t.contentCount)
+	c := yaml.NewRNode(t.copy(rn.YNode()))
+	c.AppendToFieldPath(rn.FieldPath()...)
+	c.ShouldKeep, c.Match = rn.ShouldKeep, rn.Match
+	return c
 }
 
 // treeCopy copies a YAML tree into nodes and content allocated for it.

@@ -192,8 +192,7 @@ func setStarlarkIDs(inputs []*yaml.RNode) map[string]*yaml.RNode {
 	ids := make(map[string]*yaml.RNode, len(inputs))
 	for i, n := range inputs {
 		id := strconv.Itoa(i + 1)
-		setAnnotation(n, kioutil.IdAnnotation, id)
-		setAnnotation(n, legacyIDAnnotation, id)
+		setAnnotationList(n, [][2]string{{kioutil.IdAnnotation, id}, {legacyIDAnnotation, id}})
 		ids[id] = n
 	}
 	return ids
