@@ -32,6 +32,7 @@ type Store interface {
 	Events
 	FieldManagers
 	Auth
+	Sessions
 	Secrets
 	Deliveries
 	PullRequests

@@ -27,6 +27,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Events", func(t *testing.T) { TestEvents(t, newStore) })
 	t.Run("FieldManagers", func(t *testing.T) { TestFieldManagers(t, newStore) })
 	t.Run("Auth", func(t *testing.T) { TestAuth(t, newStore) })
+	t.Run("Sessions", func(t *testing.T) { TestSessions(t, newStore) })
 	t.Run("Secrets", func(t *testing.T) { TestSecrets(t, newStore) })
 	t.Run("Deliveries", func(t *testing.T) { TestDeliveries(t, newStore) })
 	t.Run("PullRequestsAndChecks", func(t *testing.T) { TestChecks(t, newStore) })
