@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/kustomize/kyaml/kio"
@@ -250,15 +251,25 @@ func sortByIndex(ns []*yaml.RNode) error {
 // sequences as the resource was read (compact unless it was wide); a file
 // of one resource named *.json as JSON, as kyaml writes it.
 func encodeFile(name string, ns []*yaml.RNode) ([]byte, error) {
-	var buf bytes.Buffer
-	if len(ns) == 1 && path.Ext(name) == ".json" || slices.ContainsFunc(ns, isWrappedSequence) {
-		w := kio.ByteWriter{Writer: &buf, ClearAnnotations: []string{kioutil.PathAnnotation, legacyPathAnnotation}}
-		if err := w.Write(ns); err != nil {
-			return nil, err
-		}
-		return buf.Bytes(), nil
+	buf := encodeBuffers.Get().(*bytes.Buffer)
+	defer encodeBuffers.Put(buf)
+	buf.Reset()
+	if err := encodeFileTo(buf, name, ns); err != nil || buf.Len() == 0 {
+		return nil, err
 	}
-	enc := yaml.NewEncoder(&buf)
+	return bytes.Clone(buf.Bytes()), nil
+}
+
+// encodeBuffers hold what files are encoded into before their bytes are
+// copied out, grown once rather than for every file.
+var encodeBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func encodeFileTo(buf *bytes.Buffer, name string, ns []*yaml.RNode) error {
+	if len(ns) == 1 && path.Ext(name) == ".json" || slices.ContainsFunc(ns, isWrappedSequence) {
+		w := kio.ByteWriter{Writer: buf, ClearAnnotations: []string{kioutil.PathAnnotation, legacyPathAnnotation}}
+		return w.Write(ns)
+	}
+	enc := yaml.NewEncoder(buf)
 	for _, n := range ns {
 		if annotationValue(n, kioutil.SeqIndentAnnotation) == string(yaml.WideSequenceStyle) {
 			enc.DefaultSeqIndent()
@@ -266,13 +277,10 @@ func encodeFile(name string, ns []*yaml.RNode) ([]byte, error) {
 			enc.CompactSeqIndent()
 		}
 		if err := enc.Encode(withoutAnnotations(n, writerAnnotations)); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return enc.Close()
 }
 
 func isWrappedSequence(n *yaml.RNode) bool {
