@@ -104,7 +104,6 @@ func setAnnotationList(rn *yaml.RNode, kvs [][2]string) {
 			annotations.Content = slices.Grow(annotations.Content, 2*len(kvs))
 		}
 		v, k := &free[2*i], &free[2*i+1]
-		*v = yaml.Node{Kind: yaml.ScalarNode}
 		v.SetString(kv[1])
 		if j := fieldIndex(annotations, kv[0]); j >= 0 {
 			v.Style = annotations.Content[j].Style
@@ -112,7 +111,7 @@ func setAnnotationList(rn *yaml.RNode, kvs [][2]string) {
 			continue
 		}
 		v.Style = yaml.SingleQuotedStyle
-		*k = yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagString, Value: kv[0]}
+		k.Kind, k.Tag, k.Value = yaml.ScalarNode, yaml.NodeTagString, kv[0]
 		annotations.Content = append(annotations.Content, k, v)
 	}
 }

@@ -365,9 +365,9 @@ func stringNode(s string) *yaml.Node {
 	return n
 }
 
-// setString makes n the string scalar stringNode makes.
+// setString makes n, a zero node, the string scalar stringNode makes.
 func setString(n *yaml.Node, s string) {
-	*n = yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagString, Value: s}
+	n.Kind, n.Tag, n.Value = yaml.ScalarNode, yaml.NodeTagString, s
 	switch {
 	case strings.Contains(s, "\n"):
 		n.Style = yaml.LiteralStyle
