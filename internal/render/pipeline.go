@@ -228,7 +228,7 @@ func runBuiltin(s step, items []*yaml.RNode, res *FunctionResult) ([]*yaml.RNode
 // no two share a file and index.
 func settleOutput(p *pkgNode, config *yaml.RNode, out []*yaml.RNode) error {
 	defaultPathAnnotation(functionDir(config), out)
-	seen := map[[3]string]bool{}
+	seen := make(map[[3]string]struct{}, len(out))
 	for _, n := range out {
 		pkgDir := annotationValue(n, pkgPathAnnotation)
 		if pkgDir == "" {
@@ -240,11 +240,11 @@ func settleOutput(p *pkgNode, config *yaml.RNode, out []*yaml.RNode) error {
 		if path.IsAbs(file) || file == ".." || strings.HasPrefix(file, "../") {
 			return fmt.Errorf("function must not modify resources outside of package: resource has path %s", file)
 		}
-		key := [3]string{pkgDir, file, index}
-		if seen[key] {
+		// One lookup: the key is new where the map grows.
+		before := len(seen)
+		if seen[[3]string{pkgDir, file, index}] = struct{}{}; len(seen) == before {
 			return fmt.Errorf("resource at path %q and index %q already exists", file, index)
 		}
-		seen[key] = true
 	}
 	return nil
 }
