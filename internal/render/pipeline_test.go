@@ -282,3 +282,22 @@ func TestReadPackageAnnotations(t *testing.T) {
 		t.Errorf("annotations (-got +want):\n%s", diff)
 	}
 }
+
+// TestSettleOutputDuplicates: two resources of a function's output may not
+// share a package, file and index.
+func TestSettleOutputDuplicates(t *testing.T) {
+	p := &pkgNode{dir: "/pkg", rel: "."}
+	for _, docs := range []string{"a: 1\n---\nb: 2\n", "a: 1\n---\nb: 2\n---\nc: 3\n"} {
+		out, err := decodeResources([]byte(docs), "r.yaml", "/pkg")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := settleOutput(p, nil, out); err != nil {
+			t.Errorf("%q: %v", docs, err)
+		}
+		err = settleOutput(p, nil, append(out, out[0].Copy()))
+		if want := `resource at path "r.yaml" and index "0" already exists`; err == nil || err.Error() != want {
+			t.Errorf("%q with a copy of the first: got %v, want %q", docs, err, want)
+		}
+	}
+}
