@@ -11,7 +11,7 @@ BIN         := bin/pkgserver
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: all build run test fmt fmt-check vet lint staticcheck unit fuzz bench generate clean
-.PHONY: e2e-kubectl
+.PHONY: e2e-kubectl ui-assets
 
 all: build
 
@@ -83,6 +83,12 @@ bench: build
 
 generate:
 	$(GO) run ./internal/schema/gen
+
+# ui-assets refreshes the web UI's third-party assets (htmx) from the npm
+# registry at their pinned versions, checked against the registry's
+# integrity hashes; the binary embeds what is committed.
+ui-assets:
+	bash internal/ui/update-assets.sh
 
 clean:
 	rm -rf bin test/bench/_out

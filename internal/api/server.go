@@ -75,8 +75,11 @@ type Config struct {
 	// none); nil when the server receives none.
 	WebhookURL func(*configv1alpha1.Repository) string
 	// Handlers serve paths below their prefixes (ending in "/") beside the
-	// API, with its metrics: git's smart HTTP, the hooks.
+	// API, with its metrics: git's smart HTTP, the hooks, the web UI.
 	Handlers map[string]http.Handler
+	// Home, when set, is where the server's root sends a browser (the web
+	// UI's prefix).
+	Home string
 	Store    Store
 	Auth     *auth.Authenticator
 	Syncer   Syncer
@@ -167,6 +170,11 @@ func New(cfg Config) *Server {
 	for prefix, h := range cfg.Handlers {
 		e.Any(prefix+"*", echo.WrapHandler(h))
 	}
+	if home := cfg.Home; home != "" {
+		toHome := func(c echo.Context) error { return c.Redirect(http.StatusFound, home) }
+		e.GET("/", toHome)
+		e.GET(strings.TrimSuffix(home, "/"), toHome)
+	}
 	s.e = e
 	return s
 }
@@ -197,9 +205,25 @@ func (s *Server) readyz(c echo.Context) error {
 // tokenKey is where the authenticated token is kept in a request's context.
 const tokenKey = "pkgserver.token"
 
+// callerToken is the context key of a token the server's own caller
+// authenticated.
+type callerToken struct{}
+
+// WithToken returns ctx carrying a token the caller authenticated itself:
+// the web UI, which calls the API in process for the person its session
+// cookie names. A request with it is not asked for a bearer token, and is
+// authorized as the token is. Only code in the process can set it.
+func WithToken(ctx context.Context, t *store.Token) context.Context {
+	return context.WithValue(ctx, callerToken{}, t)
+}
+
 // authenticate requires a valid bearer token.
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		if t, ok := c.Request().Context().Value(callerToken{}).(*store.Token); ok && t != nil {
+			c.Set(tokenKey, t)
+			return next(c)
+		}
 		h := c.Request().Header.Get("Authorization")
 		tok, ok := strings.CutPrefix(h, "Bearer ")
 		if !ok {

@@ -33,6 +33,7 @@ import (
 	"github.com/pkgserver/pkgserver/internal/reconcile"
 	"github.com/pkgserver/pkgserver/internal/render"
 	"github.com/pkgserver/pkgserver/internal/store"
+	"github.com/pkgserver/pkgserver/internal/ui"
 	"github.com/pkgserver/pkgserver/internal/store/sqlstore"
 	"github.com/pkgserver/pkgserver/internal/validate"
 	"github.com/pkgserver/pkgserver/webhooks"
@@ -207,13 +208,29 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.TLS == nil {
 		handlers[gitserver.HookPrefix] = hookHandler
 	}
-	srv := api.New(api.Config{
+	srv, err := withUI(st, tokens, log, handlers, api.Config{
 		Store: st, Auth: tokens, Syncer: sched, Log: log, Registry: reg, Lifecycle: writer,
 		Ready: st.Ping, Hosted: repos, DataDir: cfg.DataDir, Version: cfg.Version,
 		WebhookURL: func(r *configv1alpha1.Repository) string { return webhooks.URL(repos.base(), r) },
-		Handlers:   handlers,
 	})
+	if err != nil {
+		return nil, err
+	}
 	return &Server{cfg: cfg, store: st, sched: sched, api: srv, host: host, repos: repos, webhooks: processor, reporter: reporter, hooks: hookHandler, AdminToken: tok}, nil
+}
+
+// withUI makes the API server with handlers and the web UI beside it: the
+// UI calls the API in process, and the server's root leads to the UI.
+func withUI(st store.Store, tokens *auth.Authenticator, log *slog.Logger, handlers map[string]http.Handler, cfg api.Config) (*api.Server, error) {
+	web, err := ui.New(ui.Config{Store: st, Auth: tokens, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	handlers[ui.Prefix] = web.Handler()
+	cfg.Handlers, cfg.Home = handlers, ui.Prefix
+	srv := api.New(cfg)
+	web.SetAPI(srv.Handler())
+	return srv, nil
 }
 
 // Serve serves the API (and git's smart HTTP) on ln, over TLS if the
@@ -305,6 +322,9 @@ func (s *Server) Serve(ctx context.Context, ln, sshLn net.Listener) error {
 				}
 				if err := s.store.CompactChecks(gctx, time.Now().Add(-CheckRetention)); err != nil && gctx.Err() == nil {
 					s.cfg.Log.Error("compact checks", "err", err)
+				}
+				if _, err := s.store.DeleteExpiredSessions(gctx, time.Now()); err != nil && gctx.Err() == nil {
+					s.cfg.Log.Error("delete expired sessions of the web UI", "err", err)
 				}
 			}
 		}

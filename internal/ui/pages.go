@@ -1,0 +1,166 @@
+package ui
+
+import (
+	"cmp"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/pkgserver/pkgserver/internal/api"
+	configv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/config/v1alpha1"
+	pkgv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/pkg/v1alpha1"
+	"github.com/pkgserver/pkgserver/internal/revision"
+	"github.com/pkgserver/pkgserver/internal/store"
+)
+
+// API paths the pages read.
+const (
+	reposAPI = "/apis/" + configv1alpha1.APIVersion
+	pkgsAPI  = "/apis/" + pkgv1alpha1.APIVersion
+)
+
+// revisionsPerPage bounds the revisions one page of a repository's
+// packages lists: a page shows the packages they are of.
+const revisionsPerPage = 500
+
+func nsPath(base, ns, resource string) string {
+	return base + "/namespaces/" + url.PathEscape(ns) + "/" + resource
+}
+
+func (u *UI) repositoriesPage(w http.ResponseWriter, r *http.Request, v *visitor) {
+	p := reposAPI + "/repositories"
+	if ns := v.token.Namespace; ns != store.AllNamespaces {
+		p = nsPath(reposAPI, ns, "repositories")
+	}
+	var list configv1alpha1.RepositoryList
+	if err := u.call(r, v, http.MethodGet, p, nil, &list); err != nil {
+		u.failAPI(w, r, v, err)
+		return
+	}
+	u.render(w, r, http.StatusOK, "repositories.html", page{Title: "Repositories", Who: v, Data: list.Items, Live: "repositories"})
+}
+
+// repositoryData is what a repository's page shows.
+type repositoryData struct {
+	Repo       configv1alpha1.Repository
+	Ready      *readiness
+	Deliveries []api.WebhookDelivery
+	Packages   []packageRow
+	Filter     packageFilter
+	// Next is the continue token of the next page of packages.
+	Next    string
+	CanSync bool
+}
+
+// readiness is a repository's Ready condition.
+type readiness struct{ Status, Reason, Message string }
+
+// packageFilter is what the packages of a repository are filtered by.
+type packageFilter struct {
+	Name, Lifecycle, Label string
+	// Continue is the page asked for.
+	Continue string
+}
+
+// packageRow is a package of a repository's page: its latest published
+// revision and its open drafts and proposals, of the revisions the page
+// listed.
+type packageRow struct {
+	Name      string
+	Latest    *pkgv1alpha1.PackageRevision
+	Published int
+	Open      []pkgv1alpha1.PackageRevision
+}
+
+func (u *UI) repositoryPage(w http.ResponseWriter, r *http.Request, v *visitor) {
+	ns, name := r.PathValue("ns"), r.PathValue("name")
+	var d repositoryData
+	if err := u.call(r, v, http.MethodGet, nsPath(reposAPI, ns, "repositories/"+url.PathEscape(name)), nil, &d.Repo); err != nil {
+		u.failAPI(w, r, v, err)
+		return
+	}
+	for _, c := range d.Repo.Status.Conditions {
+		if c.Type == "Ready" {
+			d.Ready = &readiness{Status: string(c.Status), Reason: c.Reason, Message: c.Message}
+		}
+	}
+	if d.Repo.Status.WebhookURL != "" {
+		var list api.WebhookDeliveryList
+		if err := u.call(r, v, http.MethodGet, nsPath(reposAPI, ns, "repositories/"+url.PathEscape(name)+"/deliveries?limit=20"), nil, &list); err != nil {
+			u.failAPI(w, r, v, err)
+			return
+		}
+		d.Deliveries = list.Items
+	}
+	q := r.URL.Query()
+	d.Filter = packageFilter{Name: q.Get("name"), Lifecycle: q.Get("lifecycle"), Label: q.Get("label"), Continue: q.Get("continue")}
+	revs, err := u.listRevisions(r, v, ns, name, d.Filter)
+	if err != nil {
+		u.failAPI(w, r, v, err)
+		return
+	}
+	d.Packages, d.Next = packageRows(revs.Items), revs.Continue
+	d.CanSync = v.may(ns, store.RoleWrite)
+	u.render(w, r, http.StatusOK, "repository.html", page{Title: ns + "/" + name, Who: v, Data: d, Live: "revisions"})
+}
+
+// listRevisions lists a page of a repository's revisions, filtered.
+func (u *UI) listRevisions(r *http.Request, v *visitor, ns, repo string, f packageFilter) (*pkgv1alpha1.PackageRevisionList, error) {
+	fields := []string{"spec.repository=" + repo}
+	if f.Name != "" {
+		fields = append(fields, "spec.packageName="+f.Name)
+	}
+	if f.Lifecycle != "" {
+		fields = append(fields, "spec.lifecycle="+f.Lifecycle)
+	}
+	q := url.Values{"fieldSelector": {strings.Join(fields, ",")}, "limit": {strconv.Itoa(revisionsPerPage)}}
+	if f.Label != "" {
+		q.Set("labelSelector", f.Label)
+	}
+	if f.Continue != "" {
+		q.Set("continue", f.Continue)
+	}
+	var list pkgv1alpha1.PackageRevisionList
+	err := u.call(r, v, http.MethodGet, nsPath(pkgsAPI, ns, "packagerevisions")+"?"+q.Encode(), nil, &list)
+	return &list, err
+}
+
+// packageRows groups revisions by package, in package order.
+func packageRows(revs []pkgv1alpha1.PackageRevision) []packageRow {
+	byName := map[string]*packageRow{}
+	var rows []*packageRow
+	for _, rev := range revs {
+		row := byName[rev.Spec.PackageName]
+		if row == nil {
+			row = &packageRow{Name: rev.Spec.PackageName}
+			byName[row.Name] = row
+			rows = append(rows, row)
+		}
+		switch {
+		case rev.Spec.Lifecycle == string(revision.Published):
+			row.Published++
+			if rev.Labels[pkgv1alpha1.LatestRevisionLabel] == "true" {
+				row.Latest = &rev
+			}
+		default:
+			row.Open = append(row.Open, rev)
+		}
+	}
+	out := make([]packageRow, len(rows))
+	for i, row := range rows {
+		out[i] = *row
+	}
+	slices.SortStableFunc(out, func(a, b packageRow) int { return cmp.Compare(a.Name, b.Name) })
+	return out
+}
+
+func (u *UI) syncRepository(w http.ResponseWriter, r *http.Request, v *visitor) {
+	ns, name := r.PathValue("ns"), r.PathValue("name")
+	if err := u.call(r, v, http.MethodPost, nsPath(reposAPI, ns, "repositories/"+url.PathEscape(name)+"/sync"), struct{}{}, nil); err != nil {
+		u.failAPI(w, r, v, err)
+		return
+	}
+	http.Redirect(w, r, Prefix+"repositories/"+url.PathEscape(ns)+"/"+url.PathEscape(name), http.StatusSeeOther)
+}

@@ -1,0 +1,104 @@
+package ui_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// TestSignIn: sign-in takes a valid token and the form's nonce; the
+// session cookie is HttpOnly, SameSite=Strict and limited to the UI;
+// signing out ends the session on the server; scripts may use a bearer
+// token instead; the page after sign-in is never another site.
+func TestSignIn(t *testing.T) {
+	s := startSite(t)
+	noRedirect := func(c *http.Client) *http.Client {
+		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		return c
+	}
+	jar, _ := cookiejar.New(nil)
+	c := noRedirect(&http.Client{Jar: jar})
+	get := func(path string) (*http.Response, string) {
+		resp, err := c.Get(s.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, string(b)
+	}
+	post := func(path string, form url.Values) (*http.Response, string) {
+		resp, err := c.PostForm(s.url+path, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, string(b)
+	}
+	if resp, _ := get("/"); resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/ui/" {
+		t.Errorf("the root: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp, _ := get("/ui/"); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/ui/signin?next=%2Fui%2F" {
+		t.Errorf("the UI without a session: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	_, page := get("/ui/signin")
+	nonce := between(page, `name="nonce" value="`, `"`)
+	if resp, _ := post("/ui/signin", url.Values{"token": {s.writer}}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("sign-in without the form's nonce: %d", resp.StatusCode)
+	}
+	if resp, body := post("/ui/signin", url.Values{"token": {"pks_not-a-token"}, "nonce": {nonce}}); resp.StatusCode != http.StatusUnauthorized ||
+		!strings.Contains(body, "not a valid API token") || len(resp.Cookies()) != 0 {
+		t.Errorf("sign-in with a wrong token: %d %v", resp.StatusCode, resp.Cookies())
+	}
+	resp, _ := post("/ui/signin", url.Values{"token": {s.writer}, "nonce": {nonce}, "next": {"https://evil.example/"}})
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/ui/" {
+		t.Errorf("sign-in asked to go to another site: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	var session *http.Cookie
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "pkgserver_session" {
+			session = ck
+		}
+	}
+	if session == nil || !session.HttpOnly || session.SameSite != http.SameSiteStrictMode || session.Path != "/ui/" || session.MaxAge != 12*3600 || session.Secure {
+		t.Fatalf("the session cookie: %+v", session)
+	}
+	resp, page = get("/ui/")
+	csrf := between(page, `name="csrf" value="`, `"`)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "blueprints") || csrf == "" {
+		t.Fatalf("the repositories page signed in: %d\n%s", resp.StatusCode, page)
+	}
+	if resp, _ := post("/ui/signout", url.Values{}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("sign-out without the CSRF token: %d", resp.StatusCode)
+	}
+	if resp, _ := post("/ui/signout", url.Values{"csrf": {csrf}}); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("sign-out: %d", resp.StatusCode)
+	}
+	// The old cookie, replayed, no longer signs anyone in.
+	replay := noRedirect(&http.Client{})
+	req, _ := http.NewRequest(http.MethodGet, s.url+"/ui/", nil)
+	req.AddCookie(&http.Cookie{Name: "pkgserver_session", Value: session.Value})
+	if resp, err := replay.Do(req); err != nil || resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("a signed-out session's cookie: %v %v", resp, err)
+	}
+
+	for _, tc := range []struct {
+		header string
+		want   int
+	}{{"Bearer " + s.reader, http.StatusOK}, {"Bearer pks_wrong", http.StatusUnauthorized}, {"Basic abc", http.StatusUnauthorized}} {
+		req, _ := http.NewRequest(http.MethodGet, s.url+"/ui/repositories/default/blueprints", nil)
+		req.Header.Set("Authorization", tc.header)
+		resp, err := replay.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("a script with %q: %d, want %d", tc.header, resp.StatusCode, tc.want)
+		}
+	}
+}
