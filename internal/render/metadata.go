@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/kustomize/api/filters/fsslice"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/fn/framework"
+	"sigs.k8s.io/kustomize/kyaml/resid"
 	"sigs.k8s.io/kustomize/kyaml/utils"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -71,8 +72,12 @@ const settingTag = "!render-setting"
 // the same order: no path of the built-in specs goes through a mapping
 // another spec of the same kind sets entries in, so the walks find the
 // same mappings, and each entry's node is set in the same sequence of
-// fields. A spec that creates nothing is not walked at all in a resource
-// that lacks a field of its path: the walk would end there.
+// fields. Where a spec's path is all mappings, found by their fields,
+// the walk is made here and the entries set in the mapping at its end; a
+// spec that creates nothing is not walked further in a resource that
+// lacks a field of its path, as the filter's walk would end there. Any
+// other walk (one that creates, or meets a sequence, an alias or a null)
+// is the filter's.
 //
 // kyaml's FieldSetter double-quotes a value that YAML 1.1 reads as other
 // than a string (yes, 0x10, ~), which it finds by parsing the value with a
@@ -85,7 +90,7 @@ func setMapEntries(nodes []*yaml.RNode, entries map[string]string, fs types.FsSl
 	for i, k := range keys {
 		quoted[i] = yaml.IsValueNonString(entries[k])
 	}
-	paths := plainPaths(fs)
+	walks := specWalks(fs)
 	// Each resource is set on its own, in parallel: the walks and the
 	// fields set belong to it alone.
 	return eachParallel(len(nodes), func(n int) error {
@@ -105,12 +110,21 @@ func setMapEntries(nodes []*yaml.RNode, entries map[string]string, fs types.FsSl
 			}
 			return nil
 		}
+		kind := node.GetKind()
+		group, version := resid.ParseGroupVersion(node.GetApiVersion())
 		var err error
 		for j := range fs {
-			if paths[j] != nil && !mayReach(node.YNode(), paths[j]) {
+			if !gvkMatches(fs[j], kind, group, version) {
 				continue
 			}
-			err = node.PipeE(fsslice.Filter{FsSlice: fs[j : j+1], SetValue: set, CreateKind: yaml.MappingNode, CreateTag: yaml.NodeTagMap})
+			switch target, ok := walkTarget(node.YNode(), walks[j]); {
+			case ok && target == nil:
+				continue
+			case ok:
+				err = set(yaml.NewRNode(target))
+			default:
+				err = node.PipeE(fsslice.Filter{FsSlice: fs[j : j+1], SetValue: set, CreateKind: yaml.MappingNode, CreateTag: yaml.NodeTagMap})
+			}
 			if err != nil {
 				break
 			}
@@ -122,21 +136,32 @@ func setMapEntries(nodes []*yaml.RNode, entries map[string]string, fs types.FsSl
 	})
 }
 
-// plainPaths returns the path of each field spec that creates nothing and
-// whose every step names a field, split as kustomize splits it; nil for
-// the others.
-func plainPaths(fs types.FsSlice) [][]string {
-	paths := make([][]string, len(fs))
+// gvkMatches is the check of kustomize's fieldspec filter that a field
+// spec applies to a resource of kind and API group and version: the
+// filter changes nothing in any other.
+func gvkMatches(spec types.FieldSpec, kind, group, version string) bool {
+	return (spec.Kind == "" || spec.Kind == kind) && (spec.Group == "" || spec.Group == group) &&
+		(spec.Version == "" || spec.Version == version)
+}
+
+// specWalk is what setMapEntries knows of a field spec before it walks a
+// resource: its path where every step names a field, split as kustomize
+// splits it (nil for any other), and whether it creates what is missing.
+type specWalk struct {
+	path   []string
+	create bool
+}
+
+func specWalks(fs types.FsSlice) []specWalk {
+	walks := make([]specWalk, len(fs))
 	for j, spec := range fs {
-		if spec.CreateIfNotPresent {
-			continue
-		}
+		walks[j].create = spec.CreateIfNotPresent
 		parts := utils.PathSplitter(spec.Path, "/")
 		if !slices.ContainsFunc(parts, func(p string) bool { return !plainStep(p) }) {
-			paths[j] = parts
+			walks[j].path = parts
 		}
 	}
-	return paths
+	return walks
 }
 
 // plainStep tells whether kyaml looks a path step up as a field of a
@@ -150,21 +175,29 @@ func plainStep(p string) bool {
 	return err != nil
 }
 
-// mayReach tells whether kustomize's fieldspec filter, following path
-// from n, could change n or fail: false only where a mapping on the path
-// lacks the next field, which ends a walk that creates nothing, without a
-// change. Anything else (a sequence, an alias, a scalar) is left to the
-// filter.
-func mayReach(n *yaml.Node, path []string) bool {
-	for _, p := range path {
-		if n == nil || n.Kind != yaml.MappingNode {
-			return true
+// walkTarget follows a field spec's path from n as kustomize's fieldspec
+// filter does where the path holds mappings only, found by their fields:
+// it returns the mapping the filter would set entries in, or nil where a
+// walk that creates nothing lacks a field (the filter's walk ends there,
+// without a change). ok is false for anything else: a field to create, a
+// sequence, an alias, a null or a scalar on the way or at the end, which
+// are left to the filter.
+func walkTarget(n *yaml.Node, w specWalk) (target *yaml.Node, ok bool) {
+	if w.path == nil {
+		return nil, false
+	}
+	for _, p := range w.path {
+		if n == nil || n.Kind != yaml.MappingNode || n.Tag == yaml.NodeTagNull {
+			return nil, false
 		}
 		if n = fieldValue(n, p); n == nil {
-			return false
+			return nil, !w.create
 		}
 	}
-	return true
+	if n.Kind != yaml.MappingNode || n.Tag == yaml.NodeTagNull {
+		return nil, false
+	}
+	return n, true
 }
 
 // setEntry is what kustomize's filtersutil.SetEntry sets, over a value

@@ -89,6 +89,46 @@ spec:
         podAntiAffinity: {}
       topologySpreadConstraints: ~
 ---
+apiVersion: extensions/v1beta1
+kind: Deployment
+metadata:
+  name: old
+spec:
+  template:
+    spec:
+      affinity:
+        podAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            labelSelector:
+              matchLabels: {}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: mapped
+spec:
+  selector:
+    matchLabels: ~
+  template:
+    spec:
+      affinity:
+        podAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            labelSelector:
+              matchLabels: {}
+---
+apiVersion: v2
+kind: Service
+metadata:
+  name: v2
+spec:
+  selector: {}
+---
+apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: kn
+---
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata:
