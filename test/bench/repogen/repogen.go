@@ -3,7 +3,7 @@
 // commit would take hours: P packages with R published revisions each
 // (revision r is one commit on main changing every package, and a tag
 // <pkg>/v<r> per package on it), plus drafts and proposals branched from the
-// last revision.
+// last revision, and optionally one large package of many files.
 package repogen
 
 import (
@@ -23,11 +23,27 @@ type Spec struct {
 	Proposals int // proposed/<pkg>/review branches, on the next ones
 	// Directory holds the packages ("" for the root).
 	Directory string
+	// LargeFiles, when positive, adds one more package of that many files
+	// at LargePackagePath: its Kptfile and LargeFiles-1 Deployments,
+	// written by the first revision; each revision changes one of them
+	// and tags the package as it tags the others.
+	LargeFiles int
 }
+
+// LargePackagePath is the path below the directory of the package of
+// Spec.LargeFiles files.
+const LargePackagePath = "large/app-large"
 
 // PackagePath is the path of the i-th package below the directory.
 func PackagePath(i int) string {
 	return fmt.Sprintf("team-%02d/app-%05d", i%50, i)
+}
+
+func (s Spec) large() string {
+	if s.Directory == "" {
+		return LargePackagePath
+	}
+	return s.Directory + "/" + LargePackagePath
 }
 
 func (s Spec) full(i int) string {
@@ -154,6 +170,9 @@ func write(w *bufio.Writer, spec Spec) error {
 			}
 			files = append(files, file{spec.full(i) + "/configmap.yaml", blob(configMap(i, fmt.Sprint(r)))})
 		}
+		for _, f := range largeFiles(spec, r) {
+			files = append(files, file{f.path, blob(f.content)})
+		}
 		c := next()
 		fmt.Fprintf(w, "commit refs/heads/main\nmark :%d\ncommitter Release Bot <release@example.com> %d +0000\n", c, when+int64(r)*3600)
 		data(w, fmt.Sprintf("Release %d of every package\n", r))
@@ -166,6 +185,9 @@ func write(w *bufio.Writer, spec Spec) error {
 		w.WriteString("\n")
 		for i := range spec.Packages {
 			fmt.Fprintf(w, "reset refs/tags/%s/v%d\nfrom :%d\n\n", spec.full(i), r, c)
+		}
+		if spec.LargeFiles > 0 {
+			fmt.Fprintf(w, "reset refs/tags/%s/v%d\nfrom :%d\n\n", spec.large(), r, c)
 		}
 		prevCommit = c
 		commits[r] = c
@@ -185,6 +207,33 @@ func write(w *bufio.Writer, spec Spec) error {
 	}
 	_, err := w.WriteString("done\n")
 	return err
+}
+
+// largeFile is a file of the large package and its content.
+type largeFile struct{ path, content string }
+
+// largeFiles are the files of the large package that revision r writes:
+// all of them in the first, one Deployment in each later one.
+func largeFiles(spec Spec, r int) []largeFile {
+	if spec.LargeFiles <= 0 {
+		return nil
+	}
+	dir := spec.large()
+	n := spec.LargeFiles - 1
+	file := func(k int) largeFile {
+		return largeFile{fmt.Sprintf("%s/deployment-%03d.yaml", dir, k), deployment(100000+k, r)}
+	}
+	if r > 1 {
+		if n == 0 {
+			return nil
+		}
+		return []largeFile{file((r - 2) % n)}
+	}
+	files := []largeFile{{dir + "/Kptfile", strings.Replace(kptfile(0), "app-00000", "app-large", 1)}}
+	for k := range n {
+		files = append(files, file(k))
+	}
+	return files
 }
 
 func kptfile(i int) string {
