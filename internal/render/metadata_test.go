@@ -229,31 +229,149 @@ func TestSetNamespaceAsKustomize(t *testing.T) {
 			"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: old\n",
 		metadataResources + "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: b\n  namespace: {a: b}\n---\n" +
 			"apiVersion: v1\nkind: Service\nmetadata:\n  name: c\n  namespace: [x]\n",
+		namespaceResources,
+		namespaceResources + "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  labels:\n    x: &n old\n  namespace: *n\n",
+		namespaceResources + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: x\n",
 	} {
-		want, _ := decodeResources([]byte(doc), "r.yaml", ".")
-		got, _ := decodeResources([]byte(doc), "r.yaml", ".")
-		fs, _ := parseFieldSpecs(namespaceFieldSpecs)
-		_, wantErr := namespace.Filter{Namespace: "yes", FsSlice: fs, SetRoleBindingSubjects: namespace.DefaultSubjectsOnly}.Filter(want)
-		config, err := newConfigMap(map[string]string{"namespace": "yes"})
-		if err != nil {
-			t.Fatal(err)
+		for _, ns := range []string{"yes", "bench", "0x10"} {
+			testSetNamespaceAsKustomize(t, doc, ns)
 		}
-		gotErr := setNamespace(&framework.ResourceList{Items: got, FunctionConfig: config})
-		switch {
-		case wantErr != nil:
-			if gotErr == nil || gotErr.Error() != "set-namespace: "+wantErr.Error() {
-				t.Errorf("got error %v, want %v", gotErr, wantErr)
-			}
-		case gotErr != nil:
-			t.Errorf("got error %v", gotErr)
-		default:
-			for i := range want {
-				if !sameNodes(got[i].YNode(), want[i].YNode()) {
-					t.Errorf("got\n%s\nwant\n%s", got[i].MustString(), want[i].MustString())
-				}
+	}
+}
+
+// namespaceResources have namespaces of every form, or none, or no
+// metadata, and are of namespaced and cluster-scoped kinds, kinds the
+// namespace field specs apply to and bindings.
+const namespaceResources = `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: plain
+  namespace: old
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: quoted
+  namespace: "old" # a comment
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: single
+  namespace: &a 'old'
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: empty
+  namespace:
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: tilde
+  namespace: ~
+  labels: {a: b}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: flow}
+---
+apiVersion: v1
+kind: ConfigMap
+data: {a: b}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: ~
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: !!null {name: tagged}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: cluster
+  namespace: old
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: crb
+subjects:
+  - kind: ServiceAccount
+    name: default
+    namespace: old
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata:
+  name: api
+spec:
+  service:
+    name: s
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: crd
+spec:
+  conversion:
+    webhook:
+      clientConfig:
+        service:
+          namespace: old
+---
+apiVersion: example.com/v1
+kind: Widget
+metadata:
+  name: w
+`
+
+func testSetNamespaceAsKustomize(t *testing.T, doc, ns string) {
+	t.Helper()
+	want, err := decodeResources([]byte(doc), "r.yaml", ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := decodeResources([]byte(doc), "r.yaml", ".")
+	fs, _ := parseFieldSpecs(namespaceFieldSpecs)
+	_, wantErr := namespace.Filter{Namespace: ns, FsSlice: fs, SetRoleBindingSubjects: namespace.DefaultSubjectsOnly}.Filter(want)
+	config, err := newConfigMap(map[string]string{"namespace": ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotErr := setNamespace(&framework.ResourceList{Items: got, FunctionConfig: config})
+	switch {
+	case wantErr != nil:
+		if gotErr == nil || gotErr.Error() != "set-namespace: "+wantErr.Error() {
+			t.Errorf("got error %v, want %v", gotErr, wantErr)
+		}
+	case gotErr != nil:
+		t.Errorf("got error %v", gotErr)
+	default:
+		for i := range want {
+			if !sameNodes(got[i].YNode(), want[i].YNode()) || !sameSharing(got[i].YNode(), want[i].YNode()) ||
+				!samePositions(got[i].YNode(), want[i].YNode()) {
+				t.Errorf("namespace %s: got\n%s\nwant\n%s", ns, got[i].MustString(), want[i].MustString())
 			}
 		}
 	}
+}
+
+// samePositions tells whether two trees of the same shape have their
+// nodes at the same lines and columns.
+func samePositions(a, b *yaml.Node) bool {
+	if a.Line != b.Line || a.Column != b.Column || len(a.Content) != len(b.Content) {
+		return false
+	}
+	for i := range a.Content {
+		if !samePositions(a.Content[i], b.Content[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func metadataItems() ([]*yaml.RNode, error) {

@@ -2,9 +2,11 @@ package render
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"sigs.k8s.io/kustomize/api/filters/namespace"
+	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/fn/framework"
 	"sigs.k8s.io/kustomize/kyaml/resid"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -40,10 +42,14 @@ func setNamespace(rl *framework.ResourceList) error {
 		before[i] = keyOf(n)
 	}
 	// The filter changes only the resource it is given: each is filtered
-	// on its own, in parallel, and the first one's error in order reported
-	// as the filter over all would report it.
+	// on its own (or its namespace set as the filter sets it), in
+	// parallel, and the first one's error in order reported as the filter
+	// over all would report it.
 	f := namespace.Filter{Namespace: ns, FsSlice: fs, SetRoleBindingSubjects: namespace.DefaultSubjectsOnly}
 	err = eachParallel(len(rl.Items), func(i int) error {
+		if setNamespaceField(rl.Items[i], ns, fs) {
+			return nil
+		}
 		_, err := f.Filter(rl.Items[i : i+1])
 		return err
 	})
@@ -101,4 +107,42 @@ func followDependsOn(n *yaml.RNode, moved map[dependsOnKey]string) error {
 		return nil
 	}
 	return n.PipeE(yaml.SetAnnotation(dependsOnAnnotation, strings.Join(refs, ",")))
+}
+
+// setNamespaceField does to resource n what kustomize's namespace filter
+// does to a resource that is no (Cluster)RoleBinding and that none of its
+// field specs fs applies to, and reports whether it did: the filter sets
+// metadata.namespace, appended where missing, to ns, as kyaml's
+// FieldSetter leaves a scalar it sets (tagged !!str, the field's style
+// kept, its comments and anchor gone), unless the kind is cluster-scoped.
+// Anything else is left to the filter: a binding, a kind a spec applies
+// to, metadata that is not a mapping, a namespace that is not a scalar.
+// The filter parses the namespace with a YAML 1.1 parser for every
+// resource, to find a quoting it then drops for the field's style.
+func setNamespaceField(n *yaml.RNode, ns string, fs types.FsSlice) bool {
+	gvk := resid.GvkFromNode(n)
+	if gvk.Kind == "RoleBinding" || gvk.Kind == "ClusterRoleBinding" ||
+		slices.ContainsFunc(fs, func(spec types.FieldSpec) bool { return gvkMatches(spec, gvk.Kind, gvk.Group, gvk.Version) }) {
+		return false
+	}
+	if gvk.IsClusterScoped() {
+		return true
+	}
+	meta := fieldValue(resourceMapping(n), yaml.MetadataField)
+	if meta == nil || meta.Kind != yaml.MappingNode || meta.Tag == yaml.NodeTagNull {
+		return false
+	}
+	i := fieldIndex(meta, yaml.NamespaceField)
+	if i < 0 {
+		meta.Content = append(meta.Content,
+			&yaml.Node{Kind: yaml.ScalarNode, Value: yaml.NamespaceField},
+			&yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagString, Value: ns})
+		return true
+	}
+	field := meta.Content[i]
+	if field.Kind != yaml.ScalarNode {
+		return false
+	}
+	*field = yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagString, Value: ns, Style: field.Style}
+	return true
 }
