@@ -79,20 +79,32 @@ func startSite(t *testing.T) *site {
 	})
 
 	s.remote.Write(gittest.Package("nginx", "1"))
-	s.remote.Tag("nginx/v1", s.remote.Commit("nginx 1"), "")
+	c1 := s.remote.Commit("nginx 1")
+	s.remote.Tag("nginx/v1", c1, "")
 	for _, ws := range []string{"second", "third"} {
 		s.remote.Checkout("-q", "-b", "proposed/nginx/"+ws)
 		s.remote.Write(gittest.Package("nginx", ws))
 		s.remote.Commit("nginx " + ws)
 		s.remote.Checkout("-q", "main")
 	}
-	repo := configv1alpha1.Repository{Spec: configv1alpha1.RepositorySpec{Provider: configv1alpha1.ProviderGit, Git: configv1alpha1.GitSpec{URL: s.remote.Dir}}}
-	repo.Name = "blueprints"
-	if code, body := s.api(srv.AdminToken, http.MethodPost, "/apis/config.pkg.pkgserver.dev/v1alpha1/namespaces/default/repositories", repo); code != http.StatusCreated {
-		t.Fatalf("register: %d %s", code, body)
+	// A deployment repository with a clone of blueprints' nginx v1.
+	deploy := gittest.New(t)
+	deploy.Write(map[string]string{
+		"my-nginx/Kptfile": "apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: my-nginx\nupstream:\n  type: git\n  git:\n" +
+			"    repo: " + s.remote.Dir + "\n    directory: nginx\n    ref: nginx/v1\n  updateStrategy: resource-merge\nupstreamLock:\n  type: git\n  git:\n" +
+			"    repo: " + s.remote.Dir + "\n    directory: nginx\n    ref: nginx/v1\n    commit: " + c1 + "\n",
+		"my-nginx/config.yaml": gittest.Package("nginx", "1")["nginx/config.yaml"],
+	})
+	deploy.Tag("my-nginx/v1", deploy.Commit("my-nginx 1"), "")
+	for name, dir := range map[string]string{"blueprints": s.remote.Dir, "deployments": deploy.Dir} {
+		repo := configv1alpha1.Repository{Spec: configv1alpha1.RepositorySpec{Provider: configv1alpha1.ProviderGit, Git: configv1alpha1.GitSpec{URL: dir}}}
+		repo.Name, repo.Spec.Deployment = name, name == "deployments"
+		if code, body := s.api(srv.AdminToken, http.MethodPost, "/apis/config.pkg.pkgserver.dev/v1alpha1/namespaces/default/repositories", repo); code != http.StatusCreated {
+			t.Fatalf("register %s: %d %s", name, code, body)
+		}
 	}
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if s.lifecycle("blueprints.nginx.third") == "Proposed" {
+		if s.lifecycle("blueprints.nginx.third") == "Proposed" && s.lifecycle("deployments.my-nginx.v1") == "Published" {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"html/template"
 	"maps"
 	"net/http"
 	"net/url"
@@ -8,6 +9,7 @@ import (
 	"strings"
 
 	pkgv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/pkg/v1alpha1"
+	"github.com/pkgserver/pkgserver/internal/result"
 	"github.com/pkgserver/pkgserver/internal/revision"
 	"github.com/pkgserver/pkgserver/internal/store"
 )
@@ -17,12 +19,34 @@ type revisionData struct {
 	Rev     pkgv1alpha1.PackageRevision
 	Files   []file
 	Actions []action
+	// Findings are the findings of the revision's last validation (and
+	// rendering check); Errors and Warnings count them.
+	Findings         []finding
+	Errors, Warnings int
+	Upstream         *upstream
 }
 
-// file is a file of a revision, its lines numbered.
+// file is a file of a revision, its lines numbered and highlighted, with
+// the findings about it.
 type file struct {
 	Path  string
-	Lines []string
+	Lines []line
+	// Findings are those about the file as a whole (no line).
+	Findings []finding
+}
+
+// line is a line of a file.
+type line struct {
+	HTML     template.HTML
+	Findings []finding
+}
+
+// finding is a finding with its file's path in the package ("" for one
+// about no file of it).
+type finding struct {
+	result.Result
+	Path string
+	Line int
 }
 
 // action is a lifecycle move the visitor may make, as a form's button.
@@ -84,13 +108,61 @@ func (u *UI) revisionPage(w http.ResponseWriter, r *http.Request, v *visitor) {
 		u.failAPI(w, r, v, err)
 		return
 	}
-	for _, p := range slices.Sorted(maps.Keys(res.Spec.Resources)) {
-		d.Files = append(d.Files, file{Path: p, Lines: strings.Split(strings.TrimSuffix(res.Spec.Resources[p], "\n"), "\n")})
+	var results []result.Result
+	if res.Status != nil {
+		results = res.Status.Results
 	}
+	d.Files, d.Findings, d.Errors, d.Warnings = filesOf(res.Spec.Resources, d.Rev.Spec.PackageName, results)
+	d.Upstream = u.upstreamOf(r, v, ns, res.Spec.Resources["Kptfile"])
 	if v.may(ns, store.RoleWrite) {
 		d.Actions = actionsOf(d.Rev.Spec.Lifecycle)
 	}
 	u.render(w, r, http.StatusOK, "revision.html", page{Title: name, Who: v, Data: d, Live: "revisions"})
+}
+
+// filesOf are a revision's files in path order, with the findings placed
+// at their files and lines (a finding's path may be the package's or the
+// repository's), and the findings with their paths in the package.
+func filesOf(resources map[string]string, pkg string, results []result.Result) ([]file, []finding, int, int) {
+	var files []file
+	at := map[string]int{}
+	for _, p := range slices.Sorted(maps.Keys(resources)) {
+		f := file{Path: p}
+		yaml := isYAML(p)
+		for _, l := range strings.Split(strings.TrimSuffix(resources[p], "\n"), "\n") {
+			f.Lines = append(f.Lines, line{HTML: highlightLine(l, yaml)})
+		}
+		at[p] = len(files)
+		files = append(files, f)
+	}
+	var errs, warns int
+	findings := make([]finding, 0, len(results))
+	for _, r := range results {
+		switch r.Severity {
+		case result.Error:
+			errs++
+		case result.Warning:
+			warns++
+		}
+		fd := finding{Result: r}
+		if r.File == nil {
+			findings = append(findings, fd)
+			continue
+		}
+		fd.Path, fd.Line = strings.TrimPrefix(r.File.Path, pkg+"/"), r.File.Line
+		findings = append(findings, fd)
+		i, ok := at[fd.Path]
+		if !ok {
+			continue
+		}
+		f := &files[i]
+		if n := fd.Line; n > 0 && n <= len(f.Lines) {
+			f.Lines[n-1].Findings = append(f.Lines[n-1].Findings, fd)
+		} else {
+			f.Findings = append(f.Findings, fd)
+		}
+	}
+	return files, findings, errs, warns
 }
 
 // revisionAction makes a lifecycle move, on the revision as the page

@@ -1,6 +1,7 @@
 package ui_test
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -99,6 +100,67 @@ func TestSignIn(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != tc.want {
 			t.Errorf("a script with %q: %d, want %d", tc.header, resp.StatusCode, tc.want)
+		}
+	}
+}
+
+// TestRevisionPage: a revision's page shows its files highlighted, the
+// findings of its validation at their file and line, and, for a clone, its
+// upstream with a link to the upstream revision and to the changes against
+// it.
+func TestRevisionPage(t *testing.T) {
+	s := startSite(t)
+	c, _ := signInHTTP(t, s, s.reader)
+	get := func(path string) string {
+		resp, err := c.Get(s.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d\n%s", path, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	// A draft written through the API with a legacy annotation: its
+	// validation warns at the annotation's line.
+	const revs = "/apis/pkg.pkgserver.dev/v1alpha1/namespaces/default/packagerevisions"
+	draft := map[string]any{"spec": map[string]any{"repository": "blueprints", "packageName": "notes", "workspaceName": "one",
+		"tasks": []any{map[string]any{"type": "init", "init": map[string]any{"description": "notes"}}}}}
+	if code, body := s.api(s.writer, http.MethodPost, revs, draft); code != http.StatusCreated {
+		t.Fatalf("create a draft: %d %s", code, body)
+	}
+	var res map[string]any
+	code, body := s.api(s.writer, http.MethodGet, "/apis/pkg.pkgserver.dev/v1alpha1/namespaces/default/packagerevisionresources/blueprints.notes.one", nil)
+	if code != http.StatusOK || json.Unmarshal(body, &res) != nil {
+		t.Fatalf("the draft's resources: %d %s", code, body)
+	}
+	res["spec"].(map[string]any)["resources"].(map[string]any)["config.yaml"] =
+		"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\n  annotations:\n    config.kubernetes.io/path: config.yaml\ndata:\n  a: b\n"
+	if code, body := s.api(s.writer, http.MethodPut, "/apis/pkg.pkgserver.dev/v1alpha1/namespaces/default/packagerevisionresources/blueprints.notes.one", res); code != http.StatusOK {
+		t.Fatalf("update the draft: %d %s", code, body)
+	}
+	page := get("/ui/revisions/default/blueprints.notes.one")
+	for _, want := range []string{
+		`<span class="y-key">apiVersion</span>: v1`,
+		`<span class="line has-finding" id="config.yaml:6">`,
+		`<span class="sev">warning</span>`,
+		`0 errors, 1 warnings`,
+		`<a href="#config.yaml:6">config.yaml:6</a>`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the draft's page lacks %s:\n%s", want, between(page, `<section aria-labelledby="files">`, "</section>"))
+		}
+	}
+	page = get("/ui/revisions/default/deployments.my-nginx.v1")
+	for _, want := range []string{
+		`<a href="/ui/revisions/default/blueprints.nginx.v1">blueprints.nginx.v1</a>`,
+		`href="/ui/revisions/default/deployments.my-nginx.v1/diff?against=blueprints.nginx.v1"`,
+		`<code>nginx</code> at <code>nginx/v1</code>`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("my-nginx v1's page lacks %s:\n%s", want, between(page, `<h3>Upstream</h3>`, "</dl>"))
 		}
 	}
 }

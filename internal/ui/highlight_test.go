@@ -1,0 +1,38 @@
+package ui
+
+import (
+	"html"
+	"regexp"
+	"testing"
+)
+
+// TestHighlightLine: tokens get their classes, and every line's text is
+// kept, escaped, whatever it holds.
+func TestHighlightLine(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"apiVersion: v1", `<span class="y-key">apiVersion</span>: v1`},
+		{"  replicas: 3 # three", `  <span class="y-key">replicas</span>: <span class="y-num">3</span> <span class="y-com"># three</span>`},
+		{"- name: \"a<b>\"", `- <span class="y-key">name</span>: <span class="y-str">&#34;a&lt;b&gt;&#34;</span>`},
+		{"---", `<span class="y-doc">---</span>`},
+		{"# <script>", `<span class="y-com"># &lt;script&gt;</span>`},
+		{"image: nginx:1.27", `<span class="y-key">image</span>: nginx:1.27`},
+		{"url: http://x/y", `<span class="y-key">url</span>: http://x/y`},
+		{"  - *anchor", `  - <span class="y-ref">*anchor</span>`},
+		{"'quoted key': yes", `<span class="y-key">&#39;quoted key&#39;</span>: <span class="y-num">yes</span>`},
+		{"plain <text> & more", `plain &lt;text&gt; &amp; more`},
+	} {
+		if got := string(highlightLine(tc.in, true)); got != tc.want {
+			t.Errorf("%q:\n got %s\nwant %s", tc.in, got, tc.want)
+		}
+	}
+	tags := regexp.MustCompile(`<[^>]*>`)
+	for _, in := range []string{"a: 'it''s' # c", `k: "a\"b" x`, "- - - x: y", "key:value", ": x", "\"unterminated: x", "x: <b>&amp;"} {
+		got := html.UnescapeString(tags.ReplaceAllString(string(highlightLine(in, true)), ""))
+		if got != in {
+			t.Errorf("%q highlighted reads %q", in, got)
+		}
+	}
+	if got := string(highlightLine("<b>", false)); got != "&lt;b&gt;" {
+		t.Errorf("a file that is not YAML: %s", got)
+	}
+}
