@@ -114,8 +114,7 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, code int, name strin
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	_, _ = w.Write(b.Bytes())
+	writeBody(w, r, code, b.Bytes())
 }
 
 // fail answers with an error page.

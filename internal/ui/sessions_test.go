@@ -164,3 +164,39 @@ func TestRevisionPage(t *testing.T) {
 		}
 	}
 }
+
+// TestCompression: pages and assets go gzip-compressed to clients that
+// take it; assets carry an ETag and answer 304 to it.
+func TestCompression(t *testing.T) {
+	s := startSite(t)
+	tr := &http.Transport{DisableCompression: true}
+	c := &http.Client{Transport: tr}
+	for _, path := range []string{"/ui/repositories/default/blueprints", "/ui/assets/htmx.min.js"} {
+		req, _ := http.NewRequest(http.MethodGet, s.url+path, nil)
+		req.Header.Set("Authorization", "Bearer "+s.reader)
+		req.Header.Set("Accept-Encoding", "gzip")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Encoding") != "gzip" || len(body) < 2 || body[0] != 0x1f || body[1] != 0x8b {
+			t.Errorf("%s with gzip: %d %q", path, resp.StatusCode, resp.Header.Get("Content-Encoding"))
+		}
+	}
+	req, _ := http.NewRequest(http.MethodGet, s.url+"/ui/assets/ui.css", nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	etag := resp.Header.Get("ETag")
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Encoding") != "" || etag == "" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/css") {
+		t.Fatalf("ui.css without gzip: %d %v", resp.StatusCode, resp.Header)
+	}
+	req.Header.Set("If-None-Match", etag)
+	if resp, err := c.Do(req); err != nil || resp.StatusCode != http.StatusNotModified {
+		t.Errorf("ui.css with its ETag: %v %v", resp, err)
+	}
+}

@@ -72,11 +72,15 @@ func New(cfg Config) (*UI, error) {
 		return nil, err
 	}
 	u := &UI{cfg: cfg, pages: pages, mux: http.NewServeMux()}
-	assets, err := fs.Sub(assetFS, "assets")
+	files, err := fs.Sub(assetFS, "assets")
 	if err != nil {
 		return nil, err
 	}
-	u.mux.Handle("GET "+Prefix+"assets/", http.StripPrefix(Prefix+"assets/", cacheAssets(http.FileServerFS(assets))))
+	assets, err := loadAssets(files)
+	if err != nil {
+		return nil, err
+	}
+	u.mux.Handle("GET "+Prefix+"assets/", assets)
 	u.mux.HandleFunc("GET "+Prefix+"signin", u.signInPage)
 	u.mux.HandleFunc("POST "+Prefix+"signin", u.signIn)
 	u.mux.Handle("POST "+Prefix+"signout", u.person(u.signOut))
@@ -84,6 +88,7 @@ func New(cfg Config) (*UI, error) {
 	u.mux.Handle("GET "+Prefix+"repositories/{ns}/{name}", u.person(u.repositoryPage))
 	u.mux.Handle("POST "+Prefix+"repositories/{ns}/{name}/sync", u.person(u.syncRepository))
 	u.mux.Handle("GET "+Prefix+"revisions/{ns}/{name}", u.person(u.revisionPage))
+	u.mux.Handle("GET "+Prefix+"revisions/{ns}/{name}/diff", u.person(u.diffPage))
 	u.mux.Handle("POST "+Prefix+"revisions/{ns}/{name}/{action}", u.person(u.revisionAction))
 	u.mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, http.StatusNotFound, "No page here.")
@@ -104,14 +109,5 @@ func (u *UI) Handler() http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "same-origin")
 		u.mux.ServeHTTP(w, r)
-	})
-}
-
-// cacheAssets lets browsers keep the assets an hour: they change only
-// with the binary.
-func cacheAssets(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "public, max-age=3600")
-		h.ServeHTTP(w, r)
 	})
 }
