@@ -193,6 +193,10 @@ func (a authenticated) DELETE(path string, h echo.HandlerFunc) { a.e.DELETE(path
 // Handler returns the server as an http.Handler.
 func (s *Server) Handler() http.Handler { return s.e }
 
+// Stopping returns a channel closed when shutdown begins: streams (the
+// API's watches, the web UI's events) end then.
+func (s *Server) Stopping() <-chan struct{} { return s.stopping }
+
 func (s *Server) readyz(c echo.Context) error {
 	if s.ready != nil {
 		if err := s.ready(c.Request().Context()); err != nil {

@@ -229,7 +229,7 @@ func withUI(st store.Store, tokens *auth.Authenticator, log *slog.Logger, handle
 	handlers[ui.Prefix] = web.Handler()
 	cfg.Handlers, cfg.Home = handlers, ui.Prefix
 	srv := api.New(cfg)
-	web.SetAPI(srv.Handler())
+	web.SetAPI(srv.Handler(), srv.Stopping())
 	return srv, nil
 }
 

@@ -284,3 +284,34 @@ func between(s, from, to string) string {
 	v, _, _ := strings.Cut(rest, to)
 	return v
 }
+
+// TestLivePage: a repository's page shows a draft created meanwhile
+// without a reload.
+func TestLivePage(t *testing.T) {
+	s := startSite(t)
+	ctx := browser(t)
+	err := chromedp.Do(ctx, signIn(s, s.reader),
+		chromedp.Navigate(s.url+"/ui/repositories/default/blueprints"),
+		chromedp.WaitVisible(chromedp.ID("package-list")),
+		chromedp.Evaluate[chromedp.Void](`window.notReloaded = true`),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The page's event stream is open before the change.
+	time.Sleep(500 * time.Millisecond)
+	draft := map[string]any{"spec": map[string]any{"repository": "blueprints", "packageName": "live", "workspaceName": "one",
+		"tasks": []any{map[string]any{"type": "init", "init": map[string]any{"description": "live"}}}}}
+	if code, body := s.api(s.writer, http.MethodPost, "/apis/pkg.pkgserver.dev/v1alpha1/namespaces/default/packagerevisions", draft); code != http.StatusCreated {
+		t.Fatalf("create a draft: %d %s", code, body)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := chromedp.Do(wctx, chromedp.WaitVisible(chromedp.CSS(`a[href="/ui/revisions/default/blueprints.live.one"]`))); err != nil {
+		t.Fatalf("the new draft did not appear on the page within 10 s: %v", err)
+	}
+	same, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.notReloaded === true`))
+	if err != nil || !same {
+		t.Errorf("the page was reloaded to show the draft (%v)", err)
+	}
+}

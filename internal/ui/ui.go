@@ -33,9 +33,11 @@ var templateFS embed.FS
 var assetFS embed.FS
 
 // Store is what the UI reads of the index itself: the sessions, and the
-// tokens they act with. Everything else it reads through the API.
+// tokens they act with; when it changed (live pages). Everything else it
+// reads through the API.
 type Store interface {
 	store.Sessions
+	Changes
 }
 
 // Config is what the UI is built from.
@@ -59,6 +61,10 @@ type UI struct {
 	cfg   Config
 	pages map[string]*template.Template
 	mux   *http.ServeMux
+	live  *live
+	// stopping is closed when the server begins to shut down: event
+	// streams end.
+	stopping <-chan struct{}
 }
 
 // New returns the UI; cfg.API may be set later, before the first request
@@ -71,7 +77,7 @@ func New(cfg Config) (*UI, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := &UI{cfg: cfg, pages: pages, mux: http.NewServeMux()}
+	u := &UI{cfg: cfg, pages: pages, mux: http.NewServeMux(), live: &live{changes: cfg.Store}, stopping: make(chan struct{})}
 	files, err := fs.Sub(assetFS, "assets")
 	if err != nil {
 		return nil, err
@@ -85,6 +91,7 @@ func New(cfg Config) (*UI, error) {
 	u.mux.HandleFunc("POST "+Prefix+"signin", u.signIn)
 	u.mux.Handle("POST "+Prefix+"signout", u.person(u.signOut))
 	u.mux.Handle("GET "+Prefix+"{$}", u.person(u.repositoriesPage))
+	u.mux.Handle("GET "+Prefix+"events", u.person(u.events))
 	u.mux.Handle("GET "+Prefix+"repositories/{ns}/{name}", u.person(u.repositoryPage))
 	u.mux.Handle("POST "+Prefix+"repositories/{ns}/{name}/sync", u.person(u.syncRepository))
 	u.mux.Handle("GET "+Prefix+"revisions/{ns}/{name}", u.person(u.revisionPage))
@@ -96,8 +103,11 @@ func New(cfg Config) (*UI, error) {
 	return u, nil
 }
 
-// SetAPI sets the API the UI calls.
-func (u *UI) SetAPI(h http.Handler) { u.cfg.API = h }
+// SetAPI sets the API the UI calls, and the channel closed when the
+// server begins to shut down.
+func (u *UI) SetAPI(h http.Handler, stopping <-chan struct{}) {
+	u.cfg.API, u.stopping = h, stopping
+}
 
 // Handler serves the UI's prefix.
 func (u *UI) Handler() http.Handler {
