@@ -11,7 +11,7 @@ BIN         := bin/pkgserver
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: all build run test fmt fmt-check vet lint staticcheck unit fuzz bench generate clean
-.PHONY: e2e-kubectl ui-assets
+.PHONY: e2e-kubectl ui-assets ui-screenshots
 
 all: build
 
@@ -89,6 +89,12 @@ generate:
 # integrity hashes; the binary embeds what is committed.
 ui-assets:
 	bash internal/ui/update-assets.sh
+
+# ui-screenshots refreshes the pictures of docs/ui.md: the browser test that
+# takes them in every run writes them to docs/ui (needs chromium).
+ui-screenshots:
+	mkdir -p docs/ui
+	PKGSERVER_UI_SCREENSHOTS=$(CURDIR)/docs/ui PKGSERVER_REQUIRE_CHROMIUM=1 $(GO) test -count=1 -run '^TestScreenshots$$' ./internal/ui
 
 clean:
 	rm -rf bin test/bench/_out

@@ -123,24 +123,7 @@ func TestRevisionPage(t *testing.T) {
 		}
 		return string(b)
 	}
-	// A draft written through the API with a legacy annotation: its
-	// validation warns at the annotation's line.
-	const revs = "/apis/pkg.pkgserver.dev/v1alpha1/namespaces/default/packagerevisions"
-	draft := map[string]any{"spec": map[string]any{"repository": "blueprints", "packageName": "notes", "workspaceName": "one",
-		"tasks": []any{map[string]any{"type": "init", "init": map[string]any{"description": "notes"}}}}}
-	if code, body := s.api(s.writer, http.MethodPost, revs, draft); code != http.StatusCreated {
-		t.Fatalf("create a draft: %d %s", code, body)
-	}
-	var res map[string]any
-	code, body := s.api(s.writer, http.MethodGet, "/apis/pkg.pkgserver.dev/v1alpha1/namespaces/default/packagerevisionresources/blueprints.notes.one", nil)
-	if code != http.StatusOK || json.Unmarshal(body, &res) != nil {
-		t.Fatalf("the draft's resources: %d %s", code, body)
-	}
-	res["spec"].(map[string]any)["resources"].(map[string]any)["config.yaml"] =
-		"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\n  annotations:\n    config.kubernetes.io/path: config.yaml\ndata:\n  a: b\n"
-	if code, body := s.api(s.writer, http.MethodPut, "/apis/pkg.pkgserver.dev/v1alpha1/namespaces/default/packagerevisionresources/blueprints.notes.one", res); code != http.StatusOK {
-		t.Fatalf("update the draft: %d %s", code, body)
-	}
+	s.draftWithFinding()
 	page := get("/ui/revisions/default/blueprints.notes.one")
 	for _, want := range []string{
 		`<span class="y-key">apiVersion</span>: v1`,
@@ -198,5 +181,28 @@ func TestCompression(t *testing.T) {
 	req.Header.Set("If-None-Match", etag)
 	if resp, err := c.Do(req); err != nil || resp.StatusCode != http.StatusNotModified {
 		t.Errorf("ui.css with its ETag: %v %v", resp, err)
+	}
+}
+
+// draftWithFinding writes the draft blueprints.notes.one through the API,
+// with a legacy annotation: its validation warns at config.yaml:6.
+func (s *site) draftWithFinding() {
+	t := s.t
+	t.Helper()
+	const revs = "/apis/pkg.pkgserver.dev/v1alpha1/namespaces/default/packagerevisions"
+	draft := map[string]any{"spec": map[string]any{"repository": "blueprints", "packageName": "notes", "workspaceName": "one",
+		"tasks": []any{map[string]any{"type": "init", "init": map[string]any{"description": "notes"}}}}}
+	if code, body := s.api(s.writer, http.MethodPost, revs, draft); code != http.StatusCreated {
+		t.Fatalf("create a draft: %d %s", code, body)
+	}
+	var res map[string]any
+	code, body := s.api(s.writer, http.MethodGet, "/apis/pkg.pkgserver.dev/v1alpha1/namespaces/default/packagerevisionresources/blueprints.notes.one", nil)
+	if code != http.StatusOK || json.Unmarshal(body, &res) != nil {
+		t.Fatalf("the draft's resources: %d %s", code, body)
+	}
+	res["spec"].(map[string]any)["resources"].(map[string]any)["config.yaml"] =
+		"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\n  annotations:\n    config.kubernetes.io/path: config.yaml\ndata:\n  a: b\n"
+	if code, body := s.api(s.writer, http.MethodPut, "/apis/pkg.pkgserver.dev/v1alpha1/namespaces/default/packagerevisionresources/blueprints.notes.one", res); code != http.StatusOK {
+		t.Fatalf("update the draft: %d %s", code, body)
 	}
 }
