@@ -27,6 +27,27 @@ import (
 	"github.com/pkgserver/pkgserver/internal/store/sqlstore"
 )
 
+// hookBin is the hook program hosted repositories run, built once from
+// this checkout.
+var hookBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "pkgserver-hook-")
+	if err != nil {
+		panic(err)
+	}
+	hookBin = filepath.Join(dir, "pkgserver-hook")
+	build := exec.Command("go", "build", "-o", hookBin, "../../cmd/pkgserver-hook")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		os.RemoveAll(dir)
+		panic("build pkgserver-hook: " + err.Error())
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
 // site is a running server with a repository of packages, and tokens of
 // a writer and a reader of its namespace.
 type site struct {
@@ -34,6 +55,7 @@ type site struct {
 	url            string
 	remote         *gittest.Repo
 	writer, reader string
+	admin          string
 }
 
 func startSite(t *testing.T) *site {
@@ -45,11 +67,11 @@ func startSite(t *testing.T) *site {
 		t.Fatal(err)
 	}
 	srv, err := server.New(ctx, server.Config{DataDir: dir, Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		ShutdownTimeout: 15 * time.Second})
+		ShutdownTimeout: 15 * time.Second, HookCommand: []string{hookBin}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &site{t: t, remote: gittest.New(t)}
+	s := &site{t: t, remote: gittest.New(t), admin: srv.AdminToken}
 	for _, g := range []struct {
 		name string
 		role store.Role
@@ -285,30 +307,39 @@ func between(s, from, to string) string {
 	return v
 }
 
-// TestLivePage: a repository's page shows a draft created meanwhile
+// TestLivePage: a repository's page shows a draft pushed meanwhile,
 // without a reload.
 func TestLivePage(t *testing.T) {
 	s := startSite(t)
+	repo := configv1alpha1.Repository{Spec: configv1alpha1.RepositorySpec{Provider: configv1alpha1.ProviderHosted}}
+	repo.Name = "live"
+	if code, body := s.api(s.admin, http.MethodPost, "/apis/config.pkg.pkgserver.dev/v1alpha1/namespaces/default/repositories", repo); code != http.StatusCreated {
+		t.Fatalf("create a hosted repository: %d %s", code, body)
+	}
 	ctx := browser(t)
 	err := chromedp.Do(ctx, signIn(s, s.reader),
-		chromedp.Navigate(s.url+"/ui/repositories/default/blueprints"),
-		chromedp.WaitVisible(chromedp.ID("package-list")),
+		chromedp.Navigate(s.url+"/ui/repositories/default/live"),
+		chromedp.WaitVisible(chromedp.ID("packages")),
 		chromedp.Evaluate[chromedp.Void](`window.notReloaded = true`),
 	)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The page's event stream is open before the change.
+	// The page's event stream is open before the push.
 	time.Sleep(500 * time.Millisecond)
-	draft := map[string]any{"spec": map[string]any{"repository": "blueprints", "packageName": "live", "workspaceName": "one",
-		"tasks": []any{map[string]any{"type": "init", "init": map[string]any{"description": "live"}}}}}
-	if code, body := s.api(s.writer, http.MethodPost, "/apis/pkg.pkgserver.dev/v1alpha1/namespaces/default/packagerevisions", draft); code != http.StatusCreated {
-		t.Fatalf("create a draft: %d %s", code, body)
+	work := gittest.New(t)
+	work.Checkout("-q", "-b", "drafts/hello/one")
+	work.Write(gittest.Package("hello", "1"))
+	work.Commit("hello")
+	u, _ := url.Parse(s.url + "/git/default/live.git")
+	u.User = url.UserPassword("alice", s.writer)
+	if out, err := exec.Command("git", "-C", work.Dir, "push", "-q", u.String(), "drafts/hello/one").CombinedOutput(); err != nil {
+		t.Fatalf("push: %v\n%s", err, out)
 	}
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := chromedp.Do(wctx, chromedp.WaitVisible(chromedp.CSS(`a[href="/ui/revisions/default/blueprints.live.one"]`))); err != nil {
-		t.Fatalf("the new draft did not appear on the page within 10 s: %v", err)
+	if err := chromedp.Do(wctx, chromedp.WaitVisible(chromedp.CSS(`a[href="/ui/revisions/default/live.hello.one"]`))); err != nil {
+		t.Fatalf("the pushed draft did not appear on the page within 10 s: %v", err)
 	}
 	same, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.notReloaded === true`))
 	if err != nil || !same {
