@@ -80,6 +80,7 @@ bench: build
 	bash test/bench/approve.sh
 	bash test/bench/render.sh
 	bash test/bench/scaleout.sh
+	bash test/bench/ui.sh
 
 generate:
 	$(GO) run ./internal/schema/gen
