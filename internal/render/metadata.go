@@ -72,12 +72,12 @@ const settingTag = "!render-setting"
 // the same order: no path of the built-in specs goes through a mapping
 // another spec of the same kind sets entries in, so the walks find the
 // same mappings, and each entry's node is set in the same sequence of
-// fields. Where a spec's path is all mappings, found by their fields,
-// the walk is made here and the entries set in the mapping at its end; a
-// spec that creates nothing is not walked further in a resource that
-// lacks a field of its path, as the filter's walk would end there. Any
-// other walk (one that creates, or meets a sequence, an alias or a null)
-// is the filter's.
+// fields. Where a spec's path is all mappings, found by their fields or
+// created, the walk is made here and the entries set in the mapping at its
+// end; a spec that creates nothing is not walked further in a resource
+// that lacks a field of its path, as the filter's walk would end there.
+// Any other walk (one that meets a sequence, an alias or a null) is the
+// filter's.
 //
 // kyaml's FieldSetter double-quotes a value that YAML 1.1 reads as other
 // than a string (yes, 0x10, ~), which it finds by parsing the value with a
@@ -177,9 +177,11 @@ func plainStep(p string) bool {
 
 // walkTarget follows a field spec's path from n as kustomize's fieldspec
 // filter does where the path holds mappings only, found by their fields:
-// it returns the mapping the filter would set entries in, or nil where a
-// walk that creates nothing lacks a field (the filter's walk ends there,
-// without a change). ok is false for anything else: a field to create, a
+// it returns the mapping the filter would set entries in, creating the
+// fields missing on the way as empty mappings, each after its mapping's
+// fields, as kyaml's FieldSetter appends them, where the spec creates; or
+// nil where a walk that creates nothing lacks a field (the filter's walk
+// ends there, without a change). ok is false for anything else: a
 // sequence, an alias, a null or a scalar on the way or at the end, which
 // are left to the filter.
 func walkTarget(n *yaml.Node, w specWalk) (target *yaml.Node, ok bool) {
@@ -190,9 +192,15 @@ func walkTarget(n *yaml.Node, w specWalk) (target *yaml.Node, ok bool) {
 		if n == nil || n.Kind != yaml.MappingNode || n.Tag == yaml.NodeTagNull {
 			return nil, false
 		}
-		if n = fieldValue(n, p); n == nil {
-			return nil, !w.create
+		v := fieldValue(n, p)
+		if v == nil {
+			if !w.create {
+				return nil, true
+			}
+			v = &yaml.Node{Kind: yaml.MappingNode}
+			n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: p}, v)
 		}
+		n = v
 	}
 	if n.Kind != yaml.MappingNode || n.Tag == yaml.NodeTagNull {
 		return nil, false
