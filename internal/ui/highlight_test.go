@@ -36,3 +36,27 @@ func TestHighlightLine(t *testing.T) {
 		t.Errorf("a file that is not YAML: %s", got)
 	}
 }
+
+// TestTreeOf: files nest by directory, in path order.
+func TestTreeOf(t *testing.T) {
+	files := []file{{Path: "Kptfile"}, {Path: "apps/a.yaml"}, {Path: "apps/sub/b.yaml", Lines: []line{{Findings: []finding{{}}}}}, {Path: "z.yaml"}}
+	var show func(ns []*treeNode) string
+	show = func(ns []*treeNode) string {
+		out := ""
+		for _, n := range ns {
+			if n.Path != "" {
+				out += n.Path
+				if n.Findings > 0 {
+					out += "!"
+				}
+				out += " "
+				continue
+			}
+			out += n.Name + "/[" + show(n.Children) + "] "
+		}
+		return out
+	}
+	if got, want := show(treeOf(files)), "Kptfile apps/[apps/a.yaml sub/[apps/sub/b.yaml! ] ] z.yaml "; got != want {
+		t.Errorf("tree:\n got %s\nwant %s", got, want)
+	}
+}

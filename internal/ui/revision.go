@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"path"
 	"html/template"
 	"maps"
 	"net/http"
@@ -24,6 +25,46 @@ type revisionData struct {
 	Findings         []finding
 	Errors, Warnings int
 	Upstream         *upstream
+	// Tree is the files by directory.
+	Tree []*treeNode
+}
+
+// treeNode is a directory (with Children) or a file (with Path) of a
+// package's tree.
+type treeNode struct {
+	Name, Path string
+	Children   []*treeNode
+	// Findings counts the findings about a file.
+	Findings int
+}
+
+// treeOf nests a package's files, in path order, by directory.
+func treeOf(files []file) []*treeNode {
+	root := &treeNode{}
+	dirs := map[string]*treeNode{"": root}
+	var dirOf func(dir string) *treeNode
+	dirOf = func(dir string) *treeNode {
+		if dir == "." {
+			dir = ""
+		}
+		if n, ok := dirs[dir]; ok {
+			return n
+		}
+		parent := dirOf(path.Dir(dir))
+		n := &treeNode{Name: path.Base(dir)}
+		parent.Children = append(parent.Children, n)
+		dirs[dir] = n
+		return n
+	}
+	for _, f := range files {
+		n := len(f.Findings)
+		for _, l := range f.Lines {
+			n += len(l.Findings)
+		}
+		parent := dirOf(path.Dir(f.Path))
+		parent.Children = append(parent.Children, &treeNode{Name: path.Base(f.Path), Path: f.Path, Findings: n})
+	}
+	return root.Children
 }
 
 // file is a file of a revision, its lines numbered and highlighted, with
@@ -113,6 +154,7 @@ func (u *UI) revisionPage(w http.ResponseWriter, r *http.Request, v *visitor) {
 		results = res.Status.Results
 	}
 	d.Files, d.Findings, d.Errors, d.Warnings = filesOf(res.Spec.Resources, d.Rev.Spec.PackageName, results)
+	d.Tree = treeOf(d.Files)
 	d.Upstream = u.upstreamOf(r, v, ns, res.Spec.Resources["Kptfile"])
 	if v.may(ns, store.RoleWrite) {
 		d.Actions = actionsOf(d.Rev.Spec.Lifecycle)
