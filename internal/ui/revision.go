@@ -1,11 +1,11 @@
 package ui
 
 import (
-	"path"
 	"html/template"
 	"maps"
 	"net/http"
 	"net/url"
+	"path"
 	"slices"
 	"strings"
 
