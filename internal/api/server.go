@@ -79,7 +79,7 @@ type Config struct {
 	Handlers map[string]http.Handler
 	// Home, when set, is where the server's root sends a browser (the web
 	// UI's prefix).
-	Home string
+	Home     string
 	Store    Store
 	Auth     *auth.Authenticator
 	Syncer   Syncer

@@ -33,8 +33,8 @@ import (
 	"github.com/pkgserver/pkgserver/internal/reconcile"
 	"github.com/pkgserver/pkgserver/internal/render"
 	"github.com/pkgserver/pkgserver/internal/store"
-	"github.com/pkgserver/pkgserver/internal/ui"
 	"github.com/pkgserver/pkgserver/internal/store/sqlstore"
+	"github.com/pkgserver/pkgserver/internal/ui"
 	"github.com/pkgserver/pkgserver/internal/validate"
 	"github.com/pkgserver/pkgserver/webhooks"
 )
