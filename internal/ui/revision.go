@@ -207,6 +207,33 @@ func filesOf(resources map[string]string, pkg string, results []result.Result) (
 	return files, findings, errs, warns
 }
 
+// confirmData is what the confirmation of a destructive action shows.
+type confirmData struct {
+	Rev    pkgv1alpha1.PackageRevision
+	Action action
+	// ResourceVersion is the revision's as the page that asked showed it.
+	ResourceVersion string
+}
+
+// confirmPage asks before a destructive action, as a page of its own: it
+// works without JavaScript, and the action is a form posted from it.
+func (u *UI) confirmPage(w http.ResponseWriter, r *http.Request, v *visitor) {
+	ns, name := r.PathValue("ns"), r.PathValue("name")
+	d := confirmData{ResourceVersion: r.URL.Query().Get("resourceVersion")}
+	if err := u.call(r, v, http.MethodGet, nsPath(pkgsAPI, ns, "packagerevisions/"+url.PathEscape(name)), nil, &d.Rev); err != nil {
+		u.failAPI(w, r, v, err)
+		return
+	}
+	i := slices.IndexFunc(actionsOf(d.Rev.Spec.Lifecycle), func(a action) bool { return a.Name == r.PathValue("action") && a.Confirm != "" })
+	if i < 0 {
+		u.render(w, r, http.StatusConflict, "error.html", page{Title: "Not now", Who: v,
+			Data: "This revision is " + d.Rev.Spec.Lifecycle + " now: that action is not one of its own. Go back to it and reload."})
+		return
+	}
+	d.Action = actionsOf(d.Rev.Spec.Lifecycle)[i]
+	u.render(w, r, http.StatusOK, "confirm.html", page{Title: d.Action.Label, Who: v, Data: d})
+}
+
 // revisionAction makes a lifecycle move, on the revision as the page
 // showed it: the form's resource version makes a change made since a 409.
 func (u *UI) revisionAction(w http.ResponseWriter, r *http.Request, v *visitor) {

@@ -206,3 +206,46 @@ func (s *site) draftWithFinding() {
 		t.Fatalf("update the draft: %d %s", code, body)
 	}
 }
+
+// TestConfirmDelete: a destructive action asks on a page of its own, which
+// works without JavaScript; the action is the form posted from it.
+func TestConfirmDelete(t *testing.T) {
+	s := startSite(t)
+	s.draftWithFinding()
+	c, _ := signInHTTP(t, s, s.writer)
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	get := func(path string) (int, string) {
+		resp, err := c.Get(s.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(b)
+	}
+	_, page := get("/ui/revisions/default/blueprints.notes.one")
+	if !strings.Contains(page, `<form method="get" action="/ui/revisions/default/blueprints.notes.one/confirm/delete">`) {
+		t.Fatalf("the draft's Delete is not a link to its confirmation:\n%s", between(page, `<div class="actions"`, "</div>"))
+	}
+	rv := between(page, `name="resourceVersion" value="`, `"`)
+	code, page := get("/ui/revisions/default/blueprints.notes.one/confirm/delete?resourceVersion=" + rv)
+	csrf := between(page, `name="csrf" value="`, `"`)
+	if code != http.StatusOK || !strings.Contains(page, "Its branch is deleted from git") || csrf == "" {
+		t.Fatalf("the confirmation: %d\n%s", code, page)
+	}
+	if code, _ := get("/ui/revisions/default/blueprints.notes.one/confirm/approve"); code != http.StatusConflict {
+		t.Errorf("a confirmation of an action the draft does not have: %d", code)
+	}
+	resp, err := c.PostForm(s.url+"/ui/revisions/default/blueprints.notes.one/delete",
+		url.Values{"csrf": {csrf}, "resourceVersion": {rv}, "repository": {"blueprints"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/ui/repositories/default/blueprints" {
+		t.Errorf("delete: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if l := s.lifecycle("blueprints.notes.one"); l != "" {
+		t.Errorf("the draft after its deletion: %s", l)
+	}
+}

@@ -96,6 +96,7 @@ func New(cfg Config) (*UI, error) {
 	u.mux.Handle("POST "+Prefix+"repositories/{ns}/{name}/sync", u.person(u.syncRepository))
 	u.mux.Handle("GET "+Prefix+"revisions/{ns}/{name}", u.person(u.revisionPage))
 	u.mux.Handle("GET "+Prefix+"revisions/{ns}/{name}/diff", u.person(u.diffPage))
+	u.mux.Handle("GET "+Prefix+"revisions/{ns}/{name}/confirm/{action}", u.person(u.confirmPage))
 	u.mux.Handle("POST "+Prefix+"revisions/{ns}/{name}/{action}", u.person(u.revisionAction))
 	u.mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, http.StatusNotFound, "No page here.")

@@ -1,11 +1,4 @@
-// pkgserver's web UI: confirmation of destructive actions, and live pages.
-// Every page works without this file.
-document.addEventListener("submit", function (e) {
-  var q = e.target.getAttribute("data-confirm");
-  if (q && !window.confirm(q)) {
-    e.preventDefault();
-  }
-});
+// pkgserver's web UI: live pages. Every page works without this file.
 
 // A live page (<body data-live>) listens to the server's events and, when
 // the index changed, fetches itself again and swaps its content in — not
