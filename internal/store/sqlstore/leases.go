@@ -39,13 +39,18 @@ func (s *Store) ClaimDeliveries(ctx context.Context, owner string, now, until ti
 				return err
 			}
 		}
-		rows, err := tx.QueryContext(ctx, s.q(`UPDATE deliveries SET lease_owner = ?, lease_until = ?
+		// The repositories other replicas hold are found once per claim
+		// (a range of the partial index of pending leases), not once per
+		// candidate: each such look would also pass the versions of every
+		// delivery finished within a lease's length, not yet vacuumed.
+		rows, err := tx.QueryContext(ctx, s.q(`WITH held AS MATERIALIZED (SELECT DISTINCT namespace, repository FROM deliveries
+				WHERE done = 0 AND lease_until > ? AND lease_owner <> ?)
+			UPDATE deliveries SET lease_owner = ?, lease_until = ?
 			WHERE id IN (SELECT id FROM deliveries d WHERE done = 0 AND id > ? AND (lease_until <= ? OR lease_owner = ?)
-				AND NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.namespace = d.namespace AND o.repository = d.repository
-					AND o.done = 0 AND o.lease_until > ? AND o.lease_owner <> ?)
+				AND NOT EXISTS (SELECT 1 FROM held h WHERE h.namespace = d.namespace AND h.repository = d.repository)
 				ORDER BY id LIMIT ? `+s.d.skipLocked+`)
 			RETURNING id, forge, delivery_id, namespace, repository, event, payload, received_at, attempts`),
-			owner, until.UnixMilli(), after, now.UnixMilli(), owner, now.UnixMilli(), owner, limit)
+			now.UnixMilli(), owner, owner, until.UnixMilli(), after, now.UnixMilli(), owner, limit)
 		if err != nil {
 			return err
 		}
