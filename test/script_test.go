@@ -9,37 +9,21 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/pkgserver/pkgserver/internal/testbin"
 )
 
 // binDir holds the pkgserver binary the scripts run, built once by TestMain
 // from this checkout: the scripts exercise the real program.
 var binDir string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "pkgserver-bin-")
-	if err != nil {
-		panic(err)
-	}
-	binDir = dir
-	for _, name := range []string{"pkgserver", "pkgserver-hook"} {
-		build := exec.Command("go", "build", "-o", filepath.Join(dir, name), "../cmd/"+name)
-		build.Stdout, build.Stderr = os.Stdout, os.Stderr
-		if err := build.Run(); err != nil {
-			os.RemoveAll(dir)
-			panic("build " + name + ": " + err.Error())
-		}
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testbin.Main(m.Run, &binDir, "pkgserver", "pkgserver-hook") }
 
 // TestScripts runs the command-line scenarios of testdata/script.
 func TestScripts(t *testing.T) {

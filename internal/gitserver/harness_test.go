@@ -28,28 +28,14 @@ import (
 	"github.com/pkgserver/pkgserver/internal/server"
 	"github.com/pkgserver/pkgserver/internal/store"
 	"github.com/pkgserver/pkgserver/internal/store/sqlstore"
+	"github.com/pkgserver/pkgserver/internal/testbin"
 )
 
-// hookBin is the hook program hosted repositories run, built once from
+// binDir holds the hook program hosted repositories run, built once from
 // this checkout.
-var hookBin string
+var binDir string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "pkgserver-hook-")
-	if err != nil {
-		panic(err)
-	}
-	hookBin = filepath.Join(dir, "pkgserver-hook")
-	build := exec.Command("go", "build", "-o", hookBin, "../../cmd/pkgserver-hook")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		os.RemoveAll(dir)
-		panic("build pkgserver-hook: " + err.Error())
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testbin.Main(m.Run, &binDir, "pkgserver-hook") }
 
 // host is a running server with its git host on random loopback ports.
 type host struct {
@@ -80,7 +66,7 @@ func startHost(t *testing.T, opts options) *host {
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	srv, err := server.New(ctx, server.Config{DataDir: dir, Store: st, Log: log, ShutdownTimeout: 15 * time.Second,
-		HookCommand: []string{hookBin}, GitLimits: opts.limits, SSH: opts.ssh})
+		HookCommand: []string{filepath.Join(binDir, "pkgserver-hook")}, GitLimits: opts.limits, SSH: opts.ssh})
 	if err != nil {
 		t.Fatal(err)
 	}

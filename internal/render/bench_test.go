@@ -2,12 +2,14 @@ package render
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/pkgserver/pkgserver/internal/render/rendertest"
 )
 
-// BenchmarkRenderFiles renders the package test/bench/renderbench renders:
+// BenchmarkRenderFiles renders the package test/bench/renderbench renders
+// (rendertest.Package):
 // 100 resources in files of four (a Deployment, a Service, a ConfigMap and
 // a ServiceAccount per app), a ConfigMap of settings, and a Kptfile whose
 // pipeline runs set-namespace, set-labels, apply-replacements (the
@@ -37,126 +39,12 @@ func BenchmarkRenderFiles(b *testing.B) {
 	}
 }
 
-// benchPackage returns the files of the benchmark's package with about
-// resources resources (rounded up to a multiple of four), its settings
-// naming image.
+// benchPackage is the package renderbench renders, with about resources
+// resources, its settings naming image.
 func benchPackage(resources int, image string) map[string][]byte {
-	files := map[string][]byte{
-		"Kptfile":              []byte(benchKptfile),
-		"settings.yaml":        []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bench-settings\n  annotations:\n    config.kubernetes.io/local-config: \"true\"\ndata:\n  image: " + image + "\n"),
-		"fn-replacements.yaml": []byte(benchReplacements),
-		"fn-starlark.yaml":     []byte(benchStarlarkRun),
-	}
-	for i := 0; i*4 < resources; i++ {
-		files[fmt.Sprintf("apps/app-%03d.yaml", i)] = []byte(benchApp(i))
+	files := map[string][]byte{}
+	for p, data := range rendertest.Package("bench", resources, image, true) {
+		files[p] = []byte(data)
 	}
 	return files
-}
-
-const benchKptfile = `apiVersion: kpt.dev/v1
-kind: Kptfile
-metadata:
-  name: bench
-  annotations:
-    config.kubernetes.io/local-config: "true"
-info:
-  description: a package of many resources, rendered by a four-function pipeline
-pipeline:
-  mutators:
-    - image: gcr.io/kpt-fn/set-namespace:v0.4.1
-      configMap:
-        namespace: bench
-    - image: gcr.io/kpt-fn/set-labels:v0.2.0
-      configMap:
-        app.kubernetes.io/part-of: bench
-        tier: web
-    - image: gcr.io/kpt-fn/apply-replacements:v0.1.1
-      configPath: fn-replacements.yaml
-    - image: gcr.io/kpt-fn/starlark:v0.5.0
-      configPath: fn-starlark.yaml
-`
-
-const benchReplacements = `apiVersion: fn.kpt.dev/v1alpha1
-kind: ApplyReplacements
-metadata:
-  name: image-from-settings
-  annotations:
-    config.kubernetes.io/local-config: "true"
-replacements:
-  - source:
-      kind: ConfigMap
-      name: bench-settings
-      fieldPath: data.image
-    targets:
-      - select:
-          kind: Deployment
-        fieldPaths:
-          - spec.template.spec.containers.[name=app].image
-`
-
-const benchStarlarkRun = `apiVersion: fn.kpt.dev/v1alpha1
-kind: StarlarkRun
-metadata:
-  name: annotate
-  annotations:
-    config.kubernetes.io/local-config: "true"
-source: |
-  def annotate(resources):
-    for r in resources:
-      if r["kind"] in ("Deployment", "Service", "ConfigMap", "ServiceAccount"):
-        r["metadata"].setdefault("annotations", {})["bench.pkgserver.dev/rendered"] = "true"
-  annotate(ctx.resource_list["items"])
-`
-
-// benchApp is the i-th app's four resources.
-func benchApp(i int) string {
-	return fmt.Sprintf(`# The app %[1]s: its workload, its Service, its settings and its identity.
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: %[1]s
-spec:
-  replicas: 2
-  selector:
-    matchLabels:
-      app: %[1]s
-  template:
-    metadata:
-      labels:
-        app: %[1]s
-    spec:
-      serviceAccountName: %[1]s
-      containers:
-        - name: app
-          image: registry.example.com/app:0.0.0 # set from bench-settings
-          ports:
-            - containerPort: 8080
-          envFrom:
-            - configMapRef:
-                name: %[1]s
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: %[1]s
-spec:
-  selector:
-    app: %[1]s
-  ports:
-    - port: 80
-      targetPort: 8080
----
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: %[1]s
-data:
-  LOG_LEVEL: info
-  INDEX: "%[2]d"
----
-apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: %[1]s
-`, fmt.Sprintf("app-%03d", i), i)
 }

@@ -4,12 +4,14 @@ import (
 	"testing"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/pkgserver/pkgserver/internal/render/rendertest"
 )
 
 // TestCopyNodes: copies are the trees RNode.Copy makes, and an edit of a
 // copy changes neither the original nor the other nodes of the copy.
 func TestCopyNodes(t *testing.T) {
-	nodes, err := decodeResources([]byte(kyamlPackage["multi.yaml"]+"---\n"+kyamlPackage["anchors.yaml"]+"---\n"+benchApp(0)), "r.yaml", ".")
+	nodes, err := decodeResources([]byte(kyamlPackage["multi.yaml"]+"---\n"+kyamlPackage["anchors.yaml"]+"---\n"+rendertest.App(0)), "r.yaml", ".")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,8 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/kio/kioutil"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/pkgserver/pkgserver/internal/render/rendertest"
 )
 
 // kyamlPackage is a package laid out to exercise kyaml's reader and writer:
@@ -210,7 +212,7 @@ func TestDocumentSeparators(t *testing.T) {
 	for _, text := range []string{
 		"", "---\n", "a\n---\nb", "a\n---", "a\n---\n---\nb\n", "a\n---\n\n---\n", "a\n--- # c\nb\n---x\n",
 		"\n---\n---\n---\n", "a\n-- \n---- x\n", "a\n---\rb\n", "\n---", "x\n---é\ny\n---\n",
-		kyamlPackage["multi.yaml"], kyamlPackage["trailing.yaml"], benchApp(3),
+		kyamlPackage["multi.yaml"], kyamlPackage["trailing.yaml"], rendertest.App(3),
 	} {
 		var want [][2]int
 		for _, loc := range re.FindAllStringIndex(text, -1) {

@@ -5,13 +5,15 @@ import (
 
 	"go.starlark.net/starlark"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/pkgserver/pkgserver/internal/render/rendertest"
 )
 
 // TestStarlarkConversionsInParallel: resources converted in parallel,
 // values shared between them included, are what converting them in order
 // makes.
 func TestStarlarkConversionsInParallel(t *testing.T) {
-	inputs := itemsFromFile(t, "app.yaml", starlarkResources+"---\n"+benchApp(0))
+	inputs := itemsFromFile(t, "app.yaml", starlarkResources+"---\n"+rendertest.App(0))
 	var c starlarkConverter
 	values, err := c.starlarkValues(inputs)
 	if err != nil {

@@ -25,28 +25,14 @@ import (
 	"github.com/pkgserver/pkgserver/internal/server"
 	"github.com/pkgserver/pkgserver/internal/store"
 	"github.com/pkgserver/pkgserver/internal/store/sqlstore"
+	"github.com/pkgserver/pkgserver/internal/testbin"
 )
 
-// hookBin is the hook program hosted repositories run, built once from
+// binDir holds the hook program hosted repositories run, built once from
 // this checkout.
-var hookBin string
+var binDir string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "pkgserver-hook-")
-	if err != nil {
-		panic(err)
-	}
-	hookBin = filepath.Join(dir, "pkgserver-hook")
-	build := exec.Command("go", "build", "-o", hookBin, "../../cmd/pkgserver-hook")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		os.RemoveAll(dir)
-		panic("build pkgserver-hook: " + err.Error())
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testbin.Main(m.Run, &binDir, "pkgserver-hook") }
 
 // site is a running server with a repository of packages, and tokens of
 // a writer and a reader of its namespace.
@@ -67,7 +53,7 @@ func startSite(t *testing.T) *site {
 		t.Fatal(err)
 	}
 	srv, err := server.New(ctx, server.Config{DataDir: dir, Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		ShutdownTimeout: 15 * time.Second, HookCommand: []string{hookBin}})
+		ShutdownTimeout: 15 * time.Second, HookCommand: []string{filepath.Join(binDir, "pkgserver-hook")}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,28 +21,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pkgserver/pkgserver/internal/testbin"
 )
 
 // binDir holds the pkgserver binary the cases run, built once by TestMain
 // from this checkout.
 var binDir string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "pkgserver-abuse-bin-")
-	if err != nil {
-		panic(err)
-	}
-	binDir = dir
-	build := exec.Command("go", "build", "-o", filepath.Join(dir, "pkgserver"), "../../cmd/pkgserver")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		os.RemoveAll(dir)
-		panic("build pkgserver: " + err.Error())
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testbin.Main(m.Run, &binDir, "pkgserver") }
 
 // server is a `pkgserver serve` process of one case, with its own data
 // directory, HTTP and SSH addresses and admin token.

@@ -25,6 +25,7 @@ import (
 
 	"github.com/pkgserver/pkgserver/internal/store/pgtest"
 	"github.com/pkgserver/pkgserver/internal/store/sqlstore"
+	"github.com/pkgserver/pkgserver/internal/testbin"
 )
 
 var (
@@ -34,22 +35,7 @@ var (
 
 // TestMain builds pkgserver once for the binary's tests.
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "pkgserver-replicas-")
-	if err != nil {
-		panic(err)
-	}
-	binDir = dir
-	for _, name := range []string{"pkgserver", "pkgserver-hook"} {
-		build := exec.Command("go", "build", "-o", filepath.Join(dir, name), "../../cmd/"+name)
-		build.Stdout, build.Stderr = os.Stdout, os.Stderr
-		if err := build.Run(); err != nil {
-			os.RemoveAll(dir)
-			panic("build " + name + ": " + err.Error())
-		}
-	}
-	code := pg.Main(m)
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testbin.Main(func() int { return pg.Main(m) }, &binDir, "pkgserver", "pkgserver-hook")
 }
 
 // remote serves git repositories over smart HTTP, counts the times a

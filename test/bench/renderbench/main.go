@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pkgserver/pkgserver/internal/render/rendertest"
 	"github.com/pkgserver/pkgserver/test/bench/benchutil"
 	"github.com/pkgserver/pkgserver/test/bench/repogen"
 )
@@ -41,7 +42,7 @@ func main() {
 	var err error
 
 	rep := &report{resources: *resources, sizes: *sizes, loadBefore: loadBefore}
-	files := benchPackage("render", *resources, "registry.example.com/app:1.0.0", true)
+	files := rendertest.Package("render", *resources, "registry.example.com/app:1.0.0", true)
 	// In process twice: with Go's default garbage collection, as
 	// pkgserver serve runs, then with GOGC=200, as an operator may set it
 	// for the server (cmd/pkgserver/gc.go).

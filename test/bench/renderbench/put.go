@@ -10,6 +10,7 @@ import (
 	"time"
 
 	pkgv1alpha1 "github.com/pkgserver/pkgserver/internal/apis/pkg/v1alpha1"
+	"github.com/pkgserver/pkgserver/internal/render/rendertest"
 	"github.com/pkgserver/pkgserver/internal/revision"
 	"github.com/pkgserver/pkgserver/test/bench/benchutil"
 )
@@ -65,7 +66,7 @@ func addPackages(gitDir, work string, resources int) error {
 		return fmt.Errorf("clone: %v\n%s", err, out)
 	}
 	for _, v := range variants {
-		if err := writeFiles(filepath.Join(work, v.pkg), benchPackage(filepath.Base(v.pkg), resources, "registry.example.com/app:0.0.0", v.pipeline)); err != nil {
+		if err := writeFiles(filepath.Join(work, v.pkg), rendertest.Package(filepath.Base(v.pkg), resources, "registry.example.com/app:0.0.0", v.pipeline)); err != nil {
 			return err
 		}
 	}
@@ -106,7 +107,7 @@ func (r *repo) put(s *benchutil.Server, v variant, round int) put {
 		return put{err: err}
 	}
 	image := fmt.Sprintf("registry.example.com/app:1.%d.0", round)
-	res.Spec.Resources[settingsFile] = settings(image)
+	res.Spec.Resources[rendertest.SettingsFile] = rendertest.Settings(image)
 	var p put
 	p.code, p.took, p.err = s.Call(http.MethodPut, resourcesPath+"/"+name, res, http.StatusOK, nil)
 	if p.err == nil {

@@ -1,4 +1,7 @@
-package main
+// Package rendertest is the package the render's benchmarks render: the
+// Go benchmark of internal/render and test/bench/renderbench measure the
+// same one.
+package rendertest
 
 import (
 	"fmt"
@@ -13,27 +16,28 @@ import (
 // resource) — the last two configured by files of the package, as kpt
 // users write them.
 const (
-	imageNamespace   = "gcr.io/kpt-fn/set-namespace:v0.4.1"
-	imageLabels      = "gcr.io/kpt-fn/set-labels:v0.2.0"
-	imageReplace     = "gcr.io/kpt-fn/apply-replacements:v0.1.1"
-	imageStarlark    = "gcr.io/kpt-fn/starlark:v0.5.0"
-	settingsFile     = "settings.yaml"
+	imageNamespace = "gcr.io/kpt-fn/set-namespace:v0.4.1"
+	imageLabels    = "gcr.io/kpt-fn/set-labels:v0.2.0"
+	imageReplace   = "gcr.io/kpt-fn/apply-replacements:v0.1.1"
+	imageStarlark  = "gcr.io/kpt-fn/starlark:v0.5.0"
+	// SettingsFile is the file of the settings ConfigMap.
+	SettingsFile     = "settings.yaml"
 	replacementsFile = "fn-replacements.yaml"
 	starlarkFile     = "fn-starlark.yaml"
 )
 
-// benchPackage returns the files of the package with about resources
+// Package returns the files of the package with about resources
 // resources (rounded up to a multiple of four), named name, its settings
 // naming image; withPipeline false leaves the Kptfile without one (the
 // side-by-side baseline of a PUT that renders nothing).
-func benchPackage(name string, resources int, image string, withPipeline bool) map[string]string {
-	files := map[string]string{"Kptfile": kptfile(name, withPipeline), settingsFile: settings(image)}
+func Package(name string, resources int, image string, withPipeline bool) map[string]string {
+	files := map[string]string{"Kptfile": kptfile(name, withPipeline), SettingsFile: Settings(image)}
 	if withPipeline {
 		files[replacementsFile] = replacements
 		files[starlarkFile] = starlarkRun
 	}
 	for i := 0; i*4 < resources; i++ {
-		files[fmt.Sprintf("apps/app-%03d.yaml", i)] = app(i)
+		files[fmt.Sprintf("apps/app-%03d.yaml", i)] = App(i)
 	}
 	return files
 }
@@ -59,7 +63,8 @@ func kptfile(name string, withPipeline bool) string {
 `
 }
 
-func settings(image string) string {
+// Settings is the settings ConfigMap, naming image.
+func Settings(image string) string {
 	return "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bench-settings\n  annotations:\n    config.kubernetes.io/local-config: \"true\"\ndata:\n  image: " + image + "\n"
 }
 
@@ -95,8 +100,8 @@ source: |
   annotate(ctx.resource_list["items"])
 `
 
-// app is the i-th app's four resources.
-func app(i int) string {
+// App is the i-th app's four resources.
+func App(i int) string {
 	n := fmt.Sprintf("app-%03d", i)
 	var b strings.Builder
 	fmt.Fprintf(&b, `# The app %[1]s: its workload, its Service, its settings and its identity.
