@@ -289,6 +289,22 @@ func TestGitHubPush(t *testing.T) {
 			t.Errorf("GET %s: %d %s, want %d", tc.path, code, body, tc.want)
 		}
 	}
+
+	// The web UI shows them on the repository's page.
+	tok, _ := os.ReadFile(filepath.Join(f.dir, server.AdminTokenFile))
+	req, _ := http.NewRequest(http.MethodGet, f.url+"/ui/repositories/default/gh", nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ui, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"Recent webhook deliveries", "<code>d-ping</code>", `<span class="outcome outcome-notactedon">NotActedOn</span>`, "acme/elsewhere", f.url + "/webhooks/github/default/gh"} {
+		if !strings.Contains(string(ui), want) {
+			t.Errorf("the repository's page lacks %s:\n%s", want, ui)
+		}
+	}
 }
 
 // webhookDeliveryForTest is a delivery as the API lists it.
