@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -23,11 +24,37 @@ var gzipWriters = sync.Pool{New: func() any {
 	return w
 }}
 
-// acceptsGzip tells whether a request takes gzip-encoded answers.
+// acceptsGzip tells whether a request takes gzip-encoded answers: gzip
+// (or *) is listed in Accept-Encoding with a weight above 0.
 func acceptsGzip(r *http.Request) bool {
 	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
 		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if strings.EqualFold(strings.TrimSpace(coding), "gzip") && strings.ReplaceAll(params, " ", "") != "q=0" {
+		coding = strings.TrimSpace(coding)
+		if !strings.EqualFold(coding, "gzip") && coding != "*" {
+			continue
+		}
+		q := 1.0
+		for _, p := range strings.Split(params, ";") {
+			k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
+			if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+				if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+					q = f
+				}
+			}
+		}
+		if q > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// matches tells whether an If-None-Match header names etag: one of its
+// list, compared weakly (W/ ignored), or *.
+func matches(ifNoneMatch, etag string) bool {
+	for _, t := range strings.Split(ifNoneMatch, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == "*" || t == etag {
 			return true
 		}
 	}
@@ -67,11 +94,12 @@ func writeBody(w http.ResponseWriter, r *http.Request, code int, b []byte) {
 	_, _ = w.Write(b)
 }
 
-// asset is an embedded file, kept compressed too, with its ETag.
+// asset is an embedded file, kept compressed too, with an ETag for each
+// form.
 type asset struct {
-	raw, gz     []byte
-	contentType string
-	etag        string
+	raw, gz        []byte
+	contentType    string
+	etag, etagGzip string
 }
 
 // assetServer serves the embedded assets: an ETag each (a hash of the
@@ -93,7 +121,8 @@ func loadAssets(files fs.FS) (assetServer, error) {
 		if ct == "" {
 			ct = "text/plain; charset=utf-8"
 		}
-		a[p] = &asset{raw: b, gz: gzippedBest(b), contentType: ct, etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`}
+		tag := base64.RawURLEncoding.EncodeToString(sum[:12])
+		a[p] = &asset{raw: b, gz: gzippedBest(b), contentType: ct, etag: `"` + tag + `"`, etagGzip: `"` + tag + `-gz"`}
 		return nil
 	})
 	return a, err
@@ -108,15 +137,18 @@ func (a assetServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", f.contentType)
 	h.Set("Cache-Control", "public, max-age=3600")
-	h.Set("ETag", f.etag)
 	h.Set("Vary", "Accept-Encoding")
-	if r.Header.Get("If-None-Match") == f.etag {
+	b, etag := f.raw, f.etag
+	gz := acceptsGzip(r) && len(f.gz) < len(f.raw)
+	if gz {
+		b, etag = f.gz, f.etagGzip
+	}
+	h.Set("ETag", etag)
+	if inm := r.Header.Get("If-None-Match"); inm != "" && matches(inm, etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	b := f.raw
-	if acceptsGzip(r) && len(f.gz) < len(f.raw) {
-		b = f.gz
+	if gz {
 		h.Set("Content-Encoding", "gzip")
 	}
 	_, _ = w.Write(b)

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"html"
+	"net/http"
 	"regexp"
 	"testing"
 )
@@ -58,5 +59,29 @@ func TestTreeOf(t *testing.T) {
 	}
 	if got, want := show(treeOf(files)), "Kptfile apps/[apps/a.yaml sub/[apps/sub/b.yaml! ] ] z.yaml "; got != want {
 		t.Errorf("tree:\n got %s\nwant %s", got, want)
+	}
+}
+
+// TestNegotiation: gzip is taken when listed with a weight above 0, and an
+// If-None-Match list matches weakly.
+func TestNegotiation(t *testing.T) {
+	for _, tc := range []struct {
+		header string
+		want   bool
+	}{{"gzip", true}, {"gzip, deflate, br", true}, {"deflate, gzip;q=0.5", true}, {"gzip;q=0", false}, {"gzip;q=0.0", false},
+		{"gzip; q=0.000", false}, {"*", true}, {"*;q=0", false}, {"identity", false}, {"", false}, {"GZIP", true}} {
+		r, _ := http.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Accept-Encoding", tc.header)
+		if got := acceptsGzip(r); got != tc.want {
+			t.Errorf("Accept-Encoding %q: gzip %v, want %v", tc.header, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		header string
+		want   bool
+	}{{`"a"`, true}, {`W/"a"`, true}, {`"x", "a"`, true}, {`*`, true}, {`"b"`, false}, {`"a-gz"`, false}} {
+		if got := matches(tc.header, `"a"`); got != tc.want {
+			t.Errorf("If-None-Match %s: %v, want %v", tc.header, got, tc.want)
+		}
 	}
 }

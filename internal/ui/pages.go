@@ -140,7 +140,10 @@ func packageRows(revs []pkgv1alpha1.PackageRevision) []packageRow {
 		}
 		switch {
 		case rev.Spec.Lifecycle == string(revision.Published):
-			row.Published++
+			// A branch's head is a published revision too, not a release.
+			if revision.ParseRevisionNumber(rev.Spec.Revision) > 0 {
+				row.Published++
+			}
 			if rev.Labels[pkgv1alpha1.LatestRevisionLabel] == "true" {
 				row.Latest = &rev
 			}

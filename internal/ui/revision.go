@@ -119,8 +119,8 @@ var moves = map[string]move{
 }
 
 // actionsOf are the moves a revision's lifecycle allows, in the order its
-// page shows them.
-func actionsOf(lc string) []action {
+// page shows them; only a v<N> revision may be proposed for deletion.
+func actionsOf(lc, rev string) []action {
 	del := action{Name: "delete", Label: "Delete", Danger: true, Confirm: "Delete this revision? Its branch is deleted from git."}
 	switch revision.Lifecycle(lc) {
 	case revision.Draft:
@@ -128,6 +128,9 @@ func actionsOf(lc string) []action {
 	case revision.Proposed:
 		return []action{{Name: "approve", Label: "Approve"}, {Name: "reject", Label: "Reject"}, del}
 	case revision.Published:
+		if revision.ParseRevisionNumber(rev) == 0 {
+			return nil
+		}
 		return []action{{Name: "propose-deletion", Label: "Propose deletion", Danger: true,
 			Confirm: "Propose deleting this published revision? It is deleted once the proposal is approved."}}
 	case revision.DeletionProposed:
@@ -157,7 +160,7 @@ func (u *UI) revisionPage(w http.ResponseWriter, r *http.Request, v *visitor) {
 	d.Tree = treeOf(d.Files)
 	d.Upstream = u.upstreamOf(r, v, ns, res.Spec.Resources["Kptfile"])
 	if v.may(ns, store.RoleWrite) {
-		d.Actions = actionsOf(d.Rev.Spec.Lifecycle)
+		d.Actions = actionsOf(d.Rev.Spec.Lifecycle, d.Rev.Spec.Revision)
 	}
 	u.render(w, r, http.StatusOK, "revision.html", page{Title: name, Who: v, Data: d, Live: "revisions"})
 }
@@ -224,13 +227,24 @@ func (u *UI) confirmPage(w http.ResponseWriter, r *http.Request, v *visitor) {
 		u.failAPI(w, r, v, err)
 		return
 	}
-	i := slices.IndexFunc(actionsOf(d.Rev.Spec.Lifecycle), func(a action) bool { return a.Name == r.PathValue("action") && a.Confirm != "" })
+	if !v.may(ns, store.RoleWrite) {
+		u.render(w, r, http.StatusForbidden, "error.html", page{Title: "Forbidden", Who: v,
+			Data: "Token " + v.token.Name + " may not write in namespace " + ns + "."})
+		return
+	}
+	if d.ResourceVersion == "" {
+		// Asked for without the page's version: act on the revision as
+		// this page shows it.
+		d.ResourceVersion = d.Rev.ResourceVersion
+	}
+	actions := actionsOf(d.Rev.Spec.Lifecycle, d.Rev.Spec.Revision)
+	i := slices.IndexFunc(actions, func(a action) bool { return a.Name == r.PathValue("action") && a.Confirm != "" })
 	if i < 0 {
 		u.render(w, r, http.StatusConflict, "error.html", page{Title: "Not now", Who: v,
 			Data: "This revision is " + d.Rev.Spec.Lifecycle + " now: that action is not one of its own. Go back to it and reload."})
 		return
 	}
-	d.Action = actionsOf(d.Rev.Spec.Lifecycle)[i]
+	d.Action = actions[i]
 	u.render(w, r, http.StatusOK, "confirm.html", page{Title: d.Action.Label, Who: v, Data: d})
 }
 
@@ -247,7 +261,11 @@ func (u *UI) revisionAction(w http.ResponseWriter, r *http.Request, v *visitor) 
 	var err error
 	switch {
 	case m.remove:
-		err = u.call(r, v, http.MethodDelete, target, nil, nil)
+		var opts any
+		if rv := r.PostForm.Get("resourceVersion"); rv != "" {
+			opts = map[string]any{"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": map[string]any{"resourceVersion": rv}}
+		}
+		err = u.call(r, v, http.MethodDelete, target, opts, nil)
 	default:
 		if m.approval {
 			target += "/approval"

@@ -195,13 +195,20 @@ func (s *site) draftWithFinding() {
 	if code, body := s.api(s.writer, http.MethodPost, revs, draft); code != http.StatusCreated {
 		t.Fatalf("create a draft: %d %s", code, body)
 	}
+	s.writeNotes("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\n  annotations:\n    config.kubernetes.io/path: config.yaml\ndata:\n  a: b\n")
+}
+
+// writeNotes writes the config.yaml of the draft blueprints.notes.one
+// through the API.
+func (s *site) writeNotes(config string) {
+	t := s.t
+	t.Helper()
 	var res map[string]any
 	code, body := s.api(s.writer, http.MethodGet, "/apis/pkg.pkgserver.dev/v1alpha1/namespaces/default/packagerevisionresources/blueprints.notes.one", nil)
 	if code != http.StatusOK || json.Unmarshal(body, &res) != nil {
 		t.Fatalf("the draft's resources: %d %s", code, body)
 	}
-	res["spec"].(map[string]any)["resources"].(map[string]any)["config.yaml"] =
-		"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\n  annotations:\n    config.kubernetes.io/path: config.yaml\ndata:\n  a: b\n"
+	res["spec"].(map[string]any)["resources"].(map[string]any)["config.yaml"] = config
 	if code, body := s.api(s.writer, http.MethodPut, "/apis/pkg.pkgserver.dev/v1alpha1/namespaces/default/packagerevisionresources/blueprints.notes.one", res); code != http.StatusOK {
 		t.Fatalf("update the draft: %d %s", code, body)
 	}
@@ -236,7 +243,27 @@ func TestConfirmDelete(t *testing.T) {
 	if code, _ := get("/ui/revisions/default/blueprints.notes.one/confirm/approve"); code != http.StatusConflict {
 		t.Errorf("a confirmation of an action the draft does not have: %d", code)
 	}
+	if _, page := get("/ui/revisions/default/blueprints.notes.one/confirm/delete"); between(page, `name="resourceVersion" value="`, `"`) != rv {
+		t.Errorf("a confirmation asked for without the page's version does not act on the revision as it shows it:\n%s", page)
+	}
+	reader, _ := signInHTTP(t, s, s.reader)
+	if resp, err := reader.Get(s.url + "/ui/revisions/default/blueprints.notes.one/confirm/delete"); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a reader's confirmation page: %v %v", resp, err)
+	}
+	// The draft changes after the page was shown: the delete is refused.
+	s.writeNotes("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n  a: changed\n")
 	resp, err := c.PostForm(s.url+"/ui/revisions/default/blueprints.notes.one/delete",
+		url.Values{"csrf": {csrf}, "resourceVersion": {rv}, "repository": {"blueprints"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusConflict || s.lifecycle("blueprints.notes.one") != "Draft" {
+		t.Fatalf("a delete of a draft changed since its page: %d, the draft %q", resp.StatusCode, s.lifecycle("blueprints.notes.one"))
+	}
+	_, page = get("/ui/revisions/default/blueprints.notes.one")
+	rv = between(page, `name="resourceVersion" value="`, `"`)
+	resp, err = c.PostForm(s.url+"/ui/revisions/default/blueprints.notes.one/delete",
 		url.Values{"csrf": {csrf}, "resourceVersion": {rv}, "repository": {"blueprints"}})
 	if err != nil {
 		t.Fatal(err)
