@@ -30,16 +30,18 @@ func nsPath(base, ns, resource string) string {
 }
 
 func (u *UI) repositoriesPage(w http.ResponseWriter, r *http.Request, v *visitor) {
-	p := reposAPI + "/repositories"
-	if ns := v.token.Namespace; ns != store.AllNamespaces {
+	p, ns := reposAPI+"/repositories", ""
+	if v.token.Namespace != store.AllNamespaces {
+		ns = v.token.Namespace
 		p = nsPath(reposAPI, ns, "repositories")
 	}
+	live := u.scope(r, "list", ns, "", "")
 	var list configv1alpha1.RepositoryList
 	if err := u.call(r, v, http.MethodGet, p, nil, &list); err != nil {
 		u.failAPI(w, r, v, err)
 		return
 	}
-	u.render(w, r, http.StatusOK, "repositories.html", page{Title: "Repositories", Who: v, Data: list.Items, Live: "repositories"})
+	u.render(w, r, http.StatusOK, "repositories.html", page{Title: "Repositories", Who: v, Data: list.Items, Live: live})
 }
 
 // repositoryData is what a repository's page shows.
@@ -49,9 +51,10 @@ type repositoryData struct {
 	Deliveries []api.WebhookDelivery
 	Packages   []packageRow
 	Filter     packageFilter
-	// Next is the continue token of the next page of packages.
-	Next    string
-	CanSync bool
+	// Next is the continue token of the next page of packages, and Skip
+	// the package whose revisions it begins with that this page showed.
+	Next, Skip string
+	CanSync    bool
 }
 
 // readiness is a repository's Ready condition.
@@ -60,8 +63,9 @@ type readiness struct{ Status, Reason, Message string }
 // packageFilter is what the packages of a repository are filtered by.
 type packageFilter struct {
 	Name, Lifecycle, Label string
-	// Continue is the page asked for.
-	Continue string
+	// Continue is the page asked for; Skip the package the previous page
+	// showed whole, whose revisions the page may begin with.
+	Continue, Skip string
 }
 
 // packageRow is a package of a repository's page: its latest published
@@ -76,6 +80,7 @@ type packageRow struct {
 
 func (u *UI) repositoryPage(w http.ResponseWriter, r *http.Request, v *visitor) {
 	ns, name := r.PathValue("ns"), r.PathValue("name")
+	live := u.scope(r, "list", ns, name, "")
 	var d repositoryData
 	if err := u.call(r, v, http.MethodGet, nsPath(reposAPI, ns, "repositories/"+url.PathEscape(name)), nil, &d.Repo); err != nil {
 		u.failAPI(w, r, v, err)
@@ -95,15 +100,67 @@ func (u *UI) repositoryPage(w http.ResponseWriter, r *http.Request, v *visitor) 
 		d.Deliveries = list.Items
 	}
 	q := r.URL.Query()
-	d.Filter = packageFilter{Name: q.Get("name"), Lifecycle: q.Get("lifecycle"), Label: q.Get("label"), Continue: q.Get("continue")}
-	revs, err := u.listRevisions(r, v, ns, name, d.Filter)
+	d.Filter = packageFilter{Name: q.Get("name"), Lifecycle: q.Get("lifecycle"), Label: q.Get("label"),
+		Continue: q.Get("continue"), Skip: q.Get("skip")}
+	revs, next, skip, err := u.packagesPage(r, v, ns, name, d.Filter)
 	if err != nil {
 		u.failAPI(w, r, v, err)
 		return
 	}
-	d.Packages, d.Next = packageRows(revs.Items), revs.Continue
+	d.Packages, d.Next, d.Skip = packageRows(revs), next, skip
 	d.CanSync = v.may(ns, store.RoleWrite)
-	u.render(w, r, http.StatusOK, "repository.html", page{Title: ns + "/" + name, Who: v, Data: d, Live: "revisions"})
+	u.render(w, r, http.StatusOK, "repository.html", page{Title: ns + "/" + name, Who: v, Data: d, Live: live})
+}
+
+// maxExtraPages bounds the pages read past a page's end to complete its
+// last package.
+const maxExtraPages = 2
+
+// packagesPage lists a page of a repository's revisions, whole packages:
+// it drops the revisions the previous page showed (of f.Skip), and reads
+// on past the page's end until its last package ends (up to
+// maxExtraPages). It returns the revisions, the continue token of the next
+// page, and the package that page is to skip.
+func (u *UI) packagesPage(r *http.Request, v *visitor, ns, repo string, f packageFilter) (revs []pkgv1alpha1.PackageRevision, next, skip string, err error) {
+	list, err := u.listRevisions(r, v, ns, repo, f)
+	if err != nil {
+		return nil, "", "", err
+	}
+	revs, next = list.Items, list.Continue
+	for extra := 0; f.Skip != "" && extra < maxExtraPages; extra++ {
+		revs = slices.DeleteFunc(revs, func(p pkgv1alpha1.PackageRevision) bool { return p.Spec.PackageName == f.Skip })
+		if len(revs) > 0 || next == "" {
+			break
+		}
+		f.Continue = next
+		if list, err = u.listRevisions(r, v, ns, repo, f); err != nil {
+			return nil, "", "", err
+		}
+		revs, next = list.Items, list.Continue
+	}
+	if next == "" || len(revs) == 0 {
+		return revs, next, "", nil
+	}
+	last := revs[len(revs)-1].Spec.PackageName
+	cont := next
+	for extra := 0; extra < maxExtraPages && cont != ""; extra++ {
+		f.Continue = cont
+		more, err := u.listRevisions(r, v, ns, repo, f)
+		if err != nil {
+			return nil, "", "", err
+		}
+		k := slices.IndexFunc(more.Items, func(p pkgv1alpha1.PackageRevision) bool { return p.Spec.PackageName != last })
+		if k < 0 {
+			k = len(more.Items)
+		}
+		revs = append(revs, more.Items[:k]...)
+		if k < len(more.Items) {
+			break
+		}
+		// The package took the whole page: the next one starts after it.
+		next, cont = more.Continue, more.Continue
+	}
+	return revs, next, last, nil
 }
 
 // listRevisions lists a page of a repository's revisions, filtered.

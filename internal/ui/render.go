@@ -23,9 +23,8 @@ type page struct {
 	// Who is the visitor; nil on the sign-in page.
 	Who  *visitor
 	Data any
-	// Live, when set, is the kind of change that refreshes the page
-	// (repositories, revisions).
-	Live string
+	// Live, when set, is what the page shows, for its stream of changes.
+	Live *liveScope
 }
 
 // CSRF is the token the page's forms carry.

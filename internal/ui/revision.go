@@ -142,6 +142,7 @@ func actionsOf(lc, rev string) []action {
 
 func (u *UI) revisionPage(w http.ResponseWriter, r *http.Request, v *visitor) {
 	ns, name := r.PathValue("ns"), r.PathValue("name")
+	live := u.scope(r, "revision", ns, "", name)
 	var d revisionData
 	if err := u.call(r, v, http.MethodGet, nsPath(pkgsAPI, ns, "packagerevisions/"+url.PathEscape(name)), nil, &d.Rev); err != nil {
 		u.failAPI(w, r, v, err)
@@ -162,7 +163,7 @@ func (u *UI) revisionPage(w http.ResponseWriter, r *http.Request, v *visitor) {
 	if v.may(ns, store.RoleWrite) {
 		d.Actions = actionsOf(d.Rev.Spec.Lifecycle, d.Rev.Spec.Revision)
 	}
-	u.render(w, r, http.StatusOK, "revision.html", page{Title: name, Who: v, Data: d, Live: "revisions"})
+	u.render(w, r, http.StatusOK, "revision.html", page{Title: name, Who: v, Data: d, Live: live})
 }
 
 // filesOf are a revision's files in path order, with the findings placed
