@@ -188,7 +188,7 @@ func (u *UI) packageRevisions(r *http.Request, v *visitor, ns, repo, pkg string)
 	var revs []pkgv1alpha1.PackageRevision
 	f := packageFilter{Name: pkg}
 	for range maxRevisionPages {
-		list, err := u.listRevisions(r, v, ns, repo, f)
+		list, err := u.listRevisions(r, v, ns, repo, f, revisionsPerPage)
 		if err != nil {
 			return nil, err
 		}

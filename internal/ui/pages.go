@@ -112,59 +112,52 @@ func (u *UI) repositoryPage(w http.ResponseWriter, r *http.Request, v *visitor) 
 	u.render(w, r, http.StatusOK, "repository.html", page{Title: ns + "/" + name, Who: v, Data: d, Live: live})
 }
 
-// maxExtraPages bounds the pages read past a page's end to complete its
-// last package.
-const maxExtraPages = 2
+// wholePackageLimit bounds the revisions of the package a page completes.
+const wholePackageLimit = 5000
+
+// maxSkipPages bounds the pages a page reads past the revisions of the
+// package the previous page showed whole.
+const maxSkipPages = 4
 
 // packagesPage lists a page of a repository's revisions, whole packages:
-// it drops the revisions the previous page showed (of f.Skip), and reads
-// on past the page's end until its last package ends (up to
-// maxExtraPages). It returns the revisions, the continue token of the next
-// page, and the package that page is to skip.
+// it drops the revisions the previous page showed (of f.Skip), and
+// completes its last package, which may go on in the next page, with all
+// of that package's revisions (one list of that package alone). It
+// returns the revisions, the continue token of the next page, and the
+// package that page is to skip.
 func (u *UI) packagesPage(r *http.Request, v *visitor, ns, repo string, f packageFilter) (revs []pkgv1alpha1.PackageRevision, next, skip string, err error) {
-	list, err := u.listRevisions(r, v, ns, repo, f)
+	list, err := u.listRevisions(r, v, ns, repo, f, revisionsPerPage)
 	if err != nil {
 		return nil, "", "", err
 	}
 	revs, next = list.Items, list.Continue
-	for extra := 0; f.Skip != "" && extra < maxExtraPages; extra++ {
+	for extra := 0; f.Skip != "" && extra < maxSkipPages; extra++ {
 		revs = slices.DeleteFunc(revs, func(p pkgv1alpha1.PackageRevision) bool { return p.Spec.PackageName == f.Skip })
 		if len(revs) > 0 || next == "" {
 			break
 		}
 		f.Continue = next
-		if list, err = u.listRevisions(r, v, ns, repo, f); err != nil {
+		if list, err = u.listRevisions(r, v, ns, repo, f, revisionsPerPage); err != nil {
 			return nil, "", "", err
 		}
 		revs, next = list.Items, list.Continue
 	}
-	if next == "" || len(revs) == 0 {
+	if next == "" || len(revs) == 0 || f.Name != "" {
 		return revs, next, "", nil
 	}
 	last := revs[len(revs)-1].Spec.PackageName
-	cont := next
-	for extra := 0; extra < maxExtraPages && cont != ""; extra++ {
-		f.Continue = cont
-		more, err := u.listRevisions(r, v, ns, repo, f)
-		if err != nil {
-			return nil, "", "", err
-		}
-		k := slices.IndexFunc(more.Items, func(p pkgv1alpha1.PackageRevision) bool { return p.Spec.PackageName != last })
-		if k < 0 {
-			k = len(more.Items)
-		}
-		revs = append(revs, more.Items[:k]...)
-		if k < len(more.Items) {
-			break
-		}
-		// The package took the whole page: the next one starts after it.
-		next, cont = more.Continue, more.Continue
+	whole := f
+	whole.Name, whole.Continue, whole.Skip = last, "", ""
+	all, err := u.listRevisions(r, v, ns, repo, whole, wholePackageLimit)
+	if err != nil {
+		return nil, "", "", err
 	}
-	return revs, next, last, nil
+	revs = slices.DeleteFunc(revs, func(p pkgv1alpha1.PackageRevision) bool { return p.Spec.PackageName == last })
+	return append(revs, all.Items...), next, last, nil
 }
 
 // listRevisions lists a page of a repository's revisions, filtered.
-func (u *UI) listRevisions(r *http.Request, v *visitor, ns, repo string, f packageFilter) (*pkgv1alpha1.PackageRevisionList, error) {
+func (u *UI) listRevisions(r *http.Request, v *visitor, ns, repo string, f packageFilter, limit int) (*pkgv1alpha1.PackageRevisionList, error) {
 	fields := []string{"spec.repository=" + repo}
 	if f.Name != "" {
 		fields = append(fields, "spec.packageName="+f.Name)
@@ -172,7 +165,7 @@ func (u *UI) listRevisions(r *http.Request, v *visitor, ns, repo string, f packa
 	if f.Lifecycle != "" {
 		fields = append(fields, "spec.lifecycle="+f.Lifecycle)
 	}
-	q := url.Values{"fieldSelector": {strings.Join(fields, ",")}, "limit": {strconv.Itoa(revisionsPerPage)}}
+	q := url.Values{"fieldSelector": {strings.Join(fields, ",")}, "limit": {strconv.Itoa(limit)}}
 	if f.Label != "" {
 		q.Set("labelSelector", f.Label)
 	}
