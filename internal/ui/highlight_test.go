@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"regexp"
 	"testing"
+
+	"github.com/pkgserver/pkgserver/internal/result"
 )
 
 // TestHighlightLine: tokens get their classes, and every line's text is
@@ -83,5 +85,17 @@ func TestNegotiation(t *testing.T) {
 		if got := matches(tc.header, `"a"`); got != tc.want {
 			t.Errorf("If-None-Match %s: %v, want %v", tc.header, got, tc.want)
 		}
+	}
+}
+
+// TestCodeOf: a file's lines, ids and findings are escaped.
+func TestCodeOf(t *testing.T) {
+	f := file{Path: `a"<b>.yaml`, Lines: []line{{HTML: highlightLine("k: <v>", true),
+		Findings: []finding{{Result: result.Result{Severity: result.Warning, Message: "<script>x</script>", Check: `c"&`}}}}}}
+	got := string(codeOf(&f))
+	want := `<span class="line has-finding" id="a&#34;&lt;b&gt;.yaml:1"><span class="ln" aria-hidden="true">1</span><span class="y-key">k</span>: &lt;v&gt;` + "\n" +
+		`</span><span class="finding finding-warning" role="note"><span class="sev">warning</span> &lt;script&gt;x&lt;/script&gt; <span class="check">(c&#34;&amp;)</span>` + "\n</span>"
+	if got != want {
+		t.Errorf("code:\n got %s\nwant %s", got, want)
 	}
 }
