@@ -38,6 +38,7 @@ func TestScreenshots(t *testing.T) {
 	take(t, ctx, dir, "repository", s.url+"/ui/repositories/default/blueprints", chromedp.WaitVisible(chromedp.ID("package-list")))
 	take(t, ctx, dir, "proposal", s.url+"/ui/revisions/default/blueprints.nginx.second", chromedp.WaitVisible(chromedp.ID("lifecycle")))
 	take(t, ctx, dir, "findings", s.url+"/ui/revisions/default/blueprints.notes.one#files", chromedp.WaitVisible(chromedp.ID("findings")))
+	take(t, ctx, dir, "confirm", s.url+"/ui/revisions/default/blueprints.notes.one/confirm/delete", chromedp.WaitVisible(chromedp.CSS(`button[value="delete"]`)))
 	take(t, ctx, dir, "clone", s.url+"/ui/revisions/default/deployments.my-nginx.v1", chromedp.WaitVisible(chromedp.ID("upstream")))
 	take(t, ctx, dir, "diff", s.url+"/ui/revisions/default/blueprints.nginx.second/diff", chromedp.WaitVisible(chromedp.CSS("main h1")))
 }
