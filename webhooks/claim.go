@@ -123,32 +123,29 @@ func (p *Processor) finish(ctx context.Context, claimed []store.Delivery, tried 
 // renew renews the claim of a batch while it is processed, until the
 // returned function is called.
 func (p *Processor) renew(ctx context.Context, claimed []store.Delivery) (stop func()) {
-	ids := make([]int64, len(claimed))
-	for i, d := range claimed {
+	ids := deliveryIDs(claimed)
+	// A lost claim stops nothing here: the outcomes of the deliveries lost
+	// are not recorded (finish), and their new holder processes them.
+	_, stop = store.KeepLease(ctx, p.lease(), func(ctx context.Context) bool {
+		lost, err := p.Store.HoldDeliveries(ctx, p.Owner, time.Now().Add(p.lease()), ids)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			p.Log.Warn("webhooks: renew the claim of deliveries", "err", err)
+		case len(lost) > 0:
+			p.Log.Error("webhooks: the claim of deliveries ended while they were processed", "deliveries", len(lost))
+		}
+		return true
+	})
+	return stop
+}
+
+// deliveryIDs are the ids of deliveries.
+func deliveryIDs(ds []store.Delivery) []int64 {
+	ids := make([]int64, len(ds))
+	for i, d := range ds {
 		ids[i] = d.ID
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(p.lease() / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			lost, err := p.Store.HoldDeliveries(ctx, p.Owner, time.Now().Add(p.lease()), ids)
-			switch {
-			case err != nil && ctx.Err() == nil:
-				p.Log.Warn("webhooks: renew the claim of deliveries", "err", err)
-			case len(lost) > 0:
-				p.Log.Error("webhooks: the claim of deliveries ended while they were processed", "deliveries", len(lost))
-			}
-		}
-	}()
-	return func() { cancel(); <-done }
+	return ids
 }
 
 // release ends the claim of deliveries not processed, so that another
@@ -156,9 +153,5 @@ func (p *Processor) renew(ctx context.Context, claimed []store.Delivery) (stop f
 func (p *Processor) release(claimed []store.Delivery) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	ids := make([]int64, len(claimed))
-	for i, d := range claimed {
-		ids[i] = d.ID
-	}
-	_, _ = p.Store.HoldDeliveries(ctx, p.Owner, time.Now(), ids)
+	_, _ = p.Store.HoldDeliveries(ctx, p.Owner, time.Now(), deliveryIDs(claimed))
 }

@@ -69,27 +69,14 @@ func (s *Scheduler) claim(ctx context.Context, repo *store.Repository, poll bool
 // after this one failed to renew in time), so that two replicas do not
 // write one repository's index at once.
 func (l *syncLease) keep(ctx context.Context) (context.Context, func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(l.s.lease() / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			held, err := l.s.store.RenewSync(ctx, l.repo.ID, l.s.Owner, time.Now().Add(l.s.lease()))
-			if err == nil && !held {
-				l.s.log.Error("the lease of a sync was lost; the sync stops", "repo", l.repo.Object.Namespace+"/"+l.repo.Object.Name)
-				cancel()
-				return
-			}
+	return store.KeepLease(ctx, l.s.lease(), func(ctx context.Context) bool {
+		held, err := l.s.store.RenewSync(ctx, l.repo.ID, l.s.Owner, time.Now().Add(l.s.lease()))
+		if err == nil && !held {
+			l.s.log.Error("the lease of a sync was lost; the sync stops", "repo", l.repo.Object.Namespace+"/"+l.repo.Object.Name)
+			return false
 		}
-	}()
-	return ctx, func() { cancel(); <-done }
+		return true
+	})
 }
 
 // release ends the lease and, after a sync that read git, sets the next

@@ -21,6 +21,32 @@ func NewReplicaID() string {
 	return host + "-" + hex.EncodeToString(b[:])
 }
 
+// KeepLease renews a lease every third of its length until the returned
+// function is called (which waits for the renewals to end). renew reports
+// whether the lease is still held; when it is not, the returned context
+// is cancelled, so that the work done under the lease stops.
+func KeepLease(ctx context.Context, lease time.Duration, renew func(ctx context.Context) (held bool)) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if !renew(ctx) {
+				cancel()
+				return
+			}
+		}
+	}()
+	return ctx, func() { cancel(); <-done }
+}
+
 // DeliveryLeases let replicas sharing one database process each webhook
 // delivery once: a replica claims deliveries (leases them to its id for a
 // while), processes them, and records their outcomes under its lease; a

@@ -42,7 +42,7 @@ func (u *UI) events(w http.ResponseWriter, r *http.Request, v *visitor) {
 		return
 	}
 	// A change made between the page's rendering and now is told at once.
-	if u.tell(r, sc, &rv, send) != nil {
+	if !u.tell(r, sc, &rv, send) {
 		return
 	}
 	heartbeat := time.NewTicker(liveHeartbeat)
@@ -71,7 +71,7 @@ func (u *UI) events(w http.ResponseWriter, r *http.Request, v *visitor) {
 			if _, err := u.visitorOf(r); err != nil {
 				return
 			}
-			if u.tell(r, sc, &rv, send) != nil {
+			if !u.tell(r, sc, &rv, send) {
 				return
 			}
 			next = time.Now().Add(liveInterval)
@@ -79,25 +79,18 @@ func (u *UI) events(w http.ResponseWriter, r *http.Request, v *visitor) {
 	}
 }
 
-// errGone ends a stream whose client went.
-type errGone struct{}
-
-func (errGone) Error() string { return "the page went" }
-
 // tell sends an event when the scope changed after *rv, and moves *rv to
-// the current resource version.
-func (u *UI) tell(r *http.Request, sc liveScope, rv *int64, send func(string) bool) error {
+// the current resource version; false when the page went. An index that
+// does not answer tells nothing now: the next change asks again.
+func (u *UI) tell(r *http.Request, sc liveScope, rv *int64, send func(string) bool) bool {
 	now, err := u.cfg.Store.ResourceVersion(r.Context())
 	if err != nil || now == *rv {
-		return nil
+		return true
 	}
 	changed, err := u.relevant(r.Context(), sc, *rv)
 	if err != nil {
-		return nil
+		return true
 	}
 	*rv = now
-	if changed && !send("event: changed\ndata: "+strconv.FormatInt(now, 10)+"\n\n") {
-		return errGone{}
-	}
-	return nil
+	return !changed || send("event: changed\ndata: "+strconv.FormatInt(now, 10)+"\n\n")
 }

@@ -67,7 +67,6 @@ var funcs = template.FuncMap{
 	},
 	"lower": strings.ToLower,
 	"list":  func(s ...string) []string { return s },
-	"inc":   func(i int) int { return i + 1 },
 }
 
 // ago is a duration as a person reads it: "3 min", "2 h".
@@ -132,5 +131,3 @@ func (u *UI) failAPI(w http.ResponseWriter, r *http.Request, v *visitor, err err
 	u.cfg.Log.Error("ui: API call", "err", err)
 	u.render(w, r, http.StatusInternalServerError, "error.html", page{Title: "Error", Who: v, Data: "internal error"})
 }
-
-func urlQueryEscape(s string) string { return url.QueryEscape(s) }

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -58,7 +59,7 @@ func (u *UI) person(h func(http.ResponseWriter, *http.Request, *visitor)) http.H
 				u.fail(w, r, http.StatusUnauthorized, "The bearer token is not valid.")
 				return
 			}
-			http.Redirect(w, r, Prefix+"signin?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			http.Redirect(w, r, Prefix+"signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			return
 		case err != nil:
 			u.cfg.Log.Error("ui: session", "err", err)

@@ -228,6 +228,16 @@ func isUniqueViolation(err error) bool {
 	return strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
 
+// isForeignKeyViolation tells a write refused for a row its foreign key
+// does not find: SQLite's driver says so in its message, PostgreSQL's with
+// SQLSTATE 23503.
+func isForeignKeyViolation(err error) bool {
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
+		return pgErr.Code == "23503"
+	}
+	return strings.Contains(err.Error(), "FOREIGN KEY constraint failed")
+}
+
 // isSQLiteBusy tells an error of SQLite's whose lock another process held
 // (SQLITE_BUSY and its extended codes).
 func isSQLiteBusy(err error) bool {

@@ -170,17 +170,23 @@ func (s *Store) ClaimCheck(ctx context.Context, id int64, owner string, now time
 	}
 	claimed := false
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q(`UPDATE checks SET lease_owner = ?, reported = ?, external_id = ?, posted = ?, attempts = ?, next_attempt = ?, error = ?
+		var err error
+		claimed, err = updatedOne(tx.ExecContext(ctx, s.q(`UPDATE checks SET lease_owner = ?, reported = ?, external_id = ?, posted = ?, attempts = ?, next_attempt = ?, error = ?
 			WHERE id = ? AND reported = 0 AND attempts = ? AND next_attempt <= ?`),
-			owner, boolInt(p.Reported), p.ExternalID, p.Posted, p.Attempts, next, p.Error, id, p.Attempts-1, now.UnixMilli())
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		claimed = n == 1
+			owner, boolInt(p.Reported), p.ExternalID, p.Posted, p.Attempts, next, p.Error, id, p.Attempts-1, now.UnixMilli()))
 		return err
 	})
 	return claimed, err
+}
+
+// updatedOne tells whether a conditional update (a claim, a renewal)
+// changed its row.
+func updatedOne(res sql.Result, err error) (bool, error) {
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // addSyncRow makes a repository's row of repository_syncs on first use.
@@ -198,13 +204,9 @@ func (s *Store) ClaimPullRequestRefresh(ctx context.Context, repoID int64, now, 
 		if err := s.addSyncRow(ctx, tx, repoID); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, s.q(`UPDATE repository_syncs SET next_refresh = ? WHERE repository_id = ? AND next_refresh <= ?`),
-			next.UnixMilli(), repoID, now.UnixMilli())
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		claimed = n == 1
+		var err error
+		claimed, err = updatedOne(tx.ExecContext(ctx, s.q(`UPDATE repository_syncs SET next_refresh = ? WHERE repository_id = ? AND next_refresh <= ?`),
+			next.UnixMilli(), repoID, now.UnixMilli()))
 		return err
 	})
 	return claimed, err
@@ -224,15 +226,10 @@ func (s *Store) ClaimSync(ctx context.Context, repoID int64, owner string, now, 
 			q += ` AND next_poll <= ?`
 			args = append(args, now.UnixMilli())
 		}
-		res, err := tx.ExecContext(ctx, s.q(q), args...)
-		if err != nil {
+		var err error
+		if claimed, err = updatedOne(tx.ExecContext(ctx, s.q(q), args...)); err != nil {
 			return err
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		claimed = n == 1
 		err = tx.QueryRowContext(ctx, s.q(`SELECT next_poll FROM repository_syncs WHERE repository_id = ?`), repoID).Scan(&next)
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrNotFound
@@ -246,13 +243,9 @@ func (s *Store) ClaimSync(ctx context.Context, repoID int64, owner string, now, 
 func (s *Store) RenewSync(ctx context.Context, repoID int64, owner string, until time.Time) (bool, error) {
 	held := false
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q(`UPDATE repository_syncs SET lease_until = ? WHERE repository_id = ? AND lease_owner = ?`),
-			until.UnixMilli(), repoID, owner)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		held = n == 1
+		var err error
+		held, err = updatedOne(tx.ExecContext(ctx, s.q(`UPDATE repository_syncs SET lease_until = ? WHERE repository_id = ? AND lease_owner = ?`),
+			until.UnixMilli(), repoID, owner))
 		return err
 	})
 	return held, err

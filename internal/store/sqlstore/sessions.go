@@ -5,10 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
-
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pkgserver/pkgserver/internal/store"
 )
@@ -94,13 +91,3 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, 
 type scanFunc func(dest ...any) error
 
 func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
-
-// isForeignKeyViolation tells a write refused for a row its foreign key
-// does not find: SQLite's driver says so in its message, PostgreSQL's with
-// SQLSTATE 23503.
-func isForeignKeyViolation(err error) bool {
-	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
-		return pgErr.Code == "23503"
-	}
-	return strings.Contains(err.Error(), "FOREIGN KEY constraint failed")
-}
